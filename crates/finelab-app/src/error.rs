@@ -1,0 +1,56 @@
+use serde::{Deserialize, Serialize};
+
+/// Errors of the use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] finelab_store::Error),
+    /// A request was invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Writing an output file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The result type of the use cases.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// What the UI receives for an error: a stable code, a message, and details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Human message (the whole chain).
+    pub message: String,
+    /// Structured details, when there are any.
+    pub details: Option<serde_json::Value>,
+}
+
+impl AppError {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Store(e) => e.code(),
+            AppError::Invalid(_) => "invalid",
+            AppError::Io { .. } => "io",
+        }
+    }
+
+    /// This error as the UI receives it.
+    pub fn body(&self) -> ErrorBody {
+        let details = match self {
+            AppError::Store(finelab_store::Error::StrictRejected { n_rejected, first_line, first_reason, .. }) => Some(
+                serde_json::json!({"n_rejected": n_rejected, "first_line": first_line, "first_reason": first_reason}),
+            ),
+            _ => None,
+        };
+        ErrorBody { code: self.code().to_string(), message: self.to_string(), details }
+    }
+}

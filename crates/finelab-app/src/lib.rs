@@ -1,0 +1,11 @@
+//! Finelab's use cases as plain functions over typed requests and responses.
+//!
+//! The window (Tauri), the command line and the HTTP server all call these functions with the same
+//! types; a feature that exists in one shell exists in all three and is tested here, below them.
+#![deny(missing_docs)]
+
+mod error;
+pub mod project;
+
+pub use error::{AppError, ErrorBody, Result};
+pub use finelab_store as store;

@@ -1,0 +1,401 @@
+//! `finelab`: the command line over finelab-app.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use finelab_app::project;
+use finelab_store::export::{ExportFormat, ExportOptions};
+use finelab_store::import::{ColumnMap, EncodingChoice, Format, ImportOptions};
+use finelab_store::search::{SearchQuery, Status};
+use finelab_store::{ProjectKind, Split};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "finelab", version, about = "Label text, fine-tune models, read per-label results — all on your machine.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a project folder.
+    New {
+        /// The project folder (created).
+        dir: PathBuf,
+        /// Task kind.
+        #[arg(long, value_parser = ["single", "multi", "spans"])]
+        kind: String,
+        /// Comma-separated label names (more can be added by imports with --add-labels).
+        #[arg(long, default_value = "")]
+        labels: String,
+        /// Display name (default: the folder name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Guidelines: a Markdown file.
+        #[arg(long)]
+        guidelines: Option<PathBuf>,
+        /// Seed of the train/dev/test assignment.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Split ratios train,dev,test.
+        #[arg(long, default_value = "0.8,0.1,0.1")]
+        split: String,
+    },
+    /// Import a file: CSV/TSV, JSONL/JSON, Excel .xlsx, plain text, CoNLL.
+    Import {
+        /// The project folder.
+        dir: PathBuf,
+        /// The file.
+        file: PathBuf,
+        /// Format (default: from the extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Text column (name or 1-based number) or JSON key.
+        #[arg(long)]
+        text_col: Option<String>,
+        /// Label column or JSON key.
+        #[arg(long)]
+        label_col: Option<String>,
+        /// Id column or JSON key.
+        #[arg(long)]
+        id_col: Option<String>,
+        /// Conversation-id column: rows sharing it become one dialog.
+        #[arg(long)]
+        group_col: Option<String>,
+        /// Speaker column of dialog rows.
+        #[arg(long)]
+        speaker_col: Option<String>,
+        /// auto, utf-8, gb18030, gbk, big5, utf-16le...
+        #[arg(long, default_value = "auto")]
+        encoding: String,
+        /// CSV delimiter (default: detected). Use '\t' for tab.
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// Give every record without a label this label (e.g. `pos` for a file of positive reviews).
+        #[arg(long)]
+        label: Option<String>,
+        /// Add labels found in the file to the label set instead of rejecting their rows.
+        #[arg(long)]
+        add_labels: bool,
+        /// Import nothing if any row is bad.
+        #[arg(long)]
+        strict: bool,
+        /// Import records whose text is already in the project.
+        #[arg(long)]
+        keep_duplicates: bool,
+        /// Annotator name for labels found in the file.
+        #[arg(long)]
+        annotator: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print progress events as JSON lines on stdout.
+        #[arg(long)]
+        json_progress: bool,
+        /// Do not build the search index now (it is built by the next `finelab index` or import).
+        #[arg(long)]
+        no_index: bool,
+    },
+    /// Export the project's records.
+    Export {
+        /// The project folder.
+        dir: PathBuf,
+        /// jsonl, csv or conll.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Output file (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Only this split.
+        #[arg(long)]
+        split: Option<String>,
+        /// Only labeled records.
+        #[arg(long)]
+        labeled_only: bool,
+    },
+    /// Show counts: records, labels, splits, annotators, runs.
+    Stats {
+        /// The project folder.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give labeled records without a split their split (stratified, seeded; existing splits never move).
+    Split {
+        /// The project folder.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search records (substring, Chinese or English) and filter them.
+    Search {
+        /// The project folder.
+        dir: PathBuf,
+        /// Text to find.
+        query: Option<String>,
+        /// Only records with this label.
+        #[arg(long)]
+        label: Option<String>,
+        /// Only this split.
+        #[arg(long)]
+        split: Option<String>,
+        /// Only records this annotator labeled.
+        #[arg(long)]
+        annotator: Option<String>,
+        /// unlabeled, labeled, skipped or flagged.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring the search index up to date.
+    Index {
+        /// The project folder.
+        dir: PathBuf,
+    },
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:10} [{bar:40}] {percent:>3}% {human_pos}/{human_len} {elapsed} eta {eta}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli) {
+        eprintln!("error: {err}");
+        for cause in err.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::New { dir, kind, labels, name, guidelines, seed, split } => {
+            let kind: ProjectKind = kind.parse()?;
+            let guidelines = guidelines
+                .map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display())))
+                .transpose()?;
+            let labels: Vec<String> = labels.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            let req = project::CreateProject {
+                name,
+                kind,
+                labels,
+                label_defs: None,
+                guidelines,
+                split_seed: Some(seed),
+                split_ratios: Some(project::parse_ratios(&split)?),
+            };
+            let stats = project::create(&dir, &req).with_context(|| format!("creating a project in {}", dir.display()))?;
+            println!("created {} project {:?} in {} with labels: {}", kind.as_str(), stats.name, dir.display(),
+                stats.labels.keys().cloned().collect::<Vec<_>>().join(", "));
+        }
+        Command::Import {
+            dir, file, format, text_col, label_col, id_col, group_col, speaker_col, encoding, delimiter, label,
+            add_labels, strict, keep_duplicates, annotator, json, json_progress, no_index,
+        } => {
+            let delimiter = delimiter
+                .map(|d| match d.as_str() {
+                    "\\t" | "tab" | "\t" => Ok(b'\t'),
+                    d if d.len() == 1 => Ok(d.as_bytes()[0]),
+                    d => Err(anyhow::anyhow!("the delimiter must be one character, got {d:?}")),
+                })
+                .transpose()?;
+            let options = ImportOptions {
+                format: format.map(|f| f.parse::<Format>()).transpose()?,
+                encoding: encoding.parse::<EncodingChoice>()?,
+                delimiter,
+                columns: ColumnMap { text: text_col, label: label_col, id: id_col, group: group_col, speaker: speaker_col },
+                fixed_label: label,
+                add_labels,
+                strict,
+                keep_duplicates,
+                annotator,
+            };
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            let pb = if json_progress { ProgressBar::hidden() } else { bar(size, "import") };
+            let mut stdout = std::io::stdout();
+            let outcome = project::import(&dir, &file, &options, &mut |p| {
+                if json_progress {
+                    let _ = writeln!(stdout, "{}", serde_json::json!({"event": "progress", "rows": p.rows, "bytes_read": p.bytes_read, "bytes_total": p.bytes_total}));
+                    let _ = stdout.flush();
+                }
+                pb.set_position(p.bytes_read);
+                true
+            })
+            .with_context(|| format!("importing {} into {}", file.display(), dir.display()))?;
+            pb.finish_and_clear();
+            let indexed = if no_index {
+                0
+            } else {
+                let pb = ProgressBar::hidden();
+                let mut first = true;
+                project::index_search(&dir, &mut |done, total| {
+                    if first && !json_progress {
+                        pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                        pb.set_style(bar(total, "index").style());
+                        pb.set_length(total);
+                        pb.set_message("index");
+                        first = false;
+                    }
+                    pb.set_position(done);
+                    true
+                })?
+            };
+            pb.finish_and_clear();
+            let r = &outcome.report;
+            if json || json_progress {
+                let mut v = serde_json::to_value(&outcome)?;
+                v["event"] = "done".into();
+                v["indexed"] = indexed.into();
+                println!("{v}");
+            } else {
+                println!(
+                    "{}: imported {} records ({} labeled) from {} rows in {:.1} s [{} , {}{}]",
+                    r.path, r.imported, r.labeled, r.rows, r.seconds, r.format.as_str(), r.encoding,
+                    r.delimiter.as_ref().map(|d| format!(", delimiter {d:?}")).unwrap_or_default()
+                );
+                if r.duplicates > 0 {
+                    let lines: Vec<String> = r.duplicate_examples.iter().take(5).map(|d| format!("line {} = {}", d.line, d.existing_id)).collect();
+                    println!("  {} duplicate(s) skipped (e.g. {}); use --keep-duplicates to import them", r.duplicates, lines.join(", "));
+                }
+                if !r.added_labels.is_empty() {
+                    println!("  labels added: {}", r.added_labels.join(", "));
+                }
+                if r.n_rejected > 0 {
+                    println!("  {} row(s) rejected:", r.n_rejected);
+                    for e in r.rejected.iter().take(20) {
+                        println!("    {}:{}: {}", r.path, e.line, e.reason);
+                    }
+                    if r.n_rejected > 20 {
+                        println!("    ... {} more (use --json for the full list)", r.n_rejected - 20);
+                    }
+                }
+                if outcome.splits.assigned > 0 {
+                    println!("  splits: {} new labeled record(s) assigned; train {} / dev {} / test {}",
+                        outcome.splits.assigned, outcome.splits.train, outcome.splits.dev, outcome.splits.test);
+                }
+            }
+        }
+        Command::Export { dir, format, output, split, labeled_only } => {
+            let options = ExportOptions {
+                format: format.parse::<ExportFormat>()?,
+                split: split.map(|s| s.parse::<Split>()).transpose()?,
+                labeled_only,
+            };
+            let total = finelab_app::project::stats(&dir)?.records;
+            let pb = if output.is_some() { bar(total, "export") } else { ProgressBar::hidden() };
+            let mut progress = |done: u64, _total: u64| {
+                pb.set_position(done);
+                true
+            };
+            let summary = match &output {
+                Some(path) => {
+                    // Write next to the target and rename, so a failed export never leaves half a file.
+                    let tmp = path.with_extension("finelab-tmp");
+                    let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                    let s = project::export(&dir, &options, &mut w, &mut progress)?;
+                    w.flush()?;
+                    drop(w);
+                    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+                    s
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+                    project::export(&dir, &options, &mut w, &mut progress)?
+                }
+            };
+            pb.finish_and_clear();
+            if let Some(path) = output {
+                eprintln!("exported {} records ({} labeled) to {}", summary.records, summary.labeled, path.display());
+            }
+        }
+        Command::Stats { dir, json } => {
+            let s = project::stats(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("{} ({} project)", s.name, s.kind.as_str());
+                println!("records    {}", s.records);
+                println!("labeled    {} ({:.1} %)", s.labeled, if s.records > 0 { 100.0 * s.labeled as f64 / s.records as f64 } else { 0.0 });
+                println!("labels");
+                let width = s.labels.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+                for (name, n) in &s.labels {
+                    println!("  {name:width$}  {n}");
+                }
+                println!("splits     train {} / dev {} / test {}", s.splits["train"], s.splits["dev"], s.splits["test"]);
+                println!("annotators {}", if s.annotators.is_empty() { "-".into() } else { s.annotators.join(", ") });
+                println!("flagged    {}", s.flagged);
+                println!("runs       {}", s.runs);
+                if s.search_indexed < s.records {
+                    println!("search     {} of {} records indexed (the rest are scanned; run `finelab index`)", s.search_indexed, s.records);
+                }
+            }
+        }
+        Command::Split { dir, json } => {
+            let s = project::assign_splits(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                println!("assigned {} record(s); train {} / dev {} / test {}", s.assigned, s.train, s.dev, s.test);
+            }
+        }
+        Command::Search { dir, query, label, split, annotator, status, limit, json } => {
+            let status = status
+                .map(|s| serde_json::from_value::<Status>(serde_json::Value::String(s.clone()))
+                    .map_err(|_| anyhow::anyhow!("unknown status {s:?}; expected unlabeled, labeled, skipped or flagged")))
+                .transpose()?;
+            let q = SearchQuery {
+                text: query,
+                label,
+                split: split.map(|s| s.parse::<Split>()).transpose()?,
+                annotator,
+                status,
+                after_seq: None,
+                limit: Some(limit),
+            };
+            let page = project::search(&dir, &q)?;
+            for hit in &page.hits {
+                if json {
+                    println!("{}", serde_json::to_string(hit)?);
+                } else {
+                    let label = hit.value.as_ref().map(finelab_store::search::describe_value).unwrap_or_else(|| "-".into());
+                    let text: String = hit.record.text.chars().take(80).collect::<String>().replace('\n', " ⏎ ");
+                    println!("{}\t{}\t{}", hit.record.id, label, text);
+                }
+            }
+            if !json && page.next_after.is_some() {
+                eprintln!("(more results; raise --limit)");
+            }
+        }
+        Command::Index { dir } => {
+            let pb = bar(0, "index");
+            let n = project::index_search(&dir, &mut |done, total| {
+                pb.set_length(total);
+                pb.set_position(done);
+                true
+            })?;
+            pb.finish_and_clear();
+            println!("indexed {n} record(s)");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! The append-only annotation log and the state derived from it.
+
+use crate::project::add_labels_in;
+use crate::{AnnotationValue, Error, ProjectKind, Result, Store};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// What an annotator did to a record (one log entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Action {
+    /// Set the record's label (replacing this annotator's previous one).
+    Label {
+        /// The value.
+        value: AnnotationValue,
+    },
+    /// Skip the record for now.
+    Skip,
+    /// Flag the record for review.
+    Flag,
+    /// Remove this annotator's flag.
+    Unflag,
+}
+
+/// The result of writing to the log: committed when returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The log entry written.
+    pub annotation_id: i64,
+    /// The record it applies to (sequence number).
+    pub record_seq: i64,
+    /// The record's stable id.
+    pub record_id: String,
+}
+
+impl Store {
+    /// Appends an action to the log for `annotator` on record `seq` and updates the derived state,
+    /// in one transaction. Values are validated against the project's kind and label set.
+    pub fn annotate(&mut self, seq: i64, annotator: &str, action: &Action) -> Result<Receipt> {
+        validate_annotator(annotator)?;
+        let kind = self.kind()?;
+        let tx = self.conn.transaction()?;
+        let (uid, text): (String, String) = tx
+            .query_row("SELECT uid, text FROM records WHERE id = ?1", [seq], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| Error::NoSuchRecord(format!("#{seq}")))?;
+        let (name, value) = match action {
+            Action::Label { value } => {
+                let value = normalize_value(kind, value.clone(), &text)?;
+                check_labels_known(&tx, &value, false)?;
+                ("label", Some(serde_json::to_string(&value)?))
+            }
+            Action::Skip => ("skip", None),
+            Action::Flag => ("flag", None),
+            Action::Unflag => ("unflag", None),
+        };
+        tx.execute(
+            "INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![seq, annotator, name, value, crate::now_ms()],
+        )?;
+        let annotation_id = tx.last_insert_rowid();
+        recompute(&tx, seq, annotator)?;
+        tx.commit()?;
+        Ok(Receipt { annotation_id, record_seq: seq, record_id: uid })
+    }
+
+    /// Undoes `annotator`'s most recent action that is not undone yet, by appending an `undo` entry.
+    /// Returns the record it applied to, or `None` when there is nothing to undo.
+    pub fn undo(&mut self, annotator: &str) -> Result<Option<Receipt>> {
+        let tx = self.conn.transaction()?;
+        let target: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT a.id, a.record_id FROM annotations a
+                 WHERE a.annotator = ?1 AND a.action <> 'undo'
+                   AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.undoes = a.id)
+                 ORDER BY a.id DESC LIMIT 1",
+                [annotator],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((target_id, seq)) = target else { return Ok(None) };
+        tx.execute(
+            "INSERT INTO annotations (record_id, annotator, action, undoes, created_at) VALUES (?1, ?2, 'undo', ?3, ?4)",
+            params![seq, annotator, target_id, crate::now_ms()],
+        )?;
+        let annotation_id = tx.last_insert_rowid();
+        recompute(&tx, seq, annotator)?;
+        let uid: String = tx.query_row("SELECT uid FROM records WHERE id = ?1", [seq], |r| r.get(0))?;
+        tx.commit()?;
+        Ok(Some(Receipt { annotation_id, record_seq: seq, record_id: uid }))
+    }
+
+    /// The full log of a record, oldest first: (entry id, annotator, action, value JSON, undoes, time).
+    pub fn history(&self, seq: i64) -> Result<Vec<LogEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, annotator, action, value, undoes, created_at FROM annotations WHERE record_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([seq], |r| {
+            Ok(LogEntry {
+                id: r.get(0)?,
+                annotator: r.get(1)?,
+                action: r.get(2)?,
+                value: r.get::<_, Option<String>>(3)?.and_then(|v| serde_json::from_str(&v).ok()),
+                undoes: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Rebuilds every derived table from the log (a repair tool; the log is the truth).
+    pub fn rebuild_derived_state(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch("DELETE FROM current_labels; DELETE FROM current_annotations; UPDATE records SET n_labeled = 0;")?;
+        let pairs: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare("SELECT DISTINCT record_id, annotator FROM annotations")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (seq, annotator) in pairs {
+            recompute(&tx, seq, &annotator)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// One entry of the annotation log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Entry id (log order).
+    pub id: i64,
+    /// Who.
+    pub annotator: String,
+    /// `label`, `skip`, `flag`, `unflag` or `undo`.
+    pub action: String,
+    /// The value of a `label` entry.
+    pub value: Option<AnnotationValue>,
+    /// The entry an `undo` cancels.
+    pub undoes: Option<i64>,
+    /// When (ms since the epoch).
+    pub created_at: i64,
+}
+
+pub(crate) fn validate_annotator(annotator: &str) -> Result<()> {
+    if annotator.trim().is_empty() {
+        return Err(Error::Invalid("the annotator name is empty".into()));
+    }
+    Ok(())
+}
+
+/// Checks a value against the project kind and the record's text; returns it in canonical form
+/// (multi-labels sorted and unique, spans sorted).
+pub(crate) fn normalize_value(kind: ProjectKind, value: AnnotationValue, text: &str) -> Result<AnnotationValue> {
+    match (kind, value) {
+        (ProjectKind::Single, AnnotationValue::Label(l)) => Ok(AnnotationValue::Label(l)),
+        (ProjectKind::Single, AnnotationValue::Labels(ls)) if ls.len() == 1 => {
+            Ok(AnnotationValue::Label(ls.into_iter().next().unwrap()))
+        }
+        (ProjectKind::Multi, AnnotationValue::Label(l)) => Ok(AnnotationValue::Labels(vec![l])),
+        (ProjectKind::Multi, AnnotationValue::Labels(mut ls)) => {
+            ls.sort();
+            ls.dedup();
+            Ok(AnnotationValue::Labels(ls))
+        }
+        (ProjectKind::Spans, AnnotationValue::Spans(mut spans)) => {
+            let n_chars = text.chars().count();
+            spans.sort_by(|a, b| (a.start, a.end, &a.label).cmp(&(b.start, b.end, &b.label)));
+            spans.dedup();
+            for span in &spans {
+                if span.start >= span.end || span.end > n_chars {
+                    return Err(Error::Invalid(format!(
+                        "span [{}, {}) {:?} is outside the text ({} characters) or empty",
+                        span.start, span.end, span.label, n_chars
+                    )));
+                }
+            }
+            for pair in spans.windows(2) {
+                if pair[1].start < pair[0].end {
+                    return Err(Error::Invalid(format!(
+                        "spans [{}, {}) {:?} and [{}, {}) {:?} overlap",
+                        pair[0].start, pair[0].end, pair[0].label, pair[1].start, pair[1].end, pair[1].label
+                    )));
+                }
+            }
+            Ok(AnnotationValue::Spans(spans))
+        }
+        (kind, value) => Err(Error::Invalid(format!(
+            "a {} project cannot take {}",
+            kind.as_str(),
+            match value {
+                AnnotationValue::Label(_) => "a single label",
+                AnnotationValue::Labels(_) => "several labels",
+                AnnotationValue::Spans(_) => "spans",
+            }
+        ))),
+    }
+}
+
+/// Fails when the value uses a label outside the label set, unless `add` is set, in which case
+/// the missing labels are appended to the set.
+pub(crate) fn check_labels_known(conn: &Connection, value: &AnnotationValue, add: bool) -> Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM labels WHERE name = ?1")?;
+    let mut missing = Vec::new();
+    for name in value.label_names() {
+        if !stmt.exists([name])? {
+            missing.push(name.to_string());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if add {
+        add_labels_in(conn, &missing)?;
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "label{} {} not in the project's label set",
+        if missing.len() > 1 { "s" } else { "" },
+        missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+    )))
+}
+
+/// Recomputes one annotator's current state of one record from the log.
+pub(crate) fn recompute(conn: &Connection, seq: i64, annotator: &str) -> Result<()> {
+    let entries: Vec<(i64, String, Option<String>, Option<i64>, i64)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, action, value, undoes, created_at FROM annotations
+             WHERE record_id = ?1 AND annotator = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![seq, annotator], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let undone: std::collections::HashSet<i64> = entries.iter().filter_map(|e| e.3).collect();
+    let mut value: Option<(i64, String)> = None;
+    let (mut skipped, mut flagged) = (false, false);
+    let mut updated_at = 0;
+    for (id, action, v, _, at) in &entries {
+        updated_at = updated_at.max(*at);
+        if action == "undo" || undone.contains(id) {
+            continue;
+        }
+        match action.as_str() {
+            "label" => {
+                value = v.clone().map(|v| (*id, v));
+                skipped = false;
+            }
+            "skip" => skipped = value.is_none(),
+            "flag" => flagged = true,
+            "unflag" => flagged = false,
+            _ => {}
+        }
+    }
+    write_current(conn, seq, annotator, value.as_ref().map(|(id, v)| (*id, v.as_str())), skipped, flagged, updated_at)
+}
+
+/// Writes one annotator's derived state of a record and refreshes the record's label count.
+pub(crate) fn write_current(
+    conn: &Connection,
+    seq: i64,
+    annotator: &str,
+    value: Option<(i64, &str)>,
+    skipped: bool,
+    flagged: bool,
+    updated_at: i64,
+) -> Result<()> {
+    conn.prepare_cached("DELETE FROM current_labels WHERE record_id = ?1 AND annotator = ?2")?
+        .execute(params![seq, annotator])?;
+    if value.is_none() && !skipped && !flagged {
+        conn.prepare_cached("DELETE FROM current_annotations WHERE record_id = ?1 AND annotator = ?2")?
+            .execute(params![seq, annotator])?;
+    } else {
+        conn.prepare_cached(
+            "INSERT INTO current_annotations (record_id, annotator, annotation_id, value, skipped, flagged, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (record_id, annotator) DO UPDATE SET annotation_id = excluded.annotation_id,
+               value = excluded.value, skipped = excluded.skipped, flagged = excluded.flagged,
+               updated_at = excluded.updated_at",
+        )?
+        .execute(params![seq, annotator, value.map(|v| v.0), value.map(|v| v.1), skipped, flagged, updated_at])?;
+    }
+    if let Some((_, json)) = value {
+        let parsed: AnnotationValue = serde_json::from_str(json)?;
+        let mut insert =
+            conn.prepare_cached("INSERT OR IGNORE INTO current_labels (record_id, annotator, label) VALUES (?1, ?2, ?3)")?;
+        for name in parsed.label_names() {
+            insert.execute(params![seq, annotator, name])?;
+        }
+    }
+    conn.prepare_cached(
+        "UPDATE records SET n_labeled = (SELECT count(*) FROM current_annotations
+           WHERE record_id = ?1 AND value IS NOT NULL) WHERE id = ?1",
+    )?
+    .execute([seq])?;
+    Ok(())
+}

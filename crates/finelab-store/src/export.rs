@@ -1,0 +1,295 @@
+//! Export: JSON Lines (re-importing it reproduces the records, labels, spans, splits and meta),
+//! CSV, and CoNLL/BIO for span projects. Streams record by record.
+
+use crate::search::is_cjk;
+use crate::{AnnotationValue, Error, ProjectKind, Result, Span, Split, Store, Turn};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// One JSON object a line.
+    Jsonl,
+    /// CSV with id, text, label(s) or spans, split, annotator, meta.
+    Csv,
+    /// One token and its BIO tag a line, a blank line between records (span projects).
+    Conll,
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "jsonl" => Ok(ExportFormat::Jsonl),
+            "csv" => Ok(ExportFormat::Csv),
+            "conll" | "bio" => Ok(ExportFormat::Conll),
+            other => Err(Error::Invalid(format!("unknown export format {other:?}; expected jsonl, csv or conll"))),
+        }
+    }
+}
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportOptions {
+    /// The format.
+    pub format: ExportFormat,
+    /// Only records of this split.
+    pub split: Option<Split>,
+    /// Only labeled records (always so for CoNLL).
+    pub labeled_only: bool,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportSummary {
+    /// Records written.
+    pub records: u64,
+    /// Of those, labeled ones.
+    pub labeled: u64,
+}
+
+#[derive(Serialize)]
+struct JsonRecord<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    turns: Option<&'a [Turn]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spans: Option<&'a [Span]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotator: Option<&'a str>,
+}
+
+/// One record as the exporter sees it.
+struct Row {
+    uid: String,
+    text: String,
+    turns: Option<Vec<Turn>>,
+    meta: Option<serde_json::Map<String, serde_json::Value>>,
+    split: Option<String>,
+    value: Option<AnnotationValue>,
+    annotator: Option<String>,
+}
+
+/// Tokens for CoNLL: each CJK character alone, other text split at whitespace and at span edges.
+/// Returns (token, start, end) in code points.
+pub fn conll_tokens(text: &str, spans: &[Span]) -> Vec<(String, usize, usize)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut cuts = vec![false; chars.len() + 1];
+    for s in spans {
+        cuts[s.start.min(chars.len())] = true;
+        cuts[s.end.min(chars.len())] = true;
+    }
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, &c) in chars.iter().enumerate() {
+        if let Some(s) = start {
+            if c.is_whitespace() || is_cjk(c) || cuts[i] || is_cjk(chars[i - 1]) {
+                out.push((chars[s..i].iter().collect(), s, i));
+                start = None;
+            }
+        }
+        if !c.is_whitespace() && start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        out.push((chars[s..].iter().collect(), s, chars.len()));
+    }
+    out
+}
+
+impl Store {
+    /// Writes the project's records to `out`. `progress(done, total)` may return false to stop.
+    pub fn export(
+        &self,
+        options: &ExportOptions,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64, u64) -> bool,
+    ) -> Result<ExportSummary> {
+        let kind = self.kind()?;
+        if options.format == ExportFormat::Conll && kind != ProjectKind::Spans {
+            return Err(Error::Invalid(format!(
+                "CoNLL export is for span projects; this one is {}: use jsonl or csv",
+                kind.as_str()
+            )));
+        }
+        let labeled_only = options.labeled_only || options.format == ExportFormat::Conll;
+        let total = self.n_records()?;
+        let mut summary = ExportSummary { records: 0, labeled: 0 };
+        let mut sink = if options.format == ExportFormat::Csv {
+            let mut w = csv::WriterBuilder::new().from_writer(out);
+            let label_col = match kind {
+                ProjectKind::Single => "label",
+                ProjectKind::Multi => "labels",
+                ProjectKind::Spans => "spans",
+            };
+            w.write_record(["id", "text", label_col, "split", "annotator", "meta"]).map_err(csv_err)?;
+            Sink::Csv(w)
+        } else {
+            Sink::Plain(options.format, out)
+        };
+        let split_filter = options.split.map(|s| s.as_str());
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.uid, r.text, r.turns, r.meta, r.split, c.value, c.annotator, c.updated_at
+             FROM records r LEFT JOIN current_annotations c ON c.record_id = r.id AND c.value IS NOT NULL
+             WHERE (?1 IS NULL OR r.split = ?1) AND (?2 = 0 OR r.n_labeled > 0)
+             ORDER BY r.id",
+        )?;
+        let mut rows = stmt.query(rusqlite::params![split_filter, labeled_only])?;
+        let mut pending: Option<(i64, i64, Row)> = None;
+        let mut seen = 0u64;
+        let emit = |row: Row, summary: &mut ExportSummary, sink: &mut Sink<'_>| -> Result<()> {
+            summary.records += 1;
+            if row.value.is_some() {
+                summary.labeled += 1;
+            }
+            write_row(&row, sink)
+        };
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let updated_at: i64 = r.get::<_, Option<i64>>(8)?.unwrap_or(0);
+            if let Some((pseq, pat, _)) = &pending {
+                if *pseq == seq {
+                    if updated_at <= *pat {
+                        continue;
+                    }
+                } else {
+                    let (_, _, row) = pending.take().unwrap();
+                    emit(row, &mut summary, &mut sink)?;
+                    seen += 1;
+                    if seen % 8192 == 0 && !progress(seen, total) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+            }
+            let turns: Option<String> = r.get(3)?;
+            let meta: Option<String> = r.get(4)?;
+            let value: Option<String> = r.get(6)?;
+            pending = Some((
+                seq,
+                updated_at,
+                Row {
+                    uid: r.get(1)?,
+                    text: r.get(2)?,
+                    turns: turns.map(|t| serde_json::from_str(&t)).transpose()?,
+                    meta: meta.map(|m| serde_json::from_str(&m)).transpose()?,
+                    split: r.get(5)?,
+                    value: value.map(|v| serde_json::from_str(&v)).transpose()?,
+                    annotator: r.get(7)?,
+                },
+            ));
+        }
+        if let Some((_, _, row)) = pending.take() {
+            emit(row, &mut summary, &mut sink)?;
+        }
+        match &mut sink {
+            Sink::Csv(w) => w.flush(),
+            Sink::Plain(_, out) => out.flush(),
+        }
+        .map_err(|e| Error::io("<export>", e))?;
+        progress(total, total);
+        Ok(summary)
+    }
+}
+
+fn csv_err(e: csv::Error) -> Error {
+    Error::Invalid(format!("CSV: {e}"))
+}
+
+enum Sink<'a> {
+    Csv(csv::Writer<&'a mut dyn Write>),
+    Plain(ExportFormat, &'a mut dyn Write),
+}
+
+fn write_row(row: &Row, sink: &mut Sink<'_>) -> Result<()> {
+    let io = |e| Error::io("<export>", e);
+    match sink {
+        Sink::Plain(ExportFormat::Jsonl, out) => {
+            let (label, labels, spans) = match &row.value {
+                Some(AnnotationValue::Label(l)) => (Some(l.as_str()), None, None),
+                Some(AnnotationValue::Labels(ls)) => (None, Some(ls.as_slice()), None),
+                Some(AnnotationValue::Spans(s)) => (None, None, Some(s.as_slice())),
+                None => (None, None, None),
+            };
+            let rec = JsonRecord {
+                id: &row.uid,
+                text: if row.turns.is_some() { None } else { Some(&row.text) },
+                turns: row.turns.as_deref(),
+                label,
+                labels,
+                spans,
+                meta: row.meta.as_ref(),
+                split: row.split.as_deref(),
+                annotator: row.value.as_ref().and(row.annotator.as_deref()),
+            };
+            serde_json::to_writer(&mut *out, &rec)?;
+            out.write_all(b"\n").map_err(io)?;
+        }
+        Sink::Csv(w) => {
+            let value = match &row.value {
+                Some(AnnotationValue::Label(l)) => l.clone(),
+                Some(AnnotationValue::Labels(ls)) => ls.join("|"),
+                Some(AnnotationValue::Spans(s)) => serde_json::to_string(s)?,
+                None => String::new(),
+            };
+            let meta = row.meta.as_ref().map(|m| serde_json::to_string(m)).transpose()?.unwrap_or_default();
+            w.write_record([
+                row.uid.as_str(),
+                row.text.as_str(),
+                value.as_str(),
+                row.split.as_deref().unwrap_or(""),
+                row.value.as_ref().and(row.annotator.as_deref()).unwrap_or(""),
+                meta.as_str(),
+            ])
+            .map_err(csv_err)?;
+        }
+        Sink::Plain(_, out) => {
+            let spans = match &row.value {
+                Some(AnnotationValue::Spans(s)) => s.as_slice(),
+                _ => &[],
+            };
+            for (token, start, end) in conll_tokens(&row.text, spans) {
+                let tag = match spans.iter().find(|s| s.start <= start && end <= s.end) {
+                    Some(s) if s.start == start => format!("B-{}", s.label),
+                    Some(s) => format!("I-{}", s.label),
+                    None => "O".to_string(),
+                };
+                writeln!(out, "{token}\t{tag}").map_err(io)?;
+            }
+            out.write_all(b"\n").map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, spans: &[(usize, usize)], expected: &[&str]) {
+        let spans: Vec<Span> = spans.iter().map(|&(start, end)| Span { start, end, label: "X".into() }).collect();
+        let tokens: Vec<String> = conll_tokens(text, &spans).into_iter().map(|t| t.0).collect();
+        assert_eq!(tokens, expected);
+    }
+
+    #[test]
+    fn tokens() {
+        check("我在北京", &[], &["我", "在", "北", "京"]);
+        check("I love Paris.", &[(7, 12)], &["I", "love", "Paris", "."]);
+        check("iPhone15很好", &[], &["iPhone15", "很", "好"]);
+        check("  a  b ", &[], &["a", "b"]);
+        check("😀好", &[], &["😀", "好"]);
+    }
+}

@@ -1,0 +1,246 @@
+//! JSON Lines and JSON arrays: plain `{"text"}` records, with `id`, `meta`, existing labels in the
+//! shapes other tools write (Finelab/Prodigy `spans`, doccano `label: [[s, e, "TAG"]]` and
+//! `entities`, spaCy `cats`, Prodigy `accept`), and dialogs as `turns` or chat `messages`.
+
+use super::{encoding, Opened, RawValue, ReadContext, RowError, RowResult, SourceRow};
+use crate::{Error, Result, Span, Turn};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+
+const TEXT_KEYS: &[&str] = &["text", "content", "sentence", "review", "comment", "body", "message", "utterance", "document"];
+const KNOWN: &[&str] = &[
+    "id", "text", "turns", "dialog", "messages", "meta", "label", "labels", "spans", "entities", "cats", "accept",
+    "split", "annotator", "data",
+];
+
+fn as_id(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn span_from_triplet(v: &Value) -> std::result::Result<Span, String> {
+    let arr = v.as_array().filter(|a| a.len() == 3).ok_or_else(|| format!("span {v} is not [start, end, \"LABEL\"]"))?;
+    let start = arr[0].as_u64().ok_or_else(|| format!("span {v}: start is not a non-negative integer"))?;
+    let end = arr[1].as_u64().ok_or_else(|| format!("span {v}: end is not a non-negative integer"))?;
+    let label = arr[2].as_str().ok_or_else(|| format!("span {v}: label is not a string"))?;
+    Ok(Span { start: start as usize, end: end as usize, label: label.to_string() })
+}
+
+fn span_from_object(v: &Value) -> std::result::Result<Span, String> {
+    let obj = v.as_object().ok_or_else(|| format!("span {v} is not an object"))?;
+    let int = |keys: &[&str]| keys.iter().find_map(|k| obj.get(*k)).and_then(Value::as_u64);
+    let start = int(&["start", "start_offset"]).ok_or_else(|| format!("span {v} has no integer \"start\""))?;
+    let end = int(&["end", "end_offset"]).ok_or_else(|| format!("span {v} has no integer \"end\""))?;
+    let label = obj.get("label").and_then(Value::as_str).ok_or_else(|| format!("span {v} has no string \"label\""))?;
+    Ok(Span { start: start as usize, end: end as usize, label: label.to_string() })
+}
+
+/// Reads a label-ish value: a string, a list of strings, or a list of spans (triplets or objects).
+fn value_of(v: &Value) -> std::result::Result<Option<RawValue>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(RawValue::Label(s.clone()))),
+        Value::Array(items) => {
+            if items.iter().all(Value::is_string) {
+                return Ok(Some(RawValue::Labels(items.iter().map(|s| s.as_str().unwrap().to_string()).collect())));
+            }
+            if items.iter().all(Value::is_array) {
+                return Ok(Some(RawValue::Spans(items.iter().map(span_from_triplet).collect::<std::result::Result<_, _>>()?)));
+            }
+            if items.iter().all(Value::is_object) {
+                return Ok(Some(RawValue::Spans(items.iter().map(span_from_object).collect::<std::result::Result<_, _>>()?)));
+            }
+            Err(format!("cannot read labels from {v}"))
+        }
+        other => Err(format!("cannot read a label from {other}")),
+    }
+}
+
+fn turns_of(v: &Value) -> std::result::Result<Vec<Turn>, String> {
+    let items = v.as_array().ok_or("turns must be a list")?;
+    items
+        .iter()
+        .map(|t| {
+            let obj = t.as_object().ok_or_else(|| format!("turn {t} is not an object"))?;
+            let text = ["text", "content", "utterance"]
+                .iter()
+                .find_map(|k| obj.get(*k).and_then(Value::as_str))
+                .ok_or_else(|| format!("turn {t} has no \"text\""))?;
+            let speaker = ["speaker", "role", "name"].iter().find_map(|k| obj.get(*k).and_then(Value::as_str)).unwrap_or("");
+            Ok(Turn { speaker: speaker.to_string(), text: text.to_string() })
+        })
+        .collect()
+}
+
+/// Turns one JSON object into a row.
+pub(super) fn row_from_value(ctx: &ReadContext<'_>, line: u64, value: Value) -> RowResult {
+    let err = |reason: String| RowError { line, reason };
+    let Value::Object(mut obj) = value else {
+        return Err(err(format!("expected a JSON object, found {}", kind_name(&value))));
+    };
+    // Label Studio tasks keep the text under "data".
+    if let Some(Value::Object(data)) = obj.remove("data") {
+        for (k, v) in data {
+            obj.entry(k).or_insert(v);
+        }
+    }
+    let cols = &ctx.options.columns;
+    let mut row = SourceRow { line, ..Default::default() };
+    let text_key = match &cols.text {
+        Some(k) => Some(k.as_str()),
+        None => TEXT_KEYS.iter().copied().find(|k| obj.get(*k).is_some_and(Value::is_string)),
+    };
+    for key in ["turns", "dialog", "messages"] {
+        if let Some(v) = obj.get(key) {
+            row.turns = Some(turns_of(v).map_err(err)?);
+            break;
+        }
+    }
+    if row.turns.is_none() {
+        match text_key.and_then(|k| obj.get(k)) {
+            Some(Value::String(s)) => row.text = Some(s.clone()),
+            Some(other) => return Err(err(format!("\"{}\" is not a string but {}", text_key.unwrap(), kind_name(other)))),
+            None => {
+                return Err(err(match &cols.text {
+                    Some(k) => format!("no \"{k}\" key"),
+                    None => "no \"text\" (or \"turns\") key".to_string(),
+                }))
+            }
+        }
+    }
+    let id_key = cols.id.as_deref().unwrap_or("id");
+    if let Some(v) = obj.get(id_key) {
+        row.id = Some(as_id(v).ok_or_else(|| err(format!("\"{id_key}\" is not a string or number")))?);
+    }
+    let label_keys: Vec<&str> = match &cols.label {
+        Some(k) => vec![k.as_str()],
+        None => vec!["spans", "entities", "labels", "label", "accept"],
+    };
+    for key in label_keys {
+        if let Some(v) = obj.get(key) {
+            if let Some(value) = value_of(v).map_err(|r| err(format!("\"{key}\": {r}")))? {
+                row.value = Some(value);
+                break;
+            }
+        }
+    }
+    if row.value.is_none() {
+        if let Some(Value::Object(cats)) = obj.get("cats") {
+            let on: Vec<String> = cats.iter().filter(|(_, v)| v.as_f64().unwrap_or(0.0) >= 0.5).map(|(k, _)| k.clone()).collect();
+            row.value = Some(RawValue::Labels(on));
+        }
+    }
+    if let Some(v) = obj.get("split").filter(|v| !v.is_null()) {
+        let s = v.as_str().ok_or_else(|| err("\"split\" is not a string".into()))?;
+        row.split = Some(s.parse().map_err(|e: Error| err(e.to_string()))?);
+    }
+    if let Some(v) = obj.get("annotator").and_then(Value::as_str) {
+        if !v.trim().is_empty() {
+            row.annotator = Some(v.to_string());
+        }
+    }
+    match obj.remove("meta") {
+        Some(Value::Object(m)) => row.meta = m,
+        Some(Value::Null) | None => {}
+        Some(other) => {
+            row.meta.insert("meta".into(), other);
+        }
+    }
+    let used: Vec<&str> = [text_key, Some(id_key), cols.label.as_deref()].into_iter().flatten().collect();
+    for (k, v) in obj {
+        if !KNOWN.contains(&k.as_str()) && !used.contains(&k.as_str()) {
+            row.meta.entry(k).or_insert(v);
+        }
+    }
+    Ok(row)
+}
+
+fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+pub(super) fn open_jsonl<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
+    let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
+    let reader = BufReader::with_capacity(1 << 20, encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?);
+    let ctx2 = ReadContext { path: ctx.path, options: ctx.options, kind: ctx.kind, counter: ctx.counter.clone() };
+    let mut lines = reader.split(b'\n');
+    let mut line_no = 0u64;
+    let rows = std::iter::from_fn(move || loop {
+        line_no += 1;
+        let bytes = match lines.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(RowError { line: line_no, reason: format!("read error: {e}") })),
+        };
+        let text = match encoding::row_text(&bytes, enc) {
+            Ok(t) => t,
+            Err(reason) => return Some(Err(RowError { line: line_no, reason })),
+        };
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        return Some(match serde_json::from_str::<Value>(trimmed) {
+            Ok(v) => row_from_value(&ctx2, line_no, v),
+            Err(e) => Err(RowError { line: line_no, reason: format!("invalid JSON: {e}") }),
+        });
+    });
+    Ok(Opened { rows: Box::new(rows), encoding: enc.name().to_string(), delimiter: None })
+}
+
+/// A JSON array is parsed whole (JSON arrays are exports of modest size; JSONL streams). Each
+/// element keeps the line it starts on.
+pub(super) fn open_json_array<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
+    let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
+    let mut text = String::new();
+    encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?
+        .read_to_string(&mut text)
+        .map_err(|e| Error::BadFile { path: ctx.path.to_path_buf(), reason: format!("not valid text: {e}") })?;
+    let first = text.trim_start().chars().next();
+    if first == Some('{') {
+        // Many ".json" files are JSON Lines, or one object: read them line by line.
+        if serde_json::from_str::<Value>(&text).is_err() {
+            return open_jsonl(ctx);
+        }
+    }
+    let items: Vec<&serde_json::value::RawValue> = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(_)) => {
+            let one: &serde_json::value::RawValue = serde_json::from_str(&text)?;
+            vec![one]
+        }
+        Ok(_) => serde_json::from_str(&text).map_err(|e| Error::BadFile {
+            path: ctx.path.to_path_buf(),
+            reason: format!("expected a JSON array of objects: {e}"),
+        })?,
+        Err(e) => {
+            return Err(Error::BadFile {
+                path: ctx.path.to_path_buf(),
+                reason: format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column()),
+            })
+        }
+    };
+    let base = text.as_ptr() as usize;
+    let mut out = Vec::with_capacity(items.len());
+    let mut line = 1u64;
+    let mut scanned = 0usize;
+    for item in items {
+        let offset = item.get().as_ptr() as usize - base;
+        line += text.as_bytes()[scanned..offset].iter().filter(|&&b| b == b'\n').count() as u64;
+        scanned = offset;
+        let row = match serde_json::from_str::<Value>(item.get()) {
+            Ok(v) => row_from_value(ctx, line, v),
+            Err(e) => Err(RowError { line, reason: format!("invalid JSON: {e}") }),
+        };
+        out.push(row);
+    }
+    Ok(Opened { rows: Box::new(out.into_iter()), encoding: enc.name().to_string(), delimiter: None })
+}

@@ -1,0 +1,498 @@
+//! Import: one streaming pipeline from a file to records and annotations.
+//!
+//! A reader per format turns the file into [`SourceRow`]s (or [`RowError`]s that name the line and
+//! the reason); the writer validates each row against the project and inserts it. One file is one
+//! transaction: a process killed mid-import leaves the project as it was. Bad rows are reported, not
+//! dropped silently; `strict` imports nothing when any row is bad.
+
+mod encoding;
+mod json;
+mod tables;
+mod text;
+
+pub use encoding::EncodingChoice;
+
+use crate::annotations::{check_labels_known, normalize_value, write_current};
+use crate::{AnnotationValue, Error, ProjectKind, Result, Span, Split, Store, Turn};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// File formats Finelab imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Comma-separated (or any detected delimiter).
+    Csv,
+    /// Tab-separated.
+    Tsv,
+    /// One JSON object a line.
+    Jsonl,
+    /// A JSON array of objects.
+    Json,
+    /// Excel workbook (first sheet).
+    Xlsx,
+    /// Plain text, one record a line.
+    Text,
+    /// CoNLL / BIO / BMES: one token and its tag a line, a blank line between sentences.
+    Conll,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "csv" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            "json" => Format::Json,
+            "xlsx" | "xlsm" | "xls" | "excel" => Format::Xlsx,
+            "txt" | "text" => Format::Text,
+            "conll" | "bio" | "bmes" | "iob" => Format::Conll,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "unknown format {other:?}; expected csv, tsv, jsonl, json, xlsx, text or conll"
+                )))
+            }
+        })
+    }
+}
+
+impl Format {
+    /// The format a file's extension (and, for `.txt`, its first lines) suggests.
+    pub fn detect(path: &Path) -> Result<Format> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        Ok(match ext.as_str() {
+            "csv" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            "json" => Format::Json,
+            "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Format::Xlsx,
+            "conll" | "bio" | "bmes" | "iob" | "conllu" => Format::Conll,
+            _ => {
+                if text::looks_like_conll(path)? {
+                    Format::Conll
+                } else {
+                    Format::Text
+                }
+            }
+        })
+    }
+
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::Jsonl => "jsonl",
+            Format::Json => "json",
+            Format::Xlsx => "xlsx",
+            Format::Text => "text",
+            Format::Conll => "conll",
+        }
+    }
+}
+
+/// Which source columns (or JSON keys) hold what. `None` means detect from common names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColumnMap {
+    /// The text column (name, or 1-based number).
+    pub text: Option<String>,
+    /// The label column.
+    pub label: Option<String>,
+    /// The id column.
+    pub id: Option<String>,
+    /// The conversation-id column: rows sharing it become one dialog record.
+    pub group: Option<String>,
+    /// The speaker column of dialog rows.
+    pub speaker: Option<String>,
+}
+
+/// Everything an import can be told.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Format; detected from the extension when `None`.
+    pub format: Option<Format>,
+    /// Encoding of text formats.
+    pub encoding: EncodingChoice,
+    /// CSV delimiter; detected when `None`.
+    pub delimiter: Option<u8>,
+    /// Column mapping.
+    pub columns: ColumnMap,
+    /// A label given to every imported record that has none (e.g. `pos` for `pos.txt`).
+    pub fixed_label: Option<String>,
+    /// Add labels missing from the label set instead of rejecting their rows.
+    pub add_labels: bool,
+    /// Import nothing when any row is bad.
+    pub strict: bool,
+    /// Import records whose text is already in the project instead of skipping them.
+    pub keep_duplicates: bool,
+    /// The annotator that labels found in the file are logged under (default `import`).
+    pub annotator: Option<String>,
+}
+
+/// A rejected row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowError {
+    /// Line in the file (1-based; for a spreadsheet, the row number).
+    pub line: u64,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// A row skipped because its text is already in the project (or earlier in the file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Duplicate {
+    /// Line in the file.
+    pub line: u64,
+    /// The id of the record that already has this text.
+    pub existing_id: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// The file.
+    pub path: String,
+    /// Its format.
+    pub format: Format,
+    /// The encoding it was read with.
+    pub encoding: String,
+    /// The CSV delimiter used.
+    pub delimiter: Option<String>,
+    /// Rows (records, dialogs, sentences) read from the file.
+    pub rows: u64,
+    /// Records imported.
+    pub imported: u64,
+    /// Of those, records that came with a label.
+    pub labeled: u64,
+    /// Rows skipped as duplicates.
+    pub duplicates: u64,
+    /// The first duplicates, with the record they repeat.
+    pub duplicate_examples: Vec<Duplicate>,
+    /// Every rejected row (up to 100,000 listed; `n_rejected` counts all).
+    pub rejected: Vec<RowError>,
+    /// Rejected rows.
+    pub n_rejected: u64,
+    /// Labels added to the label set (`add_labels`).
+    pub added_labels: Vec<String>,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// Progress of a running import.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ImportProgress {
+    /// Bytes of the file read so far.
+    pub bytes_read: u64,
+    /// The file's size.
+    pub bytes_total: u64,
+    /// Rows handled so far.
+    pub rows: u64,
+}
+
+/// A value found in a source row, before it is checked against the project.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RawValue {
+    Label(String),
+    Labels(Vec<String>),
+    Spans(Vec<Span>),
+}
+
+/// A row as a reader produces it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SourceRow {
+    pub line: u64,
+    pub id: Option<String>,
+    pub text: Option<String>,
+    pub turns: Option<Vec<Turn>>,
+    pub meta: serde_json::Map<String, serde_json::Value>,
+    pub value: Option<RawValue>,
+    pub split: Option<Split>,
+    pub annotator: Option<String>,
+}
+
+pub(crate) type RowResult = std::result::Result<SourceRow, RowError>;
+
+/// What a reader needs to know.
+pub(crate) struct ReadContext<'a> {
+    pub path: &'a Path,
+    pub options: &'a ImportOptions,
+    pub kind: ProjectKind,
+    pub counter: ByteCounter,
+}
+
+/// Counts bytes read from the file, for progress.
+#[derive(Clone, Default)]
+pub(crate) struct ByteCounter(Arc<AtomicU64>);
+
+impl ByteCounter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub(crate) struct Counting<R> {
+    pub inner: R,
+    pub counter: ByteCounter,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.add(n as u64);
+        Ok(n)
+    }
+}
+
+/// What a reader returns: the rows, and facts for the report.
+pub(crate) struct Opened<'a> {
+    pub rows: Box<dyn Iterator<Item = RowResult> + 'a>,
+    pub encoding: String,
+    pub delimiter: Option<u8>,
+}
+
+const MAX_LISTED: usize = 100_000;
+const MAX_DUPLICATE_EXAMPLES: usize = 1_000;
+
+/// Splits a multi-label cell: `a|b`, `a;b`, `a,b` and the Chinese separators.
+pub(crate) fn split_labels(cell: &str) -> Vec<String> {
+    cell.split(['|', ';', ',', '，', '；', '、'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn resolve_value(kind: ProjectKind, raw: RawValue) -> AnnotationValue {
+    match (kind, raw) {
+        (_, RawValue::Spans(s)) => AnnotationValue::Spans(s),
+        (ProjectKind::Multi, RawValue::Label(l)) => AnnotationValue::Labels(split_labels(&l)),
+        (_, RawValue::Label(l)) => AnnotationValue::Label(l),
+        (_, RawValue::Labels(ls)) => AnnotationValue::Labels(ls),
+    }
+}
+
+/// A short id derived from the content, so the same text gets the same id in every project.
+fn generated_id(hash: i64) -> String {
+    format!("{:012x}", (hash as u64) >> 16)
+}
+
+impl Store {
+    /// Imports one file in one transaction; see the module docs.
+    pub fn import(
+        &mut self,
+        path: &Path,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress) -> bool,
+    ) -> Result<ImportReport> {
+        let started = std::time::Instant::now();
+        let kind = self.kind()?;
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if !meta.is_file() {
+            return Err(Error::BadFile { path: path.to_path_buf(), reason: "not a file".into() });
+        }
+        let bytes_total = meta.len();
+        let format = match options.format {
+            Some(f) => f,
+            None => Format::detect(path)?,
+        };
+        if let Some(label) = &options.fixed_label {
+            crate::project::validate_label_name(label)?;
+        }
+        let counter = ByteCounter::default();
+        let ctx = ReadContext { path, options, kind, counter: counter.clone() };
+        let opened = match format {
+            Format::Csv | Format::Tsv | Format::Xlsx => tables::open(&ctx, format)?,
+            Format::Jsonl => json::open_jsonl(&ctx)?,
+            Format::Json => json::open_json_array(&ctx)?,
+            Format::Text => text::open_lines(&ctx)?,
+            Format::Conll => text::open_conll(&ctx)?,
+        };
+        let annotator_default = options.annotator.clone().unwrap_or_else(|| "import".to_string());
+        crate::annotations::validate_annotator(&annotator_default)?;
+        let mut report = ImportReport {
+            path: path.display().to_string(),
+            format,
+            encoding: opened.encoding.clone(),
+            delimiter: opened.delimiter.map(|d| (d as char).to_string()),
+            rows: 0,
+            imported: 0,
+            labeled: 0,
+            duplicates: 0,
+            duplicate_examples: Vec::new(),
+            rejected: Vec::new(),
+            n_rejected: 0,
+            added_labels: Vec::new(),
+            seconds: 0.0,
+        };
+        let labels_before: Vec<String> = self.labels()?.into_iter().map(|l| l.name).collect();
+        let now = crate::now_ms();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sources (path, format, encoding, imported_at, n_imported, n_duplicates, n_rejected)
+             VALUES (?1, ?2, ?3, ?4, 0, 0, 0)",
+            params![absolute(path).display().to_string(), format.as_str(), opened.encoding, now],
+        )?;
+        let source_id = tx.last_insert_rowid();
+        {
+            let mut find_hash = tx.prepare_cached("SELECT uid, text FROM records WHERE content_hash = ?1")?;
+            let mut find_uid = tx.prepare_cached("SELECT 1 FROM records WHERE uid = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO records (uid, text, turns, meta, source_id, source_line, content_hash, split, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let mut log = tx.prepare_cached(
+                "INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (?1, ?2, 'label', ?3, ?4)",
+            )?;
+            let reject = |report: &mut ImportReport, line: u64, reason: String| {
+                report.n_rejected += 1;
+                if report.rejected.len() < MAX_LISTED {
+                    report.rejected.push(RowError { line, reason });
+                }
+            };
+            for item in opened.rows {
+                report.rows += 1;
+                if report.rows % 4096 == 0 {
+                    let p = ImportProgress { bytes_read: counter.get().min(bytes_total), bytes_total, rows: report.rows };
+                    if !progress(&p) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+                let row = match item {
+                    Ok(row) => row,
+                    Err(e) => {
+                        reject(&mut report, e.line, e.reason);
+                        continue;
+                    }
+                };
+                let line = row.line;
+                let text = match (&row.turns, row.text) {
+                    (Some(turns), _) => crate::format_dialog(turns),
+                    (None, Some(text)) => text,
+                    (None, None) => {
+                        reject(&mut report, line, "no text".into());
+                        continue;
+                    }
+                };
+                if text.trim().is_empty() {
+                    reject(&mut report, line, "the text is empty".into());
+                    continue;
+                }
+                let raw = row.value.or_else(|| options.fixed_label.clone().map(RawValue::Label));
+                let value = match raw.map(|raw| normalize_value(kind, resolve_value(kind, raw), &text)).transpose() {
+                    Ok(v) => v,
+                    Err(e) => {
+                        reject(&mut report, line, e.to_string());
+                        continue;
+                    }
+                };
+                if let Some(v) = &value {
+                    if let Err(e) = check_labels_known(&tx, v, options.add_labels) {
+                        reject(&mut report, line, format!("{e} (add them with --add-labels)"));
+                        continue;
+                    }
+                }
+                let hash = crate::content_hash(&text);
+                if !options.keep_duplicates {
+                    let mut existing: Option<String> = None;
+                    let mut rows = find_hash.query([hash])?;
+                    while let Some(r) = rows.next()? {
+                        if r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)? == text {
+                            existing = Some(r.get(0)?);
+                            break;
+                        }
+                    }
+                    if let Some(existing_id) = existing {
+                        report.duplicates += 1;
+                        if report.duplicate_examples.len() < MAX_DUPLICATE_EXAMPLES {
+                            report.duplicate_examples.push(Duplicate { line, existing_id });
+                        }
+                        continue;
+                    }
+                }
+                let uid = match row.id {
+                    Some(id) => {
+                        if id.trim().is_empty() {
+                            reject(&mut report, line, "the id is empty".into());
+                            continue;
+                        }
+                        if find_uid.exists([&id])? {
+                            reject(&mut report, line, format!("id {id:?} is already used by another record"));
+                            continue;
+                        }
+                        id
+                    }
+                    None => {
+                        let base = generated_id(hash);
+                        let mut uid = base.clone();
+                        let mut n = 1;
+                        while find_uid.exists([&uid])? {
+                            n += 1;
+                            uid = format!("{base}-{n}");
+                        }
+                        uid
+                    }
+                };
+                let turns = row.turns.as_ref().map(serde_json::to_string).transpose()?;
+                let meta = if row.meta.is_empty() { None } else { Some(serde_json::to_string(&row.meta)?) };
+                insert.execute(params![
+                    uid, text, turns, meta, source_id, line as i64, hash,
+                    row.split.map(|s| s.as_str()), now
+                ])?;
+                let seq = tx.last_insert_rowid();
+                report.imported += 1;
+                if let Some(value) = value {
+                    let annotator = row.annotator.clone().unwrap_or_else(|| annotator_default.clone());
+                    let json = serde_json::to_string(&value)?;
+                    log.execute(params![seq, annotator, json, now])?;
+                    let id = tx.last_insert_rowid();
+                    write_current(&tx, seq, &annotator, Some((id, &json)), false, false, now)?;
+                    report.labeled += 1;
+                }
+            }
+        }
+        let p = ImportProgress { bytes_read: bytes_total, bytes_total, rows: report.rows };
+        if !progress(&p) {
+            return Err(Error::Cancelled);
+        }
+        if options.strict && report.n_rejected > 0 {
+            let first = report.rejected.first().cloned().unwrap_or(RowError { line: 0, reason: String::new() });
+            return Err(Error::StrictRejected {
+                path: path.to_path_buf(),
+                n_rejected: report.n_rejected as usize,
+                first_line: first.line,
+                first_reason: first.reason,
+            });
+        }
+        tx.execute(
+            "UPDATE sources SET n_imported = ?2, n_duplicates = ?3, n_rejected = ?4 WHERE id = ?1",
+            params![source_id, report.imported as i64, report.duplicates as i64, report.n_rejected as i64],
+        )?;
+        tx.commit()?;
+        report.added_labels =
+            self.labels()?.into_iter().map(|l| l.name).filter(|n| !labels_before.contains(n)).collect();
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// The id of the import source a record came from, by path (for tests and reports).
+    pub fn source_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM sources", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Whether a record with this stable id exists.
+    pub fn has_record(&self, id: &str) -> Result<bool> {
+        Ok(self.conn.query_row("SELECT 1 FROM records WHERE uid = ?1", [id], |_| Ok(())).optional()?.is_some())
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}

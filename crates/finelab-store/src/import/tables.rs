@@ -1,0 +1,356 @@
+//! Tabular sources: CSV / TSV (any delimiter, quoted fields with newlines) and Excel sheets.
+//! Rows sharing a conversation id become one dialog record.
+
+use super::{encoding, split_labels, Format, Opened, RawValue, ReadContext, RowError, RowResult, SourceRow};
+use crate::{Error, ProjectKind, Result, Span, Turn};
+use std::collections::HashMap;
+use std::io::Read;
+
+const TEXT_NAMES: &[&str] = &[
+    "text", "content", "sentence", "review", "comment", "body", "message", "utterance", "document", "query",
+    "question", "title", "文本", "内容", "评论", "句子", "正文", "消息", "留言", "评价", "review_text",
+];
+const LABEL_NAMES: &[&str] =
+    &["label", "labels", "category", "class", "tag", "tags", "intent", "sentiment", "标签", "类别", "分类", "意图", "情感"];
+const ID_NAMES: &[&str] = &["id", "uid", "record_id", "编号", "序号"];
+const GROUP_NAMES: &[&str] = &[
+    "conversation_id", "conversation", "dialog_id", "dialogue_id", "session_id", "thread_id", "chat_id", "会话id",
+    "会话", "对话id",
+];
+const SPEAKER_NAMES: &[&str] = &["speaker", "role", "sender", "author", "说话人", "角色", "发言人"];
+const SPLIT_NAMES: &[&str] = &["split"];
+
+/// Finds a column: an explicit name (or 1-based number) must exist; otherwise the first common
+/// name present, if any.
+fn resolve(header: &[String], explicit: Option<&str>, names: &[&str], what: &str, path: &std::path::Path) -> Result<Option<usize>> {
+    let norm = |s: &str| s.trim().trim_start_matches('\u{feff}').to_lowercase();
+    if let Some(want) = explicit {
+        if let Some(i) = header.iter().position(|h| norm(h) == norm(want)) {
+            return Ok(Some(i));
+        }
+        if let Ok(n) = want.parse::<usize>() {
+            if n >= 1 && n <= header.len() {
+                return Ok(Some(n - 1));
+            }
+        }
+        return Err(Error::BadFile {
+            path: path.to_path_buf(),
+            reason: format!("no {what} column {want:?}; the columns are: {}", header.join(", ")),
+        });
+    }
+    for name in names {
+        if let Some(i) = header.iter().position(|h| norm(h) == *name) {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
+/// The column roles of a table.
+struct Layout {
+    header: Vec<String>,
+    text: usize,
+    label: Option<usize>,
+    id: Option<usize>,
+    group: Option<usize>,
+    speaker: Option<usize>,
+    split: Option<usize>,
+}
+
+fn layout(ctx: &ReadContext<'_>, header: Vec<String>) -> Result<Layout> {
+    let cols = &ctx.options.columns;
+    let path = ctx.path;
+    let text = resolve(&header, cols.text.as_deref(), TEXT_NAMES, "text", path)?;
+    let text = match text {
+        Some(i) => i,
+        None if header.len() == 1 => 0,
+        None => {
+            return Err(Error::BadFile {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "no text column found; name it with --text-col (the columns are: {})",
+                    header.join(", ")
+                ),
+            })
+        }
+    };
+    let group = resolve(&header, cols.group.as_deref(), if cols.group.is_some() { &[] } else { GROUP_NAMES }, "group", path)?;
+    // Only look for a speaker column when rows are grouped into dialogs.
+    let speaker = if group.is_some() { resolve(&header, cols.speaker.as_deref(), SPEAKER_NAMES, "speaker", path)? } else { None };
+    Ok(Layout {
+        label: resolve(&header, cols.label.as_deref(), LABEL_NAMES, "label", path)?,
+        id: resolve(&header, cols.id.as_deref(), ID_NAMES, "id", path)?,
+        split: resolve(&header, None, SPLIT_NAMES, "split", path)?,
+        text,
+        group,
+        speaker,
+        header,
+    })
+}
+
+fn cell_value(kind: ProjectKind, cell: &str) -> std::result::Result<Option<RawValue>, String> {
+    let cell = cell.trim();
+    if cell.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(match kind {
+        ProjectKind::Single => RawValue::Label(cell.to_string()),
+        ProjectKind::Multi => RawValue::Labels(split_labels(cell)),
+        ProjectKind::Spans => {
+            let spans: Vec<Span> = serde_json::from_str(cell)
+                .map_err(|e| format!("the label cell is not a JSON list of {{\"start\",\"end\",\"label\"}} spans: {e}"))?;
+            RawValue::Spans(spans)
+        }
+    }))
+}
+
+/// Builds a record row from table cells.
+fn row_from_cells(kind: ProjectKind, layout: &Layout, line: u64, cells: &[String]) -> RowResult {
+    if cells.len() != layout.header.len() {
+        // A short last field is common (trailing empty columns dropped by some tools); extra
+        // fields mean the delimiter or quoting is off.
+        if cells.len() > layout.header.len() || cells.len() <= layout.text {
+            return Err(RowError {
+                line,
+                reason: format!("expected {} fields, found {}", layout.header.len(), cells.len()),
+            });
+        }
+    }
+    let get = |i: Option<usize>| i.and_then(|i| cells.get(i)).map(|s| s.as_str()).unwrap_or("");
+    let mut row = SourceRow { line, ..Default::default() };
+    row.text = Some(cells[layout.text].clone());
+    row.value = cell_value(kind, get(layout.label)).map_err(|reason| RowError { line, reason })?;
+    let id = get(layout.id).trim();
+    if layout.id.is_some() && !id.is_empty() {
+        row.id = Some(id.to_string());
+    }
+    let split = get(layout.split).trim();
+    if !split.is_empty() {
+        row.split = Some(split.parse().map_err(|e: Error| RowError { line, reason: e.to_string() })?);
+    }
+    for (i, cell) in cells.iter().enumerate() {
+        let used = [Some(layout.text), layout.label, layout.id, layout.group, layout.speaker, layout.split];
+        if used.contains(&Some(i)) || cell.is_empty() {
+            continue;
+        }
+        let key = layout.header.get(i).cloned().unwrap_or_else(|| format!("column{}", i + 1));
+        row.meta.insert(key, serde_json::Value::String(cell.clone()));
+    }
+    Ok(row)
+}
+
+/// Groups rows into dialogs by the conversation-id column, in order of first appearance.
+/// Dialog exports are small next to single-text corpora, so the groups are held in memory.
+fn group_dialogs(kind: ProjectKind, layout: Layout, rows: impl Iterator<Item = (u64, std::result::Result<Vec<String>, String>)>) -> Vec<RowResult> {
+    struct Dialog {
+        line: u64,
+        id: String,
+        turns: Vec<Turn>,
+        value: Option<(u64, String)>,
+        conflict: Option<String>,
+        meta: serde_json::Map<String, serde_json::Value>,
+    }
+    let group = layout.group.unwrap();
+    let mut order: Vec<Dialog> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<RowResult> = Vec::new();
+    for (line, cells) in rows {
+        let cells = match cells {
+            Ok(c) => c,
+            Err(reason) => {
+                out.push(Err(RowError { line, reason }));
+                continue;
+            }
+        };
+        if cells.len() > layout.header.len() || cells.len() <= layout.text.max(group) {
+            out.push(Err(RowError { line, reason: format!("expected {} fields, found {}", layout.header.len(), cells.len()) }));
+            continue;
+        }
+        let get = |i: Option<usize>| i.and_then(|i| cells.get(i)).map(|s| s.trim().to_string()).unwrap_or_default();
+        let gid = get(Some(group));
+        if gid.is_empty() {
+            out.push(Err(RowError { line, reason: format!("the {} column is empty", layout.header[group]) }));
+            continue;
+        }
+        let i = *index.entry(gid.clone()).or_insert_with(|| {
+            order.push(Dialog { line, id: gid.clone(), turns: Vec::new(), value: None, conflict: None, meta: Default::default() });
+            order.len() - 1
+        });
+        let dialog = &mut order[i];
+        dialog.turns.push(Turn { speaker: get(layout.speaker), text: cells[layout.text].clone() });
+        let label = get(layout.label);
+        if !label.is_empty() {
+            match &dialog.value {
+                None => dialog.value = Some((line, label)),
+                Some((first, existing)) if *existing != label && dialog.conflict.is_none() => {
+                    dialog.conflict =
+                        Some(format!("conversation {gid:?} has label {existing:?} on line {first} and {label:?} on line {line}"));
+                }
+                _ => {}
+            }
+        }
+        for (j, cell) in cells.iter().enumerate() {
+            let used = [Some(layout.text), layout.label, layout.id, layout.group, layout.speaker, layout.split];
+            if used.contains(&Some(j)) || cell.is_empty() {
+                continue;
+            }
+            let key = layout.header.get(j).cloned().unwrap_or_default();
+            dialog.meta.entry(key).or_insert_with(|| serde_json::Value::String(cell.clone()));
+        }
+    }
+    for d in order {
+        if let Some(reason) = d.conflict {
+            out.push(Err(RowError { line: d.line, reason }));
+            continue;
+        }
+        let value = match d.value.map(|(_, v)| cell_value(kind, &v)).transpose() {
+            Ok(v) => v.flatten(),
+            Err(reason) => {
+                out.push(Err(RowError { line: d.line, reason }));
+                continue;
+            }
+        };
+        out.push(Ok(SourceRow { line: d.line, id: Some(d.id), turns: Some(d.turns), value, meta: d.meta, ..Default::default() }));
+    }
+    out.sort_by_key(|r| match r {
+        Ok(row) => row.line,
+        Err(e) => e.line,
+    });
+    out
+}
+
+/// Picks the delimiter whose sample rows have the most consistent field count above one.
+fn detect_delimiter(sample: &[u8], format: Format) -> u8 {
+    if format == Format::Tsv {
+        return b'\t';
+    }
+    let mut best = (b',', 0usize, 0usize);
+    for &d in &[b',', b'\t', b';', b'|'] {
+        let mut rdr = csv::ReaderBuilder::new().delimiter(d).has_headers(false).flexible(true).from_reader(sample);
+        let counts: Vec<usize> = rdr.byte_records().take(50).filter_map(|r| r.ok()).map(|r| r.len()).collect();
+        // The last sampled record may be cut off.
+        let counts = if counts.len() > 2 { &counts[..counts.len() - 1] } else { &counts[..] };
+        let Some(&first) = counts.first() else { continue };
+        if first < 2 {
+            continue;
+        }
+        let consistent = counts.iter().filter(|&&c| c == first).count();
+        if (consistent, first) > (best.1, best.2) {
+            best = (d, consistent, first);
+        }
+    }
+    best.0
+}
+
+pub(super) fn open<'a>(ctx: &ReadContext<'a>, format: Format) -> Result<Opened<'a>> {
+    if format == Format::Xlsx {
+        return open_xlsx(ctx);
+    }
+    let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
+    let delimiter = match ctx.options.delimiter {
+        Some(d) => d,
+        None => {
+            let mut sample = Vec::new();
+            encoding::utf8_reader(ctx.path, enc, bom_len, Default::default())?
+                .take(64 * 1024)
+                .read_to_end(&mut sample)
+                .map_err(|e| Error::io(ctx.path, e))?;
+            detect_delimiter(&sample, format)
+        }
+    };
+    let reader = encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?;
+    let csv = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(reader);
+    let mut records = csv.into_byte_records();
+    let header = match records.next() {
+        None => return Err(Error::BadFile { path: ctx.path.to_path_buf(), reason: "the file is empty".into() }),
+        Some(Err(e)) => return Err(Error::BadFile { path: ctx.path.to_path_buf(), reason: format!("cannot read the header: {e}") }),
+        Some(Ok(h)) => h
+            .iter()
+            .map(|f| encoding::row_text(f, enc).map(|s| s.trim().to_string()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|reason| Error::BadFile { path: ctx.path.to_path_buf(), reason: format!("line 1 (header): {reason}") })?,
+    };
+    let layout = layout(ctx, header)?;
+    let kind = ctx.kind;
+    let cells = records.map(move |r| match r {
+        Err(e) => {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            (line, Err(format!("unreadable CSV: {e}")))
+        }
+        Ok(rec) => {
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            let cells = rec.iter().map(|f| encoding::row_text(f, enc)).collect::<std::result::Result<Vec<_>, _>>();
+            (line, cells)
+        }
+    });
+    let rows: Box<dyn Iterator<Item = RowResult>> = if layout.group.is_some() {
+        Box::new(group_dialogs(kind, layout, cells).into_iter())
+    } else {
+        Box::new(cells.filter(|(_, c)| !matches!(c, Ok(c) if c.iter().all(|f| f.trim().is_empty()))).map(
+            move |(line, cells)| match cells {
+                Err(reason) => Err(RowError { line, reason }),
+                Ok(cells) => row_from_cells(kind, &layout, line, &cells),
+            },
+        ))
+    };
+    Ok(Opened { rows, encoding: enc.name().to_string(), delimiter: Some(delimiter) })
+}
+
+fn open_xlsx<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
+    use calamine::{open_workbook_auto, Data, Reader};
+    let bad = |reason: String| Error::BadFile { path: ctx.path.to_path_buf(), reason };
+    let mut workbook = open_workbook_auto(ctx.path).map_err(|e| bad(format!("cannot open the workbook: {e}")))?;
+    let sheet = workbook.sheet_names().first().cloned().ok_or_else(|| bad("the workbook has no sheet".into()))?;
+    let range = workbook.worksheet_range(&sheet).map_err(|e| bad(format!("cannot read sheet {sheet:?}: {e}")))?;
+    ctx.counter.add(std::fs::metadata(ctx.path).map(|m| m.len()).unwrap_or(0));
+    let first_row = range.start().map(|(r, _)| r as u64).unwrap_or(0);
+    let cell_text = |c: &Data| -> String {
+        match c {
+            Data::Empty => String::new(),
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+            other => other.to_string(),
+        }
+    };
+    let mut rows = range.rows();
+    let header: Vec<String> = match rows.next() {
+        Some(r) => r.iter().map(|c| cell_text(c).trim().to_string()).collect(),
+        None => return Err(bad(format!("sheet {sheet:?} is empty"))),
+    };
+    let layout = layout(ctx, header)?;
+    let kind = ctx.kind;
+    let cells: Vec<(u64, std::result::Result<Vec<String>, String>)> = rows
+        .enumerate()
+        .map(|(i, r)| {
+            let mut cells: Vec<String> = r.iter().map(cell_text).collect();
+            while cells.len() > layout.header.len() && cells.last().is_some_and(|c| c.is_empty()) {
+                cells.pop();
+            }
+            (first_row + i as u64 + 2, Ok(cells))
+        })
+        .filter(|(_, c)| !matches!(c, Ok(c) if c.iter().all(|f| f.trim().is_empty())))
+        .collect();
+    let rows: Box<dyn Iterator<Item = RowResult>> = if layout.group.is_some() {
+        Box::new(group_dialogs(kind, layout, cells.into_iter()).into_iter())
+    } else {
+        Box::new(cells.into_iter().map(move |(line, cells)| match cells {
+            Err(reason) => Err(RowError { line, reason }),
+            Ok(cells) => row_from_cells(kind, &layout, line, &cells),
+        }))
+    };
+    Ok(Opened { rows, encoding: "xlsx".into(), delimiter: None })
+}
+
+#[cfg(test)]
+mod tests {
+    fn check(sample: &str, expected: u8) {
+        assert_eq!(super::detect_delimiter(sample.as_bytes(), super::Format::Csv) as char, expected as char, "{sample:?}");
+    }
+
+    #[test]
+    fn delimiters() {
+        check("id,text,label\n1,hello,pos\n2,bye,neg\n", b',');
+        check("id\ttext\tlabel\n1\thello, world\tpos\n2\tbye\tneg\n", b'\t');
+        check("id;text;label\n1;hello, world;pos\n2;a;b\n", b';');
+        check("text,label\n\"a, b\nc\",pos\nd,neg\n", b',');
+    }
+}

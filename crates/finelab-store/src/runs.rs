@@ -1,0 +1,221 @@
+//! Training runs: created by the application layer, filled as training goes.
+
+use crate::{Error, Result, Store};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// What is known when a run starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewRun {
+    /// The run id (also its folder name under `runs/`).
+    pub id: String,
+    /// Model family (`instant`, `transformer`).
+    pub family: String,
+    /// The base model folder or name, for transformer runs.
+    pub base_model: Option<String>,
+    /// `cpu`, `cuda`, `metal`.
+    pub device: String,
+    /// The validated training config as JSON.
+    pub config: serde_json::Value,
+    /// Hash of the exact labeled data snapshot the run trains on.
+    pub data_hash: String,
+    /// Training records.
+    pub n_train: u64,
+    /// Development records.
+    pub n_dev: u64,
+    /// Test records.
+    pub n_test: u64,
+    /// The process training it (to tell a crashed run from a live one).
+    pub pid: Option<u32>,
+}
+
+/// A change to a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RunUpdate {
+    /// Append one epoch's summary.
+    Epoch(serde_json::Value),
+    /// The run finished (completed or cancelled, keeping its best model).
+    Finished {
+        /// `completed` or `cancelled`.
+        status: String,
+        /// Final dev report.
+        dev_report: Option<serde_json::Value>,
+        /// Final test report.
+        test_report: Option<serde_json::Value>,
+        /// The saved model folder.
+        model_dir: Option<String>,
+    },
+    /// The run failed.
+    Failed(String),
+}
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    /// The run id.
+    pub id: String,
+    /// Start (ms since the epoch).
+    pub created_at: i64,
+    /// End, when over.
+    pub finished_at: Option<i64>,
+    /// `running`, `completed`, `cancelled`, `failed`, `interrupted`.
+    pub status: String,
+    /// Model family.
+    pub family: String,
+    /// Base model.
+    pub base_model: Option<String>,
+    /// Device.
+    pub device: String,
+    /// Config JSON.
+    pub config: serde_json::Value,
+    /// Data snapshot hash.
+    pub data_hash: String,
+    /// Training records.
+    pub n_train: u64,
+    /// Development records.
+    pub n_dev: u64,
+    /// Test records.
+    pub n_test: u64,
+    /// Per-epoch summaries.
+    pub epochs: Vec<serde_json::Value>,
+    /// Final dev report.
+    pub dev_report: Option<serde_json::Value>,
+    /// Final test report.
+    pub test_report: Option<serde_json::Value>,
+    /// The model folder.
+    pub model_dir: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "id, created_at, finished_at, status, family, base_model, device, config, data_hash,
+    n_train, n_dev, n_test, epochs, dev_report, test_report, model_dir, error";
+
+fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    let json = |i: usize| -> rusqlite::Result<Option<serde_json::Value>> {
+        Ok(r.get::<_, Option<String>>(i)?.and_then(|s| serde_json::from_str(&s).ok()))
+    };
+    Ok(RunRow {
+        id: r.get(0)?,
+        created_at: r.get(1)?,
+        finished_at: r.get(2)?,
+        status: r.get(3)?,
+        family: r.get(4)?,
+        base_model: r.get(5)?,
+        device: r.get(6)?,
+        config: json(7)?.unwrap_or(serde_json::Value::Null),
+        data_hash: r.get(8)?,
+        n_train: r.get::<_, i64>(9)? as u64,
+        n_dev: r.get::<_, i64>(10)? as u64,
+        n_test: r.get::<_, i64>(11)? as u64,
+        epochs: json(12)?.and_then(|v| v.as_array().cloned()).unwrap_or_default(),
+        dev_report: json(13)?,
+        test_report: json(14)?,
+        model_dir: r.get(15)?,
+        error: r.get(16)?,
+    })
+}
+
+impl Store {
+    /// Records the start of a run.
+    pub fn create_run(&self, run: &NewRun) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO runs (id, created_at, status, family, base_model, device, config, data_hash, n_train, n_dev, n_test, pid)
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                run.id, crate::now_ms(), run.family, run.base_model, run.device, run.config.to_string(), run.data_hash,
+                run.n_train as i64, run.n_dev as i64, run.n_test as i64, run.pid.map(i64::from)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Applies a change to a run.
+    pub fn update_run(&self, id: &str, update: &RunUpdate) -> Result<()> {
+        let n = match update {
+            RunUpdate::Epoch(epoch) => self.conn.execute(
+                "UPDATE runs SET epochs = json_insert(epochs, '$[#]', json(?2)) WHERE id = ?1",
+                params![id, epoch.to_string()],
+            )?,
+            RunUpdate::Finished { status, dev_report, test_report, model_dir } => self.conn.execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3, dev_report = ?4, test_report = ?5, model_dir = ?6 WHERE id = ?1",
+                params![
+                    id, status, crate::now_ms(), dev_report.as_ref().map(|v| v.to_string()),
+                    test_report.as_ref().map(|v| v.to_string()), model_dir
+                ],
+            )?,
+            RunUpdate::Failed(error) => self.conn.execute(
+                "UPDATE runs SET status = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
+                params![id, crate::now_ms(), error],
+            )?,
+        };
+        if n == 0 {
+            return Err(Error::NoSuchRun(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Every run, newest first.
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
+        let mut stmt = self.conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, id DESC"))?;
+        let rows = stmt.query_map([], run_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One run.
+    pub fn run(&self, id: &str) -> Result<RunRow> {
+        self.conn
+            .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), [id], run_from_row)
+            .optional()?
+            .ok_or_else(|| Error::NoSuchRun(id.to_string()))
+    }
+
+    /// Marks runs still `running` whose process is gone as `interrupted`; returns their ids.
+    pub fn mark_interrupted_runs(&self, is_alive: &dyn Fn(u32) -> bool) -> Result<Vec<String>> {
+        let running: Vec<(String, Option<i64>)> = {
+            let mut stmt = self.conn.prepare("SELECT id, pid FROM runs WHERE status = 'running'")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut marked = Vec::new();
+        for (id, pid) in running {
+            let alive = pid.is_some_and(|p| p as u32 != std::process::id() && is_alive(p as u32));
+            if !alive {
+                self.conn.execute(
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE id = ?1 AND status = 'running'",
+                    params![id, crate::now_ms()],
+                )?;
+                marked.push(id);
+            }
+        }
+        Ok(marked)
+    }
+
+    /// Every labeled record with its current value (the latest annotator's) and split, in import
+    /// order: the data a run trains on.
+    pub fn labeled_records(&self) -> Result<Vec<crate::LabeledRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.uid, r.text, r.split, c.value, c.updated_at FROM records r
+             JOIN current_annotations c ON c.record_id = r.id
+             WHERE r.n_labeled > 0 AND c.value IS NOT NULL ORDER BY r.id, c.updated_at DESC, c.annotator",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<crate::LabeledRecord> = Vec::new();
+        let mut last_seq = -1;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            if seq == last_seq {
+                continue;
+            }
+            last_seq = seq;
+            let split: Option<String> = row.get(3)?;
+            out.push(crate::LabeledRecord {
+                id: row.get(1)?,
+                text: row.get(2)?,
+                split: split.and_then(|s| s.parse().ok()),
+                value: serde_json::from_str(&row.get::<_, String>(4)?)?,
+            });
+        }
+        Ok(out)
+    }
+}

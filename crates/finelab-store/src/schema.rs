@@ -1,0 +1,141 @@
+//! The schema as an append-only list of migrations.
+//!
+//! Never edit a migration that has shipped: append a new one. The version lives in
+//! `PRAGMA user_version`; `rusqlite_migration` applies pending migrations in one transaction.
+
+use rusqlite_migration::{Migrations, M};
+
+/// Every migration, oldest first. Index + 1 is the schema version it produces.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE labels (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    color       TEXT NOT NULL,
+    hotkey      TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    position    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE sources (
+    id           INTEGER PRIMARY KEY,
+    path         TEXT NOT NULL,
+    format       TEXT NOT NULL,
+    encoding     TEXT,
+    imported_at  INTEGER NOT NULL,
+    n_imported   INTEGER NOT NULL,
+    n_duplicates INTEGER NOT NULL,
+    n_rejected   INTEGER NOT NULL
+) STRICT;
+
+-- One row per record. `text` is the text as shown (dialogs: "speaker: text" lines);
+-- span offsets are code points into it.
+CREATE TABLE records (
+    id           INTEGER PRIMARY KEY,
+    uid          TEXT NOT NULL UNIQUE,
+    text         TEXT NOT NULL,
+    turns        TEXT,
+    meta         TEXT,
+    source_id    INTEGER REFERENCES sources(id),
+    source_line  INTEGER,
+    content_hash INTEGER NOT NULL,
+    split        TEXT CHECK (split IN ('train', 'dev', 'test')),
+    n_labeled    INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX records_by_hash ON records(content_hash);
+CREATE INDEX records_unlabeled ON records(id) WHERE n_labeled = 0;
+CREATE INDEX records_by_split ON records(split);
+
+-- The append-only annotation log: the truth. Undo is a new entry, never a deletion.
+CREATE TABLE annotations (
+    id         INTEGER PRIMARY KEY,
+    record_id  INTEGER NOT NULL REFERENCES records(id),
+    annotator  TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('label', 'skip', 'flag', 'unflag', 'undo')),
+    value      TEXT,
+    undoes     INTEGER REFERENCES annotations(id),
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX annotations_by_record ON annotations(record_id, annotator);
+CREATE INDEX annotations_by_annotator ON annotations(annotator, id);
+CREATE INDEX annotations_by_undoes ON annotations(undoes) WHERE undoes IS NOT NULL;
+CREATE TRIGGER annotations_no_update BEFORE UPDATE ON annotations
+BEGIN SELECT RAISE(ABORT, 'the annotation log is append-only'); END;
+CREATE TRIGGER annotations_no_delete BEFORE DELETE ON annotations
+BEGIN SELECT RAISE(ABORT, 'the annotation log is append-only'); END;
+
+-- Derived from the log (rebuildable): each annotator's current state of a record.
+CREATE TABLE current_annotations (
+    record_id     INTEGER NOT NULL REFERENCES records(id),
+    annotator     TEXT NOT NULL,
+    annotation_id INTEGER REFERENCES annotations(id),
+    value         TEXT,
+    skipped       INTEGER NOT NULL DEFAULT 0,
+    flagged       INTEGER NOT NULL DEFAULT 0,
+    updated_at    INTEGER NOT NULL,
+    PRIMARY KEY (record_id, annotator)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX current_by_annotation ON current_annotations(annotation_id);
+
+-- Derived: the labels of each record's current value, for filtering and counting.
+CREATE TABLE current_labels (
+    record_id INTEGER NOT NULL REFERENCES records(id),
+    annotator TEXT NOT NULL,
+    label     TEXT NOT NULL,
+    PRIMARY KEY (record_id, annotator, label)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX current_labels_by_label ON current_labels(label, record_id);
+
+CREATE TABLE runs (
+    id           TEXT PRIMARY KEY,
+    created_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    status       TEXT NOT NULL CHECK (status IN ('running', 'completed', 'cancelled', 'failed', 'interrupted')),
+    family       TEXT NOT NULL,
+    base_model   TEXT,
+    device       TEXT NOT NULL,
+    config       TEXT NOT NULL,
+    data_hash    TEXT NOT NULL,
+    n_train      INTEGER NOT NULL,
+    n_dev        INTEGER NOT NULL,
+    n_test       INTEGER NOT NULL,
+    epochs       TEXT NOT NULL DEFAULT '[]',
+    dev_report   TEXT,
+    test_report  TEXT,
+    model_dir    TEXT,
+    pid          INTEGER,
+    error        TEXT
+) STRICT;
+
+-- Search: a contentless FTS5 index over terms that Finelab computes itself (CJK bigrams plus the
+-- last character of each CJK run, lower-cased words for other scripts). It is filled after
+-- import, in batches, up to the watermark `settings.search_indexed_upto`; rows above the
+-- watermark are scanned directly, so search is always complete while the index catches up.
+CREATE VIRTUAL TABLE search_index USING fts5(terms, content = '', detail = none);
+"#,
+];
+
+/// The migration list in `rusqlite_migration`'s form.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// The schema version this program writes.
+pub fn latest_version() -> usize {
+    MIGRATIONS.len()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

@@ -1,0 +1,371 @@
+//! Full-text search over records, Chinese and English alike, plus browse filters.
+//!
+//! SQLite's trigram tokenizer cannot find two-character Chinese words (most Chinese words), and
+//! building it inline makes a million-record import slow. So Finelab computes its own terms —
+//! overlapping CJK bigrams plus the last character of each CJK run, and lower-cased words for other
+//! scripts — into a contentless FTS5 table with `detail=none` (the smallest index). A query becomes
+//! an AND of the same terms (prefix terms for single CJK characters and for words), and every
+//! candidate is verified as a case-insensitive substring, so results are exact substring matches.
+//!
+//! The index is filled after an import commits, in batches, up to a watermark; records above the
+//! watermark are scanned directly, so search is complete while the index catches up and a kill
+//! during indexing loses nothing (the next run continues from the watermark).
+
+use crate::{AnnotationValue, RecordView, Result, Split, Store};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{params_from_iter, types::Value, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// Whether a character is written without spaces between words (Han, kana, Hangul).
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF
+        | 0x20000..=0x2A6DF | 0x2A700..=0x2EBEF | 0x30000..=0x3134F)
+}
+
+/// Calls `emit` with each index term of `text`.
+fn for_each_term(text: &str, mut emit: impl FnMut(Term<'_>)) {
+    let mut cjk_run: Vec<char> = Vec::new();
+    let mut word = String::new();
+    let flush_cjk = |run: &mut Vec<char>, emit: &mut dyn FnMut(Term<'_>)| {
+        if run.is_empty() {
+            return;
+        }
+        let mut buf = String::new();
+        for pair in run.windows(2) {
+            buf.clear();
+            buf.push(pair[0]);
+            buf.push(pair[1]);
+            emit(Term::Exact(&buf));
+        }
+        buf.clear();
+        buf.push(*run.last().unwrap());
+        emit(Term::CjkChar(&buf));
+        run.clear();
+    };
+    let flush_word = |word: &mut String, emit: &mut dyn FnMut(Term<'_>)| {
+        if !word.is_empty() {
+            emit(Term::Word(word));
+            word.clear();
+        }
+    };
+    for c in text.chars() {
+        if is_cjk(c) {
+            flush_word(&mut word, &mut emit);
+            cjk_run.push(c);
+        } else if c.is_alphanumeric() {
+            flush_cjk(&mut cjk_run, &mut emit);
+            word.extend(c.to_lowercase());
+        } else {
+            flush_cjk(&mut cjk_run, &mut emit);
+            flush_word(&mut word, &mut emit);
+        }
+    }
+    flush_cjk(&mut cjk_run, &mut emit);
+    flush_word(&mut word, &mut emit);
+}
+
+enum Term<'a> {
+    /// A CJK bigram.
+    Exact(&'a str),
+    /// The last character of a CJK run (a single-character run included).
+    CjkChar(&'a str),
+    /// A lower-cased word of a script with spaces.
+    Word(&'a str),
+}
+
+/// The terms stored in the index for `text`, space-separated.
+pub fn index_terms(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for_each_term(text, |t| {
+        let s = match t {
+            Term::Exact(s) | Term::CjkChar(s) | Term::Word(s) => s,
+        };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(s);
+    });
+    out
+}
+
+/// The FTS5 query for a user's search text, or `None` when it has no indexable term (then the
+/// search scans).
+pub fn fts_query(query: &str) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    // A query's single CJK run "物" must find "物" anywhere: as the first character of a bigram or
+    // as the last character of a run, so it becomes a prefix term. Bigrams are exact terms; words
+    // are prefix terms so that "ship" finds "shipping".
+    let mut run_len = 0usize;
+    let mut pending_single: Option<String> = None;
+    for_each_term(query, |t| match t {
+        Term::Exact(s) => {
+            run_len += 1;
+            parts.push(quote(s));
+        }
+        Term::CjkChar(s) => {
+            if run_len == 0 {
+                pending_single = Some(s.to_string());
+            }
+            if let Some(single) = pending_single.take() {
+                parts.push(format!("{}*", quote(&single)));
+            }
+            run_len = 0;
+        }
+        Term::Word(s) => parts.push(format!("{}*", quote(s))),
+    });
+    if parts.is_empty() {
+        None
+    } else {
+        parts.sort();
+        parts.dedup();
+        Some(parts.join(" "))
+    }
+}
+
+/// Record status filter for browsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// No annotator has labeled it.
+    Unlabeled,
+    /// At least one annotator has labeled it.
+    Labeled,
+    /// Skipped by someone and not labeled.
+    Skipped,
+    /// Flagged for review by someone.
+    Flagged,
+}
+
+/// A search or browse request; every field narrows the result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    /// Substring to find (case-insensitive), Chinese or English.
+    pub text: Option<String>,
+    /// Records with this label (by any annotator).
+    pub label: Option<String>,
+    /// Records in this split.
+    pub split: Option<Split>,
+    /// Records this annotator has labeled.
+    pub annotator: Option<String>,
+    /// Records with this status.
+    pub status: Option<Status>,
+    /// Keyset pagination: only records after this sequence number.
+    pub after_seq: Option<i64>,
+    /// At most this many hits (default 50).
+    pub limit: Option<u32>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchPage {
+    /// The hits in import order.
+    pub hits: Vec<RecordView>,
+    /// Pass as `after_seq` to get the next page; `None` on the last page.
+    pub next_after: Option<i64>,
+}
+
+pub(crate) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    // fl_contains(text, needle): case-insensitive substring test; `needle` is already lower-cased.
+    conn.create_scalar_function(
+        "fl_contains",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text = ctx.get_raw(0).as_str().unwrap_or("");
+            let needle = ctx.get_raw(1).as_str().unwrap_or("");
+            if text.contains(needle) {
+                return Ok(true);
+            }
+            if needle.chars().all(|c| !c.is_alphabetic() || is_cjk(c)) {
+                return Ok(false);
+            }
+            Ok(text.to_lowercase().contains(needle))
+        },
+    )
+}
+
+impl Store {
+    pub(crate) fn search_watermark(&self) -> Result<i64> {
+        Ok(self.setting("search_indexed_upto")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    pub(crate) fn search_indexed_count(&self) -> Result<u64> {
+        let wm = self.search_watermark()?;
+        Ok(self.conn.query_row("SELECT count(*) FROM records WHERE id <= ?1", [wm], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Records not yet in the search index.
+    pub fn search_pending(&self) -> Result<u64> {
+        let wm = self.search_watermark()?;
+        Ok(self.conn.query_row("SELECT count(*) FROM records WHERE id > ?1", [wm], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Adds records above the watermark to the search index, `batch` records a transaction.
+    /// `progress(done, total)` may return `false` to stop between batches (nothing is lost).
+    pub fn index_pending(&mut self, batch: usize, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<u64> {
+        let total = self.search_pending()?;
+        let mut done = 0u64;
+        loop {
+            let tx = self.conn.transaction()?;
+            let wm: i64 = tx
+                .query_row("SELECT value FROM settings WHERE key = 'search_indexed_upto'", [], |r| r.get::<_, String>(0))
+                .optional()?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut last = wm;
+            let mut n = 0u64;
+            {
+                let mut read = tx.prepare_cached("SELECT id, text FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+                let mut insert = tx.prepare_cached("INSERT INTO search_index (rowid, terms) VALUES (?1, ?2)")?;
+                let mut rows = read.query(rusqlite::params![wm, batch as i64])?;
+                while let Some(row) = rows.next()? {
+                    let id: i64 = row.get(0)?;
+                    let text = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+                    insert.execute(rusqlite::params![id, index_terms(text)])?;
+                    last = id;
+                    n += 1;
+                }
+            }
+            if n == 0 {
+                return Ok(done);
+            }
+            Store::set_setting(&tx, "search_indexed_upto", &last.to_string())?;
+            tx.commit()?;
+            done += n;
+            if !progress(done, total.max(done)) {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// Searches and filters records; see [`SearchQuery`].
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
+        let limit = query.limit.unwrap_or(50).clamp(1, 10_000) as usize;
+        let after = query.after_seq.unwrap_or(0);
+        let needle = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_lowercase);
+        let mut filters = String::new();
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(label) = &query.label {
+            filters.push_str(" AND EXISTS (SELECT 1 FROM current_labels l WHERE l.record_id = r.id AND l.label = ?)");
+            args.push(Value::Text(label.clone()));
+        }
+        if let Some(split) = query.split {
+            filters.push_str(" AND r.split = ?");
+            args.push(Value::Text(split.as_str().into()));
+        }
+        if let Some(annotator) = &query.annotator {
+            filters.push_str(" AND EXISTS (SELECT 1 FROM current_annotations c WHERE c.record_id = r.id AND c.annotator = ? AND c.value IS NOT NULL)");
+            args.push(Value::Text(annotator.clone()));
+        }
+        match query.status {
+            None => {}
+            Some(Status::Unlabeled) => filters.push_str(" AND r.n_labeled = 0"),
+            Some(Status::Labeled) => filters.push_str(" AND r.n_labeled > 0"),
+            Some(Status::Skipped) => filters.push_str(
+                " AND r.n_labeled = 0 AND EXISTS (SELECT 1 FROM current_annotations c WHERE c.record_id = r.id AND c.skipped = 1)",
+            ),
+            Some(Status::Flagged) => filters.push_str(
+                " AND EXISTS (SELECT 1 FROM current_annotations c WHERE c.record_id = r.id AND c.flagged = 1)",
+            ),
+        }
+        let mut seqs: Vec<i64> = Vec::new();
+        let run = |sql: &str, args: Vec<Value>, seqs: &mut Vec<i64>| -> Result<()> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params_from_iter(args), |r| r.get::<_, i64>(0))?;
+            for row in rows {
+                seqs.push(row?);
+            }
+            Ok(())
+        };
+        // Fetch one more than asked to know whether there is a next page.
+        let want = limit + 1;
+        match (&needle, needle.as_deref().and_then(fts_query)) {
+            (Some(needle), Some(fts)) => {
+                let wm = self.search_watermark()?;
+                if after < wm {
+                    let sql = format!(
+                        "SELECT r.id FROM search_index f JOIN records r ON r.id = f.rowid
+                         WHERE search_index MATCH ? AND f.rowid > ? AND f.rowid <= ?
+                           AND fl_contains(r.text, ?){filters} ORDER BY f.rowid LIMIT ?"
+                    );
+                    let mut a = vec![Value::Text(fts.clone()), Value::Integer(after), Value::Integer(wm), Value::Text(needle.clone())];
+                    a.extend(args.iter().cloned());
+                    a.push(Value::Integer(want as i64));
+                    run(&sql, a, &mut seqs)?;
+                }
+                if seqs.len() < want {
+                    let sql = format!(
+                        "SELECT r.id FROM records r WHERE r.id > ? AND fl_contains(r.text, ?){filters} ORDER BY r.id LIMIT ?"
+                    );
+                    let mut a = vec![Value::Integer(after.max(wm)), Value::Text(needle.clone())];
+                    a.extend(args.iter().cloned());
+                    a.push(Value::Integer((want - seqs.len()) as i64));
+                    run(&sql, a, &mut seqs)?;
+                }
+            }
+            (needle, _) => {
+                let text_filter = if needle.is_some() { " AND fl_contains(r.text, ?)" } else { "" };
+                let sql = format!("SELECT r.id FROM records r WHERE r.id > ?{text_filter}{filters} ORDER BY r.id LIMIT ?");
+                let mut a = vec![Value::Integer(after)];
+                if let Some(n) = needle {
+                    a.push(Value::Text(n.clone()));
+                }
+                a.extend(args.iter().cloned());
+                a.push(Value::Integer(want as i64));
+                run(&sql, a, &mut seqs)?;
+            }
+        }
+        let next_after = if seqs.len() > limit {
+            seqs.truncate(limit);
+            seqs.last().copied()
+        } else {
+            None
+        };
+        let hits = seqs.into_iter().map(|s| self.record_view(s)).collect::<Result<Vec<_>>>()?;
+        Ok(SearchPage { hits, next_after })
+    }
+}
+
+/// A record's display label, for tables: the label, labels joined by ", ", or the span count.
+pub fn describe_value(value: &AnnotationValue) -> String {
+    match value {
+        AnnotationValue::Label(l) => l.clone(),
+        AnnotationValue::Labels(ls) => ls.join(", "),
+        AnnotationValue::Spans(spans) => format!("{} span(s)", spans.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_terms(text: &str, expected: &str) {
+        assert_eq!(index_terms(text), expected, "terms of {text:?}");
+    }
+
+    #[test]
+    fn terms() {
+        check_terms("物流很快", "物流 流很 很快 快");
+        check_terms("好", "好");
+        check_terms("Shipping was FAST!", "shipping was fast");
+        check_terms("iPhone15很好用😀", "iphone15 很好 好用 用");
+        check_terms("", "");
+        check_terms("😀😀", "");
+    }
+
+    fn check_query(q: &str, expected: Option<&str>) {
+        assert_eq!(fts_query(q).as_deref(), expected, "query {q:?}");
+    }
+
+    #[test]
+    fn queries() {
+        check_query("物流", Some("\"物流\""));
+        check_query("物", Some("\"物\"*"));
+        check_query("物流很快", Some("\"很快\" \"流很\" \"物流\""));
+        check_query("ship", Some("\"ship\"*"));
+        check_query("好 ship", Some("\"ship\"* \"好\"*"));
+        check_query("!!", None);
+    }
+}

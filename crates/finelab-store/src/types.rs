@@ -1,0 +1,335 @@
+//! Domain types that rows become.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The kind of task a project labels for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectKind {
+    /// One label per record.
+    Single,
+    /// Any number of labels per record.
+    Multi,
+    /// Labeled spans of text (entities).
+    Spans,
+}
+
+impl ProjectKind {
+    /// The stable name used in settings, flags and files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectKind::Single => "single",
+            ProjectKind::Multi => "multi",
+            ProjectKind::Spans => "spans",
+        }
+    }
+}
+
+impl std::str::FromStr for ProjectKind {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "single" => Ok(ProjectKind::Single),
+            "multi" => Ok(ProjectKind::Multi),
+            "spans" => Ok(ProjectKind::Spans),
+            other => Err(crate::Error::Invalid(format!(
+                "unknown project kind {other:?}; expected single, multi or spans"
+            ))),
+        }
+    }
+}
+
+/// One label of the label set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelDef {
+    /// The label's name, unique in the project.
+    pub name: String,
+    /// A CSS colour such as `#4e79a7`.
+    pub color: String,
+    /// The key that applies it in the label screen.
+    pub hotkey: Option<String>,
+    /// What the label means, for annotators.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Colours given to labels that come without one (Tableau 10).
+pub const PALETTE: &[&str] = &[
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+    "#bab0ac",
+];
+
+impl LabelDef {
+    /// A label with the default colour and hotkey for its position in the label set.
+    pub fn with_defaults(name: &str, position: usize) -> LabelDef {
+        let hotkey = if position < 9 { Some((position + 1).to_string()) } else { None };
+        LabelDef {
+            name: name.to_string(),
+            color: PALETTE[position % PALETTE.len()].to_string(),
+            hotkey,
+            description: String::new(),
+        }
+    }
+}
+
+/// Split proportions (train, dev, test), validated to be non-negative and sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitRatios {
+    /// Share of the training split.
+    pub train: f64,
+    /// Share of the development split.
+    pub dev: f64,
+    /// Share of the test split.
+    pub test: f64,
+}
+
+impl Default for SplitRatios {
+    fn default() -> Self {
+        SplitRatios { train: 0.8, dev: 0.1, test: 0.1 }
+    }
+}
+
+impl SplitRatios {
+    /// Validates raw proportions.
+    pub fn new(train: f64, dev: f64, test: f64) -> crate::Result<SplitRatios> {
+        let ok = [train, dev, test].iter().all(|x| x.is_finite() && *x >= 0.0)
+            && ((train + dev + test) - 1.0).abs() < 1e-6;
+        if !ok {
+            return Err(crate::Error::Invalid(format!(
+                "split ratios must be non-negative and sum to 1, got {train}, {dev}, {test}"
+            )));
+        }
+        Ok(SplitRatios { train, dev, test })
+    }
+}
+
+/// What `Store::create` needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewProject {
+    /// Display name.
+    pub name: String,
+    /// The task kind.
+    pub kind: ProjectKind,
+    /// The label set, in display order.
+    pub labels: Vec<LabelDef>,
+    /// Annotation guidelines in Markdown.
+    pub guidelines: String,
+    /// Seed of the split assignment.
+    pub split_seed: u64,
+    /// Split proportions.
+    pub split_ratios: SplitRatios,
+}
+
+/// A project's settings as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectSettings {
+    /// Display name.
+    pub name: String,
+    /// The task kind.
+    pub kind: ProjectKind,
+    /// Annotation guidelines in Markdown.
+    pub guidelines: String,
+    /// Seed of the split assignment.
+    pub split_seed: u64,
+    /// Split proportions.
+    pub split_ratios: SplitRatios,
+    /// When the project was created (ms since the epoch).
+    pub created_at: i64,
+}
+
+/// A labeled span; offsets are Unicode code points into the record's text, `end` exclusive.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Span {
+    /// First code point.
+    pub start: usize,
+    /// One past the last code point.
+    pub end: usize,
+    /// The label.
+    pub label: String,
+}
+
+/// One turn of a dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    /// Who speaks ("customer", "agent", "用户"...); may be empty.
+    #[serde(default)]
+    pub speaker: String,
+    /// What they say.
+    pub text: String,
+}
+
+/// The text of a dialog as shown: one `speaker: text` line per turn. Span offsets refer to it.
+pub fn format_dialog(turns: &[Turn]) -> String {
+    let mut out = String::new();
+    for (i, turn) in turns.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if !turn.speaker.is_empty() {
+            out.push_str(&turn.speaker);
+            out.push_str(": ");
+        }
+        out.push_str(&turn.text);
+    }
+    out
+}
+
+/// A record's label in the form its project's kind has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnnotationValue {
+    /// Single-label.
+    Label(String),
+    /// Multi-label (sorted, unique).
+    Labels(Vec<String>),
+    /// Spans (sorted by start).
+    Spans(Vec<Span>),
+}
+
+impl AnnotationValue {
+    /// The label names this value uses (each once).
+    pub fn label_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = match self {
+            AnnotationValue::Label(l) => vec![l.as_str()],
+            AnnotationValue::Labels(ls) => ls.iter().map(String::as_str).collect(),
+            AnnotationValue::Spans(spans) => spans.iter().map(|s| s.label.as_str()).collect(),
+        };
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// The key records are stratified by when splits are assigned.
+    pub fn stratum(&self) -> String {
+        self.label_names().join("|")
+    }
+}
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Internal sequence number (import order).
+    pub seq: i64,
+    /// The stable id (from the import's id column, else derived from the content).
+    pub id: String,
+    /// The text as shown.
+    pub text: String,
+    /// Dialog turns, when the record is a dialog.
+    pub turns: Option<Vec<Turn>>,
+    /// Metadata from the source (other columns, `meta` objects).
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The split, once assigned.
+    pub split: Option<Split>,
+    /// The file it came from.
+    pub source: Option<String>,
+    /// Its line in that file.
+    pub source_line: Option<i64>,
+}
+
+/// A record together with its annotation state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordView {
+    /// The record.
+    pub record: Record,
+    /// The current value of the latest annotator who labeled it.
+    pub value: Option<AnnotationValue>,
+    /// Who gave `value`.
+    pub annotator: Option<String>,
+    /// Every annotator's current value.
+    pub annotations: Vec<CurrentAnnotation>,
+}
+
+/// One annotator's current state of a record, derived from the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentAnnotation {
+    /// Who.
+    pub annotator: String,
+    /// The current value, if labeled.
+    pub value: Option<AnnotationValue>,
+    /// Skipped by this annotator.
+    pub skipped: bool,
+    /// Flagged for review by this annotator.
+    pub flagged: bool,
+    /// Last change (ms since the epoch).
+    pub updated_at: i64,
+}
+
+/// A data split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Training data.
+    Train,
+    /// Development data (model selection, early stopping, thresholds).
+    Dev,
+    /// Held-out test data.
+    Test,
+}
+
+impl Split {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Dev => "dev",
+            Split::Test => "test",
+        }
+    }
+    /// All splits in order.
+    pub const ALL: [Split; 3] = [Split::Train, Split::Dev, Split::Test];
+}
+
+impl std::str::FromStr for Split {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "train" => Ok(Split::Train),
+            "dev" => Ok(Split::Dev),
+            "test" => Ok(Split::Test),
+            other => Err(crate::Error::Invalid(format!(
+                "unknown split {other:?}; expected train, dev or test"
+            ))),
+        }
+    }
+}
+
+/// `finelab stats`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// The project's name.
+    pub name: String,
+    /// The task kind.
+    pub kind: ProjectKind,
+    /// Number of records.
+    pub records: u64,
+    /// Records with a current label by at least one annotator.
+    pub labeled: u64,
+    /// Records labeled per label name (each record counted once per label).
+    pub labels: BTreeMap<String, u64>,
+    /// Labeled records per split.
+    pub splits: BTreeMap<String, u64>,
+    /// Everyone who has annotated, sorted.
+    pub annotators: Vec<String>,
+    /// Training runs recorded.
+    pub runs: u64,
+    /// Records flagged for review.
+    pub flagged: u64,
+    /// Entries in the annotation log.
+    pub log_entries: u64,
+    /// Records covered by the search index (the rest are scanned).
+    pub search_indexed: u64,
+}
+
+/// A labeled record in the form the trainer takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabeledRecord {
+    /// The stable id.
+    pub id: String,
+    /// The text as shown.
+    pub text: String,
+    /// The current label.
+    pub value: AnnotationValue,
+    /// Its split (assigned before training).
+    pub split: Option<Split>,
+}

@@ -1,0 +1,1117 @@
+//! The `instant` model family: hashed character n-grams (plus words for Latin script) feeding a
+//! linear classifier, trained with sparse AdaGrad in seconds on a CPU, without pretrained weights.
+//!
+//! - single-label: softmax over the labels, cross-entropy;
+//! - multi-label: one sigmoid per label, with a decision threshold per label tuned on dev;
+//! - spans: a per-code-point BIO tagger over features of a ±2 character window, decoded with a
+//!   constrained Viterbi pass into code-point spans.
+//!
+//! A model folder holds `finelab-model.json` (everything needed to rebuild the features and read
+//! the weights) and `weights.bin` (little-endian f32, `rows × cols`, the last row being the bias).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::TrainConfig;
+use crate::data::{Dataset, Example, Target, Task};
+use crate::error::{Error, Result};
+use crate::metrics::{self, Report, Span};
+use crate::rng::{mix64, SplitMix64};
+use crate::train::{Control, EpochSummary, Progress, TrainOutcome};
+
+/// Name of the model description file inside a model folder.
+pub const MODEL_FILE: &str = "finelab-model.json";
+/// Name of the weights file inside a model folder.
+pub const WEIGHTS_FILE: &str = "weights.bin";
+const FORMAT: &str = "finelab-instant";
+const FORMAT_VERSION: u32 = 1;
+/// Name of the feature scheme; bump it whenever `Featurizer` output changes, so old models are
+/// refused instead of silently reading different features.
+const FEATURE_SCHEME: &str = "instant-v1";
+
+// ---------------------------------------------------------------------------------------------
+// Features
+// ---------------------------------------------------------------------------------------------
+
+/// A sparse feature vector: (hashed index, value), indices unique.
+type Features = Vec<(u32, f32)>;
+
+/// Feature hashing parameters, saved with the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Featurizer {
+    /// Feature scheme name (see `FEATURE_SCHEME`).
+    pub scheme: String,
+    /// log2 of the hashed space size.
+    pub hash_bits: u32,
+    /// Longest character n-gram.
+    pub max_char_ngram: usize,
+}
+
+/// Kinds of features, mixed into the hash so that, say, the word "a" and the character "a" land
+/// in different buckets.
+mod kind {
+    pub const CHAR_NGRAM: u64 = 1;
+    pub const WORD: u64 = 2;
+    pub const WORD_BIGRAM: u64 = 3;
+    pub const WINDOW_CHAR: u64 = 16;
+    pub const WINDOW_BIGRAM: u64 = 32;
+    pub const WINDOW_TRIGRAM: u64 = 48;
+    pub const CLASS_CONTEXT: u64 = 64;
+    pub const TOKEN_WORD: u64 = 65;
+    pub const TOKEN_SHAPE: u64 = 66;
+}
+
+const BOUNDARY: char = '\u{2}';
+
+/// Folds a character to one lower-case character: full-width ASCII to half-width (common in
+/// Chinese text), whitespace to a space, and the first char of its lower-case form. Exactly one
+/// char out for one char in, so tagger positions stay code-point offsets.
+fn normalize_char(c: char) -> char {
+    let c = match c as u32 {
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        0x3000 => ' ',
+        _ => c,
+    };
+    if c.is_whitespace() {
+        return ' ';
+    }
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+/// Coarse character classes used by the tagger.
+fn char_class(c: char) -> u8 {
+    match c {
+        BOUNDARY => 0,
+        ' ' => 1,
+        '0'..='9' => 2,
+        c if c.is_ascii_alphabetic() => 3,
+        c if is_cjk(c) => 4,
+        c if c.is_alphabetic() => 5,
+        c if c.is_numeric() => 6,
+        c if c.is_ascii_punctuation() || ('\u{3000}'..='\u{303F}').contains(&c) => 7,
+        c if (c as u32) >= 0x1F000 => 8, // emoji and pictographs
+        _ => 9,
+    }
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF | 0xF900..=0xFAFF
+        | 0x3040..=0x30FF | 0xAC00..=0xD7AF)
+}
+
+/// Word characters for Latin-like scripts (CJK is handled by character n-grams alone).
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !is_cjk(c)
+}
+
+/// FNV-1a over code points, then the SplitMix64 finalizer to spread the bits; stable across
+/// platforms and Rust versions, unlike `std`'s hasher.
+fn hash_chars(kind: u64, chars: impl IntoIterator<Item = char>) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ kind.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for c in chars {
+        h = (h ^ c as u64).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    mix64(h)
+}
+
+impl Featurizer {
+    fn new(config: &TrainConfig) -> Self {
+        Featurizer {
+            scheme: FEATURE_SCHEME.into(),
+            hash_bits: config.hash_bits,
+            max_char_ngram: config.max_char_ngram,
+        }
+    }
+
+    fn dim(&self) -> usize {
+        1 << self.hash_bits
+    }
+
+    fn bucket(&self, h: u64) -> u32 {
+        (h & ((1u64 << self.hash_bits) - 1)) as u32
+    }
+
+    /// Document features: character 1..n-grams over the whole normalized text (with boundary
+    /// marks), lower-cased words and word bigrams; log-TF weighted, L2-normalized.
+    fn document(&self, text: &str) -> Features {
+        let mut chars = vec![BOUNDARY];
+        chars.extend(text.chars().map(normalize_char));
+        chars.push(BOUNDARY);
+        let mut hashes: Vec<u32> = Vec::with_capacity(chars.len() * (self.max_char_ngram + 1));
+        for n in 1..=self.max_char_ngram {
+            for gram in chars.windows(n) {
+                if n == 1 && (gram[0] == BOUNDARY || gram[0] == ' ') {
+                    continue;
+                }
+                hashes.push(self.bucket(hash_chars(kind::CHAR_NGRAM, gram.iter().copied())));
+            }
+        }
+        let mut previous: Option<u64> = None;
+        for word in chars.split(|c| !is_word_char(*c)).filter(|w| !w.is_empty()) {
+            let h = hash_chars(kind::WORD, word.iter().copied());
+            hashes.push(self.bucket(h));
+            if let Some(p) = previous {
+                hashes.push(self.bucket(mix64(p ^ h.rotate_left(17) ^ kind::WORD_BIGRAM)));
+            }
+            previous = Some(h);
+        }
+        log_tf_l2(hashes)
+    }
+
+    /// Per-code-point tagger features: the characters at offsets -2..=2, the bigrams and the
+    /// centered trigram of that window, character classes around the position, and for Latin
+    /// words the word and its shape. Each feature weighs the same; the vector is L2-normalized.
+    fn tokens(&self, text: &str) -> Vec<Features> {
+        let raw: Vec<char> = text.chars().collect();
+        let n = raw.len();
+        let mut padded = vec![BOUNDARY, BOUNDARY];
+        padded.extend(raw.iter().map(|c| normalize_char(*c)));
+        padded.extend([BOUNDARY, BOUNDARY]);
+        // The Latin word each position belongs to, computed once.
+        let mut word_of: Vec<Option<(usize, usize)>> = vec![None; n];
+        let mut i = 0;
+        while i < n {
+            if is_word_char(padded[i + 2]) {
+                let start = i;
+                while i < n && is_word_char(padded[i + 2]) {
+                    i += 1;
+                }
+                for slot in &mut word_of[start..i] {
+                    *slot = Some((start, i));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let mut out = Vec::with_capacity(n);
+        for pos in 0..n {
+            let p = pos + 2; // index into `padded`
+            let mut hashes = Vec::with_capacity(16);
+            for k in 0..5 {
+                hashes.push(self.bucket(hash_chars(kind::WINDOW_CHAR + k as u64, [padded[p + k - 2]])));
+            }
+            for k in 0..4 {
+                let gram = [padded[p + k - 2], padded[p + k - 1]];
+                hashes.push(self.bucket(hash_chars(kind::WINDOW_BIGRAM + k as u64, gram)));
+            }
+            hashes.push(self.bucket(hash_chars(kind::WINDOW_TRIGRAM, [padded[p - 1], padded[p], padded[p + 1]])));
+            let classes = [char_class(padded[p - 1]), char_class(padded[p]), char_class(padded[p + 1])];
+            hashes.push(self.bucket(hash_chars(kind::CLASS_CONTEXT, classes.map(|c| c as char))));
+            if let Some((start, end)) = word_of[pos] {
+                let word = &padded[start + 2..end + 2];
+                hashes.push(self.bucket(hash_chars(kind::TOKEN_WORD, word.iter().copied())));
+                let shape = raw[start..end].iter().map(|c| match c {
+                    c if c.is_uppercase() => 'X',
+                    c if c.is_lowercase() => 'x',
+                    c if c.is_numeric() => 'd',
+                    _ => 'o',
+                });
+                // Position inside the word matters for B vs I, so it is part of the shape.
+                let offset = char::from_u32(((pos - start).min(3)) as u32 + 0x30).unwrap_or('3');
+                hashes.push(self.bucket(hash_chars(kind::TOKEN_SHAPE, shape.chain([offset]))));
+            }
+            hashes.sort_unstable();
+            hashes.dedup();
+            let value = 1.0 / (hashes.len() as f32).sqrt();
+            out.push(hashes.into_iter().map(|h| (h, value)).collect());
+        }
+        out
+    }
+}
+
+fn log_tf_l2(mut hashes: Vec<u32>) -> Features {
+    hashes.sort_unstable();
+    let mut features: Features = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        match features.last_mut() {
+            Some((last, count)) if *last == h => *count += 1.0,
+            _ => features.push((h, 1.0)),
+        }
+    }
+    let mut norm = 0.0f32;
+    for (_, v) in &mut features {
+        *v = 1.0 + v.ln();
+        norm += *v * *v;
+    }
+    let norm = norm.sqrt();
+    if norm > 0.0 {
+        for (_, v) in &mut features {
+            *v /= norm;
+        }
+    }
+    features
+}
+
+// ---------------------------------------------------------------------------------------------
+// The linear model and its optimizer
+// ---------------------------------------------------------------------------------------------
+
+/// What one training unit asks the output layer to produce.
+#[derive(Debug, Clone)]
+enum Goal {
+    /// Softmax class (single-label, or a BIO tag).
+    Class(usize),
+    /// Independent sigmoids, one bool per label.
+    Multi(Vec<bool>),
+}
+
+/// `rows × cols` weights (feature-major so that one feature's outputs sit together) and a bias.
+#[derive(Debug, Clone, PartialEq)]
+struct Linear {
+    cols: usize,
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Linear {
+    fn zeros(rows: usize, cols: usize) -> Self {
+        Linear { cols, weights: vec![0.0; rows * cols], bias: vec![0.0; cols] }
+    }
+
+    fn logits(&self, x: &Features, out: &mut [f32]) {
+        out.copy_from_slice(&self.bias);
+        for &(f, v) in x {
+            let row = &self.weights[f as usize * self.cols..(f as usize + 1) * self.cols];
+            for (o, w) in out.iter_mut().zip(row) {
+                *o += v * w;
+            }
+        }
+    }
+}
+
+fn softmax_in_place(z: &mut [f32]) {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in z.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in z.iter_mut() {
+        *v /= sum;
+    }
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Turns logits into probabilities for the given head.
+fn activate(multi: bool, z: &mut [f32]) {
+    if multi {
+        for v in z.iter_mut() {
+            *v = sigmoid(*v);
+        }
+    } else {
+        softmax_in_place(z);
+    }
+}
+
+/// Sparse AdaGrad: gradients accumulate in a dense buffer, but only the rows a batch touched
+/// are read, updated and cleared, so a step costs what the batch's features cost.
+struct AdaGrad {
+    lr: f32,
+    l2: f32,
+    sq_weights: Vec<f32>,
+    sq_bias: Vec<f32>,
+    grad: Vec<f32>,
+    grad_bias: Vec<f32>,
+    touched: Vec<bool>,
+    touched_rows: Vec<u32>,
+}
+
+const ADAGRAD_EPS: f32 = 1e-8;
+/// AdaGrad's accumulators start here rather than at 0, which tames the very first steps.
+const ADAGRAD_INIT: f32 = 0.1;
+
+impl AdaGrad {
+    fn new(model: &Linear, lr: f64, l2: f64) -> Self {
+        let rows = model.weights.len() / model.cols;
+        AdaGrad {
+            lr: lr as f32,
+            l2: l2 as f32,
+            sq_weights: vec![ADAGRAD_INIT; model.weights.len()],
+            sq_bias: vec![ADAGRAD_INIT; model.cols],
+            grad: vec![0.0; model.weights.len()],
+            grad_bias: vec![0.0; model.cols],
+            touched: vec![false; rows],
+            touched_rows: Vec::new(),
+        }
+    }
+
+    /// Adds one unit's gradient (`delta` = d loss / d logits) scaled by `scale`.
+    fn accumulate(&mut self, x: &Features, delta: &[f32], scale: f32) {
+        let cols = delta.len();
+        for (g, d) in self.grad_bias.iter_mut().zip(delta) {
+            *g += d * scale;
+        }
+        for &(f, v) in x {
+            if !self.touched[f as usize] {
+                self.touched[f as usize] = true;
+                self.touched_rows.push(f);
+            }
+            let row = &mut self.grad[f as usize * cols..(f as usize + 1) * cols];
+            for (g, d) in row.iter_mut().zip(delta) {
+                *g += v * d * scale;
+            }
+        }
+    }
+
+    fn step(&mut self, model: &mut Linear) {
+        let cols = model.cols;
+        let (lr, l2) = (self.lr, self.l2);
+        let update = |w: &mut f32, g: &mut f32, sq: &mut f32| {
+            let gradient = *g + l2 * *w;
+            *sq += gradient * gradient;
+            *w -= lr * gradient / (sq.sqrt() + ADAGRAD_EPS);
+            *g = 0.0;
+        };
+        for &f in &self.touched_rows {
+            let range = f as usize * cols..(f as usize + 1) * cols;
+            for ((w, g), sq) in model.weights[range.clone()]
+                .iter_mut()
+                .zip(&mut self.grad[range.clone()])
+                .zip(&mut self.sq_weights[range])
+            {
+                update(w, g, sq);
+            }
+            self.touched[f as usize] = false;
+        }
+        self.touched_rows.clear();
+        for ((w, g), sq) in model.bias.iter_mut().zip(&mut self.grad_bias).zip(&mut self.sq_bias) {
+            // The bias is not penalized.
+            *sq += *g * *g;
+            *w -= lr * *g / (sq.sqrt() + ADAGRAD_EPS);
+            *g = 0.0;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task-specific encoding and decoding
+// ---------------------------------------------------------------------------------------------
+
+/// BIO tag names for entity types: O, then B-x and I-x for each type in order.
+fn bio_tags(labels: &[String]) -> Vec<String> {
+    let mut tags = vec!["O".to_string()];
+    for label in labels {
+        tags.push(format!("B-{label}"));
+        tags.push(format!("I-{label}"));
+    }
+    tags
+}
+
+/// Gold spans to one BIO tag index per code point. Overlapping spans cannot be expressed in
+/// BIO: the one starting first (then the longest) wins, the others are left out of training.
+fn spans_to_tags(n_chars: usize, spans: &[Span], labels: &[String]) -> Vec<usize> {
+    let mut tags = vec![0usize; n_chars];
+    let mut sorted: Vec<&Span> = spans.iter().collect();
+    sorted.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
+    for span in sorted {
+        let Some(k) = labels.iter().position(|l| *l == span.label) else { continue };
+        if span.end > n_chars || tags[span.start..span.end].iter().any(|t| *t != 0) {
+            continue;
+        }
+        tags[span.start] = 1 + 2 * k;
+        for t in &mut tags[span.start + 1..span.end] {
+            *t = 2 + 2 * k;
+        }
+    }
+    tags
+}
+
+/// Best tag sequence under the BIO constraint (I-x only after B-x or I-x), maximizing the sum
+/// of log-probabilities; then the spans it encodes with their mean tag probability as score.
+fn decode_bio(probs: &[Vec<f32>], labels: &[String]) -> Vec<ScoredSpan> {
+    let n = probs.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let n_tags = probs[0].len();
+    let allowed = |prev: Option<usize>, tag: usize| -> bool {
+        if tag == 0 || tag % 2 == 1 {
+            return true; // O and B-x may follow anything
+        }
+        let begin = tag - 1;
+        matches!(prev, Some(p) if p == begin || p == tag)
+    };
+    let log = |p: f32| (p.max(1e-12)).ln();
+    let mut score = vec![f32::NEG_INFINITY; n_tags];
+    let mut back = vec![vec![0usize; n_tags]; n];
+    for tag in 0..n_tags {
+        if allowed(None, tag) {
+            score[tag] = log(probs[0][tag]);
+        }
+    }
+    for t in 1..n {
+        let mut next = vec![f32::NEG_INFINITY; n_tags];
+        for tag in 0..n_tags {
+            let emit = log(probs[t][tag]);
+            for prev in 0..n_tags {
+                if score[prev] == f32::NEG_INFINITY || !allowed(Some(prev), tag) {
+                    continue;
+                }
+                let s = score[prev] + emit;
+                if s > next[tag] {
+                    next[tag] = s;
+                    back[t][tag] = prev;
+                }
+            }
+        }
+        score = next;
+    }
+    let mut tag = (0..n_tags).fold(0, |best, t| if score[t] > score[best] { t } else { best });
+    let mut path = vec![0usize; n];
+    for t in (0..n).rev() {
+        path[t] = tag;
+        tag = back[t][tag];
+    }
+
+    let mut spans = Vec::new();
+    let mut t = 0;
+    while t < n {
+        let tag = path[t];
+        if tag != 0 && tag % 2 == 1 {
+            let start = t;
+            let mut total = probs[t][tag];
+            t += 1;
+            while t < n && path[t] == tag + 1 {
+                total += probs[t][tag + 1];
+                t += 1;
+            }
+            spans.push(ScoredSpan {
+                start,
+                end: t,
+                label: labels[(tag - 1) / 2].clone(),
+                score: total / (t - start) as f32,
+            });
+        } else {
+            t += 1;
+        }
+    }
+    spans
+}
+
+/// The candidate thresholds tuned per label on dev.
+fn threshold_grid() -> impl Iterator<Item = f32> {
+    (1..20).map(|i| i as f32 * 0.05)
+}
+
+/// Per-label threshold maximizing that label's F1 on `probs` vs `gold`; ties go to the
+/// threshold closest to 0.5, so a label dev says nothing about keeps 0.5.
+fn tune_thresholds(probs: &[Vec<f32>], gold: &[Vec<bool>], n_labels: usize) -> Vec<f32> {
+    (0..n_labels)
+        .map(|l| {
+            let mut best = (f64::NEG_INFINITY, 0.5f32);
+            for t in threshold_grid() {
+                let (mut tp, mut n_pred, mut n_gold) = (0u32, 0u32, 0u32);
+                for (p, g) in probs.iter().zip(gold) {
+                    let predicted = p[l] >= t;
+                    tp += (predicted && g[l]) as u32;
+                    n_pred += predicted as u32;
+                    n_gold += g[l] as u32;
+                }
+                let den = n_pred + n_gold;
+                let f1 = if den == 0 { 0.0 } else { 2.0 * tp as f64 / den as f64 };
+                let closer = (t - 0.5).abs() < (best.1 - 0.5).abs();
+                if f1 > best.0 + 1e-12 || ((f1 - best.0).abs() <= 1e-12 && closer) {
+                    best = (f1, t);
+                }
+            }
+            best.1
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+// ---------------------------------------------------------------------------------------------
+
+/// An example encoded for the model: its units (one for classification, one per code point for
+/// the tagger).
+struct Encoded {
+    units: Vec<(Features, Goal)>,
+}
+
+/// The pieces of a model that change during training and are kept for the best epoch.
+#[derive(Clone)]
+struct Snapshot {
+    linear: Linear,
+    thresholds: Vec<f32>,
+}
+
+struct Head<'a> {
+    task: Task,
+    labels: &'a [String],
+    featurizer: &'a Featurizer,
+}
+
+impl Head<'_> {
+    fn multi(&self) -> bool {
+        self.task == Task::Multi
+    }
+
+    fn n_outputs(&self) -> usize {
+        match self.task {
+            Task::Spans => 1 + 2 * self.labels.len(),
+            _ => self.labels.len(),
+        }
+    }
+
+    fn label_index(&self, label: &str) -> usize {
+        // Dataset::validate guarantees every label is declared.
+        self.labels.iter().position(|l| l == label).unwrap_or(0)
+    }
+
+    fn encode(&self, example: &Example) -> Encoded {
+        let units = match &example.target {
+            Target::Single(label) => {
+                vec![(self.featurizer.document(&example.text), Goal::Class(self.label_index(label)))]
+            }
+            Target::Multi(labels) => {
+                let mut goal = vec![false; self.labels.len()];
+                for label in labels {
+                    goal[self.label_index(label)] = true;
+                }
+                vec![(self.featurizer.document(&example.text), Goal::Multi(goal))]
+            }
+            Target::Spans(spans) => {
+                let features = self.featurizer.tokens(&example.text);
+                let tags = spans_to_tags(features.len(), spans, self.labels);
+                features.into_iter().zip(tags).map(|(f, t)| (f, Goal::Class(t))).collect()
+            }
+        };
+        Encoded { units }
+    }
+
+    /// Probabilities for every unit of an encoded example.
+    fn probabilities(&self, linear: &Linear, encoded: &Encoded) -> Vec<Vec<f32>> {
+        encoded
+            .units
+            .iter()
+            .map(|(x, _)| {
+                let mut z = vec![0.0; linear.cols];
+                linear.logits(x, &mut z);
+                activate(self.multi(), &mut z);
+                z
+            })
+            .collect()
+    }
+
+    /// Dev (or test) evaluation: the report and, for multi-label, the thresholds tuned on it.
+    fn evaluate(
+        &self,
+        linear: &Linear,
+        examples: &[Example],
+        encoded: &[Encoded],
+        tune: bool,
+        thresholds: &[f32],
+    ) -> Result<(Report, Vec<f32>)> {
+        let probs: Vec<Vec<Vec<f32>>> = encoded.iter().map(|e| self.probabilities(linear, e)).collect();
+        match self.task {
+            Task::Single => {
+                let gold: Vec<String> = examples.iter().map(|e| target_label(&e.target)).collect();
+                let pred: Vec<String> =
+                    probs.iter().map(|p| self.labels[argmax(&p[0])].clone()).collect();
+                Ok((metrics::single_label_report_with_labels(&gold, &pred, self.labels)?, Vec::new()))
+            }
+            Task::Multi => {
+                let flat: Vec<Vec<f32>> = probs.into_iter().map(|mut p| p.remove(0)).collect();
+                let gold_bits: Vec<Vec<bool>> = encoded
+                    .iter()
+                    .map(|e| match &e.units[0].1 {
+                        Goal::Multi(bits) => bits.clone(),
+                        Goal::Class(_) => Vec::new(),
+                    })
+                    .collect();
+                let thresholds =
+                    if tune { tune_thresholds(&flat, &gold_bits, self.labels.len()) } else { thresholds.to_vec() };
+                let pred: Vec<Vec<String>> =
+                    flat.iter().map(|p| multi_labels(p, &thresholds, self.labels)).collect();
+                let gold: Vec<Vec<String>> = examples
+                    .iter()
+                    .map(|e| match &e.target {
+                        Target::Multi(l) => l.clone(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                Ok((metrics::multi_label_report(&gold, &pred, self.labels)?, thresholds))
+            }
+            Task::Spans => {
+                let gold: Vec<Vec<Span>> = examples
+                    .iter()
+                    .map(|e| match &e.target {
+                        Target::Spans(s) => s.clone(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                let pred: Vec<Vec<Span>> = probs
+                    .iter()
+                    .map(|p| decode_bio(p, self.labels).into_iter().map(ScoredSpan::into_span).collect())
+                    .collect();
+                Ok((metrics::span_report(&gold, &pred)?, Vec::new()))
+            }
+        }
+    }
+}
+
+fn target_label(target: &Target) -> String {
+    match target {
+        Target::Single(l) => l.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Index of the largest value; the first one on ties.
+fn argmax(values: &[f32]) -> usize {
+    (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
+}
+
+fn multi_labels(probs: &[f32], thresholds: &[f32], labels: &[String]) -> Vec<String> {
+    labels
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| probs[*i] >= thresholds[*i])
+        .map(|(_, l)| l.clone())
+        .collect()
+}
+
+/// Loss of one unit and its gradient with respect to the logits (written into `delta`).
+fn loss_and_delta(multi: bool, probs: &[f32], goal: &Goal, delta: &mut [f32]) -> f64 {
+    delta.copy_from_slice(probs);
+    match goal {
+        Goal::Class(y) => {
+            delta[*y] -= 1.0;
+            -(probs[*y].max(1e-12) as f64).ln()
+        }
+        Goal::Multi(bits) => {
+            debug_assert!(multi);
+            let mut loss = 0.0;
+            for (i, &on) in bits.iter().enumerate() {
+                if on {
+                    delta[i] -= 1.0;
+                    loss -= (probs[i].max(1e-12) as f64).ln();
+                } else {
+                    loss -= ((1.0 - probs[i]).max(1e-12) as f64).ln();
+                }
+            }
+            loss
+        }
+    }
+}
+
+/// How many Step events an epoch sends at most; more would only flood the shells.
+const STEP_EVENTS_PER_EPOCH: usize = 50;
+
+pub(crate) fn train(
+    dataset: &Dataset,
+    config: &TrainConfig,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let featurizer = Featurizer::new(config);
+    let head = Head { task: dataset.task, labels: &dataset.labels, featurizer: &featurizer };
+    let n_out = head.n_outputs();
+
+    let train_set: Vec<Encoded> = dataset.train.iter().map(|e| head.encode(e)).collect();
+    // Without a dev split, early stopping has nothing else to look at than the train split.
+    let dev_is_train = dataset.dev.is_empty();
+    let dev_examples = if dev_is_train { &dataset.train } else { &dataset.dev };
+    let dev_set: Vec<Encoded> = if dev_is_train {
+        Vec::new()
+    } else {
+        dataset.dev.iter().map(|e| head.encode(e)).collect()
+    };
+    let dev_encoded = if dev_is_train { &train_set } else { &dev_set };
+
+    let mut model = Linear::zeros(featurizer.dim(), n_out);
+    let mut optimizer = AdaGrad::new(&model, config.lr, config.l2);
+    let mut rng = SplitMix64::new(config.seed);
+    let mut order: Vec<usize> = (0..train_set.len()).collect();
+    let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let event_every = steps_per_epoch.div_ceil(STEP_EVENTS_PER_EPOCH).max(1);
+    let default_thresholds = vec![0.5f32; if head.multi() { n_out } else { 0 }];
+
+    let mut best: Option<(usize, f64, Snapshot)> = None;
+    let mut epochs = Vec::new();
+    let mut stopped = false;
+    let mut step = 0usize;
+    let mut n_seen = 0usize;
+    let mut probs = vec![0.0f32; n_out];
+    let mut delta = vec![0.0f32; n_out];
+    let loop_started = Instant::now();
+
+    'epochs: for epoch in 1..=config.epochs {
+        let epoch_started = Instant::now();
+        rng.shuffle(&mut order);
+        let (mut loss_sum, mut loss_units) = (0.0f64, 0usize);
+        for (batch_idx, batch) in order.chunks(config.batch_size).enumerate() {
+            let n_units: usize = batch.iter().map(|&i| train_set[i].units.len()).sum();
+            let scale = 1.0 / n_units.max(1) as f32;
+            for &i in batch {
+                for (x, goal) in &train_set[i].units {
+                    model.logits(x, &mut probs);
+                    activate(head.multi(), &mut probs);
+                    loss_sum += loss_and_delta(head.multi(), &probs, goal, &mut delta);
+                    optimizer.accumulate(x, &delta, scale);
+                }
+                loss_units += train_set[i].units.len();
+            }
+            optimizer.step(&mut model);
+            step += 1;
+            n_seen += batch.len();
+            if (batch_idx + 1) % event_every == 0 || batch_idx + 1 == steps_per_epoch {
+                let elapsed = loop_started.elapsed().as_secs_f64().max(1e-9);
+                let event = Progress::Step {
+                    epoch,
+                    step,
+                    total_steps,
+                    loss: loss_sum / loss_units.max(1) as f64,
+                    samples_per_sec: n_seen as f64 / elapsed,
+                    eta_secs: elapsed / step as f64 * (total_steps - step) as f64,
+                };
+                if progress(&event) == Control::Stop {
+                    stopped = true;
+                    break 'epochs;
+                }
+            }
+        }
+
+        let (report, thresholds) = head.evaluate(&model, dev_examples, dev_encoded, true, &default_thresholds)?;
+        let train_loss = loss_sum / loss_units.max(1) as f64;
+        let dev_macro_f1 = report.macro_f1();
+        epochs.push(EpochSummary {
+            epoch,
+            train_loss,
+            dev_macro_f1,
+            seconds: epoch_started.elapsed().as_secs_f64(),
+        });
+        // Strictly better only: on a tie the earlier (less fitted) epoch stays.
+        if best.as_ref().is_none_or(|(_, f1, _)| dev_macro_f1 > *f1) {
+            best = Some((epoch, dev_macro_f1, Snapshot { linear: model.clone(), thresholds }));
+        }
+        let event = Progress::Epoch { epoch, train_loss, dev_macro_f1, dev_report: report.to_json() };
+        if progress(&event) == Control::Stop {
+            stopped = true;
+            break;
+        }
+        let best_epoch = best.as_ref().map_or(0, |b| b.0);
+        if epoch - best_epoch >= config.patience {
+            break;
+        }
+    }
+
+    let (best_epoch, snapshot) = match best {
+        Some((epoch, _, snapshot)) => (epoch, snapshot),
+        None => {
+            // Stopped inside the first epoch: keep what was learnt so far rather than nothing.
+            let (_, thresholds) = head.evaluate(&model, dev_examples, dev_encoded, true, &default_thresholds)?;
+            (0, Snapshot { linear: model, thresholds })
+        }
+    };
+    let (dev_report, _) = head.evaluate(&snapshot.linear, dev_examples, dev_encoded, false, &snapshot.thresholds)?;
+    let test = if dataset.test.is_empty() {
+        None
+    } else {
+        let encoded: Vec<Encoded> = dataset.test.iter().map(|e| head.encode(e)).collect();
+        let (report, _) = head.evaluate(&snapshot.linear, &dataset.test, &encoded, false, &snapshot.thresholds)?;
+        Some(report.to_json())
+    };
+
+    let meta = ModelMeta {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        family: "instant".into(),
+        task: dataset.task,
+        labels: dataset.labels.clone(),
+        outputs: match dataset.task {
+            Task::Spans => bio_tags(&dataset.labels),
+            _ => dataset.labels.clone(),
+        },
+        thresholds: snapshot.thresholds.clone(),
+        features: featurizer.clone(),
+        weights: WeightsMeta {
+            file: WEIGHTS_FILE.into(),
+            dtype: "f32-le".into(),
+            rows: featurizer.dim() + 1,
+            cols: n_out,
+            layout: "row-major, one row per hashed feature, last row is the bias".into(),
+        },
+        config: config.clone(),
+        best_epoch,
+        device: "cpu".into(),
+    };
+    save(out_dir, &meta, &snapshot.linear)?;
+
+    Ok(TrainOutcome {
+        best_epoch,
+        epochs,
+        dev: dev_report.to_json(),
+        test,
+        stopped,
+        model_dir: out_dir.to_path_buf(),
+        n_train: dataset.train.len(),
+        train_seconds: started.elapsed().as_secs_f64(),
+        dev_is_train,
+        device: "cpu".into(),
+        config: config.clone(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model folder
+// ---------------------------------------------------------------------------------------------
+
+/// Description of the weights file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct WeightsMeta {
+    file: String,
+    dtype: String,
+    rows: usize,
+    cols: usize,
+    layout: String,
+}
+
+/// Contents of `finelab-model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ModelMeta {
+    format: String,
+    format_version: u32,
+    family: String,
+    task: Task,
+    labels: Vec<String>,
+    /// Output columns: the labels, or the BIO tags for spans.
+    outputs: Vec<String>,
+    /// Per-label decision thresholds (multi-label only).
+    thresholds: Vec<f32>,
+    features: Featurizer,
+    weights: WeightsMeta,
+    config: TrainConfig,
+    best_epoch: usize,
+    device: String,
+}
+
+fn save(dir: &Path, meta: &ModelMeta, linear: &Linear) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut bytes = Vec::with_capacity((linear.weights.len() + linear.bias.len()) * 4);
+    for v in linear.weights.iter().chain(&linear.bias) {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    let weights_path = dir.join(WEIGHTS_FILE);
+    std::fs::write(&weights_path, bytes).map_err(|e| Error::io(&weights_path, e))?;
+    // The description is written last, so a folder with it is a complete model.
+    let meta_path = dir.join(MODEL_FILE);
+    let text = serde_json::to_string_pretty(meta).expect("model metadata serializes");
+    std::fs::write(&meta_path, text).map_err(|e| Error::io(&meta_path, e))
+}
+
+/// A span found by the model, with its confidence (mean probability of its tags).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredSpan {
+    /// First code point.
+    pub start: usize,
+    /// One past the last code point.
+    pub end: usize,
+    /// Entity type.
+    pub label: String,
+    /// Confidence in 0..=1.
+    pub score: f32,
+}
+
+impl ScoredSpan {
+    /// The span without its score.
+    pub fn into_span(self) -> Span {
+        Span { start: self.start, end: self.end, label: self.label }
+    }
+}
+
+/// A model's answer for one text. Serializes without a tag: `{"label", "scores"}` (single),
+/// `{"labels", "scores"}` (multi) or `{"spans"}` (spans).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Prediction {
+    /// Single-label answer.
+    Single {
+        /// The most probable label.
+        label: String,
+        /// Probability of every label.
+        scores: BTreeMap<String, f32>,
+    },
+    /// Multi-label answer.
+    Multi {
+        /// Labels whose probability reaches their threshold, in label order.
+        labels: Vec<String>,
+        /// Probability of every label.
+        scores: BTreeMap<String, f32>,
+    },
+    /// Span answer.
+    Spans {
+        /// Spans found, in text order.
+        spans: Vec<ScoredSpan>,
+    },
+}
+
+/// A loaded model, ready to predict.
+#[derive(Debug, Clone)]
+pub struct Predictor {
+    meta: ModelMeta,
+    linear: Linear,
+    dir: PathBuf,
+}
+
+impl Predictor {
+    /// Loads a model folder written by training. Errors name the file that is missing or wrong.
+    pub fn load(dir: &Path) -> Result<Predictor> {
+        let meta_path = dir.join(MODEL_FILE);
+        let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+        let corrupt = |path: &Path, message: String| Error::CorruptModel { path: path.to_path_buf(), message };
+        let meta: ModelMeta = serde_json::from_str(&text).map_err(|e| corrupt(&meta_path, e.to_string()))?;
+        if meta.format != FORMAT || meta.format_version != FORMAT_VERSION {
+            return Err(corrupt(
+                &meta_path,
+                format!("format {} v{} is not {FORMAT} v{FORMAT_VERSION}", meta.format, meta.format_version),
+            ));
+        }
+        if meta.features.scheme != FEATURE_SCHEME || !(8..=24).contains(&meta.features.hash_bits) {
+            return Err(corrupt(&meta_path, format!("unknown feature scheme {:?}", meta.features.scheme)));
+        }
+        let expected_cols = match meta.task {
+            Task::Spans => 1 + 2 * meta.labels.len(),
+            _ => meta.labels.len(),
+        };
+        let w = &meta.weights;
+        if meta.labels.is_empty()
+            || w.cols != expected_cols
+            || meta.outputs.len() != w.cols
+            || w.rows != meta.features.dim() + 1
+            || w.dtype != "f32-le"
+            || (meta.task == Task::Multi && meta.thresholds.len() != w.cols)
+        {
+            return Err(corrupt(&meta_path, "labels, outputs, thresholds and weight shape disagree".into()));
+        }
+        let weights_path = dir.join(&w.file);
+        let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
+        if bytes.len() != w.rows * w.cols * 4 {
+            return Err(corrupt(
+                &weights_path,
+                format!("{} bytes, expected {} ({} × {} f32)", bytes.len(), w.rows * w.cols * 4, w.rows, w.cols),
+            ));
+        }
+        let mut values: Vec<f32> =
+            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(corrupt(&weights_path, "weights contain NaN or infinity".into()));
+        }
+        let bias = values.split_off((w.rows - 1) * w.cols);
+        Ok(Predictor { linear: Linear { cols: w.cols, weights: values, bias }, meta, dir: dir.to_path_buf() })
+    }
+
+    /// The task the model was trained for.
+    pub fn task(&self) -> Task {
+        self.meta.task
+    }
+
+    /// The model's labels (entity types for spans).
+    pub fn labels(&self) -> &[String] {
+        &self.meta.labels
+    }
+
+    /// The folder the model was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The training configuration stored with the model.
+    pub fn config(&self) -> &TrainConfig {
+        &self.meta.config
+    }
+
+    /// The content of `finelab-model.json`, for display.
+    pub fn describe(&self) -> Value {
+        serde_json::to_value(&self.meta).expect("model metadata serializes")
+    }
+
+    /// Predicts one text.
+    pub fn predict(&self, text: &str) -> Prediction {
+        let featurizer = &self.meta.features;
+        let labels = &self.meta.labels;
+        let mut z = vec![0.0f32; self.linear.cols];
+        match self.meta.task {
+            Task::Single | Task::Multi => {
+                let multi = self.meta.task == Task::Multi;
+                self.linear.logits(&featurizer.document(text), &mut z);
+                activate(multi, &mut z);
+                let scores = labels.iter().cloned().zip(z.iter().copied()).collect();
+                if multi {
+                    Prediction::Multi { labels: multi_labels(&z, &self.meta.thresholds, labels), scores }
+                } else {
+                    Prediction::Single { label: labels[argmax(&z)].clone(), scores }
+                }
+            }
+            Task::Spans => {
+                let probs: Vec<Vec<f32>> = featurizer
+                    .tokens(text)
+                    .iter()
+                    .map(|x| {
+                        self.linear.logits(x, &mut z);
+                        softmax_in_place(&mut z);
+                        z.clone()
+                    })
+                    .collect();
+                Prediction::Spans { spans: decode_bio(&probs, labels) }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_tags(n: usize, spans: &[(usize, usize, &str)], expected: &[usize]) {
+        let labels = vec!["A".to_string(), "B".to_string()];
+        let spans: Vec<Span> = spans.iter().map(|(s, e, l)| Span::new(*s, *e, *l)).collect();
+        assert_eq!(spans_to_tags(n, &spans, &labels), expected, "{spans:?}");
+    }
+
+    #[test]
+    fn spans_become_bio_tags() {
+        check_tags(4, &[], &[0, 0, 0, 0]);
+        check_tags(4, &[(1, 3, "A")], &[0, 1, 2, 0]);
+        check_tags(4, &[(0, 1, "B"), (1, 2, "B")], &[3, 3, 0, 0]);
+        // Overlap: the earlier span wins.
+        check_tags(4, &[(0, 2, "A"), (1, 4, "B")], &[1, 2, 0, 0]);
+    }
+
+    #[test]
+    fn viterbi_never_starts_with_inside() {
+        let labels = vec!["A".to_string()];
+        // Position 0 prefers I-A, which is not allowed there: decoding must pick B-A or O.
+        let probs = vec![vec![0.3, 0.3, 0.4], vec![0.1, 0.1, 0.8]];
+        let spans = decode_bio(&probs, &labels);
+        assert_eq!(spans.len(), 1);
+        assert_eq!((spans[0].start, spans[0].end), (0, 2));
+    }
+
+    #[test]
+    fn tokens_are_one_per_code_point() {
+        let f = Featurizer { scheme: FEATURE_SCHEME.into(), hash_bits: 12, max_char_ngram: 3 };
+        for text in ["", "a", "北京😀 Hi", "İstanbul"] {
+            assert_eq!(f.tokens(text).len(), text.chars().count(), "{text}");
+        }
+    }
+
+    #[test]
+    fn document_features_are_unit_length() {
+        let f = Featurizer { scheme: FEATURE_SCHEME.into(), hash_bits: 16, max_char_ngram: 3 };
+        let x = f.document("很好 very good good");
+        let norm: f32 = x.iter().map(|(_, v)| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+}

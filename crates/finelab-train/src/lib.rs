@@ -1,0 +1,26 @@
+//! Finelab's trainer: evaluation metrics, the in-memory dataset, the training loop and the model
+//! families, with inference from a saved model folder.
+//!
+//! This crate knows nothing of the database: callers hand it a [`Dataset`] already split into
+//! train / dev / test, a validated [`TrainConfig`] and a progress callback that may ask to stop;
+//! it returns metrics and a self-describing model folder that [`Predictor::load`] reads back.
+//!
+//! Metrics ([`metrics`]) reproduce scikit-learn's `classification_report` (single- and multi-label)
+//! and seqeval's entity-level report (spans) number for number; `tests/metrics_reference.rs` checks
+//! that against the Python reference in `scripts/reference/metrics_reference.py`.
+#![deny(missing_docs)]
+
+mod config;
+mod data;
+mod error;
+pub mod instant;
+pub mod metrics;
+mod rng;
+mod train;
+
+pub use config::{TrainConfig, TrainOptions};
+pub use data::{Dataset, Example, Target, Task};
+pub use error::{Error, Result};
+pub use instant::{Prediction, Predictor, ScoredSpan};
+pub use metrics::{Report, Span};
+pub use train::{train, Control, EpochSummary, Progress, TrainOutcome};
