@@ -23,97 +23,68 @@ pub fn is_cjk(c: char) -> bool {
         | 0x20000..=0x2A6DF | 0x2A700..=0x2EBEF | 0x30000..=0x3134F)
 }
 
-/// Calls `emit` with each index term of `text`.
-fn for_each_term(text: &str, mut emit: impl FnMut(Term<'_>)) {
-    let mut cjk_run: Vec<char> = Vec::new();
-    let mut word = String::new();
-    let flush_cjk = |run: &mut Vec<char>, emit: &mut dyn FnMut(Term<'_>)| {
-        if run.is_empty() {
-            return;
-        }
-        let mut buf = String::new();
-        for pair in run.windows(2) {
-            buf.clear();
-            buf.push(pair[0]);
-            buf.push(pair[1]);
-            emit(Term::Exact(&buf));
-        }
-        buf.clear();
-        buf.push(*run.last().unwrap());
-        emit(Term::CjkChar(&buf));
-        run.clear();
-    };
-    let flush_word = |word: &mut String, emit: &mut dyn FnMut(Term<'_>)| {
-        if !word.is_empty() {
-            emit(Term::Word(word));
-            word.clear();
-        }
-    };
+/// Splits text into runs: CJK runs (grams of 2) and lower-cased word runs of other scripts
+/// (grams of 3). Everything else separates runs.
+fn for_each_run(text: &str, mut emit: impl FnMut(&[char], usize)) {
+    let mut run: Vec<char> = Vec::new();
+    let mut run_cjk = false;
     for c in text.chars() {
-        if is_cjk(c) {
-            flush_word(&mut word, &mut emit);
-            cjk_run.push(c);
-        } else if c.is_alphanumeric() {
-            flush_cjk(&mut cjk_run, &mut emit);
-            word.extend(c.to_lowercase());
-        } else {
-            flush_cjk(&mut cjk_run, &mut emit);
-            flush_word(&mut word, &mut emit);
+        let cjk = is_cjk(c);
+        if cjk || c.is_alphanumeric() {
+            if !run.is_empty() && cjk != run_cjk {
+                emit(&run, if run_cjk { 2 } else { 3 });
+                run.clear();
+            }
+            run_cjk = cjk;
+            if cjk {
+                run.push(c);
+            } else {
+                run.extend(c.to_lowercase());
+            }
+        } else if !run.is_empty() {
+            emit(&run, if run_cjk { 2 } else { 3 });
+            run.clear();
         }
     }
-    flush_cjk(&mut cjk_run, &mut emit);
-    flush_word(&mut word, &mut emit);
+    if !run.is_empty() {
+        emit(&run, if run_cjk { 2 } else { 3 });
+    }
 }
 
-enum Term<'a> {
-    /// A CJK bigram.
-    Exact(&'a str),
-    /// The last character of a CJK run (a single-character run included).
-    CjkChar(&'a str),
-    /// A lower-cased word of a script with spaces.
-    Word(&'a str),
-}
-
-/// The terms stored in the index for `text`, space-separated.
+/// The terms stored in the index for `text`, space-separated: every n-gram of each run (n = 2 for
+/// CJK, 3 for other scripts) plus the run's last n-1 shorter tails. Any substring shorter than n
+/// is then the prefix of some term, so prefix queries find it anywhere in a run.
 pub fn index_terms(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    for_each_term(text, |t| {
-        let s = match t {
-            Term::Exact(s) | Term::CjkChar(s) | Term::Word(s) => s,
-        };
-        if !out.is_empty() {
-            out.push(' ');
+    let mut out = String::with_capacity(text.len() * 3);
+    for_each_run(text, |run, n| {
+        for start in 0..run.len() {
+            let end = (start + n).min(run.len());
+            // Full grams everywhere; shorter ones only as the run's tails.
+            if end - start < n && start + n <= run.len() {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.extend(&run[start..end]);
         }
-        out.push_str(s);
     });
     out
 }
 
 /// The FTS5 query for a user's search text, or `None` when it has no indexable term (then the
-/// search scans).
+/// search scans). Runs at least n long become an AND of their n-grams; shorter runs a prefix term.
 pub fn fts_query(query: &str) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    // A query's single CJK run "物" must find "物" anywhere: as the first character of a bigram or
-    // as the last character of a run, so it becomes a prefix term. Bigrams are exact terms; words
-    // are prefix terms so that "ship" finds "shipping".
-    let mut run_len = 0usize;
-    let mut pending_single: Option<String> = None;
-    for_each_term(query, |t| match t {
-        Term::Exact(s) => {
-            run_len += 1;
-            parts.push(quote(s));
-        }
-        Term::CjkChar(s) => {
-            if run_len == 0 {
-                pending_single = Some(s.to_string());
+    let quote = |s: String| format!("\"{}\"", s.replace('"', "\"\""));
+    for_each_run(query, |run, n| {
+        if run.len() < n {
+            parts.push(format!("{}*", quote(run.iter().collect())));
+        } else {
+            for gram in run.windows(n) {
+                parts.push(quote(gram.iter().collect()));
             }
-            if let Some(single) = pending_single.take() {
-                parts.push(format!("{}*", quote(&single)));
-            }
-            run_len = 0;
         }
-        Term::Word(s) => parts.push(format!("{}*", quote(s))),
     });
     if parts.is_empty() {
         None
@@ -349,8 +320,9 @@ mod tests {
     fn terms() {
         check_terms("物流很快", "物流 流很 很快 快");
         check_terms("好", "好");
-        check_terms("Shipping was FAST!", "shipping was fast");
-        check_terms("iPhone15很好用😀", "iphone15 很好 好用 用");
+        check_terms("Shipping was FAST!", "shi hip ipp ppi pin ing ng g was as s fas ast st t");
+        check_terms("iPhone15很好用😀", "iph pho hon one ne1 e15 15 5 很好 好用 用");
+        check_terms("ab 中", "ab b 中");
         check_terms("", "");
         check_terms("😀😀", "");
     }
@@ -364,8 +336,8 @@ mod tests {
         check_query("物流", Some("\"物流\""));
         check_query("物", Some("\"物\"*"));
         check_query("物流很快", Some("\"很快\" \"流很\" \"物流\""));
-        check_query("ship", Some("\"ship\"*"));
-        check_query("好 ship", Some("\"ship\"* \"好\"*"));
+        check_query("ship", Some("\"hip\" \"shi\""));
+        check_query("好 sh", Some("\"sh\"* \"好\"*"));
         check_query("!!", None);
     }
 }

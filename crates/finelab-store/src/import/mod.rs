@@ -272,6 +272,8 @@ pub(crate) fn split_labels(cell: &str) -> Vec<String> {
 
 fn resolve_value(kind: ProjectKind, raw: RawValue) -> AnnotationValue {
     match (kind, raw) {
+        // An empty list is "no spans" in a span project and "no labels" elsewhere.
+        (ProjectKind::Spans, RawValue::Labels(ls)) if ls.is_empty() => AnnotationValue::Spans(Vec::new()),
         (_, RawValue::Spans(s)) => AnnotationValue::Spans(s),
         (ProjectKind::Multi, RawValue::Label(l)) => AnnotationValue::Labels(split_labels(&l)),
         (_, RawValue::Label(l)) => AnnotationValue::Label(l),

@@ -219,6 +219,47 @@ fn group_dialogs(kind: ProjectKind, layout: Layout, rows: impl Iterator<Item = (
     out
 }
 
+/// Line numbers for CSV records. The csv crate's own line count is off for CRLF files (what Excel
+/// writes), so we count newlines ourselves: the reader records the offsets of the newlines it
+/// passes to the parser, and each record's start byte is turned into a line by counting those at
+/// or before it. Offsets already consumed are dropped, so memory stays at one read-ahead buffer.
+#[derive(Clone, Default)]
+struct LineTracker(std::sync::Arc<std::sync::Mutex<(std::collections::VecDeque<u64>, u64)>>);
+
+impl LineTracker {
+    fn line_at(&self, byte: u64) -> u64 {
+        let mut guard = self.0.lock().unwrap();
+        let (pending, passed) = &mut *guard;
+        while pending.front().is_some_and(|&o| o <= byte) {
+            pending.pop_front();
+            *passed += 1;
+        }
+        *passed + 1
+    }
+}
+
+struct NewlineRecorder<R> {
+    inner: R,
+    tracker: LineTracker,
+    offset: u64,
+}
+
+impl<R: Read> Read for NewlineRecorder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut guard = self.tracker.0.lock().unwrap();
+        for i in memchr_iter(b'\n', &buf[..n]) {
+            guard.0.push_back(self.offset + i as u64);
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+fn memchr_iter(needle: u8, haystack: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    haystack.iter().enumerate().filter(move |(_, &b)| b == needle).map(|(i, _)| i)
+}
+
 /// Picks the delimiter whose sample rows have the most consistent field count above one.
 fn detect_delimiter(sample: &[u8], format: Format) -> u8 {
     if format == Format::Tsv {
@@ -258,7 +299,8 @@ pub(super) fn open<'a>(ctx: &ReadContext<'a>, format: Format) -> Result<Opened<'
             detect_delimiter(&sample, format)
         }
     };
-    let reader = encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?;
+    let tracker = LineTracker::default();
+    let reader = NewlineRecorder { inner: encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?, tracker: tracker.clone(), offset: 0 };
     let csv = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(reader);
     let mut records = csv.into_byte_records();
     let header = match records.next() {
@@ -274,11 +316,11 @@ pub(super) fn open<'a>(ctx: &ReadContext<'a>, format: Format) -> Result<Opened<'
     let kind = ctx.kind;
     let cells = records.map(move |r| match r {
         Err(e) => {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            let line = e.position().map(|p| tracker.line_at(p.byte())).unwrap_or(0);
             (line, Err(format!("unreadable CSV: {e}")))
         }
         Ok(rec) => {
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            let line = rec.position().map(|p| tracker.line_at(p.byte())).unwrap_or(0);
             let cells = rec.iter().map(|f| encoding::row_text(f, enc)).collect::<std::result::Result<Vec<_>, _>>();
             (line, cells)
         }

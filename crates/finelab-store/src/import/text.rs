@@ -25,7 +25,7 @@ pub(super) fn looks_like_conll(path: &Path) -> Result<bool> {
         return Ok(false);
     }
     let tagged = lines.iter().filter(|l| l.split_whitespace().last().is_some_and(is_tag) && l.split_whitespace().count() >= 2).count();
-    Ok(tagged * 10 >= lines.len() * 9)
+    Ok(tagged * 10 >= lines.len() * 8)
 }
 
 pub(super) fn open_lines<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {

