@@ -227,6 +227,7 @@ fn run(cli: Cli) -> Result<()> {
                 strict,
                 keep_duplicates,
                 annotator,
+                skip_search_index: no_index,
             };
             let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             let pb = if json_progress { ProgressBar::hidden() } else { bar(size, "import") };
@@ -241,6 +242,7 @@ fn run(cli: Cli) -> Result<()> {
             })
             .with_context(|| format!("importing {} into {}", file.display(), dir.display()))?;
             pb.finish_and_clear();
+            // Normally the import indexed its records itself; this catches up earlier gaps.
             let indexed = if no_index {
                 0
             } else {

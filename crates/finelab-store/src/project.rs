@@ -25,6 +25,7 @@ fn open_connection(db: &Path) -> Result<Connection> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     crate::search::register_functions(&conn)?;
+    crate::search::attach(&conn, db)?;
     Ok(conn)
 }
 
@@ -58,7 +59,6 @@ impl Store {
             set.execute(params!["split_seed", project.split_seed.to_string()])?;
             set.execute(params!["split_ratios", serde_json::to_string(&project.split_ratios)?])?;
             set.execute(params!["created_at", crate::now_ms().to_string()])?;
-            set.execute(params!["search_indexed_upto", "0"])?;
             for (position, label) in project.labels.iter().enumerate() {
                 insert_label(&tx, label, position)?;
             }

@@ -49,9 +49,8 @@ CREATE TABLE records (
     n_labeled    INTEGER NOT NULL DEFAULT 0,
     created_at   INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX records_by_hash ON records(content_hash);
 CREATE INDEX records_unlabeled ON records(id) WHERE n_labeled = 0;
-CREATE INDEX records_by_split ON records(split);
+CREATE INDEX records_by_split ON records(split) WHERE split IS NOT NULL;
 
 -- The append-only annotation log: the truth. Undo is a new entry, never a deletion.
 CREATE TABLE annotations (
@@ -114,11 +113,6 @@ CREATE TABLE runs (
     error        TEXT
 ) STRICT;
 
--- Search: a contentless FTS5 index over terms that Finelab computes itself (CJK bigrams plus the
--- last character of each CJK run, lower-cased words for other scripts). It is filled after
--- import, in batches, up to the watermark `settings.search_indexed_upto`; rows above the
--- watermark are scanned directly, so search is always complete while the index catches up.
-CREATE VIRTUAL TABLE search_index USING fts5(terms, content = '', detail = none);
 "#,
 ];
 

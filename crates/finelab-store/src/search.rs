@@ -7,13 +7,16 @@
 //! an AND of the same terms (prefix terms for single CJK characters and for words), and every
 //! candidate is verified as a case-insensitive substring, so results are exact substring matches.
 //!
-//! The index is filled after an import commits, in batches, up to a watermark; records above the
-//! watermark are scanned directly, so search is complete while the index catches up and a kill
-//! during indexing loses nothing (the next run continues from the watermark).
+//! The index lives in its own file, `search.sqlite`, beside `project.sqlite`: it is a cache derived
+//! from the records (deleting it loses nothing), and a second file lets a second thread fill it
+//! while the import writes the records, so the two run on two cores. Its watermark says which
+//! records it covers (every record with a sequence number up to it); records above the watermark
+//! are scanned directly, so search is complete while the index catches up, and a kill at any point
+//! loses nothing: the index commits only after the records it covers.
 
 use crate::{AnnotationValue, RecordView, Result, Split, Store};
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{params_from_iter, types::Value, OptionalExtension};
+use rusqlite::{params_from_iter, types::Value};
 use serde::{Deserialize, Serialize};
 
 /// Whether a character is written without spaces between words (Han, kana, Hangul).
@@ -137,6 +140,126 @@ pub struct SearchPage {
     pub next_after: Option<i64>,
 }
 
+/// The file name of the search index inside a project folder.
+pub const SEARCH_DB: &str = "search.sqlite";
+
+/// Version of the index's own layout; an index of another version is rebuilt.
+const SEARCH_FORMAT: i64 = 1;
+
+/// Opens (creating or rebuilding when needed) the search index file next to `db`.
+pub(crate) fn open_index_db(db: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    let path = db.with_file_name(SEARCH_DB);
+    let conn = rusqlite::Connection::open(&path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version != SEARCH_FORMAT {
+        conn.execute_batch(&format!(
+            "BEGIN;
+             DROP TABLE IF EXISTS search_index;
+             DROP TABLE IF EXISTS search_meta;
+             CREATE VIRTUAL TABLE search_index USING fts5(terms, content = '', detail = none, columnsize = 0);
+             INSERT INTO search_index (search_index, rank) VALUES ('hashsize', 67108864);
+             CREATE TABLE search_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+             INSERT INTO search_meta VALUES ('indexed_upto', 0);
+             PRAGMA user_version = {SEARCH_FORMAT};
+             COMMIT;"
+        ))?;
+    }
+    Ok(conn)
+}
+
+/// Attaches the search index to a project connection as schema `search`.
+pub(crate) fn attach(conn: &rusqlite::Connection, db: &std::path::Path) -> crate::Result<()> {
+    drop(open_index_db(db)?);
+    let path = db.with_file_name(SEARCH_DB);
+    conn.execute("ATTACH DATABASE ?1 AS search", [path.to_string_lossy()])?;
+    Ok(())
+}
+
+/// Fills the index from a stream of (sequence number, text) batches while an import runs, in a
+/// transaction of its own that commits only when told the import committed.
+pub(crate) struct ConcurrentIndexer {
+    sender: Option<std::sync::mpsc::SyncSender<IndexerMessage>>,
+    handle: Option<std::thread::JoinHandle<rusqlite::Result<()>>>,
+    batch: Vec<(i64, String)>,
+}
+
+pub(crate) enum IndexerMessage {
+    Rows(Vec<(i64, String)>),
+    Commit(i64),
+}
+
+impl ConcurrentIndexer {
+    pub(crate) fn start(db: &std::path::Path) -> crate::Result<ConcurrentIndexer> {
+        let mut conn = open_index_db(db)?;
+        // A small bound keeps memory flat: the import waits if the indexer falls behind.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<IndexerMessage>(8);
+        let handle = std::thread::spawn(move || -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare("INSERT INTO search_index (rowid, terms) VALUES (?1, ?2)")?;
+                for message in receiver {
+                    match message {
+                        IndexerMessage::Rows(rows) => {
+                            for (seq, text) in rows {
+                                insert.execute(rusqlite::params![seq, index_terms(&text)])?;
+                            }
+                        }
+                        IndexerMessage::Commit(upto) => {
+                            tx.execute("UPDATE search_meta SET value = ?1 WHERE key = 'indexed_upto'", [upto])?;
+                            drop(insert);
+                            return tx.commit();
+                        }
+                    }
+                }
+            }
+            // The sender went away without a commit: the import failed, so roll back.
+            Ok(())
+        });
+        Ok(ConcurrentIndexer { sender: Some(sender), handle: Some(handle), batch: Vec::with_capacity(4096) })
+    }
+
+    pub(crate) fn push(&mut self, seq: i64, text: &str) {
+        self.batch.push((seq, text.to_string()));
+        if self.batch.len() >= 4096 {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(sender) = &self.sender {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(4096));
+            // If the indexer died, its error surfaces at `finish`.
+            let _ = sender.send(IndexerMessage::Rows(batch));
+        }
+    }
+
+    /// Called after the import committed: commits the index up to `upto`.
+    pub(crate) fn finish(mut self, upto: i64) -> crate::Result<()> {
+        self.flush();
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(IndexerMessage::Commit(upto));
+        }
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(result)) => Ok(result?),
+            Some(Err(_)) => Err(crate::Error::Invalid("the search indexer panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ConcurrentIndexer {
+    fn drop(&mut self) {
+        // Dropping without `finish` (the import failed): close the channel, let it roll back.
+        self.sender.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 pub(crate) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     // fl_contains(text, needle): case-insensitive substring test; `needle` is already lower-cased.
     conn.create_scalar_function(
@@ -159,7 +282,7 @@ pub(crate) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Resul
 
 impl Store {
     pub(crate) fn search_watermark(&self) -> Result<i64> {
-        Ok(self.setting("search_indexed_upto")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+        Ok(self.conn.query_row("SELECT value FROM search.search_meta WHERE key = 'indexed_upto'", [], |r| r.get(0))?)
     }
 
     pub(crate) fn search_indexed_count(&self) -> Result<u64> {
@@ -180,16 +303,12 @@ impl Store {
         let mut done = 0u64;
         loop {
             let tx = self.conn.transaction()?;
-            let wm: i64 = tx
-                .query_row("SELECT value FROM settings WHERE key = 'search_indexed_upto'", [], |r| r.get::<_, String>(0))
-                .optional()?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let wm: i64 = tx.query_row("SELECT value FROM search.search_meta WHERE key = 'indexed_upto'", [], |r| r.get(0))?;
             let mut last = wm;
             let mut n = 0u64;
             {
                 let mut read = tx.prepare_cached("SELECT id, text FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-                let mut insert = tx.prepare_cached("INSERT INTO search_index (rowid, terms) VALUES (?1, ?2)")?;
+                let mut insert = tx.prepare_cached("INSERT INTO search.search_index (rowid, terms) VALUES (?1, ?2)")?;
                 let mut rows = read.query(rusqlite::params![wm, batch as i64])?;
                 while let Some(row) = rows.next()? {
                     let id: i64 = row.get(0)?;
@@ -202,7 +321,7 @@ impl Store {
             if n == 0 {
                 return Ok(done);
             }
-            Store::set_setting(&tx, "search_indexed_upto", &last.to_string())?;
+            tx.execute("UPDATE search.search_meta SET value = ?1 WHERE key = 'indexed_upto'", [last])?;
             tx.commit()?;
             done += n;
             if !progress(done, total.max(done)) {
@@ -257,7 +376,7 @@ impl Store {
                 let wm = self.search_watermark()?;
                 if after < wm {
                     let sql = format!(
-                        "SELECT r.id FROM search_index f JOIN records r ON r.id = f.rowid
+                        "SELECT r.id FROM search.search_index f JOIN records r ON r.id = f.rowid
                          WHERE search_index MATCH ? AND f.rowid > ? AND f.rowid <= ?
                            AND fl_contains(r.text, ?){filters} ORDER BY f.rowid LIMIT ?"
                     );

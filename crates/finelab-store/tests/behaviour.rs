@@ -11,9 +11,13 @@ fn label(l: &str) -> Action {
 }
 
 fn lines_project(dir: &std::path::Path, kind: ProjectKind, labels: &[&str], lines: &[&str]) -> Store {
+    lines_project_with(dir, kind, labels, lines, &ImportOptions::default())
+}
+
+fn lines_project_with(dir: &std::path::Path, kind: ProjectKind, labels: &[&str], lines: &[&str], options: &ImportOptions) -> Store {
     let mut store = new_project(&dir.join("p"), kind, labels);
     let path = write(dir, "in.txt", lines.join("\n"));
-    let report = import(&mut store, &path, &ImportOptions::default());
+    let report = import(&mut store, &path, options);
     assert_eq!(report.imported as usize, lines.len());
     store
 }
@@ -108,7 +112,8 @@ fn splits_are_stratified_and_stable() {
 fn search_chinese_and_english_before_and_after_indexing() {
     let tmp = tempfile::tempdir().unwrap();
     let lines = ["物流很快，包装完好", "快递太慢了", "Shipping was FAST", "The shipment was lost", "质量一般，物流还行", "好", "iPhone15很好用😀"];
-    let mut s = lines_project(tmp.path(), ProjectKind::Single, &["pos"], &lines);
+    let no_index = ImportOptions { skip_search_index: true, ..Default::default() };
+    let mut s = lines_project_with(tmp.path(), ProjectKind::Single, &["pos"], &lines, &no_index);
     let find = |s: &Store, q: &str| -> Vec<String> {
         s.search(&SearchQuery { text: Some(q.into()), ..Default::default() }).unwrap().hits.into_iter().map(|h| h.record.text).collect()
     };
@@ -138,13 +143,19 @@ fn search_chinese_and_english_before_and_after_indexing() {
             assert_eq!(find(&s, q), want, "query {q:?}, indexed {indexed}");
         }
     }
+    // A second import is indexed as it goes (on another thread), and searchable at once.
+    let more = write(tmp.path(), "more.txt", "物流第二批\nsecond shipment");
+    import(&mut s, &more, &ImportOptions::default());
+    assert_eq!(s.search_pending().unwrap(), 0);
+    assert_eq!(find(&s, "物流").len(), 3);
+    assert_eq!(find(&s, "shipment"), vec!["The shipment was lost", "second shipment"]);
     s.annotate(1, "a", &label("pos")).unwrap();
     let labeled = s.search(&SearchQuery { status: Some(Status::Labeled), ..Default::default() }).unwrap();
     assert_eq!(labeled.hits.len(), 1);
     let page = s.search(&SearchQuery { status: Some(Status::Unlabeled), limit: Some(4), ..Default::default() }).unwrap();
     assert_eq!(page.hits.len(), 4);
     let rest = s.search(&SearchQuery { status: Some(Status::Unlabeled), after_seq: page.next_after, ..Default::default() }).unwrap();
-    assert_eq!(rest.hits.len(), 2);
+    assert_eq!(rest.hits.len(), 4);
     assert_eq!(rest.next_after, None);
 }
 

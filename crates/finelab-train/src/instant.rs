@@ -189,7 +189,7 @@ impl Featurizer {
             }
         }
         let mut out = Vec::with_capacity(n);
-        for pos in 0..n {
+        for (pos, word) in word_of.iter().enumerate() {
             let p = pos + 2; // index into `padded`
             let mut hashes = Vec::with_capacity(16);
             for k in 0..5 {
@@ -202,7 +202,7 @@ impl Featurizer {
             hashes.push(self.bucket(hash_chars(kind::WINDOW_TRIGRAM, [padded[p - 1], padded[p], padded[p + 1]])));
             let classes = [char_class(padded[p - 1]), char_class(padded[p]), char_class(padded[p + 1])];
             hashes.push(self.bucket(hash_chars(kind::CLASS_CONTEXT, classes.map(|c| c as char))));
-            if let Some((start, end)) = word_of[pos] {
+            if let Some((start, end)) = *word {
                 let word = &padded[start + 2..end + 2];
                 hashes.push(self.bucket(hash_chars(kind::TOKEN_WORD, word.iter().copied())));
                 let shape = raw[start..end].iter().map(|c| match c {
@@ -326,7 +326,7 @@ struct AdaGrad {
 
 const ADAGRAD_EPS: f32 = 1e-8;
 /// AdaGrad's accumulators start here rather than at 0, which tames the very first steps.
-const ADAGRAD_INIT: f32 = 0.1;
+const ADAGRAD_INIT: f32 = 0.01;
 
 impl AdaGrad {
     fn new(model: &Linear, lr: f64, l2: f64) -> Self {
@@ -451,11 +451,11 @@ fn decode_bio(probs: &[Vec<f32>], labels: &[String]) -> Vec<ScoredSpan> {
         let mut next = vec![f32::NEG_INFINITY; n_tags];
         for tag in 0..n_tags {
             let emit = log(probs[t][tag]);
-            for prev in 0..n_tags {
-                if score[prev] == f32::NEG_INFINITY || !allowed(Some(prev), tag) {
+            for (prev, &prev_score) in score.iter().enumerate() {
+                if prev_score == f32::NEG_INFINITY || !allowed(Some(prev), tag) {
                     continue;
                 }
-                let s = score[prev] + emit;
+                let s = prev_score + emit;
                 if s > next[tag] {
                     next[tag] = s;
                     back[t][tag] = prev;
@@ -752,8 +752,10 @@ pub(crate) fn train(
         rng.shuffle(&mut order);
         let (mut loss_sum, mut loss_units) = (0.0f64, 0usize);
         for (batch_idx, batch) in order.chunks(config.batch_size).enumerate() {
-            let n_units: usize = batch.iter().map(|&i| train_set[i].units.len()).sum();
-            let scale = 1.0 / n_units.max(1) as f32;
+            // Mean over examples, sum over an example's units: a long sentence carries more
+            // evidence for the tagger than a short one, and per-unit averaging would shrink
+            // every step of a batch of long sentences.
+            let scale = 1.0 / batch.len() as f32;
             for &i in batch {
                 for (x, goal) in &train_set[i].units {
                     model.logits(x, &mut probs);

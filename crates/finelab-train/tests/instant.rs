@@ -232,7 +232,7 @@ fn span_tagger_finds_entities_at_code_point_offsets() {
     check("😀李娜去了上海🎉", &[("李娜", "PER"), ("上海", "LOC")]);
     check("", &[]);
 
-    let Prediction::Spans { spans } = predictor.predict("😀😀张伟在北京") else { panic!() };
+    let Prediction::Spans { spans } = predictor.predict("😀😀张伟在北京工作") else { panic!() };
     let spans: Vec<Span> = spans.into_iter().map(|s| s.into_span()).collect();
     assert_eq!(spans, vec![Span::new(2, 4, "PER"), Span::new(5, 7, "LOC")]);
     let json = serde_json::to_value(&spans[0]).unwrap();

