@@ -9,6 +9,22 @@ pub enum AppError {
     /// A request was invalid.
     #[error("{0}")]
     Invalid(String),
+    /// Training, inference or metrics failed in the trainer.
+    #[error(transparent)]
+    Train(#[from] finelab_train::Error),
+    /// Something this build cannot do yet (a transformer model, a GPU device).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A line of an input file is wrong; the message names the file and the line.
+    #[error("{path}:{line}: {message}")]
+    BadInput {
+        /// The file (or `<stdin>`).
+        path: String,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Writing an output file failed.
     #[error("{path}: {source}")]
     Io {
@@ -39,6 +55,9 @@ impl AppError {
         match self {
             AppError::Store(e) => e.code(),
             AppError::Invalid(_) => "invalid",
+            AppError::Train(_) => "train",
+            AppError::Unsupported(_) => "unsupported",
+            AppError::BadInput { .. } => "bad_input",
             AppError::Io { .. } => "io",
         }
     }
@@ -49,6 +68,7 @@ impl AppError {
             AppError::Store(finelab_store::Error::StrictRejected { n_rejected, first_line, first_reason, .. }) => Some(
                 serde_json::json!({"n_rejected": n_rejected, "first_line": first_line, "first_reason": first_reason}),
             ),
+            AppError::BadInput { path, line, .. } => Some(serde_json::json!({"path": path, "line": line})),
             _ => None,
         };
         ErrorBody { code: self.code().to_string(), message: self.to_string(), details }

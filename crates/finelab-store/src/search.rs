@@ -76,7 +76,9 @@ pub fn index_terms(text: &str) -> String {
 }
 
 /// The FTS5 query for a user's search text, or `None` when it has no indexable term (then the
-/// search scans). Runs at least n long become an AND of their n-grams; shorter runs a prefix term.
+/// search scans). A run at least n long becomes an AND of n-grams that cover it (every n-th one
+/// and the last: fewer doclists to intersect; candidates are verified exactly anyway); a shorter
+/// run becomes a prefix term.
 pub fn fts_query(query: &str) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     let quote = |s: String| format!("\"{}\"", s.replace('"', "\"\""));
@@ -84,8 +86,12 @@ pub fn fts_query(query: &str) -> Option<String> {
         if run.len() < n {
             parts.push(format!("{}*", quote(run.iter().collect())));
         } else {
-            for gram in run.windows(n) {
-                parts.push(quote(gram.iter().collect()));
+            let mut starts: Vec<usize> = (0..=run.len() - n).step_by(n).collect();
+            if starts.last() != Some(&(run.len() - n)) {
+                starts.push(run.len() - n);
+            }
+            for start in starts {
+                parts.push(quote(run[start..start + n].iter().collect()));
             }
         }
     });
@@ -269,15 +275,28 @@ pub(crate) fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Resul
         |ctx| {
             let text = ctx.get_raw(0).as_str().unwrap_or("");
             let needle = ctx.get_raw(1).as_str().unwrap_or("");
-            if text.contains(needle) {
-                return Ok(true);
-            }
-            if needle.chars().all(|c| !c.is_alphabetic() || is_cjk(c)) {
-                return Ok(false);
-            }
-            Ok(text.to_lowercase().contains(needle))
+            Ok(contains_folded(text, needle))
         },
     )
+}
+
+/// Whether `text` contains `needle` (already lower-cased), ignoring case. ASCII needles are
+/// compared without allocating, which matters when many candidates are verified.
+pub fn contains_folded(text: &str, needle: &str) -> bool {
+    if needle.is_empty() || text.contains(needle) {
+        return true;
+    }
+    if needle.is_ascii() {
+        let (t, n) = (text.as_bytes(), needle.as_bytes());
+        if !n.iter().any(u8::is_ascii_alphabetic) {
+            return false;
+        }
+        return t.len() >= n.len() && t.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
+    if needle.chars().all(|c| !c.is_alphabetic() || is_cjk(c)) {
+        return false;
+    }
+    text.to_lowercase().contains(needle)
 }
 
 impl Store {
@@ -446,6 +465,21 @@ mod tests {
         check_terms("😀😀", "");
     }
 
+    #[test]
+    fn folding() {
+        for (text, needle, want) in [
+            ("Shipping was FAST", "fast", true),
+            ("Shipping was FAST", "was f", true),
+            ("ÉCOLE", "école", true),
+            ("物流很快", "很快", true),
+            ("物流很快", "很慢", false),
+            ("abc", "abcd", false),
+            ("Straße", "strasse", false),
+        ] {
+            assert_eq!(contains_folded(text, needle), want, "{text:?} {needle:?}");
+        }
+    }
+
     fn check_query(q: &str, expected: Option<&str>) {
         assert_eq!(fts_query(q).as_deref(), expected, "query {q:?}");
     }
@@ -454,8 +488,10 @@ mod tests {
     fn queries() {
         check_query("物流", Some("\"物流\""));
         check_query("物", Some("\"物\"*"));
-        check_query("物流很快", Some("\"很快\" \"流很\" \"物流\""));
+        check_query("物流很快", Some("\"很快\" \"物流\""));
+        check_query("物流很", Some("\"流很\" \"物流\""));
         check_query("ship", Some("\"hip\" \"shi\""));
+        check_query("quality", Some("\"ity\" \"lit\" \"qua\""));
         check_query("好 sh", Some("\"sh\"* \"好\"*"));
         check_query("!!", None);
     }
