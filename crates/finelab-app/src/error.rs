@@ -39,7 +39,7 @@ pub enum AppError {
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 /// What the UI receives for an error: a stable code, a message, and details.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ErrorBody {
     /// Stable machine-readable code.
     pub code: String,

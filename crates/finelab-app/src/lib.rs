@@ -4,8 +4,10 @@
 //! types; a feature that exists in one shell exists in all three and is tested here, below them.
 #![deny(missing_docs)]
 
+pub mod api;
 mod error;
 pub mod project;
+pub mod train;
 
 pub use error::{AppError, ErrorBody, Result};
 pub use finelab_store as store;

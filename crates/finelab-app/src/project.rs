@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// A request to create a project.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct CreateProject {
     /// Display name (defaults to the folder name).
     pub name: Option<String>,
@@ -57,7 +57,7 @@ pub fn create(dir: &Path, req: &CreateProject) -> Result<Stats> {
 }
 
 /// What an import did, including the split assignment that follows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct ImportOutcome {
     /// The import report.
     pub report: ImportReport,

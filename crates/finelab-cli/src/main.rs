@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
 
+mod train_cmd;
+
 #[derive(Parser)]
 #[command(name = "finelab", version, about = "Label text, fine-tune models, read per-label results — all on your machine.")]
 struct Cli {
@@ -153,6 +155,84 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
         /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train a model on the project's labeled data and record the run under runs/.
+    Train {
+        /// The project folder.
+        dir: PathBuf,
+        /// `instant` (hashed n-grams + linear model, seconds on a CPU), or a transformer model
+        /// folder (not supported yet).
+        #[arg(long)]
+        model: String,
+        /// Maximum number of epochs (early stopping on dev macro-F1 may stop sooner) [default: 15].
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Examples per gradient step [default: 8].
+        #[arg(long)]
+        batch_size: Option<usize>,
+        /// Learning rate [default: 0.2].
+        #[arg(long)]
+        lr: Option<f64>,
+        /// Longest input in tokens (recorded; the instant family reads whole texts).
+        #[arg(long)]
+        max_len: Option<usize>,
+        /// Seed: the same data, options and seed give the same model [default: 42].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// auto, cpu, cuda or metal.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda", "metal"])]
+        device: String,
+        /// Print progress events as JSON lines on stdout, the last one {"event": "done", ...}.
+        #[arg(long)]
+        json_progress: bool,
+    },
+    /// List the project's training runs, newest first.
+    Runs {
+        /// The project folder.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a run's report on the dev or test split (default: the latest completed run, test).
+    Eval {
+        /// The project folder.
+        dir: PathBuf,
+        /// The run id (see `finelab runs`).
+        #[arg(long)]
+        run: Option<String>,
+        /// dev, test (or train: recomputed with the run's model).
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Print the report as scikit-learn's classification_report dictionary (+ "confusion").
+        #[arg(long)]
+        json: bool,
+    },
+    /// Predict with a trained model: JSON Lines in ({"id"?, "text"}), JSON Lines out with scores.
+    Predict {
+        /// The model folder (runs/<run-id>/model, or the run folder).
+        model_dir: PathBuf,
+        /// Input file (default: stdin).
+        file: Option<PathBuf>,
+    },
+    /// Score predictions against gold labels, as scikit-learn / seqeval do.
+    Metrics {
+        /// single, multi or spans.
+        #[arg(long, value_parser = ["single", "multi", "spans"])]
+        kind: String,
+        /// Gold JSONL: {"id"?, "label"} / {"id"?, "labels"} / {"id"?, "text"?, "spans"}.
+        #[arg(long)]
+        gold: PathBuf,
+        /// Predictions in the same shape (`finelab predict` output qualifies).
+        #[arg(long)]
+        pred: PathBuf,
+        /// The label set, comma-separated, in report order; any other label is an error
+        /// (default: the labels found in both files).
+        #[arg(long)]
+        labels: Option<String>,
+        /// Print scikit-learn's classification_report dictionary (+ "confusion" for single).
         #[arg(long)]
         json: bool,
     },
@@ -388,6 +468,14 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("(more results; raise --limit)");
             }
         }
+        Command::Train { dir, model, epochs, batch_size, lr, max_len, seed, device, json_progress } => {
+            let request = finelab_app::train::TrainRequest { model, epochs, batch_size, lr, max_len, seed, device: Some(device) };
+            train_cmd::train(train_cmd::TrainArgs { dir, request, json_progress })?;
+        }
+        Command::Runs { dir, json } => train_cmd::runs(&dir, json)?,
+        Command::Eval { dir, run, split, json } => train_cmd::eval(&dir, run.as_deref(), &split, json)?,
+        Command::Predict { model_dir, file } => train_cmd::predict(&model_dir, file.as_deref())?,
+        Command::Metrics { kind, gold, pred, labels, json } => train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?,
         Command::Index { dir } => {
             let pb = bar(0, "index");
             let n = project::index_search(&dir, &mut |done, total| {

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 /// What an annotator did to a record (one log entry).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Action {
     /// Set the record's label (replacing this annotator's previous one).
@@ -23,7 +23,7 @@ pub enum Action {
 }
 
 /// The result of writing to the log: committed when returned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Receipt {
     /// The log entry written.
     pub annotation_id: i64,
@@ -31,6 +31,13 @@ pub struct Receipt {
     pub record_seq: i64,
     /// The record's stable id.
     pub record_id: String,
+    /// How the number of labeled records changed: -1, 0 or +1 (lets a UI keep its counter
+    /// without recounting a million rows).
+    pub labeled_delta: i32,
+}
+
+fn is_labeled(conn: &Connection, seq: i64) -> Result<bool> {
+    Ok(conn.query_row("SELECT n_labeled > 0 FROM records WHERE id = ?1", [seq], |r| r.get(0))?)
 }
 
 impl Store {
@@ -59,9 +66,11 @@ impl Store {
             params![seq, annotator, name, value, crate::now_ms()],
         )?;
         let annotation_id = tx.last_insert_rowid();
+        let before = is_labeled(&tx, seq)?;
         recompute(&tx, seq, annotator)?;
+        let labeled_delta = is_labeled(&tx, seq)? as i32 - before as i32;
         tx.commit()?;
-        Ok(Receipt { annotation_id, record_seq: seq, record_id: uid })
+        Ok(Receipt { annotation_id, record_seq: seq, record_id: uid, labeled_delta })
     }
 
     /// Undoes `annotator`'s most recent action that is not undone yet, by appending an `undo` entry.
@@ -84,10 +93,12 @@ impl Store {
             params![seq, annotator, target_id, crate::now_ms()],
         )?;
         let annotation_id = tx.last_insert_rowid();
+        let before = is_labeled(&tx, seq)?;
         recompute(&tx, seq, annotator)?;
+        let labeled_delta = is_labeled(&tx, seq)? as i32 - before as i32;
         let uid: String = tx.query_row("SELECT uid FROM records WHERE id = ?1", [seq], |r| r.get(0))?;
         tx.commit()?;
-        Ok(Some(Receipt { annotation_id, record_seq: seq, record_id: uid }))
+        Ok(Some(Receipt { annotation_id, record_seq: seq, record_id: uid, labeled_delta }))
     }
 
     /// The full log of a record, oldest first: (entry id, annotator, action, value JSON, undoes, time).
@@ -126,7 +137,7 @@ impl Store {
 }
 
 /// One entry of the annotation log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct LogEntry {
     /// Entry id (log order).
     pub id: i64,

@@ -50,7 +50,7 @@ pub enum RunUpdate {
 }
 
 /// A run as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct RunRow {
     /// The run id.
     pub id: String,

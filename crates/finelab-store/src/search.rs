@@ -16,7 +16,7 @@
 
 use crate::{AnnotationValue, RecordView, Result, Split, Store};
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{params_from_iter, types::Value};
+use rusqlite::{params_from_iter, types::Value, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 /// Whether a character is written without spaces between words (Han, kana, Hangul).
@@ -105,7 +105,7 @@ pub fn fts_query(query: &str) -> Option<String> {
 }
 
 /// Record status filter for browsing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// No annotator has labeled it.
@@ -119,7 +119,7 @@ pub enum Status {
 }
 
 /// A search or browse request; every field narrows the result.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SearchQuery {
     /// Substring to find (case-insensitive), Chinese or English.
     pub text: Option<String>,
@@ -133,12 +133,15 @@ pub struct SearchQuery {
     pub status: Option<Status>,
     /// Keyset pagination: only records after this sequence number.
     pub after_seq: Option<i64>,
+    /// Skip this many matching records first (for a virtualized table jumping far ahead; keyset
+    /// pagination with `after_seq` is cheaper for scrolling on).
+    pub offset: Option<u64>,
     /// At most this many hits (default 50).
     pub limit: Option<u32>,
 }
 
 /// One page of results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SearchPage {
     /// The hits in import order.
     pub hits: Vec<RecordView>,
@@ -349,10 +352,60 @@ impl Store {
         }
     }
 
+    /// Counts the records a query matches, stopping at `cap` (exact below it).
+    pub fn count_matches(&self, query: &SearchQuery, cap: u32) -> Result<u64> {
+        let unfiltered = query.text.as_deref().is_none_or(|t| t.trim().is_empty())
+            && query.label.is_none()
+            && query.split.is_none()
+            && query.annotator.is_none()
+            && query.status.is_none();
+        if unfiltered {
+            return self.n_records();
+        }
+        let mut total = 0u64;
+        let mut q = SearchQuery { limit: Some(10_000), offset: None, ..query.clone() };
+        loop {
+            let page = self.search_seqs(&q)?;
+            total += page.0.len() as u64;
+            match page.1 {
+                Some(next) if total < cap as u64 => q.after_seq = Some(next),
+                _ => return Ok(total.min(cap as u64)),
+            }
+        }
+    }
+
     /// Searches and filters records; see [`SearchQuery`].
     pub fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
+        let (seqs, next_after) = self.search_seqs(query)?;
+        let hits = seqs.into_iter().map(|s| self.record_view(s)).collect::<Result<Vec<_>>>()?;
+        Ok(SearchPage { hits, next_after })
+    }
+
+    fn search_seqs(&self, query: &SearchQuery) -> Result<(Vec<i64>, Option<i64>)> {
         let limit = query.limit.unwrap_or(50).clamp(1, 10_000) as usize;
-        let after = query.after_seq.unwrap_or(0);
+        let mut after = query.after_seq.unwrap_or(0);
+        let unfiltered = query.text.as_deref().is_none_or(|t| t.trim().is_empty())
+            && query.label.is_none()
+            && query.split.is_none()
+            && query.annotator.is_none()
+            && query.status.is_none();
+        let mut skip = query.offset.unwrap_or(0) as usize;
+        if skip > 0 && unfiltered {
+            // Without filters the n-th record is found on the primary key alone.
+            let seq: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT id FROM records WHERE id > ?1 ORDER BY id LIMIT 1 OFFSET ?2",
+                    rusqlite::params![after, skip as i64 - 1],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match seq {
+                Some(seq) => after = seq,
+                None => return Ok((Vec::new(), None)),
+            }
+            skip = 0;
+        }
         let needle = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_lowercase);
         let mut filters = String::new();
         let mut args: Vec<Value> = Vec::new();
@@ -388,8 +441,8 @@ impl Store {
             }
             Ok(())
         };
-        // Fetch one more than asked to know whether there is a next page.
-        let want = limit + 1;
+        // Fetch one more than asked to know whether there is a next page (plus what is skipped).
+        let want = skip + limit + 1;
         match (&needle, needle.as_deref().and_then(fts_query)) {
             (Some(needle), Some(fts)) => {
                 let wm = self.search_watermark()?;
@@ -426,14 +479,14 @@ impl Store {
                 run(&sql, a, &mut seqs)?;
             }
         }
+        seqs.drain(..skip.min(seqs.len()));
         let next_after = if seqs.len() > limit {
             seqs.truncate(limit);
             seqs.last().copied()
         } else {
             None
         };
-        let hits = seqs.into_iter().map(|s| self.record_view(s)).collect::<Result<Vec<_>>>()?;
-        Ok(SearchPage { hits, next_after })
+        Ok((seqs, next_after))
     }
 }
 

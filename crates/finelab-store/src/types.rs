@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The kind of task a project labels for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ProjectKind {
     /// One label per record.
@@ -41,7 +41,7 @@ impl std::str::FromStr for ProjectKind {
 }
 
 /// One label of the label set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct LabelDef {
     /// The label's name, unique in the project.
     pub name: String,
@@ -74,7 +74,7 @@ impl LabelDef {
 }
 
 /// Split proportions (train, dev, test), validated to be non-negative and sum to 1.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SplitRatios {
     /// Share of the training split.
     pub train: f64,
@@ -105,7 +105,7 @@ impl SplitRatios {
 }
 
 /// What `Store::create` needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct NewProject {
     /// Display name.
     pub name: String,
@@ -122,7 +122,7 @@ pub struct NewProject {
 }
 
 /// A project's settings as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct ProjectSettings {
     /// Display name.
     pub name: String,
@@ -139,7 +139,7 @@ pub struct ProjectSettings {
 }
 
 /// A labeled span; offsets are Unicode code points into the record's text, `end` exclusive.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS)]
 pub struct Span {
     /// First code point.
     pub start: usize,
@@ -150,7 +150,7 @@ pub struct Span {
 }
 
 /// One turn of a dialog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Turn {
     /// Who speaks ("customer", "agent", "用户"...); may be empty.
     #[serde(default)]
@@ -176,7 +176,7 @@ pub fn format_dialog(turns: &[Turn]) -> String {
 }
 
 /// A record's label in the form its project's kind has it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum AnnotationValue {
     /// Single-label.
@@ -207,7 +207,7 @@ impl AnnotationValue {
 }
 
 /// A record as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Record {
     /// Internal sequence number (import order).
     pub seq: i64,
@@ -218,6 +218,7 @@ pub struct Record {
     /// Dialog turns, when the record is a dialog.
     pub turns: Option<Vec<Turn>>,
     /// Metadata from the source (other columns, `meta` objects).
+    #[ts(type = "Record<string, unknown> | null")]
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
     /// The split, once assigned.
     pub split: Option<Split>,
@@ -228,7 +229,7 @@ pub struct Record {
 }
 
 /// A record together with its annotation state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct RecordView {
     /// The record.
     pub record: Record,
@@ -241,7 +242,7 @@ pub struct RecordView {
 }
 
 /// One annotator's current state of a record, derived from the log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct CurrentAnnotation {
     /// Who.
     pub annotator: String,
@@ -256,7 +257,7 @@ pub struct CurrentAnnotation {
 }
 
 /// A data split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     /// Training data.
@@ -295,7 +296,7 @@ impl std::str::FromStr for Split {
 }
 
 /// `finelab stats`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Stats {
     /// The project's name.
     pub name: String,

@@ -157,6 +157,20 @@ fn search_chinese_and_english_before_and_after_indexing() {
     let rest = s.search(&SearchQuery { status: Some(Status::Unlabeled), after_seq: page.next_after, ..Default::default() }).unwrap();
     assert_eq!(rest.hits.len(), 4);
     assert_eq!(rest.next_after, None);
+    // Offsets, with and without filters, and counts.
+    let all: Vec<i64> = s.search(&SearchQuery { limit: Some(100), ..Default::default() }).unwrap().hits.iter().map(|h| h.record.seq).collect();
+    let at = |offset: u64, status: Option<Status>| -> Vec<i64> {
+        s.search(&SearchQuery { offset: Some(offset), limit: Some(2), status, ..Default::default() }).unwrap().hits.iter().map(|h| h.record.seq).collect()
+    };
+    assert_eq!(at(3, None), all[3..5].to_vec());
+    assert_eq!(at(8, None), all[8..9].to_vec());
+    assert_eq!(at(20, None), Vec::<i64>::new());
+    let unlabeled: Vec<i64> = all.iter().copied().filter(|&q| q != 1).collect();
+    assert_eq!(at(2, Some(Status::Unlabeled)), unlabeled[2..4].to_vec());
+    assert_eq!(s.count_matches(&SearchQuery { text: Some("物流".into()), ..Default::default() }, 100).unwrap(), 3);
+    assert_eq!(s.count_matches(&SearchQuery { status: Some(Status::Unlabeled), ..Default::default() }, 100).unwrap(), 8);
+    assert_eq!(s.count_matches(&SearchQuery { status: Some(Status::Unlabeled), ..Default::default() }, 5).unwrap(), 5);
+    assert_eq!(s.count_matches(&SearchQuery::default(), 5).unwrap(), 9);
 }
 
 #[test]

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// File formats Finelab imports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Comma-separated (or any detected delimiter).
@@ -97,7 +97,7 @@ impl Format {
 }
 
 /// Which source columns (or JSON keys) hold what. `None` means detect from common names.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ColumnMap {
     /// The text column (name, or 1-based number).
     pub text: Option<String>,
@@ -137,7 +137,7 @@ pub struct ImportOptions {
 }
 
 /// A rejected row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct RowError {
     /// Line in the file (1-based; for a spreadsheet, the row number).
     pub line: u64,
@@ -146,7 +146,7 @@ pub struct RowError {
 }
 
 /// A row skipped because its text is already in the project (or earlier in the file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Duplicate {
     /// Line in the file.
     pub line: u64,
@@ -155,7 +155,7 @@ pub struct Duplicate {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ImportReport {
     /// The file.
     pub path: String,
@@ -186,7 +186,7 @@ pub struct ImportReport {
 }
 
 /// Progress of a running import.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ImportProgress {
     /// Bytes of the file read so far.
     pub bytes_read: u64,
@@ -194,6 +194,65 @@ pub struct ImportProgress {
     pub bytes_total: u64,
     /// Rows handled so far.
     pub rows: u64,
+}
+
+/// The first rows of a file as the importer sees it, for the column-mapping screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct ImportPreview {
+    /// Detected (or given) format.
+    pub format: Format,
+    /// Detected (or given) encoding.
+    pub encoding: String,
+    /// Detected (or given) CSV delimiter.
+    pub delimiter: Option<String>,
+    /// Column names (tables) or keys (JSON), in file order.
+    pub columns: Vec<String>,
+    /// The first rows, one cell a column.
+    pub rows: Vec<Vec<String>>,
+    /// The columns the importer picks when none are named.
+    pub detected: ColumnMap,
+}
+
+/// Reads the first `n` rows of `path` for a preview; `kind` decides how labels are read.
+pub fn preview(path: &Path, kind: ProjectKind, options: &ImportOptions, n: usize) -> Result<ImportPreview> {
+    let format = match options.format {
+        Some(f) => f,
+        None => Format::detect(path)?,
+    };
+    let ctx = ReadContext { path, options, kind, counter: ByteCounter::default() };
+    match format {
+        Format::Csv | Format::Tsv | Format::Xlsx => tables::preview(&ctx, format, n),
+        _ => {
+            let opened = match format {
+                Format::Jsonl => json::open_jsonl(&ctx)?,
+                Format::Json => json::open_json_array(&ctx)?,
+                Format::Text => text::open_lines(&ctx)?,
+                _ => text::open_conll(&ctx)?,
+            };
+            let columns = vec!["line".to_string(), "id".into(), "text".into(), "label".into()];
+            let rows = opened
+                .rows
+                .take(n)
+                .map(|r| match r {
+                    Ok(row) => {
+                        let text = match &row.turns {
+                            Some(turns) => crate::format_dialog(turns),
+                            None => row.text.clone().unwrap_or_default(),
+                        };
+                        let label = match &row.value {
+                            None => String::new(),
+                            Some(RawValue::Label(l)) => l.clone(),
+                            Some(RawValue::Labels(ls)) => ls.join("|"),
+                            Some(RawValue::Spans(s)) => serde_json::to_string(s).unwrap_or_default(),
+                        };
+                        vec![row.line.to_string(), row.id.clone().unwrap_or_default(), text, label]
+                    }
+                    Err(e) => vec![e.line.to_string(), String::new(), format!("rejected: {}", e.reason), String::new()],
+                })
+                .collect();
+            Ok(ImportPreview { format, encoding: opened.encoding, delimiter: None, columns, rows, detected: ColumnMap::default() })
+        }
+    }
 }
 
 /// A value found in a source row, before it is checked against the project.

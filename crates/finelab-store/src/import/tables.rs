@@ -283,6 +283,54 @@ fn detect_delimiter(sample: &[u8], format: Format) -> u8 {
     best.0
 }
 
+/// The header and first rows of a table as they are in the file, with the columns the importer
+/// would pick (for the column-mapping preview).
+pub(super) fn preview(ctx: &ReadContext<'_>, format: Format, n: usize) -> Result<super::ImportPreview> {
+    let (header, rows, encoding, delimiter) = if format == Format::Xlsx {
+        use calamine::{open_workbook_auto, Reader};
+        let bad = |reason: String| Error::BadFile { path: ctx.path.to_path_buf(), reason };
+        let mut workbook = open_workbook_auto(ctx.path).map_err(|e| bad(format!("cannot open the workbook: {e}")))?;
+        let sheet = workbook.sheet_names().first().cloned().ok_or_else(|| bad("the workbook has no sheet".into()))?;
+        let range = workbook.worksheet_range(&sheet).map_err(|e| bad(format!("cannot read sheet {sheet:?}: {e}")))?;
+        let mut it = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<String>>());
+        let header = it.next().ok_or_else(|| bad(format!("sheet {sheet:?} is empty")))?;
+        (header, it.take(n).collect::<Vec<_>>(), "xlsx".to_string(), None)
+    } else {
+        let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
+        let delimiter = match ctx.options.delimiter {
+            Some(d) => d,
+            None => {
+                let mut sample = Vec::new();
+                encoding::utf8_reader(ctx.path, enc, bom_len, Default::default())?
+                    .take(64 * 1024)
+                    .read_to_end(&mut sample)
+                    .map_err(|e| Error::io(ctx.path, e))?;
+                detect_delimiter(&sample, format)
+            }
+        };
+        let reader = encoding::utf8_reader(ctx.path, enc, bom_len, Default::default())?;
+        let csv = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(reader);
+        let mut it = csv.into_byte_records().map(|r| {
+            r.map(|rec| rec.iter().map(|f| encoding::row_text(f, enc).unwrap_or_else(|e| format!("<{e}>"))).collect::<Vec<String>>())
+        });
+        let header = match it.next() {
+            Some(Ok(h)) => h.into_iter().map(|s| s.trim().to_string()).collect(),
+            Some(Err(e)) => return Err(Error::BadFile { path: ctx.path.to_path_buf(), reason: format!("cannot read the header: {e}") }),
+            None => return Err(Error::BadFile { path: ctx.path.to_path_buf(), reason: "the file is empty".into() }),
+        };
+        let rows = it.take(n).filter_map(|r| r.ok()).collect();
+        (header, rows, enc.name().to_string(), Some((delimiter as char).to_string()))
+    };
+    let detected = match layout(ctx, header.clone()) {
+        Ok(l) => {
+            let name = |i: Option<usize>| i.map(|i| l.header[i].clone());
+            super::ColumnMap { text: Some(l.header[l.text].clone()), label: name(l.label), id: name(l.id), group: name(l.group), speaker: name(l.speaker) }
+        }
+        Err(_) => super::ColumnMap::default(),
+    };
+    Ok(super::ImportPreview { format, encoding, delimiter, columns: header, rows, detected })
+}
+
 pub(super) fn open<'a>(ctx: &ReadContext<'a>, format: Format) -> Result<Opened<'a>> {
     if format == Format::Xlsx {
         return open_xlsx(ctx);

@@ -1,0 +1,558 @@
+//! The one entry point the shells share: a typed [`Request`] in, JSON out, errors as
+//! [`ErrorBody`]. The desktop window sends requests over Tauri IPC, the browser over HTTP; both
+//! reach [`AppContext::handle`]. Long work (imports) runs as a [`Job`] on its own thread, whose
+//! state the shells stream to the UI ([`AppContext::watch_job`]).
+
+use crate::project::{self, CreateProject};
+use crate::{AppError, ErrorBody, Result};
+use finelab_store::import::{ColumnMap, EncodingChoice, Format, ImportOptions, ImportPreview};
+use finelab_store::search::SearchQuery;
+use finelab_store::{Action, LabelDef, ProjectSettings, Stats, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use ts_rs::TS;
+
+/// How to import a file, as a form or a flag gives it (validated into `ImportOptions`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct ImportRequest {
+    /// `csv`, `tsv`, `jsonl`, `json`, `xlsx`, `text`, `conll`; detected when absent.
+    pub format: Option<String>,
+    /// `auto` (default), `utf-8`, `gb18030`...
+    pub encoding: Option<String>,
+    /// One-character CSV delimiter; detected when absent.
+    pub delimiter: Option<String>,
+    /// Column mapping.
+    #[serde(default)]
+    pub columns: ColumnMap,
+    /// Label every record without one with this label.
+    pub fixed_label: Option<String>,
+    /// Add unknown labels to the label set.
+    #[serde(default)]
+    pub add_labels: bool,
+    /// Import nothing if any row is bad.
+    #[serde(default)]
+    pub strict: bool,
+    /// Import records whose text is already in the project.
+    #[serde(default)]
+    pub keep_duplicates: bool,
+}
+
+impl ImportRequest {
+    /// Validates the request into the store's options.
+    pub fn to_options(&self) -> Result<ImportOptions> {
+        let delimiter = match self.delimiter.as_deref() {
+            None | Some("") => None,
+            Some("\\t") | Some("tab") | Some("\t") => Some(b'\t'),
+            Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
+            Some(d) => return Err(AppError::Invalid(format!("the delimiter must be one character, got {d:?}"))),
+        };
+        let nonempty = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
+        Ok(ImportOptions {
+            format: self.format.as_deref().filter(|f| !f.is_empty()).map(str::parse::<Format>).transpose()?,
+            encoding: match self.encoding.as_deref() {
+                None | Some("") => EncodingChoice::Auto,
+                Some(e) => e.parse()?,
+            },
+            delimiter,
+            columns: ColumnMap {
+                text: nonempty(&self.columns.text),
+                label: nonempty(&self.columns.label),
+                id: nonempty(&self.columns.id),
+                group: nonempty(&self.columns.group),
+                speaker: nonempty(&self.columns.speaker),
+            },
+            fixed_label: nonempty(&self.fixed_label),
+            add_labels: self.add_labels,
+            strict: self.strict,
+            keep_duplicates: self.keep_duplicates,
+            annotator: None,
+            skip_search_index: false,
+        })
+    }
+}
+
+/// Every request a shell can send. Serialized as `{"cmd": "snake_case_name", ...fields}`.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// Version and the project the server was started with. Returns [`AppInfo`].
+    AppInfo {},
+    /// Recently opened projects, newest first. Returns `RecentProject[]`.
+    RecentProjects {},
+    /// Create a project. Returns [`ProjectView`].
+    CreateProject {
+        /// The folder.
+        dir: String,
+        /// What to create.
+        project: CreateProject,
+    },
+    /// Open a project. Returns [`ProjectView`].
+    OpenProject {
+        /// The folder.
+        dir: String,
+    },
+    /// Replace the guidelines. Returns [`ProjectView`].
+    SetGuidelines {
+        /// The folder.
+        dir: String,
+        /// Markdown.
+        markdown: String,
+    },
+    /// Show a file's first rows as the importer reads them. Returns `ImportPreview`.
+    PreviewImport {
+        /// The project folder.
+        dir: String,
+        /// The file.
+        path: String,
+        /// Options.
+        options: ImportRequest,
+    },
+    /// Start importing a file. Returns [`JobState`]; its result is an `ImportOutcome`.
+    StartImport {
+        /// The project folder.
+        dir: String,
+        /// The file.
+        path: String,
+        /// Options.
+        options: ImportRequest,
+    },
+    /// The state of a job. Returns [`JobState`].
+    Job {
+        /// The job id.
+        id: u64,
+    },
+    /// Ask a job to stop. Returns [`JobState`].
+    CancelJob {
+        /// The job id.
+        id: u64,
+    },
+    /// The next record to label. Returns `RecordView | null`.
+    NextRecord {
+        /// The project folder.
+        dir: String,
+        /// Who labels.
+        annotator: String,
+        /// The record just done (sequence number), to continue after it.
+        after_seq: Option<i64>,
+    },
+    /// One record. Returns `RecordView`.
+    GetRecord {
+        /// The project folder.
+        dir: String,
+        /// Sequence number.
+        seq: i64,
+    },
+    /// Label, skip, flag or unflag a record; returns once committed. Returns `Receipt`.
+    Annotate {
+        /// The project folder.
+        dir: String,
+        /// Sequence number.
+        seq: i64,
+        /// Who.
+        annotator: String,
+        /// What.
+        action: Action,
+    },
+    /// Undo the annotator's last action. Returns `Receipt | null`.
+    Undo {
+        /// The project folder.
+        dir: String,
+        /// Who.
+        annotator: String,
+    },
+    /// Search and filter records. Returns `SearchPage`.
+    Search {
+        /// The project folder.
+        dir: String,
+        /// The query.
+        query: SearchQuery,
+    },
+    /// How many records a query matches, counted up to `cap` (default 1,000,000). Returns a number.
+    CountRecords {
+        /// The project folder.
+        dir: String,
+        /// The query (its `limit`, `offset` and `after_seq` are ignored).
+        query: SearchQuery,
+        /// Stop counting here.
+        cap: Option<u32>,
+    },
+    /// Project statistics. Returns `Stats`.
+    Stats {
+        /// The project folder.
+        dir: String,
+    },
+}
+
+/// What [`Request::AppInfo`] returns.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct AppInfo {
+    /// Finelab's version.
+    pub version: String,
+    /// The project the shell was started with, if any.
+    pub project: Option<String>,
+}
+
+/// A project as the UI shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ProjectView {
+    /// The folder (absolute).
+    pub dir: String,
+    /// Settings.
+    pub settings: ProjectSettings,
+    /// The label set.
+    pub labels: Vec<LabelDef>,
+    /// Counts.
+    pub stats: Stats,
+}
+
+/// An entry of the recent-projects list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct RecentProject {
+    /// The folder.
+    pub dir: String,
+    /// Its name.
+    pub name: String,
+    /// Last opened (ms since the epoch).
+    pub opened_at: i64,
+}
+
+/// A job's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Working.
+    Running,
+    /// Finished; `result` holds the outcome.
+    Done,
+    /// Failed; `error` says why.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+}
+
+/// A snapshot of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct JobState {
+    /// The job id.
+    pub id: u64,
+    /// What it does (`import`).
+    pub kind: String,
+    /// Lifecycle.
+    pub status: JobStatus,
+    /// Units done (bytes for imports).
+    pub done: u64,
+    /// Units in all.
+    pub total: u64,
+    /// A short line for the UI.
+    pub message: String,
+    /// The outcome when done.
+    pub result: Option<serde_json::Value>,
+    /// The error when failed.
+    pub error: Option<ErrorBody>,
+}
+
+struct Job {
+    state: Mutex<JobState>,
+    cancel: AtomicBool,
+}
+
+/// Shared state of a running shell: open projects, jobs, the recent list.
+pub struct AppContext {
+    stores: Mutex<HashMap<PathBuf, Arc<Mutex<Store>>>>,
+    jobs: Mutex<HashMap<u64, Arc<Job>>>,
+    next_job: AtomicU64,
+    config_dir: Option<PathBuf>,
+    start_project: Option<PathBuf>,
+}
+
+fn absolute(dir: &str) -> PathBuf {
+    let p = PathBuf::from(dir);
+    std::fs::canonicalize(&p).unwrap_or_else(|_| std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p))
+}
+
+impl AppContext {
+    /// A context that keeps its recent-projects list in `config_dir` (none: not kept), started on
+    /// `project` if given.
+    pub fn new(config_dir: Option<PathBuf>, project: Option<PathBuf>) -> AppContext {
+        AppContext {
+            stores: Mutex::new(HashMap::new()),
+            jobs: Mutex::new(HashMap::new()),
+            next_job: AtomicU64::new(1),
+            config_dir,
+            start_project: project.map(|p| absolute(&p.to_string_lossy())),
+        }
+    }
+
+    /// The platform's config folder for Finelab (`$XDG_CONFIG_HOME/finelab`, `~/.config/finelab`).
+    pub fn default_config_dir() -> Option<PathBuf> {
+        if let Some(x) = std::env::var_os("FINELAB_CONFIG_DIR") {
+            return Some(PathBuf::from(x));
+        }
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        Some(base.join("finelab"))
+    }
+
+    fn store(&self, dir: &str) -> Result<Arc<Mutex<Store>>> {
+        let key = absolute(dir);
+        let mut stores = self.stores.lock().unwrap();
+        if let Some(s) = stores.get(&key) {
+            return Ok(s.clone());
+        }
+        let store = Arc::new(Mutex::new(Store::open(&key)?));
+        stores.insert(key, store.clone());
+        Ok(store)
+    }
+
+    fn project_view(&self, dir: &str) -> Result<ProjectView> {
+        let store = self.store(dir)?;
+        let store = store.lock().unwrap();
+        Ok(ProjectView {
+            dir: absolute(dir).display().to_string(),
+            settings: store.settings()?,
+            labels: store.labels()?,
+            stats: store.stats()?,
+        })
+    }
+
+    fn recent_path(&self) -> Option<PathBuf> {
+        self.config_dir.as_ref().map(|d| d.join("recent.json"))
+    }
+
+    /// The recent-projects list (missing folders left out).
+    pub fn recent(&self) -> Vec<RecentProject> {
+        let Some(path) = self.recent_path() else { return Vec::new() };
+        let list: Vec<RecentProject> =
+            std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        list.into_iter().filter(|p| Path::new(&p.dir).join(finelab_store::DB_FILE).is_file()).collect()
+    }
+
+    fn remember(&self, view: &ProjectView) {
+        let Some(path) = self.recent_path() else { return };
+        let mut list = self.recent();
+        list.retain(|p| p.dir != view.dir);
+        list.insert(0, RecentProject { dir: view.dir.clone(), name: view.settings.name.clone(), opened_at: finelab_store::now_ms() });
+        list.truncate(20);
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        // Write then rename, so a crash never leaves a torn list.
+        let tmp = path.with_extension("json.tmp");
+        if std::fs::write(&tmp, serde_json::to_vec_pretty(&list).unwrap_or_default()).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+
+    /// Handles one request. Blocking: shells call it off their async runtime.
+    pub fn handle(&self, request: Request) -> std::result::Result<serde_json::Value, ErrorBody> {
+        self.handle_inner(request).map_err(|e| e.body())
+    }
+
+    fn handle_inner(&self, request: Request) -> Result<serde_json::Value> {
+        let json = |v: &dyn erased::Ser| v.to_json();
+        Ok(match request {
+            Request::AppInfo {} => json(&AppInfo {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                project: self.start_project.as_ref().map(|p| p.display().to_string()),
+            }),
+            Request::RecentProjects {} => json(&self.recent()),
+            Request::CreateProject { dir, project } => {
+                project::create(&absolute(&dir), &project)?;
+                let view = self.project_view(&dir)?;
+                self.remember(&view);
+                json(&view)
+            }
+            Request::OpenProject { dir } => {
+                let view = self.project_view(&dir)?;
+                self.remember(&view);
+                json(&view)
+            }
+            Request::SetGuidelines { dir, markdown } => {
+                self.store(&dir)?.lock().unwrap().set_guidelines(&markdown)?;
+                json(&self.project_view(&dir)?)
+            }
+            Request::PreviewImport { dir, path, options } => {
+                let kind = self.store(&dir)?.lock().unwrap().kind()?;
+                let preview: ImportPreview = finelab_store::import::preview(Path::new(&path), kind, &options.to_options()?, 20)?;
+                json(&preview)
+            }
+            Request::StartImport { dir, path, options } => json(&self.start_import(&dir, &path, &options)?),
+            Request::Job { id } => json(&self.job_state(id)?),
+            Request::CancelJob { id } => {
+                let job = self.job(id)?;
+                job.cancel.store(true, Ordering::SeqCst);
+                let state = job.state.lock().unwrap().clone();
+                json(&state)
+            }
+            Request::NextRecord { dir, annotator, after_seq } => {
+                json(&self.store(&dir)?.lock().unwrap().next_record(&annotator, after_seq)?)
+            }
+            Request::GetRecord { dir, seq } => json(&self.store(&dir)?.lock().unwrap().record_by_seq(seq)?),
+            Request::Annotate { dir, seq, annotator, action } => {
+                json(&self.store(&dir)?.lock().unwrap().annotate(seq, &annotator, &action)?)
+            }
+            Request::Undo { dir, annotator } => json(&self.store(&dir)?.lock().unwrap().undo(&annotator)?),
+            Request::Search { dir, query } => json(&self.store(&dir)?.lock().unwrap().search(&query)?),
+            Request::CountRecords { dir, query, cap } => {
+                let query = SearchQuery { after_seq: None, offset: None, limit: None, ..query };
+                json(&self.store(&dir)?.lock().unwrap().count_matches(&query, cap.unwrap_or(1_000_000))?)
+            }
+            Request::Stats { dir } => json(&self.store(&dir)?.lock().unwrap().stats()?),
+        })
+    }
+
+    fn job(&self, id: u64) -> Result<Arc<Job>> {
+        self.jobs.lock().unwrap().get(&id).cloned().ok_or_else(|| AppError::Invalid(format!("no job {id}")))
+    }
+
+    /// A job's current state.
+    pub fn job_state(&self, id: u64) -> Result<JobState> {
+        Ok(self.job(id)?.state.lock().unwrap().clone())
+    }
+
+    /// Calls `send` with the job's state whenever it changes (at most every 100 ms) until the job
+    /// is over or `send` returns false. Blocking.
+    pub fn watch_job(&self, id: u64, send: &mut dyn FnMut(&JobState) -> bool) -> Result<()> {
+        let job = self.job(id)?;
+        let mut last: Option<JobState> = None;
+        loop {
+            let state = job.state.lock().unwrap().clone();
+            if last.as_ref() != Some(&state) {
+                if !send(&state) {
+                    return Ok(());
+                }
+                if state.status != JobStatus::Running {
+                    return Ok(());
+                }
+                last = Some(state);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn start_import(&self, dir: &str, path: &str, request: &ImportRequest) -> Result<JobState> {
+        let options = request.to_options()?;
+        let dir = absolute(dir);
+        // Fail fast on a missing project or file, before a job exists.
+        if !dir.join(finelab_store::DB_FILE).is_file() {
+            return Err(finelab_store::Error::NotAProject(dir).into());
+        }
+        let file = PathBuf::from(path);
+        let total = std::fs::metadata(&file).map_err(|e| AppError::Io { path: path.to_string(), source: e })?.len();
+        let id = self.next_job.fetch_add(1, Ordering::SeqCst);
+        let state = JobState {
+            id,
+            kind: "import".into(),
+            status: JobStatus::Running,
+            done: 0,
+            total,
+            message: format!("importing {}", file.display()),
+            result: None,
+            error: None,
+        };
+        let job = Arc::new(Job { state: Mutex::new(state.clone()), cancel: AtomicBool::new(false) });
+        self.jobs.lock().unwrap().insert(id, job.clone());
+        std::thread::spawn(move || {
+            let outcome = project::import(&dir, &file, &options, &mut |p| {
+                let mut s = job.state.lock().unwrap();
+                s.done = p.bytes_read;
+                s.total = p.bytes_total;
+                s.message = format!("{} rows read", p.rows);
+                !job.cancel.load(Ordering::SeqCst)
+            });
+            let mut s = job.state.lock().unwrap();
+            match outcome {
+                Ok(outcome) => {
+                    s.status = JobStatus::Done;
+                    s.done = s.total;
+                    s.message = format!("imported {} records", outcome.report.imported);
+                    s.result = serde_json::to_value(&outcome).ok();
+                }
+                Err(AppError::Store(finelab_store::Error::Cancelled)) => {
+                    s.status = JobStatus::Cancelled;
+                    s.message = "cancelled: nothing was imported".into();
+                }
+                Err(e) => {
+                    s.status = JobStatus::Failed;
+                    s.message = e.to_string();
+                    s.error = Some(e.body());
+                }
+            }
+        });
+        Ok(state)
+    }
+}
+
+mod erased {
+    /// Serializes any response value to JSON (a response type that fails to serialize is a bug).
+    pub trait Ser {
+        fn to_json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::to_value(self).expect("response types serialize")
+        }
+    }
+}
+
+/// The TypeScript declarations of every type the UI exchanges with the shells, generated from the
+/// Rust types (committed as `ui/src/lib/api-types.ts`; a test fails when it is stale).
+pub fn typescript_declarations() -> String {
+    use finelab_store as s;
+    let mut out = String::from(
+        "// Generated from the Rust types by `finelab_app::api::typescript_declarations()`.\n\
+         // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.\n\n",
+    );
+    let decls = [
+        serde_json::Value::decl(),
+        Request::decl(),
+        ImportRequest::decl(),
+        AppInfo::decl(),
+        ProjectView::decl(),
+        RecentProject::decl(),
+        JobStatus::decl(),
+        JobState::decl(),
+        ErrorBody::decl(),
+        CreateProject::decl(),
+        project::ImportOutcome::decl(),
+        s::ProjectKind::decl(),
+        s::LabelDef::decl(),
+        s::SplitRatios::decl(),
+        s::ProjectSettings::decl(),
+        s::Span::decl(),
+        s::Turn::decl(),
+        s::AnnotationValue::decl(),
+        s::Record::decl(),
+        s::RecordView::decl(),
+        s::CurrentAnnotation::decl(),
+        s::Split::decl(),
+        s::Stats::decl(),
+        s::Action::decl(),
+        s::Receipt::decl(),
+        s::LogEntry::decl(),
+        s::SplitSummary::decl(),
+        s::RunRow::decl(),
+        s::search::Status::decl(),
+        s::search::SearchQuery::decl(),
+        s::search::SearchPage::decl(),
+        s::import::Format::decl(),
+        s::import::ColumnMap::decl(),
+        s::import::RowError::decl(),
+        s::import::Duplicate::decl(),
+        s::import::ImportReport::decl(),
+        s::import::ImportProgress::decl(),
+        s::import::ImportPreview::decl(),
+    ];
+    for decl in decls {
+        out.push_str("export ");
+        // 64-bit integers travel as JSON numbers (every count and id Finelab sends is far below
+        // 2^53), so the UI sees `number`, not ts-rs's `bigint`.
+        out.push_str(&decl.replace("bigint", "number"));
+        out.push_str("\n\n");
+    }
+    out
+}

@@ -1,0 +1,1207 @@
+//! Training runs and what comes after them: [`train`] records a run in the project and trains a
+//! model on an exact snapshot of its labeled data; [`eval`] reads a run's report; [`predict`]
+//! streams a model's predictions; [`metrics`] scores a prediction file against a gold file.
+//!
+//! A run lives in the project twice: as a row in the store (config, device, data hash, per-epoch
+//! summaries, final reports, status) and as a folder `runs/<run-id>/` holding `model/` (loadable
+//! with [`Predictor::load`]) and `run.json` (what [`train`] returned). Its status is `running`
+//! while its process lives; `completed`, or `cancelled` when the caller stopped it (the best model
+//! so far is kept and evaluated); `failed` with its error; `interrupted` when its process died
+//! without a word (kill -9, a crash, a power cut). Nothing can write that last status at the time,
+//! so every use case here that opens a project first marks the `running` runs whose process is
+//! gone ([`process_alive`]).
+
+use crate::{AppError, Result};
+use finelab_store::{AnnotationValue, LabeledRecord, NewRun, ProjectKind, RunRow, RunUpdate, Split, Store, Turn};
+use finelab_train::metrics::{self, Report, ReportKind, Scores};
+use finelab_train::{Dataset, EpochSummary, Example, Prediction, Predictor, Progress, Target, Task, TrainConfig, TrainOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub use finelab_train::Control;
+
+/// The name of the one model family that needs no model folder.
+pub const INSTANT: &str = "instant";
+
+/// A request to train a model on a project, as raw as it comes from a form or flags; [`train`]
+/// validates it before touching the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainRequest {
+    /// `instant`, or a Hugging Face-layout model folder (the transformer family, not in this
+    /// build yet).
+    pub model: String,
+    /// Maximum number of epochs (early stopping on dev macro-F1 may stop sooner).
+    pub epochs: Option<usize>,
+    /// Examples per gradient step.
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    pub lr: Option<f64>,
+    /// Longest input in tokens. Recorded in the run's config; the instant family reads whole
+    /// texts, the transformer family (issue 4) truncates to it.
+    pub max_len: Option<usize>,
+    /// Seed: the same data, options and seed give the same model.
+    pub seed: Option<u64>,
+    /// `auto`, `cpu`, `cuda` or `metal` (default `auto`).
+    pub device: Option<String>,
+}
+
+impl Default for TrainRequest {
+    fn default() -> Self {
+        TrainRequest {
+            model: INSTANT.into(),
+            epochs: None,
+            batch_size: None,
+            lr: None,
+            max_len: None,
+            seed: None,
+            device: None,
+        }
+    }
+}
+
+/// A validated [`TrainRequest`].
+struct TrainPlan {
+    config: TrainConfig,
+    /// The config as the run records it: the trainer's config plus `model` and `max_len`.
+    config_json: Value,
+}
+
+impl TrainRequest {
+    fn plan(&self) -> Result<TrainPlan> {
+        let model = self.model.trim();
+        if model != INSTANT {
+            let path = Path::new(model);
+            return Err(if path.is_dir() {
+                AppError::Unsupported(format!(
+                    "--model {model}: transformer models are not supported yet (issue 4); use --model instant"
+                ))
+            } else {
+                AppError::Invalid(format!(
+                    "--model {model:?} is neither `instant` nor an existing model folder \
+                     (and transformer model folders are not supported yet, issue 4); use --model instant"
+                ))
+            });
+        }
+        match self.device.as_deref().unwrap_or("auto") {
+            "auto" | "cpu" => {}
+            "cuda" => {
+                return Err(AppError::Unsupported(
+                    "--device cuda: this Finelab was built without CUDA support; the instant family trains on the CPU (use --device auto or cpu)".into(),
+                ))
+            }
+            "metal" => {
+                return Err(AppError::Unsupported(
+                    "--device metal: this Finelab was built without Metal support; the instant family trains on the CPU (use --device auto or cpu)".into(),
+                ))
+            }
+            other => return Err(AppError::Invalid(format!("unknown device {other:?}; expected auto, cpu, cuda or metal"))),
+        }
+        if let Some(n) = self.max_len {
+            if !(1..=1_000_000).contains(&n) {
+                return Err(AppError::Invalid(format!("--max-len {n}: must be between 1 and 1000000")));
+            }
+        }
+        let options = TrainOptions {
+            family: Some(INSTANT.into()),
+            epochs: self.epochs,
+            lr: self.lr,
+            seed: self.seed,
+            batch_size: self.batch_size,
+            device: Some("cpu".into()),
+            ..TrainOptions::default()
+        };
+        let config = TrainConfig::from_options(&options)?;
+        let mut config_json = serde_json::to_value(&config).expect("a train config serializes");
+        config_json["model"] = json!(model);
+        config_json["max_len"] = json!(self.max_len);
+        Ok(TrainPlan { config, config_json })
+    }
+}
+
+/// What [`train`] tells its caller while it works. Serialized with an `"event"` tag, so a shell can
+/// stream the events as JSON lines as they are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TrainEvent {
+    /// The run is recorded and training begins.
+    Started {
+        /// The run id.
+        run: String,
+        /// Where the model will be saved.
+        model_dir: PathBuf,
+        /// Model family.
+        family: String,
+        /// Device.
+        device: String,
+        /// Hash of the labeled data snapshot.
+        data_hash: String,
+        /// Training records.
+        n_train: u64,
+        /// Development records (0: early stopping watches the train split instead).
+        n_dev: u64,
+        /// Test records.
+        n_test: u64,
+        /// The config the run records.
+        config: Value,
+    },
+    /// Some gradient steps were taken.
+    Step {
+        /// Current epoch, from 1.
+        epoch: usize,
+        /// Maximum number of epochs.
+        epochs: usize,
+        /// Steps taken so far, from 1.
+        step: usize,
+        /// Steps the run takes if every epoch runs.
+        total_steps: usize,
+        /// Mean training loss over the current epoch so far.
+        loss: f64,
+        /// Training examples per second.
+        samples_per_sec: f64,
+        /// Estimated seconds left if every epoch runs (early stopping can only shorten it).
+        eta_secs: f64,
+    },
+    /// An epoch ended and was evaluated on dev.
+    Epoch {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// Mean training loss over the epoch.
+        train_loss: f64,
+        /// Macro-F1 on dev (on train when there is no dev split).
+        dev_macro_f1: f64,
+        /// Whether this epoch is the best so far (its model is the one kept).
+        best: bool,
+        /// Seconds the epoch took, evaluation included.
+        seconds: f64,
+        /// The dev report (scikit-learn's dictionary shape).
+        dev_report: Value,
+    },
+}
+
+/// What a finished (completed or cancelled) run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainDone {
+    /// The run id.
+    pub run: String,
+    /// `completed`, or `cancelled` when the caller stopped it.
+    pub status: String,
+    /// The saved model folder.
+    pub model_dir: PathBuf,
+    /// The epoch whose model was kept (0: stopped before the first epoch ended).
+    pub best_epoch: usize,
+    /// Every evaluated epoch.
+    pub epochs: Vec<EpochSummary>,
+    /// Report of the kept model on dev; absent when the project has no dev records.
+    pub dev: Option<Value>,
+    /// Report of the kept model on test; absent when the project has no test records.
+    pub test: Option<Value>,
+    /// Macro-F1 on dev.
+    pub dev_macro_f1: Option<f64>,
+    /// Macro-F1 on test.
+    pub test_macro_f1: Option<f64>,
+    /// Training records.
+    pub n_train: u64,
+    /// Development records.
+    pub n_dev: u64,
+    /// Test records.
+    pub n_test: u64,
+    /// Hash of the labeled data snapshot.
+    pub data_hash: String,
+    /// The device it trained on.
+    pub device: String,
+    /// Wall-clock seconds of training, evaluation and saving.
+    pub seconds: f64,
+}
+
+/// The labeled data a run trains on, and its hash.
+struct Snapshot {
+    dataset: Dataset,
+    hash: String,
+}
+
+fn task_of(kind: ProjectKind) -> Task {
+    match kind {
+        ProjectKind::Single => Task::Single,
+        ProjectKind::Multi => Task::Multi,
+        ProjectKind::Spans => Task::Spans,
+    }
+}
+
+fn report_kind(kind: ProjectKind) -> ReportKind {
+    match kind {
+        ProjectKind::Single => ReportKind::Single,
+        ProjectKind::Multi => ReportKind::Multi,
+        ProjectKind::Spans => ReportKind::Spans,
+    }
+}
+
+fn target_of(value: &AnnotationValue) -> Target {
+    match value {
+        AnnotationValue::Label(label) => Target::Single(label.clone()),
+        AnnotationValue::Labels(labels) => Target::Multi(labels.clone()),
+        AnnotationValue::Spans(spans) => Target::Spans(
+            spans.iter().map(|s| finelab_train::Span::new(s.start, s.end, s.label.clone())).collect(),
+        ),
+    }
+}
+
+/// Builds the dataset from the store's labeled records and hashes it. The hash covers the task,
+/// the label set and, record by record in id order, the id, text, current value and split: two
+/// runs with the same hash trained on the same data. Examples are sorted by id within each split
+/// as well, so the same snapshot, options and seed give the same model whatever the import order.
+fn snapshot(kind: ProjectKind, labels: Vec<String>, mut records: Vec<LabeledRecord>) -> Result<Snapshot> {
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
+    hasher.update(format!("finelab-data-v1\0{}\0{}\n", kind.as_str(), labels.join("\x1f")).as_bytes());
+    let (mut train, mut dev, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for record in records {
+        let Some(split) = record.split else { continue };
+        let value = serde_json::to_string(&record.value).expect("an annotation value serializes");
+        for part in [record.id.as_str(), "\0", record.text.as_str(), "\0", value.as_str(), "\0", split.as_str(), "\n"] {
+            hasher.update(part.as_bytes());
+        }
+        let example = Example { target: target_of(&record.value), id: record.id, text: record.text };
+        match split {
+            Split::Train => train.push(example),
+            Split::Dev => dev.push(example),
+            Split::Test => test.push(example),
+        }
+    }
+    Ok(Snapshot {
+        dataset: Dataset { task: task_of(kind), labels, train, dev, test },
+        hash: format!("xxh3-128:{:032x}", hasher.digest128()),
+    })
+}
+
+/// Whether the process `pid` still runs. On Linux it reads `/proc/<pid>/stat` (a zombie counts as
+/// gone); on other Unix systems it asks `kill -0`; elsewhere it cannot tell and says yes, so a
+/// crashed run there stays `running` rather than a live one being marked `interrupted`. A pid
+/// reused by an unrelated process also reads as alive: the run then stays `running` until that
+/// process ends.
+pub fn process_alive(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // "pid (comm) S ...": the state follows the last ')', since comm may hold anything.
+            Ok(stat) => stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].trim_start().chars().next())
+                .is_none_or(|state| !matches!(state, 'Z' | 'X' | 'x')),
+            Err(_) => false,
+        }
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(true)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// Opens a project and marks its dead runs `interrupted`.
+fn open(dir: &Path) -> Result<Store> {
+    let store = Store::open(dir)?;
+    store.mark_interrupted_runs(&process_alive)?;
+    Ok(store)
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC for a time in ms since the epoch.
+fn utc_stamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+/// Picks a fresh run id (`20261129-213000-instant`, then `-2`, `-3`... within the same second)
+/// and claims its folder under `runs/` by creating it.
+fn claim_run(store: &Store, family: &str) -> Result<(String, PathBuf)> {
+    let runs = store.dir().join("runs");
+    std::fs::create_dir_all(&runs).map_err(|e| AppError::Io { path: runs.display().to_string(), source: e })?;
+    let base = format!("{}-{family}", utc_stamp(finelab_store::now_ms()));
+    for n in 1u32.. {
+        let id = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        match store.run(&id) {
+            Ok(_) => continue,
+            Err(finelab_store::Error::NoSuchRun(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let run_dir = runs.join(&id);
+        match std::fs::create_dir(&run_dir) {
+            Ok(()) => return Ok((id, run_dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(AppError::Io { path: run_dir.display().to_string(), source: e }),
+        }
+    }
+    unreachable!("some run id is free")
+}
+
+/// The folder of a run's model relative to the project, as the run records it.
+fn model_rel(run_id: &str) -> String {
+    format!("runs/{run_id}/model")
+}
+
+/// Trains a model on the project in `dir` and records the run.
+///
+/// It validates the request, opens the project (marking dead runs interrupted), gives new labeled
+/// records their split, builds the dataset from the current labels and hashes it, records the run
+/// as `running` with this process's id, and trains, storing each epoch's summary as it ends.
+/// `progress` receives [`TrainEvent`]s and may answer [`Control::Stop`]: the run then ends as
+/// `cancelled`, keeping and evaluating its best model so far. A training error marks the run
+/// `failed` and is returned.
+pub fn train(dir: &Path, req: &TrainRequest, progress: &mut dyn FnMut(&TrainEvent) -> Control) -> Result<TrainDone> {
+    let plan = req.plan()?;
+    let mut store = open(dir)?;
+    store.assign_splits()?;
+    let kind = store.kind()?;
+    let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
+    let records = store.labeled_records()?;
+    if records.is_empty() {
+        let n = store.n_records()?;
+        return Err(AppError::Invalid(if n == 0 {
+            format!("project {} has no records yet: import a file with `finelab import` first", dir.display())
+        } else {
+            format!(
+                "project {} has {n} record(s) but none is labeled: label some, or import a file with labels, before training",
+                dir.display()
+            )
+        }));
+    }
+    let snap = snapshot(kind, labels, records)?;
+    let data = &snap.dataset;
+    let (n_train, n_dev, n_test) = (data.train.len() as u64, data.dev.len() as u64, data.test.len() as u64);
+    if n_train == 0 {
+        return Err(AppError::Invalid(format!(
+            "none of the {} labeled record(s) of {} is in the train split (dev {n_dev}, test {n_test}); \
+             create the project with a train share above 0 (`finelab new --split`) or import records with \"split\": \"train\"",
+            n_dev + n_test,
+            dir.display()
+        )));
+    }
+    // The trainer checks the rest (labels declared, spans inside their text) before anything is
+    // recorded, so a dataset that cannot be trained on leaves no run behind.
+    data.validate()?;
+
+    let family = plan.config.family.clone();
+    let (run_id, run_dir) = claim_run(&store, &family)?;
+    let model_dir = run_dir.join("model");
+    store.create_run(&NewRun {
+        id: run_id.clone(),
+        family: family.clone(),
+        base_model: None,
+        device: plan.config.device.clone(),
+        config: plan.config_json.clone(),
+        data_hash: snap.hash.clone(),
+        n_train,
+        n_dev,
+        n_test,
+        pid: Some(std::process::id()),
+    })?;
+
+    let started = Instant::now();
+    let mut stop = progress(&TrainEvent::Started {
+        run: run_id.clone(),
+        model_dir: model_dir.clone(),
+        family: family.clone(),
+        device: plan.config.device.clone(),
+        data_hash: snap.hash.clone(),
+        n_train,
+        n_dev,
+        n_test,
+        config: plan.config_json.clone(),
+    }) == Control::Stop;
+    let epochs = plan.config.epochs;
+    let mut db_error: Option<finelab_store::Error> = None;
+    let mut epoch_started = Instant::now();
+    let mut best_f1 = f64::NEG_INFINITY;
+    let result = finelab_train::train(data, &plan.config, &model_dir, &mut |p: &Progress| {
+        if stop {
+            return Control::Stop;
+        }
+        let event = match p {
+            Progress::Step { epoch, step, total_steps, loss, samples_per_sec, eta_secs } => TrainEvent::Step {
+                epoch: *epoch,
+                epochs,
+                step: *step,
+                total_steps: *total_steps,
+                loss: *loss,
+                samples_per_sec: *samples_per_sec,
+                eta_secs: *eta_secs,
+            },
+            Progress::Epoch { epoch, train_loss, dev_macro_f1, dev_report } => {
+                let seconds = epoch_started.elapsed().as_secs_f64();
+                epoch_started = Instant::now();
+                // Strictly better only, as the trainer keeps the earlier epoch on a tie.
+                let best = *dev_macro_f1 > best_f1;
+                if best {
+                    best_f1 = *dev_macro_f1;
+                }
+                let summary = json!({
+                    "epoch": epoch, "train_loss": train_loss, "dev_macro_f1": dev_macro_f1,
+                    "seconds": seconds, "dev_is_train": n_dev == 0, "dev_report": dev_report,
+                });
+                if let Err(e) = store.update_run(&run_id, &RunUpdate::Epoch(summary)) {
+                    db_error = Some(e);
+                    return Control::Stop;
+                }
+                TrainEvent::Epoch {
+                    epoch: *epoch,
+                    train_loss: *train_loss,
+                    dev_macro_f1: *dev_macro_f1,
+                    best,
+                    seconds,
+                    dev_report: dev_report.clone(),
+                }
+            }
+        };
+        if progress(&event) == Control::Stop {
+            stop = true;
+        }
+        if stop {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    });
+    let outcome = match (result, db_error) {
+        (Ok(outcome), None) => outcome,
+        (Ok(_), Some(e)) => {
+            let _ = store.update_run(&run_id, &RunUpdate::Failed(format!("recording an epoch failed: {e}")));
+            return Err(e.into());
+        }
+        (Err(e), _) => {
+            let _ = store.update_run(&run_id, &RunUpdate::Failed(e.to_string()));
+            return Err(e.into());
+        }
+    };
+
+    let status = if outcome.stopped { "cancelled" } else { "completed" };
+    let dev = (!outcome.dev_is_train).then(|| outcome.dev.clone());
+    let macro_f1 = |report: &Value| report["macro avg"]["f1-score"].as_f64();
+    let done = TrainDone {
+        run: run_id.clone(),
+        status: status.into(),
+        model_dir,
+        best_epoch: outcome.best_epoch,
+        epochs: outcome.epochs,
+        dev_macro_f1: dev.as_ref().and_then(macro_f1),
+        test_macro_f1: outcome.test.as_ref().and_then(macro_f1),
+        dev,
+        test: outcome.test,
+        n_train,
+        n_dev,
+        n_test,
+        data_hash: snap.hash,
+        device: outcome.device,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let run_json = run_dir.join("run.json");
+    std::fs::write(&run_json, serde_json::to_string_pretty(&done).expect("a run summary serializes"))
+        .map_err(|e| AppError::Io { path: run_json.display().to_string(), source: e })?;
+    store.update_run(
+        &run_id,
+        &RunUpdate::Finished {
+            status: status.into(),
+            dev_report: done.dev.clone(),
+            test_report: done.test.clone(),
+            model_dir: Some(model_rel(&run_id)),
+        },
+    )?;
+    Ok(done)
+}
+
+/// One line of the run list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run id.
+    pub id: String,
+    /// `running`, `completed`, `cancelled`, `failed` or `interrupted`.
+    pub status: String,
+    /// Model family.
+    pub family: String,
+    /// Device.
+    pub device: String,
+    /// Start (ms since the epoch).
+    pub created_at: i64,
+    /// End, when over.
+    pub finished_at: Option<i64>,
+    /// Hash of the labeled data snapshot.
+    pub data_hash: String,
+    /// Training records.
+    pub n_train: u64,
+    /// Development records.
+    pub n_dev: u64,
+    /// Test records.
+    pub n_test: u64,
+    /// Epochs evaluated.
+    pub n_epochs: usize,
+    /// Final dev macro-F1.
+    pub dev_macro_f1: Option<f64>,
+    /// Final test macro-F1.
+    pub test_macro_f1: Option<f64>,
+    /// The model folder, relative to the project.
+    pub model_dir: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl From<&RunRow> for RunSummary {
+    fn from(run: &RunRow) -> Self {
+        let macro_f1 = |r: &Option<Value>| r.as_ref().and_then(|r| r["macro avg"]["f1-score"].as_f64());
+        RunSummary {
+            id: run.id.clone(),
+            status: run.status.clone(),
+            family: run.family.clone(),
+            device: run.device.clone(),
+            created_at: run.created_at,
+            finished_at: run.finished_at,
+            data_hash: run.data_hash.clone(),
+            n_train: run.n_train,
+            n_dev: run.n_dev,
+            n_test: run.n_test,
+            n_epochs: run.epochs.len(),
+            dev_macro_f1: macro_f1(&run.dev_report),
+            test_macro_f1: macro_f1(&run.test_report),
+            model_dir: run.model_dir.clone(),
+            error: run.error.clone(),
+        }
+    }
+}
+
+/// The project's runs, newest first (dead `running` runs are marked `interrupted` first).
+pub fn runs(dir: &Path) -> Result<Vec<RunSummary>> {
+    Ok(open(dir)?.runs()?.iter().map(RunSummary::from).collect())
+}
+
+/// One run as stored, in full (per-epoch summaries and reports included).
+pub fn run(dir: &Path, id: &str) -> Result<RunRow> {
+    Ok(open(dir)?.run(id)?)
+}
+
+/// Where an evaluation's report comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportSource {
+    /// The report the run computed when it finished, on its exact data snapshot.
+    Stored,
+    /// Computed now by loading the run's model and predicting the split's current records (the
+    /// run has no report for that split: the split was empty when it trained, or is `train`).
+    Recomputed,
+}
+
+/// A run's report on one split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The run id.
+    pub run: String,
+    /// The run's status (`completed` or `cancelled`).
+    pub status: String,
+    /// The split.
+    pub split: Split,
+    /// Stored or recomputed.
+    pub source: ReportSource,
+    /// The project's kind.
+    pub kind: ProjectKind,
+    /// Records the report covers.
+    pub n_records: u64,
+    /// The report (scikit-learn's `classification_report` dictionary, plus `confusion` for
+    /// single-label).
+    pub report: Value,
+}
+
+/// A run's report on `split`: by default the latest completed run.
+///
+/// The report stored with the run is returned when there is one: it was computed on the exact
+/// data snapshot the run trained on. When the run has none for that split (the split was empty
+/// when it trained, or the split is `train`), the run's model is loaded and evaluated on the
+/// split's current labeled records ([`ReportSource::Recomputed`]).
+pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
+    let store = open(dir)?;
+    let kind = store.kind()?;
+    let row = match run {
+        Some(id) => store.run(id)?,
+        None => {
+            let runs = store.runs()?;
+            match runs.iter().find(|r| r.status == "completed") {
+                Some(r) => r.clone(),
+                None => {
+                    return Err(AppError::Invalid(match runs.first() {
+                        None => format!("project {} has no runs yet; train one with `finelab train {} --model instant`", dir.display(), dir.display()),
+                        Some(latest) => format!(
+                            "project {} has no completed run (the latest, {}, is {}); name a run with --run, or train one",
+                            dir.display(),
+                            latest.id,
+                            latest.status
+                        ),
+                    }))
+                }
+            }
+        }
+    };
+    match row.status.as_str() {
+        "completed" | "cancelled" => {}
+        "running" => return Err(AppError::Invalid(format!("run {} is still running; it has no report yet", row.id))),
+        "interrupted" => {
+            return Err(AppError::Invalid(format!(
+                "run {} was interrupted: its process ended before training finished (killed or crashed), so it has no report; train again",
+                row.id
+            )))
+        }
+        "failed" => {
+            return Err(AppError::Invalid(format!(
+                "run {} failed ({}), so it has no report",
+                row.id,
+                row.error.as_deref().unwrap_or("no reason recorded")
+            )))
+        }
+        other => return Err(AppError::Invalid(format!("run {} has status {other:?} and no report", row.id))),
+    }
+    let stored = match split {
+        Split::Dev => row.dev_report.clone(),
+        Split::Test => row.test_report.clone(),
+        Split::Train => None,
+    };
+    if let Some(report) = stored {
+        let n_records = if split == Split::Dev { row.n_dev } else { row.n_test };
+        return Ok(Evaluation { run: row.id, status: row.status, split, source: ReportSource::Stored, kind, n_records, report });
+    }
+    let model_dir = match &row.model_dir {
+        Some(m) => dir.join(m),
+        None => return Err(AppError::Invalid(format!("run {} has no {} report and no model folder", row.id, split.as_str()))),
+    };
+    let records: Vec<LabeledRecord> = store.labeled_records()?.into_iter().filter(|r| r.split == Some(split)).collect();
+    if records.is_empty() {
+        return Err(AppError::Invalid(format!(
+            "run {} has no {s} report: the {s} split was empty when it trained, and it is still empty",
+            row.id,
+            s = split.as_str()
+        )));
+    }
+    let predictor = load_model(&model_dir)?;
+    let report = evaluate(&predictor, &records, &row.id)?;
+    Ok(Evaluation {
+        run: row.id,
+        status: row.status,
+        split,
+        source: ReportSource::Recomputed,
+        kind,
+        n_records: records.len() as u64,
+        report: report.to_json(),
+    })
+}
+
+/// Scores a model on labeled records the way training scores dev and test: rows for the model's
+/// labels (single- and multi-label), entity types found (spans).
+fn evaluate(predictor: &Predictor, records: &[LabeledRecord], run: &str) -> Result<Report> {
+    let labels = predictor.labels();
+    let predictions: Vec<Prediction> = records.iter().map(|r| predictor.predict(&r.text)).collect();
+    let report = match predictor.task() {
+        Task::Single => {
+            let mut gold = Vec::new();
+            let mut pred = Vec::new();
+            for (record, p) in records.iter().zip(predictions) {
+                let (AnnotationValue::Label(g), Prediction::Single { label, .. }) = (&record.value, p) else {
+                    return Err(kind_mismatch(run, &record.id));
+                };
+                gold.push(g.clone());
+                pred.push(label);
+            }
+            metrics::single_label_report_with_labels(&gold, &pred, labels)?
+        }
+        Task::Multi => {
+            let mut gold = Vec::new();
+            let mut pred = Vec::new();
+            for (record, p) in records.iter().zip(predictions) {
+                let (AnnotationValue::Labels(g), Prediction::Multi { labels: p, .. }) = (&record.value, p) else {
+                    return Err(kind_mismatch(run, &record.id));
+                };
+                if let Some(unknown) = g.iter().find(|l| !labels.contains(l)) {
+                    return Err(AppError::Invalid(format!(
+                        "record {} has label {unknown:?}, which the model of run {run} does not know (added after it trained)",
+                        record.id
+                    )));
+                }
+                gold.push(g.clone());
+                pred.push(p);
+            }
+            metrics::multi_label_report(&gold, &pred, labels)?
+        }
+        Task::Spans => {
+            let mut gold = Vec::new();
+            let mut pred = Vec::new();
+            for (record, p) in records.iter().zip(predictions) {
+                let (AnnotationValue::Spans(g), Prediction::Spans { spans }) = (&record.value, p) else {
+                    return Err(kind_mismatch(run, &record.id));
+                };
+                gold.push(g.iter().map(|s| finelab_train::Span::new(s.start, s.end, s.label.clone())).collect());
+                pred.push(spans.into_iter().map(|s| s.into_span()).collect());
+            }
+            metrics::span_report(&gold, &pred)?
+        }
+    };
+    Ok(report)
+}
+
+fn kind_mismatch(run: &str, record: &str) -> AppError {
+    AppError::Invalid(format!("record {record} has a label of another kind than the model of run {run} predicts"))
+}
+
+/// Loads a model folder for prediction. A run folder (`runs/<id>`) stands for its `model/`; a
+/// folder holding a Hugging Face `config.json` is a transformer model, not supported yet.
+pub fn load_model(model_dir: &Path) -> Result<Predictor> {
+    let file = finelab_train::instant::MODEL_FILE;
+    let dir = if !model_dir.join(file).is_file() && model_dir.join("model").join(file).is_file() {
+        model_dir.join("model")
+    } else {
+        model_dir.to_path_buf()
+    };
+    if !dir.join(file).is_file() && dir.join("config.json").is_file() {
+        return Err(AppError::Unsupported(format!(
+            "{}: transformer models are not supported yet (issue 4); use a model folder written by `finelab train --model instant`",
+            model_dir.display()
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(AppError::Invalid(format!("{}: no such model folder", model_dir.display())));
+    }
+    Ok(Predictor::load(&dir)?)
+}
+
+/// What [`predict`] did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictSummary {
+    /// Records predicted.
+    pub n_records: u64,
+}
+
+#[derive(Serialize)]
+struct PredictionLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Value>,
+    text: &'a str,
+    #[serde(flatten)]
+    prediction: &'a Prediction,
+}
+
+/// Streams predictions: reads JSON Lines from `input` — one object a line with `"text"` (or dialog
+/// `"turns"`, as `finelab export` writes them) and an optional `"id"`; blank lines are skipped —
+/// and writes one line per record to `out`: `{"id"?, "text", "label", "scores"}` (single-label),
+/// `{"id"?, "text", "labels", "scores"}` (multi-label) or `{"id"?, "text", "spans"}` (spans, each
+/// with its `score`; offsets in code points of `text`, which is the dialog as shown for turns).
+/// A line that is not such an object stops it with an error naming `input_name` and the line.
+pub fn predict(model_dir: &Path, input: &mut dyn BufRead, input_name: &str, out: &mut dyn Write) -> Result<PredictSummary> {
+    let predictor = load_model(model_dir)?;
+    let mut line = String::new();
+    let mut line_no = 0u64;
+    let mut n_records = 0u64;
+    let out_err = |e: std::io::Error| AppError::Io { path: "<output>".into(), source: e };
+    loop {
+        line.clear();
+        let n = input
+            .read_line(&mut line)
+            .map_err(|e| AppError::Io { path: input_name.to_string(), source: e })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let raw = line.trim_start_matches('\u{feff}').trim();
+        if raw.is_empty() {
+            continue;
+        }
+        let bad = |message: String| AppError::BadInput { path: input_name.to_string(), line: line_no, message };
+        let value: Value = serde_json::from_str(raw).map_err(|e| {
+            bad(format!(
+                "not a JSON object ({e}); predict reads JSON Lines such as {{\"id\": \"1\", \"text\": \"...\"}} \
+                 (turn a plain text file into them with: jq -cR '{{text: .}}' FILE)"
+            ))
+        })?;
+        let Value::Object(obj) = value else {
+            return Err(bad("not a JSON object; expected {\"text\": \"...\"} (and an optional \"id\")".into()));
+        };
+        let text: String = match (obj.get("text"), obj.get("turns")) {
+            (Some(Value::String(t)), _) => t.clone(),
+            (Some(other), _) => return Err(bad(format!("\"text\" must be a string, found {other}"))),
+            (None, Some(turns)) => {
+                let turns: Vec<Turn> = serde_json::from_value(turns.clone())
+                    .map_err(|e| bad(format!("\"turns\" must be a list of {{\"speaker\", \"text\"}} objects: {e}")))?;
+                finelab_store::format_dialog(&turns)
+            }
+            (None, None) => return Err(bad("no \"text\" (or \"turns\") in this record".into())),
+        };
+        let prediction = predictor.predict(&text);
+        let record = PredictionLine { id: obj.get("id"), text: &text, prediction: &prediction };
+        serde_json::to_writer(&mut *out, &record).map_err(|e| out_err(e.into()))?;
+        out.write_all(b"\n").map_err(out_err)?;
+        n_records += 1;
+    }
+    out.flush().map_err(out_err)?;
+    Ok(PredictSummary { n_records })
+}
+
+/// A request to score a prediction file against a gold file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRequest {
+    /// The task.
+    pub kind: ProjectKind,
+    /// Gold JSONL: `{"id"?, "label"}` (single), `{"id"?, "labels"}` (multi) or
+    /// `{"id"?, "text"?, "spans"}` (spans).
+    pub gold: PathBuf,
+    /// Predictions, in the same shape (`finelab predict` output qualifies).
+    pub pred: PathBuf,
+    /// The label set, in report order. Without it, the labels are the sorted union of those in
+    /// both files (scikit-learn's default); with it, a label outside it is an error.
+    pub labels: Option<Vec<String>>,
+}
+
+/// One record of a gold or prediction file.
+struct Item {
+    line: u64,
+    id: Option<String>,
+    text: Option<String>,
+    value: ItemValue,
+}
+
+enum ItemValue {
+    Single(String),
+    Multi(Vec<String>),
+    Spans(Vec<finelab_train::Span>),
+}
+
+fn label_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads a gold or prediction file, checking each line and the ids (all or none, no duplicates).
+fn read_items(path: &Path, kind: ProjectKind, labels: Option<&[String]>) -> Result<Vec<Item>> {
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| AppError::Io { path: name.clone(), source: e };
+    let reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let mut items = Vec::new();
+    let mut first_line_of: HashMap<String, u64> = HashMap::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let line = line.map_err(io)?;
+        let raw = line.trim_start_matches('\u{feff}').trim();
+        if raw.is_empty() {
+            continue;
+        }
+        let bad = |message: String| AppError::BadInput { path: name.clone(), line: line_no, message };
+        let obj: Map<String, Value> = match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(obj)) => obj,
+            Ok(_) => return Err(bad("not a JSON object".into())),
+            Err(e) => return Err(bad(format!("not a JSON object: {e}"))),
+        };
+        let id = match obj.get("id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(other) => return Err(bad(format!("\"id\" must be a string or a number, found {other}"))),
+        };
+        if let Some(id) = &id {
+            if let Some(first) = first_line_of.insert(id.clone(), line_no) {
+                return Err(bad(format!("duplicate id {id:?} (first on line {first})")));
+            }
+        }
+        let text = match obj.get("text") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => return Err(bad(format!("\"text\" must be a string, found {other}"))),
+        };
+        let check_label = |label: &str| -> Result<()> {
+            match labels {
+                Some(known) if !known.iter().any(|k| k == label) => {
+                    Err(bad(format!("unknown label {label:?}; --labels allows {}", known.join(", "))))
+                }
+                _ => Ok(()),
+            }
+        };
+        let value = match kind {
+            ProjectKind::Single => {
+                let label = obj
+                    .get("label")
+                    .and_then(label_of)
+                    .ok_or_else(|| bad("no \"label\" (a string) in this record".into()))?;
+                check_label(&label)?;
+                ItemValue::Single(label)
+            }
+            ProjectKind::Multi => {
+                let Some(Value::Array(list)) = obj.get("labels") else {
+                    return Err(bad("no \"labels\" list in this record (use [] for none)".into()));
+                };
+                let mut set = BTreeSet::new();
+                for v in list {
+                    let label = label_of(v).ok_or_else(|| bad(format!("\"labels\" must hold strings, found {v}")))?;
+                    check_label(&label)?;
+                    set.insert(label);
+                }
+                ItemValue::Multi(set.into_iter().collect())
+            }
+            ProjectKind::Spans => {
+                let Some(Value::Array(list)) = obj.get("spans") else {
+                    return Err(bad("no \"spans\" list in this record (use [] for none)".into()));
+                };
+                let n_chars = text.as_ref().map(|t| t.chars().count());
+                let mut spans = Vec::with_capacity(list.len());
+                for v in list {
+                    let (start, end, label) = match (v.get("start"), v.get("end"), v.get("label").and_then(label_of)) {
+                        (Some(s), Some(e), Some(l)) => match (s.as_u64(), e.as_u64()) {
+                            (Some(s), Some(e)) => (s as usize, e as usize, l),
+                            _ => return Err(bad(format!("span {v}: start and end must be non-negative integers"))),
+                        },
+                        _ => return Err(bad(format!("span {v} needs \"start\", \"end\" and \"label\""))),
+                    };
+                    if start >= end || n_chars.is_some_and(|n| end > n) {
+                        return Err(bad(format!(
+                            "span {start}..{end} {label:?} is empty or outside the text{}",
+                            n_chars.map(|n| format!(" ({n} code points)")).unwrap_or_default()
+                        )));
+                    }
+                    check_label(&label)?;
+                    spans.push(finelab_train::Span::new(start, end, label));
+                }
+                ItemValue::Spans(spans)
+            }
+        };
+        items.push(Item { line: line_no, id, text, value });
+    }
+    if items.is_empty() {
+        return Err(AppError::Invalid(format!("{name} has no records")));
+    }
+    let with_id = items.iter().filter(|it| it.id.is_some()).count();
+    if with_id > 0 && with_id < items.len() {
+        let missing = items.iter().find(|it| it.id.is_none()).expect("some record lacks an id");
+        let has = items.iter().find(|it| it.id.is_some()).expect("some record has an id");
+        return Err(AppError::BadInput {
+            path: name,
+            line: missing.line,
+            message: format!("this record has no \"id\" but line {} has one; give every record an id, or none", has.line),
+        });
+    }
+    Ok(items)
+}
+
+/// Scores `pred` against `gold` (see [`MetricsRequest`]). Records are matched by `id` when both
+/// files have ids, else by position (blank lines do not count). An id of one file missing from
+/// the other is an error naming the file and line, as is a span record whose text differs from
+/// the gold one.
+pub fn metrics(req: &MetricsRequest) -> Result<Report> {
+    let labels = req.labels.as_deref();
+    let gold = read_items(&req.gold, req.kind, labels)?;
+    let pred = read_items(&req.pred, req.kind, labels)?;
+    let (gold_name, pred_name) = (req.gold.display().to_string(), req.pred.display().to_string());
+    let by_id = gold[0].id.is_some() && pred[0].id.is_some();
+    let pairs: Vec<(&Item, &Item)> = if by_id {
+        let index: HashMap<&str, &Item> = gold.iter().map(|it| (it.id.as_deref().unwrap_or_default(), it)).collect();
+        let mut matched: HashMap<&str, &Item> = HashMap::new();
+        for p in &pred {
+            let id = p.id.as_deref().unwrap_or_default();
+            if !index.contains_key(id) {
+                return Err(AppError::BadInput {
+                    path: pred_name,
+                    line: p.line,
+                    message: format!("id {id:?} is not in the gold file {gold_name}"),
+                });
+            }
+            matched.insert(id, p);
+        }
+        let mut pairs = Vec::with_capacity(gold.len());
+        for g in &gold {
+            let id = g.id.as_deref().unwrap_or_default();
+            match matched.get(id) {
+                Some(p) => pairs.push((g, *p)),
+                None => {
+                    return Err(AppError::BadInput {
+                        path: gold_name,
+                        line: g.line,
+                        message: format!("id {id:?} has no prediction in {pred_name}"),
+                    })
+                }
+            }
+        }
+        pairs
+    } else {
+        if gold.len() != pred.len() {
+            let why = match (gold[0].id.is_some(), pred[0].id.is_some()) {
+                (true, false) => format!(" ({pred_name} has no ids, so records are matched by position)"),
+                (false, true) => format!(" ({gold_name} has no ids, so records are matched by position)"),
+                _ => " (without ids, records are matched by position)".to_string(),
+            };
+            return Err(AppError::Invalid(format!(
+                "{gold_name} has {} records but {pred_name} has {}{why}",
+                gold.len(),
+                pred.len()
+            )));
+        }
+        gold.iter().zip(&pred).collect()
+    };
+    if req.kind == ProjectKind::Spans {
+        for (g, p) in &pairs {
+            if let (Some(gt), Some(pt)) = (&g.text, &p.text) {
+                if gt != pt {
+                    return Err(AppError::BadInput {
+                        path: pred_name,
+                        line: p.line,
+                        message: format!(
+                            "its text differs from that of the gold record on line {} of {gold_name}, so their span offsets cannot be compared",
+                            g.line
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    let report = match req.kind {
+        ProjectKind::Single => {
+            let (g, p): (Vec<String>, Vec<String>) = pairs
+                .iter()
+                .map(|(g, p)| match (&g.value, &p.value) {
+                    (ItemValue::Single(g), ItemValue::Single(p)) => (g.clone(), p.clone()),
+                    _ => unreachable!("read_items reads one kind"),
+                })
+                .unzip();
+            match labels {
+                Some(labels) => metrics::single_label_report_with_labels(&g, &p, labels)?,
+                None => metrics::single_label_report(&g, &p)?,
+            }
+        }
+        ProjectKind::Multi => {
+            let (g, p): (Vec<Vec<String>>, Vec<Vec<String>>) = pairs
+                .iter()
+                .map(|(g, p)| match (&g.value, &p.value) {
+                    (ItemValue::Multi(g), ItemValue::Multi(p)) => (g.clone(), p.clone()),
+                    _ => unreachable!("read_items reads one kind"),
+                })
+                .unzip();
+            let labels: Vec<String> = match labels {
+                Some(labels) => labels.to_vec(),
+                // MultiLabelBinarizer fitted on both sides: the sorted union.
+                None => g.iter().chain(&p).flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect(),
+            };
+            metrics::multi_label_report(&g, &p, &labels)?
+        }
+        ProjectKind::Spans => {
+            let (g, p): (Vec<Vec<finelab_train::Span>>, Vec<Vec<finelab_train::Span>>) = pairs
+                .iter()
+                .map(|(g, p)| match (&g.value, &p.value) {
+                    (ItemValue::Spans(g), ItemValue::Spans(p)) => (g.clone(), p.clone()),
+                    _ => unreachable!("read_items reads one kind"),
+                })
+                .unzip();
+            metrics::span_report(&g, &p)?
+        }
+    };
+    Ok(report)
+}
+
+const AGGREGATE_KEYS: [&str; 6] = ["accuracy", "micro avg", "macro avg", "weighted avg", "samples avg", "confusion"];
+
+/// Reads a report back from its JSON dictionary ([`Report::to_json`]), for printing. Per-label
+/// rows follow the confusion matrix's order when there is one, else `label_order` (labels it
+/// does not name come after it, sorted).
+pub fn report_from_json(kind: ProjectKind, report: &Value, label_order: &[String]) -> Result<Report> {
+    let bad = || AppError::Invalid("a stored report is not a classification report dictionary".into());
+    let obj = report.as_object().ok_or_else(bad)?;
+    let scores = |v: &Value| -> Result<Scores> { serde_json::from_value(v.clone()).map_err(|_| bad()) };
+    let confusion: Option<metrics::Confusion> =
+        obj.get("confusion").map(|c| serde_json::from_value(c.clone()).map_err(|_| bad())).transpose()?;
+    let mut names: Vec<&String> = obj.keys().filter(|k| !AGGREGATE_KEYS.contains(&k.as_str())).collect();
+    let order: Vec<&String> = confusion.as_ref().map(|c| c.labels.iter().collect()).unwrap_or_else(|| label_order.iter().collect());
+    names.sort_by_key(|name| (order.iter().position(|o| o == name).unwrap_or(usize::MAX), (*name).clone()));
+    let per_label = names.into_iter().map(|n| Ok((n.clone(), scores(&obj[n])?))).collect::<Result<Vec<_>>>()?;
+    let macro_avg = scores(obj.get("macro avg").ok_or_else(bad)?)?;
+    let weighted_avg = scores(obj.get("weighted avg").ok_or_else(bad)?)?;
+    Ok(Report {
+        kind: report_kind(kind),
+        per_label,
+        accuracy: obj.get("accuracy").and_then(Value::as_f64),
+        micro_avg: obj.get("micro avg").map(scores).transpose()?,
+        macro_avg,
+        weighted_avg,
+        samples_avg: obj.get("samples avg").map(scores).transpose()?,
+        confusion,
+        support: weighted_avg.support,
+    })
+}
+
+/// A report as text: scikit-learn's printed `classification_report` (4 digits), then the
+/// confusion matrix for single-label reports (rows gold, columns predicted).
+pub fn report_text(report: &Report) -> String {
+    let mut text = report.to_text(4);
+    if let Some(confusion) = &report.confusion {
+        let width = |s: &str| s.chars().count();
+        let cell = confusion
+            .labels
+            .iter()
+            .map(|l| width(l))
+            .chain(confusion.matrix.iter().flatten().map(|n| n.to_string().len()))
+            .max()
+            .unwrap_or(1);
+        let head = confusion.labels.iter().map(|l| width(l)).chain([4]).max().unwrap_or(4);
+        let pad = |s: &str, w: usize| format!("{}{s}", " ".repeat(w.saturating_sub(width(s))));
+        let _ = writeln!(text, "\nconfusion matrix (rows: gold, columns: predicted)");
+        let _ = write!(text, "{}", pad("", head));
+        for label in &confusion.labels {
+            let _ = write!(text, "  {}", pad(label, cell));
+        }
+        text.push('\n');
+        for (label, row) in confusion.labels.iter().zip(&confusion.matrix) {
+            let _ = write!(text, "{}", pad(label, head));
+            for n in row {
+                let _ = write!(text, "  {}", pad(&n.to_string(), cell));
+            }
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(951_782_400_000), "20000229-000000");
+        assert_eq!(utc_stamp(1_795_987_845_000), "20261129-213045");
+        assert_eq!(utc_stamp(1_704_067_199_999), "20231231-235959");
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_reaped_child_is_not() {
+        assert!(process_alive(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!process_alive(pid));
+    }
+}

@@ -1,0 +1,190 @@
+//! `finelab train`, `runs`, `eval`, `predict` and `metrics`: terminal wiring over
+//! `finelab_app::train` (progress bar, JSON events, Ctrl+C, text reports).
+
+use anyhow::{Context, Result};
+use finelab_app::train::{self as app, Control, TrainEvent, TrainRequest};
+use finelab_app::AppError;
+use finelab_store::{ProjectKind, Split};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Ctrl+C presses seen during `finelab train`.
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+/// The flags of `finelab train`.
+pub struct TrainArgs {
+    pub dir: PathBuf,
+    pub request: TrainRequest,
+    pub json_progress: bool,
+}
+
+fn f1(v: Option<f64>) -> String {
+    v.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into())
+}
+
+/// Trains and prints the run id, the model folder and the dev/test macro-F1 (or, with
+/// `--json-progress`, one JSON event a line ending with `{"event": "done", ...}`). The first
+/// Ctrl+C stops training cleanly: the run is recorded as cancelled with its best model, and the
+/// process exits with status 130. A second Ctrl+C quits at once (the run then reads as
+/// interrupted).
+pub fn train(args: TrainArgs) -> Result<()> {
+    ctrlc::set_handler(|| {
+        if INTERRUPTS.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!("\nstopping: the run keeps its best model so far (press Ctrl+C again to quit at once)");
+        } else {
+            eprintln!("\nquitting now; the run will read as interrupted");
+            std::process::exit(130);
+        }
+    })
+    .context("installing the Ctrl+C handler")?;
+
+    let json = args.json_progress;
+    let pb = if json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    pb.set_style(
+        ProgressStyle::with_template("{msg:28} [{bar:30}] {percent:>3}% {elapsed} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let mut stdout = std::io::stdout();
+    let done = app::train(&args.dir, &args.request, &mut |event| {
+        if json {
+            let _ = writeln!(stdout, "{}", serde_json::to_string(event).expect("events serialize"));
+            let _ = stdout.flush();
+        }
+        match event {
+            TrainEvent::Started { run, family, device, data_hash, n_train, n_dev, n_test, .. } if !json => {
+                eprintln!("run {run}: {family} on {device}, {n_train} train / {n_dev} dev / {n_test} test records (data {data_hash})");
+            }
+            TrainEvent::Step { epoch, epochs, step, total_steps, loss, .. } => {
+                pb.set_length(*total_steps as u64);
+                pb.set_position(*step as u64);
+                pb.set_message(format!("epoch {epoch}/{epochs} loss {loss:.4}"));
+            }
+            TrainEvent::Epoch { epoch, train_loss, dev_macro_f1, best, seconds, .. } if !json => {
+                pb.suspend(|| {
+                    eprintln!(
+                        "epoch {epoch:>3}  train loss {train_loss:.4}  dev macro-F1 {dev_macro_f1:.4}{}  {seconds:.1} s",
+                        if *best { " *" } else { "" }
+                    )
+                });
+            }
+            _ => {}
+        }
+        if INTERRUPTS.load(Ordering::SeqCst) > 0 {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    })
+    .with_context(|| format!("training a model on {}", args.dir.display()))?;
+    pb.finish_and_clear();
+
+    if json {
+        let mut v = serde_json::to_value(&done)?;
+        v["event"] = "done".into();
+        println!("{v}");
+    } else {
+        println!(
+            "run {} {}: best epoch {} of {}, {:.1} s",
+            done.run,
+            done.status,
+            done.best_epoch,
+            done.epochs.len(),
+            done.seconds
+        );
+        println!("model folder: {}", done.model_dir.display());
+        println!("dev  macro-F1 {} ({} records)", f1(done.dev_macro_f1), done.n_dev);
+        println!("test macro-F1 {} ({} records)", f1(done.test_macro_f1), done.n_test);
+    }
+    if done.status == "cancelled" {
+        std::process::exit(130);
+    }
+    Ok(())
+}
+
+/// `finelab runs`: the project's runs, newest first.
+pub fn runs(dir: &Path, json: bool) -> Result<()> {
+    let runs = app::runs(dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("no runs yet; train one with `finelab train {} --model instant`", dir.display());
+        return Ok(());
+    }
+    println!("{:<28} {:<11} {:>6} {:>17} {:>8} {:>8}", "run", "status", "epochs", "train/dev/test", "dev F1", "test F1");
+    for r in &runs {
+        println!(
+            "{:<28} {:<11} {:>6} {:>17} {:>8} {:>8}",
+            r.id,
+            r.status,
+            r.n_epochs,
+            format!("{}/{}/{}", r.n_train, r.n_dev, r.n_test),
+            f1(r.dev_macro_f1),
+            f1(r.test_macro_f1)
+        );
+    }
+    Ok(())
+}
+
+/// `finelab eval`: a run's report on a split; `--json` prints the same dictionary as
+/// `finelab metrics --json`.
+pub fn eval(dir: &Path, run: Option<&str>, split: &str, json: bool) -> Result<()> {
+    let split: Split = split.parse()?;
+    let ev = app::eval(dir, run, split).with_context(|| format!("evaluating a run of {}", dir.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ev.report)?);
+        return Ok(());
+    }
+    let labels: Vec<String> = finelab_app::project::stats(dir)?.labels.into_keys().collect();
+    let report = app::report_from_json(ev.kind, &ev.report, &labels)?;
+    let source = match ev.source {
+        app::ReportSource::Stored => "report stored with the run",
+        app::ReportSource::Recomputed => "recomputed now on the split's current records",
+    };
+    println!("run {} ({}), {} split, {} records, {source}\n", ev.run, ev.status, split.as_str(), ev.n_records);
+    print!("{}", app::report_text(&report));
+    Ok(())
+}
+
+/// `finelab predict`: JSONL in (FILE or stdin), JSONL out on stdout.
+pub fn predict(model_dir: &Path, file: Option<&Path>) -> Result<()> {
+    let stdout = std::io::stdout();
+    let result = match file {
+        Some(path) => {
+            let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            let mut input = std::io::BufReader::new(f);
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            app::predict(model_dir, &mut input, &path.display().to_string(), &mut out)
+        }
+        None => {
+            let stdin = std::io::stdin();
+            let mut input: Box<dyn BufRead> = Box::new(stdin.lock());
+            // Line-buffered: each prediction shows as soon as its line is read.
+            let mut out = stdout.lock();
+            app::predict(model_dir, &mut input, "<stdin>", &mut out)
+        }
+    };
+    match result {
+        Ok(_) => Ok(()),
+        // `finelab predict ... | head`: the reader left, which is not an error.
+        Err(AppError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("predicting with {}", model_dir.display()))),
+    }
+}
+
+/// `finelab metrics`: scores a prediction file against a gold file.
+pub fn metrics(kind: &str, gold: PathBuf, pred: PathBuf, labels: Option<&str>, json: bool) -> Result<()> {
+    let kind: ProjectKind = kind.parse()?;
+    let labels = labels.map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect());
+    let report = app::metrics(&app::MetricsRequest { kind, gold, pred, labels })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{}", app::report_text(&report));
+    }
+    Ok(())
+}
