@@ -452,6 +452,7 @@ fn run(cli: Cli) -> Result<()> {
                 annotator,
                 status,
                 after_seq: None,
+                offset: None,
                 limit: Some(limit),
             };
             let page = project::search(&dir, &q)?;
