@@ -303,7 +303,18 @@ impl AppContext {
         if let Some(s) = stores.get(&key) {
             return Ok(s.clone());
         }
-        let store = Arc::new(Mutex::new(Store::open(&key)?));
+        let opened = Store::open(&key)?;
+        if opened.search_pending()? > 0 {
+            // Records not yet in the search index (an import run with --no-index, a killed one,
+            // or a new index format) are indexed in the background; search scans them meanwhile.
+            let dir = key.clone();
+            std::thread::spawn(move || {
+                if let Ok(mut store) = Store::open(&dir) {
+                    let _ = store.index_pending(50_000, &mut |_, _| true);
+                }
+            });
+        }
+        let store = Arc::new(Mutex::new(opened));
         stores.insert(key, store.clone());
         Ok(store)
     }

@@ -36,7 +36,7 @@ fn main() {
     for i in 0..n {
         let mut text = String::new();
         while text.chars().count() < 56 {
-            if rng.next() % 3 == 0 {
+            if rng.next().is_multiple_of(3) {
                 if !text.is_empty() {
                     text.push(' ');
                 }
@@ -44,7 +44,7 @@ fn main() {
                 text.push(' ');
             } else {
                 text.push_str(rng.pick(ZH));
-                if rng.next() % 4 == 0 {
+                if rng.next().is_multiple_of(4) {
                     text.push('，');
                 }
             }

@@ -234,7 +234,9 @@ pub(crate) fn check_labels_known(conn: &Connection, value: &AnnotationValue, add
 
 /// Recomputes one annotator's current state of one record from the log.
 pub(crate) fn recompute(conn: &Connection, seq: i64, annotator: &str) -> Result<()> {
-    let entries: Vec<(i64, String, Option<String>, Option<i64>, i64)> = {
+    // (entry id, action, value, undoes, created_at)
+    type Entry = (i64, String, Option<String>, Option<i64>, i64);
+    let entries: Vec<Entry> = {
         let mut stmt = conn.prepare_cached(
             "SELECT id, action, value, undoes, created_at FROM annotations
              WHERE record_id = ?1 AND annotator = ?2 ORDER BY id",

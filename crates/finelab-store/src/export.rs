@@ -136,7 +136,7 @@ impl Store {
                 ProjectKind::Spans => "spans",
             };
             w.write_record(["id", "text", label_col, "split", "annotator", "meta"]).map_err(csv_err)?;
-            Sink::Csv(w)
+            Sink::Csv(Box::new(w))
         } else {
             Sink::Plain(options.format, out)
         };
@@ -169,7 +169,7 @@ impl Store {
                     let (_, _, row) = pending.take().unwrap();
                     emit(row, &mut summary, &mut sink)?;
                     seen += 1;
-                    if seen % 8192 == 0 && !progress(seen, total) {
+                    if seen.is_multiple_of(8192) && !progress(seen, total) {
                         return Err(Error::Cancelled);
                     }
                 }
@@ -209,7 +209,7 @@ fn csv_err(e: csv::Error) -> Error {
 }
 
 enum Sink<'a> {
-    Csv(csv::Writer<&'a mut dyn Write>),
+    Csv(Box<csv::Writer<&'a mut dyn Write>>),
     Plain(ExportFormat, &'a mut dyn Write),
 }
 
@@ -244,7 +244,7 @@ fn write_row(row: &Row, sink: &mut Sink<'_>) -> Result<()> {
                 Some(AnnotationValue::Spans(s)) => serde_json::to_string(s)?,
                 None => String::new(),
             };
-            let meta = row.meta.as_ref().map(|m| serde_json::to_string(m)).transpose()?.unwrap_or_default();
+            let meta = row.meta.as_ref().map(serde_json::to_string).transpose()?.unwrap_or_default();
             w.write_record([
                 row.uid.as_str(),
                 row.text.as_str(),

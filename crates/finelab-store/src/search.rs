@@ -59,7 +59,12 @@ fn for_each_run(text: &str, mut emit: impl FnMut(&[char], usize)) {
 /// is then the prefix of some term, so prefix queries find it anywhere in a run.
 pub fn index_terms(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 3);
+    let mut pairs = WordPairs::default();
     for_each_run(text, |run, n| {
+        if let Some(pair) = pairs.next(run, n) {
+            out.push(' ');
+            out.push_str(&pair);
+        }
         for start in 0..run.len() {
             let end = (start + n).min(run.len());
             // Full grams everywhere; shorter ones only as the run's tails.
@@ -75,6 +80,31 @@ pub fn index_terms(text: &str) -> String {
     out
 }
 
+/// Terms that join two neighbouring words of a script with spaces: the last three letters of one
+/// and the first three of the next. Two common words that rarely stand side by side ("quality
+/// great") then narrow the candidates at once, where the words' own grams would leave tens of
+/// thousands of records to verify. A query has a pair only where it holds a whole word boundary
+/// (`...ity gre...`), which is then certainly the text's own boundary.
+#[derive(Default)]
+struct WordPairs {
+    tail: Option<String>,
+}
+
+impl WordPairs {
+    fn next(&mut self, run: &[char], n: usize) -> Option<String> {
+        if n != 3 {
+            self.tail = None;
+            return None;
+        }
+        let pair = match (&self.tail, run.len() >= 3) {
+            (Some(tail), true) => Some(format!("{tail}{}", run[..3].iter().collect::<String>())),
+            _ => None,
+        };
+        self.tail = (run.len() >= 3).then(|| run[run.len() - 3..].iter().collect());
+        pair
+    }
+}
+
 /// The FTS5 query for a user's search text, or `None` when it has no indexable term (then the
 /// search scans). A run at least n long becomes an AND of n-grams that cover it (every n-th one
 /// and the last: fewer doclists to intersect; candidates are verified exactly anyway); a shorter
@@ -82,7 +112,11 @@ pub fn index_terms(text: &str) -> String {
 pub fn fts_query(query: &str) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     let quote = |s: String| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut pairs = WordPairs::default();
     for_each_run(query, |run, n| {
+        if let Some(pair) = pairs.next(run, n) {
+            parts.push(quote(pair));
+        }
         if run.len() < n {
             parts.push(format!("{}*", quote(run.iter().collect())));
         } else {
@@ -152,8 +186,9 @@ pub struct SearchPage {
 /// The file name of the search index inside a project folder.
 pub const SEARCH_DB: &str = "search.sqlite";
 
-/// Version of the index's own layout; an index of another version is rebuilt.
-const SEARCH_FORMAT: i64 = 1;
+/// Version of the index's terms and layout; an index of another version is dropped and rebuilt
+/// (bump it whenever `index_terms` changes).
+const SEARCH_FORMAT: i64 = 2;
 
 /// Opens (creating or rebuilding when needed) the search index file next to `db`.
 pub(crate) fn open_index_db(db: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
@@ -511,7 +546,8 @@ mod tests {
     fn terms() {
         check_terms("物流很快", "物流 流很 很快 快");
         check_terms("好", "好");
-        check_terms("Shipping was FAST!", "shi hip ipp ppi pin ing ng g was as s fas ast st t");
+        check_terms("Shipping was FAST!", "shi hip ipp ppi pin ing ng g ingwas was as s wasfas fas ast st t");
+        check_terms("ok 好 fine", "ok k 好 fin ine ne e");
         check_terms("iPhone15很好用😀", "iph pho hon one ne1 e15 15 5 很好 好用 用");
         check_terms("ab 中", "ab b 中");
         check_terms("", "");
@@ -545,6 +581,7 @@ mod tests {
         check_query("物流很", Some("\"流很\" \"物流\""));
         check_query("ship", Some("\"hip\" \"shi\""));
         check_query("quality", Some("\"ity\" \"lit\" \"qua\""));
+        check_query("quality great", Some("\"eat\" \"gre\" \"ity\" \"itygre\" \"lit\" \"qua\""));
         check_query("好 sh", Some("\"sh\"* \"好\"*"));
         check_query("!!", None);
     }

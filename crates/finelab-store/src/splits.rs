@@ -78,7 +78,9 @@ impl Store {
                 }
             }
         }
-        let mut strata: BTreeMap<String, ([u64; 3], Vec<(u64, i64)>)> = BTreeMap::new();
+        // Per stratum: records already in each split, and the new ones as (hash key, seq).
+        type Stratum = ([u64; 3], Vec<(u64, i64)>);
+        let mut strata: BTreeMap<String, Stratum> = BTreeMap::new();
         for (seq, (uid, split, _, value)) in &by_record {
             let value: AnnotationValue = serde_json::from_str(value)?;
             let stratum = strata.entry(value.stratum()).or_default();

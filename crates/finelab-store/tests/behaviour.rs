@@ -130,6 +130,10 @@ fn search_chinese_and_english_before_and_after_indexing() {
         ("😀", &[6]),
         ("包装完好", &[0]),
         ("物流 快", &[]),
+        ("ping was", &[2]),
+        ("was lost", &[3]),
+        ("was fast!", &[]),
+        ("shipment was", &[3]),
         ("不存在", &[]),
     ];
     for indexed in [false, true] {

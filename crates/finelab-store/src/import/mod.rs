@@ -446,7 +446,7 @@ impl Store {
             };
             for item in opened.rows {
                 report.rows += 1;
-                if report.rows % 4096 == 0 {
+                if report.rows.is_multiple_of(4096) {
                     let p = ImportProgress { bytes_read: counter.get().min(bytes_total), bytes_total, rows: report.rows };
                     if !progress(&p) {
                         return Err(Error::Cancelled);

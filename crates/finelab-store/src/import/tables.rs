@@ -266,7 +266,7 @@ fn detect_delimiter(sample: &[u8], format: Format) -> u8 {
         return b'\t';
     }
     let mut best = (b',', 0usize, 0usize);
-    for &d in &[b',', b'\t', b';', b'|'] {
+    for &d in b",\t;|" {
         let mut rdr = csv::ReaderBuilder::new().delimiter(d).has_headers(false).flexible(true).from_reader(sample);
         let counts: Vec<usize> = rdr.byte_records().take(50).filter_map(|r| r.ok()).map(|r| r.len()).collect();
         // The last sampled record may be cut off.
