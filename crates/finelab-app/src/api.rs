@@ -417,7 +417,7 @@ impl AppContext {
     }
 
     fn job(&self, id: u64) -> Result<Arc<Job>> {
-        self.jobs.lock().unwrap().get(&id).cloned().ok_or_else(|| AppError::Invalid(format!("no job {id}")))
+        self.jobs.lock().unwrap().get(&id).cloned().ok_or(AppError::NoSuchJob(id))
     }
 
     /// A job's current state.

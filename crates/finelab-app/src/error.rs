@@ -9,6 +9,9 @@ pub enum AppError {
     /// A request was invalid.
     #[error("{0}")]
     Invalid(String),
+    /// No job with this id (finished jobs are kept while the shell runs).
+    #[error("no job with id {0}")]
+    NoSuchJob(u64),
     /// Training, inference or metrics failed in the trainer.
     #[error(transparent)]
     Train(#[from] finelab_train::Error),
@@ -55,6 +58,7 @@ impl AppError {
         match self {
             AppError::Store(e) => e.code(),
             AppError::Invalid(_) => "invalid",
+            AppError::NoSuchJob(_) => "no_such_job",
             AppError::Train(_) => "train",
             AppError::Unsupported(_) => "unsupported",
             AppError::BadInput { .. } => "bad_input",

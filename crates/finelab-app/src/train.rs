@@ -21,6 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use finelab_train::Control;
@@ -313,10 +314,41 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// Trainings under way in this process. A long-lived process (the desktop app, `finelab serve`)
+/// trains in a thread while other requests open the project: a `running` run with this process's
+/// pid is alive exactly while one of them is under way (otherwise it was left by an earlier
+/// process that had the same pid).
+static TRAININGS_HERE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one training in [`TRAININGS_HERE`] for as long as it lives.
+struct TrainingHere;
+
+impl TrainingHere {
+    fn start() -> TrainingHere {
+        TRAININGS_HERE.fetch_add(1, Ordering::SeqCst);
+        TrainingHere
+    }
+}
+
+impl Drop for TrainingHere {
+    fn drop(&mut self) {
+        TRAININGS_HERE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether a run recorded with `pid` may still be training.
+fn run_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        TRAININGS_HERE.load(Ordering::SeqCst) > 0
+    } else {
+        process_alive(pid)
+    }
+}
+
 /// Opens a project and marks its dead runs `interrupted`.
 fn open(dir: &Path) -> Result<Store> {
     let store = Store::open(dir)?;
-    store.mark_interrupted_runs(&process_alive)?;
+    store.mark_interrupted_runs(&run_alive)?;
     Ok(store)
 }
 
@@ -407,6 +439,7 @@ pub fn train(dir: &Path, req: &TrainRequest, progress: &mut dyn FnMut(&TrainEven
     data.validate()?;
 
     let family = plan.config.family.clone();
+    let _training_here = TrainingHere::start();
     let (run_id, run_dir) = claim_run(&store, &family)?;
     let model_dir = run_dir.join("model");
     store.create_run(&NewRun {
@@ -626,6 +659,8 @@ pub struct Evaluation {
     pub source: ReportSource,
     /// The project's kind.
     pub kind: ProjectKind,
+    /// The project's label set, in order (for laying out the report).
+    pub labels: Vec<String>,
     /// Records the report covers.
     pub n_records: u64,
     /// The report (scikit-learn's `classification_report` dictionary, plus `confusion` for
@@ -642,6 +677,7 @@ pub struct Evaluation {
 pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
     let store = open(dir)?;
     let kind = store.kind()?;
+    let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
     let row = match run {
         Some(id) => store.run(id)?,
         None => {
@@ -687,7 +723,7 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
     };
     if let Some(report) = stored {
         let n_records = if split == Split::Dev { row.n_dev } else { row.n_test };
-        return Ok(Evaluation { run: row.id, status: row.status, split, source: ReportSource::Stored, kind, n_records, report });
+        return Ok(Evaluation { run: row.id, status: row.status, split, source: ReportSource::Stored, kind, labels, n_records, report });
     }
     let model_dir = match &row.model_dir {
         Some(m) => dir.join(m),
@@ -709,6 +745,7 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
         split,
         source: ReportSource::Recomputed,
         kind,
+        labels,
         n_records: records.len() as u64,
         report: report.to_json(),
     })
@@ -1194,6 +1231,39 @@ mod tests {
         assert_eq!(utc_stamp(951_782_400_000), "20000229-000000");
         assert_eq!(utc_stamp(1_795_987_845_000), "20261129-213045");
         assert_eq!(utc_stamp(1_704_067_199_999), "20231231-235959");
+    }
+
+    #[test]
+    fn a_run_with_this_process_pid_is_alive_only_while_this_process_trains() {
+        let tmp = tempfile::tempdir().unwrap();
+        let project = finelab_store::NewProject {
+            name: "p".into(),
+            kind: ProjectKind::Single,
+            labels: vec![finelab_store::LabelDef::with_defaults("a", 0)],
+            guidelines: String::new(),
+            split_seed: 42,
+            split_ratios: finelab_store::SplitRatios::default(),
+        };
+        let store = Store::create(tmp.path(), &project).unwrap();
+        let run = |id: &str| NewRun {
+            id: id.into(),
+            family: INSTANT.into(),
+            base_model: None,
+            device: "cpu".into(),
+            config: json!({}),
+            data_hash: String::new(),
+            n_train: 0,
+            n_dev: 0,
+            n_test: 0,
+            pid: Some(std::process::id()),
+        };
+        store.create_run(&run("stale")).unwrap();
+        assert_eq!(open(tmp.path()).unwrap().run("stale").unwrap().status, "interrupted");
+        let training = TrainingHere::start();
+        store.create_run(&run("live")).unwrap();
+        assert_eq!(open(tmp.path()).unwrap().run("live").unwrap().status, "running");
+        drop(training);
+        assert_eq!(open(tmp.path()).unwrap().run("live").unwrap().status, "interrupted");
     }
 
     #[test]

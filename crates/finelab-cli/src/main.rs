@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
 
+mod serve;
 mod train_cmd;
 
 #[derive(Parser)]
@@ -236,6 +237,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the UI and the API over HTTP (127.0.0.1 only, unless given another address and a token).
+    Serve(serve::ServeArgs),
     /// Bring the search index up to date.
     Index {
         /// The project folder.
@@ -477,6 +480,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval { dir, run, split, json } => train_cmd::eval(&dir, run.as_deref(), &split, json)?,
         Command::Predict { model_dir, file } => train_cmd::predict(&model_dir, file.as_deref())?,
         Command::Metrics { kind, gold, pred, labels, json } => train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?,
+        Command::Serve(args) => serve::run(args)?,
         Command::Index { dir } => {
             let pb = bar(0, "index");
             let n = project::index_search(&dir, &mut |done, total| {

@@ -139,8 +139,7 @@ pub fn eval(dir: &Path, run: Option<&str>, split: &str, json: bool) -> Result<()
         println!("{}", serde_json::to_string_pretty(&ev.report)?);
         return Ok(());
     }
-    let labels: Vec<String> = finelab_app::project::stats(dir)?.labels.into_keys().collect();
-    let report = app::report_from_json(ev.kind, &ev.report, &labels)?;
+    let report = app::report_from_json(ev.kind, &ev.report, &ev.labels)?;
     let source = match ev.source {
         app::ReportSource::Stored => "report stored with the run",
         app::ReportSource::Recomputed => "recomputed now on the split's current records",

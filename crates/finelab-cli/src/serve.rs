@@ -1,0 +1,60 @@
+//! `finelab serve`: the web UI and the application API over HTTP (finelab-server).
+
+use anyhow::{Context, Result};
+use finelab_server::ServerConfig;
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+/// The flags of `finelab serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The project folder (it may not exist yet: the UI can create the project there).
+    dir: Option<PathBuf>,
+    /// Where to listen. An address other than 127.0.0.1/localhost requires a token.
+    #[arg(long, default_value = finelab_server::DEFAULT_ADDR)]
+    addr: String,
+    /// Access token for the API (generated and printed when the address is not loopback).
+    #[arg(long, env = "FINELAB_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let addr = parse_addr(&args.addr)?;
+    let config = ServerConfig {
+        addr,
+        token: args.token,
+        ui_dir: std::env::var_os("FINELAB_UI_DIR").map(PathBuf::from),
+        ..ServerConfig::new(args.dir.clone())
+    };
+    if let Some(dir) = &args.dir {
+        if !dir.join(finelab_store::DB_FILE).is_file() {
+            eprintln!("note: {} holds no project yet; create it in the browser", dir.display());
+        }
+    }
+    finelab_server::serve_blocking(config, |server| {
+        // Scripts and tests wait for this line: print it alone, and flush it now.
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", server.banner());
+        let _ = stdout.flush();
+        if !server.local_addr().ip().is_loopback() {
+            eprintln!(
+                "Listening beyond this machine: anyone who has the token can read and change the projects and read \
+                 files this user can. Keep the address with its token private; stop with Ctrl+C."
+            );
+        }
+    })
+    .with_context(|| format!("finelab serve on {addr}"))?;
+    Ok(())
+}
+
+/// `127.0.0.1:7878`, `[::1]:0`, or a name such as `localhost:7878`.
+fn parse_addr(text: &str) -> Result<SocketAddr> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.to_socket_addrs()
+        .with_context(|| format!("--addr {text:?}: expected HOST:PORT, such as 127.0.0.1:7878"))?
+        .next()
+        .with_context(|| format!("--addr {text:?} names no address"))
+}

@@ -1,0 +1,133 @@
+//! `finelab serve` as a user starts it: the real binary, its one ready line, the API over HTTP, a
+//! token for non-loopback addresses, and Ctrl+C.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Serving {
+    child: Child,
+    line: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `finelab serve ARGS` and waits for its ready line.
+fn serve(args: &[&str], config_dir: &std::path::Path) -> Serving {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_finelab"))
+        .arg("serve")
+        .args(args)
+        .env("FINELAB_CONFIG_DIR", config_dir)
+        .env_remove("FINELAB_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    Serving { child, line: line.trim_end().to_string() }
+}
+
+/// The `host:port` and the token of the ready line's URL.
+fn address(line: &str) -> (String, Option<String>) {
+    let url = line.rsplit(" at ").next().unwrap();
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, query) = rest.split_once('/').unwrap();
+    (host.to_string(), query.strip_prefix("?token=").map(str::to_string))
+}
+
+/// `POST /api` over a plain socket; the status and the body.
+fn post_api(addr: &str, body: &str, authorization: Option<&str>) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "POST /api HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_prints_one_ready_line_and_answers_the_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("proj");
+    let mut serving = serve(&[project.to_str().unwrap(), "--addr", "127.0.0.1:0"], &tmp.path().join("config"));
+    let expected_start = format!("Finelab serving {} at http://127.0.0.1:", project.display());
+    assert!(serving.line.starts_with(&expected_start) && serving.line.ends_with('/'), "{}", serving.line);
+    let (addr, token) = address(&serving.line);
+    assert_eq!(token, None);
+    assert_ne!(addr, "127.0.0.1:0");
+
+    let (status, body) = post_api(&addr, r#"{"cmd":"app_info"}"#, None);
+    assert_eq!(status, 200, "{body}");
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(info["project"], serde_json::json!(project.display().to_string()));
+    let create = serde_json::json!({
+        "cmd": "create_project", "dir": project, "project": {"kind": "spans", "labels": ["PER", "LOC"]},
+    });
+    let (status, body) = post_api(&addr, &create.to_string(), None);
+    assert_eq!(status, 200, "{body}");
+    assert!(project.join("project.sqlite").is_file());
+
+    // Ctrl+C stops it cleanly.
+    #[cfg(unix)]
+    {
+        let pid = serving.child.id().to_string();
+        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = serving.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "finelab serve did not stop on SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+#[test]
+fn serve_on_a_non_loopback_address_prints_a_token_and_requires_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("proj");
+    let serving = serve(&[project.to_str().unwrap(), "--addr", "0.0.0.0:0"], &tmp.path().join("config"));
+    let (addr, token) = address(&serving.line);
+    let token = token.unwrap_or_else(|| panic!("no token in {:?}", serving.line));
+    assert_eq!(token.len(), 32, "{token}");
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    // Talk to it on the loopback address only.
+    let port = addr.rsplit(':').next().unwrap();
+    let loopback = format!("127.0.0.1:{port}");
+    let (status, body) = post_api(&loopback, r#"{"cmd":"app_info"}"#, None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains(r#""code":"unauthorized""#), "{body}");
+    let (status, body) = post_api(&loopback, r#"{"cmd":"app_info"}"#, Some(&format!("Bearer {token}")));
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn serve_refuses_a_token_that_cannot_go_in_a_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_finelab"))
+        .args(["serve", tmp.path().to_str().unwrap(), "--addr", "127.0.0.1:0", "--token", "a b"])
+        .env("FINELAB_CONFIG_DIR", tmp.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("token"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no ready line: {}", String::from_utf8_lossy(&output.stdout));
+}

@@ -1,0 +1,127 @@
+//! Who may call the API: the token check, and the refusals that keep a web page of another site
+//! from using a server on the user's machine.
+
+use crate::{error_response, AppState};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// Runs before every `/api` route.
+pub(crate) async fn api_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    // Without a token, the only protection is that the server is reachable from this machine
+    // alone; a page of another site that re-points its own name at 127.0.0.1 (DNS rebinding)
+    // reaches it under that name, so only loopback names are accepted.
+    if state.loopback_hosts_only && !is_loopback_host(host) {
+        return error_response(
+            "forbidden",
+            format!("this server answers only as localhost or 127.0.0.1, not as {host:?}"),
+        );
+    }
+    // A browser names the page that sent a request in `Origin`; the UI is served from this server,
+    // so any other origin is a page of another site (CSRF). Clients that are not browsers send none.
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        if !same_origin(origin, host) {
+            return error_response(
+                "forbidden",
+                format!("requests from {origin:?} are refused: the API serves pages of http://{host} only"),
+            );
+        }
+    }
+    if let Some(token) = &state.token {
+        let given = bearer_token(headers).or_else(|| query_token(request.uri().query()));
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            let mut response = error_response(
+                "unauthorized",
+                "this server needs its access token: send `Authorization: Bearer <token>` or add `?token=<token>` \
+                 (the token is printed by `finelab serve`)",
+            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn same_origin(origin: &HeaderValue, host: &str) -> bool {
+    let Ok(origin) = origin.to_str() else { return false };
+    origin.strip_prefix("http://").is_some_and(|o| o.eq_ignore_ascii_case(host))
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The `token` query parameter. Tokens are URL-safe (checked at start), so no decoding is needed.
+fn query_token(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|pair| pair.strip_prefix("token="))
+}
+
+/// Compares without stopping at the first difference, so response times say nothing about how
+/// much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        let check = |host: &str, expected: bool| assert_eq!(is_loopback_host(host), expected, "{host}");
+        check("localhost", true);
+        check("localhost:7878", true);
+        check("LOCALHOST:7878", true);
+        check("127.0.0.1:7878", true);
+        check("127.3.4.5", true);
+        check("[::1]:7878", true);
+        check("[::1]", true);
+        check("evil.example:7878", false);
+        check("localhost.evil.example:7878", false);
+        check("192.168.1.5:7878", false);
+        check("0.0.0.0:7878", false);
+        check("", false);
+    }
+
+    #[test]
+    fn origins() {
+        let check = |origin: &str, host: &str, expected: bool| {
+            assert_eq!(same_origin(&HeaderValue::from_str(origin).unwrap(), host), expected, "{origin} {host}")
+        };
+        check("http://127.0.0.1:7878", "127.0.0.1:7878", true);
+        check("http://localhost:7878", "localhost:7878", true);
+        check("http://evil.example", "127.0.0.1:7878", false);
+        check("http://127.0.0.1:9999", "127.0.0.1:7878", false);
+        check("null", "127.0.0.1:7878", false);
+    }
+
+    #[test]
+    fn tokens_from_requests() {
+        assert_eq!(query_token(Some("token=abc&x=1")), Some("abc"));
+        assert_eq!(query_token(Some("x=1&token=abc")), Some("abc"));
+        assert_eq!(query_token(Some("xtoken=abc")), None);
+        assert_eq!(query_token(None), None);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&headers), None);
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,311 @@
+//! `finelab serve`: the application API ([`finelab_app::api`]) and the web UI over HTTP.
+//!
+//! This crate only wires finelab-app to HTTP, the way `src-tauri` wires it to a window:
+//!
+//! - `POST /api` takes a [`Request`](finelab_app::api::Request) as JSON and answers with the JSON
+//!   that [`AppContext::handle`] returns, or a non-2xx status and an [`ErrorBody`].
+//! - `GET /api/jobs/{id}/events` streams a job's [`JobState`](finelab_app::api::JobState)s as
+//!   Server-Sent Events until the job is over.
+//! - `POST /api/upload?name=FILE` saves the raw body under the project's `uploads/` folder, so a
+//!   browser can import a file it cannot name by path.
+//! - Every other `GET` serves the built UI (`ui/dist`, embedded in release builds).
+//!
+//! Every call into [`AppContext`] blocks (SQLite), so it runs on tokio's blocking pool.
+//!
+//! Security: the server binds 127.0.0.1 unless told otherwise, and any other address needs an
+//! access token (generated when none is given) that every `/api` request must carry. Requests from
+//! a page of another origin (CSRF) and, without a token, requests that name the server by a
+//! non-loopback host (DNS rebinding) are refused, since the API can read any file the user can.
+#![deny(missing_docs)]
+
+mod guard;
+mod handlers;
+mod ui;
+mod upload;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use axum::Router;
+use finelab_app::api::AppContext;
+use finelab_app::ErrorBody;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use upload::sanitize_file_name;
+
+/// The address `finelab serve` binds when given none.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
+
+/// The largest upload accepted by default (2 GiB).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
+
+/// The largest `POST /api` body (a request, not a file: files travel by upload).
+const API_BODY_LIMIT: usize = 16 << 20;
+
+/// How long a stopping server waits for open connections (event streams) before it closes them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The project the server is started on (it need not exist yet: the UI can create it).
+    /// Uploads are saved in its `uploads/` folder; without one, in a temporary folder.
+    pub project_dir: Option<PathBuf>,
+    /// Where to listen; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// The access token. Required for a non-loopback address: one is generated when this is
+    /// `None`. On a loopback address the API is open unless a token is given.
+    pub token: Option<String>,
+    /// Where the recent-projects list is kept (`None`: not kept).
+    pub config_dir: Option<PathBuf>,
+    /// Serve the UI from this folder instead of the one built into the program.
+    pub ui_dir: Option<PathBuf>,
+    /// The largest upload accepted, in bytes.
+    pub max_upload_bytes: u64,
+}
+
+impl ServerConfig {
+    /// The defaults: 127.0.0.1:7878, no token, the platform's config folder, the built-in UI.
+    pub fn new(project_dir: Option<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            project_dir,
+            addr: DEFAULT_ADDR.parse().expect("the default address parses"),
+            token: None,
+            config_dir: AppContext::default_config_dir(),
+            ui_dir: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+        }
+    }
+}
+
+/// Errors of starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound (in use, not an address of this machine, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The given token cannot be used.
+    #[error("{0}")]
+    BadToken(String),
+    /// The system's random source failed while making a token.
+    #[error("cannot make an access token: {0}")]
+    Random(String),
+    /// Serving failed, or the async runtime could not start.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// State shared by the handlers.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) ctx: Arc<AppContext>,
+    pub(crate) token: Option<Arc<str>>,
+    /// Refuse API requests whose `Host` is not a loopback name (no token to protect the API).
+    pub(crate) loopback_hosts_only: bool,
+    pub(crate) uploads_dir: PathBuf,
+    pub(crate) max_upload_bytes: u64,
+    pub(crate) ui: Arc<ui::UiSource>,
+}
+
+/// A server bound to its address, not yet serving.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    local_addr: SocketAddr,
+    token: Option<String>,
+    project_dir: Option<PathBuf>,
+}
+
+impl Server {
+    /// Validates `config`, binds its address and builds the routes.
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServeError> {
+        let token = match config.token {
+            Some(t) => Some(validate_token(t)?),
+            None if !config.addr.ip().is_loopback() => Some(generate_token()?),
+            None => None,
+        };
+        let project_dir = config.project_dir.as_deref().map(absolute);
+        let uploads_dir = match &project_dir {
+            Some(dir) => dir.join("uploads"),
+            None => std::env::temp_dir().join("finelab-uploads"),
+        };
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
+        let local_addr = listener.local_addr()?;
+        let state = AppState {
+            ctx: Arc::new(AppContext::new(config.config_dir, project_dir.clone())),
+            token: token.as_deref().map(Arc::from),
+            loopback_hosts_only: token.is_none(),
+            uploads_dir,
+            max_upload_bytes: config.max_upload_bytes,
+            ui: Arc::new(ui::UiSource::new(config.ui_dir)),
+        };
+        Ok(Server { listener, router: router(state), local_addr, token, project_dir })
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The access token, when the API needs one.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The address to open in a browser, with `?token=` when the API needs one.
+    pub fn url(&self) -> String {
+        match &self.token {
+            Some(t) => format!("http://{}/?token={t}", self.local_addr),
+            None => format!("http://{}/", self.local_addr),
+        }
+    }
+
+    /// The one line `finelab serve` prints when it is ready.
+    pub fn banner(&self) -> String {
+        match &self.project_dir {
+            Some(dir) => format!("Finelab serving {} at {}", dir.display(), self.url()),
+            None => format!("Finelab serving at {}", self.url()),
+        }
+    }
+
+    /// Serves until `shutdown` completes, then gives open connections (event streams) a few
+    /// seconds to end before it closes them.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        tokio::select! {
+            result = serve => Ok(result?),
+            _ = async {
+                if stopping_rx.await.is_ok() {
+                    tokio::time::sleep(SHUTDOWN_GRACE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => Ok(()),
+        }
+    }
+}
+
+/// Binds, calls `ready` (to print the banner), and serves until Ctrl+C, on a runtime of its own:
+/// what `finelab serve` runs.
+pub fn serve_blocking(config: ServerConfig, ready: impl FnOnce(&Server)) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(async {
+        let server = Server::bind(config).await?;
+        ready(&server);
+        server
+            .run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    });
+    // Blocking calls still running (an annotation being committed) get a moment to finish.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api", post(handlers::api).layer(DefaultBodyLimit::max(API_BODY_LIMIT)))
+        .route("/api/jobs/{id}/events", get(handlers::job_events))
+        .route("/api/upload", post(upload::upload).layer(DefaultBodyLimit::disable()))
+        .route("/api/{*rest}", any(handlers::no_such_route))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::api_guard));
+    api.fallback(ui::serve).with_state(state)
+}
+
+fn absolute(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).or_else(|_| std::path::absolute(dir)).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// A token goes into URLs and headers as it is: URL-safe characters only, and long enough.
+fn validate_token(token: String) -> Result<String, ServeError> {
+    let ok_chars = token.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'));
+    if !ok_chars {
+        return Err(ServeError::BadToken("the token may hold only letters, digits, '-', '_', '.' and '~'".into()));
+    }
+    if !(8..=256).contains(&token.len()) {
+        return Err(ServeError::BadToken(format!("the token must be 8 to 256 characters long, got {}", token.len())));
+    }
+    Ok(token)
+}
+
+/// 128 random bits as 32 hex characters.
+fn generate_token() -> Result<String, ServeError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| ServeError::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The HTTP status for an error code: 404 for `no_such_*`, 409 for a state conflict, 500 for a
+/// failure of the machine (database, disk), 400 for everything the request got wrong.
+pub fn status_for_code(code: &str) -> u16 {
+    match code {
+        c if c.starts_with("no_such_") => 404,
+        "unauthorized" => 401,
+        "forbidden" => 403,
+        "too_large" => 413,
+        "already_exists" | "newer_schema" => 409,
+        "database" | "io" | "migration" | "json" | "train" | "internal" => 500,
+        _ => 400,
+    }
+}
+
+pub(crate) fn error_response(code: &str, message: impl Into<String>) -> axum::response::Response {
+    error_body_response(ErrorBody { code: code.into(), message: message.into(), details: None })
+}
+
+pub(crate) fn error_body_response(body: ErrorBody) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = axum::http::StatusCode::from_u16(status_for_code(&body.code))
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes() {
+        let check = |code: &str, status: u16| assert_eq!(status_for_code(code), status, "{code}");
+        check("invalid", 400);
+        check("bad_file", 400);
+        check("rows_rejected", 400);
+        check("not_a_project", 400);
+        check("bad_request", 400);
+        check("bad_input", 400);
+        check("no_such_record", 404);
+        check("no_such_run", 404);
+        check("no_such_job", 404);
+        check("already_exists", 409);
+        check("database", 500);
+        check("io", 500);
+        check("unauthorized", 401);
+    }
+
+    #[test]
+    fn tokens() {
+        let token = generate_token().unwrap();
+        assert_eq!(token.len(), 32);
+        assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(token, generate_token().unwrap());
+        assert!(validate_token("abc123-_.~xyz".into()).is_ok());
+        assert!(validate_token("short".into()).is_err());
+        assert!(validate_token("has space in it".into()).is_err());
+        assert!(validate_token("ampersand&token=x".into()).is_err());
+    }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The real-window test: `tests/window/run.sh`.
+#
+# Builds the desktop app (`npx tauri build --no-bundle`, which builds ui/ first) and the `finelab`
+# CLI when needed, prepares a project with the CLI, starts tauri-driver (WebKitWebDriver) under
+# Xvfb, and runs window.test.mjs: the app opens on the project, one record is labeled by
+# keyboard, then relaunched without a project opens it from the recent list and labels the next;
+# both labels must be in the database (`finelab stats --json`, `finelab export`). Screenshots and timings go to
+# tests/window/artifacts/.
+#
+# Needs the system packages of ../../scripts/setup.sh plus libwebkit2gtk-4.1-dev, xvfb, xauth,
+# webkit2gtk-driver (/usr/bin/WebKitWebDriver) and imagemagick; installs tauri-driver 2.1.0 into
+# ~/.cargo/bin when missing.
+#
+# Environment: FINELAB_WINDOW_SKIP_BUILD=1 uses the binaries already in target/release;
+# FINELAB_WINDOW_PORT (default 4444) is tauri-driver's port, the native driver gets the next one.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Re-run under a virtual X display unless there is one already.
+if [ -z "${DISPLAY:-}" ]; then
+  exec xvfb-run -a -s "-screen 0 1280x800x24" "$0" "$@"
+fi
+
+APP=$ROOT/target/release/finelab-app
+FINELAB=$ROOT/target/release/finelab
+ARTIFACTS=$ROOT/tests/window/artifacts
+PORT=${FINELAB_WINDOW_PORT:-4444}
+
+if [ "${FINELAB_WINDOW_SKIP_BUILD:-}" != 1 ]; then
+  echo "== build: finelab CLI"
+  cargo build --release --locked -p finelab-cli
+  echo "== build: desktop app (ui/ first)"
+  [ -x node_modules/.bin/tauri ] || npm ci --no-audit --no-fund
+  npx tauri build --no-bundle -- --locked
+fi
+for bin in "$APP" "$FINELAB"; do
+  [ -x "$bin" ] || { echo "missing $bin (build it, or unset FINELAB_WINDOW_SKIP_BUILD)" >&2; exit 1; }
+done
+if ! command -v tauri-driver >/dev/null; then
+  echo "== installing tauri-driver 2.1.0"
+  cargo install tauri-driver --locked --version 2.1.0
+fi
+[ -x /usr/bin/WebKitWebDriver ] || { echo "missing /usr/bin/WebKitWebDriver (apt-get install webkit2gtk-driver)" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/finelab-window.XXXXXX)
+DRIVER_PID=
+cleanup() {
+  if [ -n "$DRIVER_PID" ]; then
+    kill "$DRIVER_PID" 2>/dev/null || true
+    wait "$DRIVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== preparing projects in $WORK"
+"$FINELAB" new "$WORK/project" --kind single --labels pos,neg --name "window test" >/dev/null
+"$FINELAB" import "$WORK/project" tests/window/reviews.csv --text-col text --id-col id >/dev/null
+"$FINELAB" new "$WORK/import-target" --kind single --labels pos,neg >/dev/null
+
+rm -rf "$ARTIFACTS"
+mkdir -p "$ARTIFACTS"
+echo "== tauri-driver on port $PORT"
+# The app inherits this environment from tauri-driver and WebKitWebDriver: a private config
+# folder (its own recent list, not the machine user's), and no start project but the argument.
+FINELAB_CONFIG_DIR="$WORK/config" FINELAB_PROJECT= \
+  tauri-driver --port "$PORT" --native-port $((PORT + 1)) --native-driver /usr/bin/WebKitWebDriver \
+  >"$ARTIFACTS/tauri-driver.log" 2>&1 &
+DRIVER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$PORT/status" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "== window test"
+APP=$APP FINELAB=$FINELAB PROJECT="$WORK/project" IMPORT_PROJECT="$WORK/import-target" \
+  IMPORT_FILE="$ROOT/tests/window/reviews.csv" WEBDRIVER_URL="http://127.0.0.1:$PORT" ARTIFACTS="$ARTIFACTS" \
+  CONFIG_DIR="$WORK/config" \
+  node tests/window/window.test.mjs
+echo "== window test passed (artifacts in tests/window/artifacts/)"

@@ -1,0 +1,327 @@
+// The one API client. Every call is a typed `Request` answered with its typed result or an
+// `ErrorBody`; two transports carry it, chosen once at start:
+//  - Tauri IPC (`invoke('api', { request })`, job progress over a typed Channel), in the window;
+//  - HTTP (`POST /api`, job progress as Server-Sent Events, uploads), under `finelab serve`.
+
+import type {
+  Action,
+  AppInfo,
+  CreateProject,
+  ErrorBody,
+  ImportPreview,
+  ImportRequest,
+  JobState,
+  ProjectView,
+  Receipt,
+  RecentProject,
+  RecordView,
+  Request,
+  SearchPage,
+  SearchQuery,
+  Stats,
+} from './api-types';
+
+/** What each command returns. */
+export interface Responses {
+  app_info: AppInfo;
+  recent_projects: RecentProject[];
+  create_project: ProjectView;
+  open_project: ProjectView;
+  set_guidelines: ProjectView;
+  preview_import: ImportPreview;
+  start_import: JobState;
+  job: JobState;
+  cancel_job: JobState;
+  next_record: RecordView | null;
+  get_record: RecordView;
+  annotate: Receipt;
+  undo: Receipt | null;
+  search: SearchPage;
+  count_records: number;
+  stats: Stats;
+}
+
+export type Command = Request['cmd'];
+export type RequestOf<C extends Command> = Extract<Request, { cmd: C }>;
+
+/** An error from the API (or from reaching it), with the stable code the shells send. */
+export class ApiError extends Error implements ErrorBody {
+  code: string;
+  details: ErrorBody['details'];
+  constructor(body: ErrorBody) {
+    super(body.message);
+    this.name = 'ApiError';
+    this.code = body.code;
+    this.details = body.details ?? null;
+  }
+}
+
+function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) return new ApiError(e as ErrorBody);
+  return new ApiError({ code: 'transport', message: e instanceof Error ? e.message : String(e), details: null });
+}
+
+/** How requests travel. */
+export interface Transport {
+  readonly kind: 'tauri' | 'http';
+  call(request: Request): Promise<unknown>;
+  /** Streams a job's states to `onState` until it is no longer running; resolves with the last. */
+  watchJob(id: number, onState: (state: JobState) => void): Promise<JobState>;
+}
+
+/** Tauri IPC. */
+export class TauriTransport implements Transport {
+  readonly kind = 'tauri';
+
+  async call(request: Request): Promise<unknown> {
+    const { invoke } = await import('@tauri-apps/api/core');
+    try {
+      return await invoke('api', { request });
+    } catch (e) {
+      throw toApiError(e);
+    }
+  }
+
+  async watchJob(id: number, onState: (state: JobState) => void): Promise<JobState> {
+    const { invoke, Channel } = await import('@tauri-apps/api/core');
+    let last: JobState | null = null;
+    const channel = new Channel<JobState>((state) => {
+      last = state;
+      onState(state);
+    });
+    try {
+      await invoke('watch_job', { id, onEvent: channel });
+    } catch (e) {
+      throw toApiError(e);
+    }
+    // The command returns once the job is over; make sure the final state was seen.
+    const final = (last as JobState | null)?.status !== 'running' && last ? last : ((await this.call({ cmd: 'job', id })) as JobState);
+    if (final !== last) onState(final);
+    return final;
+  }
+
+  /** The native file dialog; null when cancelled. */
+  async pickPath(directory: boolean, filters?: { name: string; extensions: string[] }[]): Promise<string | null> {
+    const { open } = await import('@tauri-apps/plugin-dialog');
+    const chosen = await open({ directory, multiple: false, filters });
+    return typeof chosen === 'string' ? chosen : null;
+  }
+}
+
+/** HTTP to `finelab serve`. */
+export class HttpTransport implements Transport {
+  readonly kind = 'http';
+  private readonly base: URL;
+
+  /** `base`: the page's URL (the API lives at `<base>/api`); `token`: from `?token=`. */
+  constructor(base: string, private readonly token: string | null) {
+    const url = new URL(base);
+    url.search = '';
+    url.hash = '';
+    // The API is beside the page: /index.html → /api, /ui/ → /ui/api.
+    url.pathname = url.pathname.replace(/[^/]*$/, '');
+    this.base = url;
+  }
+
+  url(path: string, withToken = false): string {
+    const url = new URL(path, this.base);
+    if (withToken && this.token) url.searchParams.set('token', this.token);
+    return url.toString();
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.token ? { ...extra, Authorization: `Bearer ${this.token}` } : extra;
+  }
+
+  async call(request: Request): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetch(this.url('api'), {
+        method: 'POST',
+        headers: this.headers({ 'Content-Type': 'application/json' }),
+        body: JSON.stringify(request),
+      });
+    } catch (e) {
+      throw new ApiError({ code: 'network', message: e instanceof Error ? e.message : String(e), details: null });
+    }
+    const text = await response.text();
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      if (response.ok) throw new ApiError({ code: 'transport', message: `not JSON: ${text.slice(0, 200)}`, details: null });
+    }
+    if (!response.ok) {
+      if (body && typeof body === 'object' && 'code' in body) throw new ApiError(body as ErrorBody);
+      throw new ApiError({ code: `http_${response.status}`, message: text.slice(0, 500) || response.statusText, details: null });
+    }
+    return body;
+  }
+
+  watchJob(id: number, onState: (state: JobState) => void): Promise<JobState> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (state: JobState) => {
+        if (settled) return;
+        settled = true;
+        resolve(state);
+      };
+      // Poll when the event stream is unavailable or breaks before the job ends.
+      const poll = async () => {
+        try {
+          for (;;) {
+            const state = (await this.call({ cmd: 'job', id })) as JobState;
+            onState(state);
+            if (state.status !== 'running') return finish(state);
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        } catch (e) {
+          if (!settled) {
+            settled = true;
+            reject(toApiError(e));
+          }
+        }
+      };
+      if (typeof EventSource === 'undefined') {
+        void poll();
+        return;
+      }
+      const source = new EventSource(this.url(`api/jobs/${id}/events`, true));
+      source.onmessage = (event) => {
+        let state: JobState;
+        try {
+          state = JSON.parse(event.data) as JobState;
+        } catch {
+          return;
+        }
+        onState(state);
+        if (state.status !== 'running') {
+          source.close();
+          finish(state);
+        }
+      };
+      source.onerror = () => {
+        // The stream ended or failed without a final state: ask directly instead of reconnecting.
+        source.close();
+        if (!settled) void poll();
+      };
+    });
+  }
+
+  /** Uploads a file chosen in the browser; returns its path on the server. */
+  upload(file: File, onProgress?: (sent: number, total: number) => void): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', this.url(`api/upload?name=${encodeURIComponent(file.name)}`));
+      for (const [k, v] of Object.entries(this.headers({ 'Content-Type': 'application/octet-stream' }))) xhr.setRequestHeader(k, v);
+      xhr.upload.onprogress = (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+      xhr.onload = () => {
+        let body: unknown = null;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch {
+          /* handled below */
+        }
+        if (xhr.status >= 200 && xhr.status < 300 && body && typeof body === 'object' && 'path' in body) {
+          resolve((body as { path: string }).path);
+        } else if (body && typeof body === 'object' && 'code' in body) {
+          reject(new ApiError(body as ErrorBody));
+        } else {
+          reject(new ApiError({ code: `http_${xhr.status}`, message: xhr.responseText.slice(0, 500) || 'upload failed', details: null }));
+        }
+      };
+      xhr.onerror = () => reject(new ApiError({ code: 'network', message: 'upload failed', details: null }));
+      xhr.send(file);
+    });
+  }
+}
+
+/** Typed wrappers, one per command. */
+export class Api {
+  constructor(readonly transport: Transport) {}
+
+  call<C extends Command>(request: RequestOf<C>): Promise<Responses[C]> {
+    return this.transport.call(request) as Promise<Responses[C]>;
+  }
+
+  appInfo() {
+    return this.call({ cmd: 'app_info' });
+  }
+  recentProjects() {
+    return this.call({ cmd: 'recent_projects' });
+  }
+  createProject(dir: string, project: CreateProject) {
+    return this.call({ cmd: 'create_project', dir, project });
+  }
+  openProject(dir: string) {
+    return this.call({ cmd: 'open_project', dir });
+  }
+  setGuidelines(dir: string, markdown: string) {
+    return this.call({ cmd: 'set_guidelines', dir, markdown });
+  }
+  previewImport(dir: string, path: string, options: ImportRequest) {
+    return this.call({ cmd: 'preview_import', dir, path, options });
+  }
+  startImport(dir: string, path: string, options: ImportRequest) {
+    return this.call({ cmd: 'start_import', dir, path, options });
+  }
+  job(id: number) {
+    return this.call({ cmd: 'job', id });
+  }
+  cancelJob(id: number) {
+    return this.call({ cmd: 'cancel_job', id });
+  }
+  watchJob(id: number, onState: (state: JobState) => void) {
+    return this.transport.watchJob(id, onState);
+  }
+  nextRecord(dir: string, annotator: string, afterSeq: number | null) {
+    return this.call({ cmd: 'next_record', dir, annotator, after_seq: afterSeq });
+  }
+  getRecord(dir: string, seq: number) {
+    return this.call({ cmd: 'get_record', dir, seq });
+  }
+  annotate(dir: string, seq: number, annotator: string, action: Action) {
+    return this.call({ cmd: 'annotate', dir, seq, annotator, action });
+  }
+  undo(dir: string, annotator: string) {
+    return this.call({ cmd: 'undo', dir, annotator });
+  }
+  search(dir: string, query: Partial<SearchQuery>) {
+    return this.call({ cmd: 'search', dir, query: fullQuery(query) });
+  }
+  countRecords(dir: string, query: Partial<SearchQuery>, cap: number | null = null) {
+    return this.call({ cmd: 'count_records', dir, query: fullQuery(query), cap });
+  }
+  stats(dir: string) {
+    return this.call({ cmd: 'stats', dir });
+  }
+}
+
+/** A query with every field present (absent ones null). */
+export function fullQuery(q: Partial<SearchQuery>): SearchQuery {
+  return {
+    text: q.text ?? null,
+    label: q.label ?? null,
+    split: q.split ?? null,
+    annotator: q.annotator ?? null,
+    status: q.status ?? null,
+    after_seq: q.after_seq ?? null,
+    offset: q.offset ?? null,
+    limit: q.limit ?? null,
+  };
+}
+
+/** Whether the page runs inside the Tauri window. */
+export function inTauri(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
+
+/** The transport for this page: Tauri IPC in the window, else HTTP beside the page. */
+export function detectTransport(): Transport {
+  if (inTauri()) return new TauriTransport();
+  const token = new URL(location.href).searchParams.get('token');
+  return new HttpTransport(location.href, token);
+}
+
+export const api = new Api(typeof window === 'undefined' ? new HttpTransport('http://localhost/', null) : detectTransport());

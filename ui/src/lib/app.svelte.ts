@@ -1,0 +1,119 @@
+// Application state shared by the screens: which screen is shown, the open project, messages.
+
+import { api, ApiError } from './api';
+import type { AppInfo, ProjectView } from './api-types';
+
+export type Screen = 'projects' | 'import' | 'label' | 'browse' | 'settings';
+
+export const SCREENS: Screen[] = ['projects', 'import', 'label', 'browse', 'settings'];
+
+interface AppState {
+  screen: Screen;
+  info: AppInfo | null;
+  project: ProjectView | null;
+  /** A record to show in the label screen (opened from Browse); null: the queue. */
+  openSeq: number | null;
+  /** Bumped when openSeq is set again, so the label screen reloads even for the same record. */
+  openToken: number;
+  /** A message shown in the corner. */
+  notice: { kind: 'error' | 'info'; text: string; id: number } | null;
+  /** A folder the shell was started on that holds no project yet: offered for a new one. */
+  suggestedDir: string | null;
+}
+
+export const app: AppState = $state({
+  screen: 'projects',
+  info: null,
+  project: null,
+  openSeq: null,
+  openToken: 0,
+  notice: null,
+  suggestedDir: null,
+});
+
+const LAST_PROJECT = 'finelab.project';
+let noticeId = 0;
+
+/** Shows a message for a few seconds. */
+export function notify(kind: 'error' | 'info', text: string): void {
+  const id = ++noticeId;
+  app.notice = { kind, text, id };
+  setTimeout(() => {
+    if (app.notice?.id === id) app.notice = null;
+  }, kind === 'error' ? 8000 : 3000);
+}
+
+/** Goes to a screen (and records it in the URL, so reload and Back keep it). */
+export function go(screen: Screen): void {
+  app.screen = screen;
+  if (typeof location !== 'undefined' && location.hash !== `#${screen}`) history.pushState(null, '', `#${screen}`);
+}
+
+/** Screen from the URL's hash. */
+export function screenFromHash(hash: string): Screen | null {
+  const s = hash.replace(/^#\/?/, '') as Screen;
+  return SCREENS.includes(s) ? s : null;
+}
+
+/** Opens a project and makes it current. */
+export async function openProject(dir: string): Promise<ProjectView> {
+  const view = await api.openProject(dir);
+  setProject(view);
+  return view;
+}
+
+/** Makes a project view current. */
+export function setProject(view: ProjectView): void {
+  app.project = view;
+  app.openSeq = null;
+  try {
+    sessionStorage.setItem(LAST_PROJECT, view.dir);
+  } catch {
+    /* ignore */
+  }
+}
+
+/** Refreshes the current project's counts. */
+export async function refreshProject(): Promise<void> {
+  if (!app.project) return;
+  app.project = await api.openProject(app.project.dir);
+}
+
+/** Opens a record in the label screen. */
+export function openRecord(seq: number): void {
+  app.openSeq = seq;
+  app.openToken++;
+  go('label');
+}
+
+/** At start: learn the version, open the project the shell was started with, or this tab's last. */
+export async function start(): Promise<void> {
+  const fromHash = typeof location !== 'undefined' ? screenFromHash(location.hash) : null;
+  try {
+    app.info = await api.appInfo();
+  } catch (e) {
+    notify('error', e instanceof ApiError ? `${e.code}: ${e.message}` : String(e));
+  }
+  const started = app.info?.project ?? null;
+  let dir = started;
+  try {
+    dir = sessionStorage.getItem(LAST_PROJECT) ?? dir;
+  } catch {
+    /* ignore */
+  }
+  if (dir) {
+    try {
+      await openProject(dir);
+      app.screen = fromHash ?? 'label';
+      return;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'not_a_project' && dir === started) {
+        // Started on a folder that holds no project yet: offer to create it there.
+        app.suggestedDir = dir;
+      } else {
+        notify('error', e instanceof ApiError ? e.message : String(e));
+      }
+    }
+  }
+  app.screen = fromHash && (fromHash === 'settings' || fromHash === 'projects') ? fromHash : 'projects';
+}

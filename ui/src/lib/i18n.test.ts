@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { format, MESSAGES } from './i18n.svelte';
+import { langFor, parseSettings } from './settings.svelte';
+
+describe('translations', () => {
+  const en = MESSAGES.en;
+  const zh = MESSAGES['zh-CN'];
+  const placeholders = (s: string) => [...new Set([...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort();
+
+  it('has every key in both languages with the same placeholders', () => {
+    expect(Object.keys(zh).sort()).toEqual(Object.keys(en).sort());
+    for (const key of Object.keys(en) as (keyof typeof en)[]) {
+      expect(placeholders(zh[key]), key).toEqual(placeholders(en[key]));
+      expect(zh[key].trim(), key).not.toBe('');
+    }
+  });
+
+  it('really translates (no English left in the Chinese table except names and examples)', () => {
+    const untranslated = (Object.keys(en) as (keyof typeof en)[]).filter((k) => zh[k] === en[k] && /[a-z]{3}/i.test(en[k]));
+    expect(untranslated).toEqual(['projects.path_placeholder']);
+  });
+
+  it('fills placeholders', () => {
+    expect(format('{a} of {b}', { a: 1, b: '2' })).toBe('1 of 2');
+    expect(format('{missing}', {})).toBe('{missing}');
+    expect(format('{n} span|{n} spans', { n: 1 })).toBe('1 span');
+    expect(format('{n} span|{n} spans', { n: 3 })).toBe('3 spans');
+    expect(format('{n} record|{n} records', { n: '1,000' })).toBe('1,000 records');
+    expect(format('{n} 个片段', { n: 1 })).toBe('1 个片段');
+  });
+});
+
+describe('settings', () => {
+  it('follows the system language on first start', () => {
+    expect(langFor('zh-CN')).toBe('zh-CN');
+    expect(langFor('zh')).toBe('zh-CN');
+    expect(langFor('zh-TW')).toBe('zh-CN');
+    expect(langFor('en-US')).toBe('en');
+    expect(langFor('de')).toBe('en');
+    expect(langFor(undefined)).toBe('en');
+    expect(parseSettings(null, 'zh-CN', false)).toEqual({ lang: 'zh-CN', annotator: 'annotator', theme: 'light' });
+    expect(parseSettings(null, 'en-GB', true).theme).toBe('dark');
+  });
+  it('keeps stored choices and repairs bad ones', () => {
+    expect(parseSettings('{"lang":"en","annotator":"王芳","theme":"dark"}', 'zh-CN', false)).toEqual({ lang: 'en', annotator: '王芳', theme: 'dark' });
+    expect(parseSettings('{"lang":"fr","annotator":"  "}', 'en', false)).toEqual({ lang: 'en', annotator: 'annotator', theme: 'light' });
+    expect(parseSettings('not json', 'zh-Hans-CN', false).lang).toBe('zh-CN');
+  });
+});

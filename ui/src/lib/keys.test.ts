@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import type { LabelDef, ProjectKind } from './api-types';
+import { isValidHotkey, keyToAction, toggleLabel, type KeyAction, type KeyPress } from './keys';
+
+const labels: LabelDef[] = [
+  { name: '正面', color: '#4e79a7', hotkey: '1', description: '' },
+  { name: '负面', color: '#f28e2b', hotkey: '2', description: '' },
+  { name: 'other', color: '#e15759', hotkey: 'o', description: '' },
+  { name: 'nokey', color: '#76b7b2', hotkey: null, description: '' },
+];
+
+function check(kind: ProjectKind, press: KeyPress | string, expected: KeyAction | null, extra: { spanFocused?: boolean; guidelinesOpen?: boolean } = {}) {
+  const e = typeof press === 'string' ? { key: press } : press;
+  expect(keyToAction(e, { kind, labels, ...extra })).toEqual(expected);
+}
+
+describe('single-label keys', () => {
+  it('maps hotkeys to labels that save and move on', () => {
+    check('single', '1', { type: 'label', label: '正面' });
+    check('single', '2', { type: 'label', label: '负面' });
+    check('single', 'o', { type: 'label', label: 'other' });
+    check('single', 'O', { type: 'label', label: 'other' });
+    check('single', { key: 'O', shiftKey: true }, { type: 'label', label: 'other' });
+    check('single', '3', null);
+  });
+  it('has skip, flag, undo and guidelines', () => {
+    check('single', 's', { type: 'skip' });
+    check('single', 'S', { type: 'skip' });
+    check('single', 'f', { type: 'flag' });
+    check('single', 'Backspace', { type: 'undo' });
+    check('single', { key: 'z', ctrlKey: true }, { type: 'undo' });
+    check('single', { key: 'z', metaKey: true }, { type: 'undo' });
+    check('single', { key: 'Z', ctrlKey: true }, { type: 'undo' });
+    check('single', '?', { type: 'guidelines' });
+    check('single', 'Enter', null);
+    check('single', 'Escape', { type: 'escape' });
+  });
+  it('leaves browser shortcuts and input methods alone', () => {
+    check('single', { key: '1', ctrlKey: true }, null);
+    check('single', { key: 'r', ctrlKey: true }, null);
+    check('single', { key: 's', metaKey: true }, null);
+    check('single', { key: '1', altKey: true }, null);
+    check('single', { key: 'z', ctrlKey: true, shiftKey: true }, null);
+    check('single', { key: '1', isComposing: true }, null);
+    check('single', 'Process', null);
+    check('single', 'Delete', null);
+  });
+  it('lets a label hotkey win over a built-in letter', () => {
+    const withS: LabelDef[] = [{ name: 'spam', color: '#000', hotkey: 's', description: '' }];
+    expect(keyToAction({ key: 's' }, { kind: 'single', labels: withS })).toEqual({ type: 'label', label: 'spam' });
+  });
+  it('only closes the guidelines while they are open', () => {
+    check('single', '1', null, { guidelinesOpen: true });
+    check('single', 'Backspace', null, { guidelinesOpen: true });
+    check('single', '?', { type: 'guidelines' }, { guidelinesOpen: true });
+    check('single', 'Escape', { type: 'guidelines' }, { guidelinesOpen: true });
+  });
+});
+
+describe('multi-label keys', () => {
+  it('toggles with hotkeys and saves with Enter', () => {
+    check('multi', '1', { type: 'toggle', label: '正面' });
+    check('multi', 'o', { type: 'toggle', label: 'other' });
+    check('multi', 'Enter', { type: 'save' });
+    check('multi', 'Backspace', { type: 'undo' });
+    check('multi', 's', { type: 'skip' });
+  });
+  it('toggles labels in and out of the draft in label-set order', () => {
+    let draft: string[] = [];
+    draft = toggleLabel(draft, 'other', labels);
+    draft = toggleLabel(draft, '正面', labels);
+    expect(draft).toEqual(['正面', 'other']);
+    draft = toggleLabel(draft, 'other', labels);
+    expect(draft).toEqual(['正面']);
+    draft = toggleLabel(draft, '正面', labels);
+    expect(draft).toEqual([]);
+  });
+  it('does not move a caret', () => {
+    check('multi', 'ArrowRight', null);
+  });
+});
+
+describe('span keys', () => {
+  it('labels the selection with hotkeys and saves with Enter', () => {
+    check('spans', '1', { type: 'span_label', label: '正面' });
+    check('spans', 'Enter', { type: 'save' });
+  });
+  it('moves and extends with arrows', () => {
+    check('spans', 'ArrowRight', { type: 'move', dir: 1, extend: false, step: 'char' });
+    check('spans', 'ArrowLeft', { type: 'move', dir: -1, extend: false, step: 'char' });
+    check('spans', { key: 'ArrowRight', shiftKey: true }, { type: 'move', dir: 1, extend: true, step: 'char' });
+    check('spans', { key: 'ArrowLeft', shiftKey: true }, { type: 'move', dir: -1, extend: true, step: 'char' });
+    check('spans', { key: 'ArrowRight', shiftKey: true, ctrlKey: true }, { type: 'move', dir: 1, extend: true, step: 'word' });
+    check('spans', { key: 'End', shiftKey: true }, { type: 'move', dir: 1, extend: true, step: 'line' });
+    check('spans', 'Home', { type: 'move', dir: -1, extend: false, step: 'line' });
+  });
+  it('removes a focused span with Backspace or Delete, else Backspace undoes', () => {
+    check('spans', 'Backspace', { type: 'remove_span' }, { spanFocused: true });
+    check('spans', 'Delete', { type: 'remove_span' }, { spanFocused: true });
+    check('spans', 'Backspace', { type: 'undo' });
+    check('spans', 'Delete', null);
+  });
+});
+
+describe('hotkey validation', () => {
+  it('accepts one free character', () => {
+    expect(isValidHotkey('1')).toBe(true);
+    expect(isValidHotkey('q')).toBe(true);
+    expect(isValidHotkey('好')).toBe(true);
+  });
+  it('refuses reserved and long keys', () => {
+    expect(isValidHotkey('s')).toBe(false);
+    expect(isValidHotkey('F')).toBe(false);
+    expect(isValidHotkey('?')).toBe(false);
+    expect(isValidHotkey('12')).toBe(false);
+    expect(isValidHotkey('')).toBe(false);
+  });
+});
