@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Build tools, the desktop window's libraries (Tauri v2 on WebKitGTK 4.1), Xvfb and WebKitWebDriver
+# for the real-window test, Debian's chromium for the browser test, sqlite3 for the benchmark.
 need_apt=()
-for pkg in build-essential pkg-config python3-venv sqlite3 curl; do
+for pkg in build-essential pkg-config python3-venv sqlite3 curl wget file \
+    libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev \
+    xvfb xauth webkit2gtk-driver chromium imagemagick; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -33,5 +37,13 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sklearn, seqeval, 
   .venv/bin/pip install --quiet "scikit-learn>=1.3" "seqeval==1.2.2" "numpy" "openpyxl"
 fi
 export FINELAB_PYTHON="$PWD/.venv/bin/python"
+
+if ! command -v node >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'; then
+  echo "setup: Node.js >= 20.19 is needed for the UI (Vite 8); found: $(node --version 2>/dev/null || echo none)" >&2
+  exit 1
+fi
+[ -d ui/node_modules ] || (cd ui && npm ci --no-audit --no-fund)
+[ -d node_modules ] || npm ci --no-audit --no-fund
+[ -d tests/e2e/node_modules ] || (cd tests/e2e && npm ci --no-audit --no-fund)
 
 FINELAB_PYTHON="$FINELAB_PYTHON" ./scripts/fetch-data.sh

@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of Finelab: `./scripts/test.sh`. `.ci/run` calls this.
+#   1. Rust: every crate's unit and integration tests (real SQLite files, the real `finelab`
+#      binary, the real HTTP server; metrics against scikit-learn and seqeval in .venv).
+#   2. UI: type check, Vitest unit tests, production build.
+#   3. Browser: Playwright (Debian's chromium) against a real `finelab serve`.
+#   4. Window: the real desktop app under Xvfb, driven by tauri-driver + WebKitWebDriver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export FINELAB_PYTHON="$PWD/.venv/bin/python"
 export RUST_BACKTRACE=0
-echo "== cargo test (all crates, all tests)"
+step() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
+
+step "UI: type check, unit tests, build"
+(cd ui && npm run check && npm test && npm run build)
+
+step "Rust: cargo test (all crates, all tests)"
 cargo test --workspace --locked
-echo "== all tests passed"
+
+step "Browser: Playwright against finelab serve"
+tests/e2e/run.sh
+
+step "Window: the desktop app under Xvfb with tauri-driver"
+tests/window/run.sh
+
+step "all tests passed"
