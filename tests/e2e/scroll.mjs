@@ -47,9 +47,30 @@ export async function scrollFps(page, { seconds = 3 } = {}) {
       },
       { seconds, pxPerFrame },
     );
+  // The page's own work per scrolled frame (script, style, layout; not paint): scroll, let the
+  // framework update, force layout, time it. Independent of the display's frame clock.
+  const work = (pxPerFrame) =>
+    page.evaluate(async (px) => {
+      const vp = document.querySelector('[data-testid="browse-viewport"]');
+      vp.scrollTop = 0;
+      await new Promise((r) => setTimeout(r, 300));
+      const costs = [];
+      for (let i = 0; i < 120; i++) {
+        const t0 = performance.now();
+        vp.scrollTop += px;
+        vp.dispatchEvent(new Event('scroll'));
+        await Promise.resolve();
+        await Promise.resolve();
+        void document.body.offsetHeight;
+        costs.push(performance.now() - t0);
+        await new Promise((r) => requestAnimationFrame(r));
+      }
+      costs.sort((a, b) => a - b);
+      return { p50: +costs[59].toFixed(2), p95: +costs[113].toFixed(2), max: +costs[119].toFixed(2) };
+    }, pxPerFrame);
   // A mouse wheel (about 1,800 px/s) and a fast fling (a screenful per frame).
-  const wheel = await run(30);
-  const fling = await run(600);
+  const wheel = { ...(await run(30)), workMs: await work(30) };
+  const fling = { ...(await run(600)), workMs: await work(600) };
   const jump = await page.evaluate(async () => {
     const vp = document.querySelector('[data-testid="browse-viewport"]');
     const t0 = performance.now();

@@ -2,9 +2,12 @@
 // under Xvfb. Started on a prepared project it opens the label screen and one record is labeled
 // by keyboard; started again without one, the project is opened from the recent list and the next
 // record labeled. Both labels must then be in the database, as `finelab stats --json` and
-// `finelab export` read it; the time from launch to the first interactive screen is measured. It also checks
-// the shell's own contract through the real IPC: errors arrive as {code, message, details}, a job
-// streams its states over `watch_job`'s channel, and commands outside the capability are refused.
+// `finelab export` read it. It also checks the shell's own contract through the real IPC: errors
+// arrive as {code, message, details}, a job streams its states over `watch_job`'s channel, and
+// commands outside the capability are refused. And it measures launch to the first interactive
+// screen (target 1.5 s): five launches without WebDriver, timed by the app's trace, must have a
+// median within the target (unless other work keeps every core busy: then it is only reported);
+// the WebDriver launches are timed too (timings.json).
 //
 // Plain W3C WebDriver over fetch (Node >= 18), no dependencies. `run.sh` prepares everything and
 // passes it in the environment:
@@ -18,6 +21,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 const env = (name, fallback) => {
@@ -158,6 +162,11 @@ function processAgeMs(exe) {
   return newest === null ? null : Math.round(uptimeMs - newest);
 }
 
+/** The 1-minute load average (how many threads wanted a core, on average). */
+function loadAverage() {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
 function cli(...args) {
   return execFileSync(FINELAB, args, { encoding: 'utf8' });
 }
@@ -253,10 +262,12 @@ assert(before.records > 0 && before.labeled === 0, `the prepared project has unl
 const timings = { target_ms: TARGET_INTERACTIVE_MS };
 
 // 0. Launch to the first interactive screen, without WebDriver: five launches.
+const loadBefore = loadAverage();
 const launches = [];
 for (let i = 0; i < 5; i++) launches.push(await launchToFirstRecord());
 const sorted = launches.map((l) => l.ms).sort((a, b) => a - b);
 timings.direct_launch_to_first_record_ms = { runs: launches.map((l) => l.ms), median: sorted[2], max: sorted[4] };
+timings.machine = { cores: availableParallelism(), load_average_1min_before: loadBefore };
 timings.direct_launch_trace = launches.at(-1).trace;
 log('launch to label screen with its first record, no WebDriver (5 runs):', JSON.stringify(launches.map((l) => l.ms)));
 log('  trace of the last:', launches.at(-1).trace.join(' | '));
@@ -371,5 +382,13 @@ const direct = timings.direct_launch_to_first_record_ms;
 const t1 = timings.started_on_project;
 log(`launch to first interactive screen: median ${direct.median} ms, max ${direct.max} ms without WebDriver; ` +
   `${t1.process_start_to_interactive_ms} ms under WebDriver (target ${TARGET_INTERACTIVE_MS} ms)`);
-if (direct.median > TARGET_INTERACTIVE_MS) log(`WARNING: over the ${TARGET_INTERACTIVE_MS} ms target`);
+// The target is for this machine doing nothing else: while other work (a build) keeps its cores
+// busy, the time says more about that work than about the app, and is reported, not judged.
+const busy = timings.machine.load_average_1min_before >= timings.machine.cores;
+if (busy) {
+  log(`launch time NOT CHECKED: the machine was busy (load ${timings.machine.load_average_1min_before} on ` +
+    `${timings.machine.cores} cores); run again on an idle machine to check it`);
+} else {
+  assert(direct.median <= TARGET_INTERACTIVE_MS, `launch to first interactive screen within ${TARGET_INTERACTIVE_MS} ms`);
+}
 log('PASS');
