@@ -214,8 +214,8 @@ fn errors_carry_stable_codes() {
     check(Request::CreateProject { dir: dir.clone(), project: create_request(&["a", "b"]) }, "already_exists");
     check(Request::GetRecord { dir: dir.clone(), seq: 1 }, "no_such_record");
     check(Request::Annotate { dir: dir.clone(), seq: 1, annotator: "x".into(), action: label("a") }, "no_such_record");
-    check(Request::Job { id: 999 }, "invalid");
-    check(Request::CancelJob { id: 999 }, "invalid");
+    check(Request::Job { id: 999 }, "no_such_job");
+    check(Request::CancelJob { id: 999 }, "no_such_job");
     let missing = tmp.path().join("missing.csv");
     check(Request::StartImport { dir: dir.clone(), path: s(&missing), options: ImportRequest::default() }, "io");
     let bad_delimiter = ImportRequest { delimiter: Some(";;".into()), ..Default::default() };
