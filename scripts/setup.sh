@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 for pkg in build-essential pkg-config python3-venv sqlite3 curl wget file \
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev \
-    xvfb xauth webkit2gtk-driver chromium imagemagick; do
+    xvfb xauth webkit2gtk-driver chromium imagemagick fonts-wqy-microhei; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
