@@ -15,13 +15,14 @@
 # Environment: FINELAB_WINDOW_SKIP_BUILD=1 uses the binaries already in target/release;
 # FINELAB_WINDOW_PORT (default 4444) is tauri-driver's port, the native driver gets the next one.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+SELF=$(realpath "$0")
+cd "$(dirname "$SELF")/../.."
 ROOT=$PWD
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # Re-run under a virtual X display unless there is one already.
 if [ -z "${DISPLAY:-}" ]; then
-  exec xvfb-run -a -s "-screen 0 1280x800x24" "$0" "$@"
+  exec xvfb-run -a -s "-screen 0 1280x800x24" "$SELF" "$@"
 fi
 
 APP=$ROOT/target/release/finelab-app
