@@ -34,8 +34,8 @@ pub const INSTANT: &str = "instant";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainRequest {
-    /// `instant`, or a Hugging Face-layout model folder (the transformer family, not in this
-    /// build yet).
+    /// `instant`, or a Hugging Face-layout model folder (BERT, RoBERTa / XLM-RoBERTa or
+    /// DistilBERT) to fine-tune: the transformer family.
     pub model: String,
     /// Maximum number of epochs (early stopping on dev macro-F1 may stop sooner).
     pub epochs: Option<usize>,
@@ -44,7 +44,7 @@ pub struct TrainRequest {
     /// Learning rate.
     pub lr: Option<f64>,
     /// Longest input in tokens. Recorded in the run's config; the instant family reads whole
-    /// texts, the transformer family (issue 4) truncates to it.
+    /// texts, the transformer family truncates to it (dialogs keep their latest turns).
     pub max_len: Option<usize>,
     /// Seed: the same data, options and seed give the same model.
     pub seed: Option<u64>,
@@ -76,51 +76,66 @@ struct TrainPlan {
 impl TrainRequest {
     fn plan(&self) -> Result<TrainPlan> {
         let model = self.model.trim();
-        if model != INSTANT {
-            let path = Path::new(model);
-            return Err(if path.is_dir() {
-                AppError::Unsupported(format!(
-                    "--model {model}: transformer models are not supported yet (issue 4); use --model instant"
-                ))
-            } else {
-                AppError::Invalid(format!(
-                    "--model {model:?} is neither `instant` nor an existing model folder \
-                     (and transformer model folders are not supported yet, issue 4); use --model instant"
-                ))
-            });
-        }
-        match self.device.as_deref().unwrap_or("auto") {
-            "auto" | "cpu" => {}
-            "cuda" => {
-                return Err(AppError::Unsupported(
-                    "--device cuda: this Finelab was built without CUDA support; the instant family trains on the CPU (use --device auto or cpu)".into(),
-                ))
-            }
-            "metal" => {
-                return Err(AppError::Unsupported(
-                    "--device metal: this Finelab was built without Metal support; the instant family trains on the CPU (use --device auto or cpu)".into(),
-                ))
-            }
-            other => return Err(AppError::Invalid(format!("unknown device {other:?}; expected auto, cpu, cuda or metal"))),
-        }
+        let device = self.device.as_deref().unwrap_or("auto");
         if let Some(n) = self.max_len {
             if !(1..=1_000_000).contains(&n) {
                 return Err(AppError::Invalid(format!("--max-len {n}: must be between 1 and 1000000")));
             }
         }
-        let options = TrainOptions {
-            family: Some(INSTANT.into()),
-            epochs: self.epochs,
-            lr: self.lr,
-            seed: self.seed,
-            batch_size: self.batch_size,
-            device: Some("cpu".into()),
-            ..TrainOptions::default()
+        let options = if model == INSTANT {
+            match device {
+                "auto" | "cpu" => {}
+                "cuda" | "metal" => {
+                    return Err(AppError::Unsupported(format!(
+                        "--device {device}: the instant family trains on the CPU (use --device auto or cpu, or a transformer --model folder for the GPU)"
+                    )))
+                }
+                other => return Err(AppError::Invalid(format!("unknown device {other:?}; expected auto, cpu, cuda or metal"))),
+            }
+            TrainOptions {
+                family: Some(INSTANT.into()),
+                epochs: self.epochs,
+                lr: self.lr,
+                seed: self.seed,
+                batch_size: self.batch_size,
+                device: Some("cpu".into()),
+                ..TrainOptions::default()
+            }
+        } else {
+            let path = Path::new(model);
+            if !path.is_dir() {
+                return Err(AppError::Invalid(format!(
+                    "--model {model:?} is neither `instant` nor an existing model folder (a Hugging Face folder with \
+                     config.json, tokenizer.json or vocab.txt, and model.safetensors or pytorch_model.bin)"
+                )));
+            }
+            // An absolute path, so the run's config still names the folder when read from elsewhere.
+            let base = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            TrainOptions {
+                family: Some(finelab_train::transformer::FAMILY.into()),
+                base_model: Some(base),
+                epochs: self.epochs,
+                lr: self.lr,
+                seed: self.seed,
+                batch_size: self.batch_size,
+                max_len: self.max_len,
+                device: Some(device.to_string()),
+                ..TrainOptions::default()
+            }
         };
-        let config = TrainConfig::from_options(&options)?;
+        let unsupported = |e: finelab_train::Error| match e {
+            finelab_train::Error::DeviceUnavailable { .. } => AppError::Unsupported(format!("--device {device}: {e}")),
+            e => e.into(),
+        };
+        let mut config = TrainConfig::from_options(&options).map_err(unsupported)?;
+        if config.family == finelab_train::transformer::FAMILY {
+            // The run records the device it gets (`auto` becomes cuda, metal or cpu).
+            let picked = finelab_train::transformer::select_device(&config.device).map_err(unsupported)?;
+            config.device = finelab_train::transformer::device_name(&picked);
+        }
         let mut config_json = serde_json::to_value(&config).expect("a train config serializes");
         config_json["model"] = json!(model);
-        config_json["max_len"] = json!(self.max_len);
+        config_json["max_len"] = json!(self.max_len.unwrap_or(config.max_len));
         Ok(TrainPlan { config, config_json })
     }
 }
@@ -445,7 +460,7 @@ pub fn train(dir: &Path, req: &TrainRequest, progress: &mut dyn FnMut(&TrainEven
     store.create_run(&NewRun {
         id: run_id.clone(),
         family: family.clone(),
-        base_model: None,
+        base_model: plan.config.base_model.as_ref().map(|p| p.display().to_string()),
         device: plan.config.device.clone(),
         config: plan.config_json.clone(),
         data_hash: snap.hash.clone(),
@@ -755,7 +770,8 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
 /// labels (single- and multi-label), entity types found (spans).
 fn evaluate(predictor: &Predictor, records: &[LabeledRecord], run: &str) -> Result<Report> {
     let labels = predictor.labels();
-    let predictions: Vec<Prediction> = records.iter().map(|r| predictor.predict(&r.text)).collect();
+    let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
+    let predictions: Vec<Prediction> = predictor.predict_batch(&texts)?;
     let report = match predictor.task() {
         Task::Single => {
             let mut gold = Vec::new();
@@ -807,8 +823,8 @@ fn kind_mismatch(run: &str, record: &str) -> AppError {
     AppError::Invalid(format!("record {record} has a label of another kind than the model of run {run} predicts"))
 }
 
-/// Loads a model folder for prediction. A run folder (`runs/<id>`) stands for its `model/`; a
-/// folder holding a Hugging Face `config.json` is a transformer model, not supported yet.
+/// Loads a model folder for prediction: one written by `finelab train` (of any family). A run
+/// folder (`runs/<id>`) stands for its `model/`.
 pub fn load_model(model_dir: &Path) -> Result<Predictor> {
     let file = finelab_train::instant::MODEL_FILE;
     let dir = if !model_dir.join(file).is_file() && model_dir.join("model").join(file).is_file() {
@@ -818,7 +834,9 @@ pub fn load_model(model_dir: &Path) -> Result<Predictor> {
     };
     if !dir.join(file).is_file() && dir.join("config.json").is_file() {
         return Err(AppError::Unsupported(format!(
-            "{}: transformer models are not supported yet (issue 4); use a model folder written by `finelab train --model instant`",
+            "{}: a Hugging Face model folder without Finelab's {file}; predict with a folder written by `finelab train` \
+             (fine-tune this one first: `finelab train PROJECT --model {}`)",
+            model_dir.display(),
             model_dir.display()
         )));
     }
@@ -852,10 +870,26 @@ struct PredictionLine<'a> {
 /// A line that is not such an object stops it with an error naming `input_name` and the line.
 pub fn predict(model_dir: &Path, input: &mut dyn BufRead, input_name: &str, out: &mut dyn Write) -> Result<PredictSummary> {
     let predictor = load_model(model_dir)?;
+    // A transformer predicts a batch of texts far faster than the same texts one by one; the
+    // instant family gains nothing from waiting, so it keeps streaming line by line.
+    let batch_size = if predictor.family() == INSTANT { 1 } else { 32 };
+    let mut pending: Vec<(Option<Value>, String)> = Vec::with_capacity(batch_size);
     let mut line = String::new();
     let mut line_no = 0u64;
     let mut n_records = 0u64;
     let out_err = |e: std::io::Error| AppError::Io { path: "<output>".into(), source: e };
+    let flush = |pending: &mut Vec<(Option<Value>, String)>, out: &mut dyn Write| -> Result<u64> {
+        let texts: Vec<&str> = pending.iter().map(|(_, t)| t.as_str()).collect();
+        let predictions = predictor.predict_batch(&texts)?;
+        for ((id, text), prediction) in pending.iter().zip(&predictions) {
+            let record = PredictionLine { id: id.as_ref(), text, prediction };
+            serde_json::to_writer(&mut *out, &record).map_err(|e| out_err(e.into()))?;
+            out.write_all(b"\n").map_err(out_err)?;
+        }
+        let n = pending.len() as u64;
+        pending.clear();
+        Ok(n)
+    };
     loop {
         line.clear();
         let n = input
@@ -869,34 +903,47 @@ pub fn predict(model_dir: &Path, input: &mut dyn BufRead, input_name: &str, out:
         if raw.is_empty() {
             continue;
         }
-        let bad = |message: String| AppError::BadInput { path: input_name.to_string(), line: line_no, message };
-        let value: Value = serde_json::from_str(raw).map_err(|e| {
-            bad(format!(
-                "not a JSON object ({e}); predict reads JSON Lines such as {{\"id\": \"1\", \"text\": \"...\"}} \
-                 (turn a plain text file into them with: jq -cR '{{text: .}}' FILE)"
-            ))
-        })?;
-        let Value::Object(obj) = value else {
-            return Err(bad("not a JSON object; expected {\"text\": \"...\"} (and an optional \"id\")".into()));
-        };
-        let text: String = match (obj.get("text"), obj.get("turns")) {
-            (Some(Value::String(t)), _) => t.clone(),
-            (Some(other), _) => return Err(bad(format!("\"text\" must be a string, found {other}"))),
-            (None, Some(turns)) => {
-                let turns: Vec<Turn> = serde_json::from_value(turns.clone())
-                    .map_err(|e| bad(format!("\"turns\" must be a list of {{\"speaker\", \"text\"}} objects: {e}")))?;
-                finelab_store::format_dialog(&turns)
+        match parse_predict_line(raw, input_name, line_no) {
+            Ok(record) => pending.push(record),
+            Err(e) => {
+                // The lines before the bad one are answered before the error, as when streaming.
+                flush(&mut pending, out)?;
+                out.flush().map_err(out_err)?;
+                return Err(e);
             }
-            (None, None) => return Err(bad("no \"text\" (or \"turns\") in this record".into())),
-        };
-        let prediction = predictor.predict(&text);
-        let record = PredictionLine { id: obj.get("id"), text: &text, prediction: &prediction };
-        serde_json::to_writer(&mut *out, &record).map_err(|e| out_err(e.into()))?;
-        out.write_all(b"\n").map_err(out_err)?;
-        n_records += 1;
+        }
+        if pending.len() >= batch_size {
+            n_records += flush(&mut pending, out)?;
+        }
     }
+    n_records += flush(&mut pending, out)?;
     out.flush().map_err(out_err)?;
     Ok(PredictSummary { n_records })
+}
+
+/// One line of `predict`'s input: its id (when it has one) and its text (dialog turns as shown).
+fn parse_predict_line(raw: &str, input_name: &str, line_no: u64) -> Result<(Option<Value>, String)> {
+    let bad = |message: String| AppError::BadInput { path: input_name.to_string(), line: line_no, message };
+    let value: Value = serde_json::from_str(raw).map_err(|e| {
+        bad(format!(
+            "not a JSON object ({e}); predict reads JSON Lines such as {{\"id\": \"1\", \"text\": \"...\"}} \
+             (turn a plain text file into them with: jq -cR '{{text: .}}' FILE)"
+        ))
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(bad("not a JSON object; expected {\"text\": \"...\"} (and an optional \"id\")".into()));
+    };
+    let text: String = match (obj.get("text"), obj.get("turns")) {
+        (Some(Value::String(t)), _) => t.clone(),
+        (Some(other), _) => return Err(bad(format!("\"text\" must be a string, found {other}"))),
+        (None, Some(turns)) => {
+            let turns: Vec<Turn> = serde_json::from_value(turns.clone())
+                .map_err(|e| bad(format!("\"turns\" must be a list of {{\"speaker\", \"text\"}} objects: {e}")))?;
+            finelab_store::format_dialog(&turns)
+        }
+        (None, None) => return Err(bad("no \"text\" (or \"turns\") in this record".into())),
+    };
+    Ok((obj.get("id").cloned(), text))
 }
 
 /// A request to score a prediction file against a gold file.

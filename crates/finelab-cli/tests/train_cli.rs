@@ -185,10 +185,10 @@ fn bad_inputs_give_clear_errors() {
     ok(&["new", s(&empty), "--kind", "single", "--labels", "pos,neg"]);
     let e = fails(&["train", s(&empty), "--model", "instant"]);
     assert!(e.contains("has no records yet") && e.contains("finelab import"), "{e}");
-    let e = fails(&["train", s(&empty), "--model", s(tmp.path())]);
-    assert!(e.contains("transformer models are not supported yet (issue 4)"), "{e}");
+    let e = fails(&["train", s(&empty), "--model", s(&tmp.path().join("no-such-model"))]);
+    assert!(e.contains("no-such-model") && e.contains("neither `instant` nor an existing model folder"), "{e}");
     let e = fails(&["train", s(&empty), "--model", "instant", "--device", "cuda"]);
-    assert!(e.contains("built without CUDA support"), "{e}");
+    assert!(e.contains("--device cuda"), "{e}");
     let e = fails(&["eval", s(&empty)]);
     assert!(e.contains("no runs yet"), "{e}");
     assert_eq!(json_of(&ok(&["stats", s(&empty), "--json"]))["runs"], 0);

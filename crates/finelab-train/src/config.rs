@@ -1,6 +1,8 @@
 //! Training options: raw as they come from a form or flags ([`TrainOptions`]), validated once
 //! into a [`TrainConfig`] that the code below trusts.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -9,11 +11,25 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainOptions {
-    /// Model family name (only "instant" in this build).
+    /// Model family name: "instant" or "transformer".
     pub family: Option<String>,
+    /// Base model folder (Hugging Face layout) of the transformer family.
+    pub base_model: Option<PathBuf>,
+    /// Longest input in tokens, special tokens included (transformer).
+    pub max_len: Option<usize>,
+    /// Share of the optimizer steps spent warming the learning rate up (transformer).
+    pub warmup_ratio: Option<f64>,
+    /// AdamW's decoupled weight decay (transformer).
+    pub weight_decay: Option<f64>,
+    /// Gradients are scaled down to this global L2 norm; 0 turns clipping off (transformer).
+    pub max_grad_norm: Option<f64>,
+    /// Batches whose gradients are summed before each optimizer step (transformer).
+    pub grad_accum: Option<usize>,
+    /// Weigh classes by n / (k · n_c) in the loss (transformer, single-label and spans).
+    pub class_weights: Option<bool>,
     /// Maximum number of passes over the train split.
     pub epochs: Option<usize>,
-    /// Learning rate of the AdaGrad optimizer.
+    /// Learning rate (AdaGrad's for instant, AdamW's peak for transformer).
     pub lr: Option<f64>,
     /// Seed for shuffling; the same seed gives the same model.
     pub seed: Option<u64>,
@@ -27,8 +43,15 @@ pub struct TrainOptions {
     pub hash_bits: Option<u32>,
     /// Longest character n-gram used as a feature.
     pub max_char_ngram: Option<usize>,
-    /// Requested device: "auto" or "cpu" (the instant family runs on the CPU).
+    /// Requested device: "auto", "cpu", "cuda" or "metal" (the instant family runs on the CPU).
     pub device: Option<String>,
+}
+
+fn default_max_len() -> usize {
+    128
+}
+fn default_grad_accum() -> usize {
+    1
 }
 
 /// A validated training configuration, stored with every model and run.
@@ -38,7 +61,7 @@ pub struct TrainConfig {
     pub family: String,
     /// Maximum number of epochs.
     pub epochs: usize,
-    /// AdaGrad learning rate.
+    /// Learning rate (AdaGrad's, or AdamW's peak).
     pub lr: f64,
     /// Shuffling seed.
     pub seed: u64,
@@ -52,8 +75,30 @@ pub struct TrainConfig {
     pub hash_bits: u32,
     /// Longest character n-gram.
     pub max_char_ngram: usize,
-    /// The device training runs on ("cpu").
+    /// The device asked for: "cpu" for instant; "auto", "cpu", "cuda" or "metal" for transformer
+    /// (the outcome says which one it got).
     pub device: String,
+    /// Base model folder (transformer).
+    #[serde(default)]
+    pub base_model: Option<PathBuf>,
+    /// Longest input in tokens, special tokens included (transformer).
+    #[serde(default = "default_max_len")]
+    pub max_len: usize,
+    /// Warm-up share of the optimizer steps (transformer).
+    #[serde(default)]
+    pub warmup_ratio: f64,
+    /// AdamW weight decay (transformer).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Global gradient-norm limit, 0 for none (transformer).
+    #[serde(default)]
+    pub max_grad_norm: f64,
+    /// Batches per optimizer step (transformer).
+    #[serde(default = "default_grad_accum")]
+    pub grad_accum: usize,
+    /// Class-weighted loss (transformer).
+    #[serde(default)]
+    pub class_weights: bool,
 }
 
 impl Default for TrainConfig {
@@ -69,6 +114,32 @@ impl Default for TrainConfig {
             hash_bits: 20,
             max_char_ngram: 3,
             device: "cpu".into(),
+            base_model: None,
+            max_len: default_max_len(),
+            warmup_ratio: 0.0,
+            weight_decay: 0.0,
+            max_grad_norm: 0.0,
+            grad_accum: 1,
+            class_weights: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Defaults of the transformer family: Hugging Face's usual fine-tuning recipe (AdamW at 5e-5
+    /// with 10% warm-up, weight decay 0.01, gradients clipped to norm 1, 3 epochs of batch 16).
+    pub fn transformer_defaults() -> TrainConfig {
+        TrainConfig {
+            family: crate::transformer::FAMILY.into(),
+            epochs: 3,
+            lr: 5e-5,
+            patience: 2,
+            batch_size: 16,
+            device: "auto".into(),
+            warmup_ratio: 0.1,
+            weight_decay: 0.01,
+            max_grad_norm: 1.0,
+            ..TrainConfig::default()
         }
     }
 }
@@ -76,11 +147,12 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Validates raw options, filling defaults for the ones left out.
     pub fn from_options(options: &TrainOptions) -> Result<TrainConfig> {
-        let d = TrainConfig::default();
-        let family = options.family.clone().unwrap_or(d.family);
-        if family != "instant" {
+        let family = options.family.clone().unwrap_or_else(|| "instant".into());
+        let transformer = family == crate::transformer::FAMILY;
+        if family != "instant" && !transformer {
             return Err(Error::UnsupportedFamily(family));
         }
+        let d = if transformer { TrainConfig::transformer_defaults() } else { TrainConfig::default() };
         let invalid = |field: &'static str, message: &str| Error::InvalidConfig { field, message: message.into() };
         let epochs = options.epochs.unwrap_or(d.epochs);
         if !(1..=10_000).contains(&epochs) {
@@ -111,6 +183,10 @@ impl TrainConfig {
             return Err(invalid("max_char_ngram", "must be between 1 and 5"));
         }
         let device = match options.device.as_deref().unwrap_or("auto") {
+            requested if transformer => {
+                crate::transformer::check_device(requested)?;
+                requested.to_string()
+            }
             "auto" | "cpu" => "cpu".to_string(),
             other => {
                 return Err(Error::InvalidConfig {
@@ -119,6 +195,31 @@ impl TrainConfig {
                 })
             }
         };
+        let base_model = match (&options.base_model, transformer) {
+            (Some(dir), true) => Some(dir.clone()),
+            (None, true) => return Err(invalid("base_model", "the transformer family needs a base model folder")),
+            (_, false) => None,
+        };
+        let max_len = options.max_len.unwrap_or(d.max_len);
+        if !(3..=100_000).contains(&max_len) {
+            return Err(invalid("max_len", "must be between 3 and 100000 tokens"));
+        }
+        let warmup_ratio = options.warmup_ratio.unwrap_or(d.warmup_ratio);
+        if !(warmup_ratio.is_finite() && (0.0..=1.0).contains(&warmup_ratio)) {
+            return Err(invalid("warmup_ratio", "must be between 0 and 1"));
+        }
+        let weight_decay = options.weight_decay.unwrap_or(d.weight_decay);
+        if !(weight_decay.is_finite() && (0.0..1.0).contains(&weight_decay)) {
+            return Err(invalid("weight_decay", "must be at least 0 and below 1"));
+        }
+        let max_grad_norm = options.max_grad_norm.unwrap_or(d.max_grad_norm);
+        if !(max_grad_norm.is_finite() && max_grad_norm >= 0.0) {
+            return Err(invalid("max_grad_norm", "must be 0 (no clipping) or above"));
+        }
+        let grad_accum = options.grad_accum.unwrap_or(d.grad_accum);
+        if !(1..=1024).contains(&grad_accum) {
+            return Err(invalid("grad_accum", "must be between 1 and 1024"));
+        }
         Ok(TrainConfig {
             family,
             epochs,
@@ -130,6 +231,13 @@ impl TrainConfig {
             hash_bits,
             max_char_ngram,
             device,
+            base_model,
+            max_len,
+            warmup_ratio,
+            weight_decay,
+            max_grad_norm,
+            grad_accum,
+            class_weights: options.class_weights.unwrap_or(d.class_weights),
         })
     }
 }
@@ -159,6 +267,15 @@ mod tests {
         check(r#"{"batch_size":0}"#, Err("batch_size"));
         check(r#"{"hash_bits":30}"#, Err("hash_bits"));
         check(r#"{"device":"cuda"}"#, Err("runs on the CPU"));
+        check(r#"{"family":"transformer"}"#, Err("base model folder"));
+        check(r#"{"family":"transformer","base_model":"m","device":"cpu","max_len":64}"#, Ok(()));
+        check(r#"{"family":"transformer","base_model":"m","max_len":2}"#, Err("max_len"));
+        check(r#"{"family":"transformer","base_model":"m","warmup_ratio":2}"#, Err("warmup_ratio"));
+        check(r#"{"family":"transformer","base_model":"m","grad_accum":0}"#, Err("grad_accum"));
+        check(r#"{"family":"transformer","base_model":"m","device":"tpu"}"#, Err("expected auto, cpu, cuda or metal"));
+        if !cfg!(feature = "cuda") {
+            check(r#"{"family":"transformer","base_model":"m","device":"cuda"}"#, Err("without CUDA support"));
+        }
     }
 
     #[test]

@@ -52,8 +52,31 @@ pub enum Error {
         message: String,
     },
     /// A model family this build does not know.
-    #[error("unknown model family {0:?} (available: \"instant\")")]
+    #[error("unknown model family {0:?} (available: \"instant\", \"transformer\")")]
     UnsupportedFamily(String),
+    /// A base-model folder that cannot be used: a missing file, an unsupported architecture, a
+    /// tokenizer that does not match the model. `path` names the file at fault.
+    #[error("{path}: {message}")]
+    ModelFolder {
+        /// The file (or folder) at fault.
+        path: PathBuf,
+        /// What is wrong and what would work.
+        message: String,
+    },
+    /// A device that this build or this machine does not have.
+    #[error("device {requested:?} is not available: {reason}")]
+    DeviceUnavailable {
+        /// The device asked for.
+        requested: String,
+        /// Why it cannot be used, and what to do.
+        reason: String,
+    },
+    /// The tokenizer failed on an input.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A tensor operation failed (out of memory, a shape bug).
+    #[error("tensor computation failed: {0}")]
+    Tensor(#[from] candle_core::Error),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -396,7 +396,7 @@ impl AdaGrad {
 // ---------------------------------------------------------------------------------------------
 
 /// BIO tag names for entity types: O, then B-x and I-x for each type in order.
-fn bio_tags(labels: &[String]) -> Vec<String> {
+pub(crate) fn bio_tags(labels: &[String]) -> Vec<String> {
     let mut tags = vec!["O".to_string()];
     for label in labels {
         tags.push(format!("B-{label}"));
@@ -426,7 +426,7 @@ fn spans_to_tags(n_chars: usize, spans: &[Span], labels: &[String]) -> Vec<usize
 
 /// Best tag sequence under the BIO constraint (I-x only after B-x or I-x), maximizing the sum
 /// of log-probabilities; then the spans it encodes with their mean tag probability as score.
-fn decode_bio(probs: &[Vec<f32>], labels: &[String]) -> Vec<ScoredSpan> {
+pub(crate) fn decode_bio(probs: &[Vec<f32>], labels: &[String]) -> Vec<ScoredSpan> {
     let n = probs.len();
     if n == 0 {
         return Vec::new();
@@ -503,7 +503,7 @@ fn threshold_grid() -> impl Iterator<Item = f32> {
 
 /// Per-label threshold maximizing that label's F1 on `probs` vs `gold`; ties go to the
 /// threshold closest to 0.5, so a label dev says nothing about keeps 0.5.
-fn tune_thresholds(probs: &[Vec<f32>], gold: &[Vec<bool>], n_labels: usize) -> Vec<f32> {
+pub(crate) fn tune_thresholds(probs: &[Vec<f32>], gold: &[Vec<bool>], n_labels: usize) -> Vec<f32> {
     (0..n_labels)
         .map(|l| {
             let mut best = (f64::NEG_INFINITY, 0.5f32);
@@ -667,11 +667,11 @@ fn target_label(target: &Target) -> String {
 }
 
 /// Index of the largest value; the first one on ties.
-fn argmax(values: &[f32]) -> usize {
+pub(crate) fn argmax(values: &[f32]) -> usize {
     (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
 }
 
-fn multi_labels(probs: &[f32], thresholds: &[f32], labels: &[String]) -> Vec<String> {
+pub(crate) fn multi_labels(probs: &[f32], thresholds: &[f32], labels: &[String]) -> Vec<String> {
     labels
         .iter()
         .enumerate()
@@ -959,17 +959,17 @@ pub enum Prediction {
     },
 }
 
-/// A loaded model, ready to predict.
+/// A loaded `instant` model, ready to predict (see [`crate::Predictor`], which loads any family).
 #[derive(Debug, Clone)]
-pub struct Predictor {
+pub struct InstantModel {
     meta: ModelMeta,
     linear: Linear,
     dir: PathBuf,
 }
 
-impl Predictor {
+impl InstantModel {
     /// Loads a model folder written by training. Errors name the file that is missing or wrong.
-    pub fn load(dir: &Path) -> Result<Predictor> {
+    pub fn load(dir: &Path) -> Result<InstantModel> {
         let meta_path = dir.join(MODEL_FILE);
         let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
         let corrupt = |path: &Path, message: String| Error::CorruptModel { path: path.to_path_buf(), message };
@@ -1011,7 +1011,7 @@ impl Predictor {
             return Err(corrupt(&weights_path, "weights contain NaN or infinity".into()));
         }
         let bias = values.split_off((w.rows - 1) * w.cols);
-        Ok(Predictor { linear: Linear { cols: w.cols, weights: values, bias }, meta, dir: dir.to_path_buf() })
+        Ok(InstantModel { linear: Linear { cols: w.cols, weights: values, bias }, meta, dir: dir.to_path_buf() })
     }
 
     /// The task the model was trained for.

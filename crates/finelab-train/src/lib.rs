@@ -1,5 +1,6 @@
 //! Finelab's trainer: evaluation metrics, the in-memory dataset, the training loop and the model
-//! families, with inference from a saved model folder.
+//! families (`instant`, and `transformer`: pretrained BERT-family encoders fine-tuned on candle),
+//! with inference from a saved model folder.
 //!
 //! This crate knows nothing of the database: callers hand it a [`Dataset`] already split into
 //! train / dev / test, a validated [`TrainConfig`] and a progress callback that may ask to stop;
@@ -15,12 +16,15 @@ mod data;
 mod error;
 pub mod instant;
 pub mod metrics;
-mod rng;
+mod predictor;
+pub mod rng;
 mod train;
+pub mod transformer;
 
 pub use config::{TrainConfig, TrainOptions};
 pub use data::{Dataset, Example, Target, Task};
 pub use error::{Error, Result};
-pub use instant::{Prediction, Predictor, ScoredSpan};
+pub use instant::{Prediction, ScoredSpan};
+pub use predictor::Predictor;
 pub use metrics::{Report, Span};
 pub use train::{train, Control, EpochSummary, Progress, TrainOutcome};

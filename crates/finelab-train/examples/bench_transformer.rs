@@ -1,0 +1,108 @@
+//! Training and inference speed of the transformer family on one model folder, step by step, for
+//! the side-by-side comparison with PyTorch in scripts/bench-transformer.sh:
+//!
+//!     cargo run --release -p finelab-train --example bench_transformer MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH]
+//!
+//! Every training step is what `finelab train` does per batch: forward with dropout,
+//! cross-entropy, backward, global-norm clipping, AdamW. Inputs are random token ids of exactly
+//! SEQ tokens (special tokens included), so both sides do the same work. Prints one JSON line.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use finelab_train::rng::SplitMix64;
+use finelab_train::transformer::model::{BaseModel, Batch, Model};
+use finelab_train::transformer::nn::{log_softmax_last_dim, Dropout};
+use finelab_train::transformer::optim::{clip_factor, AdamW, AdamWConfig};
+use finelab_train::transformer::params::{read_checkpoint, VarStore};
+use finelab_train::transformer::tokenize::{EncodedText, TextEncoder};
+use finelab_train::Task;
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = PathBuf::from(args.get(1).ok_or("usage: bench_transformer MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH]")?);
+    let arg = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let (batch_size, seq, steps, infer_batch) = (arg(2, 16), arg(3, 64), arg(4, 10), arg(5, 32));
+    let device = Device::Cpu;
+    let base = BaseModel::open(&dir)?;
+    let encoder = TextEncoder::load(&dir, seq)?;
+    let mut store = VarStore::new(&device, 1);
+    let model = Model::build(&mut store, &base, Task::Single, 2)?;
+    let (checkpoint, path) = read_checkpoint(&dir)?;
+    store.load(&checkpoint, &path, base.family.prefix(), Model::fresh_prefixes())?;
+    drop(checkpoint);
+    let vars = store.params().iter().map(|p| (p.var.clone(), p.decay)).collect();
+    let mut opt = AdamW::new(vars, AdamWConfig { lr: 5e-5, weight_decay: 0.01, ..AdamWConfig::default() })?;
+    let specials = encoder.specials();
+    let mut rng = SplitMix64::new(42);
+    let vocab = base.config.vocab_size as u64;
+    let random_text = |rng: &mut SplitMix64| -> EncodedText {
+        let mut ids = vec![specials.cls];
+        ids.extend((0..seq - 2).map(|_| 1000 + (rng.next_u64() % (vocab - 1000)) as u32));
+        ids.push(specials.sep);
+        EncodedText { offsets: vec![None; ids.len()], ids, truncated: false }
+    };
+    let mut dropout_rng = SplitMix64::new(7);
+    let (mut t_fwd, mut t_bwd, mut t_opt) = (0.0, 0.0, 0.0);
+    let warmup = 2;
+    for step in 0..warmup + steps {
+        let texts: Vec<EncodedText> = (0..batch_size).map(|_| random_text(&mut rng)).collect();
+        let refs: Vec<&EncodedText> = texts.iter().collect();
+        let labels: Vec<u32> = (0..batch_size).map(|_| (rng.next_u64() % 2) as u32).collect();
+        let t0 = Instant::now();
+        let batch = Batch::new(&refs, specials, base.position_offset(), &device)?;
+        let logits = model.logits(&batch, &mut Dropout::Train(&mut dropout_rng))?;
+        let targets = Tensor::from_vec(labels, (batch_size, 1), &device)?;
+        let loss = (log_softmax_last_dim(&logits)?.gather(&targets, 1)?.sum_all()?.neg()? / batch_size as f64)?;
+        let _ = loss.to_scalar::<f32>()?;
+        let t1 = Instant::now();
+        let mut grads = loss.backward()?;
+        let grads: Vec<Option<Tensor>> = store.params().iter().map(|p| grads.remove(p.var.as_tensor())).collect();
+        let t2 = Instant::now();
+        let (factor, _) = clip_factor(&grads, 1.0)?;
+        opt.step(&grads, 5e-5, factor)?;
+        let t3 = Instant::now();
+        if step >= warmup {
+            t_fwd += (t1 - t0).as_secs_f64();
+            t_bwd += (t2 - t1).as_secs_f64();
+            t_opt += (t3 - t2).as_secs_f64();
+        }
+    }
+    let train_rss = peak_rss_mb();
+    let step_s = (t_fwd + t_bwd + t_opt) / steps as f64;
+
+    let eval_model = Model::build(&mut store.detached(), &base, Task::Single, 2)?;
+    let infer_steps = steps.max(3);
+    let mut t_inf = 0.0;
+    for step in 0..1 + infer_steps {
+        let texts: Vec<EncodedText> = (0..infer_batch).map(|_| random_text(&mut rng)).collect();
+        let refs: Vec<&EncodedText> = texts.iter().collect();
+        let t0 = Instant::now();
+        let batch = Batch::new(&refs, specials, base.position_offset(), &device)?;
+        let logits = eval_model.logits(&batch, &mut Dropout::Off)?;
+        let _ = logits.to_vec2::<f32>()?;
+        if step >= 1 {
+            t_inf += t0.elapsed().as_secs_f64();
+        }
+    }
+    let record = serde_json::json!({
+        "impl": "finelab (candle)",
+        "threads": candle_core::utils::get_num_threads(),
+        "batch": batch_size, "seq": seq, "steps": steps, "n_weights": store.n_weights(),
+        "forward_ms": 1e3 * t_fwd / steps as f64, "backward_ms": 1e3 * t_bwd / steps as f64, "optimizer_ms": 1e3 * t_opt / steps as f64,
+        "train_samples_per_s": batch_size as f64 / step_s,
+        "infer_batch": infer_batch, "infer_samples_per_s": (infer_batch * infer_steps) as f64 / t_inf,
+        "peak_rss_mb_train": train_rss,
+    });
+    println!("{record}");
+    Ok(())
+}

@@ -1,0 +1,791 @@
+//! The `transformer` family: a pretrained BERT-family encoder (BERT and BERT-layout checkpoints,
+//! RoBERTa / XLM-RoBERTa, DistilBERT) fine-tuned end to end with a classification or
+//! token-classification head, on candle.
+//!
+//! - single-label: a sequence head and cross-entropy (optionally class-weighted);
+//! - multi-label: the same head, one sigmoid per label, binary cross-entropy, and a decision
+//!   threshold per label tuned on dev;
+//! - spans: a token head over BIO tags (code-point spans are aligned to tokens, see
+//!   [`tokenize`]), decoded with the constrained Viterbi pass of the `instant` tagger.
+//!
+//! Training follows Hugging Face's recipe: AdamW with decoupled weight decay (not on biases and
+//! layer norms), a linear warm-up then linear decay, gradient clipping to a global norm, gradient
+//! accumulation, dropout in training only. The shared loop rules hold: progress events, stop,
+//! evaluation on dev each epoch, early stopping on dev macro-F1, the best epoch kept, same seed
+//! same model (on the CPU).
+//!
+//! The model folder is a Hugging Face folder (`config.json` with `id2label`/`label2id` and the
+//! architecture, `tokenizer.json`, `model.safetensors` with Hugging Face's tensor names) that
+//! `transformers` loads unchanged, plus `finelab-model.json` for Finelab's own metadata.
+
+pub mod bert;
+pub mod distilbert;
+mod fused;
+pub mod model;
+pub mod nn;
+pub mod optim;
+pub mod params;
+pub mod tiny;
+pub mod tokenize;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, D};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use self::model::{BaseModel, Batch, Model};
+use self::nn::{log_softmax_last_dim, Dropout};
+use self::optim::{clip_factor, linear_schedule, AdamW, AdamWConfig};
+use self::params::{read_checkpoint, VarStore};
+use self::tokenize::{spans_to_token_tags, EncodedText, TextEncoder};
+use crate::config::TrainConfig;
+use crate::data::{Dataset, Example, Target, Task};
+use crate::error::{Error, Result};
+use crate::instant::{argmax, bio_tags, decode_bio, multi_labels, tune_thresholds, Prediction, ScoredSpan};
+use crate::metrics::{self, Report, Span};
+use crate::rng::SplitMix64;
+use crate::train::{Control, EpochSummary, Progress, TrainOutcome};
+
+/// The family's name in configs and model folders.
+pub const FAMILY: &str = "transformer";
+/// Finelab's metadata file inside a model folder (the same name as the `instant` family's).
+pub const MODEL_FILE: &str = crate::instant::MODEL_FILE;
+const FORMAT: &str = "finelab-transformer";
+const FORMAT_VERSION: u32 = 1;
+/// Examples per forward pass when evaluating or predicting.
+const EVAL_BATCH: usize = 32;
+/// How many Step events an epoch sends at most.
+const STEP_EVENTS_PER_EPOCH: usize = 50;
+
+// ---------------------------------------------------------------------------------------------
+// Devices
+// ---------------------------------------------------------------------------------------------
+
+/// Checks that this build can use `requested` (`auto`, `cpu`, `cuda`, `metal`) without touching
+/// the hardware: a GPU back end left out of the build is refused here, before any run starts.
+pub fn check_device(requested: &str) -> Result<()> {
+    let unavailable = |reason: &str| Err(Error::DeviceUnavailable { requested: requested.into(), reason: reason.into() });
+    match requested {
+        "auto" | "cpu" => Ok(()),
+        "cuda" if cfg!(feature = "cuda") => Ok(()),
+        "cuda" => unavailable("this Finelab was built without CUDA support (rebuild with `--features cuda`); use --device auto or cpu"),
+        "metal" if cfg!(feature = "metal") => Ok(()),
+        "metal" => unavailable("this Finelab was built without Metal support (rebuild with `--features metal`); use --device auto or cpu"),
+        _ => unavailable("expected auto, cpu, cuda or metal"),
+    }
+}
+
+/// The device for `requested`: `auto` takes CUDA or Metal when built in and present, else the CPU.
+pub fn select_device(requested: &str) -> Result<Device> {
+    check_device(requested)?;
+    let fail = |e: candle_core::Error| Error::DeviceUnavailable { requested: requested.into(), reason: e.to_string() };
+    match requested {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Device::new_cuda(0).map_err(fail),
+        "metal" => Device::new_metal(0).map_err(fail),
+        _ => {
+            if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
+                if let Ok(d) = Device::new_cuda(0) {
+                    return Ok(d);
+                }
+            }
+            if cfg!(feature = "metal") && candle_core::utils::metal_is_available() {
+                if let Ok(d) = Device::new_metal(0) {
+                    return Ok(d);
+                }
+            }
+            Ok(Device::Cpu)
+        }
+    }
+}
+
+/// A device's name as runs record it.
+pub fn device_name(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(_) => "cuda".into(),
+        Device::Metal(_) => "metal".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding the dataset
+// ---------------------------------------------------------------------------------------------
+
+/// What the loss compares an example's logits with.
+#[derive(Debug, Clone)]
+enum Gold {
+    Class(u32),
+    Multi(Vec<f32>),
+    /// One tag per token; `None` for special tokens.
+    Tags(Vec<Option<usize>>),
+}
+
+struct Item {
+    text: EncodedText,
+    gold: Gold,
+}
+
+fn n_outputs(task: Task, labels: &[String]) -> usize {
+    match task {
+        Task::Spans => 1 + 2 * labels.len(),
+        _ => labels.len(),
+    }
+}
+
+fn encode_item(encoder: &TextEncoder, labels: &[String], example: &Example) -> Result<Item> {
+    let text = encoder.encode(&example.text)?;
+    let index = |label: &str| labels.iter().position(|l| l == label).unwrap_or(0);
+    let gold = match &example.target {
+        Target::Single(label) => Gold::Class(index(label) as u32),
+        Target::Multi(ls) => {
+            let mut bits = vec![0.0f32; labels.len()];
+            for l in ls {
+                bits[index(l)] = 1.0;
+            }
+            Gold::Multi(bits)
+        }
+        Target::Spans(spans) => Gold::Tags(spans_to_token_tags(&text.offsets, spans, labels).0),
+    };
+    Ok(Item { text, gold })
+}
+
+/// Per-class weights `n / (k · n_c)` (scikit-learn's "balanced"), 1 for unseen classes.
+fn balanced_weights(counts: &[usize]) -> Vec<f32> {
+    let n: usize = counts.iter().sum();
+    let k = counts.iter().filter(|c| **c > 0).count().max(1);
+    counts.iter().map(|&c| if c == 0 { 1.0 } else { n as f32 / (k as f32 * c as f32) }).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses
+// ---------------------------------------------------------------------------------------------
+
+/// Mean loss of a batch: weighted cross-entropy (single, spans; ignored tokens weigh 0, as
+/// PyTorch's `ignore_index`) or binary cross-entropy with logits (multi).
+fn batch_loss(logits: &Tensor, items: &[&Item], class_weights: Option<&[f32]>) -> candle_core::Result<Tensor> {
+    let device = logits.device();
+    match &items[0].gold {
+        Gold::Multi(_) => {
+            let targets: Vec<f32> = items
+                .iter()
+                .flat_map(|it| match &it.gold {
+                    Gold::Multi(b) => b.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let y = Tensor::from_vec(targets, logits.shape(), device)?;
+            // max(z, 0) - z·y + log(1 + exp(-|z|)), the stable form of BCE with logits.
+            let loss = ((logits.relu()? - (logits * &y)?)? + (logits.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+            loss.mean_all()
+        }
+        _ => {
+            let n_classes = logits.dim(D::Minus1)?;
+            let (mut targets, mut weights) = (Vec::new(), Vec::new());
+            let seq = if logits.rank() == 3 { logits.dim(1)? } else { 1 };
+            for it in items {
+                match &it.gold {
+                    Gold::Class(c) => {
+                        targets.push(*c);
+                        weights.push(class_weights.map_or(1.0, |w| w[*c as usize]));
+                    }
+                    Gold::Tags(tags) => {
+                        for p in 0..seq {
+                            match tags.get(p).copied().flatten() {
+                                Some(t) => {
+                                    targets.push(t as u32);
+                                    weights.push(class_weights.map_or(1.0, |w| w[t]));
+                                }
+                                None => {
+                                    targets.push(0);
+                                    weights.push(0.0);
+                                }
+                            }
+                        }
+                    }
+                    Gold::Multi(_) => unreachable!("one kind of gold per dataset"),
+                }
+            }
+            let total: f32 = weights.iter().sum();
+            let n = targets.len();
+            let logp = log_softmax_last_dim(&logits.reshape((n, n_classes))?)?;
+            let targets = Tensor::from_vec(targets, (n, 1), device)?;
+            let weights = Tensor::from_vec(weights, n, device)?;
+            let picked = logp.gather(&targets, 1)?.squeeze(1)?;
+            (picked * weights)?.sum_all()?.neg()? / total.max(1e-12) as f64
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inference shared by evaluation and prediction
+// ---------------------------------------------------------------------------------------------
+
+/// Probabilities for each text: one row (single: softmax, multi: sigmoids) or one row per token
+/// (spans: softmax over tags, special tokens included). Texts are batched by length.
+fn probabilities(model: &Model, texts: &[&EncodedText], task: Task, base: &BaseModel, specials: tokenize::Specials, device: &Device) -> Result<Vec<Vec<Vec<f32>>>> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].ids.len());
+    let mut out: Vec<Vec<Vec<f32>>> = vec![Vec::new(); texts.len()];
+    for chunk in order.chunks(EVAL_BATCH) {
+        let batch_texts: Vec<&EncodedText> = chunk.iter().map(|&i| texts[i]).collect();
+        let batch = Batch::new(&batch_texts, specials, base.position_offset(), device)?;
+        let logits = model.logits(&batch, &mut Dropout::Off)?;
+        let probs = match task {
+            Task::Multi => candle_nn_sigmoid(&logits)?,
+            _ => nn::softmax_last_dim(&logits)?,
+        };
+        let probs = probs.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
+        match task {
+            Task::Spans => {
+                let rows: Vec<Vec<Vec<f32>>> = probs.to_vec3()?;
+                for ((&i, row), len) in chunk.iter().zip(rows).zip(&batch.lens) {
+                    out[i] = row.into_iter().take(*len).collect();
+                }
+            }
+            _ => {
+                let rows: Vec<Vec<f32>> = probs.to_vec2()?;
+                for (&i, row) in chunk.iter().zip(rows) {
+                    out[i] = vec![row];
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn candle_nn_sigmoid(x: &Tensor) -> candle_core::Result<Tensor> {
+    (x.neg()?.exp()? + 1.0)?.recip()
+}
+
+/// Spans from per-token tag probabilities: the Viterbi pass over the text's tokens (special
+/// tokens left out), then token indices back to code points.
+fn decode_spans(text: &EncodedText, probs: &[Vec<f32>], labels: &[String]) -> Vec<ScoredSpan> {
+    let (offsets, rows): (Vec<(usize, usize)>, Vec<Vec<f32>>) =
+        text.offsets.iter().zip(probs).filter_map(|(o, p)| o.map(|o| (o, p.clone()))).unzip();
+    decode_bio(&rows, labels)
+        .into_iter()
+        .map(|s| ScoredSpan { start: offsets[s.start].0, end: offsets[s.end - 1].1, label: s.label, score: s.score })
+        .collect()
+}
+
+/// The answer for one text from its probabilities.
+fn to_prediction(task: Task, labels: &[String], thresholds: &[f32], text: &EncodedText, probs: &[Vec<f32>]) -> Prediction {
+    match task {
+        Task::Single => Prediction::Single {
+            label: labels[argmax(&probs[0])].clone(),
+            scores: labels.iter().cloned().zip(probs[0].iter().copied()).collect(),
+        },
+        Task::Multi => Prediction::Multi {
+            labels: multi_labels(&probs[0], thresholds, labels),
+            scores: labels.iter().cloned().zip(probs[0].iter().copied()).collect(),
+        },
+        Task::Spans => Prediction::Spans { spans: decode_spans(text, probs, labels) },
+    }
+}
+
+/// Report on `examples` (with their encodings); for multi-label with `tune`, thresholds are
+/// tuned on them first.
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    model: &Model,
+    base: &BaseModel,
+    encoder: &TextEncoder,
+    task: Task,
+    labels: &[String],
+    examples: &[Example],
+    items: &[Item],
+    tune: bool,
+    thresholds: &[f32],
+    device: &Device,
+) -> Result<(Report, Vec<f32>)> {
+    let texts: Vec<&EncodedText> = items.iter().map(|it| &it.text).collect();
+    let probs = probabilities(model, &texts, task, base, encoder.specials(), device)?;
+    match task {
+        Task::Single => {
+            let gold: Vec<String> = examples
+                .iter()
+                .map(|e| match &e.target {
+                    Target::Single(l) => l.clone(),
+                    _ => String::new(),
+                })
+                .collect();
+            let pred: Vec<String> = probs.iter().map(|p| labels[argmax(&p[0])].clone()).collect();
+            Ok((metrics::single_label_report_with_labels(&gold, &pred, labels)?, Vec::new()))
+        }
+        Task::Multi => {
+            let flat: Vec<Vec<f32>> = probs.into_iter().map(|mut p| p.remove(0)).collect();
+            let gold_bits: Vec<Vec<bool>> = items
+                .iter()
+                .map(|it| match &it.gold {
+                    Gold::Multi(b) => b.iter().map(|v| *v > 0.5).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let thresholds = if tune { tune_thresholds(&flat, &gold_bits, labels.len()) } else { thresholds.to_vec() };
+            let pred: Vec<Vec<String>> = flat.iter().map(|p| multi_labels(p, &thresholds, labels)).collect();
+            let gold: Vec<Vec<String>> = examples
+                .iter()
+                .map(|e| match &e.target {
+                    Target::Multi(l) => l.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            Ok((metrics::multi_label_report(&gold, &pred, labels)?, thresholds))
+        }
+        Task::Spans => {
+            let gold: Vec<Vec<Span>> = examples
+                .iter()
+                .map(|e| match &e.target {
+                    Target::Spans(s) => s.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let pred: Vec<Vec<Span>> = items
+                .iter()
+                .zip(&probs)
+                .map(|(it, p)| decode_spans(&it.text, p, labels).into_iter().map(ScoredSpan::into_span).collect())
+                .collect();
+            Ok((metrics::span_report(&gold, &pred)?, Vec::new()))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+// ---------------------------------------------------------------------------------------------
+
+/// Everything needed to train from a base-model folder, loaded and checked.
+struct Loaded {
+    base: BaseModel,
+    encoder: TextEncoder,
+    store: VarStore,
+    model: Model,
+}
+
+/// Opens a base (or fine-tuned) model folder, builds the encoder and a head for `task` into a
+/// fresh [`VarStore`], and loads the checkpoint into it. With `fresh_head`, the head keeps its
+/// seeded initial values (a new task); without, every weight must come from the checkpoint.
+fn load_folder(dir: &Path, task: Task, n_out: usize, max_len: usize, device: &Device, seed: u64, fresh_head: bool) -> Result<Loaded> {
+    let base = BaseModel::open(dir)?;
+    let max_len = max_len.min(base.max_positions()).max(3);
+    let encoder = TextEncoder::load(dir, max_len)?;
+    if encoder.vocab_size() > base.config.vocab_size {
+        return Err(Error::ModelFolder {
+            path: encoder.source.clone(),
+            message: format!(
+                "the tokenizer has {} tokens but config.json says the model has {} (vocab_size): they do not belong to the same model",
+                encoder.vocab_size(),
+                base.config.vocab_size
+            ),
+        });
+    }
+    let (checkpoint, checkpoint_path) = read_checkpoint(dir)?;
+    let mut store = VarStore::new(device, seed);
+    let model = Model::build(&mut store, &base, task, n_out).map_err(|e| Error::ModelFolder {
+        path: dir.join("config.json"),
+        message: format!("cannot build the model: {e}"),
+    })?;
+    let fresh: &[&str] = if fresh_head { Model::fresh_prefixes() } else { &[] };
+    let missing = store.load(&checkpoint, &checkpoint_path, base.family.prefix(), fresh)?;
+    // A base encoder without a pooler is common (HF then initializes one); anything else missing
+    // means the checkpoint is not the architecture config.json describes.
+    let missing: Vec<&String> = missing.iter().filter(|n| !(fresh_head && n.contains(".pooler."))).collect();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(5).map(|s| s.as_str()).collect();
+        return Err(Error::ModelFolder {
+            path: checkpoint_path,
+            message: format!(
+                "{} weight(s) that config.json's {:?} architecture needs are missing, e.g. {}",
+                missing.len(),
+                base.model_type,
+                shown.join(", ")
+            ),
+        });
+    }
+    Ok(Loaded { base, encoder, store, model })
+}
+
+/// Trains the transformer family (called by [`crate::train`]).
+pub(crate) fn train(
+    dataset: &Dataset,
+    config: &TrainConfig,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let base_dir = config.base_model.as_ref().ok_or(Error::InvalidConfig {
+        field: "base_model",
+        message: "the transformer family needs a base model folder".into(),
+    })?;
+    let device = select_device(&config.device)?;
+    let task = dataset.task;
+    let labels = &dataset.labels;
+    let n_out = n_outputs(task, labels);
+    let Loaded { base, encoder, store, model } = load_folder(base_dir, task, n_out, config.max_len, &device, config.seed, true)?;
+
+    let encode_all = |examples: &[Example]| -> Result<Vec<Item>> { examples.iter().map(|e| encode_item(&encoder, labels, e)).collect() };
+    let train_set = encode_all(&dataset.train)?;
+    let dev_is_train = dataset.dev.is_empty();
+    let dev_examples = if dev_is_train { &dataset.train } else { &dataset.dev };
+    let dev_own = if dev_is_train { Vec::new() } else { encode_all(&dataset.dev)? };
+    let dev_items = if dev_is_train { &train_set } else { &dev_own };
+
+    let class_weights: Option<Vec<f32>> = match (config.class_weights, task) {
+        (true, Task::Single) | (true, Task::Spans) => {
+            let mut counts = vec![0usize; n_out];
+            for it in &train_set {
+                match &it.gold {
+                    Gold::Class(c) => counts[*c as usize] += 1,
+                    Gold::Tags(tags) => tags.iter().flatten().for_each(|t| counts[*t] += 1),
+                    Gold::Multi(_) => {}
+                }
+            }
+            Some(balanced_weights(&counts))
+        }
+        _ => None,
+    };
+
+    let vars = store.params().iter().map(|p| (p.var.clone(), p.decay)).collect();
+    let mut optimizer =
+        AdamW::new(vars, AdamWConfig { lr: config.lr, weight_decay: config.weight_decay, ..AdamWConfig::default() })?;
+    let micro_per_epoch = train_set.len().div_ceil(config.batch_size);
+    let steps_per_epoch = micro_per_epoch.div_ceil(config.grad_accum);
+    let total_steps = steps_per_epoch * config.epochs;
+    let warmup_steps = (total_steps as f64 * config.warmup_ratio).ceil() as usize;
+    let event_every = steps_per_epoch.div_ceil(STEP_EVENTS_PER_EPOCH).max(1);
+    let mut rng = SplitMix64::new(config.seed);
+    let mut dropout_rng = SplitMix64::new(config.seed.wrapping_add(0xD20F));
+    let mut order: Vec<usize> = (0..train_set.len()).collect();
+    let eval_model = Model::build(&mut store.detached(), &base, task, n_out)?;
+    let default_thresholds = vec![0.5f32; if task == Task::Multi { n_out } else { 0 }];
+
+    let mut best: Option<(usize, f64, Vec<Tensor>, Vec<f32>)> = None;
+    let mut epochs = Vec::new();
+    let mut stopped = false;
+    let mut step = 0usize;
+    let mut n_seen = 0usize;
+    let loop_started = Instant::now();
+    'epochs: for epoch in 1..=config.epochs {
+        let epoch_started = Instant::now();
+        rng.shuffle(&mut order);
+        let (mut loss_sum, mut loss_batches) = (0.0f64, 0usize);
+        let micro_batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+        for (group_idx, group) in micro_batches.chunks(config.grad_accum).enumerate() {
+            let mut accumulated: Vec<Option<Tensor>> = vec![None; store.params().len()];
+            for micro in group {
+                let items: Vec<&Item> = micro.iter().map(|&i| &train_set[i]).collect();
+                let texts: Vec<&EncodedText> = items.iter().map(|it| &it.text).collect();
+                let batch = Batch::new(&texts, encoder.specials(), base.position_offset(), &device)?;
+                let logits = model.logits(&batch, &mut Dropout::Train(&mut dropout_rng))?;
+                let loss = batch_loss(&logits, &items, class_weights.as_deref())?;
+                loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                loss_batches += 1;
+                let scaled = (loss / group.len() as f64)?;
+                let mut grads = scaled.backward()?;
+                for (acc, p) in accumulated.iter_mut().zip(store.params()) {
+                    if let Some(g) = grads.remove(p.var.as_tensor()) {
+                        *acc = Some(match acc.take() {
+                            Some(a) => (a + g)?,
+                            None => g,
+                        });
+                    }
+                }
+                n_seen += micro.len();
+            }
+            let (factor, _norm) = clip_factor(&accumulated, config.max_grad_norm)?;
+            let lr = config.lr * linear_schedule(step, warmup_steps, total_steps);
+            optimizer.step(&accumulated, lr, factor)?;
+            step += 1;
+            if (group_idx + 1) % event_every == 0 || group_idx + 1 == steps_per_epoch {
+                let elapsed = loop_started.elapsed().as_secs_f64().max(1e-9);
+                let event = Progress::Step {
+                    epoch,
+                    step,
+                    total_steps,
+                    loss: loss_sum / loss_batches.max(1) as f64,
+                    samples_per_sec: n_seen as f64 / elapsed,
+                    eta_secs: elapsed / step as f64 * (total_steps - step) as f64,
+                };
+                if progress(&event) == Control::Stop {
+                    stopped = true;
+                    break 'epochs;
+                }
+            }
+        }
+        let (report, thresholds) =
+            evaluate(&eval_model, &base, &encoder, task, labels, dev_examples, dev_items, true, &default_thresholds, &device)?;
+        let train_loss = loss_sum / loss_batches.max(1) as f64;
+        let dev_macro_f1 = report.macro_f1();
+        epochs.push(EpochSummary { epoch, train_loss, dev_macro_f1, seconds: epoch_started.elapsed().as_secs_f64() });
+        if best.as_ref().is_none_or(|b| dev_macro_f1 > b.1) {
+            best = Some((epoch, dev_macro_f1, store.snapshot()?, thresholds));
+        }
+        let event = Progress::Epoch { epoch, train_loss, dev_macro_f1, dev_report: report.to_json() };
+        if progress(&event) == Control::Stop {
+            stopped = true;
+            break;
+        }
+        if epoch - best.as_ref().map_or(0, |b| b.0) >= config.patience {
+            break;
+        }
+    }
+
+    let (best_epoch, thresholds) = match best {
+        Some((epoch, _, weights, thresholds)) => {
+            store.restore(&weights)?;
+            (epoch, thresholds)
+        }
+        None => {
+            let (_, thresholds) =
+                evaluate(&eval_model, &base, &encoder, task, labels, dev_examples, dev_items, true, &default_thresholds, &device)?;
+            (0, thresholds)
+        }
+    };
+    let (dev_report, _) = evaluate(&eval_model, &base, &encoder, task, labels, dev_examples, dev_items, false, &thresholds, &device)?;
+    let test = if dataset.test.is_empty() {
+        None
+    } else {
+        let items = encode_all(&dataset.test)?;
+        let (report, _) = evaluate(&eval_model, &base, &encoder, task, labels, &dataset.test, &items, false, &thresholds, &device)?;
+        Some(report.to_json())
+    };
+
+    let meta = ModelMeta {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        family: FAMILY.into(),
+        task,
+        labels: labels.clone(),
+        outputs: match task {
+            Task::Spans => bio_tags(labels),
+            _ => labels.clone(),
+        },
+        thresholds,
+        max_len: encoder.max_len,
+        base_model: base_dir.clone(),
+        architecture: base.architecture(task),
+        config: config.clone(),
+        best_epoch,
+        device: device_name(&device),
+    };
+    export(out_dir, &meta, &base, &encoder, &store)?;
+
+    Ok(TrainOutcome {
+        best_epoch,
+        epochs,
+        dev: dev_report.to_json(),
+        test,
+        stopped,
+        model_dir: out_dir.to_path_buf(),
+        n_train: dataset.train.len(),
+        train_seconds: started.elapsed().as_secs_f64(),
+        dev_is_train,
+        device: device_name(&device),
+        config: config.clone(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model folder
+// ---------------------------------------------------------------------------------------------
+
+/// Contents of `finelab-model.json` in a transformer model folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    format: String,
+    format_version: u32,
+    family: String,
+    task: Task,
+    labels: Vec<String>,
+    /// Output columns: the labels, or the BIO tags for spans (the order of `id2label`).
+    outputs: Vec<String>,
+    /// Per-label decision thresholds (multi-label only).
+    thresholds: Vec<f32>,
+    /// Longest input in tokens, special tokens included.
+    max_len: usize,
+    /// The folder it was fine-tuned from.
+    base_model: PathBuf,
+    /// The `transformers` class (`BertForSequenceClassification`...).
+    architecture: String,
+    config: TrainConfig,
+    best_epoch: usize,
+    device: String,
+}
+
+/// Files of the base folder copied as they are, so that `transformers` finds the tokenizer's
+/// settings (slow tokenizers read vocab.txt or the sentencepiece model).
+const TOKENIZER_SIDE_FILES: &[&str] =
+    &["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "sentencepiece.bpe.model", "vocab.json", "merges.txt"];
+
+/// Writes the Hugging Face folder and `finelab-model.json` (last, so a folder with it is whole).
+fn export(dir: &Path, meta: &ModelMeta, base: &BaseModel, encoder: &TextEncoder, store: &VarStore) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut config = base.raw_config.clone();
+    let id2label: BTreeMap<String, String> = meta.outputs.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone())).collect();
+    let label2id: BTreeMap<String, usize> = meta.outputs.iter().enumerate().map(|(i, l)| (l.clone(), i)).collect();
+    let obj = config.as_object_mut().expect("config.json is an object");
+    obj.insert("architectures".into(), json!([meta.architecture]));
+    obj.insert("id2label".into(), json!(id2label));
+    obj.insert("label2id".into(), json!(label2id));
+    obj.remove("_name_or_path");
+    match meta.task {
+        Task::Single => obj.insert("problem_type".into(), json!("single_label_classification")),
+        Task::Multi => obj.insert("problem_type".into(), json!("multi_label_classification")),
+        Task::Spans => obj.remove("problem_type"),
+    };
+    write_file(&dir.join("config.json"), serde_json::to_string_pretty(&config).expect("json").as_bytes())?;
+    encoder.save(dir)?;
+    for name in TOKENIZER_SIDE_FILES {
+        let from = base.dir.join(name);
+        if from.is_file() && from != dir.join(name) {
+            std::fs::copy(&from, dir.join(name)).map_err(|e| Error::io(dir.join(name), e))?;
+        }
+    }
+    let tensors: HashMap<String, Tensor> = store
+        .params()
+        .iter()
+        .map(|p| Ok((p.name.clone(), p.var.as_tensor().to_device(&Device::Cpu)?.contiguous()?)))
+        .collect::<candle_core::Result<_>>()?;
+    let weights = dir.join("model.safetensors");
+    let mut metadata = HashMap::new();
+    metadata.insert("format".to_string(), "pt".to_string());
+    let views: Vec<(String, Tensor)> = {
+        let mut v: Vec<_> = tensors.into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    save_safetensors(&weights, &views, metadata)?;
+    let text = serde_json::to_string_pretty(meta).expect("model metadata serializes");
+    write_file(&dir.join(MODEL_FILE), text.as_bytes())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Writes f32 tensors as a safetensors file with `{"format": "pt"}` metadata, which
+/// `transformers` expects of a PyTorch checkpoint.
+pub fn save_safetensors(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<()> {
+    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            let values: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            Ok((name.clone(), bytes, t.dims().to_vec()))
+        })
+        .collect::<candle_core::Result<_>>()?;
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = data
+        .iter()
+        .map(|(name, bytes, shape)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .map_err(|e| Error::Tokenizer(format!("safetensors: {e}")))?;
+            Ok((name.clone(), view))
+        })
+        .collect::<Result<_>>()?;
+    safetensors::tensor::serialize_to_file(views, Some(metadata), path)
+        .map_err(|e| Error::CorruptModel { path: path.to_path_buf(), message: format!("cannot write it: {e}") })
+}
+
+/// A fine-tuned transformer, ready to predict.
+#[derive(Clone)]
+pub struct TransformerPredictor {
+    meta: ModelMeta,
+    base: BaseModel,
+    encoder: TextEncoder,
+    model: Model,
+    device: Device,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for TransformerPredictor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransformerPredictor").field("dir", &self.dir).field("meta", &self.meta).finish()
+    }
+}
+
+impl TransformerPredictor {
+    /// Loads a folder written by training, on the best device this build has (see
+    /// [`select_device`]).
+    pub fn load(dir: &Path) -> Result<TransformerPredictor> {
+        Self::load_on(dir, "auto")
+    }
+
+    /// Loads a folder written by training on the device `requested`.
+    pub fn load_on(dir: &Path, requested: &str) -> Result<TransformerPredictor> {
+        let meta_path = dir.join(MODEL_FILE);
+        let text = std::fs::read_to_string(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+        let corrupt = |message: String| Error::CorruptModel { path: meta_path.clone(), message };
+        let meta: ModelMeta = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        if meta.format != FORMAT || meta.format_version != FORMAT_VERSION {
+            return Err(corrupt(format!("format {} v{} is not {FORMAT} v{FORMAT_VERSION}", meta.format, meta.format_version)));
+        }
+        if meta.labels.is_empty() || meta.outputs.len() != n_outputs(meta.task, &meta.labels) {
+            return Err(corrupt("labels and outputs disagree".into()));
+        }
+        if meta.task == Task::Multi && meta.thresholds.len() != meta.labels.len() {
+            return Err(corrupt("one threshold per label is needed".into()));
+        }
+        let device = select_device(requested)?;
+        let Loaded { base, encoder, store, .. } =
+            load_folder(dir, meta.task, meta.outputs.len(), meta.max_len, &device, 0, false)?;
+        let model = Model::build(&mut store.detached(), &base, meta.task, meta.outputs.len())?;
+        Ok(TransformerPredictor { meta, base, encoder, model, device, dir: dir.to_path_buf() })
+    }
+
+    /// The task.
+    pub fn task(&self) -> Task {
+        self.meta.task
+    }
+
+    /// The labels (entity types for spans).
+    pub fn labels(&self) -> &[String] {
+        &self.meta.labels
+    }
+
+    /// The training configuration stored with the model.
+    pub fn config(&self) -> &TrainConfig {
+        &self.meta.config
+    }
+
+    /// The folder it was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `finelab-model.json`, for display.
+    pub fn describe(&self) -> Value {
+        serde_json::to_value(&self.meta).expect("model metadata serializes")
+    }
+
+    /// Predicts several texts at once (batched by length).
+    pub fn predict_batch(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
+        let encoded: Vec<EncodedText> = texts.iter().map(|t| self.encoder.encode(t)).collect::<Result<_>>()?;
+        let refs: Vec<&EncodedText> = encoded.iter().collect();
+        let probs = probabilities(&self.model, &refs, self.meta.task, &self.base, self.encoder.specials(), &self.device)?;
+        Ok(encoded
+            .iter()
+            .zip(&probs)
+            .map(|(e, p)| to_prediction(self.meta.task, &self.meta.labels, &self.meta.thresholds, e, p))
+            .collect())
+    }
+
+    /// Raw logits of one text (for checks against `transformers`).
+    pub fn logits(&self, text: &str) -> Result<Vec<Vec<f32>>> {
+        let encoded = self.encoder.encode(text)?;
+        let batch = Batch::new(&[&encoded], self.encoder.specials(), self.base.position_offset(), &self.device)?;
+        let logits = self.model.logits(&batch, &mut Dropout::Off)?.to_device(&Device::Cpu)?;
+        Ok(match self.meta.task {
+            Task::Spans => logits.squeeze(0)?.to_vec2()?,
+            _ => logits.to_vec2()?,
+        })
+    }
+
+    /// Token ids the model sees for `text` (special tokens included).
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.encoder.encode(text)?.ids)
+    }
+}

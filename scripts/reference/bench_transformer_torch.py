@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""PyTorch + transformers side of scripts/bench-transformer.sh: the same model folder, batch, sequence
+length, thread count and step as crates/finelab-train/examples/bench_transformer.rs (forward with
+dropout, cross-entropy, backward, clip_grad_norm_(1.0), AdamW), on random token ids of exactly SEQ
+tokens. Prints one JSON line.
+
+    python scripts/reference/bench_transformer_torch.py MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH] [THREADS]
+"""
+import json
+import resource
+import sys
+import time
+
+import torch
+from transformers import AutoModelForSequenceClassification
+
+
+def main():
+    model_dir = sys.argv[1]
+    arg = lambda i, d: int(sys.argv[i]) if len(sys.argv) > i else d
+    batch, seq, steps, infer_batch, threads = arg(2, 16), arg(3, 64), arg(4, 10), arg(5, 32), arg(6, 2)
+    device = sys.argv[7] if len(sys.argv) > 7 else "cpu"
+    torch.set_num_threads(threads)
+    torch.manual_seed(42)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
+    vocab = model.config.vocab_size
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": 0.01},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=5e-5)
+    cls, sep = 101, 102
+
+    def random_batch(n):
+        ids = torch.randint(1000, vocab, (n, seq))
+        ids[:, 0], ids[:, -1] = cls, sep
+        return ids.to(device), torch.ones(n, seq, dtype=torch.long, device=device)
+
+    sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
+    model.train()
+    t_fwd = t_bwd = t_opt = 0.0
+    warmup = 2
+    for step in range(warmup + steps):
+        ids, mask = random_batch(batch)
+        labels = torch.randint(0, 2, (batch,), device=device)
+        sync(); t0 = time.perf_counter()
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.item()
+        t1 = time.perf_counter()
+        loss.backward()
+        sync(); t2 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        sync(); t3 = time.perf_counter()
+        if step >= warmup:
+            t_fwd += t1 - t0
+            t_bwd += t2 - t1
+            t_opt += t3 - t2
+    train_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    model.eval()
+    infer_steps = max(steps, 3)
+    t_inf = 0.0
+    with torch.inference_mode():
+        for step in range(1 + infer_steps):
+            ids, mask = random_batch(infer_batch)
+            sync(); t0 = time.perf_counter()
+            model(input_ids=ids, attention_mask=mask).logits.cpu()
+            if step >= 1:
+                t_inf += time.perf_counter() - t0
+    step_s = (t_fwd + t_bwd + t_opt) / steps
+    print(json.dumps({
+        "impl": f"pytorch {torch.__version__} + transformers", "threads": torch.get_num_threads(), "device": device,
+        "batch": batch, "seq": seq, "steps": steps, "n_weights": sum(p.numel() for p in model.parameters()),
+        "forward_ms": 1e3 * t_fwd / steps, "backward_ms": 1e3 * t_bwd / steps, "optimizer_ms": 1e3 * t_opt / steps,
+        "train_samples_per_s": batch / step_s, "infer_batch": infer_batch, "infer_samples_per_s": infer_batch * infer_steps / t_inf,
+        "peak_rss_mb_train": train_rss,
+    }))
+
+
+if __name__ == "__main__":
+    main()
