@@ -3,11 +3,15 @@
 //! reach [`AppContext::handle`]. Long work (imports) runs as a [`Job`] on its own thread, whose
 //! state the shells stream to the UI ([`AppContext::watch_job`]).
 
+use crate::models::{self, ModelEntry, TrainSetup};
 use crate::project::{self, CreateProject};
+use crate::results::{self, ExportedModel, RunDetail};
+use crate::train::{self, TrainRequest};
+use crate::training_jobs::TrainProgress;
 use crate::{AppError, ErrorBody, Result};
 use finelab_store::import::{ColumnMap, EncodingChoice, Format, ImportOptions, ImportPreview};
 use finelab_store::search::SearchQuery;
-use finelab_store::{Action, LabelDef, ProjectSettings, Stats, Store};
+use finelab_store::{Action, LabelDef, ProjectSettings, RunRecordsQuery, Split, Stats, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -184,6 +188,95 @@ pub enum Request {
         /// The project folder.
         dir: String,
     },
+    /// What the Train screen offers: families with their defaults, devices, and the base models
+    /// found on this machine. Returns [`TrainSetup`]. Finelab does not download models from the
+    /// hub: a model is a local Hugging Face-layout folder (`$FINELAB_MODELS_DIR`,
+    /// `<project>/models/`, the Hugging Face cache) or one the user picks.
+    TrainSetup {
+        /// The project folder.
+        dir: String,
+    },
+    /// Describes a base-model folder the user picked. Returns [`ModelEntry`]; an error names the
+    /// missing file (`config.json`, the tokenizer, the weights) or the unsupported architecture.
+    InspectModel {
+        /// The folder.
+        path: String,
+    },
+    /// Start training. Returns [`JobState`] (kind `train`, `done`/`total` in steps) whose
+    /// `train` holds live [`TrainProgress`] and whose result is a `TrainDone`. `cancel_job`
+    /// stops it within one step; the run keeps its best model and is marked `cancelled`.
+    StartTrain {
+        /// The project folder.
+        dir: String,
+        /// What to train.
+        request: TrainRequest,
+    },
+    /// The project's runs, newest first. Returns `RunSummary[]`.
+    ListRuns {
+        /// The project folder.
+        dir: String,
+    },
+    /// One run in full. Returns [`RunDetail`].
+    GetRun {
+        /// The project folder.
+        dir: String,
+        /// The run id.
+        run: String,
+    },
+    /// A run's per-label report on a split, the same numbers as `finelab eval --json`. Returns
+    /// `Evaluation`.
+    Evaluate {
+        /// The project folder.
+        dir: String,
+        /// The run (default: the newest completed run).
+        run: Option<String>,
+        /// `dev` or `test` (`train` is recomputed with the run's model).
+        split: Split,
+    },
+    /// The records behind a chart element of a run: a confusion cell (`gold` and `predicted`),
+    /// a label's bar (`label`), its errors (`only_errors`). Returns `RunRecordsPage`.
+    RunRecords {
+        /// The project folder.
+        dir: String,
+        /// The run id.
+        run: String,
+        /// The split the run scored (none: every record it predicted).
+        split: Option<Split>,
+        /// Records whose gold value has this label.
+        gold: Option<String>,
+        /// Records whose prediction has this label.
+        predicted: Option<String>,
+        /// Records where this label is gold or predicted.
+        label: Option<String>,
+        /// Only wrong predictions (for `label`: its false positives and negatives).
+        only_errors: Option<bool>,
+        /// At most this many rows (default 50, at most 1000).
+        limit: Option<u32>,
+        /// Skip this many rows first.
+        offset: Option<u64>,
+    },
+    /// Copy a run's model folder to `dest` (which must not exist or be empty): for a
+    /// transformer, a Hugging Face folder (`config.json` with `id2label`, `tokenizer.json`,
+    /// `model.safetensors`) that `transformers` loads unchanged. Returns [`ExportedModel`].
+    ExportModel {
+        /// The project folder.
+        dir: String,
+        /// The run id.
+        run: String,
+        /// The folder to write.
+        dest: String,
+    },
+    /// Train again a run that did not finish (`cancelled`, `interrupted` or `failed`), as a new
+    /// run with the same settings on the project's current labels, whose config records
+    /// `resumed_from`. A cancelled transformer run saved its best model: the new run fine-tunes
+    /// from those weights (its folder is the base model); otherwise training starts over (an
+    /// interrupted run saved nothing). Returns [`JobState`] like `start_train`.
+    ResumeRun {
+        /// The project folder.
+        dir: String,
+        /// The run to resume.
+        run: String,
+    },
 }
 
 /// What [`Request::AppInfo`] returns.
@@ -252,11 +345,14 @@ pub struct JobState {
     pub result: Option<serde_json::Value>,
     /// The error when failed.
     pub error: Option<ErrorBody>,
+    /// Live training progress (train jobs only).
+    #[serde(default)]
+    pub train: Option<TrainProgress>,
 }
 
-struct Job {
-    state: Mutex<JobState>,
-    cancel: AtomicBool,
+pub(crate) struct Job {
+    pub(crate) state: Mutex<JobState>,
+    pub(crate) cancel: AtomicBool,
 }
 
 /// Shared state of a running shell: open projects, jobs, the recent list.
@@ -413,6 +509,18 @@ impl AppContext {
                 json(&self.store(&dir)?.lock().unwrap().count_matches(&query, cap.unwrap_or(1_000_000))?)
             }
             Request::Stats { dir } => json(&self.store(&dir)?.lock().unwrap().stats()?),
+            Request::TrainSetup { dir } => json(&models::train_setup(Some(&absolute(&dir)))),
+            Request::InspectModel { path } => json(&models::inspect_model(Path::new(&path))?),
+            Request::StartTrain { dir, request } => json(&self.start_train(&dir, &request)?),
+            Request::ListRuns { dir } => json(&train::runs(&absolute(&dir))?),
+            Request::GetRun { dir, run } => json(&results::run_detail(&absolute(&dir), &run)?),
+            Request::Evaluate { dir, run, split } => json(&train::eval(&absolute(&dir), run.as_deref(), split)?),
+            Request::RunRecords { dir, run, split, gold, predicted, label, only_errors, limit, offset } => {
+                let query = RunRecordsQuery { split, gold, predicted, label, only_errors: only_errors.unwrap_or(false), limit, offset };
+                json(&results::run_records(&absolute(&dir), &run, &query)?)
+            }
+            Request::ExportModel { dir, run, dest } => json(&results::export_model(&absolute(&dir), &run, Path::new(&dest))?),
+            Request::ResumeRun { dir, run } => json(&self.resume_run(&dir, &run)?),
         })
     }
 
@@ -464,6 +572,7 @@ impl AppContext {
             message: format!("importing {}", file.display()),
             result: None,
             error: None,
+            train: None,
         };
         let job = Arc::new(Job { state: Mutex::new(state.clone()), cancel: AtomicBool::new(false) });
         self.jobs.lock().unwrap().insert(id, job.clone());
@@ -557,6 +666,28 @@ pub fn typescript_declarations() -> String {
         s::import::ImportReport::decl(),
         s::import::ImportProgress::decl(),
         s::import::ImportPreview::decl(),
+        s::search::SearchSort::decl(),
+        s::Suggestion::decl(),
+        s::RunRecordsQuery::decl(),
+        s::RunRecord::decl(),
+        s::RunRecordsPage::decl(),
+        TrainSetup::decl(),
+        models::FamilyInfo::decl(),
+        models::TrainDefaults::decl(),
+        models::DeviceInfo::decl(),
+        ModelEntry::decl(),
+        TrainRequest::decl(),
+        TrainProgress::decl(),
+        crate::training_jobs::TrainPhase::decl(),
+        crate::training_jobs::LossPoint::decl(),
+        crate::training_jobs::EpochPoint::decl(),
+        crate::training_jobs::EpochSummaryView::decl(),
+        train::TrainDone::decl(),
+        train::RunSummary::decl(),
+        RunDetail::decl(),
+        train::Evaluation::decl(),
+        train::ReportSource::decl(),
+        ExportedModel::decl(),
     ];
     for decl in decls {
         out.push_str("export ");

@@ -6,8 +6,11 @@
 
 pub mod api;
 mod error;
+pub mod models;
 pub mod project;
+pub mod results;
 pub mod train;
+pub mod training_jobs;
 
 pub use error::{AppError, ErrorBody, Result};
 pub use finelab_store as store;

@@ -31,8 +31,9 @@ pub const INSTANT: &str = "instant";
 
 /// A request to train a model on a project, as raw as it comes from a form or flags; [`train`]
 /// validates it before touching the project.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
+#[ts(optional_fields = nullable)]
 pub struct TrainRequest {
     /// `instant`, or a Hugging Face-layout model folder (BERT, RoBERTa / XLM-RoBERTa or
     /// DistilBERT) to fine-tune: the transformer family.
@@ -201,7 +202,7 @@ pub enum TrainEvent {
 }
 
 /// What a finished (completed or cancelled) run produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct TrainDone {
     /// The run id.
     pub run: String,
@@ -212,6 +213,7 @@ pub struct TrainDone {
     /// The epoch whose model was kept (0: stopped before the first epoch ended).
     pub best_epoch: usize,
     /// Every evaluated epoch.
+    #[ts(as = "Vec<crate::training_jobs::EpochSummaryView>")]
     pub epochs: Vec<EpochSummary>,
     /// Report of the kept model on dev; absent when the project has no dev records.
     pub dev: Option<Value>,
@@ -583,7 +585,7 @@ pub fn train(dir: &Path, req: &TrainRequest, progress: &mut dyn FnMut(&TrainEven
 }
 
 /// One line of the run list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct RunSummary {
     /// The run id.
     pub id: String,
@@ -615,6 +617,18 @@ pub struct RunSummary {
     pub model_dir: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// `TrainRequest.model` as given: `instant` or the base model folder.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The base model folder (transformer runs).
+    #[serde(default)]
+    pub base_model: Option<String>,
+    /// The run this one resumed.
+    #[serde(default)]
+    pub resumed_from: Option<String>,
+    /// Records whose predictions the run stored (for drill-down and suggestions).
+    #[serde(default)]
+    pub n_predictions: u64,
 }
 
 impl From<&RunRow> for RunSummary {
@@ -636,6 +650,10 @@ impl From<&RunRow> for RunSummary {
             test_macro_f1: macro_f1(&run.test_report),
             model_dir: run.model_dir.clone(),
             error: run.error.clone(),
+            model: run.config.get("model").and_then(Value::as_str).map(str::to_string),
+            base_model: run.base_model.clone(),
+            resumed_from: run.config.get("resumed_from").and_then(Value::as_str).map(str::to_string),
+            n_predictions: 0,
         }
     }
 }
@@ -651,7 +669,7 @@ pub fn run(dir: &Path, id: &str) -> Result<RunRow> {
 }
 
 /// Where an evaluation's report comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportSource {
     /// The report the run computed when it finished, on its exact data snapshot.
@@ -662,7 +680,7 @@ pub enum ReportSource {
 }
 
 /// A run's report on one split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Evaluation {
     /// The run id.
     pub run: String,

@@ -454,9 +454,8 @@ fn run(cli: Cli) -> Result<()> {
                 split: split.map(|s| s.parse::<Split>()).transpose()?,
                 annotator,
                 status,
-                after_seq: None,
-                offset: None,
                 limit: Some(limit),
+                ..SearchQuery::default()
             };
             let page = project::search(&dir, &q)?;
             for hit in &page.hits {

@@ -10,6 +10,7 @@ pub mod annotations;
 mod error;
 pub mod export;
 pub mod import;
+mod predictions;
 mod project;
 mod runs;
 mod schema;
@@ -19,6 +20,7 @@ mod types;
 
 pub use annotations::{Action, LogEntry, Receipt};
 pub use error::{Error, Result};
+pub use predictions::{NewPrediction, RunRecord, RunRecordsPage, RunRecordsQuery};
 pub use project::Store;
 pub use runs::{NewRun, RunRow, RunUpdate};
 pub use schema::latest_version;

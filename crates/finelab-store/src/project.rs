@@ -238,6 +238,7 @@ impl Store {
         Ok(RecordView {
             value: latest.and_then(|a| a.value.clone()),
             annotator: latest.map(|a| a.annotator.clone()),
+            prediction: self.suggestion(seq)?,
             record,
             annotations,
         })

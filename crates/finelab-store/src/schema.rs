@@ -114,6 +114,24 @@ CREATE TABLE runs (
 ) STRICT;
 
 "#,
+    // 2: each run's predictions, for drill-down from its charts (dev and test records, with the
+    // gold value the run was scored against) and for suggestions (unlabeled records).
+    r#"
+CREATE TABLE predictions (
+    run_id    TEXT NOT NULL REFERENCES runs(id),
+    record_id INTEGER NOT NULL REFERENCES records(id),
+    split     TEXT CHECK (split IN ('train', 'dev', 'test')),
+    gold      TEXT,
+    gold_labels TEXT NOT NULL DEFAULT '[]',
+    value     TEXT NOT NULL,
+    label     TEXT,
+    labels    TEXT NOT NULL DEFAULT '[]',
+    score     REAL,
+    PRIMARY KEY (run_id, record_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX predictions_by_record ON predictions(record_id);
+CREATE INDEX predictions_by_score ON predictions(run_id, score);
+"#,
 ];
 
 /// The migration list in `rusqlite_migration`'s form.

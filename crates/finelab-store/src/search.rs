@@ -172,6 +172,37 @@ pub struct SearchQuery {
     pub offset: Option<u64>,
     /// At most this many hits (default 50).
     pub limit: Option<u32>,
+    /// Records whose prediction (by `run`, else the newest completed run with predictions)
+    /// has this label: the predicted label (single), among the predicted labels (multi), the
+    /// label of a predicted span (spans).
+    #[serde(default)]
+    pub predicted_label: Option<String>,
+    /// Records whose prediction's score is at least this.
+    #[serde(default)]
+    pub min_score: Option<f64>,
+    /// Records whose prediction's score is at most this.
+    #[serde(default)]
+    pub max_score: Option<f64>,
+    /// Order of the hits (default import order).
+    #[serde(default)]
+    pub sort: Option<SearchSort>,
+    /// The run whose predictions `predicted_label`, the score bounds and the score sort use
+    /// (default: the newest completed run with predictions).
+    #[serde(default)]
+    pub run: Option<String>,
+}
+
+/// The order of search hits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSort {
+    /// Import order (keyset pagination with `after_seq` works).
+    #[default]
+    Seq,
+    /// Least confident prediction first (records without one come last); page with `offset`.
+    ScoreAsc,
+    /// Most confident prediction first (records without one come last); page with `offset`.
+    ScoreDesc,
 }
 
 /// One page of results.

@@ -239,6 +239,26 @@ pub struct RecordView {
     pub annotator: Option<String>,
     /// Every annotator's current value.
     pub annotations: Vec<CurrentAnnotation>,
+    /// The newest completed run's prediction for this record, offered as a suggestion
+    /// (pre-annotation) that one key accepts; absent when no completed run predicted it.
+    #[serde(default)]
+    pub prediction: Option<Suggestion>,
+}
+
+/// A model's prediction for a record, as the label screen offers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Suggestion {
+    /// The run that predicted it.
+    pub run: String,
+    /// The prediction in the shape of an annotation value (accepting it annotates with it).
+    pub value: AnnotationValue,
+    /// The top label: the predicted label (single), the most probable label (multi), the
+    /// label of the most confident span (spans); absent for a multi-label or span prediction
+    /// with no label.
+    pub label: Option<String>,
+    /// The model's confidence: the top label's probability (single), the highest label
+    /// probability (multi), the mean span score (spans; absent without spans).
+    pub score: Option<f64>,
 }
 
 /// One annotator's current state of a record, derived from the log.
