@@ -98,6 +98,34 @@ describe('queries', () => {
       after_seq: null,
       offset: 100,
       limit: 100,
+      predicted_label: null,
+      min_score: null,
+      max_score: null,
+      sort: null,
+      run: null,
+    });
+    expect(fullQuery({ predicted_label: '负面', sort: 'score_asc' })).toMatchObject({ predicted_label: '负面', sort: 'score_asc', min_score: null });
+  });
+
+  it('sends every field of run_records, absent ones null', async () => {
+    const sent: unknown[] = [];
+    vi.stubGlobal('fetch', async (_url: string, init: RequestInit) => {
+      sent.push(JSON.parse(String(init.body)));
+      return new Response(JSON.stringify({ rows: [], total: 0 }), { status: 200 });
+    });
+    const api = new Api(new HttpTransport('http://localhost:1/', null));
+    await api.runRecords('/p', 'r1', { split: 'dev', gold: 'a', predicted: 'b', limit: 20, offset: 40 });
+    expect(sent[0]).toEqual({
+      cmd: 'run_records',
+      dir: '/p',
+      run: 'r1',
+      split: 'dev',
+      gold: 'a',
+      predicted: 'b',
+      label: null,
+      only_errors: false,
+      limit: 20,
+      offset: 40,
     });
   });
 });

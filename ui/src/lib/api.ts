@@ -8,17 +8,26 @@ import type {
   AppInfo,
   CreateProject,
   ErrorBody,
+  Evaluation,
+  ExportedModel,
   ImportPreview,
   ImportRequest,
   JobState,
+  ModelEntry,
   ProjectView,
   Receipt,
   RecentProject,
   RecordView,
   Request,
+  RunDetail,
+  RunRecordsPage,
+  RunSummary,
   SearchPage,
   SearchQuery,
+  Split,
   Stats,
+  TrainRequest,
+  TrainSetup,
 } from './api-types';
 
 /** What each command returns. */
@@ -39,6 +48,26 @@ export interface Responses {
   search: SearchPage;
   count_records: number;
   stats: Stats;
+  train_setup: TrainSetup;
+  inspect_model: ModelEntry;
+  start_train: JobState;
+  list_runs: RunSummary[];
+  get_run: RunDetail;
+  evaluate: Evaluation;
+  run_records: RunRecordsPage;
+  export_model: ExportedModel;
+  resume_run: JobState;
+}
+
+/** Which of a run's records `runRecords` lists (the records behind a chart element). */
+export interface RunRecordsFilter {
+  split?: Split | null;
+  gold?: string | null;
+  predicted?: string | null;
+  label?: string | null;
+  only_errors?: boolean;
+  limit?: number;
+  offset?: number;
 }
 
 export type Command = Request['cmd'];
@@ -296,6 +325,44 @@ export class Api {
   stats(dir: string) {
     return this.call({ cmd: 'stats', dir });
   }
+  trainSetup(dir: string) {
+    return this.call({ cmd: 'train_setup', dir });
+  }
+  inspectModel(path: string) {
+    return this.call({ cmd: 'inspect_model', path });
+  }
+  startTrain(dir: string, request: TrainRequest) {
+    return this.call({ cmd: 'start_train', dir, request });
+  }
+  listRuns(dir: string) {
+    return this.call({ cmd: 'list_runs', dir });
+  }
+  getRun(dir: string, run: string) {
+    return this.call({ cmd: 'get_run', dir, run });
+  }
+  evaluate(dir: string, run: string | null, split: Split) {
+    return this.call({ cmd: 'evaluate', dir, run, split });
+  }
+  runRecords(dir: string, run: string, f: RunRecordsFilter) {
+    return this.call({
+      cmd: 'run_records',
+      dir,
+      run,
+      split: f.split ?? null,
+      gold: f.gold ?? null,
+      predicted: f.predicted ?? null,
+      label: f.label ?? null,
+      only_errors: f.only_errors ?? false,
+      limit: f.limit ?? null,
+      offset: f.offset ?? null,
+    });
+  }
+  exportModel(dir: string, run: string, dest: string) {
+    return this.call({ cmd: 'export_model', dir, run, dest });
+  }
+  resumeRun(dir: string, run: string) {
+    return this.call({ cmd: 'resume_run', dir, run });
+  }
 }
 
 /** A query with every field present (absent ones null). */
@@ -309,6 +376,11 @@ export function fullQuery(q: Partial<SearchQuery>): SearchQuery {
     after_seq: q.after_seq ?? null,
     offset: q.offset ?? null,
     limit: q.limit ?? null,
+    predicted_label: q.predicted_label ?? null,
+    min_score: q.min_score ?? null,
+    max_score: q.max_score ?? null,
+    sort: q.sort ?? null,
+    run: q.run ?? null,
   };
 }
 

@@ -48,6 +48,19 @@ describe('single-label keys', () => {
   it('lets a label hotkey win over a built-in letter', () => {
     const withS: LabelDef[] = [{ name: 'spam', color: '#000', hotkey: 's', description: '' }];
     expect(keyToAction({ key: 's' }, { kind: 'single', labels: withS })).toEqual({ type: 'label', label: 'spam' });
+    // A project made before A accepted suggestions keeps its label on A.
+    const withA: LabelDef[] = [{ name: 'ad', color: '#000', hotkey: 'a', description: '' }];
+    expect(keyToAction({ key: 'a' }, { kind: 'single', labels: withA })).toEqual({ type: 'label', label: 'ad' });
+  });
+  it('accepts the suggestion with A', () => {
+    check('single', 'a', { type: 'accept', edit: false });
+    check('single', { key: 'A', shiftKey: true }, { type: 'accept', edit: false });
+    check('multi', 'a', { type: 'accept', edit: false });
+    check('multi', { key: 'A', shiftKey: true }, { type: 'accept', edit: true });
+    check('spans', 'a', { type: 'accept', edit: false });
+    check('spans', { key: 'A', shiftKey: true }, { type: 'accept', edit: true });
+    check('single', { key: 'a', ctrlKey: true }, null);
+    check('single', 'a', null, { guidelinesOpen: true });
   });
   it('only closes the guidelines while they are open', () => {
     check('single', '1', null, { guidelinesOpen: true });
@@ -110,6 +123,7 @@ describe('hotkey validation', () => {
   });
   it('refuses reserved and long keys', () => {
     expect(isValidHotkey('s')).toBe(false);
+    expect(isValidHotkey('A')).toBe(false);
     expect(isValidHotkey('F')).toBe(false);
     expect(isValidHotkey('?')).toBe(false);
     expect(isValidHotkey('12')).toBe(false);

@@ -22,6 +22,8 @@ export type KeyAction =
   | { type: 'span_label'; label: string }
   /** Save the draft (multi-label, spans) and move on. */
   | { type: 'save' }
+  /** Accept the model's suggestion: save it and move on, or (`edit`) take it into the draft. */
+  | { type: 'accept'; edit: boolean }
   | { type: 'skip' }
   | { type: 'flag' }
   | { type: 'undo' }
@@ -44,7 +46,7 @@ export interface KeyContext {
 }
 
 /** Keys with a built-in meaning; label hotkeys must avoid them. */
-export const RESERVED_KEYS = ['s', 'f', '?', 'enter', 'backspace', 'delete', 'escape', ' '];
+export const RESERVED_KEYS = ['a', 's', 'f', '?', 'enter', 'backspace', 'delete', 'escape', ' '];
 
 /** Normalizes a key for comparison with hotkeys: letters case-insensitive. */
 export function normalizeKey(key: string): string {
@@ -104,6 +106,9 @@ export function keyToAction(e: KeyPress, ctx: KeyContext): KeyAction | null {
     }
   }
   switch (normalizeKey(e.key)) {
+    case 'a':
+      // Shift+A takes a multi-label or span suggestion into the draft, to change before saving.
+      return { type: 'accept', edit: !!e.shiftKey && ctx.kind !== 'single' };
     case 's':
       return { type: 'skip' };
     case 'f':

@@ -11,7 +11,7 @@ export function newLabel(existing: LabelDef[], name = ''): LabelDef {
   const usedColors = new Set(existing.map((l) => l.color.toLowerCase()));
   const usedKeys = new Set(existing.map((l) => (l.hotkey ? normalizeKey(l.hotkey) : '')));
   const color = PALETTE.find((c) => !usedColors.has(c)) ?? PALETTE[existing.length % PALETTE.length];
-  const hotkey = '123456789abcdeghijklmnopqrtuvwxyz'.split('').find((k) => !usedKeys.has(k)) ?? null;
+  const hotkey = '123456789bcdeghijklmnopqrtuvwxyz'.split('').find((k) => !usedKeys.has(k)) ?? null;
   return { name, color, hotkey, description: '' };
 }
 

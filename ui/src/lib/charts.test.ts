@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { LIGHT, confusionOption, curvesOption, deltaOption, scoresOption } from './charts';
+import { compareReports, parseReport } from './report';
+
+const s = (p: number, r: number, f: number, n: number) => ({ precision: p, recall: r, 'f1-score': f, support: n });
+const report = parseReport(
+  {
+    正面: s(0.9, 0.8, 0.8470588235294118, 10),
+    负面: s(0.5, 0.75, 0.6, 4),
+    accuracy: 0.7857142857142857,
+    'macro avg': s(0.7, 0.775, 0.7235294117647059, 14),
+    'weighted avg': s(0.7857142857142857, 0.7857142857142857, 0.7764705882352941, 14),
+    confusion: { labels: ['正面', '负面'], matrix: [[8, 2], [1, 3]] },
+  },
+  ['正面', '负面'],
+);
+const names = { precision: 'P', recall: 'R', f1: 'F1', support: 'n' };
+type AnyOption = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('chart options', () => {
+  it('draws precision, recall and F1 per label, then the averages, with support under each name', () => {
+    const o = scoresOption(report, LIGHT, names) as AnyOption;
+    expect(o.xAxis.data).toEqual(['正面', '负面', 'macro avg', 'weighted avg']);
+    expect(o.series.map((x: AnyOption) => x.name)).toEqual(['P', 'R', 'F1']);
+    expect(o.series[2].data.map((d: AnyOption) => d.value)).toEqual([0.8470588235294118, 0.6, 0.7235294117647059, 0.7764705882352941]);
+    // Each bar names its label, so a click on it says which label to drill into.
+    expect(o.series[0].data[1].name).toBe('负面');
+    expect(o.series[0].data[1].itemStyle).toBeUndefined();
+    expect(o.series[0].data[2].itemStyle).toEqual({ opacity: 0.55 });
+    expect(o.xAxis.axisLabel.formatter('负面', 1)).toBe('负面\nn 4');
+    expect(o.yAxis).toMatchObject({ min: 0, max: 1 });
+    expect(o.tooltip.valueFormatter(0.03125)).toBe('0.0312');
+  });
+
+  it('draws the confusion matrix as counts or row shares, gold down and predicted across', () => {
+    const c = report.confusion!;
+    const counts = confusionOption(c, false, LIGHT, { gold: 'G', predicted: 'P' }) as AnyOption;
+    expect(counts.series[0].data).toEqual([[0, 0, 8], [1, 0, 2], [0, 1, 1], [1, 1, 3]]);
+    expect(counts.visualMap.max).toBe(8);
+    expect(counts.yAxis.inverse).toBe(true);
+    expect(counts.xAxis.data).toEqual(['正面', '负面']);
+    expect(counts.series[0].label.formatter({ value: [1, 0, 2] })).toBe('2');
+    const shares = confusionOption(c, true, LIGHT, { gold: 'G', predicted: 'P' }) as AnyOption;
+    expect(shares.series[0].data).toEqual([[0, 0, 0.8], [1, 0, 0.2], [0, 1, 0.25], [1, 1, 0.75]]);
+    expect(shares.visualMap.max).toBe(1);
+    expect(shares.series[0].label.formatter({ value: [1, 0, 0.2] })).toBe('0.20');
+    expect(shares.tooltip.formatter({ value: [1, 0, 0.2] })).toBe('G: 正面<br>P: 负面<br><b>0.20</b>');
+    // Too many labels for numbers in the cells: the table beside the chart has them.
+    const many = Array.from({ length: 13 }, (_, i) => `l${i}`);
+    const big = confusionOption({ labels: many, matrix: many.map(() => many.map(() => 1)) }, false, LIGHT, { gold: 'G', predicted: 'P' }) as AnyOption;
+    expect(big.series[0].label.show).toBe(false);
+  });
+
+  it('draws loss per step and per epoch on the left, dev macro-F1 on the right', () => {
+    const epochs = [
+      { epoch: 1, train_loss: 0.7, dev_macro_f1: 0.6 },
+      { epoch: 2, train_loss: 0.4, dev_macro_f1: 0.7 },
+    ];
+    const o = curvesOption({ steps: [[0.5, 0.9], [1, 0.7]], epochs, maxEpoch: 5 }, LIGHT, { loss: 'L', stepLoss: 'SL', devF1: 'F', epoch: 'E' }) as AnyOption;
+    expect(o.series.map((x: AnyOption) => [x.name, x.yAxisIndex])).toEqual([['SL', 0], ['L', 0], ['F', 1]]);
+    expect(o.series[1].data).toEqual([[1, 0.7], [2, 0.4]]);
+    expect(o.series[2].data).toEqual([[1, 0.6], [2, 0.7]]);
+    expect(o.xAxis.max).toBe(5);
+    expect(o.yAxis[1]).toMatchObject({ min: 0, max: 1 });
+    const noSteps = curvesOption({ steps: [], epochs, maxEpoch: 0 }, LIGHT, { loss: 'L', stepLoss: 'SL', devF1: 'F', epoch: 'E' }) as AnyOption;
+    expect(noSteps.series.length).toBe(2);
+    expect(noSteps.xAxis.max).toBe(1);
+  });
+
+  it('draws F1 deltas green up and red down, leaving out rows only one run has', () => {
+    const b = parseReport({ 正面: s(1, 1, 0.9, 10), 负面: s(0.5, 0.5, 0.5, 4) }, ['正面', '负面']);
+    const rows = compareReports(report, b, ['正面', '负面']);
+    const o = deltaOption(rows, LIGHT, 'ΔF1') as AnyOption;
+    expect(o.yAxis.data).toEqual(['正面', '负面']);
+    expect(o.series[0].data[0].value).toBeCloseTo(0.9 - 0.8470588235294118, 12);
+    expect(o.series[0].data[0].itemStyle.color).toBe(LIGHT.ok);
+    expect(o.series[0].data[1].itemStyle.color).toBe(LIGHT.error);
+    expect(o.xAxis.max).toBeCloseTo(0.1, 12);
+    expect(o.xAxis.min).toBeCloseTo(-0.1, 12);
+  });
+});

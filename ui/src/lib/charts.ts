@@ -1,0 +1,263 @@
+// ECharts options for the Train and Results screens, built from reports and progress by pure
+// functions (tested without a browser). The screens draw them with components/Chart.svelte.
+
+import type { EChartsCoreOption } from 'echarts/core';
+import { confusionCells, formatFixed, type CompareRow, type Confusion, type ParsedReport } from './report';
+
+/** Theme colours, read from the page's CSS variables (light or dark). */
+export interface ChartColors {
+  text: string;
+  muted: string;
+  border: string;
+  panel: string;
+  accent: string;
+  ok: string;
+  error: string;
+  warn: string;
+}
+
+export const LIGHT: ChartColors = {
+  text: '#1d1d1f',
+  muted: '#6b6b70',
+  border: '#dcdcd6',
+  panel: '#ffffff',
+  accent: '#2f6fde',
+  ok: '#1f8a4c',
+  error: '#c62828',
+  warn: '#b26a00',
+};
+
+/** The colours of the page (falling back to the light theme outside a browser). */
+export function themeColors(): ChartColors {
+  if (typeof document === 'undefined' || typeof getComputedStyle === 'undefined') return LIGHT;
+  const style = getComputedStyle(document.documentElement);
+  const v = (name: string, fallback: string) => style.getPropertyValue(name).trim() || fallback;
+  return {
+    text: v('--text', LIGHT.text),
+    muted: v('--muted', LIGHT.muted),
+    border: v('--border', LIGHT.border),
+    panel: v('--panel', LIGHT.panel),
+    accent: v('--accent', LIGHT.accent),
+    ok: v('--ok', LIGHT.ok),
+    error: v('--error', LIGHT.error),
+    warn: v('--warn', LIGHT.warn),
+  };
+}
+
+/** Series colours of precision, recall and F1 (distinguishable in both themes and for most colour vision). */
+export const SCORE_COLORS = ['#76b7b2', '#edc948', '#4e79a7'];
+
+function axisStyle(c: ChartColors) {
+  return {
+    axisLine: { lineStyle: { color: c.border } },
+    axisTick: { lineStyle: { color: c.border } },
+    axisLabel: { color: c.muted },
+    splitLine: { lineStyle: { color: c.border, opacity: 0.6 } },
+    nameTextStyle: { color: c.muted },
+  };
+}
+
+function base(c: ChartColors): EChartsCoreOption {
+  return {
+    animation: false,
+    textStyle: { color: c.text, fontFamily: 'inherit' },
+    tooltip: { backgroundColor: c.panel, borderColor: c.border, textStyle: { color: c.text } },
+  };
+}
+
+/** Names of the series and axes, in the interface language. */
+export interface ScoreNames {
+  precision: string;
+  recall: string;
+  f1: string;
+  support: string;
+}
+
+/**
+ * Precision, recall and F1 per label (grouped bars), then the averages after a gap; each label's
+ * support under its name. A bar's `name` is its label, so a click says which label it was.
+ */
+export function scoresOption(report: ParsedReport, c: ChartColors, names: ScoreNames): EChartsCoreOption {
+  const rows = [...report.labels, ...report.averages];
+  const categories = rows.map((r) => r.name);
+  const supports = rows.map((r) => r.support);
+  const series = (['precision', 'recall', 'f1'] as const).map((key, i) => ({
+    name: names[key],
+    type: 'bar',
+    barMaxWidth: 22,
+    itemStyle: { color: SCORE_COLORS[i] },
+    data: rows.map((r, j) => ({
+      value: r[key],
+      name: r.name,
+      // Averages are drawn fainter: they are summaries, not labels one can click through.
+      itemStyle: j >= report.labels.length ? { opacity: 0.55 } : undefined,
+    })),
+  }));
+  return {
+    ...base(c),
+    legend: { top: 0, textStyle: { color: c.text } },
+    grid: { left: 48, right: 16, top: 36, bottom: 56, containLabel: false },
+    tooltip: {
+      ...(base(c).tooltip as object),
+      trigger: 'axis',
+      axisPointer: { type: 'shadow' },
+      valueFormatter: (v: number) => formatFixed(Number(v), 4),
+    },
+    xAxis: {
+      type: 'category',
+      data: categories,
+      ...axisStyle(c),
+      axisLabel: {
+        color: c.muted,
+        interval: 0,
+        hideOverlap: true,
+        formatter: (value: string, i: number) => `${value}\n${names.support} ${supports[i] ?? ''}`,
+      },
+    },
+    yAxis: { type: 'value', min: 0, max: 1, ...axisStyle(c) },
+    series,
+  };
+}
+
+/** A heatmap of the confusion matrix: predicted labels across, gold labels down. */
+export function confusionOption(confusion: Confusion, normalized: boolean, c: ChartColors, names: { gold: string; predicted: string }): EChartsCoreOption {
+  const cells = confusionCells(confusion, normalized);
+  const max = normalized ? 1 : Math.max(1, ...cells.map((d) => d[2]));
+  const n = confusion.labels.length;
+  return {
+    ...base(c),
+    tooltip: {
+      ...(base(c).tooltip as object),
+      formatter: (p: { value: [number, number, number] }) => {
+        const [x, y, v] = p.value;
+        const text = normalized ? v.toFixed(2) : String(v);
+        return `${names.gold}: ${confusion.labels[y]}<br>${names.predicted}: ${confusion.labels[x]}<br><b>${text}</b>`;
+      },
+    },
+    grid: { left: 8, right: 16, top: 8, bottom: 72, containLabel: true },
+    xAxis: {
+      type: 'category',
+      data: confusion.labels,
+      name: names.predicted,
+      nameLocation: 'middle',
+      nameGap: 28,
+      ...axisStyle(c),
+      axisLabel: { color: c.muted, interval: 0, hideOverlap: true },
+      splitArea: { show: false },
+    },
+    yAxis: {
+      type: 'category',
+      data: confusion.labels,
+      name: names.gold,
+      inverse: true,
+      ...axisStyle(c),
+      axisLabel: { color: c.muted, interval: 0 },
+    },
+    visualMap: {
+      min: 0,
+      max,
+      calculable: false,
+      orient: 'horizontal',
+      left: 'center',
+      bottom: 0,
+      itemHeight: 120,
+      textStyle: { color: c.muted },
+      inRange: { color: [c.panel, c.accent] },
+    },
+    series: [
+      {
+        type: 'heatmap',
+        data: cells,
+        label: {
+          // Numbers in the cells while they fit; the table below always has them.
+          show: n <= 12,
+          color: c.text,
+          formatter: (p: { value: [number, number, number] }) => (normalized ? p.value[2].toFixed(2) : String(p.value[2])),
+        },
+        itemStyle: { borderColor: c.border, borderWidth: 1 },
+        emphasis: { itemStyle: { borderColor: c.text, borderWidth: 2 } },
+      },
+    ],
+  };
+}
+
+/** One evaluated epoch. */
+export interface EpochPoint {
+  epoch: number;
+  train_loss: number;
+  dev_macro_f1: number;
+}
+
+/**
+ * Learning curves: training loss (left axis; per step while training, as `[epoch position, loss]`
+ * points, and per epoch) and dev macro-F1 per epoch (right axis, 0–1).
+ */
+export function curvesOption(
+  curves: { steps: [number, number][]; epochs: EpochPoint[]; maxEpoch: number },
+  c: ChartColors,
+  names: { loss: string; stepLoss: string; devF1: string; epoch: string },
+): EChartsCoreOption {
+  const series: object[] = [];
+  if (curves.steps.length) {
+    series.push({
+      name: names.stepLoss,
+      type: 'line',
+      showSymbol: false,
+      yAxisIndex: 0,
+      lineStyle: { width: 1, opacity: 0.6 },
+      itemStyle: { color: SCORE_COLORS[0] },
+      data: curves.steps,
+    });
+  }
+  series.push(
+    {
+      name: names.loss,
+      type: 'line',
+      yAxisIndex: 0,
+      symbolSize: 6,
+      itemStyle: { color: SCORE_COLORS[2] },
+      data: curves.epochs.map((e) => [e.epoch, e.train_loss]),
+    },
+    {
+      name: names.devF1,
+      type: 'line',
+      yAxisIndex: 1,
+      symbolSize: 7,
+      itemStyle: { color: c.ok },
+      data: curves.epochs.map((e) => [e.epoch, e.dev_macro_f1]),
+    },
+  );
+  return {
+    ...base(c),
+    legend: { top: 0, textStyle: { color: c.text } },
+    grid: { left: 48, right: 48, top: 36, bottom: 36 },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', valueFormatter: (v: number) => formatFixed(Number(v), 4) },
+    xAxis: { type: 'value', name: names.epoch, nameLocation: 'middle', nameGap: 24, min: 0, max: Math.max(1, curves.maxEpoch), minInterval: 1, ...axisStyle(c) },
+    yAxis: [
+      { type: 'value', name: names.loss, min: 0, ...axisStyle(c) },
+      { type: 'value', name: names.devF1, min: 0, max: 1, ...axisStyle(c), splitLine: { show: false } },
+    ],
+    series,
+  };
+}
+
+/** F1 of run B minus run A per label (and average), as horizontal bars: green up, red down. */
+export function deltaOption(rows: CompareRow[], c: ChartColors, name: string): EChartsCoreOption {
+  const shown = rows.filter((r) => r.delta !== null);
+  const extent = Math.max(0.05, ...shown.map((r) => Math.abs(r.delta ?? 0)));
+  return {
+    ...base(c),
+    grid: { left: 8, right: 24, top: 8, bottom: 24, containLabel: true },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: number) => formatFixed(Number(v), 4) },
+    xAxis: { type: 'value', min: -extent, max: extent, ...axisStyle(c) },
+    yAxis: { type: 'category', inverse: true, data: shown.map((r) => r.name), ...axisStyle(c), axisLabel: { color: c.muted, interval: 0 } },
+    series: [
+      {
+        name,
+        type: 'bar',
+        barMaxWidth: 18,
+        data: shown.map((r) => ({ value: r.delta, name: r.name, itemStyle: { color: (r.delta ?? 0) >= 0 ? c.ok : c.error } })),
+      },
+    ],
+  };
+}
