@@ -3,9 +3,9 @@
 import { api, ApiError } from './api';
 import type { AppInfo, ProjectView } from './api-types';
 
-export type Screen = 'projects' | 'import' | 'label' | 'browse' | 'settings';
+export type Screen = 'projects' | 'import' | 'label' | 'browse' | 'train' | 'results' | 'settings';
 
-export const SCREENS: Screen[] = ['projects', 'import', 'label', 'browse', 'settings'];
+export const SCREENS: Screen[] = ['projects', 'import', 'label', 'browse', 'train', 'results', 'settings'];
 
 interface AppState {
   screen: Screen;

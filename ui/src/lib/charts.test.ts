@@ -75,7 +75,12 @@ describe('chart options', () => {
     expect(o.series[0].data[0].value).toBeCloseTo(0.9 - 0.8470588235294118, 12);
     expect(o.series[0].data[0].itemStyle.color).toBe(LIGHT.ok);
     expect(o.series[0].data[1].itemStyle.color).toBe(LIGHT.error);
-    expect(o.xAxis.max).toBeCloseTo(0.1, 12);
-    expect(o.xAxis.min).toBeCloseTo(-0.1, 12);
+    expect(o.xAxis.max).toBe(0.1);
+    expect(o.xAxis.min).toBe(-0.1);
+    expect(o.xAxis.axisLabel.formatter(-0.05)).toBe('-0.05');
+    const big = deltaOption([{ name: 'x', a: 0, b: 0.8947, delta: 0.8947, supportA: 1, supportB: 1 }], LIGHT, 'd') as AnyOption;
+    expect(big.xAxis.max).toBe(0.9);
+    const exact = deltaOption([{ name: 'x', a: 0.5, b: 0.2, delta: -0.3, supportA: 1, supportB: 1 }], LIGHT, 'd') as AnyOption;
+    expect(exact.xAxis.min).toBe(-0.3);
   });
 });

@@ -149,6 +149,8 @@ export function confusionOption(confusion: Confusion, normalized: boolean, c: Ch
       type: 'category',
       data: confusion.labels,
       name: names.gold,
+      // Inverse: the first label on top; `start` puts the name above the axis.
+      nameLocation: 'start',
       inverse: true,
       ...axisStyle(c),
       axisLabel: { color: c.muted, interval: 0 },
@@ -161,6 +163,7 @@ export function confusionOption(confusion: Confusion, normalized: boolean, c: Ch
       left: 'center',
       bottom: 0,
       itemHeight: 120,
+      text: [normalized ? '1' : String(max), '0'],
       textStyle: { color: c.muted },
       inRange: { color: [c.panel, c.accent] },
     },
@@ -244,12 +247,13 @@ export function curvesOption(
 /** F1 of run B minus run A per label (and average), as horizontal bars: green up, red down. */
 export function deltaOption(rows: CompareRow[], c: ChartColors, name: string): EChartsCoreOption {
   const shown = rows.filter((r) => r.delta !== null);
-  const extent = Math.max(0.05, ...shown.map((r) => Math.abs(r.delta ?? 0)));
+  // A symmetric axis rounded up to a tenth (at least ±0.1), so zero sits in the middle.
+  const extent = Math.max(0.1, Math.ceil(Math.max(0, ...shown.map((r) => Math.abs(r.delta ?? 0))) * 10 - 1e-9) / 10);
   return {
     ...base(c),
     grid: { left: 8, right: 24, top: 8, bottom: 24, containLabel: true },
     tooltip: { ...(base(c).tooltip as object), trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: number) => formatFixed(Number(v), 4) },
-    xAxis: { type: 'value', min: -extent, max: extent, ...axisStyle(c) },
+    xAxis: { type: 'value', min: -extent, max: extent, ...axisStyle(c), axisLabel: { color: c.muted, formatter: (v: number) => v.toFixed(2) } },
     yAxis: { type: 'category', inverse: true, data: shown.map((r) => r.name), ...axisStyle(c), axisLabel: { color: c.muted, interval: 0 } },
     series: [
       {

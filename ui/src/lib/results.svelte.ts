@@ -1,0 +1,11 @@
+// Which run the Results screen shows: set by the Train screen ("See results") and kept while the
+// user goes elsewhere and comes back.
+
+interface ResultsState {
+  /** The project the choice belongs to. */
+  dir: string | null;
+  /** The run shown (null: the newest completed). */
+  run: string | null;
+}
+
+export const results: ResultsState = $state({ dir: null, run: null });
