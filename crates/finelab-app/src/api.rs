@@ -364,7 +364,7 @@ pub struct AppContext {
     start_project: Option<PathBuf>,
 }
 
-fn absolute(dir: &str) -> PathBuf {
+pub(crate) fn absolute(dir: &str) -> PathBuf {
     let p = PathBuf::from(dir);
     std::fs::canonicalize(&p).unwrap_or_else(|_| std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p))
 }
@@ -522,6 +522,15 @@ impl AppContext {
             Request::ExportModel { dir, run, dest } => json(&results::export_model(&absolute(&dir), &run, Path::new(&dest))?),
             Request::ResumeRun { dir, run } => json(&self.resume_run(&dir, &run)?),
         })
+    }
+
+    /// Registers a new job whose first state `make` builds from its id.
+    pub(crate) fn add_job(&self, make: impl FnOnce(u64) -> JobState) -> (Arc<Job>, JobState) {
+        let id = self.next_job.fetch_add(1, Ordering::SeqCst);
+        let state = make(id);
+        let job = Arc::new(Job { state: Mutex::new(state.clone()), cancel: AtomicBool::new(false) });
+        self.jobs.lock().unwrap().insert(id, job.clone());
+        (job, state)
     }
 
     fn job(&self, id: u64) -> Result<Arc<Job>> {

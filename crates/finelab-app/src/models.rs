@@ -322,3 +322,35 @@ pub fn cached_hub_model(name: &str) -> Option<PathBuf> {
     let repo = hf_hub_cache()?.join(format!("models--{org}--{model}"));
     newest_snapshot(&repo).filter(|d| d.join("config.json").is_file())
 }
+
+/// Writes a tiny random BERT (`hidden` wide, `layers` deep) into `out` with a WordPiece
+/// vocabulary built from `corpus`: a project folder (its records' texts) or a file of lines
+/// (a JSONL line's `"text"`, else the line). For tests and demos: it trains in seconds and needs
+/// no download, but knows nothing of language.
+pub fn make_tiny_model(out: &Path, corpus: &Path, hidden: usize, layers: usize, seed: u64) -> Result<ModelEntry> {
+    use finelab_train::transformer::tiny::{write_tiny_bert, TinySpec};
+    let texts: Vec<String> = if corpus.join(finelab_store::DB_FILE).is_file() {
+        let store = finelab_store::Store::open(corpus)?;
+        let mut texts: Vec<String> = store.labeled_records()?.into_iter().map(|r| r.text).collect();
+        texts.extend(store.unlabeled_texts(0, usize::MAX >> 1)?.into_iter().map(|(_, t)| t));
+        texts
+    } else {
+        let text = std::fs::read_to_string(corpus).map_err(|e| AppError::Io { path: corpus.display().to_string(), source: e })?;
+        text.lines()
+            .map(|line| match serde_json::from_str::<Value>(line) {
+                Ok(Value::Object(obj)) => obj.get("text").and_then(Value::as_str).unwrap_or_default().to_string(),
+                _ => line.to_string(),
+            })
+            .collect()
+    };
+    if texts.iter().all(|t| t.trim().is_empty()) {
+        return Err(AppError::Invalid(format!("{} has no text to build a vocabulary from", corpus.display())));
+    }
+    if hidden == 0 || !hidden.is_multiple_of(2) || layers == 0 {
+        return Err(AppError::Invalid("--hidden must be a positive even number and --layers at least 1".into()));
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let spec = TinySpec { hidden, layers, heads: 2, intermediate: hidden * 2, seed, ..TinySpec::default() };
+    write_tiny_bert(out, &refs, &spec)?;
+    inspect_model(out)
+}

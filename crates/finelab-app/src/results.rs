@@ -3,7 +3,7 @@
 
 use crate::train::RunSummary;
 use crate::{AppError, Result};
-use finelab_store::{ProjectKind, RunRecordsPage, RunRecordsQuery, RunRow};
+use finelab_store::{ProjectKind, RunRecordsPage, RunRecordsQuery, RunRow, Store};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use ts_rs::TS;
@@ -39,20 +39,85 @@ pub struct ExportedModel {
     pub family: String,
 }
 
+/// Files under `dir`, relative to it, sorted.
+fn list_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
 /// The run `id` in full.
 pub fn run_detail(dir: &Path, id: &str) -> Result<RunDetail> {
-    let _ = (dir, id);
-    Err(AppError::Unsupported("get_run: not yet".into()))
+    let run = crate::train::run(dir, id)?;
+    let store = Store::open(dir)?;
+    let mut summary = RunSummary::from(&run);
+    summary.n_predictions = store.n_predictions(id)?;
+    let model_files = run.model_dir.as_ref().map(|m| list_files(&dir.join(m))).unwrap_or_default();
+    Ok(RunDetail {
+        resumable: matches!(run.status.as_str(), "cancelled" | "interrupted" | "failed"),
+        kind: store.kind()?,
+        labels: store.labels()?.into_iter().map(|l| l.name).collect(),
+        summary,
+        run,
+        model_files,
+    })
 }
 
-/// The records behind a chart element of `run`.
+/// The records behind a chart element of `run` (see [`RunRecordsQuery`]). A run without stored
+/// predictions (still running, failed, interrupted) is an error that says so.
 pub fn run_records(dir: &Path, run: &str, query: &RunRecordsQuery) -> Result<RunRecordsPage> {
-    let _ = (dir, run, query);
-    Err(AppError::Unsupported("run_records: not yet".into()))
+    let store = Store::open(dir)?;
+    store.run(run)?;
+    store.require_predictions(run)?;
+    Ok(store.run_records(run, query)?)
 }
 
-/// Copies the model folder of `run` to `dest`.
+/// Copies the model folder of `run` to `dest`, which must not exist or be an empty folder (a
+/// non-empty one is refused, so nothing is overwritten). For a transformer run the folder is in
+/// Hugging Face's layout (`config.json` with `id2label` / `label2id`, `tokenizer.json`,
+/// `model.safetensors`) plus Finelab's `finelab-model.json`; for an instant run it is Finelab's
+/// own format, which `finelab predict` reads.
 pub fn export_model(dir: &Path, run: &str, dest: &Path) -> Result<ExportedModel> {
-    let _ = (dir, run, dest);
-    Err(AppError::Unsupported("export_model: not yet".into()))
+    let row = crate::train::run(dir, run)?;
+    let Some(model_dir) = row.model_dir.as_ref().map(|m| dir.join(m)).filter(|m| m.is_dir()) else {
+        return Err(AppError::Invalid(format!("run {run} is {} and has no saved model to export", row.status)));
+    };
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |e: std::io::Error| AppError::Io { path, source: e }
+    };
+    if dest.as_os_str().is_empty() {
+        return Err(AppError::Invalid("no destination folder given".into()));
+    }
+    if dest.exists() {
+        if !dest.is_dir() {
+            return Err(AppError::Invalid(format!("{} exists and is not a folder", dest.display())));
+        }
+        if std::fs::read_dir(dest).map_err(io(dest))?.next().is_some() {
+            return Err(AppError::Invalid(format!("{} is not empty; choose an empty or new folder", dest.display())));
+        }
+    }
+    let files = list_files(&model_dir);
+    let mut bytes = 0u64;
+    for file in &files {
+        let (from, to) = (model_dir.join(file), dest.join(file));
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        bytes += std::fs::copy(&from, &to).map_err(io(&to))?;
+    }
+    let path = std::fs::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf());
+    Ok(ExportedModel { path: path.display().to_string(), files, bytes, family: row.family })
 }

@@ -75,6 +75,11 @@ struct TrainPlan {
 }
 
 impl TrainRequest {
+    /// Checks the request as [`train`] does before it touches a project.
+    pub fn validate(&self) -> Result<()> {
+        self.plan().map(|_| ())
+    }
+
     fn plan(&self) -> Result<TrainPlan> {
         let model = self.model.trim();
         let device = self.device.as_deref().unwrap_or("auto");
@@ -103,11 +108,19 @@ impl TrainRequest {
                 ..TrainOptions::default()
             }
         } else {
-            let path = Path::new(model);
+            // A hub name (`org/name`) is found in the Hugging Face cache; Finelab does not download.
+            let cached = if Path::new(model).is_dir() { None } else { crate::models::cached_hub_model(model) };
+            let path = cached.as_deref().unwrap_or(Path::new(model));
             if !path.is_dir() {
                 return Err(AppError::Invalid(format!(
                     "--model {model:?} is neither `instant` nor an existing model folder (a Hugging Face folder with \
-                     config.json, tokenizer.json or vocab.txt, and model.safetensors or pytorch_model.bin)"
+                     config.json, tokenizer.json or vocab.txt, and model.safetensors or pytorch_model.bin){}",
+                    if model.contains('/') && !model.starts_with(['/', '.']) {
+                        " nor a model in the Hugging Face cache; Finelab does not download models: fetch it with \
+                         `huggingface-cli download NAME` (HF_ENDPOINT selects a mirror) or pick a folder"
+                    } else {
+                        ""
+                    }
                 )));
             }
             // An absolute path, so the run's config still names the folder when read from elsewhere.
@@ -423,7 +436,21 @@ fn model_rel(run_id: &str) -> String {
 /// `cancelled`, keeping and evaluating its best model so far. A training error marks the run
 /// `failed` and is returned.
 pub fn train(dir: &Path, req: &TrainRequest, progress: &mut dyn FnMut(&TrainEvent) -> Control) -> Result<TrainDone> {
-    let plan = req.plan()?;
+    Ok(train_recorded(dir, req, None, progress)?.0)
+}
+
+/// [`train`], recording `resumed_from` in the run's config, and returning the dataset the run
+/// trained on (to store its predictions on exactly the records it was scored on).
+pub(crate) fn train_recorded(
+    dir: &Path,
+    req: &TrainRequest,
+    resumed_from: Option<&str>,
+    progress: &mut dyn FnMut(&TrainEvent) -> Control,
+) -> Result<(TrainDone, Dataset)> {
+    let mut plan = req.plan()?;
+    if let Some(from) = resumed_from {
+        plan.config_json["resumed_from"] = json!(from);
+    }
     let mut store = open(dir)?;
     store.assign_splits()?;
     let kind = store.kind()?;
@@ -581,7 +608,7 @@ pub fn train(dir: &Path, req: &TrainRequest, progress: &mut dyn FnMut(&TrainEven
             model_dir: Some(model_rel(&run_id)),
         },
     )?;
-    Ok(done)
+    Ok((done, snap.dataset))
 }
 
 /// One line of the run list.
@@ -660,7 +687,16 @@ impl From<&RunRow> for RunSummary {
 
 /// The project's runs, newest first (dead `running` runs are marked `interrupted` first).
 pub fn runs(dir: &Path) -> Result<Vec<RunSummary>> {
-    Ok(open(dir)?.runs()?.iter().map(RunSummary::from).collect())
+    let store = open(dir)?;
+    store
+        .runs()?
+        .iter()
+        .map(|run| {
+            let mut summary = RunSummary::from(run);
+            summary.n_predictions = store.n_predictions(&run.id)?;
+            Ok(summary)
+        })
+        .collect()
 }
 
 /// One run as stored, in full (per-epoch summaries and reports included).

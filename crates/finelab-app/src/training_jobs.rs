@@ -3,10 +3,16 @@
 //! that stops within one step, predictions stored when the run ends, and resuming a run that did
 //! not finish ([`AppContext::resume_run`]).
 
-use crate::api::{AppContext, JobState, JobStatus};
-use crate::train::{TrainDone, TrainRequest};
+use crate::api::{absolute, AppContext, Job, JobState, JobStatus};
+use crate::train::{self, Control, TrainEvent, TrainRequest, INSTANT};
 use crate::{AppError, Result};
+use finelab_store::{AnnotationValue, NewPrediction, Span, Split, Store};
+use finelab_train::{Dataset, Example, Prediction, Target};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use ts_rs::TS;
 
 /// Loss points kept for the live curve; older points are thinned (every other one dropped) when
@@ -113,18 +119,381 @@ pub struct EpochSummaryView {
     pub seconds: f64,
 }
 
-impl AppContext {
-    /// Starts training on the project in `dir` as a job of kind `train`; its result is a
-    /// [`TrainDone`].
-    pub fn start_train(&self, dir: &str, request: &TrainRequest) -> Result<JobState> {
-        let _ = (dir, request, JobStatus::Running);
-        Err(AppError::Unsupported("start_train: not yet".into()))
+/// Predictions stored per transaction, so that labeling never waits long for the writer.
+const PREDICTION_BATCH: usize = 256;
+
+/// The least time between two updates of a train job's state: the window sees progress about
+/// ten times a second, and the training loop pays for a lock and a copy only that often.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+impl TrainProgress {
+    fn new(request: &TrainRequest) -> TrainProgress {
+        let model = request.model.trim().to_string();
+        TrainProgress {
+            run: None,
+            family: if model == INSTANT { INSTANT.into() } else { finelab_train::transformer::FAMILY.into() },
+            model,
+            device: String::new(),
+            phase: TrainPhase::Preparing,
+            n_train: 0,
+            n_dev: 0,
+            n_test: 0,
+            epoch: 0,
+            epochs: request.epochs.unwrap_or(0),
+            step: 0,
+            total_steps: 0,
+            fraction: 0.0,
+            eta_secs: None,
+            samples_per_sec: None,
+            elapsed_secs: 0.0,
+            loss: Vec::new(),
+            history: Vec::new(),
+            best_epoch: None,
+            predicted: 0,
+            to_predict: 0,
+        }
     }
 
-    /// Resumes a run that did not finish (see [`crate::api::Request::ResumeRun`]).
+    /// Adds a loss point, thinning the curve to every other point when it grows past
+    /// [`MAX_LOSS_POINTS`]; `min_gap` (in steps) doubles with each thinning so that the curve
+    /// keeps an even spacing.
+    fn push_loss(&mut self, step: usize, loss: f64, min_gap: &mut usize) {
+        if let Some(last) = self.loss.last() {
+            if step < last.step + *min_gap {
+                return;
+            }
+        }
+        self.loss.push(LossPoint { step, loss });
+        if self.loss.len() > MAX_LOSS_POINTS {
+            let mut i = 0;
+            self.loss.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            *min_gap *= 2;
+        }
+    }
+}
+
+/// Applies one training event to the job's progress and decides whether to publish it now.
+struct Tracker {
+    progress: TrainProgress,
+    started: Instant,
+    last_publish: Option<Instant>,
+    loss_gap: usize,
+}
+
+impl Tracker {
+    /// Returns whether the job's state should be updated now.
+    fn apply(&mut self, event: &TrainEvent) -> bool {
+        let p = &mut self.progress;
+        p.elapsed_secs = self.started.elapsed().as_secs_f64();
+        match event {
+            TrainEvent::Started { run, family, device, n_train, n_dev, n_test, config, .. } => {
+                p.run = Some(run.clone());
+                p.family = family.clone();
+                p.device = device.clone();
+                p.n_train = *n_train;
+                p.n_dev = *n_dev;
+                p.n_test = *n_test;
+                p.epochs = config.get("epochs").and_then(serde_json::Value::as_u64).unwrap_or(0) as usize;
+                p.phase = TrainPhase::Training;
+                true
+            }
+            TrainEvent::Step { epoch, epochs, step, total_steps, loss, samples_per_sec, eta_secs } => {
+                p.epoch = *epoch;
+                p.epochs = *epochs;
+                p.step = *step;
+                p.total_steps = *total_steps;
+                p.fraction = if *total_steps > 0 { *step as f64 / *total_steps as f64 } else { 0.0 };
+                p.eta_secs = Some(*eta_secs);
+                p.samples_per_sec = Some(*samples_per_sec);
+                p.push_loss(*step, *loss, &mut self.loss_gap);
+                self.last_publish.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY)
+            }
+            TrainEvent::Epoch { epoch, train_loss, dev_macro_f1, best, seconds, .. } => {
+                p.history.push(EpochPoint { epoch: *epoch, train_loss: *train_loss, dev_macro_f1: *dev_macro_f1, best: *best, seconds: *seconds });
+                if *best {
+                    p.best_epoch = Some(*epoch);
+                }
+                true
+            }
+        }
+    }
+}
+
+fn publish(job: &Job, progress: &TrainProgress, message: String) {
+    let mut s = job.state.lock().unwrap();
+    s.done = progress.step as u64;
+    s.total = progress.total_steps as u64;
+    s.message = message;
+    s.train = Some(progress.clone());
+}
+
+fn step_message(p: &TrainProgress) -> String {
+    match p.phase {
+        TrainPhase::Preparing => "preparing the data".into(),
+        TrainPhase::Training if p.step == 0 => format!("training {} on {}", p.family, p.device),
+        TrainPhase::Training => format!("epoch {}/{}, step {}/{}", p.epoch, p.epochs, p.step, p.total_steps),
+        TrainPhase::Predicting => format!("storing predictions: {}/{}", p.predicted, p.to_predict),
+        TrainPhase::Finished => "finished".into(),
+    }
+}
+
+fn target_value(target: &Target) -> AnnotationValue {
+    match target {
+        Target::Single(label) => AnnotationValue::Label(label.clone()),
+        Target::Multi(labels) => {
+            let mut labels = labels.clone();
+            labels.sort();
+            labels.dedup();
+            AnnotationValue::Labels(labels)
+        }
+        Target::Spans(spans) => {
+            let mut spans: Vec<Span> = spans.iter().map(|s| Span { start: s.start, end: s.end, label: s.label.clone() }).collect();
+            spans.sort();
+            AnnotationValue::Spans(spans)
+        }
+    }
+}
+
+/// A prediction as stored: the value in an annotation's shape, the top label and the score
+/// (see [`finelab_store::Suggestion`]).
+pub fn prediction_value(prediction: &Prediction) -> (AnnotationValue, Option<String>, Option<f64>) {
+    let top = |scores: &std::collections::BTreeMap<String, f32>| {
+        scores.iter().max_by(|a, b| a.1.total_cmp(b.1)).map(|(l, s)| (l.clone(), f64::from(*s)))
+    };
+    match prediction {
+        Prediction::Single { label, scores } => {
+            (AnnotationValue::Label(label.clone()), Some(label.clone()), scores.get(label).map(|s| f64::from(*s)))
+        }
+        Prediction::Multi { labels, scores } => {
+            let mut sorted = labels.clone();
+            sorted.sort();
+            let (label, score) = top(scores).unzip();
+            (AnnotationValue::Labels(sorted), label, score)
+        }
+        Prediction::Spans { spans } => {
+            let mut value: Vec<Span> = spans.iter().map(|s| Span { start: s.start, end: s.end, label: s.label.clone() }).collect();
+            value.sort();
+            let label = spans.iter().max_by(|a, b| a.score.total_cmp(&b.score)).map(|s| s.label.clone());
+            let score = (!spans.is_empty()).then(|| spans.iter().map(|s| f64::from(s.score)).sum::<f64>() / spans.len() as f64);
+            (AnnotationValue::Spans(value), label, score)
+        }
+    }
+}
+
+/// Stores a finished run's predictions: every dev and test record of its data snapshot (with
+/// the gold value it was scored against), then, `with_unlabeled` (completed runs, the ones that
+/// make suggestions), every unlabeled record, one transaction per batch. `keep_going` is asked between batches; it returns how many were stored.
+///
+/// Both families predict everything here, in the job, after the run is recorded as finished:
+/// the Results screen can open at once, and the drill-down rows (dev, test) come first. A
+/// transformer on a CPU predicts a large unlabeled pool slowly; cancelling the job then stops
+/// predicting (what is stored stays) without touching the run.
+pub(crate) fn store_predictions(
+    dir: &Path,
+    run: &str,
+    model_dir: &Path,
+    dataset: &Dataset,
+    with_unlabeled: bool,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<u64> {
+    let predictor = crate::train::load_model(model_dir)?;
+    let mut store = Store::open(dir)?;
+    let batch_size = if predictor.family() == INSTANT { PREDICTION_BATCH } else { 32 };
+    let scored: Vec<(Split, &Example)> =
+        dataset.dev.iter().map(|e| (Split::Dev, e)).chain(dataset.test.iter().map(|e| (Split::Test, e))).collect();
+    let n_unlabeled = if with_unlabeled { store.n_unlabeled()? } else { 0 };
+    let total = scored.len() as u64 + n_unlabeled;
+    let mut done = 0u64;
+    if !progress(done, total) {
+        return Ok(done);
+    }
+    for chunk in scored.chunks(batch_size) {
+        let uids: Vec<&str> = chunk.iter().map(|(_, e)| e.id.as_str()).collect();
+        let seqs = store.seqs_by_uid(&uids)?;
+        let texts: Vec<&str> = chunk.iter().map(|(_, e)| e.text.as_str()).collect();
+        let predictions = predictor.predict_batch(&texts)?;
+        let rows: Vec<NewPrediction> = chunk
+            .iter()
+            .zip(&predictions)
+            .filter_map(|((split, example), p)| {
+                let seq = *seqs.get(&example.id)?;
+                let (value, label, score) = prediction_value(p);
+                Some(NewPrediction { seq, split: Some(*split), gold: Some(target_value(&example.target)), value, label, score })
+            })
+            .collect();
+        store.write_predictions(run, &rows)?;
+        done += chunk.len() as u64;
+        if !progress(done, total) {
+            return Ok(done);
+        }
+    }
+    if !with_unlabeled {
+        return Ok(done);
+    }
+    let mut after = 0i64;
+    loop {
+        let batch = store.unlabeled_texts(after, batch_size)?;
+        let Some(last) = batch.last() else { break };
+        after = last.0;
+        let texts: Vec<&str> = batch.iter().map(|(_, t)| t.as_str()).collect();
+        let predictions = predictor.predict_batch(&texts)?;
+        let rows: Vec<NewPrediction> = batch
+            .iter()
+            .zip(&predictions)
+            .map(|((seq, _), p)| {
+                let (value, label, score) = prediction_value(p);
+                NewPrediction { seq: *seq, split: None, gold: None, value, label, score }
+            })
+            .collect();
+        store.write_predictions(run, &rows)?;
+        done += batch.len() as u64;
+        if !progress(done, total.max(done)) {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_from: Option<String>) {
+    let mut tracker =
+        Tracker { progress: TrainProgress::new(&request), started: Instant::now(), last_publish: None, loss_gap: 1 };
+    let outcome = train::train_recorded(&dir, &request, resumed_from.as_deref(), &mut |event| {
+        if tracker.apply(event) {
+            publish(&job, &tracker.progress, step_message(&tracker.progress));
+            tracker.last_publish = Some(Instant::now());
+        }
+        if job.cancel.load(Ordering::SeqCst) {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    });
+    let mut progress = tracker.progress;
+    let (done, dataset) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            progress.phase = TrainPhase::Finished;
+            progress.elapsed_secs = tracker.started.elapsed().as_secs_f64();
+            let mut s = job.state.lock().unwrap();
+            s.train = Some(progress);
+            s.status = JobStatus::Failed;
+            s.message = e.to_string();
+            s.error = Some(e.body());
+            return;
+        }
+    };
+    progress.phase = TrainPhase::Predicting;
+    if done.status == "completed" {
+        progress.fraction = 1.0;
+        progress.step = progress.total_steps;
+    }
+    progress.eta_secs = Some(0.0);
+    publish(&job, &progress, step_message(&progress));
+    let mut last = Instant::now();
+    let with_unlabeled = done.status == "completed";
+    let predicted = store_predictions(&dir, &done.run, &done.model_dir, &dataset, with_unlabeled, &mut |n, total| {
+        progress.predicted = n;
+        progress.to_predict = total;
+        if last.elapsed() >= PUBLISH_EVERY || n == total {
+            last = Instant::now();
+            publish(&job, &progress, step_message(&progress));
+        }
+        // A cancelled run's job carries the cancel flag from the start: its dev and test rows
+        // are stored all the same (drill-down), and it needs no others (only completed runs
+        // make suggestions).
+        done.status == "cancelled" || !job.cancel.load(Ordering::SeqCst)
+    });
+    progress.phase = TrainPhase::Finished;
+    progress.elapsed_secs = tracker.started.elapsed().as_secs_f64();
+    let mut s = job.state.lock().unwrap();
+    s.done = progress.step as u64;
+    s.total = progress.total_steps as u64;
+    s.train = Some(progress);
+    s.result = serde_json::to_value(&done).ok();
+    let f1 = |v: Option<f64>| v.map(|f| format!("{f:.3}")).unwrap_or_else(|| "-".into());
+    match predicted {
+        Ok(_) => {
+            s.message = format!("run {} {}: dev macro-F1 {}, test macro-F1 {}", done.run, done.status, f1(done.dev_macro_f1), f1(done.test_macro_f1));
+        }
+        Err(e) => {
+            // The run itself is recorded and usable; only drill-down and suggestions lack rows.
+            s.message = format!("run {} {}, but storing its predictions failed: {e}", done.run, done.status);
+        }
+    }
+    s.status = if done.status == "cancelled" { JobStatus::Cancelled } else { JobStatus::Done };
+}
+
+impl AppContext {
+    /// Starts training on the project in `dir` as a job of kind `train`; its result is a
+    /// [`crate::train::TrainDone`]. The request is validated and the project checked before a job exists.
+    pub fn start_train(&self, dir: &str, request: &TrainRequest) -> Result<JobState> {
+        self.spawn_train(dir, request.clone(), None)
+    }
+
+    fn spawn_train(&self, dir: &str, request: TrainRequest, resumed_from: Option<String>) -> Result<JobState> {
+        let dir = absolute(dir);
+        if !dir.join(finelab_store::DB_FILE).is_file() {
+            return Err(finelab_store::Error::NotAProject(dir).into());
+        }
+        request.validate()?;
+        let progress = TrainProgress::new(&request);
+        let (job, state) = self.add_job(|id| JobState {
+            id,
+            kind: "train".into(),
+            status: JobStatus::Running,
+            done: 0,
+            total: 0,
+            message: match &resumed_from {
+                Some(run) => format!("resuming run {run}"),
+                None => step_message(&progress),
+            },
+            result: None,
+            error: None,
+            train: Some(progress),
+        });
+        std::thread::Builder::new()
+            .name("finelab-train".into())
+            .spawn(move || run_train_job(job, dir, request, resumed_from))
+            .map_err(|e| AppError::Io { path: "<train thread>".into(), source: e })?;
+        Ok(state)
+    }
+
+    /// Resumes a run that did not finish (see [`crate::api::Request::ResumeRun`]): a new run with
+    /// the same settings, recording `resumed_from`; a cancelled transformer run's saved model is
+    /// the new run's base model.
     pub fn resume_run(&self, dir: &str, run: &str) -> Result<JobState> {
-        let _ = (dir, run);
-        let _: Option<TrainDone> = None;
-        Err(AppError::Unsupported("resume_run: not yet".into()))
+        let dir_path = absolute(dir);
+        let row = train::run(&dir_path, run)?;
+        match row.status.as_str() {
+            "cancelled" | "interrupted" | "failed" => {}
+            other => {
+                return Err(AppError::Invalid(format!(
+                    "run {run} is {other}; only a cancelled, interrupted or failed run can be resumed (train a new one instead)"
+                )))
+            }
+        }
+        let config = &row.config;
+        let num = |k: &str| config.get(k).and_then(serde_json::Value::as_u64);
+        let mut request = TrainRequest {
+            model: config.get("model").and_then(serde_json::Value::as_str).unwrap_or(INSTANT).to_string(),
+            epochs: num("epochs").map(|n| n as usize),
+            batch_size: num("batch_size").map(|n| n as usize),
+            lr: config.get("lr").and_then(serde_json::Value::as_f64),
+            max_len: num("max_len").map(|n| n as usize),
+            seed: num("seed"),
+            device: config.get("device").and_then(serde_json::Value::as_str).map(str::to_string),
+        };
+        if row.family == finelab_train::transformer::FAMILY && row.status == "cancelled" {
+            if let Some(model_dir) = &row.model_dir {
+                let checkpoint = dir_path.join(model_dir);
+                if checkpoint.join("config.json").is_file() {
+                    request.model = checkpoint.display().to_string();
+                }
+            }
+        }
+        self.spawn_train(dir, request, Some(row.id))
     }
 }

@@ -239,6 +239,25 @@ enum Command {
     },
     /// Serve the UI and the API over HTTP (127.0.0.1 only, unless given another address and a token).
     Serve(serve::ServeArgs),
+    /// Write a tiny random BERT model folder in Hugging Face's layout, with a vocabulary built
+    /// from a corpus: for tests and demos of the transformer family without a download.
+    #[command(hide = true)]
+    MakeTinyModel {
+        /// The folder to write.
+        out: PathBuf,
+        /// A project folder (its records' texts) or a text / JSONL file.
+        #[arg(long)]
+        corpus: PathBuf,
+        /// Hidden width.
+        #[arg(long, default_value_t = 32)]
+        hidden: usize,
+        /// Layers.
+        #[arg(long, default_value_t = 2)]
+        layers: usize,
+        /// Seed of the random weights.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Bring the search index up to date.
     Index {
         /// The project folder.
@@ -480,6 +499,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict { model_dir, file } => train_cmd::predict(&model_dir, file.as_deref())?,
         Command::Metrics { kind, gold, pred, labels, json } => train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?,
         Command::Serve(args) => serve::run(args)?,
+        Command::MakeTinyModel { out, corpus, hidden, layers, seed } => {
+            let entry = finelab_app::models::make_tiny_model(&out, &corpus, hidden, layers, seed)?;
+            println!("{}", entry.path);
+        }
         Command::Index { dir } => {
             let pb = bar(0, "index");
             let n = project::index_search(&dir, &mut |done, total| {

@@ -527,3 +527,42 @@ fn without_a_built_ui_the_page_says_how_to_build_it() {
     assert!(content_type.starts_with("text/html"));
     assert!(body.contains("UI not built: run <code>npm run build</code>"), "{body}");
 }
+
+#[test]
+fn training_streams_its_progress_over_server_sent_events_and_results_follow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("reviews");
+    let server = start(config(&project, &tmp.path().join("config")));
+    let created = server.ok(json!({"cmd": "create_project", "dir": project, "project": {"kind": "single", "labels": ["pos", "neg"]}}));
+    let dir = created["dir"].as_str().unwrap().to_string();
+    let mut csv = String::from("text,label\n");
+    for i in 0..150 {
+        csv.push_str(&format!("物流很快，质量很好，第{i}次购买，满意,pos\n差评，质量太差，第{i}次退货，失望,neg\n"));
+    }
+    let (_, uploaded) = server.upload("reviews.csv", csv.as_bytes());
+    let job = server.ok(json!({"cmd": "start_import", "dir": dir, "path": uploaded["path"], "options": {}}));
+    assert_eq!(server.follow_job(job["id"].as_u64().unwrap()).last().unwrap()["status"], json!("done"));
+
+    // Optional fields of the request may be left out.
+    let job = server.ok(json!({"cmd": "start_train", "dir": dir, "request": {"model": "instant", "epochs": 4}}));
+    assert_eq!(job["kind"], json!("train"));
+    let events = server.follow_job(job["id"].as_u64().unwrap());
+    assert!(events.iter().all(|e| e["train"].is_object()), "every state of a train job carries its progress");
+    let last = events.last().unwrap();
+    assert_eq!(last["status"], json!("done"), "{last}");
+    assert_eq!(last["train"]["phase"], json!("finished"));
+    assert!(!last["train"]["loss"].as_array().unwrap().is_empty());
+    assert_eq!(last["train"]["history"].as_array().unwrap().len(), last["result"]["epochs"].as_array().unwrap().len());
+    let run = last["result"]["run"].as_str().unwrap();
+
+    let evaluation = server.ok(json!({"cmd": "evaluate", "dir": dir, "run": run, "split": "test"}));
+    assert_eq!(evaluation["report"], last["result"]["test"]);
+    let page = server.ok(json!({"cmd": "run_records", "dir": dir, "run": run, "split": "test", "gold": "pos", "predicted": "pos",
+        "label": null, "only_errors": null, "limit": 500, "offset": null}));
+    let cell = evaluation["report"]["confusion"]["matrix"][0][0].clone();
+    assert_eq!(page["total"], cell);
+    let runs = server.ok(json!({"cmd": "list_runs", "dir": dir}));
+    assert_eq!(runs[0]["id"], json!(run));
+    let (status, body) = server.err(json!({"cmd": "get_run", "dir": dir, "run": "missing"}));
+    assert_eq!((status, body["code"].clone()), (404, json!("no_such_run")));
+}

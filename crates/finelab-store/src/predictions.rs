@@ -127,6 +127,11 @@ impl Store {
         Ok(out)
     }
 
+    /// How many records no annotator has labeled.
+    pub fn n_unlabeled(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM records WHERE n_labeled = 0", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
     /// Up to `limit` unlabeled records after `after_seq`, as (sequence number, text), in order.
     pub fn unlabeled_texts(&self, after_seq: i64, limit: usize) -> Result<Vec<(i64, String)>> {
         let mut stmt =

@@ -205,6 +205,20 @@ pub enum SearchSort {
     ScoreDesc,
 }
 
+impl SearchQuery {
+    /// Whether no field narrows the result (paging fields aside).
+    fn is_unfiltered(&self) -> bool {
+        self.text.as_deref().is_none_or(|t| t.trim().is_empty())
+            && self.label.is_none()
+            && self.split.is_none()
+            && self.annotator.is_none()
+            && self.status.is_none()
+            && self.predicted_label.is_none()
+            && self.min_score.is_none()
+            && self.max_score.is_none()
+    }
+}
+
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SearchPage {
@@ -369,6 +383,19 @@ pub fn contains_folded(text: &str, needle: &str) -> bool {
 }
 
 impl Store {
+    /// The run whose predictions a query filters or sorts by.
+    fn prediction_run(&self, query: &SearchQuery) -> Result<Option<String>> {
+        let uses = query.predicted_label.is_some()
+            || query.min_score.is_some()
+            || query.max_score.is_some()
+            || matches!(query.sort, Some(SearchSort::ScoreAsc | SearchSort::ScoreDesc));
+        match (&query.run, uses) {
+            (_, false) => Ok(None),
+            (Some(run), true) => Ok(Some(run.clone())),
+            (None, true) => self.latest_predicting_run(),
+        }
+    }
+
     pub(crate) fn search_watermark(&self) -> Result<i64> {
         Ok(self.conn.query_row("SELECT value FROM search.search_meta WHERE key = 'indexed_upto'", [], |r| r.get(0))?)
     }
@@ -420,16 +447,11 @@ impl Store {
 
     /// Counts the records a query matches, stopping at `cap` (exact below it).
     pub fn count_matches(&self, query: &SearchQuery, cap: u32) -> Result<u64> {
-        let unfiltered = query.text.as_deref().is_none_or(|t| t.trim().is_empty())
-            && query.label.is_none()
-            && query.split.is_none()
-            && query.annotator.is_none()
-            && query.status.is_none();
-        if unfiltered {
+        if query.is_unfiltered() {
             return self.n_records();
         }
         let mut total = 0u64;
-        let mut q = SearchQuery { limit: Some(10_000), offset: None, ..query.clone() };
+        let mut q = SearchQuery { limit: Some(10_000), offset: None, sort: None, ..query.clone() };
         loop {
             let page = self.search_seqs(&q)?;
             total += page.0.len() as u64;
@@ -450,11 +472,7 @@ impl Store {
     fn search_seqs(&self, query: &SearchQuery) -> Result<(Vec<i64>, Option<i64>)> {
         let limit = query.limit.unwrap_or(50).clamp(1, 10_000) as usize;
         let mut after = query.after_seq.unwrap_or(0);
-        let unfiltered = query.text.as_deref().is_none_or(|t| t.trim().is_empty())
-            && query.label.is_none()
-            && query.split.is_none()
-            && query.annotator.is_none()
-            && query.status.is_none();
+        let unfiltered = query.is_unfiltered();
         let mut skip = query.offset.unwrap_or(0) as usize;
         if skip > 0 && unfiltered {
             // Without filters the n-th record is found on the primary key alone.
@@ -497,6 +515,44 @@ impl Store {
             Some(Status::Flagged) => filters.push_str(
                 " AND EXISTS (SELECT 1 FROM current_annotations c WHERE c.record_id = r.id AND c.flagged = 1)",
             ),
+        }
+        let run_id = self.prediction_run(query)?;
+        if query.predicted_label.is_some() || query.min_score.is_some() || query.max_score.is_some() {
+            filters.push_str(" AND EXISTS (SELECT 1 FROM predictions p WHERE p.record_id = r.id AND p.run_id = ?");
+            args.push(run_id.clone().map(Value::Text).unwrap_or(Value::Null));
+            if let Some(label) = &query.predicted_label {
+                filters.push_str(" AND EXISTS (SELECT 1 FROM json_each(p.labels) WHERE value = ?)");
+                args.push(Value::Text(label.clone()));
+            }
+            if let Some(min) = query.min_score {
+                filters.push_str(" AND p.score >= ?");
+                args.push(Value::Real(min));
+            }
+            if let Some(max) = query.max_score {
+                filters.push_str(" AND p.score <= ?");
+                args.push(Value::Real(max));
+            }
+            filters.push(')');
+        }
+        if let Some(sort @ (SearchSort::ScoreAsc | SearchSort::ScoreDesc)) = query.sort {
+            // Ordered by the prediction's score (records without one last), paged by offset;
+            // a text filter scans (the index yields candidates in sequence order only).
+            let text_filter = if needle.is_some() { " AND fl_contains(r.text, ?)" } else { "" };
+            let dir = if sort == SearchSort::ScoreAsc { "ASC" } else { "DESC" };
+            let sql = format!(
+                "SELECT r.id FROM records r LEFT JOIN predictions s ON s.record_id = r.id AND s.run_id = ?
+                 WHERE r.id > ?{text_filter}{filters} ORDER BY s.score IS NULL, s.score {dir}, r.id LIMIT ? OFFSET ?"
+            );
+            let mut a = vec![run_id.map(Value::Text).unwrap_or(Value::Null), Value::Integer(query.after_seq.unwrap_or(0))];
+            if let Some(n) = &needle {
+                a.push(Value::Text(n.clone()));
+            }
+            a.extend(args);
+            a.push(Value::Integer(limit as i64));
+            a.push(Value::Integer(query.offset.unwrap_or(0).min(i64::MAX as u64) as i64));
+            let mut stmt = self.conn.prepare(&sql)?;
+            let seqs = stmt.query_map(params_from_iter(a), |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            return Ok((seqs, None));
         }
         let mut seqs: Vec<i64> = Vec::new();
         let run = |sql: &str, args: Vec<Value>, seqs: &mut Vec<i64>| -> Result<()> {

@@ -736,6 +736,7 @@ pub(crate) fn train(
     let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
     let total_steps = steps_per_epoch * config.epochs;
     let event_every = steps_per_epoch.div_ceil(STEP_EVENTS_PER_EPOCH).max(1);
+    let mut clock = crate::train::StepClock::new();
     let default_thresholds = vec![0.5f32; if head.multi() { n_out } else { 0 }];
 
     let mut best: Option<(usize, f64, Snapshot)> = None;
@@ -768,7 +769,7 @@ pub(crate) fn train(
             optimizer.step(&mut model);
             step += 1;
             n_seen += batch.len();
-            if (batch_idx + 1) % event_every == 0 || batch_idx + 1 == steps_per_epoch {
+            if clock.due((batch_idx + 1) % event_every == 0 || batch_idx + 1 == steps_per_epoch) {
                 let elapsed = loop_started.elapsed().as_secs_f64().max(1e-9);
                 let event = Progress::Step {
                     epoch,

@@ -27,4 +27,4 @@ pub use error::{Error, Result};
 pub use instant::{Prediction, ScoredSpan};
 pub use predictor::Predictor;
 pub use metrics::{Report, Span};
-pub use train::{train, Control, EpochSummary, Progress, TrainOutcome};
+pub use train::{train, Control, EpochSummary, Progress, TrainOutcome, MAX_STEP_EVENT_GAP};

@@ -43,6 +43,34 @@ pub enum Progress {
     },
 }
 
+/// The longest a training loop goes without a Step event while it takes steps, so that a window
+/// shows progress several times a second and a stop request is seen promptly, however long an
+/// epoch is.
+pub const MAX_STEP_EVENT_GAP: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Decides when a loop sends its next Step event: on its own schedule, or when
+/// [`MAX_STEP_EVENT_GAP`] has passed since the last one.
+pub(crate) struct StepClock {
+    last: std::time::Instant,
+}
+
+impl StepClock {
+    pub(crate) fn new() -> StepClock {
+        StepClock { last: std::time::Instant::now() }
+    }
+
+    /// Whether to send an event now; `scheduled` is the loop's own criterion.
+    pub(crate) fn due(&mut self, scheduled: bool) -> bool {
+        let now = std::time::Instant::now();
+        if scheduled || now.duration_since(self.last) >= MAX_STEP_EVENT_GAP {
+            self.last = now;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// What the progress callback wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {

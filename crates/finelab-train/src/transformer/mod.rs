@@ -57,8 +57,6 @@ const FORMAT: &str = "finelab-transformer";
 const FORMAT_VERSION: u32 = 1;
 /// Examples per forward pass when evaluating or predicting.
 const EVAL_BATCH: usize = 32;
-/// How many Step events an epoch sends at most.
-const STEP_EVENTS_PER_EPOCH: usize = 50;
 
 // ---------------------------------------------------------------------------------------------
 // Devices
@@ -456,7 +454,6 @@ pub(crate) fn train(
     let steps_per_epoch = micro_per_epoch.div_ceil(config.grad_accum);
     let total_steps = steps_per_epoch * config.epochs;
     let warmup_steps = (total_steps as f64 * config.warmup_ratio).ceil() as usize;
-    let event_every = steps_per_epoch.div_ceil(STEP_EVENTS_PER_EPOCH).max(1);
     let mut rng = SplitMix64::new(config.seed);
     let mut dropout_rng = SplitMix64::new(config.seed.wrapping_add(0xD20F));
     let mut order: Vec<usize> = (0..train_set.len()).collect();
@@ -474,7 +471,7 @@ pub(crate) fn train(
         rng.shuffle(&mut order);
         let (mut loss_sum, mut loss_batches) = (0.0f64, 0usize);
         let micro_batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
-        for (group_idx, group) in micro_batches.chunks(config.grad_accum).enumerate() {
+        for group in micro_batches.chunks(config.grad_accum) {
             let mut accumulated: Vec<Option<Tensor>> = vec![None; store.params().len()];
             for micro in group {
                 let items: Vec<&Item> = micro.iter().map(|&i| &train_set[i]).collect();
@@ -500,7 +497,9 @@ pub(crate) fn train(
             let lr = config.lr * linear_schedule(step, warmup_steps, total_steps);
             optimizer.step(&accumulated, lr, factor)?;
             step += 1;
-            if (group_idx + 1) % event_every == 0 || group_idx + 1 == steps_per_epoch {
+            // A step costs far more than an event, and the caller may ask to stop after any
+            // step: every step sends one.
+            {
                 let elapsed = loop_started.elapsed().as_secs_f64().max(1e-9);
                 let event = Progress::Step {
                     epoch,

