@@ -309,6 +309,8 @@ try {
   for (const word of ['物流', '客服', 'iphone']) {
     await page.fill(tid('browse-search'), word);
     await page.waitForSelector(`${tid('browse-count')}[data-total="${expectCount(word)}"]`);
+    // The count comes first, the rows' page right after it.
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="browse-row"][data-seq]:not([data-seq=""])').length === n, expectCount(word));
     const shown = await page.locator(`${tid('browse-row')}[data-seq]:not([data-seq=""])`).allInnerTexts();
     assert.equal(shown.length, expectCount(word), `rows shown for ${word}`);
     for (const row of shown) assert.ok(row.toLowerCase().includes(word), `${row} contains ${word}`);

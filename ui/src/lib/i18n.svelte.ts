@@ -172,8 +172,8 @@ const en = {
 
   'label.suggestion': 'Model suggests',
   'label.suggestion_score': 'score {score}',
-  'label.suggestion_accept': 'Accept',
-  'label.suggestion_edit': 'Edit',
+  'label.suggestion_accept': 'Accept suggestion',
+  'label.suggestion_edit': 'Edit it first',
   'label.suggestion_agrees': 'agrees with the current label',
   'label.suggestion_spans': '{n} suggested span|{n} suggested spans',
   'label.suggestion_none': 'no label',
@@ -510,8 +510,8 @@ const zh: Record<MessageKey, string> = {
 
   'label.suggestion': '模型建议',
   'label.suggestion_score': '置信度 {score}',
-  'label.suggestion_accept': '采纳',
-  'label.suggestion_edit': '修改',
+  'label.suggestion_accept': '采纳建议',
+  'label.suggestion_edit': '先修改',
   'label.suggestion_agrees': '与当前标签一致',
   'label.suggestion_spans': '{n} 个建议片段',
   'label.suggestion_none': '无标签',
