@@ -44,7 +44,9 @@ describe('chart options', () => {
     expect(shares.series[0].data).toEqual([[0, 0, 0.8], [1, 0, 0.2], [0, 1, 0.25], [1, 1, 0.75]]);
     expect(shares.visualMap.max).toBe(1);
     expect(shares.series[0].label.formatter({ value: [1, 0, 0.2] })).toBe('0.20');
-    expect(shares.tooltip.formatter({ value: [1, 0, 0.2] })).toBe('G: 正面<br>P: 负面<br><b>0.20</b>');
+    expect(shares.tooltip.formatter({ value: [1, 0, 0.2] })).toBe('G: 正面\nP: 负面\n0.20');
+    // Canvas tooltips: no HTML with inline styles, which the window's CSP refuses.
+    expect(shares.tooltip.renderMode).toBe('richText');
     // Too many labels for numbers in the cells: the table beside the chart has them.
     const many = Array.from({ length: 13 }, (_, i) => `l${i}`);
     const big = confusionOption({ labels: many, matrix: many.map(() => many.map(() => 1)) }, false, LIGHT, { gold: 'G', predicted: 'P' }) as AnyOption;

@@ -61,7 +61,9 @@ function base(c: ChartColors): EChartsCoreOption {
   return {
     animation: false,
     textStyle: { color: c.text, fontFamily: 'inherit' },
-    tooltip: { backgroundColor: c.panel, borderColor: c.border, textStyle: { color: c.text } },
+    // Tooltips drawn on the canvas, not as HTML: the window's CSP (style-src 'self') refuses the
+    // inline styles of ECharts' HTML tooltips.
+    tooltip: { renderMode: 'richText', backgroundColor: c.panel, borderColor: c.border, textStyle: { color: c.text } },
   };
 }
 
@@ -131,7 +133,7 @@ export function confusionOption(confusion: Confusion, normalized: boolean, c: Ch
       formatter: (p: { value: [number, number, number] }) => {
         const [x, y, v] = p.value;
         const text = normalized ? v.toFixed(2) : String(v);
-        return `${names.gold}: ${confusion.labels[y]}<br>${names.predicted}: ${confusion.labels[x]}<br><b>${text}</b>`;
+        return `${names.gold}: ${confusion.labels[y]}\n${names.predicted}: ${confusion.labels[x]}\n${text}`;
       },
     },
     grid: { left: 8, right: 16, top: 28, bottom: 72, containLabel: true },
