@@ -302,7 +302,8 @@ try {
   assert.equal(await page.locator(tid('model-error')).count(), 0);
   await page.click(`${tid('train-advanced')} summary`);
   await page.fill(tid('train-epochs'), '30');
-  await page.fill(tid('train-batch'), '2');
+  // One example a step: long epochs, so early stopping cannot end the run before the cancel.
+  await page.fill(tid('train-batch'), '1');
   await shot('10-transformer-form');
   await page.click(tid('train-button'));
   await page.waitForSelector(`${tid('train-progress')}[data-status="running"][data-phase="training"]`, { timeout: 120_000 });
@@ -357,6 +358,24 @@ try {
   assert.equal(row?.status, 'cancelled', `the run is cancelled: ${JSON.stringify(row)}`);
   assert.equal(row.family, 'transformer');
   await page.waitForSelector(`${tid('run-row')}[data-run="${cancelledRun}"][data-status="cancelled"] ${tid('run-resume')}`);
+
+  step('resume the cancelled run, then cancel the new run too');
+  await page.click(tid('train-resume'));
+  await page.waitForFunction(
+    (old) => {
+      const el = document.querySelector('[data-testid="train-progress"]');
+      const run = document.querySelector('[data-testid="train-run"]')?.textContent;
+      return el?.dataset.status === 'running' && el.dataset.phase === 'training' && run && run !== old;
+    },
+    cancelledRun,
+    { timeout: 120_000 },
+  );
+  await page.click(tid('train-cancel'));
+  await page.waitForSelector(`${tid('train-done')}[data-status="cancelled"]`, { timeout: 60_000 });
+  const resumedRun = await page.locator(tid('train-done')).getAttribute('data-run');
+  const resumed = finelabJson('runs', DIR, '--json').find((r) => r.id === resumedRun);
+  assert.equal(resumed?.resumed_from, cancelledRun, `the new run resumed the cancelled one: ${JSON.stringify(resumed)}`);
+  assert.equal(resumed.status, 'cancelled');
 
   step('after the cancel: Results lists both runs and compares them; the label screen works');
   await page.click(tid('nav-results'));
