@@ -277,6 +277,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 }
 
 fn main() {
+    restore_sigpipe();
     let cli = Cli::parse();
     if let Err(err) = run(cli) {
         eprintln!("error: {err}");
@@ -284,6 +285,17 @@ fn main() {
             eprintln!("  caused by: {cause}");
         }
         std::process::exit(1);
+    }
+}
+
+/// Rust ignores SIGPIPE, so `finelab import ... | head -1` would panic with "Broken pipe" once
+/// `head` exits. Like any Unix filter, `finelab` should simply end then: restore the default.
+/// The project is safe either way (imports commit per file; a killed import leaves it as it was).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -164,3 +164,32 @@ fn killed_import_leaves_the_project_as_it_was() {
     assert_eq!(report["report"]["duplicates"], 10);
     assert_eq!(stats(&dir)["records"], 200_000);
 }
+
+/// `finelab export DIR | head -1`: once the reader goes away, finelab ends as a Unix filter does
+/// (SIGPIPE), never with a "Broken pipe" panic; the project is untouched.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("many");
+    ok(&["new", s(&dir), "--kind", "single", "--labels", "a,b"]);
+    let text = tmp.path().join("lines.txt");
+    let lines: String = (0..20_000).map(|i| format!("第{i}条评论 review number {i}\n")).collect();
+    std::fs::write(&text, lines).unwrap();
+    ok(&["import", s(&dir), s(&text)]);
+    let mut child = finelab()
+        .args(["export", s(&dir)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // reader dropped here
+    assert!(first.contains("review number"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "finelab panicked on a closed pipe:\n{stderr}");
+    assert!(out.status.success() || out.status.signal() == Some(13), "status {:?}, stderr:\n{stderr}", out.status);
+    assert_eq!(stats(&dir)["records"], 20_000, "{}", stats(&dir));
+}

@@ -283,6 +283,24 @@ fn detect_delimiter(sample: &[u8], format: Format) -> u8 {
     best.0
 }
 
+/// The encoding (with the length of its byte-order mark) and the delimiter of a delimited file:
+/// the options' choices where given, else detected from the first 64 KiB.
+fn sniff(ctx: &ReadContext<'_>, format: Format) -> Result<(&'static encoding_rs::Encoding, usize, u8)> {
+    let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
+    let delimiter = match ctx.options.delimiter {
+        Some(d) => d,
+        None => {
+            let mut sample = Vec::new();
+            encoding::utf8_reader(ctx.path, enc, bom_len, Default::default())?
+                .take(64 * 1024)
+                .read_to_end(&mut sample)
+                .map_err(|e| Error::io(ctx.path, e))?;
+            detect_delimiter(&sample, format)
+        }
+    };
+    Ok((enc, bom_len, delimiter))
+}
+
 /// The header and first rows of a table as they are in the file, with the columns the importer
 /// would pick (for the column-mapping preview).
 pub(super) fn preview(ctx: &ReadContext<'_>, format: Format, n: usize) -> Result<super::ImportPreview> {
@@ -296,18 +314,7 @@ pub(super) fn preview(ctx: &ReadContext<'_>, format: Format, n: usize) -> Result
         let header = it.next().ok_or_else(|| bad(format!("sheet {sheet:?} is empty")))?;
         (header, it.take(n).collect::<Vec<_>>(), "xlsx".to_string(), None)
     } else {
-        let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
-        let delimiter = match ctx.options.delimiter {
-            Some(d) => d,
-            None => {
-                let mut sample = Vec::new();
-                encoding::utf8_reader(ctx.path, enc, bom_len, Default::default())?
-                    .take(64 * 1024)
-                    .read_to_end(&mut sample)
-                    .map_err(|e| Error::io(ctx.path, e))?;
-                detect_delimiter(&sample, format)
-            }
-        };
+        let (enc, bom_len, delimiter) = sniff(ctx, format)?;
         let reader = encoding::utf8_reader(ctx.path, enc, bom_len, Default::default())?;
         let csv = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(reader);
         let mut it = csv.into_byte_records().map(|r| {
@@ -335,18 +342,7 @@ pub(super) fn open<'a>(ctx: &ReadContext<'a>, format: Format) -> Result<Opened<'
     if format == Format::Xlsx {
         return open_xlsx(ctx);
     }
-    let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
-    let delimiter = match ctx.options.delimiter {
-        Some(d) => d,
-        None => {
-            let mut sample = Vec::new();
-            encoding::utf8_reader(ctx.path, enc, bom_len, Default::default())?
-                .take(64 * 1024)
-                .read_to_end(&mut sample)
-                .map_err(|e| Error::io(ctx.path, e))?;
-            detect_delimiter(&sample, format)
-        }
-    };
+    let (enc, bom_len, delimiter) = sniff(ctx, format)?;
     let tracker = LineTracker::default();
     let reader = NewlineRecorder { inner: encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?, tracker: tracker.clone(), offset: 0 };
     let csv = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(reader);
