@@ -218,7 +218,7 @@ pub struct Record {
     /// Dialog turns, when the record is a dialog.
     pub turns: Option<Vec<Turn>>,
     /// Metadata from the source (other columns, `meta` objects).
-    #[ts(type = "Record<string, unknown> | null")]
+    #[ts(type = "{ [key in string]?: unknown } | null")]
     pub meta: Option<serde_json::Map<String, serde_json::Value>>,
     /// The split, once assigned.
     pub split: Option<Split>,

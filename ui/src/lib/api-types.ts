@@ -497,7 +497,7 @@ turns: Array<Turn> | null,
 /**
  * Metadata from the source (other columns, `meta` objects).
  */
-meta: Record<string, unknown> | null, 
+meta: { [key in string]?: unknown } | null, 
 /**
  * The split, once assigned.
  */
