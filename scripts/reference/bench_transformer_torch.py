@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
 """PyTorch + transformers side of scripts/bench-transformer.sh: the same model folder, batch, sequence
 length, thread count and step as crates/finelab-train/examples/bench_transformer.rs (forward with
-dropout, cross-entropy, backward, clip_grad_norm_(1.0), AdamW), on random token ids of exactly SEQ
-tokens. Prints one JSON line.
+dropout, cross-entropy, backward, clip_grad_norm_(1.0), AdamW), on random token ids of exactly
+SEQ tokens. Prints one JSON line.
 
-    python scripts/reference/bench_transformer_torch.py MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH] [THREADS]
+    python scripts/reference/bench_transformer_torch.py MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH] [THREADS] [DEVICE] [DTYPE]
+
+DEVICE is cpu (default) or cuda; DTYPE f32 (default) or bf16 (f32 weights and optimizer, forward
+under torch.autocast in bfloat16, as mixed-precision training is usually run). A MODEL_DIR without
+weights (config.json only) gives a randomly initialized model of that shape, for speed alone.
 """
 import json
+import os
 import resource
 import sys
 import time
 
 import torch
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModelForSequenceClassification
 
 
 def main():
@@ -20,9 +25,26 @@ def main():
     arg = lambda i, d: int(sys.argv[i]) if len(sys.argv) > i else d
     batch, seq, steps, infer_batch, threads = arg(2, 16), arg(3, 64), arg(4, 10), arg(5, 32), arg(6, 2)
     device = sys.argv[7] if len(sys.argv) > 7 else "cpu"
+    dtype = sys.argv[8] if len(sys.argv) > 8 else "f32"
+    print(json.dumps(bench(model_dir, batch, seq, steps, infer_batch, threads, device, dtype)))
+
+
+def load_model(model_dir, device):
+    """The model of MODEL_DIR with a fresh 2-class head; random weights if the folder has none."""
+    has_weights = any(os.path.exists(os.path.join(model_dir, f)) for f in ("model.safetensors", "pytorch_model.bin"))
+    if has_weights:
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
+    else:
+        model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(model_dir, num_labels=2))
+    return model.to(device), has_weights
+
+
+def bench(model_dir, batch, seq, steps, infer_batch, threads, device="cpu", dtype="f32"):
+    """One measurement; returns the record that main() prints."""
     torch.set_num_threads(threads)
     torch.manual_seed(42)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
+    model, has_weights = load_model(model_dir, device)
+    autocast = lambda: torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=dtype == "bf16")
     vocab = model.config.vocab_size
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
@@ -41,12 +63,16 @@ def main():
     model.train()
     t_fwd = t_bwd = t_opt = 0.0
     warmup = 2
+    first_loss = loss_value = None
     for step in range(warmup + steps):
         ids, mask = random_batch(batch)
         labels = torch.randint(0, 2, (batch,), device=device)
         sync(); t0 = time.perf_counter()
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.item()
+        with autocast():
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss_value = loss.item()
+        if first_loss is None:
+            first_loss = loss_value
         t1 = time.perf_counter()
         loss.backward()
         sync(); t2 = time.perf_counter()
@@ -66,17 +92,19 @@ def main():
         for step in range(1 + infer_steps):
             ids, mask = random_batch(infer_batch)
             sync(); t0 = time.perf_counter()
-            model(input_ids=ids, attention_mask=mask).logits.cpu()
+            with autocast():
+                model(input_ids=ids, attention_mask=mask).logits.float().cpu()
             if step >= 1:
                 t_inf += time.perf_counter() - t0
     step_s = (t_fwd + t_bwd + t_opt) / steps
-    print(json.dumps({
+    return {
         "impl": f"pytorch {torch.__version__} + transformers", "threads": torch.get_num_threads(), "device": device,
+        "dtype": dtype, "weights": "checkpoint" if has_weights else "random", "first_loss": first_loss, "last_loss": loss_value,
         "batch": batch, "seq": seq, "steps": steps, "n_weights": sum(p.numel() for p in model.parameters()),
         "forward_ms": 1e3 * t_fwd / steps, "backward_ms": 1e3 * t_bwd / steps, "optimizer_ms": 1e3 * t_opt / steps,
         "train_samples_per_s": batch / step_s, "infer_batch": infer_batch, "infer_samples_per_s": infer_batch * infer_steps / t_inf,
         "peak_rss_mb_train": train_rss,
-    }))
+    }
 
 
 if __name__ == "__main__":

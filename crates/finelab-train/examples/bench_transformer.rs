@@ -1,22 +1,33 @@
 //! Training and inference speed of the transformer family on one model folder, step by step, for
 //! the side-by-side comparison with PyTorch in scripts/bench-transformer.sh:
 //!
-//!     cargo run --release -p finelab-train --example bench_transformer MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH]
+//!     cargo run --release -p finelab-train --example bench_transformer MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH] [DEVICE] [DTYPE]
 //!
 //! Every training step is what `finelab train` does per batch: forward with dropout,
 //! cross-entropy, backward, global-norm clipping, AdamW. Inputs are random token ids of exactly
-//! SEQ tokens (special tokens included), so both sides do the same work. Prints one JSON line.
+//! SEQ tokens (special tokens included), so both sides do the same work. DEVICE is `cpu`
+//! (default), `cuda` or `auto` (`cuda` needs a build with `--features cuda`); on a GPU every
+//! phase ends with a synchronization, so the phase times are the device's. DTYPE is `f32`
+//! (default, what `finelab train` does) or `bf16`: mixed precision as `torch.autocast` does it
+//! (f32 weights, gradients and AdamW; the model rebuilt each step from the weights cast to bf16
+//! through `params::CastView`; layer norm and softmax in f32): a bench-only prototype, not yet an
+//! option of `finelab train`. A MODEL_DIR without
+//! weights (only `config.json` and the tokenizer files) gives a model of that shape with random
+//! weights (seeded), for speed alone. With `BENCH_SMOKE=1` every step trains on the same batch
+//! at a learning rate of 1e-4, so the loss must fall (`first_loss` > `last_loss`): a quick check
+//! that forward, backward and the optimizer work on a device. Prints one JSON line.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Tensor};
 use finelab_train::rng::SplitMix64;
 use finelab_train::transformer::model::{BaseModel, Batch, Model};
 use finelab_train::transformer::nn::{log_softmax_last_dim, Dropout};
 use finelab_train::transformer::optim::{clip_factor, AdamW, AdamWConfig};
-use finelab_train::transformer::params::{read_checkpoint, VarStore};
+use finelab_train::transformer::params::{read_checkpoint, CastView, VarStore};
 use finelab_train::transformer::tokenize::{EncodedText, TextEncoder};
+use finelab_train::transformer::{device_name, select_device};
 use finelab_train::Task;
 
 fn peak_rss_mb() -> f64 {
@@ -29,19 +40,32 @@ fn peak_rss_mb() -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = PathBuf::from(args.get(1).ok_or("usage: bench_transformer MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH]")?);
+    let dir = PathBuf::from(args.get(1).ok_or("usage: bench_transformer MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH] [DEVICE] [DTYPE]")?);
     let arg = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let (batch_size, seq, steps, infer_batch) = (arg(2, 16), arg(3, 64), arg(4, 10), arg(5, 32));
-    let device = Device::Cpu;
+    let device = select_device(args.get(6).map_or("cpu", String::as_str))?;
+    if !device.is_cpu() {
+        device.set_seed(42)?;
+    }
+    let sync = || device.synchronize();
+    let half = match args.get(7).map_or("f32", String::as_str) {
+        "f32" => false,
+        "bf16" => true,
+        other => return Err(format!("DTYPE {other:?}: expected f32 or bf16").into()),
+    };
     let base = BaseModel::open(&dir)?;
     let encoder = TextEncoder::load(&dir, seq)?;
     let mut store = VarStore::new(&device, 1);
     let model = Model::build(&mut store, &base, Task::Single, 2)?;
-    let (checkpoint, path) = read_checkpoint(&dir)?;
-    store.load(&checkpoint, &path, base.family.prefix(), Model::fresh_prefixes())?;
-    drop(checkpoint);
+    let has_weights = dir.join("model.safetensors").is_file() || dir.join("pytorch_model.bin").is_file();
+    if has_weights {
+        let (checkpoint, path) = read_checkpoint(&dir)?;
+        store.load(&checkpoint, &path, base.family.prefix(), Model::fresh_prefixes())?;
+    }
     let vars = store.params().iter().map(|p| (p.var.clone(), p.decay)).collect();
-    let mut opt = AdamW::new(vars, AdamWConfig { lr: 5e-5, weight_decay: 0.01, ..AdamWConfig::default() })?;
+    let smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
+    let lr = if smoke { 1e-4 } else { 5e-5 };
+    let mut opt = AdamW::new(vars, AdamWConfig { lr, weight_decay: 0.01, ..AdamWConfig::default() })?;
     let specials = encoder.specials();
     let mut rng = SplitMix64::new(42);
     let vocab = base.config.vocab_size as u64;
@@ -54,23 +78,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut dropout_rng = SplitMix64::new(7);
     let (mut t_fwd, mut t_bwd, mut t_opt) = (0.0, 0.0, 0.0);
     let warmup = 2;
+    let mut losses = Vec::new();
     for step in 0..warmup + steps {
+        if smoke && step > 0 {
+            rng = SplitMix64::new(42);
+        }
         let texts: Vec<EncodedText> = (0..batch_size).map(|_| random_text(&mut rng)).collect();
         let refs: Vec<&EncodedText> = texts.iter().collect();
         let labels: Vec<u32> = (0..batch_size).map(|_| (rng.next_u64() % 2) as u32).collect();
         let t0 = Instant::now();
         let batch = Batch::new(&refs, specials, base.position_offset(), &device)?;
-        let logits = model.logits(&batch, &mut Dropout::Train(&mut dropout_rng))?;
+        let cast_model;
+        let step_model = if half {
+            cast_model = Model::build(&mut CastView::new(&store, DType::BF16, false), &base, Task::Single, 2)?;
+            &cast_model
+        } else {
+            &model
+        };
+        let logits = step_model.logits(&batch, &mut Dropout::Train(&mut dropout_rng))?.to_dtype(DType::F32)?;
         let targets = Tensor::from_vec(labels, (batch_size, 1), &device)?;
         let loss = (log_softmax_last_dim(&logits)?.gather(&targets, 1)?.sum_all()?.neg()? / batch_size as f64)?;
-        let _ = loss.to_scalar::<f32>()?;
+        let loss_value = loss.to_scalar::<f32>()?;
         let t1 = Instant::now();
         let mut grads = loss.backward()?;
         let grads: Vec<Option<Tensor>> = store.params().iter().map(|p| grads.remove(p.var.as_tensor())).collect();
+        sync()?;
         let t2 = Instant::now();
         let (factor, _) = clip_factor(&grads, 1.0)?;
-        opt.step(&grads, 5e-5, factor)?;
+        opt.step(&grads, lr, factor)?;
+        sync()?;
         let t3 = Instant::now();
+        if step == 0 || step + 1 == warmup + steps {
+            losses.push(loss_value);
+        }
         if step >= warmup {
             t_fwd += (t1 - t0).as_secs_f64();
             t_bwd += (t2 - t1).as_secs_f64();
@@ -80,7 +120,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let train_rss = peak_rss_mb();
     let step_s = (t_fwd + t_bwd + t_opt) / steps as f64;
 
-    let eval_model = Model::build(&mut store.detached(), &base, Task::Single, 2)?;
+    let eval_model = if half {
+        Model::build(&mut CastView::new(&store, DType::BF16, true), &base, Task::Single, 2)?
+    } else {
+        Model::build(&mut store.detached(), &base, Task::Single, 2)?
+    };
     let infer_steps = steps.max(3);
     let mut t_inf = 0.0;
     for step in 0..1 + infer_steps {
@@ -89,13 +133,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t0 = Instant::now();
         let batch = Batch::new(&refs, specials, base.position_offset(), &device)?;
         let logits = eval_model.logits(&batch, &mut Dropout::Off)?;
-        let _ = logits.to_vec2::<f32>()?;
+        let _ = logits.to_dtype(DType::F32)?.to_vec2::<f32>()?;
         if step >= 1 {
             t_inf += t0.elapsed().as_secs_f64();
         }
     }
     let record = serde_json::json!({
         "impl": "finelab (candle)",
+        "device": device_name(&device), "dtype": if half { "bf16" } else { "f32" },
+        "weights": if has_weights { "checkpoint" } else { "random" },
+        "fused_cuda_kernels": device.is_cuda() && finelab_train::transformer::cuda_kernels_enabled(),
+        "smoke": smoke, "first_loss": losses.first(), "last_loss": losses.last(),
         "threads": candle_core::utils::get_num_threads(),
         "batch": batch_size, "seq": seq, "steps": steps, "n_weights": store.n_weights(),
         "forward_ms": 1e3 * t_fwd / steps as f64, "backward_ms": 1e3 * t_bwd / steps as f64, "optimizer_ms": 1e3 * t_opt / steps as f64,

@@ -67,3 +67,13 @@ fn a_variable_without_gradient_is_left_alone() {
     opt.step(&[None], 0.1, 1.0).unwrap();
     assert_eq!(var.as_tensor().to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
 }
+
+/// The fused CUDA AdamW (and the single-copy clipping norm) against the same PyTorch reference;
+/// skipped, with a message, where no CUDA GPU is available (or the build has no `cuda` feature).
+#[test]
+fn adamw_on_cuda_matches_pytorch() {
+    match Device::new_cuda(0) {
+        Ok(device) => run(&device),
+        Err(e) => eprintln!("skipped: no CUDA device ({e})"),
+    }
+}

@@ -9,7 +9,7 @@
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::nn::{attention_bias, softmax_last_dim, Dropout, LayerNorm, Linear};
+use super::nn::{attention_bias, attention_probs, embedding, Dropout, LayerNorm, Linear};
 use super::params::{Init, Source};
 
 fn default_act() -> String {
@@ -161,8 +161,7 @@ impl SelfAttention {
         let k = split(self.key.forward(h)?)?;
         let v = split(self.value.forward(h)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
-        let probs = softmax_last_dim(&scores)?;
+        let probs = attention_probs(&q.matmul(&k.t()?)?, scale, bias)?;
         let probs = dropout.apply(&probs, self.dropout)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((batch, seq, hidden))?;
         self.output.forward(&context)
@@ -247,11 +246,16 @@ impl Encoder {
     pub fn forward(&self, ids: &Tensor, positions: &Tensor, attention_mask: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
         let (batch, seq) = ids.dims2()?;
         let hidden = self.config.hidden_size;
-        let words = self.word.index_select(&ids.flatten_all()?, 0)?;
-        let pos = self.position.index_select(&positions.flatten_all()?, 0)?;
+        let words = embedding(&self.word, &ids.flatten_all()?)?;
+        let pos = embedding(&self.position, &positions.flatten_all()?)?;
         let types = self.token_type.narrow(0, 0, 1)?;
         let emb = (words + pos)?.broadcast_add(&types)?.reshape((batch, seq, hidden))?;
         let mut h = self.embedding_norm.forward(&emb)?;
+        // The embeddings may be kept in f32 under mixed precision (`params::CastView`, as
+        // torch.autocast does); the layers compute in their weights' dtype.
+        if let Some(layer) = self.layers.first() {
+            h = h.to_dtype(layer.intermediate.weight.dtype())?;
+        }
         h = dropout.apply(&h, self.hidden_dropout)?;
         let bias = attention_bias(attention_mask, h.dtype())?;
         for layer in &self.layers {

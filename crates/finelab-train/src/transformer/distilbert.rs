@@ -6,7 +6,7 @@ use candle_core::{Result, Tensor};
 use serde_json::Value;
 
 use super::bert::{self, layer_norm, linear, Activation, SelfAttention};
-use super::nn::{attention_bias, Dropout, LayerNorm, Linear};
+use super::nn::{attention_bias, embedding, Dropout, LayerNorm, Linear};
 use super::params::{Init, Source};
 
 /// DistilBERT's config as a BERT config (layer-norm epsilon 1e-12, no token types).
@@ -92,9 +92,14 @@ impl Encoder {
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
         let (batch, seq) = ids.dims2()?;
         let hidden = self.word.dim(1)?;
-        let words = self.word.index_select(&ids.flatten_all()?, 0)?.reshape((batch, seq, hidden))?;
+        let words = embedding(&self.word, &ids.flatten_all()?)?.reshape((batch, seq, hidden))?;
         let pos = self.position.narrow(0, 0, seq)?;
         let mut h = self.embedding_norm.forward(&words.broadcast_add(&pos)?)?;
+        // The embeddings may be kept in f32 under mixed precision (`params::CastView`); the
+        // layers compute in their weights' dtype.
+        if let Some(layer) = self.layers.first() {
+            h = h.to_dtype(layer.lin1.weight.dtype())?;
+        }
         h = dropout.apply(&h, self.dropout)?;
         let bias = attention_bias(attention_mask, h.dtype())?;
         for layer in &self.layers {

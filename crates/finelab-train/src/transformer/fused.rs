@@ -1,7 +1,10 @@
-//! CPU kernels for layer normalization, softmax and the exact GELU, one pass each way, with their backward
-//! passes. The primitive-op versions in `nn.rs` allocate a dozen intermediate tensors a call
-//! (forward and backward); these allocate one. Other devices, and dtypes other than f32, use the
-//! primitive versions. `tests` below check both give the same values and gradients.
+//! Fused kernels for layer normalization, softmax and the exact GELU, one pass each way, with their
+//! backward passes: on the CPU (below) and, with the `cuda` feature, on NVIDIA GPUs (`kernels.cu`,
+//! the same arithmetic). The primitive-op versions in `nn.rs` allocate a dozen intermediate
+//! tensors a call (forward and backward) and, on a GPU, launch a dozen kernels; these allocate one
+//! and launch one. Metal, and dtypes other than f32, use the primitive versions; so does CUDA when
+//! `FINELAB_CUDA_KERNELS=0`. `tests` below (and `tests/transformer_cuda.rs` on a GPU) check both
+//! give the same values and gradients.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, D};
 
@@ -46,6 +49,19 @@ impl CustomOp3 for LayerNormOp {
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::rows3("finelab_layer_norm", s1, l1, s2, l2, s3, l3, Some(self.eps as f32))
+    }
+
     fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let grad_x = x.apply_op3_no_bwd(w, &grad, &LayerNormGradX { eps: self.eps })?;
@@ -81,6 +97,11 @@ impl CustomOp1 for Normalize {
         }
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::rows1("finelab_normalize", s, l, Some(self.eps as f32))
+    }
 }
 
 /// Gradient of layer norm with respect to `x`:
@@ -115,6 +136,19 @@ impl CustomOp3 for LayerNormGradX {
         }
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::rows3("finelab_layer_norm_grad_x", s1, l1, s2, l2, s3, l3, Some(self.eps as f32))
+    }
 }
 
 /// Softmax over the last dimension.
@@ -143,6 +177,11 @@ impl CustomOp1 for SoftmaxOp {
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::rows1("finelab_softmax", s, l, None)
+    }
+
     fn bwd(&self, _x: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(res.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxGrad)?))
     }
@@ -167,6 +206,17 @@ impl CustomOp2 for SoftmaxGrad {
             }
         }
         Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::rows2("finelab_softmax_grad", s1, l1, s2, l2)
     }
 }
 
@@ -199,6 +249,11 @@ impl CustomOp1 for GeluOp {
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, s: &candle_core::CudaStorage, l: &Layout) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::elems1("finelab_gelu", s, l)
+    }
+
     fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(x.apply_op2_no_bwd(&grad.contiguous()?, &GeluGrad)?))
     }
@@ -225,9 +280,211 @@ impl CustomOp2 for GeluGrad {
             .collect();
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::elems2("finelab_gelu_grad", s1, l1, s2, l2)
+    }
 }
 
-/// The exact GELU: the fused CPU kernel when it applies, else `None`.
+/// Embedding lookup `weight[ids]` with a scatter-add backward (CUDA only: on the CPU candle's
+/// `index_select` and its backward are already fast).
+struct EmbeddingOp;
+
+impl CustomOp2 for EmbeddingOp {
+    fn name(&self) -> &'static str {
+        "finelab-embedding"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        candle_core::bail!("finelab-embedding: CUDA only (the CPU uses index_select)")
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::embedding(s1, l1, s2, l2)
+    }
+
+    fn bwd(&self, w: &Tensor, ids: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (vocab, _) = w.dims2()?;
+        Ok((Some(ids.apply_op2_no_bwd(&grad.contiguous()?, &EmbeddingGrad { vocab })?), None))
+    }
+}
+
+/// `grad_w[ids[t]] += g[t]` into a `vocab × hidden` zero tensor.
+// Read by the CUDA kernel launch alone.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+struct EmbeddingGrad {
+    vocab: usize,
+}
+
+impl CustomOp2 for EmbeddingGrad {
+    fn name(&self) -> &'static str {
+        "finelab-embedding-grad"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        candle_core::bail!("finelab-embedding-grad: CUDA only")
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::embedding_grad(self.vocab, s1, l1, s2, l2)
+    }
+}
+
+/// Rows `ids` (u32, any shape) of `weight` (`vocab × hidden`), shaped `(ids…, hidden)`: the fused
+/// CUDA kernels when they apply, else `None`.
+pub(crate) fn embedding(weight: &Tensor, ids: &Tensor) -> Result<Option<Tensor>> {
+    if !(fusable(weight) && weight.device().is_cuda() && ids.dtype() == candle_core::DType::U32) {
+        return Ok(None);
+    }
+    let flat = ids.flatten_all()?.contiguous()?;
+    let rows = weight.contiguous()?.apply_op2(&flat, EmbeddingOp)?;
+    let mut dims = ids.dims().to_vec();
+    dims.push(weight.dim(1)?);
+    Ok(Some(rows.reshape(dims)?))
+}
+
+/// `softmax(x · scale + bias)` over the last dimension, `bias` `(batch, 1, 1, keys)` broadcast over
+/// heads and queries (CUDA only). The bias (the padding mask) gets no gradient.
+struct AttentionSoftmaxOp {
+    scale: f32,
+}
+
+impl CustomOp2 for AttentionSoftmaxOp {
+    fn name(&self) -> &'static str {
+        "finelab-attention-softmax"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        candle_core::bail!("finelab-attention-softmax: CUDA only")
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::attention_softmax(self.scale, s1, l1, s2, l2)
+    }
+
+    fn bwd(&self, _x: &Tensor, _bias: &Tensor, res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(res.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxGradScaled { scale: self.scale })?), None))
+    }
+}
+
+/// `scale · y · (g − Σ g·y)` per row (CUDA only).
+// Read by the CUDA kernel launch alone.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+struct SoftmaxGradScaled {
+    scale: f32,
+}
+
+impl CustomOp2 for SoftmaxGradScaled {
+    fn name(&self) -> &'static str {
+        "finelab-softmax-grad-scaled"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        candle_core::bail!("finelab-softmax-grad-scaled: CUDA only")
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::softmax_grad_scaled(self.scale, s1, l1, s2, l2)
+    }
+}
+
+/// Inverted dropout `x · keep` where the uniform draw `u ≥ p`, else 0 (CUDA only); its gradient
+/// is the same operation on the incoming gradient.
+// Read by the CUDA kernel launch alone.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+#[derive(Clone, Copy)]
+struct DropoutOp {
+    p: f32,
+    keep: f32,
+}
+
+impl CustomOp2 for DropoutOp {
+    fn name(&self) -> &'static str {
+        "finelab-dropout"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        candle_core::bail!("finelab-dropout: CUDA only")
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        gpu::dropout(self.p, self.keep, s1, l1, s2, l2)
+    }
+
+    fn bwd(&self, _x: &Tensor, u: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(grad.contiguous()?.apply_op2_no_bwd(u, self)?), None))
+    }
+}
+
+/// Attention probabilities `softmax(scores · scale + bias)` with `bias` `(batch, 1, 1, keys)`:
+/// the fused CUDA kernel when it applies (computed in f32, returned in the scores' dtype), else
+/// `None`.
+pub(crate) fn attention_softmax(scores: &Tensor, scale: f64, bias: &Tensor) -> Result<Option<Tensor>> {
+    if !(scores.device().is_cuda() && cuda_kernels_enabled() && scores.rank() == 4) {
+        return Ok(None);
+    }
+    let (batch, _, _, keys) = scores.dims4()?;
+    if bias.dims() != [batch, 1, 1, keys] {
+        return Ok(None);
+    }
+    let dtype = scores.dtype();
+    let x = scores.to_dtype(candle_core::DType::F32)?.contiguous()?;
+    let b = bias.to_dtype(candle_core::DType::F32)?.contiguous()?;
+    Ok(Some(x.apply_op2(&b, AttentionSoftmaxOp { scale: scale as f32 })?.to_dtype(dtype)?))
+}
+
+/// Inverted dropout of `x` with drop probability `p` from uniform draws `u` (same shape, f32): the
+/// fused CUDA kernel when it applies, else `None`.
+pub(crate) fn dropout(x: &Tensor, u: &Tensor, p: f64) -> Result<Option<Tensor>> {
+    if !(fusable(x) && x.device().is_cuda()) {
+        return Ok(None);
+    }
+    Ok(Some(x.contiguous()?.apply_op2(u, DropoutOp { p: p as f32, keep: (1.0 / (1.0 - p)) as f32 })?))
+}
+
+/// The exact GELU: the fused kernel when it applies, else `None`.
 pub(crate) fn gelu_erf(x: &Tensor) -> Result<Option<Tensor>> {
     if !fusable(x) {
         return Ok(None);
@@ -236,10 +493,288 @@ pub(crate) fn gelu_erf(x: &Tensor) -> Result<Option<Tensor>> {
 }
 
 fn fusable(x: &Tensor) -> bool {
-    x.device().is_cpu() && x.dtype() == candle_core::DType::F32
+    x.dtype() == candle_core::DType::F32 && (x.device().is_cpu() || (x.device().is_cuda() && cuda_kernels_enabled()))
 }
 
-/// Layer norm over the last dimension: the fused CPU kernel when it applies, else `None`.
+/// Whether the fused CUDA kernels (these and AdamW's) are used on NVIDIA GPUs: yes, unless the
+/// environment says `FINELAB_CUDA_KERNELS=0` (then primitive operations are used, for
+/// comparison). Always false in a build without the `cuda` feature.
+pub fn cuda_kernels_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    cfg!(feature = "cuda") && *ENABLED.get_or_init(|| std::env::var("FINELAB_CUDA_KERNELS").map_or(true, |v| v != "0"))
+}
+
+/// Launching the kernels of `kernels.cu` on candle's CUDA storage.
+#[cfg(feature = "cuda")]
+pub(crate) mod gpu {
+    use candle_core::cuda_backend::cudarc::driver::{CudaView, LaunchConfig, PushKernelArg};
+    use candle_core::cuda_backend::{CudaStorageSlice, WrapErr};
+    use candle_core::{CudaDevice, CudaStorage, Layout, Result, Shape};
+
+    /// `kernels.cu` compiled by build.rs; load a kernel with
+    /// `dev.get_or_load_custom_func(name, MODULE, PTX)` (once per device, then cached).
+    pub(crate) const PTX: &str = include_str!(concat!(env!("OUT_DIR"), "/finelab_kernels.ptx"));
+    /// The module name the kernels are cached under.
+    pub(crate) const MODULE: &str = "finelab_kernels";
+    /// Threads per row (`ROW_THREADS` in `kernels.cu`).
+    const ROW_THREADS: u32 = 128;
+
+    /// The contiguous f32 values of `s` under `l`.
+    pub(crate) fn view<'a>(s: &'a CudaStorage, l: &Layout, what: &str) -> Result<CudaView<'a, f32>> {
+        let slice = s.as_cuda_slice::<f32>()?;
+        let Some((a, b)) = l.contiguous_offsets() else { candle_core::bail!("{what}: contiguous input expected") };
+        Ok(slice.slice(a..b))
+    }
+
+    fn rows(l: &Layout) -> (u32, i32) {
+        let dim = *l.shape().dims().last().unwrap_or(&1);
+        ((l.shape().elem_count() / dim.max(1)) as u32, dim as i32)
+    }
+
+    fn out(dev: &CudaDevice, n: usize, l: &Layout, slice: candle_core::cuda_backend::cudarc::driver::CudaSlice<f32>) -> (CudaStorage, Shape) {
+        debug_assert_eq!(n, slice.len());
+        (CudaStorage { slice: CudaStorageSlice::F32(slice), device: dev.clone() }, l.shape().clone())
+    }
+
+    fn row_config(rows: u32) -> LaunchConfig {
+        LaunchConfig { grid_dim: (rows, 1, 1), block_dim: (ROW_THREADS, 1, 1), shared_mem_bytes: 0 }
+    }
+
+    /// One row kernel over `x` (`name(x, y, dim[, eps])`).
+    pub(crate) fn rows1(name: &str, s: &CudaStorage, l: &Layout, eps: Option<f32>) -> Result<(CudaStorage, Shape)> {
+        let dev = &s.device;
+        let x = view(s, l, name)?;
+        let n = x.len();
+        let (n_rows, dim) = rows(l);
+        // SAFETY: every value is written by the kernel.
+        let y = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func(name, MODULE, PTX)?;
+        let mut b = f.builder();
+        b.arg(&x);
+        b.arg(&y);
+        b.arg(&dim);
+        let eps = eps.unwrap_or(0.0);
+        if name != "finelab_softmax" {
+            b.arg(&eps);
+        }
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { b.launch(row_config(n_rows)) }.w()?;
+        drop(b);
+        Ok(out(dev, n, l, y))
+    }
+
+    /// One row kernel over `x` and `g` (`name(x, g, out, dim)`).
+    pub(crate) fn rows2(name: &str, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &s1.device;
+        let (a, g) = (view(s1, l1, name)?, view(s2, l2, name)?);
+        let n = a.len();
+        let (n_rows, dim) = rows(l1);
+        // SAFETY: every value is written by the kernel.
+        let y = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func(name, MODULE, PTX)?;
+        let mut b = f.builder();
+        b.arg(&a);
+        b.arg(&g);
+        b.arg(&y);
+        b.arg(&dim);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { b.launch(row_config(n_rows)) }.w()?;
+        drop(b);
+        Ok(out(dev, n, l1, y))
+    }
+
+    /// One row kernel over `x`, a per-column `w` and a third input (`name(x, w, t, out, dim, eps)`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rows3(
+        name: &str,
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+        s3: &CudaStorage,
+        l3: &Layout,
+        eps: Option<f32>,
+    ) -> Result<(CudaStorage, Shape)> {
+        let dev = &s1.device;
+        let (x, w, t) = (view(s1, l1, name)?, view(s2, l2, name)?, view(s3, l3, name)?);
+        let n = x.len();
+        let (n_rows, dim) = rows(l1);
+        // SAFETY: every value is written by the kernel.
+        let y = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func(name, MODULE, PTX)?;
+        let eps = eps.unwrap_or(0.0);
+        let mut b = f.builder();
+        b.arg(&x);
+        b.arg(&w);
+        b.arg(&t);
+        b.arg(&y);
+        b.arg(&dim);
+        b.arg(&eps);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { b.launch(row_config(n_rows)) }.w()?;
+        drop(b);
+        Ok(out(dev, n, l1, y))
+    }
+
+    /// `finelab_embedding`: rows `ids` of `w`.
+    pub(crate) fn embedding(s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &s1.device;
+        let w = view(s1, l1, "embedding")?;
+        let Some((a, b)) = l2.contiguous_offsets() else { candle_core::bail!("embedding: contiguous ids expected") };
+        let ids = s2.as_cuda_slice::<u32>()?.slice(a..b);
+        let (n_ids, hidden) = (b - a, *l1.shape().dims().last().unwrap_or(&1));
+        let n = n_ids * hidden;
+        // SAFETY: every value is written by the kernel.
+        let y = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func("finelab_embedding", MODULE, PTX)?;
+        let (count, width) = (n as u32, hidden as u32);
+        let mut builder = f.builder();
+        builder.arg(&w);
+        builder.arg(&ids);
+        builder.arg(&y);
+        builder.arg(&count);
+        builder.arg(&width);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { builder.launch(LaunchConfig::for_num_elems(count)) }.w()?;
+        drop(builder);
+        Ok((CudaStorage { slice: CudaStorageSlice::F32(y), device: dev.clone() }, Shape::from((n_ids, hidden))))
+    }
+
+    /// `finelab_embedding_grad`: the `vocab × hidden` gradient of `embedding` from `g` (`n_ids × hidden`).
+    pub(crate) fn embedding_grad(vocab: usize, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &s1.device;
+        let Some((a, b)) = l1.contiguous_offsets() else { candle_core::bail!("embedding grad: contiguous ids expected") };
+        let ids = s1.as_cuda_slice::<u32>()?.slice(a..b);
+        let g = view(s2, l2, "embedding grad")?;
+        let n = g.len();
+        let hidden = n / (b - a).max(1);
+        let grad_w = dev.alloc_zeros::<f32>(vocab * hidden)?;
+        let f = dev.get_or_load_custom_func("finelab_embedding_grad", MODULE, PTX)?;
+        let (count, width) = (n as u32, hidden as u32);
+        let mut builder = f.builder();
+        builder.arg(&ids);
+        builder.arg(&g);
+        builder.arg(&grad_w);
+        builder.arg(&count);
+        builder.arg(&width);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu; ids < vocab.
+        unsafe { builder.launch(LaunchConfig::for_num_elems(count)) }.w()?;
+        drop(builder);
+        Ok((CudaStorage { slice: CudaStorageSlice::F32(grad_w), device: dev.clone() }, Shape::from((vocab, hidden))))
+    }
+
+    /// `finelab_attention_softmax` over `x` `(batch, heads, queries, keys)` and `bias`
+    /// `(batch, 1, 1, keys)`.
+    pub(crate) fn attention_softmax(scale: f32, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &s1.device;
+        let (x, bias) = (view(s1, l1, "attention softmax")?, view(s2, l2, "attention softmax")?);
+        let n = x.len();
+        let dims = l1.shape().dims();
+        let (n_rows, dim) = rows(l1);
+        let rows_per_batch = (dims[1] * dims[2]) as i32;
+        // SAFETY: every value is written by the kernel.
+        let y = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func("finelab_attention_softmax", MODULE, PTX)?;
+        let mut b = f.builder();
+        b.arg(&x);
+        b.arg(&bias);
+        b.arg(&y);
+        b.arg(&dim);
+        b.arg(&rows_per_batch);
+        b.arg(&scale);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { b.launch(row_config(n_rows)) }.w()?;
+        drop(b);
+        Ok(out(dev, n, l1, y))
+    }
+
+    /// `finelab_softmax_grad_scaled` over `y` and `g`.
+    pub(crate) fn softmax_grad_scaled(scale: f32, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &s1.device;
+        let (y, g) = (view(s1, l1, "softmax grad")?, view(s2, l2, "softmax grad")?);
+        let n = y.len();
+        let (n_rows, dim) = rows(l1);
+        // SAFETY: every value is written by the kernel.
+        let o = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func("finelab_softmax_grad_scaled", MODULE, PTX)?;
+        let mut b = f.builder();
+        b.arg(&y);
+        b.arg(&g);
+        b.arg(&o);
+        b.arg(&dim);
+        b.arg(&scale);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { b.launch(row_config(n_rows)) }.w()?;
+        drop(b);
+        Ok(out(dev, n, l1, o))
+    }
+
+    /// `finelab_dropout` over `x` and the uniform draws `u`.
+    pub(crate) fn dropout(p: f32, keep: f32, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &s1.device;
+        let (x, u) = (view(s1, l1, "dropout")?, view(s2, l2, "dropout")?);
+        let n = x.len();
+        if u.len() != n {
+            candle_core::bail!("dropout: {n} values, {} draws", u.len())
+        }
+        // SAFETY: every value is written by the kernel.
+        let y = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func("finelab_dropout", MODULE, PTX)?;
+        let count = n as u32;
+        let mut b = f.builder();
+        b.arg(&x);
+        b.arg(&u);
+        b.arg(&y);
+        b.arg(&count);
+        b.arg(&p);
+        b.arg(&keep);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { b.launch(LaunchConfig::for_num_elems(count)) }.w()?;
+        drop(b);
+        Ok(out(dev, n, l1, y))
+    }
+
+    /// One element kernel over `x` (`name(x, y, n)`).
+    pub(crate) fn elems1(name: &str, s: &CudaStorage, l: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &s.device;
+        let x = view(s, l, name)?;
+        let n = x.len();
+        // SAFETY: every value is written by the kernel.
+        let y = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func(name, MODULE, PTX)?;
+        let count = n as u32;
+        let mut b = f.builder();
+        b.arg(&x);
+        b.arg(&y);
+        b.arg(&count);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { b.launch(LaunchConfig::for_num_elems(count)) }.w()?;
+        drop(b);
+        Ok(out(dev, n, l, y))
+    }
+
+    /// One element kernel over `x` and `g` (`name(x, g, out, n)`).
+    pub(crate) fn elems2(name: &str, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+        let dev = &s1.device;
+        let (x, g) = (view(s1, l1, name)?, view(s2, l2, name)?);
+        let n = x.len();
+        // SAFETY: every value is written by the kernel.
+        let y = unsafe { dev.alloc::<f32>(n)? };
+        let f = dev.get_or_load_custom_func(name, MODULE, PTX)?;
+        let count = n as u32;
+        let mut b = f.builder();
+        b.arg(&x);
+        b.arg(&g);
+        b.arg(&y);
+        b.arg(&count);
+        // SAFETY: the arguments match the kernel's signature in kernels.cu.
+        unsafe { b.launch(LaunchConfig::for_num_elems(count)) }.w()?;
+        drop(b);
+        Ok(out(dev, n, l1, y))
+    }
+}
+
+/// Layer norm over the last dimension: the fused kernel when it applies, else `None`.
 pub(crate) fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Option<Tensor>> {
     if !fusable(x) {
         return Ok(None);
@@ -247,7 +782,7 @@ pub(crate) fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result
     Ok(Some(x.contiguous()?.apply_op3(&w.contiguous()?, &b.contiguous()?, LayerNormOp { eps })?))
 }
 
-/// Softmax over the last dimension: the fused CPU kernel when it applies, else `None`.
+/// Softmax over the last dimension: the fused kernel when it applies, else `None`.
 pub(crate) fn softmax_last_dim(x: &Tensor) -> Result<Option<Tensor>> {
     if !fusable(x) {
         return Ok(None);

@@ -28,6 +28,8 @@ pub mod params;
 pub mod tiny;
 pub mod tokenize;
 
+pub use fused::cuda_kernels_enabled;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -82,11 +84,11 @@ pub fn select_device(requested: &str) -> Result<Device> {
     let fail = |e: candle_core::Error| Error::DeviceUnavailable { requested: requested.into(), reason: e.to_string() };
     match requested {
         "cpu" => Ok(Device::Cpu),
-        "cuda" => Device::new_cuda(0).map_err(fail),
+        "cuda" => new_cuda().map_err(fail),
         "metal" => Device::new_metal(0).map_err(fail),
         _ => {
             if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
-                if let Ok(d) = Device::new_cuda(0) {
+                if let Ok(d) = new_cuda() {
                     return Ok(d);
                 }
             }
@@ -98,6 +100,19 @@ pub fn select_device(requested: &str) -> Result<Device> {
             Ok(Device::Cpu)
         }
     }
+}
+
+/// The first CUDA GPU. Finelab runs everything on the device's one stream, so cudarc's
+/// cross-stream bookkeeping (an event recorded for every buffer a kernel touches) is switched off:
+/// it cost as much as the small kernels themselves.
+fn new_cuda() -> candle_core::Result<Device> {
+    let device = Device::new_cuda(0)?;
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(d) = &device {
+        // SAFETY: one stream per device (candle's), so no buffer is used on another stream.
+        unsafe { d.disable_event_tracking() };
+    }
+    Ok(device)
 }
 
 /// A device's name as runs record it.
@@ -420,6 +435,10 @@ pub(crate) fn train(
         message: "the transformer family needs a base model folder".into(),
     })?;
     let device = select_device(&config.device)?;
+    if !device.is_cpu() {
+        // Dropout masks on a GPU come from the device's generator (see `nn::Dropout`).
+        device.set_seed(config.seed)?;
+    }
     let task = dataset.task;
     let labels = &dataset.labels;
     let n_out = n_outputs(task, labels);

@@ -50,6 +50,12 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// Normalizes `x` over its last dimension, then scales and shifts it.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if is_half(x.dtype()) {
+            // Half-precision inputs (mixed-precision compute) are normalized in f32, as
+            // torch.autocast does, then cast back.
+            let f32_norm = LayerNorm { weight: self.weight.to_dtype(DType::F32)?, bias: self.bias.to_dtype(DType::F32)?, eps: self.eps };
+            return f32_norm.forward(&x.to_dtype(DType::F32)?)?.to_dtype(x.dtype());
+        }
         if let Some(y) = super::fused::layer_norm(x, &self.weight, &self.bias, self.eps)? {
             return Ok(y);
         }
@@ -61,13 +67,31 @@ impl LayerNorm {
     }
 }
 
+fn is_half(dtype: DType) -> bool {
+    matches!(dtype, DType::BF16 | DType::F16)
+}
+
 /// Softmax over the last dimension, keeping the gradient graph: one fused kernel each way on
-/// the CPU, primitive operations elsewhere.
+/// the CPU and CUDA, primitive operations elsewhere.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
+    if is_half(x.dtype()) {
+        // In f32 for half-precision inputs, as torch.autocast does.
+        return softmax_last_dim(&x.to_dtype(DType::F32)?)?.to_dtype(x.dtype());
+    }
     match super::fused::softmax_last_dim(x)? {
         Some(y) => Ok(y),
         None => softmax_primitive(x),
     }
+}
+
+/// Attention probabilities `softmax(scores · scale + bias)`, `scores` `(batch, heads, queries,
+/// keys)` and `bias` `(batch, 1, 1, keys)` (from [`attention_bias`], no gradient): one fused
+/// kernel each way on CUDA, else scale, add and [`softmax_last_dim`].
+pub fn attention_probs(scores: &Tensor, scale: f64, bias: &Tensor) -> Result<Tensor> {
+    if let Some(y) = super::fused::attention_softmax(scores, scale, bias)? {
+        return Ok(y);
+    }
+    softmax_last_dim(&(scores * scale)?.broadcast_add(bias)?)
 }
 
 /// Softmax over the last dimension from primitive operations.
@@ -78,6 +102,18 @@ pub fn softmax_primitive(x: &Tensor) -> Result<Tensor> {
     num.broadcast_div(&den)
 }
 
+/// Embedding lookup: the rows `ids` (u32, any shape) of `weight` (`vocab × hidden`), shaped
+/// `(ids…, hidden)`. `index_select` on the CPU; on CUDA a fused gather whose backward is a
+/// parallel scatter-add (candle's `index_add` walks the ids one after another).
+pub fn embedding(weight: &Tensor, ids: &Tensor) -> Result<Tensor> {
+    if let Some(y) = super::fused::embedding(weight, ids)? {
+        return Ok(y);
+    }
+    let mut dims = ids.dims().to_vec();
+    dims.push(weight.dim(1)?);
+    weight.index_select(&ids.flatten_all()?, 0)?.reshape(dims)
+}
+
 /// Log-softmax over the last dimension, from primitive operations.
 pub fn log_softmax_last_dim(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?;
@@ -86,8 +122,9 @@ pub fn log_softmax_last_dim(x: &Tensor) -> Result<Tensor> {
     diff.broadcast_sub(&log_sum)
 }
 
-/// Where dropout masks come from. Training draws them from a seeded generator, so the same seed
-/// gives the same run; evaluation and inference pass [`Dropout::Off`].
+/// Where dropout masks come from. Training on the CPU draws them from a seeded generator, so the
+/// same seed gives the same run; on a GPU they come from the device's own generator (seeded once
+/// per run). Evaluation and inference pass [`Dropout::Off`].
 pub enum Dropout<'a> {
     /// No dropout (evaluation, inference).
     Off,
@@ -107,8 +144,19 @@ impl Dropout<'_> {
             Dropout::Train(rng) if p > 0.0 => rng,
             _ => return Ok(x.clone()),
         };
-        let n = x.elem_count();
         let keep = 1.0 / (1.0 - p) as f32;
+        if !x.device().is_cpu() {
+            // On a GPU the mask is drawn there (the device's generator, seeded by the caller
+            // through `Device::set_seed`): building it on the host and copying it over cost more
+            // than the whole step (the attention dropout alone is batch × heads × seq² values).
+            let draw = Tensor::rand(0f32, 1f32, x.shape(), x.device())?;
+            if let Some(y) = super::fused::dropout(x, &draw, p)? {
+                return Ok(y);
+            }
+            let mask = (draw.ge(p as f32)?.to_dtype(x.dtype())? * keep as f64)?;
+            return x.mul(&mask);
+        }
+        let n = x.elem_count();
         // 24 random bits per element are plenty for a keep/drop decision.
         let threshold = (p * (1u64 << 24) as f64) as u64;
         let mut mask = Vec::with_capacity(n);

@@ -174,6 +174,39 @@ impl Source for DetachedView<'_> {
     }
 }
 
+/// A view that hands out the store's variables cast to a lower precision (`bf16`), for
+/// mixed-precision compute as `torch.autocast` does it: the variables, their gradients and the
+/// optimizer stay in f32, gradients flow back through the cast, and embedding and layer-norm
+/// weights stay in f32 (the encoders cast the embeddings' output to the layers' dtype; layer norm
+/// and softmax compute in f32, see `nn`). Build the model from a new view after each
+/// optimizer step, or with `detached` for inference.
+pub struct CastView<'a> {
+    store: &'a VarStore,
+    dtype: DType,
+    detached: bool,
+}
+
+impl<'a> CastView<'a> {
+    /// The variables of `store` as `dtype`; `detached` leaves them out of the gradient graph.
+    pub fn new(store: &'a VarStore, dtype: DType, detached: bool) -> Self {
+        CastView { store, dtype, detached }
+    }
+}
+
+impl Source for CastView<'_> {
+    fn tensor(&mut self, name: &str, shape: &[usize], _init: Init) -> candle_core::Result<Tensor> {
+        let Some(p) = self.store.get(name).filter(|p| p.var.dims() == shape) else {
+            candle_core::bail!("no variable {name} of shape {shape:?}")
+        };
+        let t = if self.detached { p.var.as_detached_tensor() } else { p.var.as_tensor().clone() };
+        // As under torch.autocast: embedding lookups and layer norms run on f32 weights.
+        if name.contains("LayerNorm") || name.contains("layer_norm") || name.contains("embeddings.") {
+            return Ok(t);
+        }
+        t.to_dtype(self.dtype)
+    }
+}
+
 /// Reads the tensors of a checkpoint: `model.safetensors`, else `pytorch_model.bin`. Errors name
 /// the file.
 pub fn read_checkpoint(dir: &Path) -> Result<(HashMap<String, Tensor>, std::path::PathBuf)> {
