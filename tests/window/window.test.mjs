@@ -18,6 +18,8 @@
 //   WEBDRIVER_URL  tauri-driver (default http://127.0.0.1:4444)
 //   ARTIFACTS      where screenshots and timings go
 //   CONFIG_DIR     the app's config folder (its recent list) for the launches without WebDriver
+//   TRAIN_PROJECT  a project of labeled reviews: the window trains on it (issue 6's key step:
+//                  press Train, see Results) and the numbers shown must equal `finelab eval --json`
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,7 @@ const IMPORT_FILE = env('IMPORT_FILE');
 const WD = env('WEBDRIVER_URL', 'http://127.0.0.1:4444');
 const ARTIFACTS = env('ARTIFACTS');
 const CONFIG_DIR = env('CONFIG_DIR');
+const TRAIN_PROJECT = env('TRAIN_PROJECT');
 /** The first interactive screen must come within this (issue 5, Speed). */
 const TARGET_INTERACTIVE_MS = 1500;
 
@@ -48,6 +51,12 @@ const SEL = {
   saved: '[data-testid="save-status"][data-state="saved"]',
   progress: '[data-testid="progress"]',
   recentItem: '[data-testid="recent-item"]',
+  nav: (screen) => `[data-testid="nav-${screen}"]`,
+  trainButton: '[data-testid="train-button"]:not([disabled])',
+  trainDone: '[data-testid="train-done"][data-status="completed"]',
+  seeResults: '[data-testid="see-results"]',
+  scoresReady: '[data-testid="chart-scores"][data-ready="true"]',
+  scoresTable: '[data-testid="scores-table"]',
 };
 
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -118,6 +127,10 @@ class Session {
   }
   execAsync(script, args = []) {
     return this.cmd('POST', '/execute/async', { script, args });
+  }
+  async click(css) {
+    const { el } = await this.waitFor(css);
+    await this.cmd('POST', `/element/${el}/click`, {});
   }
   async pressKey(key) {
     await this.cmd('POST', '/actions', {
@@ -365,6 +378,45 @@ await withApp('2', [], async (session) => {
   rootScreenshot('4-after-second-label-root.png');
 });
 writeFileSync(join(ARTIFACTS, 'timings.json'), JSON.stringify(timings, null, 2));
+
+// 2b. Issue 6's key step in the real window: started on a project of labeled reviews, press
+//     Train (instant model), follow the progress to the end, open Results; the per-label numbers
+//     the window shows are those of `finelab eval --json` for that run.
+const trained = await withApp('train', [TRAIN_PROJECT], async (session) => {
+  // The app opens the project on the label screen (all labeled: nothing left to label) first.
+  await session.waitFor('[data-testid="queue-done"]');
+  await session.click(SEL.nav('train'));
+  await session.click(SEL.trainButton);
+  const t0 = Date.now();
+  const done = await session.waitFor(SEL.trainDone, { timeoutMs: 180000, intervalMs: 100 });
+  const run = await session.cmd('GET', `/element/${done.el}/attribute/data-run`);
+  const percent = await session.exec(`return document.querySelector('[data-testid="train-progress"]').dataset.percent`);
+  assert(percent === '100', `the progress reached 100 %: ${percent}`);
+  log(`trained ${run} in the window (${Date.now() - t0} ms from the click to the end)`);
+  await sleep(800);
+  await session.screenshot('5-train-done.png');
+  await session.click(SEL.seeResults);
+  await session.waitFor(SEL.scoresTable);
+  await session.waitFor(SEL.scoresReady);
+  const rows = await session.exec(`return [...document.querySelectorAll('[data-testid="score-row"]')].map((tr) => ({
+      label: tr.dataset.label,
+      cells: [...tr.querySelectorAll('[data-metric]')].map((td) => ({ metric: td.dataset.metric, value: Number(td.dataset.value), text: td.textContent.trim() })) }))`);
+  await sleep(1000);
+  await session.screenshot('6-results.png');
+  rootScreenshot('6-results-root.png');
+  return { run, rows };
+});
+const evalReport = JSON.parse(cli('eval', TRAIN_PROJECT, '--run', trained.run, '--split', 'dev', '--json'));
+const reportRows = Object.keys(evalReport).filter((k) => k !== 'confusion');
+assert(JSON.stringify(trained.rows.map((r) => r.label).sort()) === JSON.stringify(reportRows.sort()),
+  `the window shows every row of the report: ${trained.rows.map((r) => r.label)} vs ${reportRows}`);
+for (const row of trained.rows) {
+  const want = row.label === 'accuracy' ? { 'f1-score': evalReport.accuracy, support: evalReport['macro avg'].support } : evalReport[row.label];
+  for (const cell of row.cells) {
+    assert(cell.value === want[cell.metric], `${row.label} ${cell.metric}: window ${cell.value}, finelab eval ${want[cell.metric]}`);
+  }
+}
+log(`results in the window equal finelab eval --json (${trained.rows.length} rows; macro-F1 ${evalReport['macro avg']['f1-score']})`);
 
 // 3. The labels are in the database.
 const stats = JSON.parse(cli('stats', PROJECT, '--json'));

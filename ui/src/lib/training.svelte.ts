@@ -54,7 +54,8 @@ async function follow(dir: string, job: JobState): Promise<void> {
     remember(null, null);
     const done = doneOf(final);
     if (final.status === 'failed') notify('error', t('train.failed', { message: final.error ? `${final.error.code}: ${final.error.message}` : '' }));
-    else if (done) notify('info', t(done.status === 'cancelled' ? 'train.notice_cancelled' : 'train.notice_done', { run: done.run }));
+    // On the Train screen its own panel says so (and a notice would cover its buttons).
+    else if (done && app.screen !== 'train') notify('info', t(done.status === 'cancelled' ? 'train.notice_cancelled' : 'train.notice_done', { run: done.run }));
   } catch (e) {
     notify('error', errorText(e));
   } finally {
