@@ -357,6 +357,26 @@ pub(crate) fn store_predictions(
     Ok(done)
 }
 
+/// Trains like [`train::train`], then stores the run's predictions as a train job does, so runs
+/// started from the command line get the same drill-down, suggestions and Browse-by-prediction as
+/// runs started in the window. `keep_predicting` is asked between prediction batches (a cancelled
+/// run's dev and test rows are stored regardless: the drill-down needs them). Returns the run and
+/// the number of predictions stored, or why storing them failed (the run itself is recorded and
+/// usable either way).
+pub fn train_and_predict(
+    dir: &Path,
+    request: &TrainRequest,
+    progress: &mut dyn FnMut(&TrainEvent) -> Control,
+    keep_predicting: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<(train::TrainDone, Result<u64>)> {
+    let (done, dataset) = train::train_recorded(dir, request, None, progress)?;
+    let cancelled = done.status == "cancelled";
+    let stored = store_predictions(dir, &done.run, &done.model_dir, &dataset, !cancelled, &mut |n, total| {
+        keep_predicting(n, total) || cancelled
+    });
+    Ok((done, stored))
+}
+
 fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_from: Option<String>) {
     let mut tracker =
         Tracker { progress: TrainProgress::new(&request), started: Instant::now(), last_publish: None, loss_gap: 1 };

@@ -48,7 +48,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     let mut stdout = std::io::stdout();
-    let done = app::train(&args.dir, &args.request, &mut |event| {
+    let (done, stored) = finelab_app::training_jobs::train_and_predict(&args.dir, &args.request, &mut |event| {
         if json {
             let _ = writeln!(stdout, "{}", serde_json::to_string(event).expect("events serialize"));
             let _ = stdout.flush();
@@ -77,9 +77,19 @@ pub fn train(args: TrainArgs) -> Result<()> {
         } else {
             Control::Continue
         }
+    }, &mut |n, total| {
+        // The run's predictions (dev and test for the drill-down, unlabeled records for
+        // suggestions), as the window stores them; Ctrl+C stops this part too.
+        pb.set_length(total);
+        pb.set_position(n);
+        pb.set_message("predicting");
+        INTERRUPTS.load(Ordering::SeqCst) == 0
     })
     .with_context(|| format!("training a model on {}", args.dir.display()))?;
     pb.finish_and_clear();
+    if let Err(e) = &stored {
+        eprintln!("warning: run {} is recorded, but storing its predictions failed: {e}", done.run);
+    }
 
     if json {
         let mut v = serde_json::to_value(&done)?;

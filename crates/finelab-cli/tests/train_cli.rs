@@ -67,10 +67,17 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
 fn new_import_train_eval_predict_on_real_reviews() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = reviews(tmp.path(), 1500);
+    let unlabeled = tmp.path().join("unlabeled.txt");
+    std::fs::write(&unlabeled, (0..30).map(|i| format!("第{i}条还没有标注的评论，质量一般\n")).collect::<String>()).unwrap();
+    ok(&["import", s(&dir), s(&unlabeled)]);
     let out = ok(&["train", s(&dir), "--model", "instant", "--seed", "42"]);
     assert!(out.contains("completed") && out.contains("model folder:") && out.contains("test macro-F1"), "{out}");
     let listed = runs(&dir);
     assert_eq!(listed.len(), 1);
+    // Like a run started in the window, it stored its predictions: every dev and test record (the
+    // drill-down) and every unlabeled one (suggestions).
+    let n = |k: &str| listed[0][k].as_u64().unwrap();
+    assert_eq!(n("n_predictions"), n("n_dev") + n("n_test") + 30, "{}", listed[0]);
     let run_id = listed[0]["id"].as_str().unwrap().to_string();
     assert_eq!(listed[0]["status"], "completed");
     assert!(out.contains(&run_id), "{out}");
