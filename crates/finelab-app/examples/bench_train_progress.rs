@@ -124,6 +124,7 @@ fn update_cost() {
     let state = std::sync::Mutex::new(JobState {
         id: 1,
         kind: "train".into(),
+        dir: Some("/tmp/project".into()),
         status: JobStatus::Running,
         done: 1,
         total: 2,

@@ -189,9 +189,9 @@ pub enum Request {
         dir: String,
     },
     /// What the Train screen offers: families with their defaults, devices, and the base models
-    /// found on this machine. Returns [`TrainSetup`]. Finelab does not download models from the
-    /// hub: a model is a local Hugging Face-layout folder (`$FINELAB_MODELS_DIR`,
-    /// `<project>/models/`, the Hugging Face cache) or one the user picks.
+    /// found on this machine. Returns [`TrainSetup`]. A model is a local Hugging Face-layout
+    /// folder (`$FINELAB_MODELS_DIR`, `<project>/models/`, the Hugging Face cache), one the user
+    /// picks, or one downloaded into the cache by name (`download_model`).
     TrainSetup {
         /// The project folder.
         dir: String,
@@ -201,6 +201,24 @@ pub enum Request {
     InspectModel {
         /// The folder.
         path: String,
+    },
+    /// Download a base model by name from the Hugging Face hub (or the mirror `HF_ENDPOINT`
+    /// names) into the Hugging Face cache (`HF_HUB_CACHE`, `HF_HOME`), only the files
+    /// fine-tuning needs. Returns [`JobState`] (kind `download`, `done`/`total` in bytes) whose
+    /// result is the downloaded [`ModelEntry`]; `cancel_job` stops it after the current file.
+    /// Errors carry the codes `hub_offline`, `hub_not_found`, `hub_unauthorized`,
+    /// `hub_unsupported`.
+    DownloadModel {
+        /// `org/name`, optionally `org/name@revision`.
+        name: String,
+        /// A branch, tag or commit (default: the name's, else `main`).
+        revision: Option<String>,
+    },
+    /// The jobs this shell knows (running and finished since it started), newest first: a window
+    /// or browser tab that did not start a job finds it here and watches it. Returns `JobState[]`.
+    ListJobs {
+        /// Only the jobs of this project folder.
+        dir: Option<String>,
     },
     /// Start training. Returns [`JobState`] (kind `train`, `done`/`total` in steps) whose
     /// `train` holds live [`TrainProgress`] and whose result is a `TrainDone`. `cancel_job`
@@ -331,11 +349,14 @@ pub enum JobStatus {
 pub struct JobState {
     /// The job id.
     pub id: u64,
-    /// What it does (`import`).
+    /// What it does (`import`, `train`, `download`).
     pub kind: String,
+    /// The project folder it works on (absolute; none for a download).
+    #[serde(default)]
+    pub dir: Option<String>,
     /// Lifecycle.
     pub status: JobStatus,
-    /// Units done (bytes for imports).
+    /// Units done (bytes for imports and downloads, steps for training).
     pub done: u64,
     /// Units in all.
     pub total: u64,
@@ -511,6 +532,8 @@ impl AppContext {
             Request::Stats { dir } => json(&self.store(&dir)?.lock().unwrap().stats()?),
             Request::TrainSetup { dir } => json(&models::train_setup(Some(&absolute(&dir)))),
             Request::InspectModel { path } => json(&models::inspect_model(Path::new(&path))?),
+            Request::DownloadModel { name, revision } => json(&self.start_download(&name, revision.as_deref())?),
+            Request::ListJobs { dir } => json(&self.list_jobs(dir.as_deref())),
             Request::StartTrain { dir, request } => json(&self.start_train(&dir, &request)?),
             Request::ListRuns { dir } => json(&train::runs(&absolute(&dir))?),
             Request::GetRun { dir, run } => json(&results::run_detail(&absolute(&dir), &run)?),
@@ -540,6 +563,19 @@ impl AppContext {
     /// A job's current state.
     pub fn job_state(&self, id: u64) -> Result<JobState> {
         Ok(self.job(id)?.state.lock().unwrap().clone())
+    }
+
+    /// The jobs of this context, newest first; with `dir`, only that project's.
+    pub fn list_jobs(&self, dir: Option<&str>) -> Vec<JobState> {
+        let dir = dir.map(|d| absolute(d).display().to_string());
+        let jobs: Vec<Arc<Job>> = self.jobs.lock().unwrap().values().cloned().collect();
+        let mut states: Vec<JobState> = jobs
+            .iter()
+            .map(|j| j.state.lock().unwrap().clone())
+            .filter(|s| dir.is_none() || s.dir == dir)
+            .collect();
+        states.sort_by(|a, b| b.id.cmp(&a.id));
+        states
     }
 
     /// Calls `send` with the job's state whenever it changes (at most every 100 ms) until the job
@@ -575,6 +611,7 @@ impl AppContext {
         let state = JobState {
             id,
             kind: "import".into(),
+            dir: Some(dir.display().to_string()),
             status: JobStatus::Running,
             done: 0,
             total,

@@ -28,6 +28,17 @@ pub enum AppError {
         /// What is wrong with it.
         message: String,
     },
+    /// Downloading a model from the Hugging Face hub failed or was cancelled. `code` says how:
+    /// `hub_offline` (the endpoint cannot be reached), `hub_not_found` (no such model or file),
+    /// `hub_unauthorized` (a token is needed), `hub_unsupported` (not a model Finelab
+    /// fine-tunes), `cancelled`, or `hub`.
+    #[error("{message}")]
+    Hub {
+        /// The stable code.
+        code: &'static str,
+        /// What happened and what to do.
+        message: String,
+    },
     /// Writing an output file failed.
     #[error("{path}: {source}")]
     Io {
@@ -63,6 +74,7 @@ impl AppError {
             AppError::Unsupported(_) => "unsupported",
             AppError::BadInput { .. } => "bad_input",
             AppError::Io { .. } => "io",
+            AppError::Hub { code, .. } => *code,
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod api;
 mod error;
+pub mod hub;
 pub mod models;
 pub mod project;
 pub mod results;

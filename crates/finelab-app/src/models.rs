@@ -5,9 +5,9 @@
 //! `model.safetensors` or `pytorch_model.bin`). They are looked for in `$FINELAB_MODELS_DIR`,
 //! the project's `models/` folder and the Hugging Face cache (`$HF_HUB_CACHE`, else
 //! `$HF_HOME/hub`, else `~/.cache/huggingface/hub`, as `models--org--name/snapshots/*/`).
-//! Finelab itself does not download from the hub: a model named `org/name` is found when it is
-//! in the cache (put there by `huggingface-cli download`, which respects `HF_ENDPOINT` mirrors);
-//! otherwise the user picks a folder.
+//! A model named `org/name` is found when it is in the cache; [`crate::hub`] downloads it there
+//! (respecting `HF_ENDPOINT` mirrors), as `huggingface-cli download` would; or the user picks a
+//! folder.
 
 use crate::{AppError, Result};
 use finelab_train::TrainConfig;
@@ -106,9 +106,11 @@ pub struct TrainSetup {
     pub models: Vec<ModelEntry>,
     /// The folders searched, in order.
     pub searched: Vec<String>,
-    /// Whether this build downloads models from the Hugging Face hub by name (it does not:
-    /// download with `huggingface-cli download NAME`, then the model appears here).
+    /// Whether this build downloads models from the Hugging Face hub by name (`download_model`;
+    /// the model then appears in `models`).
     pub hub_download: bool,
+    /// The hub or mirror downloads come from (`HF_ENDPOINT`, else `https://huggingface.co`).
+    pub hub_endpoint: String,
 }
 
 fn devices() -> (Vec<DeviceInfo>, String) {
@@ -281,7 +283,7 @@ pub fn train_setup(dir: Option<&Path>) -> TrainSetup {
             },
             FamilyInfo {
                 name: finelab_train::transformer::FAMILY.into(),
-                description: "Fine-tunes a pretrained BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT) from a local folder.".into(),
+                description: "Fine-tunes a pretrained BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT) from a local folder or the Hugging Face hub.".into(),
                 needs_model: true,
                 devices: available,
                 defaults: (&transformer).into(),
@@ -291,7 +293,8 @@ pub fn train_setup(dir: Option<&Path>) -> TrainSetup {
         auto_device,
         models: local_models(dir),
         searched: search_roots(dir).into_iter().map(|(p, _)| p.display().to_string()).collect(),
-        hub_download: false,
+        hub_download: true,
+        hub_endpoint: crate::hub::HubConfig::endpoint_from_env(),
     }
 }
 
@@ -313,14 +316,24 @@ pub fn inspect_model(path: &Path) -> Result<ModelEntry> {
     Ok(entry)
 }
 
-/// A model named like a hub repository (`org/name`) found in the Hugging Face cache.
+/// Describes a snapshot folder of the Hugging Face cache as the cache scan lists it.
+pub(crate) fn describe_hub_snapshot(snapshot: &Path, repo: &str) -> Option<ModelEntry> {
+    describe(snapshot, repo.to_string(), "hf_cache")
+}
+
+/// A model named like a hub repository (`org/name`, or `org/name@revision`) found in the
+/// Hugging Face cache: the snapshot its revision's ref names (for `main`, else the newest one).
 pub fn cached_hub_model(name: &str) -> Option<PathBuf> {
-    let (org, model) = name.split_once('/')?;
-    if org.is_empty() || model.is_empty() || model.contains('/') {
-        return None;
-    }
-    let repo = hf_hub_cache()?.join(format!("models--{org}--{model}"));
-    newest_snapshot(&repo).filter(|d| d.join("config.json").is_file())
+    let name = crate::hub::HubName::parse(name, None).ok()?;
+    let repo = hf_hub_cache()?.join(format!("models--{}", name.repo.replace('/', "--")));
+    let snapshot = if name.revision == "main" {
+        newest_snapshot(&repo)
+    } else {
+        let by_ref = std::fs::read_to_string(repo.join("refs").join(&name.revision)).ok().map(|c| c.trim().to_string());
+        let commit = by_ref.unwrap_or(name.revision.clone());
+        Some(repo.join("snapshots").join(commit)).filter(|d| d.is_dir())
+    };
+    snapshot.filter(|d| d.join("config.json").is_file())
 }
 
 /// Writes a tiny random BERT (`hidden` wide, `layers` deep) into `out` with a WordPiece

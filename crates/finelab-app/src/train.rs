@@ -108,7 +108,8 @@ impl TrainRequest {
                 ..TrainOptions::default()
             }
         } else {
-            // A hub name (`org/name`) is found in the Hugging Face cache; Finelab does not download.
+            // A hub name (`org/name`) is found in the Hugging Face cache; `finelab download` (or
+            // the `download_model` request) puts it there.
             let cached = if Path::new(model).is_dir() { None } else { crate::models::cached_hub_model(model) };
             let path = cached.as_deref().unwrap_or(Path::new(model));
             if !path.is_dir() {
@@ -116,8 +117,8 @@ impl TrainRequest {
                     "--model {model:?} is neither `instant` nor an existing model folder (a Hugging Face folder with \
                      config.json, tokenizer.json or vocab.txt, and model.safetensors or pytorch_model.bin){}",
                     if model.contains('/') && !model.starts_with(['/', '.']) {
-                        " nor a model in the Hugging Face cache; Finelab does not download models: fetch it with \
-                         `huggingface-cli download NAME` (HF_ENDPOINT selects a mirror) or pick a folder"
+                        " nor a model in the Hugging Face cache: download it with `finelab download NAME` \
+                         (HF_ENDPOINT selects a mirror) or pick a folder"
                     } else {
                         ""
                     }

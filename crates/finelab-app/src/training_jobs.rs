@@ -463,6 +463,7 @@ impl AppContext {
         let (job, state) = self.add_job(|id| JobState {
             id,
             kind: "train".into(),
+            dir: Some(dir.display().to_string()),
             status: JobStatus::Running,
             done: 0,
             total: 0,

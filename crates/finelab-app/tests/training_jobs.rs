@@ -315,7 +315,7 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
     assert_eq!(err(&ctx, Request::GetRun { dir: dir.clone(), run: "nope".into() }).code, "no_such_run");
     let e = err(&ctx, Request::StartTrain { dir: dir.clone(), request: TrainRequest { model: "bert-base/chinese".into(), ..TrainRequest::default() } });
     assert_eq!(e.code, "invalid");
-    assert!(e.message.contains("does not download"), "{}", e.message);
+    assert!(e.message.contains("nor a model in the Hugging Face cache") && e.message.contains("finelab download"), "{}", e.message);
     let e = err(&ctx, Request::StartTrain { dir: tmp.path().join("nowhere").display().to_string(), request: TrainRequest::default() });
     assert_eq!(e.code, "not_a_project");
     let e = err(&ctx, Request::ResumeRun { dir: dir.clone(), run: done.run.clone() });
@@ -448,10 +448,47 @@ fn train_setup_lists_families_devices_and_local_models() {
     assert_eq!(setup.families.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["instant", "transformer"]);
     assert_eq!(setup.families[1].defaults.epochs, 3);
     assert!(setup.devices.iter().any(|d| d.name == "cpu" && d.available));
-    assert!(!setup.hub_download);
+    assert!(setup.hub_download && !setup.hub_endpoint.is_empty());
     let tiny = setup.models.iter().find(|m| m.name == "tiny").expect("the project's models/ folder is searched");
     assert!(tiny.complete && tiny.source == "project" && tiny.hidden_size == Some(16) && tiny.layers == Some(1), "{tiny:?}");
     let partial = setup.models.iter().find(|m| m.name == "partial").unwrap();
     assert!(!partial.complete);
     assert!(partial.problems.iter().any(|p| p.contains("model.safetensors")), "{:?}", partial.problems);
+}
+
+#[test]
+fn list_jobs_finds_a_running_train_job_for_a_tab_that_did_not_start_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(&ctx, tmp.path(), 200, 0);
+    let other = tmp.path().join("elsewhere").display().to_string();
+    let none: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: Some(dir.clone()) });
+    assert!(none.is_empty(), "{none:?}");
+
+    let job = start(&ctx, &dir, TrainRequest { epochs: Some(3), ..TrainRequest::default() });
+    let canonical = std::fs::canonicalize(&dir).unwrap().display().to_string();
+    assert_eq!(job.dir.as_deref(), Some(canonical.as_str()));
+    // Another tab opens the Train screen: it asks for the project's jobs and finds this one.
+    let listed: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: Some(dir.clone()) });
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].id, listed[0].kind.as_str(), listed[0].dir.as_deref()), (job.id, "train", Some(canonical.as_str())));
+    let all: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: None });
+    assert!(all.iter().any(|j| j.id == job.id));
+    let elsewhere: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: Some(other) });
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    // It watches the job like one it started, to the end.
+    let states = follow(&ctx, listed[0].id, |_| {});
+    assert_eq!(states.last().unwrap().status, JobStatus::Done);
+    // Finished jobs stay listed (newest first), so the tab can still show the outcome.
+    let again = job_states_after(&ctx, &dir, &job);
+    assert_eq!(again[0].id, again.iter().map(|j| j.id).max().unwrap());
+    assert!(again.iter().any(|j| j.id == job.id && j.status == JobStatus::Done));
+}
+
+/// Starts a second job on the project once the first is over and lists the project's jobs.
+fn job_states_after(ctx: &AppContext, dir: &str, first: &JobState) -> Vec<JobState> {
+    let second = start(ctx, dir, TrainRequest { epochs: Some(1), ..TrainRequest::default() });
+    assert!(second.id > first.id);
+    follow(ctx, second.id, |_| {});
+    ok(ctx, Request::ListJobs { dir: Some(dir.to_string()) })
 }

@@ -163,8 +163,8 @@ enum Command {
     Train {
         /// The project folder.
         dir: PathBuf,
-        /// `instant` (hashed n-grams + linear model, seconds on a CPU), or a transformer model
-        /// folder (not supported yet).
+        /// `instant` (hashed n-grams + linear model, seconds on a CPU), a transformer model
+        /// folder, or a Hugging Face hub name `org/name` (downloaded first unless in the cache).
         #[arg(long)]
         model: String,
         /// Maximum number of epochs (early stopping on dev macro-F1 may stop sooner) [default: 15].
@@ -188,6 +188,18 @@ enum Command {
         /// Print progress events as JSON lines on stdout, the last one {"event": "done", ...}.
         #[arg(long)]
         json_progress: bool,
+    },
+    /// Download a base model by name from the Hugging Face hub (HF_ENDPOINT selects a mirror) into
+    /// the Hugging Face cache (HF_HOME / HF_HUB_CACHE): only what fine-tuning needs. Prints the folder.
+    Download {
+        /// `org/name`, optionally `org/name@revision`.
+        name: String,
+        /// A branch, tag or commit [default: main].
+        #[arg(long)]
+        revision: Option<String>,
+        /// Print the model as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List the project's training runs, newest first.
     Runs {
@@ -505,6 +517,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train { dir, model, epochs, batch_size, lr, max_len, seed, device, json_progress } => {
             let request = finelab_app::train::TrainRequest { model, epochs, batch_size, lr, max_len, seed, device: Some(device) };
             train_cmd::train(train_cmd::TrainArgs { dir, request, json_progress })?;
+        }
+        Command::Download { name, revision, json } => {
+            let entry = train_cmd::download(&name, revision.as_deref(), json)?;
+            if json {
+                println!("{}", serde_json::to_string(&entry)?);
+            } else {
+                println!("{}", entry.path);
+            }
         }
         Command::Runs { dir, json } => train_cmd::runs(&dir, json)?,
         Command::Eval { dir, run, split, json } => train_cmd::eval(&dir, run.as_deref(), &split, json)?,

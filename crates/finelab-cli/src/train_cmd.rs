@@ -41,6 +41,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     .context("installing the Ctrl+C handler")?;
 
     let json = args.json_progress;
+    download_if_needed(&args.request.model, json)?;
     let pb = if json { ProgressBar::hidden() } else { ProgressBar::new(0) };
     pb.set_style(
         ProgressStyle::with_template("{msg:28} [{bar:30}] {percent:>3}% {elapsed} eta {eta}")
@@ -111,6 +112,48 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if done.status == "cancelled" {
         std::process::exit(130);
     }
+    Ok(())
+}
+
+/// Downloads a model by name into the Hugging Face cache with a progress bar on stderr (hidden
+/// with `quiet`), and returns it.
+pub fn download(name: &str, revision: Option<&str>, quiet: bool) -> Result<finelab_app::models::ModelEntry> {
+    use finelab_app::hub::{download_model, HubConfig, HubName};
+    let name = HubName::parse(name, revision)?;
+    let config = HubConfig::from_env()?;
+    if !quiet {
+        eprintln!("downloading {} from {} into {}", name.repo, config.endpoint, config.cache_dir.display());
+    }
+    let pb = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    pb.set_style(
+        ProgressStyle::with_template("{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let entry = download_model(&config, &name, &mut |p| {
+        pb.set_length(p.total);
+        pb.set_position(p.done);
+        pb.set_message(format!("{}/{} {}", p.file_index, p.n_files, p.file));
+        true
+    });
+    pb.finish_and_clear();
+    Ok(entry?)
+}
+
+/// Before `finelab train --model org/name`: downloads the model when the name is neither a folder
+/// nor in the Hugging Face cache. Other values are left to the request's own validation.
+fn download_if_needed(model: &str, json: bool) -> Result<()> {
+    let model = model.trim();
+    if model == app::INSTANT
+        || Path::new(model).exists()
+        || !finelab_app::hub::HubName::looks_like(model)
+        || finelab_app::models::cached_hub_model(model).is_some()
+    {
+        return Ok(());
+    }
+    download(model, None, json).with_context(|| {
+        format!("--model {model:?} is neither `instant`, a model folder, nor in the Hugging Face cache, and downloading it failed")
+    })?;
     Ok(())
 }
 

@@ -131,7 +131,19 @@ dir: string, } | { "cmd": "inspect_model",
 /**
  * The folder.
  */
-path: string, } | { "cmd": "start_train", 
+path: string, } | { "cmd": "download_model", 
+/**
+ * `org/name`, optionally `org/name@revision`.
+ */
+name: string, 
+/**
+ * A branch, tag or commit (default: the name's, else `main`).
+ */
+revision: string | null, } | { "cmd": "list_jobs", 
+/**
+ * Only the jobs of this project folder.
+ */
+dir: string | null, } | { "cmd": "start_train", 
 /**
  * The project folder.
  */
@@ -305,15 +317,19 @@ export type JobState = {
  */
 id: number, 
 /**
- * What it does (`import`).
+ * What it does (`import`, `train`, `download`).
  */
 kind: string, 
+/**
+ * The project folder it works on (absolute; none for a download).
+ */
+dir: string | null, 
 /**
  * Lifecycle.
  */
 status: JobStatus, 
 /**
- * Units done (bytes for imports).
+ * Units done (bytes for imports and downloads, steps for training).
  */
 done: number, 
 /**
@@ -1076,10 +1092,14 @@ models: Array<ModelEntry>,
  */
 searched: Array<string>, 
 /**
- * Whether this build downloads models from the Hugging Face hub by name (it does not:
- * download with `huggingface-cli download NAME`, then the model appears here).
+ * Whether this build downloads models from the Hugging Face hub by name (`download_model`;
+ * the model then appears in `models`).
  */
-hub_download: boolean, };
+hub_download: boolean, 
+/**
+ * The hub or mirror downloads come from (`HF_ENDPOINT`, else `https://huggingface.co`).
+ */
+hub_endpoint: string, };
 
 export type FamilyInfo = { 
 /**

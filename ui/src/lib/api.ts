@@ -50,6 +50,8 @@ export interface Responses {
   stats: Stats;
   train_setup: TrainSetup;
   inspect_model: ModelEntry;
+  download_model: JobState;
+  list_jobs: JobState[];
   start_train: JobState;
   list_runs: RunSummary[];
   get_run: RunDetail;
@@ -330,6 +332,12 @@ export class Api {
   }
   inspectModel(path: string) {
     return this.call({ cmd: 'inspect_model', path });
+  }
+  downloadModel(name: string, revision: string | null = null) {
+    return this.call({ cmd: 'download_model', name, revision });
+  }
+  listJobs(dir: string | null = null) {
+    return this.call({ cmd: 'list_jobs', dir });
   }
   startTrain(dir: string, request: TrainRequest) {
     return this.call({ cmd: 'start_train', dir, request });

@@ -90,22 +90,33 @@ export async function cancelTraining(): Promise<void> {
   }
 }
 
-/** Follows the job this tab started on `dir` before a reload, if it is still running. */
+/** Follows a train job running on `dir`: the one this tab started before a reload, else one that
+ * another window or tab started (the backend lists its jobs). */
 export async function reattach(dir: string): Promise<void> {
-  if (training.dir === dir && training.job) return;
+  if (training.dir === dir && training.job?.status === 'running') return;
   let saved: { dir: string; id: number } | null = null;
   try {
     saved = JSON.parse(sessionStorage.getItem(KEY) ?? 'null');
   } catch {
     saved = null;
   }
-  if (!saved || saved.dir !== dir) return;
-  try {
-    const job = await api.job(saved.id);
-    if (job.kind === 'train' && job.status === 'running') void follow(dir, job);
-    else remember(null, null);
-  } catch {
+  if (saved && saved.dir === dir) {
+    try {
+      const job = await api.job(saved.id);
+      if (job.kind === 'train' && job.status === 'running') {
+        void follow(dir, job);
+        return;
+      }
+    } catch {
+      /* the backend restarted: look for other jobs below */
+    }
     remember(null, null);
+  }
+  try {
+    const running = (await api.listJobs(dir)).find((j) => j.kind === 'train' && j.status === 'running');
+    if (running && !(training.dir === dir && training.job?.status === 'running')) void follow(dir, running);
+  } catch {
+    /* an older backend without list_jobs: nothing to attach to */
   }
 }
 

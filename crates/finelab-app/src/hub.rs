@@ -1,0 +1,417 @@
+//! Base models downloaded by name from the Hugging Face hub ([`download_model`]).
+//!
+//! A name is `org/name`, optionally `org/name@revision`. The files go into the standard Hugging
+//! Face cache (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`) as
+//! `models--org--name/blobs/…` with `snapshots/<commit>/<file>` links and `refs/<revision>`, the
+//! layout `transformers` and `huggingface-cli` read and write, so a model downloaded here is found
+//! by them and by [`crate::models::local_models`], and one they downloaded is not fetched again.
+//! `HF_ENDPOINT` selects a mirror (e.g. `https://hf-mirror.com`, common in China); `HF_TOKEN`
+//! (else the token file `huggingface-cli login` writes) authorizes gated and private models.
+//!
+//! Only what fine-tuning needs is downloaded: `config.json`; `tokenizer.json` and/or `vocab.txt`
+//! with `tokenizer_config.json` and `special_tokens_map.json` when the repository has them; and
+//! `model.safetensors`, else `pytorch_model.bin`. The HTTP work is Hugging Face's own Rust client
+//! (`hf-hub`, blocking, rustls), which resumes a partial file on the next attempt.
+
+use crate::api::{JobState, JobStatus};
+use crate::models::{self, ModelEntry};
+use crate::{AppError, Result};
+use hf_hub::api::sync::{ApiBuilder, ApiError};
+use hf_hub::api::Progress;
+use hf_hub::{Cache, Repo, RepoType};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+/// The hub Finelab downloads from when `HF_ENDPOINT` is not set.
+pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+/// Where and how to download: the endpoint, the cache folder and the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubConfig {
+    /// The hub or a mirror, without a trailing slash.
+    pub endpoint: String,
+    /// The cache's `hub` folder (absolute).
+    pub cache_dir: PathBuf,
+    /// A Hugging Face access token.
+    pub token: Option<String>,
+}
+
+impl HubConfig {
+    /// The configuration the environment gives, as `huggingface_hub` reads it: `HF_ENDPOINT`,
+    /// `HF_HUB_CACHE` / `HF_HOME`, `HF_TOKEN` (else `$HF_HOME/token`).
+    pub fn from_env() -> Result<HubConfig> {
+        let var = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let endpoint = var("HF_ENDPOINT").unwrap_or_else(|| DEFAULT_ENDPOINT.into()).trim_end_matches('/').to_string();
+        let cache_dir = models::hf_hub_cache().ok_or_else(|| {
+            AppError::Invalid("no Hugging Face cache folder: set HF_HOME (or HF_HUB_CACHE) to a folder to download models into".into())
+        })?;
+        // hf-hub links snapshot files to blobs by relative paths computed from absolute ones.
+        let cache_dir = if cache_dir.is_absolute() {
+            cache_dir
+        } else {
+            std::env::current_dir().map(|c| c.join(&cache_dir)).unwrap_or(cache_dir)
+        };
+        let token = var("HF_TOKEN").or_else(|| {
+            let file = var("HF_TOKEN_PATH").map(PathBuf::from).or_else(|| {
+                var("HF_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache").join("huggingface")))
+                    .map(|home| home.join("token"))
+            })?;
+            std::fs::read_to_string(file).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+        });
+        Ok(HubConfig { endpoint, cache_dir, token })
+    }
+
+    /// The endpoint as the Train screen shows it, from the environment.
+    pub fn endpoint_from_env() -> String {
+        std::env::var("HF_ENDPOINT")
+            .ok()
+            .map(|v| v.trim().trim_end_matches('/').to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.into())
+    }
+}
+
+/// A validated model name: the repository (`org/name`) and the revision (`main` by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubName {
+    /// `org/name`.
+    pub repo: String,
+    /// A branch, tag or commit.
+    pub revision: String,
+}
+
+impl HubName {
+    /// Parses `org/name` or `org/name@revision`; `revision` (a flag) wins over the name's.
+    pub fn parse(name: &str, revision: Option<&str>) -> Result<HubName> {
+        let name = name.trim();
+        let (repo, at) = match name.split_once('@') {
+            Some((repo, rev)) => (repo, Some(rev)),
+            None => (name, None),
+        };
+        let valid_part = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !p.starts_with('.');
+        let ok = match repo.split_once('/') {
+            Some((org, model)) => valid_part(org) && valid_part(model) && !model.contains('/'),
+            None => false,
+        };
+        if !ok {
+            return Err(AppError::Invalid(format!(
+                "{name:?} is not a model name of the Hugging Face hub: expected org/name (e.g. bert-base-chinese's google-bert/bert-base-chinese), optionally @revision"
+            )));
+        }
+        let revision = revision.map(str::trim).filter(|r| !r.is_empty()).or(at.filter(|r| !r.is_empty())).unwrap_or("main");
+        Ok(HubName { repo: repo.to_string(), revision: revision.to_string() })
+    }
+
+    /// Whether `model` (a `--model` value) looks like a hub name rather than a folder.
+    pub fn looks_like(model: &str) -> bool {
+        !model.starts_with(['/', '.', '~']) && !model.contains('\\') && HubName::parse(model, None).is_ok()
+    }
+}
+
+/// Download progress, in bytes over every file of the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadProgress {
+    /// The file being downloaded.
+    pub file: String,
+    /// Its number, from 1.
+    pub file_index: usize,
+    /// Files to download.
+    pub n_files: usize,
+    /// Bytes done (files already in the cache count as done).
+    pub done: u64,
+    /// Bytes in all (0 when the hub did not say).
+    pub total: u64,
+}
+
+#[derive(Deserialize)]
+struct RepoInfo {
+    sha: Option<String>,
+    siblings: Vec<Sibling>,
+}
+
+#[derive(Deserialize)]
+struct Sibling {
+    rfilename: String,
+    size: Option<u64>,
+}
+
+/// The files fine-tuning needs out of a repository's file list, in download order.
+fn pick_files(repo: &str, files: &[String]) -> Result<Vec<String>> {
+    let has = |f: &str| files.iter().any(|x| x == f);
+    let missing = |what: &str| {
+        AppError::Hub {
+            code: "hub_unsupported",
+            message: format!("{repo} has no {what}; Finelab fine-tunes BERT-family models in Hugging Face's layout (config.json, tokenizer.json or vocab.txt, model.safetensors or pytorch_model.bin)"),
+        }
+    };
+    if !has("config.json") {
+        return Err(missing("config.json"));
+    }
+    let mut out = vec!["config.json".to_string()];
+    if !has("tokenizer.json") && !has("vocab.txt") {
+        return Err(missing("tokenizer.json or vocab.txt"));
+    }
+    for f in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] {
+        if has(f) {
+            out.push(f.into());
+        }
+    }
+    if has("model.safetensors") {
+        out.push("model.safetensors".into());
+    } else if has("pytorch_model.bin") {
+        out.push("pytorch_model.bin".into());
+    } else if has("model.safetensors.index.json") || has("pytorch_model.bin.index.json") {
+        return Err(AppError::Hub {
+            code: "hub_unsupported",
+            message: format!("{repo} stores its weights in shards (model.safetensors.index.json); Finelab fine-tunes models whose weights are one model.safetensors or pytorch_model.bin"),
+        });
+    } else {
+        return Err(missing("model.safetensors or pytorch_model.bin"));
+    }
+    Ok(out)
+}
+
+/// Turns hf-hub's error into one that says what to do; `what` names the repository or file.
+fn hub_error(e: ApiError, config: &HubConfig, what: &str) -> AppError {
+    let endpoint = &config.endpoint;
+    match e {
+        ApiError::RequestError(e) => match *e {
+            ureq::Error::Status(404, _) => AppError::Hub {
+                code: "hub_not_found",
+                message: format!("{what} was not found on {endpoint} (404): check the name (org/name, as on the model's page){}", if config.token.is_none() { "; a private or gated model needs HF_TOKEN" } else { "" }),
+            },
+            ureq::Error::Status(code @ (401 | 403), _) => AppError::Hub {
+                code: "hub_unauthorized",
+                message: format!("{endpoint} refused {what} ({code}): {}", if config.token.is_some() { "the token in HF_TOKEN has no access to it (a gated model must be accepted on its page first)" } else { "it is private or gated; set HF_TOKEN to an access token" }),
+            },
+            ureq::Error::Status(code, _) => AppError::Hub { code: "hub", message: format!("{endpoint} answered {code} for {what}") },
+            ureq::Error::Transport(t) => AppError::Hub {
+                code: "hub_offline",
+                message: format!("cannot reach {endpoint} to download {what} ({t}); check the network, or set HF_ENDPOINT to a mirror (e.g. https://hf-mirror.com), or pick a model folder"),
+            },
+        },
+        e => AppError::Hub { code: "hub", message: format!("downloading {what} from {endpoint}: {e}") },
+    }
+}
+
+/// Feeds hf-hub's per-file progress into the caller's whole-model progress.
+struct FileProgress<'a> {
+    base: u64,
+    file_total: u64,
+    file_done: u64,
+    progress: &'a mut DownloadProgress,
+    report: &'a mut dyn FnMut(&DownloadProgress) -> bool,
+    last: std::time::Instant,
+}
+
+impl Progress for FileProgress<'_> {
+    fn init(&mut self, size: usize, _filename: &str) {
+        self.file_total = size as u64;
+        self.file_done = 0;
+    }
+    fn update(&mut self, size: usize) {
+        self.file_done += size as u64;
+        self.progress.done = self.base + self.file_done;
+        // When the hub's file list had no sizes, the file's own size still bounds the total.
+        self.progress.total = self.progress.total.max(self.base + self.file_total).max(self.progress.done);
+        if self.last.elapsed() >= std::time::Duration::from_millis(100) {
+            self.last = std::time::Instant::now();
+            // hf-hub cannot stop a file midway; a cancel is honoured between files.
+            let _ = (self.report)(self.progress);
+        }
+    }
+    fn finish(&mut self) {}
+}
+
+/// Downloads the model `name` (`org/name[@revision]`) into the Hugging Face cache and describes
+/// the snapshot folder. `progress` is called with the bytes done about ten times a second; when it
+/// returns false the download stops after the current file (what is downloaded stays in the
+/// cache) with [`AppError::Hub`] code `cancelled`. Files already in the cache for the revision's
+/// commit are not downloaded again. Errors say whether the hub could not be reached, the name or
+/// a file does not exist, a token is needed, or the model is not one Finelab fine-tunes.
+pub fn download_model(
+    config: &HubConfig,
+    name: &HubName,
+    progress: &mut dyn FnMut(&DownloadProgress) -> bool,
+) -> Result<ModelEntry> {
+    let repo_name = if name.revision == "main" { name.repo.clone() } else { format!("{}@{}", name.repo, name.revision) };
+    let api = ApiBuilder::from_cache(Cache::new(config.cache_dir.clone()))
+        .with_endpoint(config.endpoint.clone())
+        .with_token(config.token.clone())
+        .with_progress(false)
+        .build()
+        .map_err(|e| hub_error(e, config, &repo_name))?;
+    let repo = api.repo(Repo::with_revision(name.repo.clone(), RepoType::Model, name.revision.clone()));
+    let info: RepoInfo = repo
+        .info_request()
+        .query("blobs", "true")
+        .call()
+        .map_err(|e| hub_error(ApiError::RequestError(Box::new(e)), config, &repo_name))?
+        .into_json()
+        .map_err(|e| AppError::Hub { code: "hub", message: format!("{}: the answer about {repo_name} is not the hub's JSON: {e}", config.endpoint) })?;
+    let listed: Vec<String> = info.siblings.iter().map(|s| s.rfilename.clone()).collect();
+    let files = pick_files(&repo_name, &listed)?;
+    let size_of = |f: &str| info.siblings.iter().find(|s| s.rfilename == f).and_then(|s| s.size).unwrap_or(0);
+    let repo_dir = config.cache_dir.join(format!("models--{}", name.repo.replace('/', "--")));
+    let cached_snapshot = info.sha.as_ref().map(|sha| repo_dir.join("snapshots").join(sha));
+    let mut state = DownloadProgress {
+        file: String::new(),
+        file_index: 0,
+        n_files: files.len(),
+        done: 0,
+        total: files.iter().map(|f| size_of(f)).sum(),
+    };
+    let mut snapshot: Option<PathBuf> = None;
+    for (i, file) in files.iter().enumerate() {
+        state.file = file.clone();
+        state.file_index = i + 1;
+        if let Some(cached) = cached_snapshot.as_ref().map(|s| s.join(file)).filter(|p| p.is_file()) {
+            state.done += std::fs::metadata(&cached).map(|m| m.len()).unwrap_or_else(|_| size_of(file));
+            snapshot.get_or_insert_with(|| cached.parent().expect("a file in a snapshot").to_path_buf());
+            if !progress(&state) {
+                return Err(cancelled(&repo_name));
+            }
+            continue;
+        }
+        if !progress(&state) {
+            return Err(cancelled(&repo_name));
+        }
+        let base = state.done;
+        let path = {
+            let file_progress = FileProgress {
+                base,
+                file_total: size_of(file),
+                file_done: 0,
+                progress: &mut state,
+                report: &mut *progress,
+                last: std::time::Instant::now(),
+            };
+            repo.download_with_progress(file, file_progress).map_err(|e| hub_error(e, config, &format!("{repo_name}'s {file}")))?
+        };
+        state.done = base + std::fs::metadata(&path).map(|m| m.len()).unwrap_or_else(|_| size_of(file));
+        state.total = state.total.max(state.done);
+        snapshot.get_or_insert_with(|| path.parent().expect("a file in a snapshot").to_path_buf());
+    }
+    if !progress(&state) {
+        return Err(cancelled(&repo_name));
+    }
+    let snapshot = snapshot.expect("config.json is always downloaded");
+    let entry = models::describe_hub_snapshot(&snapshot, &name.repo)
+        .ok_or_else(|| AppError::Hub { code: "hub", message: format!("{}: config.json is missing after the download", snapshot.display()) })?;
+    if !entry.complete {
+        return Err(AppError::Hub {
+            code: "hub_unsupported",
+            message: format!("{repo_name} was downloaded to {}, but Finelab cannot fine-tune it: {}", entry.path, entry.problems.join("; ")),
+        });
+    }
+    Ok(entry)
+}
+
+impl crate::api::AppContext {
+    /// Starts downloading a model as a job of kind `download` (see
+    /// [`crate::api::Request::DownloadModel`]); the name is validated and the environment read
+    /// before a job exists.
+    pub fn start_download(&self, name: &str, revision: Option<&str>) -> Result<JobState> {
+        let name = HubName::parse(name, revision)?;
+        let config = HubConfig::from_env()?;
+        let (job, state) = self.add_job(|id| JobState {
+            id,
+            kind: "download".into(),
+            dir: None,
+            status: JobStatus::Running,
+            done: 0,
+            total: 0,
+            message: format!("downloading {} from {}", name.repo, config.endpoint),
+            result: None,
+            error: None,
+            train: None,
+        });
+        std::thread::Builder::new()
+            .name("finelab-download".into())
+            .spawn(move || {
+                let outcome = download_model(&config, &name, &mut |p| {
+                    let mut s = job.state.lock().unwrap();
+                    s.done = p.done;
+                    s.total = p.total;
+                    s.message = format!("{} {}/{}: {}", name.repo, p.file_index, p.n_files, p.file);
+                    !job.cancel.load(Ordering::SeqCst)
+                });
+                let mut s = job.state.lock().unwrap();
+                match outcome {
+                    Ok(entry) => {
+                        s.status = JobStatus::Done;
+                        s.done = s.total.max(entry.size_bytes).max(s.done);
+                        s.total = s.done;
+                        s.message = format!("downloaded {} to {}", name.repo, entry.path);
+                        s.result = serde_json::to_value(&entry).ok();
+                    }
+                    Err(e) => {
+                        s.status = if e.code() == "cancelled" { JobStatus::Cancelled } else { JobStatus::Failed };
+                        s.message = e.to_string();
+                        s.error = Some(e.body());
+                    }
+                }
+            })
+            .map_err(|e| AppError::Io { path: "<download thread>".into(), source: e })?;
+        Ok(state)
+    }
+}
+
+fn cancelled(repo: &str) -> AppError {
+    AppError::Hub { code: "cancelled", message: format!("the download of {repo} was cancelled (the files downloaded so far stay in the cache)") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_name(input: &str, revision: Option<&str>, expected: Option<(&str, &str)>) {
+        let got = HubName::parse(input, revision).ok().map(|n| (n.repo, n.revision));
+        assert_eq!(got, expected.map(|(r, v)| (r.to_string(), v.to_string())), "{input:?}");
+    }
+
+    #[test]
+    fn names() {
+        check_name("google-bert/bert-base-chinese", None, Some(("google-bert/bert-base-chinese", "main")));
+        check_name("org/name@v1.0", None, Some(("org/name", "v1.0")));
+        check_name("org/name@v1.0", Some("abc123"), Some(("org/name", "abc123")));
+        check_name(" sentence-transformers/all-MiniLM-L6-v2 ", None, Some(("sentence-transformers/all-MiniLM-L6-v2", "main")));
+        check_name("bert-base-chinese", None, None);
+        check_name("/abs/path", None, None);
+        check_name("./models/x", None, None);
+        check_name("a/b/c", None, None);
+        check_name("org/", None, None);
+        check_name("org/na me", None, None);
+        assert!(HubName::looks_like("org/name"));
+        assert!(!HubName::looks_like("./org/name"));
+        assert!(!HubName::looks_like("instant"));
+    }
+
+    fn check_pick(files: &[&str], expected: Result<&[&str], &str>) {
+        let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+        match (pick_files("org/m", &files), expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want),
+            (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{e}"),
+            (got, want) => panic!("{files:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn files_picked() {
+        check_pick(
+            &["README.md", "config.json", "vocab.txt", "tokenizer.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5", "onnx/model.onnx"],
+            Ok(&["config.json", "tokenizer.json", "vocab.txt", "model.safetensors"]),
+        );
+        check_pick(
+            &["config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "pytorch_model.bin"],
+            Ok(&["config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "pytorch_model.bin"]),
+        );
+        check_pick(&["vocab.txt", "model.safetensors"], Err("org/m has no config.json"));
+        check_pick(&["config.json", "model.safetensors"], Err("has no tokenizer.json or vocab.txt"));
+        check_pick(&["config.json", "vocab.txt", "tf_model.h5"], Err("has no model.safetensors or pytorch_model.bin"));
+        check_pick(&["config.json", "vocab.txt", "model.safetensors.index.json"], Err("in shards"));
+    }
+}
