@@ -8,8 +8,10 @@ pub mod api;
 mod error;
 pub mod hub;
 pub mod models;
+pub mod predict;
 pub mod project;
 pub mod results;
+pub mod scoring;
 pub mod train;
 pub mod training_jobs;
 

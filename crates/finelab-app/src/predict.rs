@@ -1,0 +1,134 @@
+//! Predicting with a trained model folder: [`load_model`] loads one written by `finelab train`
+//! (either family) and [`predict`] streams JSON Lines in and predictions out (`finelab predict`).
+
+use crate::train::INSTANT;
+use crate::{AppError, Result};
+use finelab_store::Turn;
+use finelab_train::{Prediction, Predictor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+/// Loads a model folder for prediction: one written by `finelab train` (of any family). A run
+/// folder (`runs/<id>`) stands for its `model/`.
+pub fn load_model(model_dir: &Path) -> Result<Predictor> {
+    let file = finelab_train::instant::MODEL_FILE;
+    let dir = if !model_dir.join(file).is_file() && model_dir.join("model").join(file).is_file() {
+        model_dir.join("model")
+    } else {
+        model_dir.to_path_buf()
+    };
+    if !dir.join(file).is_file() && dir.join("config.json").is_file() {
+        return Err(AppError::Unsupported(format!(
+            "{}: a Hugging Face model folder without Finelab's {file}; predict with a folder written by `finelab train` \
+             (fine-tune this one first: `finelab train PROJECT --model {}`)",
+            model_dir.display(),
+            model_dir.display()
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(AppError::Invalid(format!("{}: no such model folder", model_dir.display())));
+    }
+    Ok(Predictor::load(&dir)?)
+}
+
+/// What [`predict`] did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictSummary {
+    /// Records predicted.
+    pub n_records: u64,
+}
+
+#[derive(Serialize)]
+struct PredictionLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Value>,
+    text: &'a str,
+    #[serde(flatten)]
+    prediction: &'a Prediction,
+}
+
+/// Streams predictions: reads JSON Lines from `input` — one object a line with `"text"` (or dialog
+/// `"turns"`, as `finelab export` writes them) and an optional `"id"`; blank lines are skipped —
+/// and writes one line per record to `out`: `{"id"?, "text", "label", "scores"}` (single-label),
+/// `{"id"?, "text", "labels", "scores"}` (multi-label) or `{"id"?, "text", "spans"}` (spans, each
+/// with its `score`; offsets in code points of `text`, which is the dialog as shown for turns).
+/// A line that is not such an object stops it with an error naming `input_name` and the line.
+pub fn predict(model_dir: &Path, input: &mut dyn BufRead, input_name: &str, out: &mut dyn Write) -> Result<PredictSummary> {
+    let predictor = load_model(model_dir)?;
+    // A transformer predicts a batch of texts far faster than the same texts one by one; the
+    // instant family gains nothing from waiting, so it keeps streaming line by line.
+    let batch_size = if predictor.family() == INSTANT { 1 } else { 32 };
+    let mut pending: Vec<(Option<Value>, String)> = Vec::with_capacity(batch_size);
+    let mut line = String::new();
+    let mut line_no = 0u64;
+    let mut n_records = 0u64;
+    let out_err = |e: std::io::Error| AppError::Io { path: "<output>".into(), source: e };
+    let flush = |pending: &mut Vec<(Option<Value>, String)>, out: &mut dyn Write| -> Result<u64> {
+        let texts: Vec<&str> = pending.iter().map(|(_, t)| t.as_str()).collect();
+        let predictions = predictor.predict_batch(&texts)?;
+        for ((id, text), prediction) in pending.iter().zip(&predictions) {
+            let record = PredictionLine { id: id.as_ref(), text, prediction };
+            serde_json::to_writer(&mut *out, &record).map_err(|e| out_err(e.into()))?;
+            out.write_all(b"\n").map_err(out_err)?;
+        }
+        let n = pending.len() as u64;
+        pending.clear();
+        Ok(n)
+    };
+    loop {
+        line.clear();
+        let n = input
+            .read_line(&mut line)
+            .map_err(|e| AppError::Io { path: input_name.to_string(), source: e })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let raw = line.trim_start_matches('\u{feff}').trim();
+        if raw.is_empty() {
+            continue;
+        }
+        match parse_predict_line(raw, input_name, line_no) {
+            Ok(record) => pending.push(record),
+            Err(e) => {
+                // The lines before the bad one are answered before the error, as when streaming.
+                flush(&mut pending, out)?;
+                out.flush().map_err(out_err)?;
+                return Err(e);
+            }
+        }
+        if pending.len() >= batch_size {
+            n_records += flush(&mut pending, out)?;
+        }
+    }
+    n_records += flush(&mut pending, out)?;
+    out.flush().map_err(out_err)?;
+    Ok(PredictSummary { n_records })
+}
+
+/// One line of `predict`'s input: its id (when it has one) and its text (dialog turns as shown).
+fn parse_predict_line(raw: &str, input_name: &str, line_no: u64) -> Result<(Option<Value>, String)> {
+    let bad = |message: String| AppError::BadInput { path: input_name.to_string(), line: line_no, message };
+    let value: Value = serde_json::from_str(raw).map_err(|e| {
+        bad(format!(
+            "not a JSON object ({e}); predict reads JSON Lines such as {{\"id\": \"1\", \"text\": \"...\"}} \
+             (turn a plain text file into them with: jq -cR '{{text: .}}' FILE)"
+        ))
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(bad("not a JSON object; expected {\"text\": \"...\"} (and an optional \"id\")".into()));
+    };
+    let text: String = match (obj.get("text"), obj.get("turns")) {
+        (Some(Value::String(t)), _) => t.clone(),
+        (Some(other), _) => return Err(bad(format!("\"text\" must be a string, found {other}"))),
+        (None, Some(turns)) => {
+            let turns: Vec<Turn> = serde_json::from_value(turns.clone())
+                .map_err(|e| bad(format!("\"turns\" must be a list of {{\"speaker\", \"text\"}} objects: {e}")))?;
+            finelab_store::format_dialog(&turns)
+        }
+        (None, None) => return Err(bad("no \"text\" (or \"turns\") in this record".into())),
+    };
+    Ok((obj.get("id").cloned(), text))
+}
