@@ -13,6 +13,7 @@
 
 mod config;
 mod data;
+mod decode;
 mod error;
 pub mod instant;
 pub mod metrics;
@@ -24,7 +25,7 @@ pub mod transformer;
 pub use config::{TrainConfig, TrainOptions};
 pub use data::{Dataset, Example, Target, Task};
 pub use error::{Error, Result};
-pub use instant::{Prediction, ScoredSpan};
+pub use decode::{Prediction, ScoredSpan};
 pub use predictor::Predictor;
 pub use metrics::{Report, Span};
 pub use train::{train, Control, EpochSummary, Progress, TrainOutcome, MAX_STEP_EVENT_GAP};

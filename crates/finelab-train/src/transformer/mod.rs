@@ -46,7 +46,7 @@ use self::tokenize::{spans_to_token_tags, EncodedText, TextEncoder};
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Example, Target, Task};
 use crate::error::{Error, Result};
-use crate::instant::{argmax, bio_tags, decode_bio, multi_labels, tune_thresholds, Prediction, ScoredSpan};
+use crate::decode::{argmax, bio_tags, decode_bio, multi_labels, tune_thresholds, Prediction, ScoredSpan};
 use crate::metrics::{self, Report, Span};
 use crate::rng::SplitMix64;
 use crate::train::{Control, EpochSummary, Progress, TrainOutcome};
