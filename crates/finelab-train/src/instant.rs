@@ -644,16 +644,8 @@ pub(crate) fn train(
             step += 1;
             n_seen += batch.len();
             if clock.due((batch_idx + 1) % event_every == 0 || batch_idx + 1 == steps_per_epoch) {
-                let elapsed = loop_started.elapsed().as_secs_f64().max(1e-9);
-                let event = Progress::Step {
-                    epoch,
-                    step,
-                    total_steps,
-                    loss: loss_sum / loss_units.max(1) as f64,
-                    samples_per_sec: n_seen as f64 / elapsed,
-                    eta_secs: elapsed / step as f64 * (total_steps - step) as f64,
-                };
-                if progress(&event) == Control::Stop {
+                let loss = loss_sum / loss_units.max(1) as f64;
+                if progress(&Progress::step_since(loop_started, epoch, step, total_steps, loss, n_seen)) == Control::Stop {
                     stopped = true;
                     break 'epochs;
                 }

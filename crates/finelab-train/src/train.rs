@@ -43,6 +43,29 @@ pub enum Progress {
     },
 }
 
+impl Progress {
+    /// The Step event of a loop that started at `started` and has seen `n_seen` examples in
+    /// `step` of `total_steps` steps: samples/s and the ETA follow from the elapsed time.
+    pub(crate) fn step_since(
+        started: std::time::Instant,
+        epoch: usize,
+        step: usize,
+        total_steps: usize,
+        loss: f64,
+        n_seen: usize,
+    ) -> Progress {
+        let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+        Progress::Step {
+            epoch,
+            step,
+            total_steps,
+            loss,
+            samples_per_sec: n_seen as f64 / elapsed,
+            eta_secs: elapsed / step.max(1) as f64 * total_steps.saturating_sub(step) as f64,
+        }
+    }
+}
+
 /// The longest a training loop goes without a Step event while it takes steps, so that a window
 /// shows progress several times a second and a stop request is seen promptly, however long an
 /// epoch is.

@@ -518,20 +518,10 @@ pub(crate) fn train(
             step += 1;
             // A step costs far more than an event, and the caller may ask to stop after any
             // step: every step sends one.
-            {
-                let elapsed = loop_started.elapsed().as_secs_f64().max(1e-9);
-                let event = Progress::Step {
-                    epoch,
-                    step,
-                    total_steps,
-                    loss: loss_sum / loss_batches.max(1) as f64,
-                    samples_per_sec: n_seen as f64 / elapsed,
-                    eta_secs: elapsed / step as f64 * (total_steps - step) as f64,
-                };
-                if progress(&event) == Control::Stop {
-                    stopped = true;
-                    break 'epochs;
-                }
+            let loss = loss_sum / loss_batches.max(1) as f64;
+            if progress(&Progress::step_since(loop_started, epoch, step, total_steps, loss, n_seen)) == Control::Stop {
+                stopped = true;
+                break 'epochs;
             }
         }
         let (report, thresholds) =
