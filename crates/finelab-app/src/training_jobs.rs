@@ -11,7 +11,7 @@ use finelab_train::{Dataset, Example, Prediction, Target};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use ts_rs::TS;
 
@@ -57,8 +57,9 @@ pub enum TrainPhase {
     Finished,
 }
 
-/// A train job's live progress (`JobState.train`), updated at least twice a second while steps
-/// are taken and at every epoch end. The job's `done` / `total` are steps.
+/// A train job's live progress (`JobState.train`), updated at every epoch end and at least four
+/// times a second otherwise: from step events, and between them (a step of a real encoder on a CPU
+/// can take seconds) by [`TrainProgress::advanced`]. The job's `done` / `total` are steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct TrainProgress {
     /// The run id, once the run is recorded.
@@ -175,6 +176,98 @@ impl TrainProgress {
     }
 }
 
+/// How long the job's state may stand still while the job runs: past it, the heartbeat moves the
+/// last published progress on by the time gone ([`TrainProgress::advanced`]).
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
+
+/// The most of one step the heartbeat's estimate may fill: the bar never reaches a step before
+/// the trainer has taken it.
+const MAX_STEP_ESTIMATE: f64 = 0.95;
+
+impl TrainProgress {
+    /// This progress `dt` seconds after it was published, with no event since: the elapsed time
+    /// goes on; while training, the bar moves into the step under way by the time a step has been
+    /// taking (the ETA over the steps left), at most [`MAX_STEP_ESTIMATE`] of it, and the ETA
+    /// counts down by as much. Loss, epochs and step counts stay as they were.
+    pub fn advanced(&self, dt: f64) -> TrainProgress {
+        let mut p = self.clone();
+        p.elapsed_secs += dt;
+        if p.phase == TrainPhase::Training && p.step > 0 && p.total_steps > p.step {
+            if let Some(eta) = p.eta_secs {
+                let step_secs = eta / (p.total_steps - p.step) as f64;
+                if step_secs > 0.0 {
+                    let within = (dt / step_secs).min(MAX_STEP_ESTIMATE);
+                    p.fraction = (p.step as f64 + within) / p.total_steps as f64;
+                    p.eta_secs = Some(eta - within * step_secs);
+                }
+            }
+        }
+        p
+    }
+}
+
+/// Keeps a train job's state moving between events. The job thread [`publish`]es through it; a
+/// heartbeat thread rewrites the state from the last published progress when
+/// [`HEARTBEAT_EVERY`] passes without one, until [`Heartbeat::stop`].
+struct Heartbeat {
+    last: Mutex<Beat>,
+}
+
+struct Beat {
+    published: Option<(Instant, TrainProgress)>,
+    stopped: bool,
+}
+
+impl Heartbeat {
+    /// Starts the heartbeat thread for `job`; it ends when the returned sender is dropped.
+    fn start(job: &Arc<Job>) -> (Arc<Heartbeat>, mpsc::Sender<()>) {
+        let heart = Arc::new(Heartbeat { last: Mutex::new(Beat { published: None, stopped: false }) });
+        let (alive, until) = mpsc::channel::<()>();
+        let (job, beat) = (job.clone(), heart.clone());
+        let spawned = std::thread::Builder::new().name("finelab-train-heartbeat".into()).spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = until.recv_timeout(HEARTBEAT_EVERY) {
+                beat.tick(&job);
+            }
+        });
+        // Without the thread the job still runs; the window just sees fewer updates.
+        drop(spawned);
+        (heart, alive)
+    }
+
+    fn tick(&self, job: &Job) {
+        let last = self.last.lock().unwrap();
+        if last.stopped {
+            return;
+        }
+        if let Some((at, progress)) = &last.published {
+            let dt = at.elapsed();
+            if dt >= HEARTBEAT_EVERY {
+                job.state.lock().unwrap().train = Some(progress.advanced(dt.as_secs_f64()));
+            }
+        }
+    }
+
+    /// Publishes `progress` as the job's state.
+    fn publish(&self, job: &Job, progress: &TrainProgress, message: String) {
+        let mut last = self.last.lock().unwrap();
+        if !last.stopped {
+            last.published = Some((Instant::now(), progress.clone()));
+        }
+        let mut s = job.state.lock().unwrap();
+        s.done = progress.step as u64;
+        s.total = progress.total_steps as u64;
+        s.message = message;
+        s.train = Some(progress.clone());
+    }
+
+    /// No heartbeat writes the state once this returns: the job's last state is its own.
+    fn stop(&self) {
+        let mut last = self.last.lock().unwrap();
+        last.stopped = true;
+        last.published = None;
+    }
+}
+
 /// Applies one training event to the job's progress and decides whether to publish it now.
 struct Tracker {
     progress: TrainProgress,
@@ -220,14 +313,6 @@ impl Tracker {
             }
         }
     }
-}
-
-fn publish(job: &Job, progress: &TrainProgress, message: String) {
-    let mut s = job.state.lock().unwrap();
-    s.done = progress.step as u64;
-    s.total = progress.total_steps as u64;
-    s.message = message;
-    s.train = Some(progress.clone());
 }
 
 fn step_message(p: &TrainProgress) -> String {
@@ -380,9 +465,12 @@ pub fn train_and_predict(
 fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_from: Option<String>) {
     let mut tracker =
         Tracker { progress: TrainProgress::new(&request), started: Instant::now(), last_publish: None, loss_gap: 1 };
+    let (heart, _alive) = Heartbeat::start(&job);
+    let message = job.state.lock().unwrap().message.clone();
+    heart.publish(&job, &tracker.progress, message);
     let outcome = train::train_recorded(&dir, &request, resumed_from.as_deref(), &mut |event| {
         if tracker.apply(event) {
-            publish(&job, &tracker.progress, step_message(&tracker.progress));
+            heart.publish(&job, &tracker.progress, step_message(&tracker.progress));
             tracker.last_publish = Some(Instant::now());
         }
         if job.cancel.load(Ordering::SeqCst) {
@@ -395,6 +483,7 @@ fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_fro
     let (done, dataset) = match outcome {
         Ok(v) => v,
         Err(e) => {
+            heart.stop();
             progress.phase = TrainPhase::Finished;
             progress.elapsed_secs = tracker.started.elapsed().as_secs_f64();
             let mut s = job.state.lock().unwrap();
@@ -411,7 +500,7 @@ fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_fro
         progress.step = progress.total_steps;
     }
     progress.eta_secs = Some(0.0);
-    publish(&job, &progress, step_message(&progress));
+    heart.publish(&job, &progress, step_message(&progress));
     let mut last = Instant::now();
     let with_unlabeled = done.status == "completed";
     let predicted = store_predictions(&dir, &done.run, &done.model_dir, &dataset, with_unlabeled, &mut |n, total| {
@@ -419,13 +508,14 @@ fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_fro
         progress.to_predict = total;
         if last.elapsed() >= PUBLISH_EVERY || n == total {
             last = Instant::now();
-            publish(&job, &progress, step_message(&progress));
+            heart.publish(&job, &progress, step_message(&progress));
         }
         // A cancelled run's job carries the cancel flag from the start: its dev and test rows
         // are stored all the same (drill-down), and it needs no others (only completed runs
         // make suggestions).
         done.status == "cancelled" || !job.cancel.load(Ordering::SeqCst)
     });
+    heart.stop();
     progress.phase = TrainPhase::Finished;
     progress.elapsed_secs = tracker.started.elapsed().as_secs_f64();
     let mut s = job.state.lock().unwrap();
@@ -516,5 +606,98 @@ impl AppContext {
             }
         }
         self.spawn_train(dir, request, Some(row.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    fn training(step: usize, total_steps: usize, eta: f64) -> TrainProgress {
+        TrainProgress {
+            phase: TrainPhase::Training,
+            step,
+            total_steps,
+            fraction: if total_steps > 0 { step as f64 / total_steps as f64 } else { 0.0 },
+            eta_secs: Some(eta),
+            elapsed_secs: 10.0,
+            ..TrainProgress::new(&TrainRequest::default())
+        }
+    }
+
+    #[test]
+    fn advanced_moves_into_the_step_under_way_and_never_past_it() {
+        // 10 of 100 steps taken, 90 s left: a step takes 1 s.
+        let p = training(10, 100, 90.0);
+        let half = p.advanced(0.5);
+        assert!((half.fraction - 10.5 / 100.0).abs() < 1e-12, "{}", half.fraction);
+        assert!((half.eta_secs.unwrap() - 89.5).abs() < 1e-12);
+        assert!((half.elapsed_secs - 10.5).abs() < 1e-12);
+        // A step running long: the bar stops short of step 11 and the ETA stops counting down.
+        let late = p.advanced(30.0);
+        assert!((late.fraction - (10.0 + MAX_STEP_ESTIMATE) / 100.0).abs() < 1e-12, "{}", late.fraction);
+        assert!((late.eta_secs.unwrap() - (90.0 - MAX_STEP_ESTIMATE)).abs() < 1e-12);
+        assert!((late.elapsed_secs - 40.0).abs() < 1e-12);
+        assert_eq!((late.step, late.loss.len(), late.history.len()), (10, 0, 0));
+    }
+
+    #[test]
+    fn advanced_only_moves_the_clock_outside_steps() {
+        let mut preparing = training(0, 0, 0.0);
+        preparing.phase = TrainPhase::Preparing;
+        preparing.eta_secs = None;
+        let later = preparing.advanced(2.0);
+        assert_eq!((later.fraction, later.eta_secs), (0.0, None));
+        assert!((later.elapsed_secs - 12.0).abs() < 1e-12);
+        let mut predicting = training(100, 100, 0.0);
+        predicting.phase = TrainPhase::Predicting;
+        let later = predicting.advanced(1.0);
+        assert_eq!((later.fraction, later.eta_secs), (1.0, Some(0.0)));
+    }
+
+    #[test]
+    fn the_heartbeat_keeps_the_state_moving_until_stopped() {
+        let job = Arc::new(Job {
+            state: Mutex::new(JobState {
+                id: 1,
+                kind: "train".into(),
+                dir: None,
+                status: JobStatus::Running,
+                done: 0,
+                total: 0,
+                message: String::new(),
+                result: None,
+                error: None,
+                train: None,
+            }),
+            cancel: AtomicBool::new(false),
+        });
+        let (heart, alive) = Heartbeat::start(&job);
+        // One slow step: the trainer publishes once and then stays silent.
+        heart.publish(&job, &training(10, 100, 900.0), "epoch 1/3, step 10/100".into());
+        let elapsed = |job: &Job| job.state.lock().unwrap().train.as_ref().unwrap().elapsed_secs;
+        let mut seen = vec![elapsed(&job)];
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while seen.len() < 4 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = elapsed(&job);
+            if now != *seen.last().unwrap() {
+                seen.push(now);
+            }
+        }
+        assert!(seen.len() >= 4, "the state moved {} time(s) with no event", seen.len() - 1);
+        assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
+        let state = job.state.lock().unwrap().clone();
+        let train = state.train.unwrap();
+        assert!(train.fraction > 0.1 && train.fraction < 10.95 / 100.0, "{}", train.fraction);
+        assert_eq!((state.message.as_str(), train.step), ("epoch 1/3, step 10/100", 10));
+
+        // Once stopped, the job's final state is left alone.
+        heart.stop();
+        job.state.lock().unwrap().train = None;
+        std::thread::sleep(HEARTBEAT_EVERY * 3);
+        assert!(job.state.lock().unwrap().train.is_none());
+        drop(alive);
     }
 }

@@ -167,16 +167,18 @@ enum Command {
         /// folder, or a Hugging Face hub name `org/name` (downloaded first unless in the cache).
         #[arg(long)]
         model: String,
-        /// Maximum number of epochs (early stopping on dev macro-F1 may stop sooner) [default: 15].
+        /// Maximum number of epochs (early stopping on dev macro-F1 may stop sooner) [default:
+        /// 15 for instant, 3 for a transformer].
         #[arg(long)]
         epochs: Option<usize>,
-        /// Examples per gradient step [default: 8].
+        /// Examples per gradient step [default: 8 for instant, 16 for a transformer].
         #[arg(long)]
         batch_size: Option<usize>,
-        /// Learning rate [default: 0.2].
+        /// Learning rate: AdaGrad's for instant, AdamW's peak for a transformer [default: 0.2 for
+        /// instant, 5e-5 for a transformer].
         #[arg(long)]
         lr: Option<f64>,
-        /// Longest input in tokens (recorded; the instant family reads whole texts).
+        /// Longest input in tokens [default: 128] (recorded; the instant family reads whole texts).
         #[arg(long)]
         max_len: Option<usize>,
         /// Seed: the same data, options and seed give the same model [default: 42].
