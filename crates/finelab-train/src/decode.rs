@@ -1,12 +1,15 @@
 //! Turning a model's outputs into answers, shared by every family: BIO tag names and their
 //! constrained Viterbi decoding into code-point spans, per-label thresholds tuned on dev for
-//! multi-label models, and the [`Prediction`] a model gives for one text.
+//! multi-label models, the evaluation of a model's outputs against gold, and the
+//! [`Prediction`] a model gives for one text.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Span;
+use crate::data::{Example, Target, Task};
+use crate::error::Result;
+use crate::metrics::{self, Report, Span};
 
 /// BIO tag names for entity types: O, then B-x and I-x for each type in order.
 pub(crate) fn bio_tags(labels: &[String]) -> Vec<String> {
@@ -119,6 +122,67 @@ pub(crate) fn tune_thresholds(probs: &[Vec<f32>], gold: &[Vec<bool>], n_labels: 
             best.1
         })
         .collect()
+}
+
+/// The report of a model on `examples` (dev or test) from its probabilities: `probs[i]` holds
+/// one row of class probabilities for a sequence task, and one row per unit (token, character)
+/// for spans, which `spans(i, rows)` decodes. For multi-label with `tune`, the thresholds are
+/// tuned on these examples first and returned; otherwise `thresholds` are used (and returned).
+pub(crate) fn evaluate(
+    task: Task,
+    labels: &[String],
+    examples: &[Example],
+    probs: Vec<Vec<Vec<f32>>>,
+    spans: impl Fn(usize, &[Vec<f32>]) -> Vec<ScoredSpan>,
+    tune: bool,
+    thresholds: &[f32],
+) -> Result<(Report, Vec<f32>)> {
+    match task {
+        Task::Single => {
+            let gold: Vec<String> = examples
+                .iter()
+                .map(|e| match &e.target {
+                    Target::Single(l) => l.clone(),
+                    _ => String::new(),
+                })
+                .collect();
+            let pred: Vec<String> = probs.iter().map(|p| labels[argmax(&p[0])].clone()).collect();
+            Ok((metrics::single_label_report_with_labels(&gold, &pred, labels)?, Vec::new()))
+        }
+        Task::Multi => {
+            let gold: Vec<Vec<String>> = examples
+                .iter()
+                .map(|e| match &e.target {
+                    Target::Multi(l) => l.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let flat: Vec<Vec<f32>> = probs.into_iter().map(|mut p| p.remove(0)).collect();
+            let thresholds = if tune {
+                let bits: Vec<Vec<bool>> = gold.iter().map(|g| labels.iter().map(|l| g.contains(l)).collect()).collect();
+                tune_thresholds(&flat, &bits, labels.len())
+            } else {
+                thresholds.to_vec()
+            };
+            let pred: Vec<Vec<String>> = flat.iter().map(|p| multi_labels(p, &thresholds, labels)).collect();
+            Ok((metrics::multi_label_report(&gold, &pred, labels)?, thresholds))
+        }
+        Task::Spans => {
+            let gold: Vec<Vec<Span>> = examples
+                .iter()
+                .map(|e| match &e.target {
+                    Target::Spans(s) => s.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let pred: Vec<Vec<Span>> = probs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| spans(i, p).into_iter().map(ScoredSpan::into_span).collect())
+                .collect();
+            Ok((metrics::span_report(&gold, &pred)?, Vec::new()))
+        }
+    }
 }
 
 /// Index of the largest value; the first one on ties.

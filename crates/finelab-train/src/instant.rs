@@ -18,9 +18,9 @@ use serde_json::Value;
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Example, Target, Task};
 use crate::error::{Error, Result};
-use crate::metrics::{self, Report, Span};
+use crate::metrics::{Report, Span};
 pub use crate::decode::{Prediction, ScoredSpan};
-use crate::decode::{argmax, bio_tags, decode_bio, multi_labels, tune_thresholds};
+use crate::decode::{self, argmax, bio_tags, decode_bio, multi_labels};
 use crate::rng::{mix64, SplitMix64};
 use crate::train::{Control, EpochSummary, Progress, TrainOutcome};
 
@@ -500,57 +500,7 @@ impl Head<'_> {
         thresholds: &[f32],
     ) -> Result<(Report, Vec<f32>)> {
         let probs: Vec<Vec<Vec<f32>>> = encoded.iter().map(|e| self.probabilities(linear, e)).collect();
-        match self.task {
-            Task::Single => {
-                let gold: Vec<String> = examples.iter().map(|e| target_label(&e.target)).collect();
-                let pred: Vec<String> =
-                    probs.iter().map(|p| self.labels[argmax(&p[0])].clone()).collect();
-                Ok((metrics::single_label_report_with_labels(&gold, &pred, self.labels)?, Vec::new()))
-            }
-            Task::Multi => {
-                let flat: Vec<Vec<f32>> = probs.into_iter().map(|mut p| p.remove(0)).collect();
-                let gold_bits: Vec<Vec<bool>> = encoded
-                    .iter()
-                    .map(|e| match &e.units[0].1 {
-                        Goal::Multi(bits) => bits.clone(),
-                        Goal::Class(_) => Vec::new(),
-                    })
-                    .collect();
-                let thresholds =
-                    if tune { tune_thresholds(&flat, &gold_bits, self.labels.len()) } else { thresholds.to_vec() };
-                let pred: Vec<Vec<String>> =
-                    flat.iter().map(|p| multi_labels(p, &thresholds, self.labels)).collect();
-                let gold: Vec<Vec<String>> = examples
-                    .iter()
-                    .map(|e| match &e.target {
-                        Target::Multi(l) => l.clone(),
-                        _ => Vec::new(),
-                    })
-                    .collect();
-                Ok((metrics::multi_label_report(&gold, &pred, self.labels)?, thresholds))
-            }
-            Task::Spans => {
-                let gold: Vec<Vec<Span>> = examples
-                    .iter()
-                    .map(|e| match &e.target {
-                        Target::Spans(s) => s.clone(),
-                        _ => Vec::new(),
-                    })
-                    .collect();
-                let pred: Vec<Vec<Span>> = probs
-                    .iter()
-                    .map(|p| decode_bio(p, self.labels).into_iter().map(ScoredSpan::into_span).collect())
-                    .collect();
-                Ok((metrics::span_report(&gold, &pred)?, Vec::new()))
-            }
-        }
-    }
-}
-
-fn target_label(target: &Target) -> String {
-    match target {
-        Target::Single(l) => l.clone(),
-        _ => String::new(),
+        decode::evaluate(self.task, self.labels, examples, probs, |_, p| decode_bio(p, self.labels), tune, thresholds)
     }
 }
 

@@ -46,8 +46,8 @@ use self::tokenize::{spans_to_token_tags, EncodedText, TextEncoder};
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Example, Target, Task};
 use crate::error::{Error, Result};
-use crate::decode::{argmax, bio_tags, decode_bio, multi_labels, tune_thresholds, Prediction, ScoredSpan};
-use crate::metrics::{self, Report, Span};
+use crate::decode::{self, argmax, bio_tags, decode_bio, multi_labels, Prediction, ScoredSpan};
+use crate::metrics::Report;
 use crate::rng::SplitMix64;
 use crate::train::{Control, EpochSummary, Progress, TrainOutcome};
 
@@ -317,54 +317,7 @@ fn evaluate(
 ) -> Result<(Report, Vec<f32>)> {
     let texts: Vec<&EncodedText> = items.iter().map(|it| &it.text).collect();
     let probs = probabilities(model, &texts, task, base, encoder.specials(), device)?;
-    match task {
-        Task::Single => {
-            let gold: Vec<String> = examples
-                .iter()
-                .map(|e| match &e.target {
-                    Target::Single(l) => l.clone(),
-                    _ => String::new(),
-                })
-                .collect();
-            let pred: Vec<String> = probs.iter().map(|p| labels[argmax(&p[0])].clone()).collect();
-            Ok((metrics::single_label_report_with_labels(&gold, &pred, labels)?, Vec::new()))
-        }
-        Task::Multi => {
-            let flat: Vec<Vec<f32>> = probs.into_iter().map(|mut p| p.remove(0)).collect();
-            let gold_bits: Vec<Vec<bool>> = items
-                .iter()
-                .map(|it| match &it.gold {
-                    Gold::Multi(b) => b.iter().map(|v| *v > 0.5).collect(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            let thresholds = if tune { tune_thresholds(&flat, &gold_bits, labels.len()) } else { thresholds.to_vec() };
-            let pred: Vec<Vec<String>> = flat.iter().map(|p| multi_labels(p, &thresholds, labels)).collect();
-            let gold: Vec<Vec<String>> = examples
-                .iter()
-                .map(|e| match &e.target {
-                    Target::Multi(l) => l.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            Ok((metrics::multi_label_report(&gold, &pred, labels)?, thresholds))
-        }
-        Task::Spans => {
-            let gold: Vec<Vec<Span>> = examples
-                .iter()
-                .map(|e| match &e.target {
-                    Target::Spans(s) => s.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            let pred: Vec<Vec<Span>> = items
-                .iter()
-                .zip(&probs)
-                .map(|(it, p)| decode_spans(&it.text, p, labels).into_iter().map(ScoredSpan::into_span).collect())
-                .collect();
-            Ok((metrics::span_report(&gold, &pred)?, Vec::new()))
-        }
-    }
+    decode::evaluate(task, labels, examples, probs, |i, p| decode_spans(&items[i].text, p, labels), tune, thresholds)
 }
 
 // ---------------------------------------------------------------------------------------------
