@@ -11,6 +11,7 @@ pub mod models;
 pub mod predict;
 pub mod project;
 pub mod results;
+pub mod runs;
 pub mod scoring;
 pub mod train;
 pub mod training_jobs;

@@ -1,6 +1,7 @@
 //! Training runs and what comes after them: [`train`] records a run in the project and trains a
-//! model on an exact snapshot of its labeled data; [`eval`] reads a run's report; [`predict`]
-//! streams a model's predictions; [`metrics`] scores a prediction file against a gold file.
+//! model on an exact snapshot of its labeled data; [`eval`] reads a run's report and [`runs`]
+//! lists them (both in `runs.rs`); [`predict`] streams a model's predictions; [`metrics`] scores
+//! a prediction file against a gold file.
 //!
 //! A run lives in the project twice: as a row in the store (config, device, data hash, per-epoch
 //! summaries, final reports, status) and as a folder `runs/<run-id>/` holding `model/` (loadable
@@ -12,9 +13,9 @@
 //! gone ([`process_alive`]).
 
 use crate::{AppError, Result};
-use finelab_store::{AnnotationValue, LabeledRecord, NewRun, ProjectKind, RunRow, RunUpdate, Split, Store};
-use finelab_train::metrics::{self, Report, ReportKind};
-use finelab_train::{Dataset, EpochSummary, Example, Prediction, Predictor, Progress, Target, Task, TrainConfig, TrainOptions};
+use finelab_store::{AnnotationValue, LabeledRecord, NewRun, ProjectKind, RunUpdate, Split, Store};
+use finelab_train::metrics::ReportKind;
+use finelab_train::{Dataset, EpochSummary, Example, Progress, Target, Task, TrainConfig, TrainOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use crate::predict::{load_model, predict, PredictSummary};
+pub use crate::runs::{eval, run, runs, Evaluation, ReportSource, RunSummary};
 pub use crate::scoring::{metrics, report_from_json, report_text, MetricsRequest};
 pub use finelab_train::Control;
 
@@ -376,7 +378,7 @@ fn run_alive(pid: u32) -> bool {
 }
 
 /// Opens a project and marks its dead runs `interrupted`.
-fn open(dir: &Path) -> Result<Store> {
+pub(crate) fn open(dir: &Path) -> Result<Store> {
     let store = Store::open(dir)?;
     store.mark_interrupted_runs(&run_alive)?;
     Ok(store)
@@ -609,272 +611,6 @@ pub(crate) fn train_recorded(
         },
     )?;
     Ok((done, snap.dataset))
-}
-
-/// One line of the run list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-pub struct RunSummary {
-    /// The run id.
-    pub id: String,
-    /// `running`, `completed`, `cancelled`, `failed` or `interrupted`.
-    pub status: String,
-    /// Model family.
-    pub family: String,
-    /// Device.
-    pub device: String,
-    /// Start (ms since the epoch).
-    pub created_at: i64,
-    /// End, when over.
-    pub finished_at: Option<i64>,
-    /// Hash of the labeled data snapshot.
-    pub data_hash: String,
-    /// Training records.
-    pub n_train: u64,
-    /// Development records.
-    pub n_dev: u64,
-    /// Test records.
-    pub n_test: u64,
-    /// Epochs evaluated.
-    pub n_epochs: usize,
-    /// Final dev macro-F1.
-    pub dev_macro_f1: Option<f64>,
-    /// Final test macro-F1.
-    pub test_macro_f1: Option<f64>,
-    /// The model folder, relative to the project.
-    pub model_dir: Option<String>,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// `TrainRequest.model` as given: `instant` or the base model folder.
-    #[serde(default)]
-    pub model: Option<String>,
-    /// The base model folder (transformer runs).
-    #[serde(default)]
-    pub base_model: Option<String>,
-    /// The run this one resumed.
-    #[serde(default)]
-    pub resumed_from: Option<String>,
-    /// Records whose predictions the run stored (for drill-down and suggestions).
-    #[serde(default)]
-    pub n_predictions: u64,
-}
-
-impl From<&RunRow> for RunSummary {
-    fn from(run: &RunRow) -> Self {
-        let macro_f1 = |r: &Option<Value>| r.as_ref().and_then(|r| r["macro avg"]["f1-score"].as_f64());
-        RunSummary {
-            id: run.id.clone(),
-            status: run.status.clone(),
-            family: run.family.clone(),
-            device: run.device.clone(),
-            created_at: run.created_at,
-            finished_at: run.finished_at,
-            data_hash: run.data_hash.clone(),
-            n_train: run.n_train,
-            n_dev: run.n_dev,
-            n_test: run.n_test,
-            n_epochs: run.epochs.len(),
-            dev_macro_f1: macro_f1(&run.dev_report),
-            test_macro_f1: macro_f1(&run.test_report),
-            model_dir: run.model_dir.clone(),
-            error: run.error.clone(),
-            model: run.config.get("model").and_then(Value::as_str).map(str::to_string),
-            base_model: run.base_model.clone(),
-            resumed_from: run.config.get("resumed_from").and_then(Value::as_str).map(str::to_string),
-            n_predictions: 0,
-        }
-    }
-}
-
-/// The project's runs, newest first (dead `running` runs are marked `interrupted` first).
-pub fn runs(dir: &Path) -> Result<Vec<RunSummary>> {
-    let store = open(dir)?;
-    store
-        .runs()?
-        .iter()
-        .map(|run| {
-            let mut summary = RunSummary::from(run);
-            summary.n_predictions = store.n_predictions(&run.id)?;
-            Ok(summary)
-        })
-        .collect()
-}
-
-/// One run as stored, in full (per-epoch summaries and reports included).
-pub fn run(dir: &Path, id: &str) -> Result<RunRow> {
-    Ok(open(dir)?.run(id)?)
-}
-
-/// Where an evaluation's report comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportSource {
-    /// The report the run computed when it finished, on its exact data snapshot.
-    Stored,
-    /// Computed now by loading the run's model and predicting the split's current records (the
-    /// run has no report for that split: the split was empty when it trained, or is `train`).
-    Recomputed,
-}
-
-/// A run's report on one split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-pub struct Evaluation {
-    /// The run id.
-    pub run: String,
-    /// The run's status (`completed` or `cancelled`).
-    pub status: String,
-    /// The split.
-    pub split: Split,
-    /// Stored or recomputed.
-    pub source: ReportSource,
-    /// The project's kind.
-    pub kind: ProjectKind,
-    /// The project's label set, in order (for laying out the report).
-    pub labels: Vec<String>,
-    /// Records the report covers.
-    pub n_records: u64,
-    /// The report (scikit-learn's `classification_report` dictionary, plus `confusion` for
-    /// single-label).
-    pub report: Value,
-}
-
-/// A run's report on `split`: by default the latest completed run.
-///
-/// The report stored with the run is returned when there is one: it was computed on the exact
-/// data snapshot the run trained on. When the run has none for that split (the split was empty
-/// when it trained, or the split is `train`), the run's model is loaded and evaluated on the
-/// split's current labeled records ([`ReportSource::Recomputed`]).
-pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
-    let store = open(dir)?;
-    let kind = store.kind()?;
-    let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
-    let row = match run {
-        Some(id) => store.run(id)?,
-        None => {
-            let runs = store.runs()?;
-            match runs.iter().find(|r| r.status == "completed") {
-                Some(r) => r.clone(),
-                None => {
-                    return Err(AppError::Invalid(match runs.first() {
-                        None => format!("project {} has no runs yet; train one with `finelab train {} --model instant`", dir.display(), dir.display()),
-                        Some(latest) => format!(
-                            "project {} has no completed run (the latest, {}, is {}); name a run with --run, or train one",
-                            dir.display(),
-                            latest.id,
-                            latest.status
-                        ),
-                    }))
-                }
-            }
-        }
-    };
-    match row.status.as_str() {
-        "completed" | "cancelled" => {}
-        "running" => return Err(AppError::Invalid(format!("run {} is still running; it has no report yet", row.id))),
-        "interrupted" => {
-            return Err(AppError::Invalid(format!(
-                "run {} was interrupted: its process ended before training finished (killed or crashed), so it has no report; train again",
-                row.id
-            )))
-        }
-        "failed" => {
-            return Err(AppError::Invalid(format!(
-                "run {} failed ({}), so it has no report",
-                row.id,
-                row.error.as_deref().unwrap_or("no reason recorded")
-            )))
-        }
-        other => return Err(AppError::Invalid(format!("run {} has status {other:?} and no report", row.id))),
-    }
-    let stored = match split {
-        Split::Dev => row.dev_report.clone(),
-        Split::Test => row.test_report.clone(),
-        Split::Train => None,
-    };
-    if let Some(report) = stored {
-        let n_records = if split == Split::Dev { row.n_dev } else { row.n_test };
-        return Ok(Evaluation { run: row.id, status: row.status, split, source: ReportSource::Stored, kind, labels, n_records, report });
-    }
-    let model_dir = match &row.model_dir {
-        Some(m) => dir.join(m),
-        None => return Err(AppError::Invalid(format!("run {} has no {} report and no model folder", row.id, split.as_str()))),
-    };
-    let records: Vec<LabeledRecord> = store.labeled_records()?.into_iter().filter(|r| r.split == Some(split)).collect();
-    if records.is_empty() {
-        return Err(AppError::Invalid(format!(
-            "run {} has no {s} report: the {s} split was empty when it trained, and it is still empty",
-            row.id,
-            s = split.as_str()
-        )));
-    }
-    let predictor = load_model(&model_dir)?;
-    let report = evaluate(&predictor, &records, &row.id)?;
-    Ok(Evaluation {
-        run: row.id,
-        status: row.status,
-        split,
-        source: ReportSource::Recomputed,
-        kind,
-        labels,
-        n_records: records.len() as u64,
-        report: report.to_json(),
-    })
-}
-
-/// Scores a model on labeled records the way training scores dev and test: rows for the model's
-/// labels (single- and multi-label), entity types found (spans).
-fn evaluate(predictor: &Predictor, records: &[LabeledRecord], run: &str) -> Result<Report> {
-    let labels = predictor.labels();
-    let texts: Vec<&str> = records.iter().map(|r| r.text.as_str()).collect();
-    let predictions: Vec<Prediction> = predictor.predict_batch(&texts)?;
-    let report = match predictor.task() {
-        Task::Single => {
-            let mut gold = Vec::new();
-            let mut pred = Vec::new();
-            for (record, p) in records.iter().zip(predictions) {
-                let (AnnotationValue::Label(g), Prediction::Single { label, .. }) = (&record.value, p) else {
-                    return Err(kind_mismatch(run, &record.id));
-                };
-                gold.push(g.clone());
-                pred.push(label);
-            }
-            metrics::single_label_report_with_labels(&gold, &pred, labels)?
-        }
-        Task::Multi => {
-            let mut gold = Vec::new();
-            let mut pred = Vec::new();
-            for (record, p) in records.iter().zip(predictions) {
-                let (AnnotationValue::Labels(g), Prediction::Multi { labels: p, .. }) = (&record.value, p) else {
-                    return Err(kind_mismatch(run, &record.id));
-                };
-                if let Some(unknown) = g.iter().find(|l| !labels.contains(l)) {
-                    return Err(AppError::Invalid(format!(
-                        "record {} has label {unknown:?}, which the model of run {run} does not know (added after it trained)",
-                        record.id
-                    )));
-                }
-                gold.push(g.clone());
-                pred.push(p);
-            }
-            metrics::multi_label_report(&gold, &pred, labels)?
-        }
-        Task::Spans => {
-            let mut gold = Vec::new();
-            let mut pred = Vec::new();
-            for (record, p) in records.iter().zip(predictions) {
-                let (AnnotationValue::Spans(g), Prediction::Spans { spans }) = (&record.value, p) else {
-                    return Err(kind_mismatch(run, &record.id));
-                };
-                gold.push(g.iter().map(|s| finelab_train::Span::new(s.start, s.end, s.label.clone())).collect());
-                pred.push(spans.into_iter().map(|s| s.into_span()).collect());
-            }
-            metrics::span_report(&gold, &pred)?
-        }
-    };
-    Ok(report)
-}
-
-fn kind_mismatch(run: &str, record: &str) -> AppError {
-    AppError::Invalid(format!("record {record} has a label of another kind than the model of run {run} predicts"))
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ pub enum TrainPhase {
     Finished,
 }
 
-/// A train job's live progress (`JobState.train`), updated at every epoch end and at least four
+/// A train job's live progress (`JobState.train`), updated at every epoch end and at least five
 /// times a second otherwise: from step events, and between them (a step of a real encoder on a CPU
 /// can take seconds) by [`TrainProgress::advanced`]. The job's `done` / `total` are steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -177,8 +177,12 @@ impl TrainProgress {
 }
 
 /// How long the job's state may stand still while the job runs: past it, the heartbeat moves the
-/// last published progress on by the time gone ([`TrainProgress::advanced`]).
-const HEARTBEAT_EVERY: Duration = Duration::from_millis(250);
+/// last published progress on by the time gone ([`TrainProgress::advanced`]). With the
+/// heartbeat's tick and the watchers' 100 ms poll, a window waits at most about 0.4 s.
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
+
+/// How often the heartbeat looks.
+const HEARTBEAT_TICK: Duration = Duration::from_millis(100);
 
 /// The most of one step the heartbeat's estimate may fill: the bar never reaches a step before
 /// the trainer has taken it.
@@ -225,7 +229,7 @@ impl Heartbeat {
         let (alive, until) = mpsc::channel::<()>();
         let (job, beat) = (job.clone(), heart.clone());
         let spawned = std::thread::Builder::new().name("finelab-train-heartbeat".into()).spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = until.recv_timeout(HEARTBEAT_EVERY) {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = until.recv_timeout(HEARTBEAT_TICK) {
                 beat.tick(&job);
             }
         });
