@@ -88,6 +88,38 @@ pub(crate) fn utf8_reader(
     Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, decoder)))
 }
 
+/// The encoding of a line-oriented text file and its non-blank lines as UTF-8: each with its
+/// 1-based line number and without the `\r` of CRLF; a line that cannot be read or decoded is a
+/// [`super::RowError`] on its line, and reading goes on.
+pub(crate) fn text_lines(
+    ctx: &super::ReadContext<'_>,
+) -> Result<(&'static Encoding, impl Iterator<Item = std::result::Result<(u64, String), super::RowError>> + Send + 'static)> {
+    use std::io::BufRead;
+    let (enc, bom_len) = detect(ctx.path, &ctx.options.encoding)?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?);
+    let mut lines = reader.split(b'\n');
+    let mut line_no = 0u64;
+    let rows = std::iter::from_fn(move || loop {
+        line_no += 1;
+        let error = |reason| Some(Err(super::RowError { line: line_no, reason }));
+        let bytes = match lines.next()? {
+            Ok(b) => b,
+            Err(e) => return error(format!("read error: {e}")),
+        };
+        let mut text = match row_text(&bytes, enc) {
+            Ok(t) => t,
+            Err(reason) => return error(reason),
+        };
+        if text.ends_with('\r') {
+            text.pop();
+        }
+        if !text.trim().is_empty() {
+            return Some(Ok((line_no, text)));
+        }
+    });
+    Ok((enc, rows))
+}
+
 /// Turns raw row bytes into text, with a reason that names the problem when it cannot.
 pub(crate) fn row_text(bytes: &[u8], enc: &'static Encoding) -> std::result::Result<String, String> {
     match std::str::from_utf8(bytes) {

@@ -5,7 +5,7 @@
 use super::{encoding, Opened, RawValue, ReadContext, RowError, RowResult, SourceRow};
 use crate::{Error, Result, Span, Turn};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
 const TEXT_KEYS: &[&str] = &["text", "content", "sentence", "review", "comment", "body", "message", "utterance", "document"];
 const KNOWN: &[&str] = &[
@@ -170,29 +170,14 @@ fn kind_name(v: &Value) -> &'static str {
 }
 
 pub(super) fn open_jsonl<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
-    let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
-    let reader = BufReader::with_capacity(1 << 20, encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?);
+    let (enc, lines) = encoding::text_lines(ctx)?;
     let ctx2 = ReadContext { path: ctx.path, options: ctx.options, kind: ctx.kind, counter: ctx.counter.clone() };
-    let mut lines = reader.split(b'\n');
-    let mut line_no = 0u64;
-    let rows = std::iter::from_fn(move || loop {
-        line_no += 1;
-        let bytes = match lines.next()? {
-            Ok(b) => b,
-            Err(e) => return Some(Err(RowError { line: line_no, reason: format!("read error: {e}") })),
-        };
-        let text = match encoding::row_text(&bytes, enc) {
-            Ok(t) => t,
-            Err(reason) => return Some(Err(RowError { line: line_no, reason })),
-        };
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            continue;
-        }
-        return Some(match serde_json::from_str::<Value>(trimmed) {
+    let rows = lines.map(move |line| {
+        let (line_no, text) = line?;
+        match serde_json::from_str::<Value>(text.trim()) {
             Ok(v) => row_from_value(&ctx2, line_no, v),
             Err(e) => Err(RowError { line: line_no, reason: format!("invalid JSON: {e}") }),
-        });
+        }
     });
     Ok(Opened { rows: Box::new(rows), encoding: enc.name().to_string(), delimiter: None })
 }

@@ -29,26 +29,8 @@ pub(super) fn looks_like_conll(path: &Path) -> Result<bool> {
 }
 
 pub(super) fn open_lines<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
-    let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
-    let reader = BufReader::with_capacity(1 << 20, encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?);
-    let mut lines = reader.split(b'\n');
-    let mut line_no = 0u64;
-    let rows = std::iter::from_fn(move || loop {
-        line_no += 1;
-        let bytes = match lines.next()? {
-            Ok(b) => b,
-            Err(e) => return Some(Err(RowError { line: line_no, reason: format!("read error: {e}") })),
-        };
-        let text = match encoding::row_text(&bytes, enc) {
-            Ok(t) => t,
-            Err(reason) => return Some(Err(RowError { line: line_no, reason })),
-        };
-        let text = text.strip_suffix('\r').unwrap_or(&text);
-        if text.trim().is_empty() {
-            continue;
-        }
-        return Some(Ok(SourceRow { line: line_no, text: Some(text.to_string()), ..Default::default() }));
-    });
+    let (enc, lines) = encoding::text_lines(ctx)?;
+    let rows = lines.map(|line| line.map(|(line, text)| SourceRow { line, text: Some(text), ..Default::default() }));
     Ok(Opened { rows: Box::new(rows), encoding: enc.name().to_string(), delimiter: None })
 }
 
