@@ -4,28 +4,13 @@
 use std::path::Path;
 
 use finelab_train::metrics::{multi_label_report, single_label_report_with_labels, span_report};
+mod common;
+use common::Rng;
+
 use finelab_train::{
     train, Control, Dataset, Error, Example, Prediction, Predictor, Progress, Span, Target, Task, TrainConfig,
     TrainOptions, TrainOutcome,
 };
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 const SUBJECTS: &[&str] = &["这个手机", "物流", "客服", "the phone", "this shop", "包装", "the screen", "电池"];
 const POSITIVE: &[&str] = &["很好", "非常满意", "推荐购买", "is great", "I love it", "超级喜欢", "excellent quality", "好评"];
@@ -40,14 +25,14 @@ fn sentiment_split(rng: &mut Rng, n: usize, prefix: &str) -> Vec<Example> {
                 1 => ("负面", NEGATIVE),
                 _ => ("neutral", NEUTRAL),
             };
-            let text = format!("{} {}，{}", rng.pick(SUBJECTS), rng.pick(words), rng.pick(SUBJECTS));
+            let text = format!("{} {}，{}", *rng.pick(SUBJECTS), *rng.pick(words), *rng.pick(SUBJECTS));
             Example { id: format!("{prefix}{i}"), text, target: Target::Single(label.into()) }
         })
         .collect()
 }
 
 fn sentiment() -> Dataset {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     Dataset {
         task: Task::Single,
         labels: vec!["正面".into(), "负面".into(), "neutral".into()],
@@ -69,19 +54,19 @@ fn topics_split(rng: &mut Rng, n: usize, prefix: &str) -> Vec<Example> {
             let mut parts = vec![];
             let mut labels = vec![];
             for (label, phrases) in TOPICS {
-                if rng.chance(45) {
-                    parts.push(rng.pick(phrases));
+                if rng.percent(45) {
+                    parts.push(*rng.pick(phrases));
                     labels.push(label.to_string());
                 }
             }
-            parts.push(rng.pick(&["总之", "anyway", "收到了"]));
+            parts.push(*rng.pick(&["总之", "anyway", "收到了"]));
             Example { id: format!("{prefix}{i}"), text: parts.join("，"), target: Target::Multi(labels) }
         })
         .collect()
 }
 
 fn topics() -> Dataset {
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     Dataset {
         task: Task::Multi,
         labels: TOPICS.iter().map(|(l, _)| l.to_string()).collect(),
@@ -91,46 +76,10 @@ fn topics() -> Dataset {
     }
 }
 
-const PEOPLE: &[&str] = &["张伟", "李娜", "王小明", "Alice", "陈静"];
-const PLACES: &[&str] = &["北京", "上海", "广州", "Paris", "深圳"];
 const FILLERS: &[&str] = &["😀", "今天", "👍🏽", "听说", "", "昨天"];
 
-/// Builds "filler PER 在 LOC 工作 filler" with code-point spans.
-fn entity_sentence(rng: &mut Rng) -> (String, Vec<Span>) {
-    let mut text = String::new();
-    let mut spans = vec![];
-    let mut push = |text: &mut String, piece: &str, label: Option<&str>| {
-        let start = text.chars().count();
-        text.push_str(piece);
-        if let Some(label) = label {
-            spans.push(Span::new(start, text.chars().count(), label));
-        }
-    };
-    push(&mut text, rng.pick(FILLERS), None);
-    push(&mut text, rng.pick(PEOPLE), Some("PER"));
-    push(&mut text, rng.pick(&["在", "去了", "住在"]), None);
-    push(&mut text, rng.pick(PLACES), Some("LOC"));
-    push(&mut text, rng.pick(&["工作", "旅游。", "🎉"]), None);
-    (text, spans)
-}
-
 fn entities() -> Dataset {
-    let mut rng = Rng(3);
-    let mut split = |n: usize, prefix: &str| -> Vec<Example> {
-        (0..n)
-            .map(|i| {
-                let (text, spans) = entity_sentence(&mut rng);
-                Example { id: format!("{prefix}{i}"), text, target: Target::Spans(spans) }
-            })
-            .collect()
-    };
-    Dataset {
-        task: Task::Spans,
-        labels: vec!["PER".into(), "LOC".into()],
-        train: split(120, "tr"),
-        dev: split(30, "dv"),
-        test: split(40, "te"),
-    }
+    common::entities(3, FILLERS, [120, 30, 40])
 }
 
 fn config(json: &str) -> TrainConfig {

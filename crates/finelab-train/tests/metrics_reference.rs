@@ -12,39 +12,8 @@ use finelab_train::metrics::{multi_label_report, single_label_report, single_lab
 use finelab_train::Span;
 use serde_json::{json, Value};
 
-/// SplitMix64, so the cases are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn range(&mut self, lo: usize, hi_inclusive: usize) -> usize {
-        lo + self.below(hi_inclusive - lo + 1)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn subset(&mut self, items: &[&str], k: usize) -> Vec<String> {
-        let mut pool: Vec<String> = items.iter().map(|s| s.to_string()).collect();
-        for i in (1..pool.len()).rev() {
-            let j = self.below(i + 1);
-            pool.swap(i, j);
-        }
-        pool.truncate(k);
-        pool
-    }
-}
+mod common;
+use common::Rng;
 
 // Labels chosen so that string order is not the obvious one ("10" < "9", CJK and emoji last).
 const CLASS_POOL: &[&str] = &["A", "B", "c", "10", "9", "dog", "猫", "😀"];
@@ -183,7 +152,7 @@ fn corner_cases() -> Vec<Value> {
 }
 
 fn generate() -> Vec<Value> {
-    let mut rng = Rng(20240611);
+    let mut rng = Rng::new(20240611);
     let mut cases = corner_cases();
     for i in 0..600 {
         let n = rng.range(1, 60);

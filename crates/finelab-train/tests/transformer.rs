@@ -8,36 +8,35 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use finelab_train::rng::SplitMix64;
+
+mod common;
+use common::Rng;
 use finelab_train::transformer::model::{BaseModel, Batch, Model};
 use finelab_train::transformer::nn::Dropout;
 use finelab_train::transformer::params::{read_checkpoint, VarStore};
 use finelab_train::transformer::tiny::{write_tiny_bert, TinyFamily, TinySpec};
 use finelab_train::transformer::tokenize::TextEncoder;
 use finelab_train::{
-    train, Control, Dataset, Error, Example, Prediction, Predictor, Progress, Span, Target, Task, TrainConfig, TrainOptions,
+    train, Control, Dataset, Error, Example, Prediction, Predictor, Progress, Target, Task, TrainConfig, TrainOptions,
     TrainOutcome,
 };
-
-fn pick<'a>(rng: &mut SplitMix64, items: &[&'a str]) -> &'a str {
-    items[rng.below(items.len())]
-}
 
 const SUBJECTS: &[&str] = &["这个手机", "物流", "客服", "the phone", "this shop", "包装"];
 const POSITIVE: &[&str] = &["很好", "非常满意", "推荐购买", "is great", "I love it", "好评"];
 const NEGATIVE: &[&str] = &["很差", "太失望了", "要退货", "is terrible", "I hate it", "差评"];
 
-fn sentiment_split(rng: &mut SplitMix64, n: usize, prefix: &str) -> Vec<Example> {
+fn sentiment_split(rng: &mut Rng, n: usize, prefix: &str) -> Vec<Example> {
     (0..n)
         .map(|i| {
             let (label, words) = if i % 2 == 0 { ("正面", POSITIVE) } else { ("负面", NEGATIVE) };
-            let text = format!("{} {}，{}", pick(rng, SUBJECTS), pick(rng, words), pick(rng, SUBJECTS));
+            let text = format!("{} {}，{}", *rng.pick(SUBJECTS), *rng.pick(words), *rng.pick(SUBJECTS));
             Example { id: format!("{prefix}{i}"), text, target: Target::Single(label.into()) }
         })
         .collect()
 }
 
 fn sentiment() -> Dataset {
-    let mut rng = SplitMix64::new(7);
+    let mut rng = Rng::new(7);
     Dataset {
         task: Task::Single,
         labels: vec!["正面".into(), "负面".into()],
@@ -54,18 +53,18 @@ const TOPICS: &[(&str, &[&str])] = &[
 ];
 
 fn topics() -> Dataset {
-    let mut rng = SplitMix64::new(11);
+    let mut rng = Rng::new(11);
     let mut split = |n: usize, prefix: &str| -> Vec<Example> {
         (0..n)
             .map(|i| {
                 let (mut parts, mut labels) = (vec![], vec![]);
                 for (label, phrases) in TOPICS {
                     if rng.below(100) < 45 {
-                        parts.push(pick(&mut rng, phrases));
+                        parts.push(*rng.pick(phrases));
                         labels.push(label.to_string());
                     }
                 }
-                parts.push(pick(&mut rng, &["总之", "anyway", "收到了"]));
+                parts.push(*rng.pick(&["总之", "anyway", "收到了"]));
                 Example { id: format!("{prefix}{i}"), text: parts.join("，"), target: Target::Multi(labels) }
             })
             .collect()
@@ -79,34 +78,10 @@ fn topics() -> Dataset {
     }
 }
 
-const PEOPLE: &[&str] = &["张伟", "李娜", "王小明", "Alice", "陈静"];
-const PLACES: &[&str] = &["北京", "上海", "广州", "Paris", "深圳"];
 const FILLERS: &[&str] = &["😀", "今天", "👍🏽", "听说", "昨天"];
 
 fn entities() -> Dataset {
-    let mut rng = SplitMix64::new(3);
-    let mut split = |n: usize, prefix: &str| -> Vec<Example> {
-        (0..n)
-            .map(|i| {
-                let mut text = String::new();
-                let mut spans = vec![];
-                let mut push = |text: &mut String, piece: &str, label: Option<&str>| {
-                    let start = text.chars().count();
-                    text.push_str(piece);
-                    if let Some(label) = label {
-                        spans.push(Span::new(start, text.chars().count(), label));
-                    }
-                };
-                push(&mut text, pick(&mut rng, FILLERS), None);
-                push(&mut text, pick(&mut rng, PEOPLE), Some("PER"));
-                push(&mut text, pick(&mut rng, &["在", "去了", "住在"]), None);
-                push(&mut text, pick(&mut rng, PLACES), Some("LOC"));
-                push(&mut text, pick(&mut rng, &["工作", "旅游。", "🎉"]), None);
-                Example { id: format!("{prefix}{i}"), text, target: Target::Spans(spans) }
-            })
-            .collect()
-    };
-    Dataset { task: Task::Spans, labels: vec!["PER".into(), "LOC".into()], train: split(100, "tr"), dev: split(25, "dv"), test: split(40, "te") }
+    common::entities(3, FILLERS, [100, 25, 40])
 }
 
 fn corpus(data: &Dataset) -> Vec<&str> {
