@@ -2,26 +2,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-fn finelab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_finelab"))
-}
-
-fn run(args: &[&str]) -> Output {
-    let out = finelab().args(args).output().unwrap();
-    out
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(out.status.success(), "finelab {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{finelab, ok, run, s};
 
 fn stats(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&ok(&["stats", s(dir), "--json"])).unwrap()

