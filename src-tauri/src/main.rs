@@ -21,6 +21,11 @@ use std::time::Instant;
 use tauri::ipc::Channel;
 use tauri::State;
 
+/// Training runs in this process: the same allocator as the `finelab` binary (see the workspace
+/// Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The shell's one piece of state, shared with the blocking threads that serve requests.
 type Context = Arc<AppContext>;
 

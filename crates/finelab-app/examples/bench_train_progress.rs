@@ -16,6 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// As in the window and the `finelab` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn lines(rel: &str, n: usize, out: &Path) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data").join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-data.sh", path.display()));

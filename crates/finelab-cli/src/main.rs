@@ -11,6 +11,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
 
+/// mimalloc keeps the freed buffers of candle's CPU ops for reuse instead of returning them to
+/// the kernel (see the workspace Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod serve;
 mod train_cmd;
 

@@ -20,6 +20,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+// As in the `finelab` binary: the figures are those of what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use candle_core::{DType, Tensor};
 use finelab_train::rng::SplitMix64;
 use finelab_train::transformer::model::{BaseModel, Batch, Model};
