@@ -12,6 +12,9 @@ const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, loc
 const tid = (id) => `[data-testid="${id}"]`;
 try {
   await page.goto(env.base);
+  // The server opens the project it was started on: go to Projects to open the big one.
+  await page.waitForSelector(tid('nav-projects'));
+  await page.click(tid('nav-projects'));
   await page.waitForSelector(tid('open-path'));
   await page.fill(tid('open-path'), dir);
   await page.click(tid('open-submit'));
