@@ -205,7 +205,7 @@ pub enum Request {
     /// Download a base model by name from the Hugging Face hub (or the mirror `HF_ENDPOINT`
     /// names) into the Hugging Face cache (`HF_HUB_CACHE`, `HF_HOME`), only the files
     /// fine-tuning needs. Returns [`JobState`] (kind `download`, `done`/`total` in bytes) whose
-    /// result is the downloaded [`ModelEntry`]; `cancel_job` stops it after the current file.
+    /// result is the downloaded [`ModelEntry`]; `cancel_job` stops it within the file under way (a later download resumes it).
     /// Errors carry the codes `hub_offline`, `hub_not_found`, `hub_unauthorized`,
     /// `hub_unsupported`.
     DownloadModel {

@@ -219,17 +219,26 @@ impl Progress for FileProgress<'_> {
         self.progress.total = self.progress.total.max(self.base + self.file_total).max(self.progress.done);
         if self.last.elapsed() >= std::time::Duration::from_millis(100) {
             self.last = std::time::Instant::now();
-            // hf-hub cannot stop a file midway; a cancel is honoured between files.
-            let _ = (self.report)(self.progress);
+            if !(self.report)(self.progress) {
+                // hf-hub's progress callback cannot return an error: unwind out of the download
+                // (no panic message: `resume_unwind` skips the hook), caught in `download_model`.
+                std::panic::resume_unwind(Box::new(StopDownload));
+            }
         }
     }
     fn finish(&mut self) {}
 }
 
+/// The unwind payload that stops a download midway. Unwinding closes the connection and the
+/// file and releases hf-hub's lock; what came so far stays in the blob's `.part` file, which the
+/// next download of that file resumes with a range request.
+struct StopDownload;
+
 /// Downloads the model `name` (`org/name[@revision]`) into the Hugging Face cache and describes
 /// the snapshot folder. `progress` is called with the bytes done about ten times a second; when it
-/// returns false the download stops after the current file (what is downloaded stays in the
-/// cache) with [`AppError::Hub`] code `cancelled`. Files already in the cache for the revision's
+/// returns false the download stops, within the file under way, with [`AppError::Hub`] code
+/// `cancelled`: finished files stay in the cache, and the next download resumes the unfinished one
+/// where it stopped. Files already in the cache for the revision's
 /// commit are not downloaded again. Errors say whether the hub could not be reached, the name or
 /// a file does not exist, a token is needed, or the model is not one Finelab fine-tunes.
 pub fn download_model(
@@ -289,7 +298,12 @@ pub fn download_model(
                 report: &mut *progress,
                 last: std::time::Instant::now(),
             };
-            repo.download_with_progress(file, file_progress).map_err(|e| hub_error(e, config, &format!("{repo_name}'s {file}")))?
+            let download = std::panic::AssertUnwindSafe(|| repo.download_with_progress(file, file_progress));
+            match std::panic::catch_unwind(download) {
+                Ok(downloaded) => downloaded.map_err(|e| hub_error(e, config, &format!("{repo_name}'s {file}")))?,
+                Err(payload) if payload.is::<StopDownload>() => return Err(cancelled(&repo_name)),
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
         };
         state.done = base + std::fs::metadata(&path).map(|m| m.len()).unwrap_or_else(|_| size_of(file));
         state.total = state.total.max(state.done);
@@ -361,7 +375,7 @@ impl crate::api::AppContext {
 }
 
 fn cancelled(repo: &str) -> AppError {
-    AppError::Hub { code: "cancelled", message: format!("the download of {repo} was cancelled (the files downloaded so far stay in the cache)") }
+    AppError::Hub { code: "cancelled", message: format!("the download of {repo} was cancelled (what was downloaded stays in the cache; downloading it again resumes)") }
 }
 
 #[cfg(test)]

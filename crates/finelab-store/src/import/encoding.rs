@@ -88,12 +88,13 @@ pub(crate) fn utf8_reader(
     Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, decoder)))
 }
 
+/// One line of [`text_lines`]: its 1-based number and text, or why it could not be read.
+pub(crate) type TextLine = std::result::Result<(u64, String), super::RowError>;
+
 /// The encoding of a line-oriented text file and its non-blank lines as UTF-8: each with its
 /// 1-based line number and without the `\r` of CRLF; a line that cannot be read or decoded is a
 /// [`super::RowError`] on its line, and reading goes on.
-pub(crate) fn text_lines(
-    ctx: &super::ReadContext<'_>,
-) -> Result<(&'static Encoding, impl Iterator<Item = std::result::Result<(u64, String), super::RowError>> + Send + 'static)> {
+pub(crate) fn text_lines(ctx: &super::ReadContext<'_>) -> Result<(&'static Encoding, impl Iterator<Item = TextLine> + Send + 'static)> {
     use std::io::BufRead;
     let (enc, bom_len) = detect(ctx.path, &ctx.options.encoding)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?);

@@ -57,11 +57,11 @@ pub fn entity_sentence(rng: &mut Rng, fillers: &[&str]) -> (String, Vec<Span>) {
             spans.push(Span::new(start, text.chars().count(), label));
         }
     };
-    push(&mut text, *rng.pick(fillers), None);
-    push(&mut text, *rng.pick(PEOPLE), Some("PER"));
-    push(&mut text, *rng.pick(&["在", "去了", "住在"]), None);
-    push(&mut text, *rng.pick(PLACES), Some("LOC"));
-    push(&mut text, *rng.pick(&["工作", "旅游。", "🎉"]), None);
+    push(&mut text, rng.pick::<&str>(fillers), None);
+    push(&mut text, rng.pick::<&str>(PEOPLE), Some("PER"));
+    push(&mut text, rng.pick::<&str>(&["在", "去了", "住在"]), None);
+    push(&mut text, rng.pick::<&str>(PLACES), Some("LOC"));
+    push(&mut text, rng.pick::<&str>(&["工作", "旅游。", "🎉"]), None);
     (text, spans)
 }
 
