@@ -666,81 +666,163 @@ mod erased {
 }
 
 /// The TypeScript declarations of every type the UI exchanges with the shells, generated from the
-/// Rust types (committed as `ui/src/lib/api-types.ts`; a test fails when it is stale).
-pub fn typescript_declarations() -> String {
+/// Rust types and committed under `ui/src/lib/` (a test fails when they are stale): one file per
+/// area (`types/api.ts` requests and jobs, `types/store.ts` projects and records, `types/train.ts`
+/// training and results), each importing the types it uses from the others, and `api-types.ts`
+/// re-exporting them all. Returns (path under `ui/src/lib/`, text) pairs.
+pub fn typescript_files() -> Vec<(&'static str, String)> {
     use finelab_store as s;
-    let mut out = String::from(
-        "// Generated from the Rust types by `finelab_app::api::typescript_declarations()`.\n\
-         // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.\n\n",
-    );
-    let decls = [
-        serde_json::Value::decl(),
-        Request::decl(),
-        ImportRequest::decl(),
-        AppInfo::decl(),
-        ProjectView::decl(),
-        RecentProject::decl(),
-        JobStatus::decl(),
-        JobState::decl(),
-        ErrorBody::decl(),
-        CreateProject::decl(),
-        project::ImportOutcome::decl(),
-        s::ProjectKind::decl(),
-        s::LabelDef::decl(),
-        s::SplitRatios::decl(),
-        s::ProjectSettings::decl(),
-        s::Span::decl(),
-        s::Turn::decl(),
-        s::AnnotationValue::decl(),
-        s::Record::decl(),
-        s::RecordView::decl(),
-        s::CurrentAnnotation::decl(),
-        s::Split::decl(),
-        s::Stats::decl(),
-        s::Action::decl(),
-        s::Receipt::decl(),
-        s::LogEntry::decl(),
-        s::SplitSummary::decl(),
-        s::RunRow::decl(),
-        s::search::Status::decl(),
-        s::search::SearchQuery::decl(),
-        s::search::SearchPage::decl(),
-        s::import::Format::decl(),
-        s::import::ColumnMap::decl(),
-        s::import::RowError::decl(),
-        s::import::Duplicate::decl(),
-        s::import::ImportReport::decl(),
-        s::import::ImportProgress::decl(),
-        s::import::ImportPreview::decl(),
-        s::search::SearchSort::decl(),
-        s::Suggestion::decl(),
-        s::RunRecordsQuery::decl(),
-        s::RunRecord::decl(),
-        s::RunRecordsPage::decl(),
-        TrainSetup::decl(),
-        models::FamilyInfo::decl(),
-        models::TrainDefaults::decl(),
-        models::DeviceInfo::decl(),
-        ModelEntry::decl(),
-        TrainRequest::decl(),
-        TrainProgress::decl(),
-        crate::training_jobs::TrainPhase::decl(),
-        crate::training_jobs::LossPoint::decl(),
-        crate::training_jobs::EpochPoint::decl(),
-        crate::training_jobs::EpochSummaryView::decl(),
-        train::TrainDone::decl(),
-        train::RunSummary::decl(),
-        RunDetail::decl(),
-        train::Evaluation::decl(),
-        train::ReportSource::decl(),
-        ExportedModel::decl(),
+    const HEADER: &str = "// Generated from the Rust types by `finelab_app::api::typescript_files()`.\n\
+                          // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.\n\n";
+    let groups: [(&str, Vec<String>); 3] = [
+        (
+            "api",
+            vec![
+            serde_json::Value::decl(),
+            Request::decl(),
+            ImportRequest::decl(),
+            AppInfo::decl(),
+            ProjectView::decl(),
+            RecentProject::decl(),
+            JobStatus::decl(),
+            JobState::decl(),
+            ErrorBody::decl(),
+            CreateProject::decl(),
+            project::ImportOutcome::decl(),
+            ],
+        ),
+        (
+            "store",
+            vec![
+            s::ProjectKind::decl(),
+            s::LabelDef::decl(),
+            s::SplitRatios::decl(),
+            s::ProjectSettings::decl(),
+            s::Span::decl(),
+            s::Turn::decl(),
+            s::AnnotationValue::decl(),
+            s::Record::decl(),
+            s::RecordView::decl(),
+            s::CurrentAnnotation::decl(),
+            s::Split::decl(),
+            s::Stats::decl(),
+            s::Action::decl(),
+            s::Receipt::decl(),
+            s::LogEntry::decl(),
+            s::SplitSummary::decl(),
+            s::search::Status::decl(),
+            s::search::SearchQuery::decl(),
+            s::search::SearchPage::decl(),
+            s::import::Format::decl(),
+            s::import::ColumnMap::decl(),
+            s::import::RowError::decl(),
+            s::import::Duplicate::decl(),
+            s::import::ImportReport::decl(),
+            s::import::ImportProgress::decl(),
+            s::import::ImportPreview::decl(),
+            s::search::SearchSort::decl(),
+            ],
+        ),
+        (
+            "train",
+            vec![
+            s::RunRow::decl(),
+            s::Suggestion::decl(),
+            s::RunRecordsQuery::decl(),
+            s::RunRecord::decl(),
+            s::RunRecordsPage::decl(),
+            TrainSetup::decl(),
+            models::FamilyInfo::decl(),
+            models::TrainDefaults::decl(),
+            models::DeviceInfo::decl(),
+            ModelEntry::decl(),
+            TrainRequest::decl(),
+            TrainProgress::decl(),
+            crate::training_jobs::TrainPhase::decl(),
+            crate::training_jobs::LossPoint::decl(),
+            crate::training_jobs::EpochPoint::decl(),
+            crate::training_jobs::EpochSummaryView::decl(),
+            train::TrainDone::decl(),
+            train::RunSummary::decl(),
+            RunDetail::decl(),
+            train::Evaluation::decl(),
+            train::ReportSource::decl(),
+            ExportedModel::decl(),
+            ],
+        ),
     ];
-    for decl in decls {
-        out.push_str("export ");
-        // 64-bit integers travel as JSON numbers (every count and id Finelab sends is far below
-        // 2^53), so the UI sees `number`, not ts-rs's `bigint`.
-        out.push_str(&decl.replace("bigint", "number"));
-        out.push_str("\n\n");
+    // 64-bit integers travel as JSON numbers (every count and id Finelab sends is far below 2^53),
+    // so the UI sees `number`, not ts-rs's `bigint`.
+    let groups: Vec<(&str, Vec<String>)> =
+        groups.into_iter().map(|(g, decls)| (g, decls.into_iter().map(|d| d.replace("bigint", "number")).collect())).collect();
+    let home: std::collections::BTreeMap<String, &str> =
+        groups.iter().flat_map(|(g, decls)| decls.iter().filter_map(|d| ts_type_name(d)).map(move |n| (n, *g))).collect();
+    let mut files = vec![];
+    let mut index = String::from(HEADER);
+    for (group, decls) in &groups {
+        let mut imports: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> = Default::default();
+        for decl in decls {
+            for name in ts_identifiers(decl) {
+                if let Some(other) = home.get(&name).filter(|g| **g != *group) {
+                    imports.entry(other).or_default().insert(name);
+                }
+            }
+        }
+        let mut text = String::from(HEADER);
+        for (other, names) in &imports {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            text.push_str(&format!("import type {{ {} }} from './{other}';\n", names.join(", ")));
+        }
+        if !imports.is_empty() {
+            text.push('\n');
+        }
+        for decl in decls {
+            text.push_str("export ");
+            text.push_str(decl);
+            text.push_str("\n\n");
+        }
+        files.push((ts_path(group), text));
+        index.push_str(&format!("export type * from './types/{group}';\n"));
     }
-    out
+    files.push(("api-types.ts", index));
+    files
+}
+
+fn ts_path(group: &str) -> &'static str {
+    match group {
+        "api" => "types/api.ts",
+        "store" => "types/store.ts",
+        _ => "types/train.ts",
+    }
+}
+
+/// The text of a declaration without its comments and string literals (doc comments name types in
+/// prose; string literals are tags like `"cmd": "train"`).
+fn ts_code(decl: &str) -> String {
+    let mut code = String::with_capacity(decl.len());
+    let mut rest = decl;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.find("*/").map_or("", |end| &after[end + 2..]);
+        } else if let Some(after) = rest.strip_prefix('"') {
+            rest = after.find('"').map_or("", |end| &after[end + 1..]);
+            code.push(' ');
+        } else {
+            code.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    code
+}
+
+/// The identifiers a declaration's code uses.
+fn ts_identifiers(decl: &str) -> std::collections::BTreeSet<String> {
+    ts_code(decl).split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).map(String::from).collect()
+}
+
+/// The name a declaration `type Name = …` declares.
+fn ts_type_name(decl: &str) -> Option<String> {
+    let code = ts_code(decl);
+    let after = code.trim_start().strip_prefix("type ")?;
+    Some(after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect())
 }

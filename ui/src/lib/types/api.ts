@@ -1,0 +1,412 @@
+// Generated from the Rust types by `finelab_app::api::typescript_files()`.
+// Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
+
+import type { Action, ColumnMap, ImportReport, LabelDef, ProjectKind, ProjectSettings, SearchQuery, Split, SplitSummary, Stats } from './store';
+import type { TrainProgress, TrainRequest } from './train';
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+export type Request = { "cmd": "app_info", } | { "cmd": "recent_projects", } | { "cmd": "create_project", 
+/**
+ * The folder.
+ */
+dir: string, 
+/**
+ * What to create.
+ */
+project: CreateProject, } | { "cmd": "open_project", 
+/**
+ * The folder.
+ */
+dir: string, } | { "cmd": "set_guidelines", 
+/**
+ * The folder.
+ */
+dir: string, 
+/**
+ * Markdown.
+ */
+markdown: string, } | { "cmd": "preview_import", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The file.
+ */
+path: string, 
+/**
+ * Options.
+ */
+options: ImportRequest, } | { "cmd": "start_import", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The file.
+ */
+path: string, 
+/**
+ * Options.
+ */
+options: ImportRequest, } | { "cmd": "job", 
+/**
+ * The job id.
+ */
+id: number, } | { "cmd": "cancel_job", 
+/**
+ * The job id.
+ */
+id: number, } | { "cmd": "next_record", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Who labels.
+ */
+annotator: string, 
+/**
+ * The record just done (sequence number), to continue after it.
+ */
+after_seq: number | null, } | { "cmd": "get_record", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Sequence number.
+ */
+seq: number, } | { "cmd": "annotate", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Sequence number.
+ */
+seq: number, 
+/**
+ * Who.
+ */
+annotator: string, 
+/**
+ * What.
+ */
+action: Action, } | { "cmd": "undo", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Who.
+ */
+annotator: string, } | { "cmd": "search", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The query.
+ */
+query: SearchQuery, } | { "cmd": "count_records", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The query (its `limit`, `offset` and `after_seq` are ignored).
+ */
+query: SearchQuery, 
+/**
+ * Stop counting here.
+ */
+cap: number | null, } | { "cmd": "stats", 
+/**
+ * The project folder.
+ */
+dir: string, } | { "cmd": "train_setup", 
+/**
+ * The project folder.
+ */
+dir: string, } | { "cmd": "inspect_model", 
+/**
+ * The folder.
+ */
+path: string, } | { "cmd": "download_model", 
+/**
+ * `org/name`, optionally `org/name@revision`.
+ */
+name: string, 
+/**
+ * A branch, tag or commit (default: the name's, else `main`).
+ */
+revision: string | null, } | { "cmd": "list_jobs", 
+/**
+ * Only the jobs of this project folder.
+ */
+dir: string | null, } | { "cmd": "start_train", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * What to train.
+ */
+request: TrainRequest, } | { "cmd": "list_runs", 
+/**
+ * The project folder.
+ */
+dir: string, } | { "cmd": "get_run", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The run id.
+ */
+run: string, } | { "cmd": "evaluate", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The run (default: the newest completed run).
+ */
+run: string | null, 
+/**
+ * `dev` or `test` (`train` is recomputed with the run's model).
+ */
+split: Split, } | { "cmd": "run_records", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The run id.
+ */
+run: string, 
+/**
+ * The split the run scored (none: every record it predicted).
+ */
+split: Split | null, 
+/**
+ * Records whose gold value has this label.
+ */
+gold: string | null, 
+/**
+ * Records whose prediction has this label.
+ */
+predicted: string | null, 
+/**
+ * Records where this label is gold or predicted.
+ */
+label: string | null, 
+/**
+ * Only wrong predictions (for `label`: its false positives and negatives).
+ */
+only_errors: boolean | null, 
+/**
+ * At most this many rows (default 50, at most 1000).
+ */
+limit: number | null, 
+/**
+ * Skip this many rows first.
+ */
+offset: number | null, } | { "cmd": "export_model", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The run id.
+ */
+run: string, 
+/**
+ * The folder to write.
+ */
+dest: string, } | { "cmd": "resume_run", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The run to resume.
+ */
+run: string, };
+
+export type ImportRequest = { 
+/**
+ * `csv`, `tsv`, `jsonl`, `json`, `xlsx`, `text`, `conll`; detected when absent.
+ */
+format: string | null, 
+/**
+ * `auto` (default), `utf-8`, `gb18030`...
+ */
+encoding: string | null, 
+/**
+ * One-character CSV delimiter; detected when absent.
+ */
+delimiter: string | null, 
+/**
+ * Column mapping.
+ */
+columns: ColumnMap, 
+/**
+ * Label every record without one with this label.
+ */
+fixed_label: string | null, 
+/**
+ * Add unknown labels to the label set.
+ */
+add_labels: boolean, 
+/**
+ * Import nothing if any row is bad.
+ */
+strict: boolean, 
+/**
+ * Import records whose text is already in the project.
+ */
+keep_duplicates: boolean, };
+
+export type AppInfo = { 
+/**
+ * Finelab's version.
+ */
+version: string, 
+/**
+ * The project the shell was started with, if any.
+ */
+project: string | null, };
+
+export type ProjectView = { 
+/**
+ * The folder (absolute).
+ */
+dir: string, 
+/**
+ * Settings.
+ */
+settings: ProjectSettings, 
+/**
+ * The label set.
+ */
+labels: Array<LabelDef>, 
+/**
+ * Counts.
+ */
+stats: Stats, };
+
+export type RecentProject = { 
+/**
+ * The folder.
+ */
+dir: string, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Last opened (ms since the epoch).
+ */
+opened_at: number, };
+
+export type JobStatus = "running" | "done" | "failed" | "cancelled";
+
+export type JobState = { 
+/**
+ * The job id.
+ */
+id: number, 
+/**
+ * What it does (`import`, `train`, `download`).
+ */
+kind: string, 
+/**
+ * The project folder it works on (absolute; none for a download).
+ */
+dir: string | null, 
+/**
+ * Lifecycle.
+ */
+status: JobStatus, 
+/**
+ * Units done (bytes for imports and downloads, steps for training).
+ */
+done: number, 
+/**
+ * Units in all.
+ */
+total: number, 
+/**
+ * A short line for the UI.
+ */
+message: string, 
+/**
+ * The outcome when done.
+ */
+result: JsonValue | null, 
+/**
+ * The error when failed.
+ */
+error: ErrorBody | null, 
+/**
+ * Live training progress (train jobs only).
+ */
+train: TrainProgress | null, };
+
+export type ErrorBody = { 
+/**
+ * Stable machine-readable code.
+ */
+code: string, 
+/**
+ * Human message (the whole chain).
+ */
+message: string, 
+/**
+ * Structured details, when there are any.
+ */
+details: JsonValue | null, };
+
+export type CreateProject = { 
+/**
+ * Display name (defaults to the folder name).
+ */
+name: string | null, 
+/**
+ * Task kind.
+ */
+kind: ProjectKind, 
+/**
+ * Label names, in order; colours and hotkeys get defaults unless `label_defs` is given.
+ */
+labels: Array<string>, 
+/**
+ * Full label definitions (override `labels`).
+ */
+label_defs: Array<LabelDef> | null, 
+/**
+ * Guidelines in Markdown.
+ */
+guidelines: string | null, 
+/**
+ * Split seed (default 42).
+ */
+split_seed: number | null, 
+/**
+ * Split ratios train, dev, test (default 0.8, 0.1, 0.1).
+ */
+split_ratios: [number, number, number] | null, };
+
+export type ImportOutcome = { 
+/**
+ * The import report.
+ */
+report: ImportReport, 
+/**
+ * Splits given to newly labeled records.
+ */
+splits: SplitSummary, };
+

@@ -1,0 +1,709 @@
+// Generated from the Rust types by `finelab_app::api::typescript_files()`.
+// Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
+
+import type { JsonValue } from './api';
+import type { AnnotationValue, ProjectKind, Record, Split } from './store';
+
+export type RunRow = { 
+/**
+ * The run id.
+ */
+id: string, 
+/**
+ * Start (ms since the epoch).
+ */
+created_at: number, 
+/**
+ * End, when over.
+ */
+finished_at: number | null, 
+/**
+ * `running`, `completed`, `cancelled`, `failed`, `interrupted`.
+ */
+status: string, 
+/**
+ * Model family.
+ */
+family: string, 
+/**
+ * Base model.
+ */
+base_model: string | null, 
+/**
+ * Device.
+ */
+device: string, 
+/**
+ * Config JSON.
+ */
+config: JsonValue, 
+/**
+ * Data snapshot hash.
+ */
+data_hash: string, 
+/**
+ * Training records.
+ */
+n_train: number, 
+/**
+ * Development records.
+ */
+n_dev: number, 
+/**
+ * Test records.
+ */
+n_test: number, 
+/**
+ * Per-epoch summaries.
+ */
+epochs: Array<JsonValue>, 
+/**
+ * Final dev report.
+ */
+dev_report: JsonValue | null, 
+/**
+ * Final test report.
+ */
+test_report: JsonValue | null, 
+/**
+ * The model folder.
+ */
+model_dir: string | null, 
+/**
+ * Why it failed.
+ */
+error: string | null, };
+
+export type Suggestion = { 
+/**
+ * The run that predicted it.
+ */
+run: string, 
+/**
+ * The prediction in the shape of an annotation value (accepting it annotates with it).
+ */
+value: AnnotationValue, 
+/**
+ * The top label: the predicted label (single), the most probable label (multi), the
+ * label of the most confident span (spans); absent for a multi-label or span prediction
+ * with no label.
+ */
+label: string | null, 
+/**
+ * The model's confidence: the top label's probability (single), the highest label
+ * probability (multi), the mean span score (spans; absent without spans).
+ */
+score: number | null, };
+
+export type RunRecordsQuery = { 
+/**
+ * Records the run scored in this split (none: every predicted record, unlabeled ones too).
+ */
+split: Split | null, 
+/**
+ * Records whose gold value has this label (single-label: is this label).
+ */
+gold: string | null, 
+/**
+ * Records whose prediction has this label (single-label: is this label).
+ */
+predicted: string | null, 
+/**
+ * Records where this label is gold or predicted (a label's bar).
+ */
+label: string | null, 
+/**
+ * Only wrong predictions: with `label`, records where that label is in exactly one of gold
+ * and prediction (its false positives and false negatives); without, records whose
+ * prediction differs from gold.
+ */
+only_errors: boolean, 
+/**
+ * At most this many rows (default 50, at most 1000).
+ */
+limit: number | null, 
+/**
+ * Skip this many rows first.
+ */
+offset: number | null, };
+
+export type RunRecord = { 
+/**
+ * The record (text or turns, split, source).
+ */
+record: Record, 
+/**
+ * The split the run scored it in (absent for an unlabeled record it predicted).
+ */
+split: Split | null, 
+/**
+ * The value the run scored it against.
+ */
+gold: AnnotationValue | null, 
+/**
+ * The run's prediction.
+ */
+predicted: AnnotationValue, 
+/**
+ * The top predicted label.
+ */
+label: string | null, 
+/**
+ * The prediction's confidence.
+ */
+score: number | null, 
+/**
+ * Whether the prediction equals gold (absent without gold).
+ */
+correct: boolean | null, 
+/**
+ * The record's current value (the latest annotator's): it may have been fixed since.
+ */
+current: AnnotationValue | null, 
+/**
+ * Who gave `current`.
+ */
+current_annotator: string | null, };
+
+export type RunRecordsPage = { 
+/**
+ * The rows, in import order.
+ */
+rows: Array<RunRecord>, 
+/**
+ * Rows matching the query in all.
+ */
+total: number, };
+
+export type TrainSetup = { 
+/**
+ * The families, `instant` first.
+ */
+families: Array<FamilyInfo>, 
+/**
+ * CPU, CUDA and Metal with their availability.
+ */
+devices: Array<DeviceInfo>, 
+/**
+ * The device `auto` picks for the transformer family.
+ */
+auto_device: string, 
+/**
+ * Base models found on this machine.
+ */
+models: Array<ModelEntry>, 
+/**
+ * The folders searched, in order.
+ */
+searched: Array<string>, 
+/**
+ * Whether this build downloads models from the Hugging Face hub by name (`download_model`;
+ * the model then appears in `models`).
+ */
+hub_download: boolean, 
+/**
+ * The hub or mirror downloads come from (`HF_ENDPOINT`, else `https://huggingface.co`).
+ */
+hub_endpoint: string, };
+
+export type FamilyInfo = { 
+/**
+ * `instant` or `transformer`.
+ */
+name: string, 
+/**
+ * One sentence for the UI.
+ */
+description: string, 
+/**
+ * Whether it needs a base model folder (`TrainRequest.model` is then the folder).
+ */
+needs_model: boolean, 
+/**
+ * The devices it can train on (`cpu`, and `cuda` / `metal` where available).
+ */
+devices: Array<string>, 
+/**
+ * Its defaults.
+ */
+defaults: TrainDefaults, };
+
+export type TrainDefaults = { 
+/**
+ * Maximum epochs.
+ */
+epochs: number, 
+/**
+ * Examples per step.
+ */
+batch_size: number, 
+/**
+ * Learning rate.
+ */
+lr: number, 
+/**
+ * Longest input in tokens (transformer; the instant family reads whole texts).
+ */
+max_len: number, 
+/**
+ * Seed.
+ */
+seed: number, 
+/**
+ * Epochs without dev improvement before early stopping.
+ */
+patience: number, };
+
+export type DeviceInfo = { 
+/**
+ * `cpu`, `cuda` or `metal`.
+ */
+name: string, 
+/**
+ * Usable now.
+ */
+available: boolean, 
+/**
+ * Why not, when it is not.
+ */
+reason: string | null, };
+
+export type ModelEntry = { 
+/**
+ * `org/name` for a Hugging Face cache entry, else the folder's name.
+ */
+name: string, 
+/**
+ * The folder (absolute): pass it as `TrainRequest.model`.
+ */
+path: string, 
+/**
+ * Where it was found: `env` (`$FINELAB_MODELS_DIR`), `project` (`<project>/models`),
+ * `hf_cache`, or `picked` (a folder the user chose).
+ */
+source: string, 
+/**
+ * `model_type` of its `config.json` (`bert`, `xlm-roberta`, `distilbert`...).
+ */
+model_type: string | null, 
+/**
+ * The first of `architectures` in its `config.json`.
+ */
+architecture: string | null, 
+/**
+ * Hidden width.
+ */
+hidden_size: number | null, 
+/**
+ * Encoder layers.
+ */
+layers: number | null, 
+/**
+ * Vocabulary size.
+ */
+vocab_size: number | null, 
+/**
+ * Whether it has every file fine-tuning needs and an architecture Finelab fine-tunes.
+ */
+complete: boolean, 
+/**
+ * What is missing or wrong (empty when complete).
+ */
+problems: Array<string>, 
+/**
+ * Bytes of its files.
+ */
+size_bytes: number, };
+
+export type TrainRequest = { 
+/**
+ * `instant`, or a Hugging Face-layout model folder (BERT, RoBERTa / XLM-RoBERTa or
+ * DistilBERT) to fine-tune: the transformer family.
+ */
+model: string, 
+/**
+ * Maximum number of epochs (early stopping on dev macro-F1 may stop sooner).
+ */
+epochs?: number | null, 
+/**
+ * Examples per gradient step.
+ */
+batch_size?: number | null, 
+/**
+ * Learning rate.
+ */
+lr?: number | null, 
+/**
+ * Longest input in tokens. Recorded in the run's config; the instant family reads whole
+ * texts, the transformer family truncates to it (dialogs keep their latest turns).
+ */
+max_len?: number | null, 
+/**
+ * Seed: the same data, options and seed give the same model.
+ */
+seed?: number | null, 
+/**
+ * `auto`, `cpu`, `cuda` or `metal` (default `auto`).
+ */
+device?: string | null, };
+
+export type TrainProgress = { 
+/**
+ * The run id, once the run is recorded.
+ */
+run: string | null, 
+/**
+ * `instant` or `transformer`.
+ */
+family: string, 
+/**
+ * `TrainRequest.model` as given (`instant` or the base model folder).
+ */
+model: string, 
+/**
+ * The device it trains on.
+ */
+device: string, 
+/**
+ * What it is doing.
+ */
+phase: TrainPhase, 
+/**
+ * Training records.
+ */
+n_train: number, 
+/**
+ * Development records.
+ */
+n_dev: number, 
+/**
+ * Test records.
+ */
+n_test: number, 
+/**
+ * Current epoch, from 1 (0 before the first step).
+ */
+epoch: number, 
+/**
+ * Maximum epochs.
+ */
+epochs: number, 
+/**
+ * Steps taken.
+ */
+step: number, 
+/**
+ * Steps if every epoch runs (early stopping can end sooner).
+ */
+total_steps: number, 
+/**
+ * `step / total_steps`, 0 to 1.
+ */
+fraction: number, 
+/**
+ * Estimated seconds left if every epoch runs.
+ */
+eta_secs: number | null, 
+/**
+ * Training examples per second.
+ */
+samples_per_sec: number | null, 
+/**
+ * Seconds since the job started.
+ */
+elapsed_secs: number, 
+/**
+ * The loss curve so far, at most [`MAX_LOSS_POINTS`] points.
+ */
+loss: Array<LossPoint>, 
+/**
+ * Every evaluated epoch.
+ */
+history: Array<EpochPoint>, 
+/**
+ * The best epoch so far.
+ */
+best_epoch: number | null, 
+/**
+ * Records whose predictions are stored so far.
+ */
+predicted: number, 
+/**
+ * Records to predict after training (dev + test + unlabeled).
+ */
+to_predict: number, };
+
+export type TrainPhase = "preparing" | "training" | "predicting" | "finished";
+
+export type LossPoint = { 
+/**
+ * Steps taken.
+ */
+step: number, 
+/**
+ * Mean training loss over the current epoch so far.
+ */
+loss: number, };
+
+export type EpochPoint = { 
+/**
+ * The epoch, from 1.
+ */
+epoch: number, 
+/**
+ * Mean training loss over the epoch.
+ */
+train_loss: number, 
+/**
+ * Macro-F1 on dev (on train when the project has no dev records).
+ */
+dev_macro_f1: number, 
+/**
+ * Whether it is the best epoch so far (its model is the one kept).
+ */
+best: boolean, 
+/**
+ * Seconds it took, evaluation included.
+ */
+seconds: number, };
+
+export type EpochSummary = { 
+/**
+ * The epoch, from 1.
+ */
+epoch: number, 
+/**
+ * Mean training loss over the epoch.
+ */
+train_loss: number, 
+/**
+ * Macro-averaged F1 on dev.
+ */
+dev_macro_f1: number, 
+/**
+ * Seconds the epoch took, evaluation included.
+ */
+seconds: number, };
+
+export type TrainDone = { 
+/**
+ * The run id.
+ */
+run: string, 
+/**
+ * `completed`, or `cancelled` when the caller stopped it.
+ */
+status: string, 
+/**
+ * The saved model folder.
+ */
+model_dir: string, 
+/**
+ * The epoch whose model was kept (0: stopped before the first epoch ended).
+ */
+best_epoch: number, 
+/**
+ * Every evaluated epoch.
+ */
+epochs: Array<EpochSummary>, 
+/**
+ * Report of the kept model on dev; absent when the project has no dev records.
+ */
+dev: JsonValue | null, 
+/**
+ * Report of the kept model on test; absent when the project has no test records.
+ */
+test: JsonValue | null, 
+/**
+ * Macro-F1 on dev.
+ */
+dev_macro_f1: number | null, 
+/**
+ * Macro-F1 on test.
+ */
+test_macro_f1: number | null, 
+/**
+ * Training records.
+ */
+n_train: number, 
+/**
+ * Development records.
+ */
+n_dev: number, 
+/**
+ * Test records.
+ */
+n_test: number, 
+/**
+ * Hash of the labeled data snapshot.
+ */
+data_hash: string, 
+/**
+ * The device it trained on.
+ */
+device: string, 
+/**
+ * Wall-clock seconds of training, evaluation and saving.
+ */
+seconds: number, };
+
+export type RunSummary = { 
+/**
+ * The run id.
+ */
+id: string, 
+/**
+ * `running`, `completed`, `cancelled`, `failed` or `interrupted`.
+ */
+status: string, 
+/**
+ * Model family.
+ */
+family: string, 
+/**
+ * Device.
+ */
+device: string, 
+/**
+ * Start (ms since the epoch).
+ */
+created_at: number, 
+/**
+ * End, when over.
+ */
+finished_at: number | null, 
+/**
+ * Hash of the labeled data snapshot.
+ */
+data_hash: string, 
+/**
+ * Training records.
+ */
+n_train: number, 
+/**
+ * Development records.
+ */
+n_dev: number, 
+/**
+ * Test records.
+ */
+n_test: number, 
+/**
+ * Epochs evaluated.
+ */
+n_epochs: number, 
+/**
+ * Final dev macro-F1.
+ */
+dev_macro_f1: number | null, 
+/**
+ * Final test macro-F1.
+ */
+test_macro_f1: number | null, 
+/**
+ * The model folder, relative to the project.
+ */
+model_dir: string | null, 
+/**
+ * Why it failed.
+ */
+error: string | null, 
+/**
+ * `TrainRequest.model` as given: `instant` or the base model folder.
+ */
+model: string | null, 
+/**
+ * The base model folder (transformer runs).
+ */
+base_model: string | null, 
+/**
+ * The run this one resumed.
+ */
+resumed_from: string | null, 
+/**
+ * Records whose predictions the run stored (for drill-down and suggestions).
+ */
+n_predictions: number, };
+
+export type RunDetail = { 
+/**
+ * The run as stored: config (with `model`, and `resumed_from` for a resumed run), base
+ * model, device, data hash, per-epoch history, dev and test reports.
+ */
+run: RunRow, 
+/**
+ * Its line of the run list.
+ */
+summary: RunSummary, 
+/**
+ * The project's kind.
+ */
+kind: ProjectKind, 
+/**
+ * The project's label set, in order.
+ */
+labels: Array<string>, 
+/**
+ * Whether [`crate::api::Request::ResumeRun`] accepts it (cancelled, interrupted, failed).
+ */
+resumable: boolean, 
+/**
+ * Files of its model folder (relative to it), empty without one.
+ */
+model_files: Array<string>, };
+
+export type Evaluation = { 
+/**
+ * The run id.
+ */
+run: string, 
+/**
+ * The run's status (`completed` or `cancelled`).
+ */
+status: string, 
+/**
+ * The split.
+ */
+split: Split, 
+/**
+ * Stored or recomputed.
+ */
+source: ReportSource, 
+/**
+ * The project's kind.
+ */
+kind: ProjectKind, 
+/**
+ * The project's label set, in order (for laying out the report).
+ */
+labels: Array<string>, 
+/**
+ * Records the report covers.
+ */
+n_records: number, 
+/**
+ * The report (scikit-learn's `classification_report` dictionary, plus `confusion` for
+ * single-label).
+ */
+report: JsonValue, };
+
+export type ReportSource = "stored" | "recomputed";
+
+export type ExportedModel = { 
+/**
+ * The folder written (absolute).
+ */
+path: string, 
+/**
+ * Its files, relative to it, sorted.
+ */
+files: Array<string>, 
+/**
+ * Bytes written.
+ */
+bytes: number, 
+/**
+ * The run's family.
+ */
+family: string, };
+
