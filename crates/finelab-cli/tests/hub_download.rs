@@ -190,6 +190,19 @@ fn post_api(addr: &str, body: &Value) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
+/// The state of the API job `job` once it is no longer running.
+fn finished(addr: &str, job: &Value) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state = post_api(addr, &json!({"cmd": "job", "id": job["id"]}));
+        if state["status"] != json!("running") {
+            return state;
+        }
+        assert!(Instant::now() < deadline, "{state}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn download_by_name_from_a_mirror_then_train_on_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -293,28 +306,14 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
 
     let job = post_api(&addr, &json!({"cmd": "download_model", "name": "acme/served-bert"}));
     assert_eq!(job["kind"], json!("download"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let state = post_api(&addr, &json!({"cmd": "job", "id": job["id"]}));
-        if state["status"] != json!("running") {
-            break state;
-        }
-        assert!(Instant::now() < deadline, "{state}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let done = finished(&addr, &job);
     assert_eq!(done["status"], json!("done"), "{done}");
     assert_eq!(done["result"]["name"], json!("acme/served-bert"));
     assert!(done["total"].as_u64().unwrap() > 0 && done["done"] == done["total"], "{done}");
     let jobs = post_api(&addr, &json!({"cmd": "list_jobs"}));
     assert!(jobs.as_array().unwrap().iter().any(|j| j["id"] == job["id"] && j["kind"] == "download"), "{jobs}");
     let failed = post_api(&addr, &json!({"cmd": "download_model", "name": "acme/missing"}));
-    let failed = loop {
-        let state = post_api(&addr, &json!({"cmd": "job", "id": failed["id"]}));
-        if state["status"] != json!("running") {
-            break state;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let failed = finished(&addr, &failed);
     assert_eq!((failed["status"].as_str(), failed["error"]["code"].as_str()), (Some("failed"), Some("hub_not_found")), "{failed}");
     assert!(failed["error"]["message"].as_str().unwrap().contains("acme/missing"), "{failed}");
 
@@ -335,14 +334,7 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
         std::thread::sleep(Duration::from_millis(20));
     }
     post_api(&addr, &json!({"cmd": "cancel_job", "id": slow["id"]}));
-    let cancelled = loop {
-        let state = post_api(&addr, &json!({"cmd": "job", "id": slow["id"]}));
-        if state["status"] != json!("running") {
-            break state;
-        }
-        assert!(Instant::now() < deadline, "{state}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let cancelled = finished(&addr, &slow);
     assert_eq!((cancelled["status"].as_str(), cancelled["error"]["code"].as_str()), (Some("cancelled"), Some("cancelled")), "{cancelled}");
     let slow_repo = hf_home.join("hub").join("models--acme--slow-bert");
     let parts: Vec<u64> = std::fs::read_dir(slow_repo.join("blobs"))
