@@ -54,6 +54,22 @@ pub struct TrainRequest {
     pub device: Option<String>,
 }
 
+impl TrainRequest {
+    /// The request a run was trained with, read back from its stored config (for resuming it).
+    pub fn from_run_config(config: &Value) -> TrainRequest {
+        let num = |k: &str| config.get(k).and_then(Value::as_u64);
+        TrainRequest {
+            model: config.get("model").and_then(Value::as_str).unwrap_or(INSTANT).to_string(),
+            epochs: num("epochs").map(|n| n as usize),
+            batch_size: num("batch_size").map(|n| n as usize),
+            lr: config.get("lr").and_then(Value::as_f64),
+            max_len: num("max_len").map(|n| n as usize),
+            seed: num("seed"),
+            device: config.get("device").and_then(Value::as_str).map(str::to_string),
+        }
+    }
+}
+
 impl Default for TrainRequest {
     fn default() -> Self {
         TrainRequest {
@@ -353,10 +369,10 @@ pub fn process_alive(pid: u32) -> bool {
 static TRAININGS_HERE: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts one training in [`TRAININGS_HERE`] for as long as it lives.
-struct TrainingHere;
+pub(crate) struct TrainingHere;
 
 impl TrainingHere {
-    fn start() -> TrainingHere {
+    pub(crate) fn start() -> TrainingHere {
         TRAININGS_HERE.fetch_add(1, Ordering::SeqCst);
         TrainingHere
     }
@@ -429,20 +445,33 @@ fn model_rel(run_id: &str) -> String {
     format!("runs/{run_id}/model")
 }
 
+/// The dataset a trained run was scored on, rebuilt from the project, to finish storing its
+/// predictions. Refused when the labels changed since: the stored reports would then not match.
+pub(crate) fn trained_dataset(dir: &Path, row: &finelab_store::RunRow) -> Result<Dataset> {
+    let store = open(dir)?;
+    let kind = store.kind()?;
+    let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
+    let snap = snapshot(kind, labels, store.labeled_records()?)?;
+    if snap.hash != row.data_hash {
+        return Err(AppError::Invalid(format!(
+            "run {} cannot be finished: the project's labels changed since it trained (data {} now, {} then); \
+             train a new run instead",
+            row.id, snap.hash, row.data_hash
+        )));
+    }
+    Ok(snap.dataset)
+}
+
 /// Trains a model on the project in `dir` and records the run.
 ///
 /// It validates the request, opens the project (marking dead runs interrupted), gives new labeled
 /// records their split, builds the dataset from the current labels and hashes it, records the run
 /// as `running` with this process's id, and trains, storing each epoch's summary as it ends.
-/// `progress` receives [`TrainEvent`]s and may answer [`Control::Stop`]: the run then ends as
+/// `progress` receives [`TrainEvent`]s and may answer [`Control::Stop`]: training then ends as
 /// `cancelled`, keeping and evaluating its best model so far. A training error marks the run
-/// `failed` and is returned.
-pub fn train(dir: &Path, req: &TrainRequest, progress: &mut dyn FnMut(&TrainEvent) -> Control) -> Result<TrainDone> {
-    Ok(train_recorded(dir, req, None, progress)?.0)
-}
-
-/// [`train`], recording `resumed_from` in the run's config, and returning the dataset the run
-/// trained on (to store its predictions on exactly the records it was scored on).
+/// `failed` and is returned. `resumed_from` is recorded in the run's config. Returns the dataset
+/// the run trained on, to store its predictions on exactly the records it was scored on: the run
+/// stays `running` until they are (see [`crate::training_jobs::train_and_predict`]).
 pub(crate) fn train_recorded(
     dir: &Path,
     req: &TrainRequest,
@@ -603,7 +632,7 @@ pub(crate) fn train_recorded(
         .map_err(|e| AppError::Io { path: run_json.display().to_string(), source: e })?;
     store.update_run(
         &run_id,
-        &RunUpdate::Finished {
+        &RunUpdate::Trained {
             status: status.into(),
             dev_report: done.dev.clone(),
             test_report: done.test.clone(),

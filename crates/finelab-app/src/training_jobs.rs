@@ -6,7 +6,7 @@
 use crate::api::{absolute, AppContext, Job, JobState, JobStatus};
 use crate::train::{self, Control, TrainEvent, TrainRequest, INSTANT};
 use crate::{AppError, Result};
-use finelab_store::{AnnotationValue, NewPrediction, Span, Split, Store};
+use finelab_store::{AnnotationValue, NewPrediction, RunUpdate, Span, Split, Store};
 use finelab_train::{Dataset, Example, Prediction, Target};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -396,9 +396,9 @@ pub(crate) fn store_predictions(
     let n_unlabeled = if with_unlabeled { store.n_unlabeled()? } else { 0 };
     let total = scored.len() as u64 + n_unlabeled;
     let mut done = 0u64;
-    if !progress(done, total) {
-        return Ok(done);
-    }
+    // The dev and test rows are stored whatever `progress` answers: the run is not complete
+    // without them (its confusion matrix counts them).
+    progress(done, total);
     for chunk in scored.chunks(batch_size) {
         let uids: Vec<&str> = chunk.iter().map(|(_, e)| e.id.as_str()).collect();
         let seqs = store.seqs_by_uid(&uids)?;
@@ -415,10 +415,11 @@ pub(crate) fn store_predictions(
             .collect();
         store.write_predictions(run, &rows)?;
         done += chunk.len() as u64;
-        if !progress(done, total) {
-            return Ok(done);
-        }
+        progress(done, total);
     }
+    // Every record the run's charts count has its prediction: the run takes the status its
+    // training ended with. (Unlabeled records' predictions are suggestions; they follow.)
+    store.update_run(run, &RunUpdate::PredictionsStored)?;
     if !with_unlabeled {
         return Ok(done);
     }
@@ -446,29 +447,40 @@ pub(crate) fn store_predictions(
     Ok(done)
 }
 
-/// Trains like [`train::train`], then stores the run's predictions as a train job does, so runs
-/// started from the command line get the same drill-down, suggestions and Browse-by-prediction as
-/// runs started in the window. `keep_predicting` is asked between prediction batches (a cancelled
-/// run's dev and test rows are stored regardless: the drill-down needs them). Returns the run and
-/// the number of predictions stored, or why storing them failed (the run itself is recorded and
-/// usable either way).
+/// Trains on the project in `dir` and records the run (see [`train::train_recorded`]), then
+/// stores its predictions as a train job does, so runs started from the command line get the
+/// same drill-down, suggestions and Browse-by-prediction as runs started in the window. The run
+/// is `completed` (or `cancelled`) only once the predictions of its dev and test records are
+/// stored; a process killed before leaves it `interrupted`, and [`AppContext::resume_run`]
+/// finishes it. `keep_predicting` is asked between batches of unlabeled records. Returns the run
+/// and the number of predictions stored, or why storing them failed.
 pub fn train_and_predict(
     dir: &Path,
     request: &TrainRequest,
     progress: &mut dyn FnMut(&TrainEvent) -> Control,
     keep_predicting: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<(train::TrainDone, Result<u64>)> {
+    let _training_here = train::TrainingHere::start();
     let (done, dataset) = train::train_recorded(dir, request, None, progress)?;
-    let cancelled = done.status == "cancelled";
-    let stored = store_predictions(dir, &done.run, &done.model_dir, &dataset, !cancelled, &mut |n, total| {
-        keep_predicting(n, total) || cancelled
-    });
+    let with_unlabeled = done.status == "completed";
+    let stored = store_predictions(dir, &done.run, &done.model_dir, &dataset, with_unlabeled, keep_predicting);
     Ok((done, stored))
+}
+
+/// [`train_and_predict`], predicting every unlabeled record too; an error storing the predictions
+/// is an error of the whole (the run is then left to be finished by resuming it).
+pub fn train(dir: &Path, request: &TrainRequest, progress: &mut dyn FnMut(&TrainEvent) -> Control) -> Result<train::TrainDone> {
+    let (done, stored) = train_and_predict(dir, request, progress, &mut |_, _| true)?;
+    stored?;
+    Ok(done)
 }
 
 fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_from: Option<String>) {
     let mut tracker =
         Tracker { progress: TrainProgress::new(&request), started: Instant::now(), last_publish: None, loss_gap: 1 };
+    // Counted from before training until the predictions are stored: a run of this process is
+    // alive for as long as either goes on.
+    let _training_here = train::TrainingHere::start();
     let (heart, _alive) = Heartbeat::start(&job);
     let message = job.state.lock().unwrap().message.clone();
     heart.publish(&job, &tracker.progress, message);
@@ -576,12 +588,87 @@ impl AppContext {
         Ok(state)
     }
 
+    /// Finishes a run that was trained but interrupted while its predictions were stored: stores
+    /// them all again (on the same data, checked by its hash) and gives the run the status its
+    /// training ended with. A job of kind `train`, whose result is the run's [`train::TrainDone`].
+    fn spawn_finish(&self, dir: &Path, row: finelab_store::RunRow) -> Result<JobState> {
+        let dataset = train::trained_dataset(dir, &row)?;
+        let model_dir = dir.join(row.model_dir.as_deref().unwrap_or_default());
+        if !model_dir.join("finelab-model.json").is_file() {
+            return Err(AppError::Invalid(format!(
+                "run {} cannot be finished: its model folder {} is missing or incomplete; train a new run instead",
+                row.id,
+                model_dir.display()
+            )));
+        }
+        let request = TrainRequest::from_run_config(&row.config);
+        let mut progress = TrainProgress::new(&request);
+        progress.phase = TrainPhase::Predicting;
+        progress.fraction = 1.0;
+        let (job, state) = self.add_job(|id| JobState {
+            id,
+            kind: "train".into(),
+            dir: Some(dir.display().to_string()),
+            status: JobStatus::Running,
+            done: 0,
+            total: 0,
+            message: format!("finishing run {}: storing its predictions", row.id),
+            result: None,
+            error: None,
+            train: Some(progress.clone()),
+        });
+        let dir = dir.to_path_buf();
+        std::thread::Builder::new()
+            .name("finelab-finish".into())
+            .spawn(move || {
+                let _training_here = train::TrainingHere::start();
+                let with_unlabeled = row.trained_status.as_deref() == Some("completed");
+                let mut last = Instant::now();
+                let stored = store_predictions(&dir, &row.id, &model_dir, &dataset, with_unlabeled, &mut |n, total| {
+                    progress.predicted = n;
+                    progress.to_predict = total;
+                    if last.elapsed() >= PUBLISH_EVERY || n == total {
+                        last = Instant::now();
+                        let mut s = job.state.lock().unwrap();
+                        s.message = step_message(&progress);
+                        s.train = Some(progress.clone());
+                    }
+                    !job.cancel.load(Ordering::SeqCst)
+                });
+                progress.phase = TrainPhase::Finished;
+                let finished = train::run(&dir, &row.id);
+                let mut s = job.state.lock().unwrap();
+                s.train = Some(progress);
+                match (stored, finished) {
+                    (Ok(_), Ok(run)) => {
+                        s.message = format!("run {} {}: its predictions are stored", run.id, run.status);
+                        // The summary training wrote beside the model, with the status it now has.
+                        let summary = std::fs::read(dir.join("runs").join(&run.id).join("run.json"))
+                            .ok()
+                            .and_then(|bytes| serde_json::from_slice::<train::TrainDone>(&bytes).ok());
+                        s.result = summary.and_then(|done| serde_json::to_value(done).ok());
+                        s.status = JobStatus::Done;
+                    }
+                    (Err(e), _) | (Ok(_), Err(e)) => {
+                        s.message = e.to_string();
+                        s.error = Some(e.body());
+                        s.status = JobStatus::Failed;
+                    }
+                }
+            })
+            .map_err(|e| AppError::Io { path: "<finish thread>".into(), source: e })?;
+        Ok(state)
+    }
+
     /// Resumes a run that did not finish (see [`crate::api::Request::ResumeRun`]): a new run with
     /// the same settings, recording `resumed_from`; a cancelled transformer run's saved model is
     /// the new run's base model.
     pub fn resume_run(&self, dir: &str, run: &str) -> Result<JobState> {
         let dir_path = absolute(dir);
         let row = train::run(&dir_path, run)?;
+        if row.status == "interrupted" && row.trained_status.is_some() {
+            return self.spawn_finish(&dir_path, row);
+        }
         match row.status.as_str() {
             "cancelled" | "interrupted" | "failed" => {}
             other => {
@@ -590,17 +677,7 @@ impl AppContext {
                 )))
             }
         }
-        let config = &row.config;
-        let num = |k: &str| config.get(k).and_then(serde_json::Value::as_u64);
-        let mut request = TrainRequest {
-            model: config.get("model").and_then(serde_json::Value::as_str).unwrap_or(INSTANT).to_string(),
-            epochs: num("epochs").map(|n| n as usize),
-            batch_size: num("batch_size").map(|n| n as usize),
-            lr: config.get("lr").and_then(serde_json::Value::as_f64),
-            max_len: num("max_len").map(|n| n as usize),
-            seed: num("seed"),
-            device: config.get("device").and_then(serde_json::Value::as_str).map(str::to_string),
-        };
+        let mut request = TrainRequest::from_run_config(&row.config);
         if row.family == finelab_train::transformer::FAMILY && row.status == "cancelled" {
             if let Some(model_dir) = &row.model_dir {
                 let checkpoint = dir_path.join(model_dir);

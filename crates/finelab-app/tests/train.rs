@@ -40,7 +40,7 @@ fn cancel_after_the_first_epoch_keeps_a_model_that_predicts() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = reviews(tmp.path(), 300, 0);
     let mut events = Vec::new();
-    let done = train::train(&dir, &quick(20), &mut |e| {
+    let done = finelab_app::training_jobs::train(&dir, &quick(20), &mut |e| {
         events.push(e.clone());
         if matches!(e, TrainEvent::Epoch { .. }) {
             Control::Stop
@@ -88,8 +88,8 @@ fn cancel_after_the_first_epoch_keeps_a_model_that_predicts() {
 fn same_data_same_hash_same_model_and_a_new_label_changes_the_hash() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = reviews(tmp.path(), 150, 0);
-    let a = train::train(&dir, &quick(3), &mut keep_going).unwrap();
-    let b = train::train(&dir, &quick(3), &mut keep_going).unwrap();
+    let a = finelab_app::training_jobs::train(&dir, &quick(3), &mut keep_going).unwrap();
+    let b = finelab_app::training_jobs::train(&dir, &quick(3), &mut keep_going).unwrap();
     assert_ne!(a.run, b.run, "run ids are unique even within one second");
     assert_eq!(a.status, "completed");
     assert_eq!(a.data_hash, b.data_hash);
@@ -124,7 +124,7 @@ fn same_data_same_hash_same_model_and_a_new_label_changes_the_hash() {
         },
     )
     .unwrap();
-    let c = train::train(&dir, &quick(1), &mut keep_going).unwrap();
+    let c = finelab_app::training_jobs::train(&dir, &quick(1), &mut keep_going).unwrap();
     assert_ne!(c.data_hash, a.data_hash);
 }
 
@@ -168,7 +168,7 @@ fn a_run_whose_process_died_reads_as_interrupted() {
 fn bad_requests_and_empty_projects_fail_before_a_run_is_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let check = |dir: &Path, req: &TrainRequest, fragment: &str| {
-        let e = err_text(train::train(dir, req, &mut keep_going).unwrap_err());
+        let e = err_text(finelab_app::training_jobs::train(dir, req, &mut keep_going).unwrap_err());
         assert!(e.contains(fragment), "expected {fragment:?} in: {e}");
         if dir.join("project.sqlite").exists() {
             assert_eq!(project::stats(dir).unwrap().runs, 0, "no run may be recorded for: {e}");
@@ -221,7 +221,7 @@ fn eval_recomputes_a_split_without_stored_report_as_predict_and_metrics_do() {
         }
     }
     import(&dir, &write(&tmp.path().join("multi.jsonl"), &lines), None);
-    let done = train::train(&dir, &quick(4), &mut keep_going).unwrap();
+    let done = finelab_app::training_jobs::train(&dir, &quick(4), &mut keep_going).unwrap();
     assert!(done.test.is_none() && done.n_test == 0);
     let e = err_text(train::eval(&dir, None, Split::Test).unwrap_err());
     assert!(e.contains("no test report") && e.contains("still empty"), "{e}");
@@ -274,7 +274,7 @@ fn spans_on_msra_sentences_eval_equals_predict_then_metrics() {
     import(&dir, &conll, None);
     // The tagger learns entities from few sentences only with a larger step than the default.
     let req = TrainRequest { lr: Some(1.0), ..quick(4) };
-    let done = train::train(&dir, &req, &mut keep_going).unwrap();
+    let done = finelab_app::training_jobs::train(&dir, &req, &mut keep_going).unwrap();
     let test = done.test.clone().expect("a test split");
     assert!(test["micro avg"]["f1-score"].as_f64().unwrap() > 0.2, "it finds entities: {test}");
 
@@ -405,7 +405,7 @@ fn metrics_match_by_id_in_any_order_and_by_line_without_ids() {
 fn predict_rejects_lines_that_are_not_records_naming_the_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = reviews(tmp.path(), 40, 0);
-    let done = train::train(&dir, &quick(1), &mut keep_going).unwrap();
+    let done = finelab_app::training_jobs::train(&dir, &quick(1), &mut keep_going).unwrap();
     let check = |input: &str, fragment: &str| {
         let mut out = Vec::new();
         let e = err_text(train::predict(&done.model_dir, &mut input.as_bytes(), "in.jsonl", &mut out).unwrap_err());

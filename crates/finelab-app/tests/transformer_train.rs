@@ -37,7 +37,7 @@ fn train_eval_predict_with_a_transformer_model_folder() {
         device: Some("auto".into()),
     };
     let mut events = Vec::new();
-    let done = train::train(&dir, &request, &mut |e| {
+    let done = finelab_app::training_jobs::train(&dir, &request, &mut |e| {
         events.push(e.clone());
         Control::Continue
     })
@@ -88,14 +88,14 @@ fn transformer_requests_are_checked_before_a_run_is_recorded() {
     write_tiny_bert(&base, &corpus, &TinySpec::default()).unwrap();
     let request = |device: &str| TrainRequest { model: base.display().to_string(), device: Some(device.into()), ..TrainRequest::default() };
     // Built without the `cuda` feature (or without a GPU): refused, naming the flag.
-    let e = train::train(&dir, &request("cuda"), &mut |_| Control::Continue).unwrap_err();
+    let e = finelab_app::training_jobs::train(&dir, &request("cuda"), &mut |_| Control::Continue).unwrap_err();
     assert!(matches!(e, AppError::Unsupported(_)), "{e:?}");
     assert!(e.to_string().contains("--device cuda"), "{e}");
-    let e = train::train(&dir, &request("tpu"), &mut |_| Control::Continue).unwrap_err();
+    let e = finelab_app::training_jobs::train(&dir, &request("tpu"), &mut |_| Control::Continue).unwrap_err();
     assert!(e.to_string().contains("expected auto, cpu, cuda or metal"), "{e}");
     // A folder without weights fails the run with an error naming the file.
     std::fs::remove_file(base.join("model.safetensors")).unwrap();
-    let e = train::train(&dir, &request("cpu"), &mut |_| Control::Continue).unwrap_err();
+    let e = finelab_app::training_jobs::train(&dir, &request("cpu"), &mut |_| Control::Continue).unwrap_err();
     assert!(e.to_string().contains("model.safetensors"), "{e}");
     assert!(train::runs(&dir).unwrap().iter().all(|r| r.status == "failed"));
 }

@@ -46,7 +46,7 @@ impl Store {
     pub fn annotate(&mut self, seq: i64, annotator: &str, action: &Action) -> Result<Receipt> {
         validate_annotator(annotator)?;
         let kind = self.kind()?;
-        let tx = self.conn.transaction()?;
+        let tx = crate::project::write_tx(&mut self.conn)?;
         let (uid, text): (String, String) = tx
             .query_row("SELECT uid, text FROM records WHERE id = ?1", [seq], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
@@ -68,7 +68,12 @@ impl Store {
         let annotation_id = tx.last_insert_rowid();
         let before = is_labeled(&tx, seq)?;
         recompute(&tx, seq, annotator)?;
-        let labeled_delta = is_labeled(&tx, seq)? as i32 - before as i32;
+        let labeled = is_labeled(&tx, seq)?;
+        let labeled_delta = labeled as i32 - before as i32;
+        if labeled {
+            // A record gets its split in the transaction that makes it labeled.
+            crate::splits::assign_in(&tx, Some(&[seq]))?;
+        }
         tx.commit()?;
         Ok(Receipt { annotation_id, record_seq: seq, record_id: uid, labeled_delta })
     }
@@ -76,7 +81,7 @@ impl Store {
     /// Undoes `annotator`'s most recent action that is not undone yet, by appending an `undo` entry.
     /// Returns the record it applied to, or `None` when there is nothing to undo.
     pub fn undo(&mut self, annotator: &str) -> Result<Option<Receipt>> {
-        let tx = self.conn.transaction()?;
+        let tx = crate::project::write_tx(&mut self.conn)?;
         let target: Option<(i64, i64)> = tx
             .query_row(
                 "SELECT a.id, a.record_id FROM annotations a
@@ -95,7 +100,12 @@ impl Store {
         let annotation_id = tx.last_insert_rowid();
         let before = is_labeled(&tx, seq)?;
         recompute(&tx, seq, annotator)?;
-        let labeled_delta = is_labeled(&tx, seq)? as i32 - before as i32;
+        let labeled = is_labeled(&tx, seq)?;
+        let labeled_delta = labeled as i32 - before as i32;
+        if labeled {
+            // A record gets its split in the transaction that makes it labeled.
+            crate::splits::assign_in(&tx, Some(&[seq]))?;
+        }
         let uid: String = tx.query_row("SELECT uid FROM records WHERE id = ?1", [seq], |r| r.get(0))?;
         tx.commit()?;
         Ok(Some(Receipt { annotation_id, record_seq: seq, record_id: uid, labeled_delta }))
@@ -121,7 +131,7 @@ impl Store {
 
     /// Rebuilds every derived table from the log (a repair tool; the log is the truth).
     pub fn rebuild_derived_state(&mut self) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = crate::project::write_tx(&mut self.conn)?;
         tx.execute_batch("DELETE FROM current_labels; DELETE FROM current_annotations; UPDATE records SET n_labeled = 0;")?;
         let pairs: Vec<(i64, String)> = {
             let mut stmt = tx.prepare("SELECT DISTINCT record_id, annotator FROM annotations")?;
@@ -153,9 +163,21 @@ pub struct LogEntry {
     pub created_at: i64,
 }
 
+/// The longest annotator name accepted (names are shown in lists and stored on every log entry).
+pub const MAX_ANNOTATOR_CHARS: usize = 100;
+
 pub(crate) fn validate_annotator(annotator: &str) -> Result<()> {
     if annotator.trim().is_empty() {
         return Err(Error::Invalid("the annotator name is empty".into()));
+    }
+    if annotator.chars().count() > MAX_ANNOTATOR_CHARS {
+        return Err(Error::Invalid(format!(
+            "the annotator name is {} characters long; at most {MAX_ANNOTATOR_CHARS} are allowed",
+            annotator.chars().count()
+        )));
+    }
+    if annotator.chars().any(char::is_control) {
+        return Err(Error::Invalid("the annotator name contains a control character".into()));
     }
     Ok(())
 }

@@ -86,7 +86,7 @@ impl Store {
     /// Stores predictions of `run` in one transaction (replacing earlier ones for the same
     /// records). Callers write in batches so that labeling never waits long.
     pub fn write_predictions(&mut self, run: &str, rows: &[NewPrediction]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = crate::project::write_tx(&mut self.conn)?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO predictions (run_id, record_id, split, gold, gold_labels, value, label, labels, score)

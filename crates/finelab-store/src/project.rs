@@ -14,6 +14,23 @@ pub struct Store {
     pub(crate) dir: PathBuf,
 }
 
+/// How long a statement waits for another connection's write lock before giving up.
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Begins a transaction that will write to the project database, taking the write lock now.
+///
+/// A transaction that reads first and writes later (`BEGIN DEFERRED`) cannot wait for the lock
+/// when another connection committed in between: SQLite answers `SQLITE_BUSY_SNAPSHOT` at once,
+/// and the busy timeout never applies. Taking the lock before the first read makes a second
+/// writer wait its turn instead. `BEGIN IMMEDIATE` would also lock the attached search index,
+/// which the import's indexer thread writes from its own connection, so the lock is taken with a
+/// statement that writes to the main database only (and changes nothing).
+pub(crate) fn write_tx(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>> {
+    let tx = conn.transaction()?;
+    tx.execute("UPDATE main.settings SET value = value WHERE 0", [])?;
+    Ok(tx)
+}
+
 fn open_connection(db: &Path) -> Result<Connection> {
     let conn = Connection::open(db)?;
     // WAL lets the UI read while an import or the indexer writes; synchronous=FULL makes every
@@ -23,7 +40,9 @@ fn open_connection(db: &Path) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -32_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // A writer waits for the one before it (see `write_tx`); the longest wait is an import's
+    // write phase, which holds the lock for seconds at most, so this is a generous bound.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     crate::search::register_functions(&conn)?;
     crate::search::attach(&conn, db)?;
     Ok(conn)
@@ -141,7 +160,7 @@ impl Store {
 
     /// Appends labels to the label set (names already present are left alone).
     pub fn add_labels(&mut self, names: &[String]) -> Result<Vec<String>> {
-        let tx = self.conn.transaction()?;
+        let tx = write_tx(&mut self.conn)?;
         let added = add_labels_in(&tx, names)?;
         tx.commit()?;
         Ok(added)

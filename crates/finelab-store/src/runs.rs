@@ -34,9 +34,10 @@ pub struct NewRun {
 pub enum RunUpdate {
     /// Append one epoch's summary.
     Epoch(serde_json::Value),
-    /// The run finished (completed or cancelled, keeping its best model).
-    Finished {
-        /// `completed` or `cancelled`.
+    /// Training ended (completed or cancelled, keeping its best model): the reports and the
+    /// model are recorded, and the run stays `running` until its predictions are stored.
+    Trained {
+        /// `completed` or `cancelled`: the status the run takes once its predictions are stored.
         status: String,
         /// Final dev report.
         dev_report: Option<serde_json::Value>,
@@ -45,6 +46,9 @@ pub enum RunUpdate {
         /// The saved model folder.
         model_dir: Option<String>,
     },
+    /// The predictions its charts count (every dev and test record) are stored: the run takes
+    /// the status its training ended with. An `interrupted` run that was trained is finished so.
+    PredictionsStored,
     /// The run failed.
     Failed(String),
 }
@@ -86,10 +90,14 @@ pub struct RunRow {
     pub model_dir: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// What training ended as (`completed` or `cancelled`) once it did; the run takes this
+    /// status when its predictions are stored. A run `interrupted` with this set was trained
+    /// and can be finished by storing its predictions.
+    pub trained_status: Option<String>,
 }
 
 const RUN_COLUMNS: &str = "id, created_at, finished_at, status, family, base_model, device, config, data_hash,
-    n_train, n_dev, n_test, epochs, dev_report, test_report, model_dir, error";
+    n_train, n_dev, n_test, epochs, dev_report, test_report, model_dir, error, trained_status";
 
 fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let json = |i: usize| -> rusqlite::Result<Option<serde_json::Value>> {
@@ -113,6 +121,7 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         test_report: json(14)?,
         model_dir: r.get(15)?,
         error: r.get(16)?,
+        trained_status: r.get(17)?,
     })
 }
 
@@ -137,12 +146,17 @@ impl Store {
                 "UPDATE runs SET epochs = json_insert(epochs, '$[#]', json(?2)) WHERE id = ?1",
                 params![id, epoch.to_string()],
             )?,
-            RunUpdate::Finished { status, dev_report, test_report, model_dir } => self.conn.execute(
-                "UPDATE runs SET status = ?2, finished_at = ?3, dev_report = ?4, test_report = ?5, model_dir = ?6 WHERE id = ?1",
+            RunUpdate::Trained { status, dev_report, test_report, model_dir } => self.conn.execute(
+                "UPDATE runs SET trained_status = ?2, dev_report = ?3, test_report = ?4, model_dir = ?5 WHERE id = ?1",
                 params![
-                    id, status, crate::now_ms(), dev_report.as_ref().map(|v| v.to_string()),
+                    id, status, dev_report.as_ref().map(|v| v.to_string()),
                     test_report.as_ref().map(|v| v.to_string()), model_dir
                 ],
+            )?,
+            RunUpdate::PredictionsStored => self.conn.execute(
+                "UPDATE runs SET status = trained_status, finished_at = ?2, error = NULL
+                 WHERE id = ?1 AND trained_status IS NOT NULL",
+                params![id, crate::now_ms()],
             )?,
             RunUpdate::Failed(error) => self.conn.execute(
                 "UPDATE runs SET status = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",

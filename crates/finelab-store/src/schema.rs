@@ -132,6 +132,18 @@ CREATE TABLE predictions (
 CREATE INDEX predictions_by_record ON predictions(record_id);
 CREATE INDEX predictions_by_score ON predictions(run_id, score);
 "#,
+    // 3: splits are given in the transaction that makes a record labeled. A record remembers the
+    // stratum (its label set) it was counted in when it got its split, so the proportions of a
+    // stratum are read from an index instead of from every labeled record. A run records what
+    // its training ended as (`completed` or `cancelled`) while its predictions are still being
+    // stored: it takes that status only once they all are.
+    r#"
+ALTER TABLE records ADD COLUMN stratum TEXT;
+CREATE INDEX records_by_stratum ON records(stratum, split) WHERE stratum IS NOT NULL;
+CREATE INDEX records_split_unstratified ON records(id) WHERE split IS NOT NULL AND stratum IS NULL;
+CREATE INDEX records_labeled_unsplit ON records(id) WHERE split IS NULL AND n_labeled > 0;
+ALTER TABLE runs ADD COLUMN trained_status TEXT CHECK (trained_status IN ('completed', 'cancelled'));
+"#,
 ];
 
 /// The migration list in `rusqlite_migration`'s form.

@@ -418,6 +418,9 @@ impl Store {
         let mut done = 0u64;
         loop {
             let tx = self.conn.transaction()?;
+            // The write lock on the index first (see `project::write_tx`): the watermark read
+            // below must not be overtaken by another indexer.
+            tx.execute("UPDATE search.search_meta SET value = value WHERE 0", [])?;
             let wm: i64 = tx.query_row("SELECT value FROM search.search_meta WHERE key = 'indexed_upto'", [], |r| r.get(0))?;
             let mut last = wm;
             let mut n = 0u64;

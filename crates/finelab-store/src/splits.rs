@@ -7,7 +7,7 @@
 //! moving anyone.
 
 use crate::{AnnotationValue, Result, Split, SplitRatios, Store};
-use rusqlite::params;
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -52,68 +52,125 @@ fn split_index(split: Split) -> usize {
 }
 
 impl Store {
-    /// Gives every labeled record without a split its split (see the module docs).
+    /// Gives every labeled record without a split its split (see the module docs). Imports and
+    /// annotations do this in their own transactions; this catches up projects written before.
     pub fn assign_splits(&mut self) -> Result<SplitSummary> {
-        let settings = self.settings()?;
-        let tx = self.conn.transaction()?;
-        // Latest current value per labeled record.
-        let mut by_record: BTreeMap<i64, (String, Option<Split>, i64, String)> = BTreeMap::new();
+        let tx = crate::project::write_tx(&mut self.conn)?;
+        let assigned = assign_in(&tx, None)?;
+        let mut totals = [0u64; 3];
         {
             let mut stmt = tx.prepare(
-                "SELECT r.id, r.uid, r.split, c.updated_at, c.value FROM records r
-                 JOIN current_annotations c ON c.record_id = r.id
-                 WHERE r.n_labeled > 0 AND c.value IS NOT NULL",
+                "SELECT split, count(*) FROM records WHERE split IS NOT NULL AND n_labeled > 0 GROUP BY split",
             )?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
-                let seq: i64 = row.get(0)?;
-                let split: Option<String> = row.get(2)?;
-                let updated_at: i64 = row.get(3)?;
-                let entry = (row.get(1)?, split.and_then(|s| s.parse().ok()), updated_at, row.get(4)?);
-                match by_record.get(&seq) {
-                    Some(existing) if existing.2 >= updated_at => {}
-                    _ => {
-                        by_record.insert(seq, entry);
-                    }
-                }
-            }
-        }
-        // Per stratum: records already in each split, and the new ones as (hash key, seq).
-        type Stratum = ([u64; 3], Vec<(u64, i64)>);
-        let mut strata: BTreeMap<String, Stratum> = BTreeMap::new();
-        for (seq, (uid, split, _, value)) in &by_record {
-            let value: AnnotationValue = serde_json::from_str(value)?;
-            let stratum = strata.entry(value.stratum()).or_default();
-            match split {
-                Some(s) => stratum.0[split_index(*s)] += 1,
-                None => {
-                    let key = xxhash_rust::xxh3::xxh3_64_with_seed(uid.as_bytes(), settings.split_seed);
-                    stratum.1.push((key, *seq));
-                }
-            }
-        }
-        let mut assigned = 0;
-        {
-            let mut update = tx.prepare("UPDATE records SET split = ?1 WHERE id = ?2")?;
-            for (counts, new) in strata.values_mut() {
-                new.sort_unstable();
-                for (_, seq) in new.iter() {
-                    let split = pick_split(&settings.split_ratios, counts);
-                    counts[split_index(split)] += 1;
-                    update.execute(params![split.as_str(), seq])?;
-                    assigned += 1;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (split, n) = row?;
+                if let Ok(split) = split.parse::<Split>() {
+                    totals[split_index(split)] = n as u64;
                 }
             }
         }
         tx.commit()?;
-        let totals = strata.values().fold([0u64; 3], |mut acc, (c, _)| {
-            for i in 0..3 {
-                acc[i] += c[i];
-            }
-            acc
-        });
         Ok(SplitSummary { assigned, train: totals[0], dev: totals[1], test: totals[2] })
     }
+}
+
+/// The stratum of a labeled record: the label set of its latest current value.
+fn stratum_of(conn: &Connection, seq: i64) -> Result<Option<String>> {
+    let value: Option<String> = conn
+        .prepare_cached(
+            "SELECT value FROM current_annotations WHERE record_id = ?1 AND value IS NOT NULL
+             ORDER BY updated_at DESC, annotation_id DESC LIMIT 1",
+        )?
+        .query_row([seq], |r| r.get(0))
+        .optional()?;
+    value.map(|v| Ok(serde_json::from_str::<AnnotationValue>(&v)?.stratum())).transpose()
+}
+
+/// Gives labeled records without a split their split, inside the caller's write transaction:
+/// `only` the given records (those the transaction just labeled), or every such record. Returns
+/// how many got one.
+///
+/// Each record that has a split is counted once in the stratum it had when it got it (stored in
+/// `records.stratum`); records that got their split another way (from an imported file, or
+/// before the stratum was stored) are counted on the way in.
+pub(crate) fn assign_in(conn: &Connection, only: Option<&[i64]>) -> Result<u64> {
+    // Count the records that have a split but are not counted yet (labeled ones only: an
+    // unlabeled record's stratum is not known).
+    let uncounted: Vec<i64> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM records WHERE split IS NOT NULL AND stratum IS NULL AND n_labeled > 0",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for seq in uncounted {
+        if let Some(stratum) = stratum_of(conn, seq)? {
+            conn.prepare_cached("UPDATE records SET stratum = ?1 WHERE id = ?2")?.execute(params![stratum, seq])?;
+        }
+    }
+    let candidates: Vec<(i64, String)> = match only {
+        Some(seqs) => {
+            let mut stmt =
+                conn.prepare_cached("SELECT uid FROM records WHERE id = ?1 AND split IS NULL AND n_labeled > 0")?;
+            let mut out = Vec::new();
+            for &seq in seqs {
+                if let Some(uid) = stmt.query_row([seq], |r| r.get::<_, String>(0)).optional()? {
+                    out.push((seq, uid));
+                }
+            }
+            out
+        }
+        None => {
+            let mut stmt = conn.prepare_cached("SELECT id, uid FROM records WHERE split IS NULL AND n_labeled > 0")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        }
+    };
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let seed: u64 = conn
+        .query_row("SELECT value FROM settings WHERE key = 'split_seed'", [], |r| r.get::<_, String>(0))
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(42);
+    let ratios: SplitRatios = match conn
+        .query_row("SELECT value FROM settings WHERE key = 'split_ratios'", [], |r| r.get::<_, String>(0))
+        .optional()?
+    {
+        Some(json) => serde_json::from_str(&json)?,
+        None => SplitRatios::default(),
+    };
+    // Per stratum: the new records as (hash key, seq), taken in the order of a seeded hash of
+    // their stable id, so that the outcome does not depend on import order.
+    let mut strata: BTreeMap<String, Vec<(u64, i64)>> = BTreeMap::new();
+    for (seq, uid) in candidates {
+        let Some(stratum) = stratum_of(conn, seq)? else { continue };
+        strata.entry(stratum).or_default().push((xxhash_rust::xxh3::xxh3_64_with_seed(uid.as_bytes(), seed), seq));
+    }
+    let mut assigned = 0;
+    let mut count = conn.prepare_cached("SELECT split, count(*) FROM records WHERE stratum = ?1 GROUP BY split")?;
+    let mut update = conn.prepare_cached("UPDATE records SET split = ?1, stratum = ?2 WHERE id = ?3")?;
+    for (stratum, mut new) in strata {
+        let mut counts = [0u64; 3];
+        let rows = count.query_map([&stratum], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            if let (Some(split), n) = row? {
+                if let Ok(split) = split.parse::<Split>() {
+                    counts[split_index(split)] += n as u64;
+                }
+            }
+        }
+        new.sort_unstable();
+        for (_, seq) in new {
+            let split = pick_split(&ratios, &counts);
+            counts[split_index(split)] += 1;
+            update.execute(params![split.as_str(), stratum, seq])?;
+            assigned += 1;
+        }
+    }
+    Ok(assigned)
 }
 
 #[cfg(test)]

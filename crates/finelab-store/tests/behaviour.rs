@@ -93,8 +93,9 @@ fn splits_are_stratified_and_stable() {
         range.map(|i| format!("{{\"id\": \"r{i}\", \"text\": \"text {i}\", \"label\": \"{}\"}}\n", if i % 5 == 0 { "b" } else { "a" })).collect()
     };
     import(&mut s, &write(tmp.path(), "1.jsonl", jsonl(0..500)), &ImportOptions::default());
+    // The import gave its labeled records their splits in its own transaction.
     let first = s.assign_splits().unwrap();
-    assert_eq!((first.assigned, first.train, first.dev, first.test), (500, 400, 50, 50));
+    assert_eq!((first.assigned, first.train, first.dev, first.test), (0, 400, 50, 50));
     let count = |s: &Store, label: &str, split: Split| {
         s.search(&SearchQuery { label: Some(label.into()), split: Some(split), limit: Some(10_000), ..Default::default() }).unwrap().hits.len()
     };
@@ -102,7 +103,7 @@ fn splits_are_stratified_and_stable() {
     let before: Vec<_> = s.labeled_records().unwrap().into_iter().map(|r| (r.id, r.split)).collect();
     import(&mut s, &write(tmp.path(), "2.jsonl", jsonl(500..1000)), &ImportOptions::default());
     let second = s.assign_splits().unwrap();
-    assert_eq!((second.assigned, second.train, second.dev, second.test), (500, 800, 100, 100));
+    assert_eq!((second.assigned, second.train, second.dev, second.test), (0, 800, 100, 100));
     let after: Vec<_> = s.labeled_records().unwrap().into_iter().map(|r| (r.id, r.split)).take(500).collect();
     assert_eq!(before, after, "existing records keep their split");
     assert_eq!(s.assign_splits().unwrap().assigned, 0);
@@ -196,4 +197,97 @@ fn newer_database_is_refused_and_log_is_append_only() {
     assert!(err.contains("schema version 99") && err.contains("newer Finelab"), "{err}");
     let err = Store::open(&tmp.path().join("nowhere")).err().unwrap().to_string();
     assert!(err.contains("not a Finelab project"), "{err}");
+}
+
+/// `n` labeled JSONL rows `{prefix}{i}` (every fifth labeled "b").
+fn labeled_jsonl(prefix: &str, range: std::ops::Range<usize>) -> String {
+    range
+        .map(|i| format!("{{\"text\": \"{prefix} {i}\", \"label\": \"{}\"}}\n", if i % 5 == 0 { "b" } else { "a" }))
+        .collect()
+}
+
+#[test]
+fn labeling_waits_for_an_import_instead_of_failing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    let mut s = new_project(&dir, ProjectKind::Single, &["a", "b"]);
+    let first = write(tmp.path(), "first.txt", (0..200).map(|i| format!("unlabeled {i}\n")).collect::<String>());
+    import(&mut s, &first, &ImportOptions::default());
+    let big = write(tmp.path(), "big.jsonl", labeled_jsonl("imported", 0..60_000));
+    let importing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let labeler = {
+        let dir = dir.clone();
+        let importing = importing.clone();
+        std::thread::spawn(move || {
+            // A second connection, as the server's label path has: every annotation must land,
+            // from before the import starts writing until after it committed.
+            let mut s = Store::open(&dir).unwrap();
+            let mut last = std::collections::BTreeMap::new();
+            let mut n = 0u64;
+            while importing.load(std::sync::atomic::Ordering::SeqCst) || n < 400 {
+                let seq = (n % 200) as i64 + 1;
+                let value = if (n / 200) % 2 == 0 { "a" } else { "b" };
+                s.annotate(seq, "ann", &label(value)).expect("an annotation while an import runs");
+                last.insert(seq, value);
+                n += 1;
+            }
+            (n, last)
+        })
+    };
+    let report = s.import(&big, &ImportOptions::default(), &mut |_| true).expect("the import while labeling goes on");
+    importing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (n, last) = labeler.join().unwrap();
+    assert_eq!(report.imported, 60_000);
+    assert!(n >= 400);
+    for (seq, expected) in last {
+        let view = s.record_by_seq(seq).unwrap();
+        assert_eq!(view.value, Some(AnnotationValue::Label(expected.into())), "record {seq}");
+        assert!(view.record.split.is_some(), "record {seq} got its split when it was labeled");
+    }
+    let without_split = s.labeled_records().unwrap().into_iter().filter(|r| r.split.is_none()).count();
+    assert_eq!(without_split, 0);
+}
+
+#[test]
+fn two_imports_at_once_both_succeed_and_share_no_duplicate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    drop(new_project(&dir, ProjectKind::Single, &["a", "b"]));
+    // The files overlap in 5,000 texts: whichever import writes second skips them as duplicates.
+    let one = write(tmp.path(), "one.jsonl", labeled_jsonl("row", 0..30_000));
+    let two = write(tmp.path(), "two.jsonl", labeled_jsonl("row", 25_000..55_000));
+    let handles: Vec<_> = [one, two]
+        .into_iter()
+        .map(|file| {
+            let dir = dir.clone();
+            std::thread::spawn(move || Store::open(&dir).unwrap().import(&file, &ImportOptions::default(), &mut |_| true))
+        })
+        .collect();
+    let reports: Vec<_> = handles.into_iter().map(|h| h.join().unwrap().expect("both imports succeed")).collect();
+    let s = Store::open(&dir).unwrap();
+    assert_eq!(s.n_records().unwrap(), 55_000);
+    assert_eq!(reports.iter().map(|r| r.imported).sum::<u64>(), 55_000);
+    assert_eq!(reports.iter().map(|r| r.duplicates).sum::<u64>(), 5_000);
+    let records = s.labeled_records().unwrap();
+    assert_eq!(records.len(), 55_000);
+    assert_eq!(records.iter().filter(|r| r.split.is_none()).count(), 0, "every labeled record has its split");
+    // Stratified as one import would have been: 80/10/10 within each label, give or take one.
+    let n = |label: &str, split: Split| {
+        records.iter().filter(|r| r.split == Some(split) && r.value == AnnotationValue::Label(label.into())).count() as i64
+    };
+    for (label, total) in [("a", 44_000i64), ("b", 11_000)] {
+        assert!((n(label, Split::Train) - total * 8 / 10).abs() <= 2, "{label} train {}", n(label, Split::Train));
+        assert!((n(label, Split::Dev) - total / 10).abs() <= 2, "{label} dev {}", n(label, Split::Dev));
+    }
+}
+
+#[test]
+fn annotator_names_are_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = lines_project(tmp.path(), ProjectKind::Single, &["a"], &["one"]);
+    assert!(s.annotate(1, &"x".repeat(100), &label("a")).is_ok());
+    let err = s.annotate(1, &"x".repeat(101), &label("a")).unwrap_err().to_string();
+    assert!(err.contains("at most 100"), "{err}");
+    let err = s.annotate(1, "a\u{1b}[31mb", &label("a")).unwrap_err().to_string();
+    assert!(err.contains("control character"), "{err}");
 }

@@ -12,7 +12,7 @@ mod text;
 
 pub use encoding::EncodingChoice;
 
-use crate::annotations::{check_labels_known, normalize_value, write_current};
+use crate::annotations::{normalize_value, write_current};
 use crate::{AnnotationValue, Error, ProjectKind, Result, Span, Split, Store, Turn};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -274,6 +274,9 @@ pub(crate) struct SourceRow {
     pub value: Option<RawValue>,
     pub split: Option<Split>,
     pub annotator: Option<String>,
+    /// More annotations of the same row by other annotators (annotator, value), e.g. a Label
+    /// Studio task labeled by several people; `value` and `annotator` hold the first.
+    pub extra_annotations: Vec<(String, RawValue)>,
 }
 
 pub(crate) type RowResult = std::result::Result<SourceRow, RowError>;
@@ -396,54 +399,36 @@ impl Store {
             seconds: 0.0,
         };
         let labels_before: Vec<String> = self.labels()?.into_iter().map(|l| l.name).collect();
-        // Index while importing, on the other core, when the index is complete so far (otherwise
-        // it would skip a range; `index_pending` catches up instead).
-        let mut indexer = if !options.skip_search_index && self.search_pending()? == 0 {
-            Some(crate::search::ConcurrentIndexer::start(&self.dir.join(crate::DB_FILE))?)
-        } else {
-            None
+        let known_labels: std::collections::HashSet<String> = labels_before.iter().cloned().collect();
+        let mut labels_to_add: Vec<String> = Vec::new();
+        let reject = |report: &mut ImportReport, line: u64, reason: String| {
+            report.n_rejected += 1;
+            if report.rejected.len() < MAX_LISTED {
+                report.rejected.push(RowError { line, reason });
+            }
         };
-        let mut last_seq = 0i64;
-        let now = crate::now_ms();
-        // The uid and content-hash indexes take random inserts; a larger page cache for the
-        // import keeps them in memory (bounded: 96 MB).
-        self.conn.pragma_update(None, "cache_size", -96_000)?;
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO sources (path, format, encoding, imported_at, n_imported, n_duplicates, n_rejected)
-             VALUES (?1, ?2, ?3, ?4, 0, 0, 0)",
-            params![absolute(path).display().to_string(), format.as_str(), opened.encoding, now],
-        )?;
-        let source_id = tx.last_insert_rowid();
+
+        // Phase 1, without the write lock: read, validate and de-duplicate every row into memory.
+        // Labeling (and anything else that writes) goes on meanwhile; only phase 2 makes it wait.
+        let seen_upto: i64 = self.conn.query_row("SELECT coalesce(max(id), 0) FROM records", [], |r| r.get(0))?;
+        let mut pending: Vec<PendingRow> = Vec::new();
         {
-            let mut find_text = tx.prepare_cached("SELECT uid, text FROM records WHERE id = ?1")?;
-            let mut find_uid = tx.prepare_cached("SELECT 1 FROM records WHERE uid = ?1")?;
-            // Content hash -> first record with it, for the whole project, in memory (16 bytes a
-            // record): duplicate detection without a random-insert index on disk. A hit is
-            // confirmed on the text.
-            let mut known_hashes: std::collections::HashMap<i64, i64> = {
-                let mut stmt = tx.prepare("SELECT content_hash, id FROM records")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            let mut find_text = self.conn.prepare_cached("SELECT uid, text FROM records WHERE id = ?1")?;
+            let mut find_uid = self.conn.prepare_cached("SELECT 1 FROM records WHERE uid = ?1")?;
+            // Content hash -> the first record (or row of this file) with it, for the whole
+            // project, in memory (16 bytes a record): duplicate detection without a random-insert
+            // index on disk. A hit is confirmed on the text.
+            let mut known_hashes: std::collections::HashMap<i64, Seen> = {
+                let mut stmt = self.conn.prepare("SELECT content_hash, id FROM records WHERE id <= ?1")?;
+                let rows = stmt.query_map([seen_upto], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
                 let mut map = std::collections::HashMap::new();
                 for row in rows {
                     let (hash, seq) = row?;
-                    map.entry(hash).or_insert(seq);
+                    map.entry(hash).or_insert(Seen::Record(seq));
                 }
                 map
             };
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO records (uid, text, turns, meta, source_id, source_line, content_hash, split, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            let mut log = tx.prepare_cached(
-                "INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (?1, ?2, 'label', ?3, ?4)",
-            )?;
-            let reject = |report: &mut ImportReport, line: u64, reason: String| {
-                report.n_rejected += 1;
-                if report.rejected.len() < MAX_LISTED {
-                    report.rejected.push(RowError { line, reason });
-                }
-            };
+            let mut given_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
             for item in opened.rows {
                 report.rows += 1;
                 if report.rows.is_multiple_of(4096) {
@@ -472,30 +457,71 @@ impl Store {
                     reject(&mut report, line, "the text is empty".into());
                     continue;
                 }
-                let raw = row.value.or_else(|| options.fixed_label.clone().map(RawValue::Label));
-                let value = match raw.map(|raw| normalize_value(kind, resolve_value(kind, raw), &text)).transpose() {
-                    Ok(v) => v,
-                    Err(e) => {
-                        reject(&mut report, line, e.to_string());
-                        continue;
-                    }
-                };
-                if let Some(v) = &value {
-                    if let Err(e) = check_labels_known(&tx, v, options.add_labels) {
-                        reject(&mut report, line, format!("{e} (add them with --add-labels)"));
-                        continue;
-                    }
-                }
-                let hash = crate::content_hash(&text);
-                if let (false, Some(&first)) = (options.keep_duplicates, known_hashes.get(&hash)) {
-                    let mut existing: Option<String> = None;
-                    let mut rows = find_text.query([first])?;
-                    if let Some(r) = rows.next()? {
-                        if r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)? == text {
-                            existing = Some(r.get(0)?);
+                let first = row
+                    .value
+                    .or_else(|| options.fixed_label.clone().map(RawValue::Label))
+                    .map(|raw| (row.annotator.clone().unwrap_or_else(|| annotator_default.clone()), raw));
+                let mut annotations: Vec<(String, String)> = Vec::new();
+                let mut bad: Option<String> = None;
+                for (annotator, raw) in first.into_iter().chain(row.extra_annotations) {
+                    let value = match normalize_value(kind, resolve_value(kind, raw), &text)
+                        .and_then(|v| crate::annotations::validate_annotator(&annotator).map(|()| v))
+                    {
+                        Ok(v) => v,
+                        Err(e) => {
+                            bad = Some(e.to_string());
+                            break;
+                        }
+                    };
+                    let missing: Vec<&str> =
+                        value.label_names().into_iter().filter(|n| !known_labels.contains(*n)).collect();
+                    if !missing.is_empty() {
+                        if options.add_labels {
+                            for name in missing {
+                                if let Err(e) = crate::project::validate_label_name(name) {
+                                    bad = Some(e.to_string());
+                                    break;
+                                }
+                                if !labels_to_add.iter().any(|l| l == name) {
+                                    labels_to_add.push(name.to_string());
+                                }
+                            }
+                        } else {
+                            bad = Some(format!(
+                                "label{} {} not in the project's label set (add them with --add-labels)",
+                                if missing.len() > 1 { "s" } else { "" },
+                                missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                        if bad.is_some() {
+                            break;
                         }
                     }
-                    if let Some(existing_id) = existing {
+                    annotations.push((annotator, serde_json::to_string(&value)?));
+                }
+                if let Some(reason) = bad {
+                    reject(&mut report, line, reason);
+                    continue;
+                }
+                let hash = crate::content_hash(&text);
+                if !options.keep_duplicates {
+                    let existing_id = match known_hashes.get(&hash) {
+                        Some(Seen::Record(first)) => {
+                            let mut rows = find_text.query([first])?;
+                            match rows.next()? {
+                                Some(r) if r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)? == text => {
+                                    Some(r.get::<_, String>(0)?)
+                                }
+                                _ => None,
+                            }
+                        }
+                        Some(Seen::Row(index)) => {
+                            let earlier = &pending[*index];
+                            (earlier.text == text).then(|| earlier.uid.clone())
+                        }
+                        None => None,
+                    };
+                    if let Some(existing_id) = existing_id {
                         report.duplicates += 1;
                         if report.duplicate_examples.len() < MAX_DUPLICATE_EXAMPLES {
                             report.duplicate_examples.push(Duplicate { line, existing_id });
@@ -504,55 +530,25 @@ impl Store {
                     }
                 }
                 let given_id = row.id.is_some();
-                let mut uid = match row.id {
+                let uid = match row.id {
                     Some(id) if id.trim().is_empty() => {
                         reject(&mut report, line, "the id is empty".into());
                         continue;
                     }
-                    Some(id) => id,
+                    Some(id) => {
+                        if given_ids.contains(&id) || find_uid.exists([&id])? {
+                            reject(&mut report, line, format!("id {id:?} is already used by another record"));
+                            continue;
+                        }
+                        given_ids.insert(id.clone());
+                        id
+                    }
                     None => generated_id(hash),
                 };
                 let turns = row.turns.as_ref().map(serde_json::to_string).transpose()?;
                 let meta = if row.meta.is_empty() { None } else { Some(serde_json::to_string(&row.meta)?) };
-                // The UNIQUE index on uid finds taken ids; only then do we look further.
-                let mut attempt = 1;
-                let inserted = loop {
-                    match insert.execute(params![
-                        uid, text, turns, meta, source_id, line as i64, hash, row.split.map(|s| s.as_str()), now
-                    ]) {
-                        Ok(_) => break true,
-                        Err(rusqlite::Error::SqliteFailure(e, _))
-                            if e.code == rusqlite::ErrorCode::ConstraintViolation && find_uid.exists([&uid])? =>
-                        {
-                            if given_id {
-                                break false;
-                            }
-                            attempt += 1;
-                            uid = format!("{}-{attempt}", generated_id(hash));
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                };
-                if !inserted {
-                    reject(&mut report, line, format!("id {uid:?} is already used by another record"));
-                    continue;
-                }
-
-                let seq = tx.last_insert_rowid();
-                known_hashes.entry(hash).or_insert(seq);
-                last_seq = seq;
-                if let Some(ix) = indexer.as_mut() {
-                    ix.push(seq, &text);
-                }
-                report.imported += 1;
-                if let Some(value) = value {
-                    let annotator = row.annotator.clone().unwrap_or_else(|| annotator_default.clone());
-                    let json = serde_json::to_string(&value)?;
-                    log.execute(params![seq, annotator, json, now])?;
-                    let id = tx.last_insert_rowid();
-                    write_current(&tx, seq, &annotator, Some((id, &json)), false, false, now)?;
-                    report.labeled += 1;
-                }
+                known_hashes.entry(hash).or_insert(Seen::Row(pending.len()));
+                pending.push(PendingRow { line, uid, given_id, text, turns, meta, hash, split: row.split, annotations });
             }
         }
         let p = ImportProgress { bytes_read: bytes_total, bytes_total, rows: report.rows };
@@ -560,29 +556,165 @@ impl Store {
             return Err(Error::Cancelled);
         }
         if options.strict && report.n_rejected > 0 {
-            let first = report.rejected.first().cloned().unwrap_or(RowError { line: 0, reason: String::new() });
-            return Err(Error::StrictRejected {
-                path: path.to_path_buf(),
-                n_rejected: report.n_rejected as usize,
-                first_line: first.line,
-                first_reason: first.reason,
-            });
+            return Err(strict_error(path, &report));
         }
+
+        // Phase 2: write everything in one transaction, holding the write lock only for this.
+        // The uid and content-hash indexes take random inserts; a larger page cache for the
+        // import keeps them in memory (bounded: 96 MB).
+        self.conn.pragma_update(None, "cache_size", -96_000)?;
+        let source = (path, format, opened.encoding.as_str(), bytes_total);
+        let written = self.write_import(source, options, seen_upto, pending, &labels_to_add, &mut report, progress);
+        self.conn.pragma_update(None, "cache_size", -32_000)?;
+        written?;
+        report.added_labels =
+            self.labels()?.into_iter().map(|l| l.name).filter(|n| !labels_before.contains(n)).collect();
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// The write phase of [`Store::import`]: one transaction that inserts the rows read and checked
+    /// before, their annotations and splits, after checking them once more against records
+    /// another writer added meanwhile (above `seen_upto`).
+    #[allow(clippy::too_many_arguments)]
+    fn write_import(
+        &mut self,
+        (path, format, encoding, bytes_total): (&Path, Format, &str, u64),
+        options: &ImportOptions,
+        seen_upto: i64,
+        pending: Vec<PendingRow>,
+        labels_to_add: &[String],
+        report: &mut ImportReport,
+        progress: &mut dyn FnMut(&ImportProgress) -> bool,
+    ) -> Result<()> {
+        let now = crate::now_ms();
+        let dir = self.dir.clone();
+        let tx = crate::project::write_tx(&mut self.conn)?;
+        if !labels_to_add.is_empty() {
+            crate::project::add_labels_in(&tx, labels_to_add)?;
+        }
+        // Records another import committed while this one read its file: their texts count as
+        // duplicates too.
+        let mut arrived: std::collections::HashMap<i64, Vec<(String, String)>> = std::collections::HashMap::new();
+        {
+            let mut stmt = tx.prepare("SELECT content_hash, uid, text FROM records WHERE id > ?1")?;
+            let rows = stmt.query_map([seen_upto], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+            for row in rows {
+                let (hash, uid, text) = row?;
+                arrived.entry(hash).or_default().push((uid, text));
+            }
+        }
+        // Index while writing, on the other core, when the index is complete so far (otherwise
+        // it would skip a range; `index_pending` catches up instead).
+        let pending_index: i64 = tx.query_row(
+            "SELECT count(*) FROM records WHERE id > (SELECT value FROM search.search_meta WHERE key = 'indexed_upto')",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut indexer = if !options.skip_search_index && pending_index == 0 && !pending.is_empty() {
+            Some(crate::search::ConcurrentIndexer::start(&dir.join(crate::DB_FILE))?)
+        } else {
+            None
+        };
+        tx.execute(
+            "INSERT INTO sources (path, format, encoding, imported_at, n_imported, n_duplicates, n_rejected)
+             VALUES (?1, ?2, ?3, ?4, 0, 0, 0)",
+            params![absolute(path).display().to_string(), format.as_str(), encoding, now],
+        )?;
+        let source_id = tx.last_insert_rowid();
+        let mut last_seq = 0i64;
+        let mut labeled_seqs: Vec<i64> = Vec::new();
+        {
+            let mut find_uid = tx.prepare_cached("SELECT 1 FROM records WHERE uid = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO records (uid, text, turns, meta, source_id, source_line, content_hash, split, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let mut log = tx.prepare_cached(
+                "INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (?1, ?2, 'label', ?3, ?4)",
+            )?;
+            let rows_total = report.rows;
+            for (n, row) in pending.into_iter().enumerate() {
+                if n % 4096 == 4095 {
+                    // Reading is done; this asks only whether to go on.
+                    let p = ImportProgress { bytes_read: bytes_total, bytes_total, rows: rows_total };
+                    if !progress(&p) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+                if !options.keep_duplicates {
+                    if let Some((uid, _)) = arrived.get(&row.hash).and_then(|v| v.iter().find(|(_, t)| *t == row.text)) {
+                        report.duplicates += 1;
+                        if report.duplicate_examples.len() < MAX_DUPLICATE_EXAMPLES {
+                            report.duplicate_examples.push(Duplicate { line: row.line, existing_id: uid.clone() });
+                        }
+                        continue;
+                    }
+                }
+                // The UNIQUE index on uid finds taken ids; only then do we look further.
+                let mut uid = row.uid;
+                let mut attempt = 1;
+                let inserted = loop {
+                    match insert.execute(params![
+                        uid, row.text, row.turns, row.meta, source_id, row.line as i64, row.hash,
+                        row.split.map(|s| s.as_str()), now
+                    ]) {
+                        Ok(_) => break true,
+                        Err(rusqlite::Error::SqliteFailure(e, _))
+                            if e.code == rusqlite::ErrorCode::ConstraintViolation && find_uid.exists([&uid])? =>
+                        {
+                            if row.given_id {
+                                break false;
+                            }
+                            attempt += 1;
+                            uid = format!("{}-{attempt}", generated_id(row.hash));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                };
+                if !inserted {
+                    report.n_rejected += 1;
+                    if report.rejected.len() < MAX_LISTED {
+                        report.rejected.push(RowError { line: row.line, reason: format!("id {uid:?} is already used by another record") });
+                    }
+                    continue;
+                }
+                let seq = tx.last_insert_rowid();
+                last_seq = seq;
+                if let Some(ix) = indexer.as_mut() {
+                    ix.push(seq, &row.text);
+                }
+                report.imported += 1;
+                if !row.annotations.is_empty() {
+                    for (annotator, json) in &row.annotations {
+                        log.execute(params![seq, annotator, json, now])?;
+                        let id = tx.last_insert_rowid();
+                        write_current(&tx, seq, annotator, Some((id, json)), false, false, now)?;
+                    }
+                    labeled_seqs.push(seq);
+                    report.labeled += 1;
+                }
+            }
+        }
+        if options.strict && report.n_rejected > 0 {
+            return Err(strict_error(path, report));
+        }
+        // Labeled records get their split in the transaction that makes them labeled.
+        crate::splits::assign_in(&tx, Some(&labeled_seqs))?;
         tx.execute(
             "UPDATE sources SET n_imported = ?2, n_duplicates = ?3, n_rejected = ?4 WHERE id = ?1",
             params![source_id, report.imported as i64, report.duplicates as i64, report.n_rejected as i64],
         )?;
         tx.commit()?;
-        self.conn.pragma_update(None, "cache_size", -32_000)?;
+        // The records are committed: nothing after this may fail the import. The index is a
+        // cache; if the indexer failed (another indexer held its file), the records are above
+        // its watermark, where search scans them, and `index_pending` adds them later.
         if let Some(ix) = indexer.take() {
             if last_seq > 0 {
-                ix.finish(last_seq)?;
+                let _ = ix.finish(last_seq);
             }
         }
-        report.added_labels =
-            self.labels()?.into_iter().map(|l| l.name).filter(|n| !labels_before.contains(n)).collect();
-        report.seconds = started.elapsed().as_secs_f64();
-        Ok(report)
+        Ok(())
     }
 
     /// The id of the import source a record came from, by path (for tests and reports).
@@ -593,6 +725,36 @@ impl Store {
     /// Whether a record with this stable id exists.
     pub fn has_record(&self, id: &str) -> Result<bool> {
         Ok(self.conn.query_row("SELECT 1 FROM records WHERE uid = ?1", [id], |_| Ok(())).optional()?.is_some())
+    }
+}
+
+/// Where a content hash was seen first: a record of the project, or a row of the file read.
+enum Seen {
+    Record(i64),
+    Row(usize),
+}
+
+/// A row read, checked and ready to insert.
+struct PendingRow {
+    line: u64,
+    uid: String,
+    given_id: bool,
+    text: String,
+    turns: Option<String>,
+    meta: Option<String>,
+    hash: i64,
+    split: Option<Split>,
+    /// (annotator, value as JSON), already checked against the project.
+    annotations: Vec<(String, String)>,
+}
+
+fn strict_error(path: &Path, report: &ImportReport) -> Error {
+    let first = report.rejected.first().cloned().unwrap_or(RowError { line: 0, reason: String::new() });
+    Error::StrictRejected {
+        path: path.to_path_buf(),
+        n_rejected: report.n_rejected as usize,
+        first_line: first.line,
+        first_reason: first.reason,
     }
 }
 

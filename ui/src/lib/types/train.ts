@@ -72,7 +72,13 @@ model_dir: string | null,
 /**
  * Why it failed.
  */
-error: string | null, };
+error: string | null, 
+/**
+ * What training ended as (`completed` or `cancelled`) once it did; the run takes this
+ * status when its predictions are stored. A run `interrupted` with this set was trained
+ * and can be finished by storing its predictions.
+ */
+trained_status: string | null, };
 
 export type Suggestion = { 
 /**
