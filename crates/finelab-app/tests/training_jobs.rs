@@ -432,3 +432,40 @@ fn job_states_after(ctx: &AppContext, dir: &str, first: &JobState) -> Vec<JobSta
     follow(ctx, second.id, |_| {});
     ok(ctx, Request::ListJobs { dir: Some(dir.to_string()) })
 }
+
+#[test]
+fn a_run_killed_while_its_predictions_are_stored_is_not_completed_and_resume_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(tmp.path(), 2000, 100);
+    let request = TrainRequest { epochs: Some(2), seed: Some(3), ..TrainRequest::default() };
+    // The process dies after the first batch of dev/test predictions is committed: a panic that
+    // unwinds out of the job, taking the training's liveness with it, as a kill would.
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        finelab_app::training_jobs::train_and_predict(&dir, &request, &mut |_| train::Control::Continue, &mut |n, total| {
+            assert!(!(n > 0 && n < total), "killed while storing predictions");
+            true
+        })
+    }));
+    assert!(crashed.is_err());
+    let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.display().to_string() });
+    assert_eq!(runs.len(), 1);
+    let id = runs[0].id.clone();
+    assert_eq!(runs[0].status, "interrupted", "a run with part of its predictions is not completed");
+    let store = Store::open(&dir).unwrap();
+    let row = store.run(&id).unwrap();
+    assert_eq!(row.trained_status.as_deref(), Some("completed"));
+    let scored = row.n_dev + row.n_test;
+    let stored = store.n_predictions(&id).unwrap();
+    assert!(stored > 0 && stored < scored, "{stored} of {scored} stored before the kill");
+
+    let job: JobState = ok(&ctx, Request::ResumeRun { dir: dir.display().to_string(), run: id.clone() });
+    let last = follow(&ctx, job.id, |_| {}).pop().unwrap();
+    assert_eq!(last.status, JobStatus::Done, "{last:?}");
+    assert_eq!(done_of(&last).run, id, "the same run is finished, not a new one trained");
+    let row = store.run(&id).unwrap();
+    assert_eq!(row.status, "completed");
+    assert_eq!(store.n_predictions(&id).unwrap(), scored + store.n_unlabeled().unwrap());
+    let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.display().to_string() });
+    assert_eq!(runs.len(), 1);
+}
