@@ -278,3 +278,100 @@ fn killed_training_reads_as_interrupted_and_the_project_trains_again() {
     let statuses: Vec<Value> = runs(&dir).iter().map(|r| r["status"].clone()).collect();
     assert_eq!(statuses, vec![json!("completed"), json!("interrupted")]);
 }
+
+/// `POST /api` over a plain socket to `finelab serve`; the status and the body.
+fn post_api(addr: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(120))).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "POST /api HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+#[test]
+fn labeling_through_serve_never_fails_while_trainings_and_an_import_write_the_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = reviews(tmp.path(), 600);
+    let unlabeled = tmp.path().join("unlabeled.txt");
+    std::fs::write(&unlabeled, (0..400).map(|i| format!("待标注的评论 {i}\n")).collect::<String>()).unwrap();
+    ok(&["import", s(&dir), s(&unlabeled)]);
+    let n_records = json_of(&ok(&["stats", s(&dir), "--json"]))["records"].as_i64().unwrap();
+    let big = tmp.path().join("big.txt");
+    std::fs::write(&big, (0..120_000).map(|i| format!("第{i}条 generated line {i}\n")).collect::<String>()).unwrap();
+
+    let mut server = finelab()
+        .args(["serve", s(&dir), "--addr", "127.0.0.1:0"])
+        .env("FINELAB_CONFIG_DIR", tmp.path().join("config"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().strip_prefix("http://").unwrap().to_string();
+    let (addr, query) = url.split_once('/').unwrap();
+    let token = query.strip_prefix("?token=").map(str::to_string);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Two annotators, each on its own 200 records, labeling as fast as the server answers.
+    let annotators: Vec<_> = (0..2i64)
+        .map(|a| {
+            let (addr, token, stop, dir) = (addr.to_string(), token.clone(), stop.clone(), dir.clone());
+            std::thread::spawn(move || {
+                let first = n_records - 399 + a * 200;
+                let mut acknowledged: std::collections::BTreeMap<String, String> = Default::default();
+                let mut n = 0i64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) || n < 200 {
+                    let seq = first + n % 200;
+                    let value = if (n / 200 + a) % 2 == 0 { "pos" } else { "neg" };
+                    let body = json!({"cmd": "annotate", "dir": dir, "seq": seq, "annotator": format!("ann{a}"),
+                                      "action": {"action": "label", "value": {"label": value}}});
+                    let (status, body) = post_api(&addr, token.as_deref(), &body.to_string());
+                    assert_eq!(status, 200, "annotation {n} of ann{a} failed while the project was written: {body}");
+                    acknowledged.insert(json_of(&body)["record_id"].as_str().unwrap().to_string(), value.to_string());
+                    n += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let importer = {
+        let (dir, big) = (dir.clone(), big.clone());
+        std::thread::spawn(move || finelab().args(["import", s(&dir), s(&big)]).output().unwrap())
+    };
+    for _ in 0..2 {
+        let out = finelab().args(["train", s(&dir), "--model", "instant", "--epochs", "2"]).output().unwrap();
+        assert!(out.status.success(), "training failed while labeling: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let import = importer.join().unwrap();
+    assert!(import.status.success(), "the import failed while labeling: {}", String::from_utf8_lossy(&import.stderr));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let acknowledged: Vec<_> = annotators.into_iter().map(|h| h.join().unwrap()).collect();
+    let _ = server.kill();
+    let _ = server.wait();
+
+    // Every acknowledged annotation is in the project, with the value acknowledged last.
+    let export = tmp.path().join("export.jsonl");
+    ok(&["export", s(&dir), "--format", "jsonl", "-o", s(&export), "--labeled-only"]);
+    let exported: std::collections::HashMap<String, Value> =
+        read_jsonl(&export).into_iter().map(|r| (r["id"].as_str().unwrap().to_string(), r)).collect();
+    assert_eq!(exported.len() as i64, n_records, "every labeled record, and none of the imported unlabeled lines");
+    for (id, value) in acknowledged.iter().flatten() {
+        let record = &exported[id];
+        assert_eq!(record["label"], json!(value), "{id}");
+        assert!(record["split"].is_string(), "{id} has its split");
+    }
+    let stats = json_of(&ok(&["stats", s(&dir), "--json"]));
+    assert_eq!(stats["records"].as_i64().unwrap(), n_records + 120_000);
+    assert!(runs(&dir).iter().all(|r| r["status"] == "completed"), "{:?}", runs(&dir));
+}
