@@ -288,7 +288,10 @@ pub enum Request {
     /// run with the same settings on the project's current labels, whose config records
     /// `resumed_from`. A cancelled transformer run saved its best model: the new run fine-tunes
     /// from those weights (its folder is the base model); otherwise training starts over (an
-    /// interrupted run saved nothing). Returns [`JobState`] like `start_train`.
+    /// interrupted run saved nothing). A run interrupted after it trained, while its predictions
+    /// were being stored, is finished instead: its predictions are stored and it takes the status
+    /// its training ended with (refused if the labels changed since). Returns [`JobState`] like
+    /// `start_train`.
     ResumeRun {
         /// The project folder.
         dir: String,

@@ -65,12 +65,16 @@ pub struct ImportOutcome {
     pub splits: SplitSummary,
 }
 
-/// Imports one file, then gives the new labeled records their splits. The search index is brought
-/// up to date separately ([`index_search`]), so the records can be labeled as soon as they land.
+/// Imports one file; its labeled records get their splits in the import's transaction. The
+/// search index is brought up to date separately ([`index_search`]), so the records can be
+/// labeled as soon as they land.
 pub fn import(dir: &Path, path: &Path, options: &ImportOptions, progress: &mut dyn FnMut(&ImportProgress) -> bool) -> Result<ImportOutcome> {
     let mut store = Store::open(dir)?;
     let report = store.import(path, options, progress)?;
-    let splits = store.assign_splits()?;
+    // The records are committed: the split totals below are for the report only, and a failure
+    // to read them must not turn a done import into an error.
+    let mut splits = store.split_totals().unwrap_or_default();
+    splits.assigned = report.splits_assigned;
     Ok(ImportOutcome { report, splits })
 }
 
@@ -140,4 +144,148 @@ pub fn parse_ratios(s: &str) -> Result<[f64; 3]> {
         [a, b, c] => Ok([*a, *b, *c]),
         _ => Err(AppError::Invalid(format!("split ratios {s:?} are not three numbers like 0.8,0.1,0.1"))),
     }
+}
+
+/// The next `n` records the label screen would show `annotator`, in that order.
+pub fn next_records(dir: &Path, annotator: &str, n: usize) -> Result<Vec<RecordView>> {
+    let store = Store::open(dir)?;
+    let mut out: Vec<RecordView> = Vec::with_capacity(n.min(1000));
+    while out.len() < n {
+        let after = out.last().map(|v| v.record.seq);
+        match store.next_record(annotator, after)? {
+            Some(view) if out.iter().all(|v| v.record.seq != view.record.seq) => out.push(view),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The project's guidelines (Markdown).
+pub fn guidelines(dir: &Path) -> Result<String> {
+    Ok(Store::open(dir)?.settings()?.guidelines)
+}
+
+/// Replaces the project's guidelines.
+pub fn set_guidelines(dir: &Path, markdown: &str) -> Result<()> {
+    Ok(Store::open(dir)?.set_guidelines(markdown)?)
+}
+
+/// What [`annotate_file`] did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct AnnotateFileReport {
+    /// The file read.
+    pub path: String,
+    /// Non-empty lines read.
+    pub lines: u64,
+    /// Annotations written (one log entry each).
+    pub applied: u64,
+    /// How many of them made an unlabeled record labeled.
+    pub newly_labeled: u64,
+    /// Lines not applied, with their line number and reason (the first 1,000).
+    pub rejected: Vec<finelab_store::import::RowError>,
+    /// Lines not applied in all.
+    pub n_rejected: u64,
+}
+
+/// Applies labels made elsewhere to existing records: a JSON Lines file of `{"id", "label"}`
+/// (single), `{"id", "labels"}` (multi; a `label` string is one label) or `{"id", "spans":
+/// [{"start", "end", "label"}]}` (code points), each line one annotation-log entry by
+/// `annotator`, all in one transaction. Lines with an unknown id, no value or a value the
+/// project cannot take are reported by line and skipped.
+pub fn annotate_file(dir: &Path, path: &Path, annotator: &str) -> Result<AnnotateFileReport> {
+    use finelab_store::import::RowError;
+    use finelab_store::AnnotationValue;
+    use std::io::BufRead;
+    let mut store = Store::open(dir)?;
+    let kind = store.kind()?;
+    let file = std::fs::File::open(path).map_err(|e| AppError::Io { path: path.display().to_string(), source: e })?;
+    let mut report = AnnotateFileReport {
+        path: path.display().to_string(),
+        lines: 0,
+        applied: 0,
+        newly_labeled: 0,
+        rejected: Vec::new(),
+        n_rejected: 0,
+    };
+    let reject = |report: &mut AnnotateFileReport, line: u64, reason: String| {
+        report.n_rejected += 1;
+        if report.rejected.len() < 1000 {
+            report.rejected.push(RowError { line, reason });
+        }
+    };
+    let mut items: Vec<(i64, Action)> = Vec::new();
+    let mut item_lines: Vec<u64> = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                reject(&mut report, line_no, format!("cannot read the line: {e}"));
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        report.lines += 1;
+        let value: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                reject(&mut report, line_no, format!("not JSON: {e}"));
+                continue;
+            }
+        };
+        let Some(id) = value.get("id").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()))) else {
+            reject(&mut report, line_no, "no \"id\"".into());
+            continue;
+        };
+        let parsed: std::result::Result<AnnotationValue, String> = match kind {
+            ProjectKind::Single => match value.get("label") {
+                Some(serde_json::Value::String(l)) => Ok(AnnotationValue::Label(l.clone())),
+                _ => Err("a single-label project needs \"label\": a string".into()),
+            },
+            ProjectKind::Multi => match (value.get("labels"), value.get("label")) {
+                (Some(ls), _) => serde_json::from_value::<Vec<String>>(ls.clone())
+                    .map(AnnotationValue::Labels)
+                    .map_err(|_| "\"labels\" must be a list of strings".to_string()),
+                (None, Some(serde_json::Value::String(l))) => Ok(AnnotationValue::Labels(vec![l.clone()])),
+                _ => Err("a multi-label project needs \"labels\": a list of strings".into()),
+            },
+            ProjectKind::Spans => match value.get("spans") {
+                Some(spans) => serde_json::from_value::<Vec<finelab_store::Span>>(spans.clone())
+                    .map(AnnotationValue::Spans)
+                    .map_err(|e| format!("\"spans\" must be a list of {{\"start\", \"end\", \"label\"}}: {e}")),
+                None => Err("a span project needs \"spans\": a list of {\"start\", \"end\", \"label\"}".into()),
+            },
+        };
+        let value = match parsed {
+            Ok(v) => v,
+            Err(reason) => {
+                reject(&mut report, line_no, reason);
+                continue;
+            }
+        };
+        let seq = match store.record(&id) {
+            Ok(view) => view.record.seq,
+            Err(finelab_store::Error::NoSuchRecord(_)) => {
+                reject(&mut report, line_no, format!("no record has the id {id:?}"));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        items.push((seq, Action::Label { value }));
+        item_lines.push(line_no);
+    }
+    let outcomes = store.annotate_many(annotator, &items)?;
+    for (outcome, line) in outcomes.into_iter().zip(item_lines) {
+        match outcome {
+            Ok(receipt) => {
+                report.applied += 1;
+                report.newly_labeled += u64::from(receipt.labeled_delta > 0);
+            }
+            Err(e) => reject(&mut report, line, e.to_string()),
+        }
+    }
+    report.rejected.sort_by_key(|r| r.line);
+    Ok(report)
 }

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod label_cmd;
 mod serve;
 mod train_cmd;
 
@@ -281,6 +282,105 @@ enum Command {
     Index {
         /// The project folder.
         dir: PathBuf,
+    },
+    /// The records the label screen would show next, in that order (with the model's suggestion).
+    Next {
+        /// The project folder.
+        dir: PathBuf,
+        /// Who labels [default: the login name].
+        #[arg(long)]
+        annotator: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 10)]
+        n: usize,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply labels made elsewhere to existing records: a JSON Lines file of {"id", "label"} /
+    /// {"id", "labels"} / {"id", "spans"}, one annotation-log entry a line, reported by line.
+    Annotate {
+        /// The project folder.
+        dir: PathBuf,
+        /// The JSON Lines file.
+        file: PathBuf,
+        /// Who made the labels [default: the login name].
+        #[arg(long)]
+        annotator: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo the annotator's last action (a new log entry; nothing is deleted).
+    Undo {
+        /// The project folder.
+        dir: PathBuf,
+        /// Whose action [default: the login name].
+        #[arg(long)]
+        annotator: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Skip a record for now (the label screen moves past it for this annotator).
+    Skip {
+        /// The project folder.
+        dir: PathBuf,
+        /// The record's id.
+        id: String,
+        /// Who [default: the login name].
+        #[arg(long)]
+        annotator: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Flag a record for review (or remove the flag with --unflag).
+    Flag {
+        /// The project folder.
+        dir: PathBuf,
+        /// The record's id.
+        id: String,
+        /// Who [default: the login name].
+        #[arg(long)]
+        annotator: Option<String>,
+        /// Remove this annotator's flag instead.
+        #[arg(long)]
+        unflag: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the project's labeling guidelines, or replace them with a Markdown file.
+    Guidelines {
+        /// The project folder.
+        dir: PathBuf,
+        /// A Markdown file to set as the guidelines.
+        #[arg(long)]
+        set: Option<PathBuf>,
+    },
+    /// Copy a run's model out (a Hugging Face folder for a transformer run).
+    ExportModel {
+        /// The project folder.
+        dir: PathBuf,
+        /// The run id (see `finelab runs`).
+        run: String,
+        /// The folder to write (must not exist or be empty).
+        dest: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume a run that did not finish: train it again with its settings, or finish storing the
+    /// predictions of a run interrupted after it trained.
+    Resume {
+        /// The project folder.
+        dir: PathBuf,
+        /// The run id (see `finelab runs`).
+        run: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -552,6 +652,27 @@ fn run(cli: Cli) -> Result<()> {
             pb.finish_and_clear();
             println!("indexed {n} record(s)");
         }
+        Command::Next { dir, annotator, n, json } => {
+            label_cmd::next(&dir, &annotator.unwrap_or_else(label_cmd::default_annotator), n, json)?
+        }
+        Command::Annotate { dir, file, annotator, json } => {
+            label_cmd::annotate_file(&dir, &file, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?
+        }
+        Command::Undo { dir, annotator, json } => {
+            label_cmd::undo(&dir, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?
+        }
+        Command::Skip { dir, id, annotator, json } => {
+            let annotator = annotator.unwrap_or_else(label_cmd::default_annotator);
+            label_cmd::mark(&dir, &id, &annotator, finelab_store::Action::Skip, json)?
+        }
+        Command::Flag { dir, id, annotator, unflag, json } => {
+            let annotator = annotator.unwrap_or_else(label_cmd::default_annotator);
+            let action = if unflag { finelab_store::Action::Unflag } else { finelab_store::Action::Flag };
+            label_cmd::mark(&dir, &id, &annotator, action, json)?
+        }
+        Command::Guidelines { dir, set } => label_cmd::guidelines(&dir, set.as_deref())?,
+        Command::ExportModel { dir, run, dest, json } => label_cmd::export_model(&dir, &run, &dest, json)?,
+        Command::Resume { dir, run, json } => label_cmd::resume(&dir, &run, json)?,
     }
     Ok(())
 }

@@ -89,7 +89,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
     .with_context(|| format!("training a model on {}", args.dir.display()))?;
     pb.finish_and_clear();
     if let Err(e) = &stored {
-        eprintln!("warning: run {} is recorded, but storing its predictions failed: {e}", done.run);
+        anyhow::bail!(
+            "run {} trained, but storing its predictions failed: {e}\n  the run stays unfinished; \
+             `finelab resume {} {}` stores them",
+            done.run,
+            args.dir.display(),
+            done.run
+        );
     }
 
     if json {

@@ -177,3 +177,60 @@ fn closed_stdout_ends_quietly() {
     assert!(out.status.success() || out.status.signal() == Some(13), "status {:?}, stderr:\n{stderr}", out.status);
     assert_eq!(stats(&dir)["records"], 20_000, "{}", stats(&dir));
 }
+
+/// Every request kind the window and `finelab serve` accept has a `finelab` command, or a line
+/// in ARCHITECTURE.md's "Deliberately absent" that says why not.
+#[test]
+fn every_request_kind_has_a_command_or_a_listed_exemption() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The request kinds, from the TypeScript generated from `Request` (kept fresh by a test).
+    let ts = std::fs::read_to_string(root.join("ui/src/lib/types/api.ts")).unwrap();
+    let kinds: Vec<&str> = ts.split("\"cmd\": \"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+    assert!(kinds.len() >= 20 && kinds.contains(&"annotate"), "{kinds:?}");
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let absent = architecture.split("## Deliberately absent").nth(1).expect("a Deliberately absent section");
+    let exempt: Vec<&str> = absent
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("- `"))
+        .flat_map(|l| l.split(':').next().unwrap().split(", ").map(|k| k.trim_matches('`')))
+        .collect();
+    let help = ok(&["--help"]);
+    let commands: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ").and_then(|l| l.split_whitespace().next()))
+        .collect();
+    let command_of = |kind: &str| -> Option<&str> {
+        Some(match kind {
+            "create_project" => "new",
+            "open_project" | "stats" => "stats",
+            "set_guidelines" => "guidelines",
+            "start_import" => "import",
+            "next_record" => "next",
+            "annotate" => "annotate",
+            "undo" => "undo",
+            "search" => "search",
+            "download_model" => "download",
+            "start_train" => "train",
+            "list_runs" => "runs",
+            "get_run" | "evaluate" => "eval",
+            "export_model" => "export-model",
+            "resume_run" => "resume",
+            _ => return None,
+        })
+    };
+    let mut missing = Vec::new();
+    for kind in &kinds {
+        match command_of(kind) {
+            Some(command) => assert!(commands.contains(&command), "`finelab {command}` (for {kind}) is not in:\n{help}"),
+            None if exempt.contains(kind) => {}
+            None => missing.push(*kind),
+        }
+    }
+    assert!(missing.is_empty(), "request kinds with neither a CLI command nor a line in ARCHITECTURE.md's Deliberately absent: {missing:?}");
+    for kind in &exempt {
+        assert!(kinds.contains(kind), "ARCHITECTURE.md exempts `{kind}`, which is not a request kind");
+    }
+}

@@ -277,6 +277,97 @@ fn killed_training_reads_as_interrupted_and_the_project_trains_again() {
     assert_eq!(&report, &done["test"], "eval picks the latest completed run");
     let statuses: Vec<Value> = runs(&dir).iter().map(|r| r["status"].clone()).collect();
     assert_eq!(statuses, vec![json!("completed"), json!("interrupted")]);
+
+    // `finelab resume` trains the interrupted run again, as the window's Resume button does.
+    let resumed = json_of(&ok(&["resume", s(&dir), &run_id, "--json"]));
+    assert_eq!(resumed["status"], "completed", "{resumed}");
+    let new_id = resumed["run"].as_str().unwrap();
+    assert_ne!(new_id, run_id);
+    let listed = runs(&dir);
+    let new_run = listed.iter().find(|r| r["id"] == new_id).unwrap();
+    assert_eq!(new_run["resumed_from"], json!(run_id), "{new_run}");
+    let e = fails(&["resume", s(&dir), new_id]);
+    assert!(e.contains("completed") && e.contains(new_id), "{e}");
+
+    // `finelab export-model` copies the run's model out; `predict` reads the copy.
+    let exported = tmp.path().join("exported");
+    let out = json_of(&ok(&["export-model", s(&dir), new_id, s(&exported), "--json"]));
+    assert_eq!(out["family"], "instant");
+    assert!(exported.join("finelab-model.json").is_file());
+    let input = tmp.path().join("in.jsonl");
+    std::fs::write(&input, "{\"text\": \"质量很好，物流也快\"}\n").unwrap();
+    let predicted = json_of(ok(&["predict", s(&exported), s(&input)]).trim());
+    assert!(predicted["label"].is_string(), "{predicted}");
+    let e = fails(&["export-model", s(&dir), new_id, s(&exported)]);
+    assert!(e.contains(s(&exported)), "a second export into the same folder is refused: {e}");
+}
+
+#[test]
+fn labeling_from_the_command_line_next_annotate_undo_skip_flag_guidelines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    ok(&["new", s(&dir), "--kind", "single", "--labels", "pos,neg"]);
+    let lines = tmp.path().join("in.jsonl");
+    std::fs::write(&lines, (1..=6).map(|i| format!("{{\"id\": \"r{i}\", \"text\": \"评论 {i}\"}}\n")).collect::<String>()).unwrap();
+    ok(&["import", s(&dir), s(&lines)]);
+    let next = |annotator: &str, n: &str| -> Vec<String> {
+        ok(&["next", s(&dir), "--annotator", annotator, "--n", n, "--json"])
+            .lines()
+            .map(|l| json_of(l)["record"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(next("ann", "3"), ["r1", "r2", "r3"]);
+
+    // Labels made elsewhere, merged in by one annotator, with a report of the lines not applied.
+    let labels = tmp.path().join("labels.jsonl");
+    std::fs::write(
+        &labels,
+        "{\"id\": \"r1\", \"label\": \"pos\"}\n\
+         {\"id\": \"nope\", \"label\": \"pos\"}\n\
+         {\"id\": \"r2\", \"label\": \"maybe\"}\n\
+         not json\n\
+         {\"id\": \"r3\"}\n\
+         {\"id\": \"r4\", \"label\": \"neg\"}\n",
+    )
+    .unwrap();
+    let report = json_of(&ok(&["annotate", s(&dir), s(&labels), "--annotator", "vendor", "--json"]));
+    assert_eq!((report["lines"].as_u64(), report["applied"].as_u64(), report["newly_labeled"].as_u64()), (Some(6), Some(2), Some(2)));
+    let rejected: Vec<(u64, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(rejected.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 3, 4, 5]);
+    assert!(rejected[0].1.contains("\"nope\""), "{rejected:?}");
+    assert!(rejected[1].1.contains("\"maybe\""), "{rejected:?}");
+    assert!(rejected[2].1.contains("not JSON"), "{rejected:?}");
+    assert!(rejected[3].1.contains("label"), "{rejected:?}");
+    let stats = json_of(&ok(&["stats", s(&dir), "--json"]));
+    assert_eq!(stats["labeled"], 2);
+    assert_eq!(stats["annotators"], json!(["vendor"]));
+    assert_eq!(next("ann", "10"), ["r2", "r3", "r5", "r6"]);
+
+    // Skip moves a record out of this annotator's queue; flag marks it; undo takes back the last.
+    ok(&["skip", s(&dir), "r2", "--annotator", "ann"]);
+    assert_eq!(next("ann", "10"), ["r3", "r5", "r6"]);
+    assert_eq!(next("other", "10"), ["r2", "r3", "r5", "r6"]);
+    ok(&["flag", s(&dir), "r3", "--annotator", "ann"]);
+    assert_eq!(json_of(&ok(&["stats", s(&dir), "--json"]))["flagged"], 1);
+    let undone = json_of(&ok(&["undo", s(&dir), "--annotator", "ann", "--json"]));
+    assert_eq!(undone["record_id"], "r3");
+    assert_eq!(json_of(&ok(&["stats", s(&dir), "--json"]))["flagged"], 0);
+    ok(&["undo", s(&dir), "--annotator", "ann"]);
+    assert_eq!(next("ann", "10"), ["r2", "r3", "r5", "r6"], "the skip is undone too");
+    assert!(ok(&["undo", s(&dir), "--annotator", "ann"]).contains("nothing to undo"));
+    let e = fails(&["skip", s(&dir), "missing", "--annotator", "ann"]);
+    assert!(e.contains("missing"), "{e}");
+
+    // Guidelines: set from a Markdown file, printed back.
+    let md = tmp.path().join("guide.md");
+    std::fs::write(&md, "# 标注规范\n好评: pos\n").unwrap();
+    ok(&["guidelines", s(&dir), "--set", s(&md)]);
+    assert_eq!(ok(&["guidelines", s(&dir)]), "# 标注规范\n好评: pos\n");
 }
 
 /// `POST /api` over a plain socket to `finelab serve`; the status and the body.

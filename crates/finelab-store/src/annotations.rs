@@ -47,35 +47,27 @@ impl Store {
         validate_annotator(annotator)?;
         let kind = self.kind()?;
         let tx = crate::project::write_tx(&mut self.conn)?;
-        let (uid, text): (String, String) = tx
-            .query_row("SELECT uid, text FROM records WHERE id = ?1", [seq], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
-            .ok_or_else(|| Error::NoSuchRecord(format!("#{seq}")))?;
-        let (name, value) = match action {
-            Action::Label { value } => {
-                let value = normalize_value(kind, value.clone(), &text)?;
-                check_labels_known(&tx, &value, false)?;
-                ("label", Some(serde_json::to_string(&value)?))
+        let receipt = annotate_in(&tx, kind, seq, annotator, action)?;
+        tx.commit()?;
+        Ok(receipt)
+    }
+
+    /// Appends many actions of one annotator in one transaction (labels made elsewhere, merged
+    /// in). An action that cannot be applied (no such record, a value the project cannot take)
+    /// is answered with its error and leaves the others alone; a database error fails them all.
+    pub fn annotate_many(&mut self, annotator: &str, items: &[(i64, Action)]) -> Result<Vec<Result<Receipt>>> {
+        validate_annotator(annotator)?;
+        let kind = self.kind()?;
+        let tx = crate::project::write_tx(&mut self.conn)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (seq, action) in items {
+            match annotate_in(&tx, kind, *seq, annotator, action) {
+                Err(e @ (Error::Sqlite(_) | Error::Io { .. })) => return Err(e),
+                other => out.push(other),
             }
-            Action::Skip => ("skip", None),
-            Action::Flag => ("flag", None),
-            Action::Unflag => ("unflag", None),
-        };
-        tx.execute(
-            "INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![seq, annotator, name, value, crate::now_ms()],
-        )?;
-        let annotation_id = tx.last_insert_rowid();
-        let before = is_labeled(&tx, seq)?;
-        recompute(&tx, seq, annotator)?;
-        let labeled = is_labeled(&tx, seq)?;
-        let labeled_delta = labeled as i32 - before as i32;
-        if labeled {
-            // A record gets its split in the transaction that makes it labeled.
-            crate::splits::assign_in(&tx, Some(&[seq]))?;
         }
         tx.commit()?;
-        Ok(Receipt { annotation_id, record_seq: seq, record_id: uid, labeled_delta })
+        Ok(out)
     }
 
     /// Undoes `annotator`'s most recent action that is not undone yet, by appending an `undo` entry.
@@ -144,6 +136,39 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// One log entry and the state derived from it, in the caller's write transaction. Everything
+/// is checked before anything is written, so an error leaves the transaction as it was.
+fn annotate_in(tx: &Connection, kind: ProjectKind, seq: i64, annotator: &str, action: &Action) -> Result<Receipt> {
+    let (uid, text): (String, String) = tx
+        .query_row("SELECT uid, text FROM records WHERE id = ?1", [seq], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| Error::NoSuchRecord(format!("#{seq}")))?;
+    let (name, value) = match action {
+        Action::Label { value } => {
+            let value = normalize_value(kind, value.clone(), &text)?;
+            check_labels_known(tx, &value, false)?;
+            ("label", Some(serde_json::to_string(&value)?))
+        }
+        Action::Skip => ("skip", None),
+        Action::Flag => ("flag", None),
+        Action::Unflag => ("unflag", None),
+    };
+    tx.execute(
+        "INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![seq, annotator, name, value, crate::now_ms()],
+    )?;
+    let annotation_id = tx.last_insert_rowid();
+    let before = is_labeled(tx, seq)?;
+    recompute(tx, seq, annotator)?;
+    let labeled = is_labeled(tx, seq)?;
+    let labeled_delta = labeled as i32 - before as i32;
+    if labeled {
+        // A record gets its split in the transaction that makes it labeled.
+        crate::splits::assign_in(tx, Some(&[seq]))?;
+    }
+    Ok(Receipt { annotation_id, record_seq: seq, record_id: uid, labeled_delta })
 }
 
 /// One entry of the annotation log.

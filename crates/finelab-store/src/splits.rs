@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What `assign_splits` did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SplitSummary {
     /// Records given a split now.
     pub assigned: u64,
@@ -57,21 +57,24 @@ impl Store {
     pub fn assign_splits(&mut self) -> Result<SplitSummary> {
         let tx = crate::project::write_tx(&mut self.conn)?;
         let assigned = assign_in(&tx, None)?;
+        tx.commit()?;
+        Ok(SplitSummary { assigned, ..self.split_totals()? })
+    }
+
+    /// Labeled records per split (`assigned` is 0).
+    pub fn split_totals(&self) -> Result<SplitSummary> {
         let mut totals = [0u64; 3];
-        {
-            let mut stmt = tx.prepare(
-                "SELECT split, count(*) FROM records WHERE split IS NOT NULL AND n_labeled > 0 GROUP BY split",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-            for row in rows {
-                let (split, n) = row?;
-                if let Ok(split) = split.parse::<Split>() {
-                    totals[split_index(split)] = n as u64;
-                }
+        let mut stmt = self.conn.prepare(
+            "SELECT split, count(*) FROM records WHERE split IS NOT NULL AND n_labeled > 0 GROUP BY split",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (split, n) = row?;
+            if let Ok(split) = split.parse::<Split>() {
+                totals[split_index(split)] = n as u64;
             }
         }
-        tx.commit()?;
-        Ok(SplitSummary { assigned, train: totals[0], dev: totals[1], test: totals[2] })
+        Ok(SplitSummary { assigned: 0, train: totals[0], dev: totals[1], test: totals[2] })
     }
 }
 
