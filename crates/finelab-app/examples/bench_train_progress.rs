@@ -162,7 +162,7 @@ fn update_cost() {
     };
     let state = std::sync::Mutex::new(JobState {
         id: 1,
-        kind: "train".into(),
+        kind: finelab_app::api::JobKind::Train,
         dir: Some("/tmp/project".into()),
         status: JobStatus::Running,
         done: 1,

@@ -1,21 +1,23 @@
 //! The one entry point the shells share: a typed [`Request`] in, JSON out, errors as
 //! [`ErrorBody`]. The desktop window sends requests over Tauri IPC, the browser over HTTP; both
-//! reach [`AppContext::handle`]. Long work (imports) runs as a [`Job`] on its own thread, whose
-//! state the shells stream to the UI ([`AppContext::watch_job`]).
+//! reach [`AppContext::handle`]. Long work (imports, training, downloads) runs as a job of
+//! [`crate::jobs`] on its own thread, whose state the shells stream to the UI
+//! ([`AppContext::watch_job`]).
 
+pub use crate::jobs::{JobKind, JobState, JobStatus};
+use crate::jobs::Jobs;
 use crate::models::{self, ModelEntry, TrainSetup};
-use crate::project::{self, CreateProject};
+use crate::project::{self, absolute, CreateProject};
 use crate::results::{self, ExportedModel, RunDetail};
 use crate::train::{self, TrainRequest};
 use crate::training_jobs::TrainProgress;
-use crate::{AppError, ErrorBody, Result};
+use crate::{hub, training_jobs, AppError, ErrorBody, Result};
 use finelab_store::import::{ColumnMap, EncodingChoice, Format, ImportOptions, ImportPreview};
 use finelab_store::search::SearchQuery;
 use finelab_store::{Action, LabelDef, ProjectSettings, RunRecordsQuery, Split, Stats, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use ts_rs::TS;
 
@@ -333,64 +335,12 @@ pub struct RecentProject {
     pub opened_at: i64,
 }
 
-/// A job's lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    /// Working.
-    Running,
-    /// Finished; `result` holds the outcome.
-    Done,
-    /// Failed; `error` says why.
-    Failed,
-    /// Stopped on request.
-    Cancelled,
-}
-
-/// A snapshot of a job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct JobState {
-    /// The job id.
-    pub id: u64,
-    /// What it does (`import`, `train`, `download`).
-    pub kind: String,
-    /// The project folder it works on (absolute; none for a download).
-    #[serde(default)]
-    pub dir: Option<String>,
-    /// Lifecycle.
-    pub status: JobStatus,
-    /// Units done (bytes for imports and downloads, steps for training).
-    pub done: u64,
-    /// Units in all.
-    pub total: u64,
-    /// A short line for the UI.
-    pub message: String,
-    /// The outcome when done.
-    pub result: Option<serde_json::Value>,
-    /// The error when failed.
-    pub error: Option<ErrorBody>,
-    /// Live training progress (train jobs only).
-    #[serde(default)]
-    pub train: Option<TrainProgress>,
-}
-
-pub(crate) struct Job {
-    pub(crate) state: Mutex<JobState>,
-    pub(crate) cancel: AtomicBool,
-}
-
 /// Shared state of a running shell: open projects, jobs, the recent list.
 pub struct AppContext {
     stores: Mutex<HashMap<PathBuf, Arc<Mutex<Store>>>>,
-    jobs: Mutex<HashMap<u64, Arc<Job>>>,
-    next_job: AtomicU64,
+    jobs: Jobs,
     config_dir: Option<PathBuf>,
     start_project: Option<PathBuf>,
-}
-
-pub(crate) fn absolute(dir: &str) -> PathBuf {
-    let p = PathBuf::from(dir);
-    std::fs::canonicalize(&p).unwrap_or_else(|_| std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p))
 }
 
 impl AppContext {
@@ -399,8 +349,7 @@ impl AppContext {
     pub fn new(config_dir: Option<PathBuf>, project: Option<PathBuf>) -> AppContext {
         AppContext {
             stores: Mutex::new(HashMap::new()),
-            jobs: Mutex::new(HashMap::new()),
-            next_job: AtomicU64::new(1),
+            jobs: Jobs::new(),
             config_dir,
             start_project: project.map(|p| absolute(&p.to_string_lossy())),
         }
@@ -511,14 +460,11 @@ impl AppContext {
                 let preview: ImportPreview = finelab_store::import::preview(Path::new(&path), kind, &options.to_options()?, 20)?;
                 json(&preview)
             }
-            Request::StartImport { dir, path, options } => json(&self.start_import(&dir, &path, &options)?),
-            Request::Job { id } => json(&self.job_state(id)?),
-            Request::CancelJob { id } => {
-                let job = self.job(id)?;
-                job.cancel.store(true, Ordering::SeqCst);
-                let state = job.state.lock().unwrap().clone();
-                json(&state)
+            Request::StartImport { dir, path, options } => {
+                json(&project::start_import(&self.jobs, &absolute(&dir), Path::new(&path), options.to_options()?)?)
             }
+            Request::Job { id } => json(&self.jobs.state(id)?),
+            Request::CancelJob { id } => json(&self.jobs.cancel(id)?),
             Request::NextRecord { dir, annotator, after_seq } => {
                 json(&self.store(&dir)?.lock().unwrap().next_record(&annotator, after_seq)?)
             }
@@ -535,9 +481,9 @@ impl AppContext {
             Request::Stats { dir } => json(&self.store(&dir)?.lock().unwrap().stats()?),
             Request::TrainSetup { dir } => json(&models::train_setup(Some(&absolute(&dir)))),
             Request::InspectModel { path } => json(&models::inspect_model(Path::new(&path))?),
-            Request::DownloadModel { name, revision } => json(&self.start_download(&name, revision.as_deref())?),
+            Request::DownloadModel { name, revision } => json(&hub::start_download(&self.jobs, &name, revision.as_deref())?),
             Request::ListJobs { dir } => json(&self.list_jobs(dir.as_deref())),
-            Request::StartTrain { dir, request } => json(&self.start_train(&dir, &request)?),
+            Request::StartTrain { dir, request } => json(&training_jobs::start_train(&self.jobs, &absolute(&dir), &request)?),
             Request::ListRuns { dir } => json(&train::runs(&absolute(&dir))?),
             Request::GetRun { dir, run } => json(&results::run_detail(&absolute(&dir), &run)?),
             Request::Evaluate { dir, run, split } => json(&train::eval(&absolute(&dir), run.as_deref(), split)?),
@@ -546,113 +492,24 @@ impl AppContext {
                 json(&results::run_records(&absolute(&dir), &run, &query)?)
             }
             Request::ExportModel { dir, run, dest } => json(&results::export_model(&absolute(&dir), &run, Path::new(&dest))?),
-            Request::ResumeRun { dir, run } => json(&self.resume_run(&dir, &run)?),
+            Request::ResumeRun { dir, run } => json(&training_jobs::resume_run(&self.jobs, &absolute(&dir), &run)?),
         })
-    }
-
-    /// Registers a new job whose first state `make` builds from its id.
-    pub(crate) fn add_job(&self, make: impl FnOnce(u64) -> JobState) -> (Arc<Job>, JobState) {
-        let id = self.next_job.fetch_add(1, Ordering::SeqCst);
-        let state = make(id);
-        let job = Arc::new(Job { state: Mutex::new(state.clone()), cancel: AtomicBool::new(false) });
-        self.jobs.lock().unwrap().insert(id, job.clone());
-        (job, state)
-    }
-
-    fn job(&self, id: u64) -> Result<Arc<Job>> {
-        self.jobs.lock().unwrap().get(&id).cloned().ok_or(AppError::NoSuchJob(id))
     }
 
     /// A job's current state.
     pub fn job_state(&self, id: u64) -> Result<JobState> {
-        Ok(self.job(id)?.state.lock().unwrap().clone())
+        self.jobs.state(id)
     }
 
     /// The jobs of this context, newest first; with `dir`, only that project's.
     pub fn list_jobs(&self, dir: Option<&str>) -> Vec<JobState> {
-        let dir = dir.map(|d| absolute(d).display().to_string());
-        let jobs: Vec<Arc<Job>> = self.jobs.lock().unwrap().values().cloned().collect();
-        let mut states: Vec<JobState> = jobs
-            .iter()
-            .map(|j| j.state.lock().unwrap().clone())
-            .filter(|s| dir.is_none() || s.dir == dir)
-            .collect();
-        states.sort_by_key(|s| std::cmp::Reverse(s.id));
-        states
+        self.jobs.list(dir.map(absolute).as_deref())
     }
 
     /// Calls `send` with the job's state whenever it changes (at most every 100 ms) until the job
     /// is over or `send` returns false. Blocking.
     pub fn watch_job(&self, id: u64, send: &mut dyn FnMut(&JobState) -> bool) -> Result<()> {
-        let job = self.job(id)?;
-        let mut last: Option<JobState> = None;
-        loop {
-            let state = job.state.lock().unwrap().clone();
-            if last.as_ref() != Some(&state) {
-                if !send(&state) {
-                    return Ok(());
-                }
-                if state.status != JobStatus::Running {
-                    return Ok(());
-                }
-                last = Some(state);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-
-    fn start_import(&self, dir: &str, path: &str, request: &ImportRequest) -> Result<JobState> {
-        let options = request.to_options()?;
-        let dir = absolute(dir);
-        // Fail fast on a missing project or file, before a job exists.
-        if !dir.join(finelab_store::DB_FILE).is_file() {
-            return Err(finelab_store::Error::NotAProject(dir).into());
-        }
-        let file = PathBuf::from(path);
-        let total = std::fs::metadata(&file).map_err(|e| AppError::Io { path: path.to_string(), source: e })?.len();
-        let id = self.next_job.fetch_add(1, Ordering::SeqCst);
-        let state = JobState {
-            id,
-            kind: "import".into(),
-            dir: Some(dir.display().to_string()),
-            status: JobStatus::Running,
-            done: 0,
-            total,
-            message: format!("importing {}", file.display()),
-            result: None,
-            error: None,
-            train: None,
-        };
-        let job = Arc::new(Job { state: Mutex::new(state.clone()), cancel: AtomicBool::new(false) });
-        self.jobs.lock().unwrap().insert(id, job.clone());
-        std::thread::spawn(move || {
-            let outcome = project::import(&dir, &file, &options, &mut |p| {
-                let mut s = job.state.lock().unwrap();
-                s.done = p.bytes_read;
-                s.total = p.bytes_total;
-                s.message = format!("{} rows read", p.rows);
-                !job.cancel.load(Ordering::SeqCst)
-            });
-            let mut s = job.state.lock().unwrap();
-            match outcome {
-                Ok(outcome) => {
-                    s.status = JobStatus::Done;
-                    s.done = s.total;
-                    s.message = format!("imported {} records", outcome.report.imported);
-                    s.result = serde_json::to_value(&outcome).ok();
-                }
-                Err(AppError::Store(finelab_store::Error::Cancelled)) => {
-                    s.status = JobStatus::Cancelled;
-                    s.message = "cancelled: nothing was imported".into();
-                }
-                Err(e) => {
-                    s.status = JobStatus::Failed;
-                    s.message = e.to_string();
-                    s.error = Some(e.body());
-                }
-            }
-        });
-        Ok(state)
+        self.jobs.watch(id, send)
     }
 }
 
@@ -687,6 +544,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
             AppInfo::decl(),
             ProjectView::decl(),
             RecentProject::decl(),
+            JobKind::decl(),
             JobStatus::decl(),
             JobState::decl(),
             ErrorBody::decl(),

@@ -39,6 +39,9 @@ pub enum AppError {
         /// What happened and what to do.
         message: String,
     },
+    /// Work stopped because the user asked (a cancelled job): the message says what was kept.
+    #[error("{0}")]
+    Cancelled(String),
     /// Writing an output file failed.
     #[error("{path}: {source}")]
     Io {
@@ -75,7 +78,14 @@ impl AppError {
             AppError::BadInput { .. } => "bad_input",
             AppError::Io { .. } => "io",
             AppError::Hub { code, .. } => code,
+            AppError::Cancelled(_) => "cancelled",
         }
+    }
+
+    /// Whether this is the user's cancellation rather than a failure: the one test every job
+    /// runner's final status goes through.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, AppError::Cancelled(_) | AppError::Store(finelab_store::Error::Cancelled))
     }
 
     /// This error as the UI receives it.

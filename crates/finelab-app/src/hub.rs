@@ -13,7 +13,7 @@
 //! `model.safetensors`, else `pytorch_model.bin`. The HTTP work is Hugging Face's own Rust client
 //! (`hf-hub`, blocking, rustls), which resumes a partial file on the next attempt.
 
-use crate::api::{JobState, JobStatus};
+use crate::jobs::{JobEnd, JobKind, JobStart, JobState, Jobs};
 use crate::models::{self, ModelEntry};
 use crate::{AppError, Result};
 use hf_hub::api::sync::{ApiBuilder, ApiError};
@@ -21,10 +21,8 @@ use hf_hub::api::Progress;
 use hf_hub::{Cache, Repo, RepoType};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
-/// The hub Finelab downloads from when `HF_ENDPOINT` is not set.
-pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+pub use crate::models::DEFAULT_ENDPOINT;
 
 /// Where and how to download: the endpoint, the cache folder and the token.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,11 +64,7 @@ impl HubConfig {
 
     /// The endpoint as the Train screen shows it, from the environment.
     pub fn endpoint_from_env() -> String {
-        std::env::var("HF_ENDPOINT")
-            .ok()
-            .map(|v| v.trim().trim_end_matches('/').to_string())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.into())
+        models::hub_endpoint_from_env()
     }
 }
 
@@ -109,6 +103,13 @@ impl HubName {
     pub fn looks_like(model: &str) -> bool {
         !model.starts_with(['/', '.', '~']) && !model.contains('\\') && HubName::parse(model, None).is_ok()
     }
+}
+
+/// A model named like a hub repository (`org/name`, or `org/name@revision`) found in the
+/// Hugging Face cache: the snapshot its revision's ref names (for `main`, else the newest one).
+pub fn cached_hub_model(name: &str) -> Option<PathBuf> {
+    let name = HubName::parse(name, None).ok()?;
+    models::cached_snapshot(&name.repo, &name.revision)
 }
 
 /// Download progress, in bytes over every file of the model.
@@ -324,58 +325,44 @@ pub fn download_model(
     Ok(entry)
 }
 
-impl crate::api::AppContext {
-    /// Starts downloading a model as a job of kind `download` (see
-    /// [`crate::api::Request::DownloadModel`]); the name is validated and the environment read
-    /// before a job exists.
-    pub fn start_download(&self, name: &str, revision: Option<&str>) -> Result<JobState> {
-        let name = HubName::parse(name, revision)?;
-        let config = HubConfig::from_env()?;
-        let (job, state) = self.add_job(|id| JobState {
-            id,
-            kind: "download".into(),
-            dir: None,
-            status: JobStatus::Running,
-            done: 0,
-            total: 0,
-            message: format!("downloading {} from {}", name.repo, config.endpoint),
-            result: None,
-            error: None,
-            train: None,
+/// Starts downloading a model as a job of kind `download` (see
+/// [`crate::api::Request::DownloadModel`]); the name is validated and the environment read before
+/// a job exists. The job's result is the downloaded [`ModelEntry`].
+pub fn start_download(jobs: &Jobs, name: &str, revision: Option<&str>) -> Result<JobState> {
+    let name = HubName::parse(name, revision)?;
+    let config = HubConfig::from_env()?;
+    let start = JobStart {
+        kind: JobKind::Download,
+        dir: None,
+        message: format!("downloading {} from {}", name.repo, config.endpoint),
+        total: 0,
+        train: None,
+    };
+    jobs.spawn("download", start, move |job| {
+        let entry = download_model(&config, &name, &mut |p| {
+            job.update(|s| {
+                s.done = p.done;
+                s.total = p.total;
+                s.message = format!("{} {}/{}: {}", name.repo, p.file_index, p.n_files, p.file);
+            });
+            !job.is_cancelled()
+        })?;
+        job.update(|s| {
+            s.done = s.total.max(entry.size_bytes).max(s.done);
+            s.total = s.done;
         });
-        std::thread::Builder::new()
-            .name("finelab-download".into())
-            .spawn(move || {
-                let outcome = download_model(&config, &name, &mut |p| {
-                    let mut s = job.state.lock().unwrap();
-                    s.done = p.done;
-                    s.total = p.total;
-                    s.message = format!("{} {}/{}: {}", name.repo, p.file_index, p.n_files, p.file);
-                    !job.cancel.load(Ordering::SeqCst)
-                });
-                let mut s = job.state.lock().unwrap();
-                match outcome {
-                    Ok(entry) => {
-                        s.status = JobStatus::Done;
-                        s.done = s.total.max(entry.size_bytes).max(s.done);
-                        s.total = s.done;
-                        s.message = format!("downloaded {} to {}", name.repo, entry.path);
-                        s.result = serde_json::to_value(&entry).ok();
-                    }
-                    Err(e) => {
-                        s.status = if e.code() == "cancelled" { JobStatus::Cancelled } else { JobStatus::Failed };
-                        s.message = e.to_string();
-                        s.error = Some(e.body());
-                    }
-                }
-            })
-            .map_err(|e| AppError::Io { path: "<download thread>".into(), source: e })?;
-        Ok(state)
-    }
+        Ok(JobEnd {
+            message: format!("downloaded {} to {}", name.repo, entry.path),
+            result: serde_json::to_value(&entry).expect("a model entry serializes"),
+            cancelled: false,
+        })
+    })
 }
 
 fn cancelled(repo: &str) -> AppError {
-    AppError::Hub { code: "cancelled", message: format!("the download of {repo} was cancelled (what was downloaded stays in the cache; downloading it again resumes)") }
+    AppError::Cancelled(format!(
+        "the download of {repo} was cancelled (what was downloaded stays in the cache; downloading it again resumes)"
+    ))
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@
 pub mod api;
 mod error;
 pub mod hub;
+pub mod jobs;
 pub mod models;
 pub mod predict;
+pub mod progress;
 pub mod project;
 pub mod results;
 pub mod runs;

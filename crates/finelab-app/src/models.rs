@@ -10,6 +10,9 @@
 //! folder.
 
 use crate::{AppError, Result};
+
+/// The `instant` family's name (the transformer family's is [`finelab_train::transformer::FAMILY`]).
+pub const INSTANT: &str = "instant";
 use finelab_train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -275,7 +278,7 @@ pub fn train_setup(dir: Option<&Path>) -> TrainSetup {
     TrainSetup {
         families: vec![
             FamilyInfo {
-                name: crate::train::INSTANT.into(),
+                name: INSTANT.into(),
                 description: "Hashed character n-grams and a linear classifier: trains in seconds on the CPU, no base model needed.".into(),
                 needs_model: false,
                 devices: vec!["cpu".into()],
@@ -294,7 +297,7 @@ pub fn train_setup(dir: Option<&Path>) -> TrainSetup {
         models: local_models(dir),
         searched: search_roots(dir).into_iter().map(|(p, _)| p.display().to_string()).collect(),
         hub_download: true,
-        hub_endpoint: crate::hub::HubConfig::endpoint_from_env(),
+        hub_endpoint: hub_endpoint_from_env(),
     }
 }
 
@@ -317,23 +320,34 @@ pub fn inspect_model(path: &Path) -> Result<ModelEntry> {
 }
 
 /// Describes a snapshot folder of the Hugging Face cache as the cache scan lists it.
-pub(crate) fn describe_hub_snapshot(snapshot: &Path, repo: &str) -> Option<ModelEntry> {
-    describe(snapshot, repo.to_string(), "hf_cache")
+/// The hub Finelab downloads from when `HF_ENDPOINT` is not set.
+pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+/// The hub endpoint the environment names (`HF_ENDPOINT`, without a trailing slash), else the
+/// default, as the Train screen shows it.
+pub fn hub_endpoint_from_env() -> String {
+    std::env::var("HF_ENDPOINT")
+        .ok()
+        .map(|v| v.trim().trim_end_matches('/').to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.into())
 }
 
-/// A model named like a hub repository (`org/name`, or `org/name@revision`) found in the
-/// Hugging Face cache: the snapshot its revision's ref names (for `main`, else the newest one).
-pub fn cached_hub_model(name: &str) -> Option<PathBuf> {
-    let name = crate::hub::HubName::parse(name, None).ok()?;
-    let repo = hf_hub_cache()?.join(format!("models--{}", name.repo.replace('/', "--")));
-    let snapshot = if name.revision == "main" {
+/// The snapshot folder of a hub repository's revision in the cache (`main`: the newest one).
+pub(crate) fn cached_snapshot(repo: &str, revision: &str) -> Option<PathBuf> {
+    let repo = hf_hub_cache()?.join(format!("models--{}", repo.replace('/', "--")));
+    let snapshot = if revision == "main" {
         newest_snapshot(&repo)
     } else {
-        let by_ref = std::fs::read_to_string(repo.join("refs").join(&name.revision)).ok().map(|c| c.trim().to_string());
-        let commit = by_ref.unwrap_or(name.revision.clone());
+        let by_ref = std::fs::read_to_string(repo.join("refs").join(revision)).ok().map(|c| c.trim().to_string());
+        let commit = by_ref.unwrap_or(revision.to_string());
         Some(repo.join("snapshots").join(commit)).filter(|d| d.is_dir())
     };
     snapshot.filter(|d| d.join("config.json").is_file())
+}
+
+pub(crate) fn describe_hub_snapshot(snapshot: &Path, repo: &str) -> Option<ModelEntry> {
+    describe(snapshot, repo.to_string(), "hf_cache")
 }
 
 /// Writes a tiny random BERT (`hidden` wide, `layers` deep) into `out` with a WordPiece

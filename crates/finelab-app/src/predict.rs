@@ -1,7 +1,7 @@
 //! Predicting with a trained model folder: [`load_model`] loads one written by `finelab train`
 //! (either family) and [`predict`] streams JSON Lines in and predictions out (`finelab predict`).
 
-use crate::train::INSTANT;
+use crate::models::INSTANT;
 use crate::{AppError, Result};
 use finelab_store::Turn;
 use finelab_train::{Prediction, Predictor};

@@ -7,8 +7,16 @@ use finelab_store::search::{SearchPage, SearchQuery};
 use finelab_store::{
     Action, LabelDef, NewProject, ProjectKind, Receipt, RecordView, SplitRatios, SplitSummary, Stats, Store,
 };
+use crate::jobs::{JobEnd, JobKind, JobStart, JobState, Jobs};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A folder as given (a form, a flag) made absolute: canonical when it exists, else joined to
+/// the current folder.
+pub fn absolute(dir: &str) -> PathBuf {
+    let p = PathBuf::from(dir);
+    std::fs::canonicalize(&p).unwrap_or_else(|_| std::env::current_dir().map(|c| c.join(&p)).unwrap_or(p))
+}
 
 /// A request to create a project.
 #[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
@@ -76,6 +84,41 @@ pub fn import(dir: &Path, path: &Path, options: &ImportOptions, progress: &mut d
     let mut splits = store.split_totals().unwrap_or_default();
     splits.assigned = report.splits_assigned;
     Ok(ImportOutcome { report, splits })
+}
+
+/// Starts importing `path` into the project in `dir` as a job of kind `import` (progress in
+/// bytes read); its result is the [`ImportOutcome`]. A missing project or file fails before a
+/// job exists; cancelling leaves the project as it was.
+pub fn start_import(jobs: &Jobs, dir: &Path, path: &Path, options: ImportOptions) -> Result<JobState> {
+    if !dir.join(finelab_store::DB_FILE).is_file() {
+        return Err(finelab_store::Error::NotAProject(dir.to_path_buf()).into());
+    }
+    let total = std::fs::metadata(path).map_err(|e| AppError::Io { path: path.display().to_string(), source: e })?.len();
+    let start = JobStart {
+        kind: JobKind::Import,
+        dir: Some(dir.display().to_string()),
+        message: format!("importing {}", path.display()),
+        total,
+        train: None,
+    };
+    let (dir, path) = (dir.to_path_buf(), path.to_path_buf());
+    jobs.spawn("import", start, move |job| {
+        let outcome = import(&dir, &path, &options, &mut |p| {
+            job.update(|s| {
+                s.done = p.bytes_read;
+                s.total = p.bytes_total;
+                s.message = format!("{} rows read", p.rows);
+            });
+            !job.is_cancelled()
+        })
+        .map_err(|e| if e.is_cancelled() { AppError::Cancelled("cancelled: nothing was imported".into()) } else { e })?;
+        job.update(|s| s.done = s.total);
+        Ok(JobEnd {
+            message: format!("imported {} records", outcome.report.imported),
+            result: serde_json::to_value(&outcome).expect("an import outcome serializes"),
+            cancelled: false,
+        })
+    })
 }
 
 /// Adds records not yet indexed to the search index; `progress(done, total)` may stop it.

@@ -1,7 +1,7 @@
 //! After a run: the run in full ([`run_detail`]), the records behind its charts
 //! ([`run_records`]), and its model exported as a folder ([`export_model`]).
 
-use crate::train::RunSummary;
+use crate::runs::{self, RunSummary};
 use crate::{AppError, Result};
 use finelab_store::{ProjectKind, RunRecordsPage, RunRecordsQuery, RunRow, Store};
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,7 @@ fn list_files(dir: &Path) -> Vec<String> {
 
 /// The run `id` in full.
 pub fn run_detail(dir: &Path, id: &str) -> Result<RunDetail> {
-    let run = crate::train::run(dir, id)?;
+    let run = runs::run(dir, id)?;
     let store = Store::open(dir)?;
     let mut summary = RunSummary::from(&run);
     summary.n_predictions = store.n_predictions(id)?;
@@ -90,7 +90,7 @@ pub fn run_records(dir: &Path, run: &str, query: &RunRecordsQuery) -> Result<Run
 /// `model.safetensors`) plus Finelab's `finelab-model.json`; for an instant run it is Finelab's
 /// own format, which `finelab predict` reads.
 pub fn export_model(dir: &Path, run: &str, dest: &Path) -> Result<ExportedModel> {
-    let row = crate::train::run(dir, run)?;
+    let row = runs::run(dir, run)?;
     let Some(model_dir) = row.model_dir.as_ref().map(|m| dir.join(m)).filter(|m| m.is_dir()) else {
         return Err(AppError::Invalid(format!("run {run} is {} and has no saved model to export", row.status)));
     };

@@ -3,7 +3,7 @@
 //! re-exports them next to training itself.
 
 use crate::predict::load_model;
-use crate::train::open;
+use std::sync::Mutex;
 use crate::{AppError, Result};
 use finelab_store::{AnnotationValue, LabeledRecord, ProjectKind, RunRow, Split};
 use finelab_train::metrics::{self, Report};
@@ -276,4 +276,80 @@ fn evaluate(predictor: &Predictor, records: &[LabeledRecord], run: &str) -> Resu
 
 fn kind_mismatch(run: &str, record: &str) -> AppError {
     AppError::Invalid(format!("record {record} has a label of another kind than the model of run {run} predicts"))
+}
+
+/// Whether the process `pid` still runs. On Linux it reads `/proc/<pid>/stat` (a zombie counts as
+/// gone); on other Unix systems it asks `kill -0`; elsewhere it cannot tell and says yes, so a
+/// crashed run there stays `running` rather than a live one being marked `interrupted`. A pid
+/// reused by an unrelated process also reads as alive: the run then stays `running` until that
+/// process ends.
+pub fn process_alive(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // "pid (comm) S ...": the state follows the last ')', since comm may hold anything.
+            Ok(stat) => stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].trim_start().chars().next())
+                .is_none_or(|state| !matches!(state, 'Z' | 'X' | 'x')),
+            Err(_) => false,
+        }
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(true)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+/// The runs this process is training or storing predictions for. A long-lived process (the
+/// desktop app, `finelab serve`) trains in threads while other requests open the project: a
+/// `running` run with this process's pid is alive exactly while it is listed here (otherwise it
+/// was left by an earlier process that had the same pid, or by a job of this one that died).
+static RUNS_HERE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Lists one run in [`RUNS_HERE`] for as long as it lives: from before the run is recorded until
+/// its predictions are stored.
+pub(crate) struct RunHere(String);
+
+impl RunHere {
+    pub(crate) fn start(run: &str) -> RunHere {
+        RUNS_HERE.lock().unwrap().push(run.to_string());
+        RunHere(run.to_string())
+    }
+}
+
+impl Drop for RunHere {
+    fn drop(&mut self) {
+        let mut runs = RUNS_HERE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(i) = runs.iter().position(|r| *r == self.0) {
+            runs.swap_remove(i);
+        }
+    }
+}
+
+/// Whether `run`, recorded with `pid`, may still be training.
+fn run_alive(run: &str, pid: u32) -> bool {
+    if pid == std::process::id() {
+        RUNS_HERE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().any(|r| r == run)
+    } else {
+        process_alive(pid)
+    }
+}
+
+/// Opens a project and marks its dead runs `interrupted`.
+pub(crate) fn open(dir: &Path) -> Result<finelab_store::Store> {
+    let store = finelab_store::Store::open(dir)?;
+    store.mark_interrupted_runs(&run_alive)?;
+    Ok(store)
 }

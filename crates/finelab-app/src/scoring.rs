@@ -1,10 +1,9 @@
 //! Scoring a prediction file against a gold file ([`metrics`], `finelab metrics`), and reports read
 //! back from their stored JSON and printed as text ([`report_from_json`], [`report_text`]).
 
-use crate::train::report_kind;
 use crate::{AppError, Result};
 use finelab_store::ProjectKind;
-use finelab_train::metrics::{self, Report, Scores};
+use finelab_train::metrics::{self, Report, ReportKind, Scores};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -332,4 +331,13 @@ pub fn report_text(report: &Report) -> String {
         }
     }
     text
+}
+
+/// The report shape of a project kind.
+pub(crate) fn report_kind(kind: ProjectKind) -> ReportKind {
+    match kind {
+        ProjectKind::Single => ReportKind::Single,
+        ProjectKind::Multi => ReportKind::Multi,
+        ProjectKind::Spans => ReportKind::Spans,
+    }
 }

@@ -14,21 +14,20 @@
 
 use crate::{AppError, Result};
 use finelab_store::{AnnotationValue, LabeledRecord, NewRun, ProjectKind, RunUpdate, Split, Store};
-use finelab_train::metrics::ReportKind;
 use finelab_train::{Dataset, EpochSummary, Example, Progress, Target, Task, TrainConfig, TrainOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use crate::predict::{load_model, predict, PredictSummary};
-pub use crate::runs::{eval, run, runs, Evaluation, ReportSource, RunSummary};
+pub use crate::runs::{eval, process_alive, run, runs, Evaluation, ReportSource, RunSummary};
+use crate::runs::{open, RunHere};
 pub use crate::scoring::{metrics, report_from_json, report_text, MetricsRequest};
 pub use finelab_train::Control;
 
 /// The name of the one model family that needs no model folder.
-pub const INSTANT: &str = "instant";
+pub use crate::models::INSTANT;
 
 /// A request to train a model on a project, as raw as it comes from a form or flags; [`train`]
 /// validates it before touching the project.
@@ -127,7 +126,7 @@ impl TrainRequest {
         } else {
             // A hub name (`org/name`) is found in the Hugging Face cache; `finelab download` (or
             // the `download_model` request) puts it there.
-            let cached = if Path::new(model).is_dir() { None } else { crate::models::cached_hub_model(model) };
+            let cached = if Path::new(model).is_dir() { None } else { crate::hub::cached_hub_model(model) };
             let path = cached.as_deref().unwrap_or(Path::new(model));
             if !path.is_dir() {
                 return Err(AppError::Invalid(format!(
@@ -282,13 +281,6 @@ fn task_of(kind: ProjectKind) -> Task {
     }
 }
 
-pub(crate) fn report_kind(kind: ProjectKind) -> ReportKind {
-    match kind {
-        ProjectKind::Single => ReportKind::Single,
-        ProjectKind::Multi => ReportKind::Multi,
-        ProjectKind::Spans => ReportKind::Spans,
-    }
-}
 
 fn target_of(value: &AnnotationValue) -> Target {
     match value {
@@ -328,77 +320,6 @@ fn snapshot(kind: ProjectKind, labels: Vec<String>, mut records: Vec<LabeledReco
     })
 }
 
-/// Whether the process `pid` still runs. On Linux it reads `/proc/<pid>/stat` (a zombie counts as
-/// gone); on other Unix systems it asks `kill -0`; elsewhere it cannot tell and says yes, so a
-/// crashed run there stays `running` rather than a live one being marked `interrupted`. A pid
-/// reused by an unrelated process also reads as alive: the run then stays `running` until that
-/// process ends.
-pub fn process_alive(pid: u32) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            // "pid (comm) S ...": the state follows the last ')', since comm may hold anything.
-            Ok(stat) => stat
-                .rfind(')')
-                .and_then(|i| stat[i + 1..].trim_start().chars().next())
-                .is_none_or(|state| !matches!(state, 'Z' | 'X' | 'x')),
-            Err(_) => false,
-        }
-    }
-    #[cfg(all(unix, not(target_os = "linux")))]
-    {
-        std::process::Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(true)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        true
-    }
-}
-
-/// Trainings under way in this process. A long-lived process (the desktop app, `finelab serve`)
-/// trains in a thread while other requests open the project: a `running` run with this process's
-/// pid is alive exactly while one of them is under way (otherwise it was left by an earlier
-/// process that had the same pid).
-static TRAININGS_HERE: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts one training in [`TRAININGS_HERE`] for as long as it lives.
-pub(crate) struct TrainingHere;
-
-impl TrainingHere {
-    pub(crate) fn start() -> TrainingHere {
-        TRAININGS_HERE.fetch_add(1, Ordering::SeqCst);
-        TrainingHere
-    }
-}
-
-impl Drop for TrainingHere {
-    fn drop(&mut self) {
-        TRAININGS_HERE.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Whether a run recorded with `pid` may still be training.
-fn run_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        TRAININGS_HERE.load(Ordering::SeqCst) > 0
-    } else {
-        process_alive(pid)
-    }
-}
-
-/// Opens a project and marks its dead runs `interrupted`.
-pub(crate) fn open(dir: &Path) -> Result<Store> {
-    let store = Store::open(dir)?;
-    store.mark_interrupted_runs(&run_alive)?;
-    Ok(store)
-}
 
 /// `YYYYMMDD-HHMMSS` in UTC for a time in ms since the epoch.
 fn utc_stamp(ms: i64) -> String {
@@ -470,14 +391,15 @@ pub(crate) fn trained_dataset(dir: &Path, row: &finelab_store::RunRow) -> Result
 /// `progress` receives [`TrainEvent`]s and may answer [`Control::Stop`]: training then ends as
 /// `cancelled`, keeping and evaluating its best model so far. A training error marks the run
 /// `failed` and is returned. `resumed_from` is recorded in the run's config. Returns the dataset
-/// the run trained on, to store its predictions on exactly the records it was scored on: the run
-/// stays `running` until they are (see [`crate::training_jobs::train_and_predict`]).
+/// the run trained on, to store its predictions on exactly the records it was scored on, and the
+/// run's liveness in this process: the run stays `running`, and alive while that is held, until
+/// they are stored (see [`crate::training_jobs::train_and_predict`]).
 pub(crate) fn train_recorded(
     dir: &Path,
     req: &TrainRequest,
     resumed_from: Option<&str>,
     progress: &mut dyn FnMut(&TrainEvent) -> Control,
-) -> Result<(TrainDone, Dataset)> {
+) -> Result<(TrainDone, Dataset, RunHere)> {
     let mut plan = req.plan()?;
     if let Some(from) = resumed_from {
         plan.config_json["resumed_from"] = json!(from);
@@ -514,8 +436,8 @@ pub(crate) fn train_recorded(
     data.validate()?;
 
     let family = plan.config.family.clone();
-    let _training_here = TrainingHere::start();
     let (run_id, run_dir) = claim_run(&store, &family)?;
+    let here = RunHere::start(&run_id);
     let model_dir = run_dir.join("model");
     store.create_run(&NewRun {
         id: run_id.clone(),
@@ -639,7 +561,7 @@ pub(crate) fn train_recorded(
             model_dir: Some(model_rel(&run_id)),
         },
     )?;
-    Ok((done, snap.dataset))
+    Ok((done, snap.dataset, here))
 }
 
 #[cfg(test)]
@@ -680,8 +602,9 @@ mod tests {
         };
         store.create_run(&run("stale")).unwrap();
         assert_eq!(open(tmp.path()).unwrap().run("stale").unwrap().status, "interrupted");
-        let training = TrainingHere::start();
+        let training = RunHere::start("live");
         store.create_run(&run("live")).unwrap();
+        let _other = RunHere::start("other");
         assert_eq!(open(tmp.path()).unwrap().run("live").unwrap().status, "running");
         drop(training);
         assert_eq!(open(tmp.path()).unwrap().run("live").unwrap().status, "interrupted");

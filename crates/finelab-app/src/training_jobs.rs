@@ -1,124 +1,17 @@
-//! Training from the window: a train job on its own thread ([`AppContext::start_train`]) whose
-//! [`JobState`] carries typed live progress ([`TrainProgress`]) for the charts, cancellation
-//! that stops within one step, predictions stored when the run ends, and resuming a run that did
-//! not finish ([`AppContext::resume_run`]).
+//! Training as a job ([`start_train`]) whose [`JobState`] carries typed live progress
+//! ([`TrainProgress`]) for the charts, cancellation that stops within one step, predictions
+//! stored when the run ends, and resuming a run that did not finish ([`resume_run`]). The job
+//! machinery itself is [`crate::jobs`]'.
 
-use crate::api::{absolute, AppContext, Job, JobState, JobStatus};
+use crate::jobs::{Job, JobEnd, JobKind, JobStart, JobState, Jobs};
+pub use crate::progress::{EpochPoint, EpochSummaryView, LossPoint, TrainPhase, TrainProgress, MAX_LOSS_POINTS};
 use crate::train::{self, Control, TrainEvent, TrainRequest, INSTANT};
 use crate::{AppError, Result};
 use finelab_store::{AnnotationValue, NewPrediction, RunUpdate, Span, Split, Store};
 use finelab_train::{Dataset, Example, Prediction, Target};
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-use ts_rs::TS;
-
-/// Loss points kept for the live curve; older points are thinned (every other one dropped) when
-/// the curve grows past it.
-pub const MAX_LOSS_POINTS: usize = 400;
-
-/// One point of the live loss curve.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct LossPoint {
-    /// Steps taken.
-    pub step: usize,
-    /// Mean training loss over the current epoch so far.
-    pub loss: f64,
-}
-
-/// One evaluated epoch, as the live chart shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct EpochPoint {
-    /// The epoch, from 1.
-    pub epoch: usize,
-    /// Mean training loss over the epoch.
-    pub train_loss: f64,
-    /// Macro-F1 on dev (on train when the project has no dev records).
-    pub dev_macro_f1: f64,
-    /// Whether it is the best epoch so far (its model is the one kept).
-    pub best: bool,
-    /// Seconds it took, evaluation included.
-    pub seconds: f64,
-}
-
-/// What a train job is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum TrainPhase {
-    /// Reading the labeled data, loading the base model.
-    Preparing,
-    /// Taking gradient steps and evaluating epochs.
-    Training,
-    /// Storing predictions for drill-down (dev, test) and suggestions (unlabeled records).
-    Predicting,
-    /// Over (see the job's status).
-    Finished,
-}
-
-/// A train job's live progress (`JobState.train`), updated at every epoch end and at least five
-/// times a second otherwise: from step events, and between them (a step of a real encoder on a CPU
-/// can take seconds) by [`TrainProgress::advanced`]. The job's `done` / `total` are steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-pub struct TrainProgress {
-    /// The run id, once the run is recorded.
-    pub run: Option<String>,
-    /// `instant` or `transformer`.
-    pub family: String,
-    /// `TrainRequest.model` as given (`instant` or the base model folder).
-    pub model: String,
-    /// The device it trains on.
-    pub device: String,
-    /// What it is doing.
-    pub phase: TrainPhase,
-    /// Training records.
-    pub n_train: u64,
-    /// Development records.
-    pub n_dev: u64,
-    /// Test records.
-    pub n_test: u64,
-    /// Current epoch, from 1 (0 before the first step).
-    pub epoch: usize,
-    /// Maximum epochs.
-    pub epochs: usize,
-    /// Steps taken.
-    pub step: usize,
-    /// Steps if every epoch runs (early stopping can end sooner).
-    pub total_steps: usize,
-    /// `step / total_steps`, 0 to 1.
-    pub fraction: f64,
-    /// Estimated seconds left if every epoch runs.
-    pub eta_secs: Option<f64>,
-    /// Training examples per second.
-    pub samples_per_sec: Option<f64>,
-    /// Seconds since the job started.
-    pub elapsed_secs: f64,
-    /// The loss curve so far, at most [`MAX_LOSS_POINTS`] points.
-    pub loss: Vec<LossPoint>,
-    /// Every evaluated epoch.
-    pub history: Vec<EpochPoint>,
-    /// The best epoch so far.
-    pub best_epoch: Option<usize>,
-    /// Records whose predictions are stored so far.
-    pub predicted: u64,
-    /// Records to predict after training (dev + test + unlabeled).
-    pub to_predict: u64,
-}
-
-/// [`crate::train::TrainDone`]'s per-epoch entries, as the UI receives them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(rename = "EpochSummary")]
-pub struct EpochSummaryView {
-    /// The epoch, from 1.
-    pub epoch: usize,
-    /// Mean training loss over the epoch.
-    pub train_loss: f64,
-    /// Macro-averaged F1 on dev.
-    pub dev_macro_f1: f64,
-    /// Seconds the epoch took, evaluation included.
-    pub seconds: f64,
-}
 
 /// Predictions stored per transaction, so that labeling never waits long for the writer.
 const PREDICTION_BATCH: usize = 256;
@@ -127,55 +20,6 @@ const PREDICTION_BATCH: usize = 256;
 /// ten times a second, and the training loop pays for a lock and a copy only that often.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
-impl TrainProgress {
-    fn new(request: &TrainRequest) -> TrainProgress {
-        let model = request.model.trim().to_string();
-        TrainProgress {
-            run: None,
-            family: if model == INSTANT { INSTANT.into() } else { finelab_train::transformer::FAMILY.into() },
-            model,
-            device: String::new(),
-            phase: TrainPhase::Preparing,
-            n_train: 0,
-            n_dev: 0,
-            n_test: 0,
-            epoch: 0,
-            epochs: request.epochs.unwrap_or(0),
-            step: 0,
-            total_steps: 0,
-            fraction: 0.0,
-            eta_secs: None,
-            samples_per_sec: None,
-            elapsed_secs: 0.0,
-            loss: Vec::new(),
-            history: Vec::new(),
-            best_epoch: None,
-            predicted: 0,
-            to_predict: 0,
-        }
-    }
-
-    /// Adds a loss point, thinning the curve to every other point when it grows past
-    /// [`MAX_LOSS_POINTS`]; `min_gap` (in steps) doubles with each thinning so that the curve
-    /// keeps an even spacing.
-    fn push_loss(&mut self, step: usize, loss: f64, min_gap: &mut usize) {
-        if let Some(last) = self.loss.last() {
-            if step < last.step + *min_gap {
-                return;
-            }
-        }
-        self.loss.push(LossPoint { step, loss });
-        if self.loss.len() > MAX_LOSS_POINTS {
-            let mut i = 0;
-            self.loss.retain(|_| {
-                i += 1;
-                i % 2 == 1
-            });
-            *min_gap *= 2;
-        }
-    }
-}
-
 /// How long the job's state may stand still while the job runs: past it, the heartbeat moves the
 /// last published progress on by the time gone ([`TrainProgress::advanced`]). With the
 /// heartbeat's tick and the watchers' 100 ms poll, a window waits at most about 0.4 s.
@@ -183,32 +27,6 @@ const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
 
 /// How often the heartbeat looks.
 const HEARTBEAT_TICK: Duration = Duration::from_millis(100);
-
-/// The most of one step the heartbeat's estimate may fill: the bar never reaches a step before
-/// the trainer has taken it.
-const MAX_STEP_ESTIMATE: f64 = 0.95;
-
-impl TrainProgress {
-    /// This progress `dt` seconds after it was published, with no event since: the elapsed time
-    /// goes on; while training, the bar moves into the step under way by the time a step has been
-    /// taking (the ETA over the steps left), at most [`MAX_STEP_ESTIMATE`] of it, and the ETA
-    /// counts down by as much. Loss, epochs and step counts stay as they were.
-    pub fn advanced(&self, dt: f64) -> TrainProgress {
-        let mut p = self.clone();
-        p.elapsed_secs += dt;
-        if p.phase == TrainPhase::Training && p.step > 0 && p.total_steps > p.step {
-            if let Some(eta) = p.eta_secs {
-                let step_secs = eta / (p.total_steps - p.step) as f64;
-                if step_secs > 0.0 {
-                    let within = (dt / step_secs).min(MAX_STEP_ESTIMATE);
-                    p.fraction = (p.step as f64 + within) / p.total_steps as f64;
-                    p.eta_secs = Some(eta - within * step_secs);
-                }
-            }
-        }
-        p
-    }
-}
 
 /// Keeps a train job's state moving between events. The job thread [`publish`]es through it; a
 /// heartbeat thread rewrites the state from the last published progress when
@@ -246,7 +64,7 @@ impl Heartbeat {
         if let Some((at, progress)) = &last.published {
             let dt = at.elapsed();
             if dt >= HEARTBEAT_EVERY {
-                job.state.lock().unwrap().train = Some(progress.advanced(dt.as_secs_f64()));
+                job.update(|s| s.train = Some(progress.advanced(dt.as_secs_f64())));
             }
         }
     }
@@ -257,11 +75,12 @@ impl Heartbeat {
         if !last.stopped {
             last.published = Some((Instant::now(), progress.clone()));
         }
-        let mut s = job.state.lock().unwrap();
-        s.done = progress.step as u64;
-        s.total = progress.total_steps as u64;
-        s.message = message;
-        s.train = Some(progress.clone());
+        job.update(|s| {
+            s.done = progress.step as u64;
+            s.total = progress.total_steps as u64;
+            s.message = message;
+            s.train = Some(progress.clone());
+        });
     }
 
     /// No heartbeat writes the state once this returns: the job's last state is its own.
@@ -460,8 +279,7 @@ pub fn train_and_predict(
     progress: &mut dyn FnMut(&TrainEvent) -> Control,
     keep_predicting: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<(train::TrainDone, Result<u64>)> {
-    let _training_here = train::TrainingHere::start();
-    let (done, dataset) = train::train_recorded(dir, request, None, progress)?;
+    let (done, dataset, _run_here) = train::train_recorded(dir, request, None, progress)?;
     let with_unlabeled = done.status == "completed";
     let stored = store_predictions(dir, &done.run, &done.model_dir, &dataset, with_unlabeled, keep_predicting);
     Ok((done, stored))
@@ -475,39 +293,50 @@ pub fn train(dir: &Path, request: &TrainRequest, progress: &mut dyn FnMut(&Train
     Ok(done)
 }
 
-fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_from: Option<String>) {
+/// The progress a train job starts with.
+fn starting_progress(request: &TrainRequest) -> TrainProgress {
+    let model = request.model.trim();
+    let family = if model == INSTANT { INSTANT } else { finelab_train::transformer::FAMILY };
+    TrainProgress::starting(model, family, request.epochs.unwrap_or(0))
+}
+
+/// A train job's work: trains and records the run, then stores its predictions, publishing
+/// progress all along. A cancelled run ends the job `cancelled` with the run as its result.
+fn run_train_job(job: &Arc<Job>, dir: &Path, request: &TrainRequest, resumed_from: Option<&str>) -> Result<JobEnd> {
     let mut tracker =
-        Tracker { progress: TrainProgress::new(&request), started: Instant::now(), last_publish: None, loss_gap: 1 };
-    // Counted from before training until the predictions are stored: a run of this process is
-    // alive for as long as either goes on.
-    let _training_here = train::TrainingHere::start();
-    let (heart, _alive) = Heartbeat::start(&job);
-    let message = job.state.lock().unwrap().message.clone();
-    heart.publish(&job, &tracker.progress, message);
-    let outcome = train::train_recorded(&dir, &request, resumed_from.as_deref(), &mut |event| {
+        Tracker { progress: starting_progress(request), started: Instant::now(), last_publish: None, loss_gap: 1 };
+    let (heart, _alive) = Heartbeat::start(job);
+    heart.publish(job, &tracker.progress, job.state().message);
+    let outcome = train::train_recorded(dir, request, resumed_from, &mut |event| {
         if tracker.apply(event) {
-            heart.publish(&job, &tracker.progress, step_message(&tracker.progress));
+            heart.publish(job, &tracker.progress, step_message(&tracker.progress));
             tracker.last_publish = Some(Instant::now());
         }
-        if job.cancel.load(Ordering::SeqCst) {
+        if job.is_cancelled() {
             Control::Stop
         } else {
             Control::Continue
         }
     });
     let mut progress = tracker.progress;
-    let (done, dataset) = match outcome {
+    let finish = |progress: &mut TrainProgress| {
+        heart.stop();
+        progress.phase = TrainPhase::Finished;
+        progress.elapsed_secs = tracker.started.elapsed().as_secs_f64();
+        let last = progress.clone();
+        job.update(|s| {
+            s.done = last.step as u64;
+            s.total = last.total_steps as u64;
+            s.train = Some(last);
+        });
+    };
+    // The run stays alive (and `running`) while `_run_here` is held: until its predictions are
+    // stored.
+    let (done, dataset, _run_here) = match outcome {
         Ok(v) => v,
         Err(e) => {
-            heart.stop();
-            progress.phase = TrainPhase::Finished;
-            progress.elapsed_secs = tracker.started.elapsed().as_secs_f64();
-            let mut s = job.state.lock().unwrap();
-            s.train = Some(progress);
-            s.status = JobStatus::Failed;
-            s.message = e.to_string();
-            s.error = Some(e.body());
-            return;
+            finish(&mut progress);
+            return Err(e);
         }
     };
     progress.phase = TrainPhase::Predicting;
@@ -516,184 +345,156 @@ fn run_train_job(job: Arc<Job>, dir: PathBuf, request: TrainRequest, resumed_fro
         progress.step = progress.total_steps;
     }
     progress.eta_secs = Some(0.0);
-    heart.publish(&job, &progress, step_message(&progress));
+    heart.publish(job, &progress, step_message(&progress));
     let mut last = Instant::now();
     let with_unlabeled = done.status == "completed";
-    let predicted = store_predictions(&dir, &done.run, &done.model_dir, &dataset, with_unlabeled, &mut |n, total| {
+    let predicted = store_predictions(dir, &done.run, &done.model_dir, &dataset, with_unlabeled, &mut |n, total| {
         progress.predicted = n;
         progress.to_predict = total;
         if last.elapsed() >= PUBLISH_EVERY || n == total {
             last = Instant::now();
-            heart.publish(&job, &progress, step_message(&progress));
+            heart.publish(job, &progress, step_message(&progress));
         }
-        // A cancelled run's job carries the cancel flag from the start: its dev and test rows
-        // are stored all the same (drill-down), and it needs no others (only completed runs
-        // make suggestions).
-        done.status == "cancelled" || !job.cancel.load(Ordering::SeqCst)
+        // Cancelling stops the predictions of unlabeled records (suggestions); the dev and test
+        // rows are stored regardless (the run is not complete without them).
+        !job.is_cancelled()
     });
-    heart.stop();
-    progress.phase = TrainPhase::Finished;
-    progress.elapsed_secs = tracker.started.elapsed().as_secs_f64();
-    let mut s = job.state.lock().unwrap();
-    s.done = progress.step as u64;
-    s.total = progress.total_steps as u64;
-    s.train = Some(progress);
-    s.result = serde_json::to_value(&done).ok();
-    let f1 = |v: Option<f64>| v.map(|f| format!("{f:.3}")).unwrap_or_else(|| "-".into());
-    match predicted {
-        Ok(_) => {
-            s.message = format!("run {} {}: dev macro-F1 {}, test macro-F1 {}", done.run, done.status, f1(done.dev_macro_f1), f1(done.test_macro_f1));
-        }
-        Err(e) => {
-            // The run itself is recorded and usable; only drill-down and suggestions lack rows.
-            s.message = format!("run {} {}, but storing its predictions failed: {e}", done.run, done.status);
-        }
+    finish(&mut progress);
+    if let Err(e) = predicted {
+        return Err(AppError::Invalid(format!(
+            "run {} trained, but storing its predictions failed: {e}; the run stays unfinished, and resuming it stores them",
+            done.run
+        )));
     }
-    s.status = if done.status == "cancelled" { JobStatus::Cancelled } else { JobStatus::Done };
+    let f1 = |v: Option<f64>| v.map(|f| format!("{f:.3}")).unwrap_or_else(|| "-".into());
+    Ok(JobEnd {
+        message: format!(
+            "run {} {}: dev macro-F1 {}, test macro-F1 {}",
+            done.run,
+            done.status,
+            f1(done.dev_macro_f1),
+            f1(done.test_macro_f1)
+        ),
+        cancelled: done.status == "cancelled",
+        result: serde_json::to_value(&done).expect("a run summary serializes"),
+    })
 }
 
-impl AppContext {
-    /// Starts training on the project in `dir` as a job of kind `train`; its result is a
-    /// [`crate::train::TrainDone`]. The request is validated and the project checked before a job exists.
-    pub fn start_train(&self, dir: &str, request: &TrainRequest) -> Result<JobState> {
-        self.spawn_train(dir, request.clone(), None)
-    }
+/// Starts training on the project in `dir` as a job of kind `train`; its result is a
+/// [`crate::train::TrainDone`]. The request is validated and the project checked before a job
+/// exists.
+pub fn start_train(jobs: &Jobs, dir: &Path, request: &TrainRequest) -> Result<JobState> {
+    spawn_train(jobs, dir, request.clone(), None)
+}
 
-    fn spawn_train(&self, dir: &str, request: TrainRequest, resumed_from: Option<String>) -> Result<JobState> {
-        let dir = absolute(dir);
-        if !dir.join(finelab_store::DB_FILE).is_file() {
-            return Err(finelab_store::Error::NotAProject(dir).into());
-        }
-        request.validate()?;
-        let progress = TrainProgress::new(&request);
-        let (job, state) = self.add_job(|id| JobState {
-            id,
-            kind: "train".into(),
-            dir: Some(dir.display().to_string()),
-            status: JobStatus::Running,
-            done: 0,
-            total: 0,
-            message: match &resumed_from {
-                Some(run) => format!("resuming run {run}"),
-                None => step_message(&progress),
-            },
-            result: None,
-            error: None,
-            train: Some(progress),
-        });
-        std::thread::Builder::new()
-            .name("finelab-train".into())
-            .spawn(move || run_train_job(job, dir, request, resumed_from))
-            .map_err(|e| AppError::Io { path: "<train thread>".into(), source: e })?;
-        Ok(state)
+fn spawn_train(jobs: &Jobs, dir: &Path, request: TrainRequest, resumed_from: Option<String>) -> Result<JobState> {
+    if !dir.join(finelab_store::DB_FILE).is_file() {
+        return Err(finelab_store::Error::NotAProject(dir.to_path_buf()).into());
     }
+    request.validate()?;
+    let progress = starting_progress(&request);
+    let start = JobStart {
+        kind: JobKind::Train,
+        dir: Some(dir.display().to_string()),
+        message: match &resumed_from {
+            Some(run) => format!("resuming run {run}"),
+            None => step_message(&progress),
+        },
+        total: 0,
+        train: Some(progress),
+    };
+    let dir = dir.to_path_buf();
+    jobs.spawn("train", start, move |job| run_train_job(job, &dir, &request, resumed_from.as_deref()))
+}
 
-    /// Finishes a run that was trained but interrupted while its predictions were stored: stores
-    /// them all again (on the same data, checked by its hash) and gives the run the status its
-    /// training ended with. A job of kind `train`, whose result is the run's [`train::TrainDone`].
-    fn spawn_finish(&self, dir: &Path, row: finelab_store::RunRow) -> Result<JobState> {
-        let dataset = train::trained_dataset(dir, &row)?;
-        let model_dir = dir.join(row.model_dir.as_deref().unwrap_or_default());
-        if !model_dir.join("finelab-model.json").is_file() {
-            return Err(AppError::Invalid(format!(
-                "run {} cannot be finished: its model folder {} is missing or incomplete; train a new run instead",
-                row.id,
-                model_dir.display()
-            )));
-        }
-        let request = TrainRequest::from_run_config(&row.config);
-        let mut progress = TrainProgress::new(&request);
-        progress.phase = TrainPhase::Predicting;
-        progress.fraction = 1.0;
-        let (job, state) = self.add_job(|id| JobState {
-            id,
-            kind: "train".into(),
-            dir: Some(dir.display().to_string()),
-            status: JobStatus::Running,
-            done: 0,
-            total: 0,
-            message: format!("finishing run {}: storing its predictions", row.id),
-            result: None,
-            error: None,
-            train: Some(progress.clone()),
-        });
-        let dir = dir.to_path_buf();
-        std::thread::Builder::new()
-            .name("finelab-finish".into())
-            .spawn(move || {
-                let _training_here = train::TrainingHere::start();
-                let with_unlabeled = row.trained_status.as_deref() == Some("completed");
-                let mut last = Instant::now();
-                let stored = store_predictions(&dir, &row.id, &model_dir, &dataset, with_unlabeled, &mut |n, total| {
-                    progress.predicted = n;
-                    progress.to_predict = total;
-                    if last.elapsed() >= PUBLISH_EVERY || n == total {
-                        last = Instant::now();
-                        let mut s = job.state.lock().unwrap();
-                        s.message = step_message(&progress);
-                        s.train = Some(progress.clone());
-                    }
-                    !job.cancel.load(Ordering::SeqCst)
+/// Finishes a run that was trained but interrupted while its predictions were stored: stores
+/// them all again (on the same data, checked by its hash) and gives the run the status its
+/// training ended with. A job of kind `train`, whose result is the run's [`train::TrainDone`].
+fn spawn_finish(jobs: &Jobs, dir: &Path, row: finelab_store::RunRow) -> Result<JobState> {
+    let dataset = train::trained_dataset(dir, &row)?;
+    let model_dir = dir.join(row.model_dir.as_deref().unwrap_or_default());
+    if !model_dir.join("finelab-model.json").is_file() {
+        return Err(AppError::Invalid(format!(
+            "run {} cannot be finished: its model folder {} is missing or incomplete; train a new run instead",
+            row.id,
+            model_dir.display()
+        )));
+    }
+    let mut progress = starting_progress(&TrainRequest::from_run_config(&row.config));
+    progress.phase = TrainPhase::Predicting;
+    progress.fraction = 1.0;
+    let start = JobStart {
+        kind: JobKind::Train,
+        dir: Some(dir.display().to_string()),
+        message: format!("finishing run {}: storing its predictions", row.id),
+        total: 0,
+        train: Some(progress.clone()),
+    };
+    let dir = dir.to_path_buf();
+    jobs.spawn("finish", start, move |job| {
+        let with_unlabeled = row.trained_status.as_deref() == Some("completed");
+        let mut last = Instant::now();
+        let stored = store_predictions(&dir, &row.id, &model_dir, &dataset, with_unlabeled, &mut |n, total| {
+            progress.predicted = n;
+            progress.to_predict = total;
+            if last.elapsed() >= PUBLISH_EVERY || n == total {
+                last = Instant::now();
+                let (message, p) = (step_message(&progress), progress.clone());
+                job.update(|s| {
+                    s.message = message;
+                    s.train = Some(p);
                 });
-                progress.phase = TrainPhase::Finished;
-                let finished = train::run(&dir, &row.id);
-                let mut s = job.state.lock().unwrap();
-                s.train = Some(progress);
-                match (stored, finished) {
-                    (Ok(_), Ok(run)) => {
-                        s.message = format!("run {} {}: its predictions are stored", run.id, run.status);
-                        // The summary training wrote beside the model, with the status it now has.
-                        let summary = std::fs::read(dir.join("runs").join(&run.id).join("run.json"))
-                            .ok()
-                            .and_then(|bytes| serde_json::from_slice::<train::TrainDone>(&bytes).ok());
-                        s.result = summary.and_then(|done| serde_json::to_value(done).ok());
-                        s.status = JobStatus::Done;
-                    }
-                    (Err(e), _) | (Ok(_), Err(e)) => {
-                        s.message = e.to_string();
-                        s.error = Some(e.body());
-                        s.status = JobStatus::Failed;
-                    }
-                }
-            })
-            .map_err(|e| AppError::Io { path: "<finish thread>".into(), source: e })?;
-        Ok(state)
-    }
+            }
+            !job.is_cancelled()
+        });
+        progress.phase = TrainPhase::Finished;
+        job.update(|s| s.train = Some(progress));
+        stored?;
+        let run = train::run(&dir, &row.id)?;
+        // The summary training wrote beside the model, with the status it now has.
+        let summary = std::fs::read(dir.join("runs").join(&run.id).join("run.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<train::TrainDone>(&bytes).ok());
+        Ok(JobEnd {
+            message: format!("run {} {}: its predictions are stored", run.id, run.status),
+            result: summary.map(|done| serde_json::to_value(done).expect("a run summary serializes")).unwrap_or_default(),
+            cancelled: false,
+        })
+    })
+}
 
-    /// Resumes a run that did not finish (see [`crate::api::Request::ResumeRun`]): a new run with
-    /// the same settings, recording `resumed_from`; a cancelled transformer run's saved model is
-    /// the new run's base model.
-    pub fn resume_run(&self, dir: &str, run: &str) -> Result<JobState> {
-        let dir_path = absolute(dir);
-        let row = train::run(&dir_path, run)?;
-        if row.status == "interrupted" && row.trained_status.is_some() {
-            return self.spawn_finish(&dir_path, row);
-        }
-        match row.status.as_str() {
-            "cancelled" | "interrupted" | "failed" => {}
-            other => {
-                return Err(AppError::Invalid(format!(
-                    "run {run} is {other}; only a cancelled, interrupted or failed run can be resumed (train a new one instead)"
-                )))
-            }
-        }
-        let mut request = TrainRequest::from_run_config(&row.config);
-        if row.family == finelab_train::transformer::FAMILY && row.status == "cancelled" {
-            if let Some(model_dir) = &row.model_dir {
-                let checkpoint = dir_path.join(model_dir);
-                if checkpoint.join("config.json").is_file() {
-                    request.model = checkpoint.display().to_string();
-                }
-            }
-        }
-        self.spawn_train(dir, request, Some(row.id))
+/// Resumes a run that did not finish (see [`crate::api::Request::ResumeRun`]): a new run with
+/// the same settings, recording `resumed_from`; a cancelled transformer run's saved model is the
+/// new run's base model. A run interrupted after it trained is finished instead.
+pub fn resume_run(jobs: &Jobs, dir: &Path, run: &str) -> Result<JobState> {
+    let row = train::run(dir, run)?;
+    if row.status == "interrupted" && row.trained_status.is_some() {
+        return spawn_finish(jobs, dir, row);
     }
+    match row.status.as_str() {
+        "cancelled" | "interrupted" | "failed" => {}
+        other => {
+            return Err(AppError::Invalid(format!(
+                "run {run} is {other}; only a cancelled, interrupted or failed run can be resumed (train a new one instead)"
+            )))
+        }
+    }
+    let mut request = TrainRequest::from_run_config(&row.config);
+    if row.family == finelab_train::transformer::FAMILY && row.status == "cancelled" {
+        if let Some(model_dir) = &row.model_dir {
+            let checkpoint = dir.join(model_dir);
+            if checkpoint.join("config.json").is_file() {
+                request.model = checkpoint.display().to_string();
+            }
+        }
+    }
+    spawn_train(jobs, dir, request, Some(row.id))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicBool;
+    use crate::jobs::JobStatus;
 
     fn training(step: usize, total_steps: usize, eta: f64) -> TrainProgress {
         TrainProgress {
@@ -703,7 +504,7 @@ mod tests {
             fraction: if total_steps > 0 { step as f64 / total_steps as f64 } else { 0.0 },
             eta_secs: Some(eta),
             elapsed_secs: 10.0,
-            ..TrainProgress::new(&TrainRequest::default())
+            ..starting_progress(&TrainRequest::default())
         }
     }
 
@@ -717,6 +518,7 @@ mod tests {
         assert!((half.elapsed_secs - 10.5).abs() < 1e-12);
         // A step running long: the bar stops short of step 11 and the ETA stops counting down.
         let late = p.advanced(30.0);
+        use crate::progress::MAX_STEP_ESTIMATE;
         assert!((late.fraction - (10.0 + MAX_STEP_ESTIMATE) / 100.0).abs() < 1e-12, "{}", late.fraction);
         assert!((late.eta_secs.unwrap() - (90.0 - MAX_STEP_ESTIMATE)).abs() < 1e-12);
         assert!((late.elapsed_secs - 40.0).abs() < 1e-12);
@@ -739,10 +541,9 @@ mod tests {
 
     #[test]
     fn the_heartbeat_keeps_the_state_moving_until_stopped() {
-        let job = Arc::new(Job {
-            state: Mutex::new(JobState {
+        let job = Arc::new(Job::new(JobState {
                 id: 1,
-                kind: "train".into(),
+                kind: JobKind::Train,
                 dir: None,
                 status: JobStatus::Running,
                 done: 0,
@@ -751,13 +552,11 @@ mod tests {
                 result: None,
                 error: None,
                 train: None,
-            }),
-            cancel: AtomicBool::new(false),
-        });
+            }));
         let (heart, alive) = Heartbeat::start(&job);
         // One slow step: the trainer publishes once and then stays silent.
         heart.publish(&job, &training(10, 100, 900.0), "epoch 1/3, step 10/100".into());
-        let elapsed = |job: &Job| job.state.lock().unwrap().train.as_ref().unwrap().elapsed_secs;
+        let elapsed = |job: &Job| job.state().train.as_ref().unwrap().elapsed_secs;
         let mut seen = vec![elapsed(&job)];
         let deadline = Instant::now() + Duration::from_secs(20);
         while seen.len() < 4 && Instant::now() < deadline {
@@ -769,16 +568,16 @@ mod tests {
         }
         assert!(seen.len() >= 4, "the state moved {} time(s) with no event", seen.len() - 1);
         assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
-        let state = job.state.lock().unwrap().clone();
+        let state = job.state();
         let train = state.train.unwrap();
         assert!(train.fraction > 0.1 && train.fraction < 10.95 / 100.0, "{}", train.fraction);
         assert_eq!((state.message.as_str(), train.step), ("epoch 1/3, step 10/100", 10));
 
         // Once stopped, the job's final state is left alone.
         heart.stop();
-        job.state.lock().unwrap().train = None;
+        job.update(|s| s.train = None);
         std::thread::sleep(HEARTBEAT_EVERY * 3);
-        assert!(job.state.lock().unwrap().train.is_none());
+        assert!(job.state().train.is_none());
         drop(alive);
     }
 }

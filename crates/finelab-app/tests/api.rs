@@ -1,7 +1,7 @@
 //! `AppContext::handle`, the one entry point of the window, the HTTP server and the UI, tested
 //! once below them: typed requests in, JSON out, errors with stable codes; a real project on disk.
 
-use finelab_app::api::{AppContext, ImportRequest, JobState, JobStatus, Request};
+use finelab_app::api::{AppContext, ImportRequest, JobKind, JobState, JobStatus, Request};
 use finelab_app::project::CreateProject;
 use finelab_app::store::search::{SearchPage, SearchQuery};
 use finelab_app::store::{Action, AnnotationValue, ProjectKind, Receipt, RecordView, Stats};
@@ -29,7 +29,7 @@ fn s(p: &Path) -> String {
 /// Runs an import job to its end through `watch_job`, returning every state it reported.
 fn import(ctx: &AppContext, dir: &str, file: &Path, options: ImportRequest) -> Vec<JobState> {
     let started: JobState = ok(ctx, Request::StartImport { dir: dir.into(), path: s(file), options });
-    assert_eq!((started.kind.as_str(), started.status), ("import", JobStatus::Running));
+    assert_eq!((started.kind, started.status), (JobKind::Import, JobStatus::Running));
     let mut states = Vec::new();
     ctx.watch_job(started.id, &mut |state| {
         states.push(state.clone());

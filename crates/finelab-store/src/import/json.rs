@@ -1,16 +1,24 @@
 //! JSON Lines and JSON arrays: plain `{"text"}` records, with `id`, `meta`, existing labels in the
 //! shapes other tools write (Finelab/Prodigy `spans`, doccano `label: [[s, e, "TAG"]]` and
 //! `entities`, spaCy `cats`, Prodigy `accept`), and dialogs as `turns` or chat `messages`.
+//!
+//! Two peers' exports are read as their tools mean them. A Label Studio task (`data.text` and
+//! `annotations[].result[]`) gives one annotation per annotator (`completed_by`): `choices`,
+//! `taxonomy` paths (joined with `/`) and `labels` spans, whose code-point offsets must match the
+//! text they quote; cancelled annotations and `predictions` are no labels. A Prodigy record's
+//! `answer` decides what its label means: `accept` is the label, `ignore` skips the row, and
+//! `reject` ("not this label") is the other label in a single-label project of exactly two
+//! labels and skips the row otherwise. Skipped rows are reported with the reason.
 
 use super::{encoding, Opened, RawValue, ReadContext, RowError, RowResult, SourceRow};
-use crate::{Error, Result, Span, Turn};
+use crate::{Error, ProjectKind, Result, Span, Turn};
 use serde_json::Value;
 use std::io::Read;
 
 const TEXT_KEYS: &[&str] = &["text", "content", "sentence", "review", "comment", "body", "message", "utterance", "document"];
 const KNOWN: &[&str] = &[
     "id", "text", "turns", "dialog", "messages", "meta", "label", "labels", "spans", "entities", "cats", "accept",
-    "split", "annotator", "data",
+    "split", "annotator", "data", "annotations", "answer",
 ];
 
 fn as_id(v: &Value) -> Option<String> {
@@ -101,7 +109,10 @@ pub(super) fn row_from_value(ctx: &ReadContext<'_>, line: u64, value: Value) -> 
     }
     if row.turns.is_none() {
         match text_key.and_then(|k| obj.get(k)) {
-            Some(Value::String(s)) => row.text = Some(s.clone()),
+            Some(Value::String(s)) => {
+                super::encoding::check_text(s).map_err(err)?;
+                row.text = Some(s.clone());
+            }
             Some(other) => return Err(err(format!("\"{}\" is not a string but {}", text_key.unwrap(), kind_name(other)))),
             None => {
                 return Err(err(match &cols.text {
@@ -127,6 +138,20 @@ pub(super) fn row_from_value(ctx: &ReadContext<'_>, line: u64, value: Value) -> 
             }
         }
     }
+    if cols.label.is_none() && obj.get("annotations").is_some_and(Value::is_array) {
+        let Some(Value::Array(annotations)) = obj.remove("annotations") else { unreachable!() };
+        let mut found = label_studio_annotations(ctx.kind, row.text.as_deref(), &annotations).map_err(err)?.into_iter();
+        if let Some((annotator, value)) = found.next() {
+            row.annotator = annotator;
+            row.value = Some(value);
+        }
+        // Every annotation after the first needs a name to be logged under.
+        let default = ctx.options.annotator.clone().unwrap_or_else(|| "import".to_string());
+        row.extra_annotations = found.map(|(annotator, value)| (annotator.unwrap_or_else(|| default.clone()), value)).collect();
+    }
+    if let Some(answer) = obj.get("answer") {
+        prodigy_answer(ctx, &mut row, answer).map_err(err)?;
+    }
     if row.value.is_none() {
         if let Some(Value::Object(cats)) = obj.get("cats") {
             let on: Vec<String> = cats.iter().filter(|(_, v)| v.as_f64().unwrap_or(0.0) >= 0.5).map(|(k, _)| k.clone()).collect();
@@ -137,7 +162,8 @@ pub(super) fn row_from_value(ctx: &ReadContext<'_>, line: u64, value: Value) -> 
         let s = v.as_str().ok_or_else(|| err("\"split\" is not a string".into()))?;
         row.split = Some(s.parse().map_err(|e: Error| err(e.to_string()))?);
     }
-    if let Some(v) = obj.get("annotator").and_then(Value::as_str) {
+    // Prodigy names the annotator in `_annotator_id` (the dataset and the session).
+    if let Some(v) = obj.get("annotator").or_else(|| obj.get("_annotator_id")).and_then(Value::as_str) {
         if !v.trim().is_empty() {
             row.annotator = Some(v.to_string());
         }
@@ -158,6 +184,131 @@ pub(super) fn row_from_value(ctx: &ReadContext<'_>, line: u64, value: Value) -> 
     Ok(row)
 }
 
+/// The name a Label Studio annotation is logged under: the annotator's email where the export
+/// has it, else `ls:<user id>`; `None` when the export does not say who.
+fn label_studio_annotator(annotation: &serde_json::Map<String, Value>) -> Option<String> {
+    match annotation.get("completed_by")? {
+        Value::Object(user) => {
+            let email = user.get("email").and_then(Value::as_str).filter(|e| !e.trim().is_empty());
+            email.map(str::to_string).or_else(|| user.get("id").and_then(as_id).map(|id| format!("ls:{id}")))
+        }
+        other => as_id(other).map(|id| format!("ls:{id}")),
+    }
+}
+
+/// One Label Studio `labels` region as spans (one per label), its offsets checked against the
+/// text: they are code points, and the quoted `text`, when given, must be what lies there.
+fn label_studio_spans(value: &serde_json::Map<String, Value>, chars: &[char], spans: &mut Vec<Span>) -> std::result::Result<(), String> {
+    let offset = |key: &str| value.get(key).and_then(Value::as_u64).map(|n| n as usize);
+    let (Some(start), Some(end)) = (offset("start"), offset("end")) else {
+        return Err(format!("Label Studio region {} has no integer start and end", super::encoding::snippet(&Value::Object(value.clone()).to_string())));
+    };
+    if start >= end || end > chars.len() {
+        return Err(format!("Label Studio region {start}..{end} lies outside the text ({} characters)", chars.len()));
+    }
+    let there: String = chars[start..end].iter().collect();
+    if let Some(quoted) = value.get("text").and_then(Value::as_str) {
+        if quoted != there {
+            return Err(format!(
+                "Label Studio region {start}..{end} quotes {} but the text there is {} (offsets must be code points)",
+                super::encoding::snippet(quoted),
+                super::encoding::snippet(&there)
+            ));
+        }
+    }
+    let labels = value.get("labels").and_then(Value::as_array).ok_or_else(|| format!("Label Studio region {start}..{end} has no \"labels\" list"))?;
+    for label in labels {
+        let label = label.as_str().ok_or_else(|| format!("Label Studio region {start}..{end}: a label is not a string"))?;
+        spans.push(Span { start, end, label: label.to_string() });
+    }
+    Ok(())
+}
+
+/// The annotations of a Label Studio task, first to last, each with its annotator: `choices`
+/// and `taxonomy` results as labels, `labels` results as spans. Cancelled annotations are left
+/// out, and so is an annotation with nothing for this kind of project.
+fn label_studio_annotations(kind: ProjectKind, text: Option<&str>, annotations: &[Value]) -> std::result::Result<Vec<(Option<String>, RawValue)>, String> {
+    let chars: Vec<char> = text.unwrap_or("").chars().collect();
+    let mut out = Vec::new();
+    for (n, annotation) in annotations.iter().enumerate() {
+        let annotation = annotation.as_object().ok_or_else(|| format!("annotation {} is not an object", n + 1))?;
+        if annotation.get("was_cancelled").and_then(Value::as_bool).unwrap_or(false) {
+            continue;
+        }
+        let annotator = label_studio_annotator(annotation);
+        let results = match annotation.get("result") {
+            None | Some(Value::Null) => &[][..],
+            Some(Value::Array(items)) => &items[..],
+            Some(other) => return Err(format!("annotation {}: \"result\" is {}, not a list", n + 1, kind_name(other))),
+        };
+        let mut labels: Vec<String> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
+        for item in results {
+            let Some(value) = item.get("value").and_then(Value::as_object) else { continue };
+            let strings = |v: &Value| -> Vec<String> { v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default() };
+            match item.get("type").and_then(Value::as_str) {
+                Some("choices") => labels.extend(value.get("choices").map(strings).unwrap_or_default()),
+                Some("taxonomy") => {
+                    for path in value.get("taxonomy").and_then(Value::as_array).into_iter().flatten() {
+                        labels.push(strings(path).join("/"));
+                    }
+                }
+                Some("labels") => {
+                    if text.is_none() {
+                        return Err("Label Studio spans need a text, not turns".into());
+                    }
+                    label_studio_spans(value, &chars, &mut spans)?;
+                }
+                _ => {}
+            }
+        }
+        let value = match kind {
+            ProjectKind::Spans => RawValue::Spans(spans),
+            _ if labels.is_empty() => continue,
+            ProjectKind::Single if labels.len() == 1 => RawValue::Label(labels.remove(0)),
+            _ => RawValue::Labels(labels),
+        };
+        out.push((annotator, value));
+    }
+    Ok(out)
+}
+
+/// Applies a Prodigy `answer` to the label read from the row, or says why the row is skipped.
+fn prodigy_answer(ctx: &ReadContext<'_>, row: &mut SourceRow, answer: &Value) -> std::result::Result<(), String> {
+    match answer.as_str() {
+        Some("accept") => Ok(()),
+        Some("ignore") => {
+            row.skip = Some("Prodigy answer \"ignore\": skipped".into());
+            Ok(())
+        }
+        Some("reject") => {
+            let two = ctx.kind == ProjectKind::Single && ctx.labels.len() == 2;
+            match &row.value {
+                Some(RawValue::Label(label)) if two && ctx.labels.contains(label) => {
+                    let other = ctx.labels.iter().find(|l| *l != label).cloned().unwrap_or_default();
+                    row.value = Some(RawValue::Label(other));
+                    Ok(())
+                }
+                Some(RawValue::Label(label)) => {
+                    row.skip = Some(format!(
+                        "Prodigy answer \"reject\" of label {}: skipped (rejecting a label names the other one only in a single-label project with exactly two labels)",
+                        super::encoding::snippet(label)
+                    ));
+                    Ok(())
+                }
+                _ => {
+                    row.skip = Some("Prodigy answer \"reject\": skipped (what was rejected is no single label)".into());
+                    Ok(())
+                }
+            }
+        }
+        _ => {
+            let shown = answer.as_str().map(super::encoding::snippet).unwrap_or_else(|| super::encoding::snippet(&answer.to_string()));
+            Err(format!("unknown Prodigy answer {shown} (expected accept, reject or ignore)"))
+        }
+    }
+}
+
 fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -171,7 +322,7 @@ fn kind_name(v: &Value) -> &'static str {
 
 pub(super) fn open_jsonl<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
     let (enc, lines) = encoding::text_lines(ctx)?;
-    let ctx2 = ReadContext { path: ctx.path, options: ctx.options, kind: ctx.kind, counter: ctx.counter.clone() };
+    let ctx2 = ReadContext { path: ctx.path, options: ctx.options, kind: ctx.kind, labels: ctx.labels.clone(), counter: ctx.counter.clone() };
     let rows = lines.map(move |line| {
         let (line_no, text) = line?;
         match serde_json::from_str::<Value>(text.trim()) {
@@ -186,10 +337,33 @@ pub(super) fn open_jsonl<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
 /// element keeps the line it starts on.
 pub(super) fn open_json_array<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
     let (enc, bom_len) = encoding::detect(ctx.path, &ctx.options.encoding)?;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     encoding::utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?
-        .read_to_string(&mut text)
-        .map_err(|e| Error::BadFile { path: ctx.path.to_path_buf(), reason: format!("not valid text: {e}") })?;
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(ctx.path, e))?;
+    // A JSON array is one value: a line that cannot be decoded fails the file, and says where.
+    let undecodable = |bytes: &[u8], at: usize| {
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let end = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| at + i);
+        let reason = encoding::row_text(&bytes[start..end], enc).err().unwrap_or_default();
+        Error::BadFile {
+            path: ctx.path.to_path_buf(),
+            reason: format!("line {line}: {reason}; a JSON array is read whole, so nothing was imported"),
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            return Err(undecodable(e.as_bytes(), at));
+        }
+    };
+    if enc != encoding_rs::UTF_8 {
+        if let Some(at) = text.find('\u{FFFD}') {
+            return Err(undecodable(text.as_bytes(), at));
+        }
+    }
     let first = text.trim_start().chars().next();
     if first == Some('{') {
         // Many ".json" files are JSON Lines, or one object: read them line by line.

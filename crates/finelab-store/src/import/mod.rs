@@ -171,6 +171,9 @@ pub struct ImportReport {
     pub imported: u64,
     /// Of those, records that came with a label.
     pub labeled: u64,
+    /// Labeled records given their train/dev/test split by this import (those whose row named
+    /// no split), in the same transaction.
+    pub splits_assigned: u64,
     /// Rows skipped as duplicates.
     pub duplicates: u64,
     /// The first duplicates, with the record they repeat.
@@ -179,6 +182,11 @@ pub struct ImportReport {
     pub rejected: Vec<RowError>,
     /// Rejected rows.
     pub n_rejected: u64,
+    /// Rows left out on purpose, with their line and why (a Prodigy `ignore` answer, a `reject`
+    /// that names no label); the first 100,000. They are no error: `strict` accepts them.
+    pub skipped: Vec<RowError>,
+    /// Rows left out on purpose in all.
+    pub n_skipped: u64,
     /// Labels added to the label set (`add_labels`).
     pub added_labels: Vec<String>,
     /// Seconds spent.
@@ -219,7 +227,7 @@ pub fn preview(path: &Path, kind: ProjectKind, options: &ImportOptions, n: usize
         Some(f) => f,
         None => Format::detect(path)?,
     };
-    let ctx = ReadContext { path, options, kind, counter: ByteCounter::default() };
+    let ctx = ReadContext { path, options, kind, labels: Vec::new(), counter: ByteCounter::default() };
     match format {
         Format::Csv | Format::Tsv | Format::Xlsx => tables::preview(&ctx, format, n),
         _ => {
@@ -277,6 +285,9 @@ pub(crate) struct SourceRow {
     /// More annotations of the same row by other annotators (annotator, value), e.g. a Label
     /// Studio task labeled by several people; `value` and `annotator` hold the first.
     pub extra_annotations: Vec<(String, RawValue)>,
+    /// Why the row is left out on purpose (a Prodigy `ignore` answer): counted in the report as
+    /// skipped, which is not an error.
+    pub skip: Option<String>,
 }
 
 pub(crate) type RowResult = std::result::Result<SourceRow, RowError>;
@@ -286,6 +297,9 @@ pub(crate) struct ReadContext<'a> {
     pub path: &'a Path,
     pub options: &'a ImportOptions,
     pub kind: ProjectKind,
+    /// The project's label names (empty in a preview), for answers that name a label by
+    /// rejecting the other one (Prodigy's `reject`).
+    pub labels: Vec<String>,
     pub counter: ByteCounter,
 }
 
@@ -373,7 +387,8 @@ impl Store {
             crate::project::validate_label_name(label)?;
         }
         let counter = ByteCounter::default();
-        let ctx = ReadContext { path, options, kind, counter: counter.clone() };
+        let labels = self.labels()?.into_iter().map(|l| l.name).collect();
+        let ctx = ReadContext { path, options, kind, labels, counter: counter.clone() };
         let opened = match format {
             Format::Csv | Format::Tsv | Format::Xlsx => tables::open(&ctx, format)?,
             Format::Jsonl => json::open_jsonl(&ctx)?,
@@ -391,10 +406,13 @@ impl Store {
             rows: 0,
             imported: 0,
             labeled: 0,
+            splits_assigned: 0,
             duplicates: 0,
             duplicate_examples: Vec::new(),
             rejected: Vec::new(),
             n_rejected: 0,
+            skipped: Vec::new(),
+            n_skipped: 0,
             added_labels: Vec::new(),
             seconds: 0.0,
         };
@@ -437,13 +455,20 @@ impl Store {
                         return Err(Error::Cancelled);
                     }
                 }
-                let row = match item {
+                let mut row = match item {
                     Ok(row) => row,
                     Err(e) => {
                         reject(&mut report, e.line, e.reason);
                         continue;
                     }
                 };
+                if let Some(reason) = row.skip.take() {
+                    report.n_skipped += 1;
+                    if report.skipped.len() < MAX_LISTED {
+                        report.skipped.push(RowError { line: row.line, reason });
+                    }
+                    continue;
+                }
                 let line = row.line;
                 let text = match (&row.turns, row.text) {
                     (Some(turns), _) => crate::format_dialog(turns),
@@ -490,7 +515,7 @@ impl Store {
                             bad = Some(format!(
                                 "label{} {} not in the project's label set (add them with --add-labels)",
                                 if missing.len() > 1 { "s" } else { "" },
-                                missing.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+                                missing.iter().map(|m| encoding::snippet(m)).collect::<Vec<_>>().join(", ")
                             ));
                         }
                         if bad.is_some() {
@@ -700,7 +725,7 @@ impl Store {
             return Err(strict_error(path, report));
         }
         // Labeled records get their split in the transaction that makes them labeled.
-        crate::splits::assign_in(&tx, Some(&labeled_seqs))?;
+        report.splits_assigned = crate::splits::assign_in(&tx, Some(&labeled_seqs))?;
         tx.execute(
             "UPDATE sources SET n_imported = ?2, n_duplicates = ?3, n_rejected = ?4 WHERE id = ?1",
             params![source_id, report.imported as i64, report.duplicates as i64, report.n_rejected as i64],

@@ -5,6 +5,8 @@ use finelab_store::import::{ImportOptions, ImportReport};
 use finelab_store::{LabelDef, NewProject, ProjectKind, SplitRatios, Store};
 use std::path::{Path, PathBuf};
 
+pub mod xlsx;
+
 pub fn new_project(dir: &Path, kind: ProjectKind, labels: &[&str]) -> Store {
     Store::create(
         dir,

@@ -312,6 +312,8 @@ name: string,
  */
 opened_at: number, };
 
+export type JobKind = "import" | "train" | "download";
+
 export type JobStatus = "running" | "done" | "failed" | "cancelled";
 
 export type JobState = { 
@@ -320,9 +322,9 @@ export type JobState = {
  */
 id: number, 
 /**
- * What it does (`import`, `train`, `download`).
+ * What it does.
  */
-kind: string, 
+kind: JobKind, 
 /**
  * The project folder it works on (absolute; none for a download).
  */
@@ -344,7 +346,7 @@ total: number,
  */
 message: string, 
 /**
- * The outcome when done.
+ * The outcome when done (or cancelled with a result, as a cancelled run keeps its model).
  */
 result: JsonValue | null, 
 /**
@@ -352,7 +354,7 @@ result: JsonValue | null,
  */
 error: ErrorBody | null, 
 /**
- * Live training progress (train jobs only).
+ * A train job's live progress (the detail of kind `train`).
  */
 train: TrainProgress | null, };
 

@@ -429,6 +429,11 @@ imported: number,
  */
 labeled: number, 
 /**
+ * Labeled records given their train/dev/test split by this import (those whose row named
+ * no split), in the same transaction.
+ */
+splits_assigned: number, 
+/**
  * Rows skipped as duplicates.
  */
 duplicates: number, 
@@ -444,6 +449,15 @@ rejected: Array<RowError>,
  * Rejected rows.
  */
 n_rejected: number, 
+/**
+ * Rows left out on purpose, with their line and why (a Prodigy `ignore` answer, a `reject`
+ * that names no label); the first 100,000. They are no error: `strict` accepts them.
+ */
+skipped: Array<RowError>, 
+/**
+ * Rows left out on purpose in all.
+ */
+n_skipped: number, 
 /**
  * Labels added to the label set (`add_labels`).
  */
