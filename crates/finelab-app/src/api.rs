@@ -556,6 +556,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
             "store",
             vec![
             s::ProjectKind::decl(),
+            s::RunStatus::decl(),
             s::LabelDef::decl(),
             s::SplitRatios::decl(),
             s::ProjectSettings::decl(),

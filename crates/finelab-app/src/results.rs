@@ -66,7 +66,7 @@ pub fn run_detail(dir: &Path, id: &str) -> Result<RunDetail> {
     summary.n_predictions = store.n_predictions(id)?;
     let model_files = run.model_dir.as_ref().map(|m| list_files(&dir.join(m))).unwrap_or_default();
     Ok(RunDetail {
-        resumable: matches!(run.status.as_str(), "cancelled" | "interrupted" | "failed"),
+        resumable: run.status.is_resumable(),
         kind: store.kind()?,
         labels: store.labels()?.into_iter().map(|l| l.name).collect(),
         summary,

@@ -5,7 +5,7 @@
 use crate::predict::load_model;
 use std::sync::Mutex;
 use crate::{AppError, Result};
-use finelab_store::{AnnotationValue, LabeledRecord, ProjectKind, RunRow, Split};
+use finelab_store::{AnnotationValue, LabeledRecord, ProjectKind, RunRow, RunStatus, Split};
 use finelab_train::metrics::{self, Report};
 use finelab_train::{Prediction, Predictor, Task};
 use serde::{Deserialize, Serialize};
@@ -17,8 +17,8 @@ use std::path::Path;
 pub struct RunSummary {
     /// The run id.
     pub id: String,
-    /// `running`, `completed`, `cancelled`, `failed` or `interrupted`.
-    pub status: String,
+    /// Where the run is in its life.
+    pub status: RunStatus,
     /// Model family.
     pub family: String,
     /// Device.
@@ -64,7 +64,7 @@ impl From<&RunRow> for RunSummary {
         let macro_f1 = |r: &Option<Value>| r.as_ref().and_then(|r| r["macro avg"]["f1-score"].as_f64());
         RunSummary {
             id: run.id.clone(),
-            status: run.status.clone(),
+            status: run.status,
             family: run.family.clone(),
             device: run.device.clone(),
             created_at: run.created_at,
@@ -122,7 +122,7 @@ pub struct Evaluation {
     /// The run id.
     pub run: String,
     /// The run's status (`completed` or `cancelled`).
-    pub status: String,
+    pub status: RunStatus,
     /// The split.
     pub split: Split,
     /// Stored or recomputed.
@@ -152,7 +152,7 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
         Some(id) => store.run(id)?,
         None => {
             let runs = store.runs()?;
-            match runs.iter().find(|r| r.status == "completed") {
+            match runs.iter().find(|r| r.status == RunStatus::Completed) {
                 Some(r) => r.clone(),
                 None => {
                     return Err(AppError::Invalid(match runs.first() {
@@ -168,23 +168,22 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
             }
         }
     };
-    match row.status.as_str() {
-        "completed" | "cancelled" => {}
-        "running" => return Err(AppError::Invalid(format!("run {} is still running; it has no report yet", row.id))),
-        "interrupted" => {
+    match row.status {
+        RunStatus::Completed | RunStatus::Cancelled => {}
+        RunStatus::Running => return Err(AppError::Invalid(format!("run {} is still running; it has no report yet", row.id))),
+        RunStatus::Interrupted => {
             return Err(AppError::Invalid(format!(
                 "run {} was interrupted: its process ended before training finished (killed or crashed), so it has no report; train again",
                 row.id
             )))
         }
-        "failed" => {
+        RunStatus::Failed => {
             return Err(AppError::Invalid(format!(
                 "run {} failed ({}), so it has no report",
                 row.id,
                 row.error.as_deref().unwrap_or("no reason recorded")
             )))
         }
-        other => return Err(AppError::Invalid(format!("run {} has status {other:?} and no report", row.id))),
     }
     let stored = match split {
         Split::Dev => row.dev_report.clone(),

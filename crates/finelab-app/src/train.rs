@@ -13,7 +13,7 @@
 //! gone ([`process_alive`]).
 
 use crate::{AppError, Result};
-use finelab_store::{AnnotationValue, LabeledRecord, NewRun, ProjectKind, RunUpdate, Split, Store};
+use finelab_store::{AnnotationValue, LabeledRecord, NewRun, ProjectKind, RunStatus, RunUpdate, Split, Store};
 use finelab_train::{Dataset, EpochSummary, Example, Progress, Target, Task, TrainConfig, TrainOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -54,18 +54,11 @@ pub struct TrainRequest {
 }
 
 impl TrainRequest {
-    /// The request a run was trained with, read back from its stored config (for resuming it).
-    pub fn from_run_config(config: &Value) -> TrainRequest {
-        let num = |k: &str| config.get(k).and_then(Value::as_u64);
-        TrainRequest {
-            model: config.get("model").and_then(Value::as_str).unwrap_or(INSTANT).to_string(),
-            epochs: num("epochs").map(|n| n as usize),
-            batch_size: num("batch_size").map(|n| n as usize),
-            lr: config.get("lr").and_then(Value::as_f64),
-            max_len: num("max_len").map(|n| n as usize),
-            seed: num("seed"),
-            device: config.get("device").and_then(Value::as_str).map(str::to_string),
-        }
+    /// The request a run was trained with, read back from its stored config (for resuming it):
+    /// the config a run records is a superset of the request, so it deserializes as one.
+    pub fn from_run_config(run: &str, config: &Value) -> Result<TrainRequest> {
+        serde_json::from_value(config.clone())
+            .map_err(|e| AppError::Invalid(format!("the stored settings of run {run} cannot be read back: {e}")))
     }
 }
 
@@ -237,7 +230,7 @@ pub struct TrainDone {
     /// The run id.
     pub run: String,
     /// `completed`, or `cancelled` when the caller stopped it.
-    pub status: String,
+    pub status: RunStatus,
     /// The saved model folder.
     pub model_dir: PathBuf,
     /// The epoch whose model was kept (0: stopped before the first epoch ended).
@@ -529,12 +522,12 @@ pub(crate) fn train_recorded(
         }
     };
 
-    let status = if outcome.stopped { "cancelled" } else { "completed" };
+    let status = if outcome.stopped { RunStatus::Cancelled } else { RunStatus::Completed };
     let dev = (!outcome.dev_is_train).then(|| outcome.dev.clone());
     let macro_f1 = |report: &Value| report["macro avg"]["f1-score"].as_f64();
     let done = TrainDone {
         run: run_id.clone(),
-        status: status.into(),
+        status,
         model_dir,
         best_epoch: outcome.best_epoch,
         epochs: outcome.epochs,
@@ -555,7 +548,7 @@ pub(crate) fn train_recorded(
     store.update_run(
         &run_id,
         &RunUpdate::Trained {
-            status: status.into(),
+            status,
             dev_report: done.dev.clone(),
             test_report: done.test.clone(),
             model_dir: Some(model_rel(&run_id)),

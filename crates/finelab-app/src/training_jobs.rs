@@ -7,7 +7,7 @@ use crate::jobs::{Job, JobEnd, JobKind, JobStart, JobState, Jobs};
 pub use crate::progress::{EpochPoint, EpochSummaryView, LossPoint, TrainPhase, TrainProgress, MAX_LOSS_POINTS};
 use crate::train::{self, Control, TrainEvent, TrainRequest, INSTANT};
 use crate::{AppError, Result};
-use finelab_store::{AnnotationValue, NewPrediction, RunUpdate, Span, Split, Store};
+use finelab_store::{AnnotationValue, NewPrediction, RunStatus, RunUpdate, Span, Split, Store};
 use finelab_train::{Dataset, Example, Prediction, Target};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
@@ -280,7 +280,7 @@ pub fn train_and_predict(
     keep_predicting: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<(train::TrainDone, Result<u64>)> {
     let (done, dataset, _run_here) = train::train_recorded(dir, request, None, progress)?;
-    let with_unlabeled = done.status == "completed";
+    let with_unlabeled = done.status == RunStatus::Completed;
     let stored = store_predictions(dir, &done.run, &done.model_dir, &dataset, with_unlabeled, keep_predicting);
     Ok((done, stored))
 }
@@ -340,14 +340,14 @@ fn run_train_job(job: &Arc<Job>, dir: &Path, request: &TrainRequest, resumed_fro
         }
     };
     progress.phase = TrainPhase::Predicting;
-    if done.status == "completed" {
+    if done.status == RunStatus::Completed {
         progress.fraction = 1.0;
         progress.step = progress.total_steps;
     }
     progress.eta_secs = Some(0.0);
     heart.publish(job, &progress, step_message(&progress));
     let mut last = Instant::now();
-    let with_unlabeled = done.status == "completed";
+    let with_unlabeled = done.status == RunStatus::Completed;
     let predicted = store_predictions(dir, &done.run, &done.model_dir, &dataset, with_unlabeled, &mut |n, total| {
         progress.predicted = n;
         progress.to_predict = total;
@@ -375,7 +375,7 @@ fn run_train_job(job: &Arc<Job>, dir: &Path, request: &TrainRequest, resumed_fro
             f1(done.dev_macro_f1),
             f1(done.test_macro_f1)
         ),
-        cancelled: done.status == "cancelled",
+        cancelled: done.status == RunStatus::Cancelled,
         result: serde_json::to_value(&done).expect("a run summary serializes"),
     })
 }
@@ -420,7 +420,7 @@ fn spawn_finish(jobs: &Jobs, dir: &Path, row: finelab_store::RunRow) -> Result<J
             model_dir.display()
         )));
     }
-    let mut progress = starting_progress(&TrainRequest::from_run_config(&row.config));
+    let mut progress = starting_progress(&TrainRequest::from_run_config(&row.id, &row.config)?);
     progress.phase = TrainPhase::Predicting;
     progress.fraction = 1.0;
     let start = JobStart {
@@ -432,7 +432,7 @@ fn spawn_finish(jobs: &Jobs, dir: &Path, row: finelab_store::RunRow) -> Result<J
     };
     let dir = dir.to_path_buf();
     jobs.spawn("finish", start, move |job| {
-        let with_unlabeled = row.trained_status.as_deref() == Some("completed");
+        let with_unlabeled = row.trained_status == Some(RunStatus::Completed);
         let mut last = Instant::now();
         let stored = store_predictions(&dir, &row.id, &model_dir, &dataset, with_unlabeled, &mut |n, total| {
             progress.predicted = n;
@@ -468,19 +468,17 @@ fn spawn_finish(jobs: &Jobs, dir: &Path, row: finelab_store::RunRow) -> Result<J
 /// new run's base model. A run interrupted after it trained is finished instead.
 pub fn resume_run(jobs: &Jobs, dir: &Path, run: &str) -> Result<JobState> {
     let row = train::run(dir, run)?;
-    if row.status == "interrupted" && row.trained_status.is_some() {
+    if row.status == RunStatus::Interrupted && row.trained_status.is_some() {
         return spawn_finish(jobs, dir, row);
     }
-    match row.status.as_str() {
-        "cancelled" | "interrupted" | "failed" => {}
-        other => {
-            return Err(AppError::Invalid(format!(
-                "run {run} is {other}; only a cancelled, interrupted or failed run can be resumed (train a new one instead)"
-            )))
-        }
+    if !row.status.is_resumable() {
+        return Err(AppError::Invalid(format!(
+            "run {run} is {}; only a cancelled, interrupted or failed run can be resumed (train a new one instead)",
+            row.status
+        )));
     }
-    let mut request = TrainRequest::from_run_config(&row.config);
-    if row.family == finelab_train::transformer::FAMILY && row.status == "cancelled" {
+    let mut request = TrainRequest::from_run_config(&row.id, &row.config)?;
+    if row.family == finelab_train::transformer::FAMILY && row.status == RunStatus::Cancelled {
         if let Some(model_dir) = &row.model_dir {
             let checkpoint = dir.join(model_dir);
             if checkpoint.join("config.json").is_file() {

@@ -454,7 +454,7 @@ fn a_run_killed_while_its_predictions_are_stored_is_not_completed_and_resume_fin
     assert_eq!(runs[0].status, "interrupted", "a run with part of its predictions is not completed");
     let store = Store::open(&dir).unwrap();
     let row = store.run(&id).unwrap();
-    assert_eq!(row.trained_status.as_deref(), Some("completed"));
+    assert_eq!(row.trained_status, Some(finelab_store::RunStatus::Completed));
     let scored = row.n_dev + row.n_test;
     let stored = store.n_predictions(&id).unwrap();
     assert!(stored > 0 && stored < scored, "{stored} of {scored} stored before the kill");

@@ -115,7 +115,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         println!("dev  macro-F1 {} ({} records)", f1(done.dev_macro_f1), done.n_dev);
         println!("test macro-F1 {} ({} records)", f1(done.test_macro_f1), done.n_test);
     }
-    if done.status == "cancelled" {
+    if done.status == finelab_store::RunStatus::Cancelled {
         std::process::exit(130);
     }
     Ok(())

@@ -37,8 +37,8 @@ pub enum RunUpdate {
     /// Training ended (completed or cancelled, keeping its best model): the reports and the
     /// model are recorded, and the run stays `running` until its predictions are stored.
     Trained {
-        /// `completed` or `cancelled`: the status the run takes once its predictions are stored.
-        status: String,
+        /// `Completed` or `Cancelled`: the status the run takes once its predictions are stored.
+        status: crate::RunStatus,
         /// Final dev report.
         dev_report: Option<serde_json::Value>,
         /// Final test report.
@@ -62,8 +62,8 @@ pub struct RunRow {
     pub created_at: i64,
     /// End, when over.
     pub finished_at: Option<i64>,
-    /// `running`, `completed`, `cancelled`, `failed`, `interrupted`.
-    pub status: String,
+    /// Where the run is in its life.
+    pub status: crate::RunStatus,
     /// Model family.
     pub family: String,
     /// Base model.
@@ -93,7 +93,7 @@ pub struct RunRow {
     /// What training ended as (`completed` or `cancelled`) once it did; the run takes this
     /// status when its predictions are stored. A run `interrupted` with this set was trained
     /// and can be finished by storing its predictions.
-    pub trained_status: Option<String>,
+    pub trained_status: Option<crate::RunStatus>,
 }
 
 const RUN_COLUMNS: &str = "id, created_at, finished_at, status, family, base_model, device, config, data_hash,

@@ -354,3 +354,72 @@ pub struct LabeledRecord {
     /// Its split (assigned before training).
     pub split: Option<Split>,
 }
+
+/// Where a training run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Training, or storing its predictions, in a live process.
+    Running,
+    /// Trained to the end (or early-stopped) and its predictions stored.
+    Completed,
+    /// Stopped on request, keeping its best model; its predictions stored.
+    Cancelled,
+    /// Training failed (`error` says why).
+    Failed,
+    /// Its process went away before it finished (a kill, a crash, a power cut).
+    Interrupted,
+}
+
+impl RunStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether a run in this status can be resumed (trained again, or finished).
+    pub fn is_resumable(self) -> bool {
+        matches!(self, RunStatus::Cancelled | RunStatus::Interrupted | RunStatus::Failed)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        [RunStatus::Running, RunStatus::Completed, RunStatus::Cancelled, RunStatus::Failed, RunStatus::Interrupted]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| crate::Error::Invalid(format!("unknown run status {s:?}")))
+    }
+}
+
+/// Lets a status be compared with its name, as output and tests read it.
+impl PartialEq<&str> for RunStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl rusqlite::types::FromSql for RunStatus {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        value.as_str()?.parse().map_err(|e: crate::Error| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
+
+impl rusqlite::types::ToSql for RunStatus {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}

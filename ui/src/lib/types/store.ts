@@ -5,6 +5,8 @@ import type { Suggestion } from './train';
 
 export type ProjectKind = "single" | "multi" | "spans";
 
+export type RunStatus = "running" | "completed" | "cancelled" | "failed" | "interrupted";
+
 export type LabelDef = { 
 /**
  * The label's name, unique in the project.

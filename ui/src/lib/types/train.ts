@@ -2,7 +2,7 @@
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { JsonValue } from './api';
-import type { AnnotationValue, ProjectKind, Record, Split } from './store';
+import type { AnnotationValue, ProjectKind, Record, RunStatus, Split } from './store';
 
 export type RunRow = { 
 /**
@@ -18,9 +18,9 @@ created_at: number,
  */
 finished_at: number | null, 
 /**
- * `running`, `completed`, `cancelled`, `failed`, `interrupted`.
+ * Where the run is in its life.
  */
-status: string, 
+status: RunStatus, 
 /**
  * Model family.
  */
@@ -78,7 +78,7 @@ error: string | null,
  * status when its predictions are stored. A run `interrupted` with this set was trained
  * and can be finished by storing its predictions.
  */
-trained_status: string | null, };
+trained_status: RunStatus | null, };
 
 export type Suggestion = { 
 /**
@@ -499,7 +499,7 @@ run: string,
 /**
  * `completed`, or `cancelled` when the caller stopped it.
  */
-status: string, 
+status: RunStatus, 
 /**
  * The saved model folder.
  */
@@ -559,9 +559,9 @@ export type RunSummary = {
  */
 id: string, 
 /**
- * `running`, `completed`, `cancelled`, `failed` or `interrupted`.
+ * Where the run is in its life.
  */
-status: string, 
+status: RunStatus, 
 /**
  * Model family.
  */
@@ -666,7 +666,7 @@ run: string,
 /**
  * The run's status (`completed` or `cancelled`).
  */
-status: string, 
+status: RunStatus, 
 /**
  * The split.
  */
