@@ -153,7 +153,7 @@ fn a_run_whose_process_died_reads_as_interrupted() {
     store.create_run(&new_run("alive", 1)).unwrap();
     drop(store);
     let runs = train::runs(&dir).unwrap();
-    let status = |id: &str| runs.iter().find(|r| r.id == id).unwrap().status.clone();
+    let status = |id: &str| runs.iter().find(|r| r.id == id).unwrap().status;
     assert_eq!(status("dead"), "interrupted");
     assert_eq!(status("alive"), "running");
     let e = err_text(train::eval(&dir, Some("dead"), Split::Test).unwrap_err());

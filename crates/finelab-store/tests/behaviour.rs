@@ -226,7 +226,7 @@ fn labeling_waits_for_an_import_instead_of_failing() {
             let mut n = 0u64;
             while importing.load(std::sync::atomic::Ordering::SeqCst) || n < 400 {
                 let seq = (n % 200) as i64 + 1;
-                let value = if (n / 200) % 2 == 0 { "a" } else { "b" };
+                let value = if (n / 200).is_multiple_of(2) { "a" } else { "b" };
                 s.annotate(seq, "ann", &label(value)).expect("an annotation while an import runs");
                 last.insert(seq, value);
                 n += 1;
