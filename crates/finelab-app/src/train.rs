@@ -236,7 +236,7 @@ pub struct TrainDone {
     /// The epoch whose model was kept (0: stopped before the first epoch ended).
     pub best_epoch: usize,
     /// Every evaluated epoch.
-    #[ts(as = "Vec<crate::training_jobs::EpochSummaryView>")]
+    #[ts(as = "Vec<crate::progress::EpochSummaryView>")]
     pub epochs: Vec<EpochSummary>,
     /// Report of the kept model on dev; absent when the project has no dev records.
     pub dev: Option<Value>,

@@ -234,3 +234,113 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
         assert!(kinds.contains(kind), "ARCHITECTURE.md exempts `{kind}`, which is not a request kind");
     }
 }
+
+/// The repository's top folders and crates, each of which ARCHITECTURE.md's code map describes.
+fn code_map_places(root: &Path) -> Vec<String> {
+    let mut places = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ignored = name.starts_with('.') || ["target", "target-cuda", "node_modules", "sample-project", "bench-out"].contains(&name.as_str());
+        if !entry.file_type().unwrap().is_dir() || ignored || std::process::Command::new("git").args(["-C", root.to_str().unwrap(), "ls-files", "--error-unmatch", &name]).output().is_ok_and(|o| !o.status.success()) {
+            continue;
+        }
+        if name == "crates" {
+            for krate in std::fs::read_dir(entry.path()).unwrap() {
+                places.push(format!("crates/{}", krate.unwrap().file_name().to_string_lossy()));
+            }
+        } else {
+            places.push(format!("{name}/"));
+        }
+    }
+    places.sort();
+    places
+}
+
+/// ARCHITECTURE.md stays a true map: every crate and every top folder has its paragraph.
+#[test]
+fn tidy_every_crate_and_top_folder_is_in_the_code_map() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let code_map = architecture.split("## Code map").nth(1).unwrap().split("\n## ").next().unwrap();
+    let places = code_map_places(&root);
+    assert!(places.contains(&"crates/finelab-store".to_string()) && places.contains(&"ui/".to_string()), "{places:?}");
+    let missing: Vec<&String> = places.iter().filter(|p| !code_map.contains(&format!("- `{p}`"))).collect();
+    assert!(missing.is_empty(), "ARCHITECTURE.md's code map has no paragraph (\"- `PLACE` — ...\") for {missing:?}");
+}
+
+/// The modules of a crate (a file under `src/`, or a folder with its `mod.rs`) and the modules
+/// each one names with `crate::` outside comments: the crate's import graph.
+fn module_graph(src: &Path) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(src).unwrap();
+            let module = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+            if module == "lib" || module == "main" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let edges = graph.entry(module.clone()).or_default();
+            for line in text.lines().map(str::trim_start).filter(|l| !l.starts_with("//")) {
+                for rest in line.split("crate::").skip(1) {
+                    let target: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    let is_module = src.join(format!("{target}.rs")).is_file() || src.join(&target).join("mod.rs").is_file();
+                    if is_module && target != module {
+                        edges.insert(target);
+                    }
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// No module of finelab-app or finelab-train imports one that imports it back (directly or
+/// through others): when two need each other, the types they share belong in a third, a leaf.
+#[test]
+fn tidy_no_circle_of_imports_inside_a_crate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for krate in ["finelab-app", "finelab-train", "finelab-store", "finelab-server"] {
+        let graph = module_graph(&root.join(krate).join("src"));
+        assert!(graph.len() >= 3, "{krate}: {graph:?}");
+        // Depth-first search for a back edge; the path to it is the circle.
+        fn visit<'a>(
+            node: &'a str,
+            graph: &'a std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+            path: &mut Vec<&'a str>,
+            done: &mut std::collections::BTreeSet<&'a str>,
+        ) -> Option<Vec<String>> {
+            if let Some(i) = path.iter().position(|p| *p == node) {
+                let mut circle: Vec<String> = path[i..].iter().map(|s| s.to_string()).collect();
+                circle.push(node.to_string());
+                return Some(circle);
+            }
+            if !done.insert(node) {
+                return None;
+            }
+            path.push(node);
+            for next in graph.get(node).into_iter().flatten() {
+                if let Some(circle) = visit(next, graph, path, done) {
+                    return Some(circle);
+                }
+            }
+            path.pop();
+            None
+        }
+        let mut done = std::collections::BTreeSet::new();
+        for node in graph.keys() {
+            let circle = visit(node, &graph, &mut Vec::new(), &mut done);
+            assert!(circle.is_none(), "{krate}: a circle of imports: {}", circle.unwrap().join(" -> "));
+        }
+    }
+}
