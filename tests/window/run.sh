@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The real-window test: `tests/window/run.sh`.
 #
-# Builds the desktop app (`npx tauri build --no-bundle`, which builds ui/ first) and the `finelab`
-# CLI when needed, prepares a project with the CLI, starts tauri-driver (WebKitWebDriver) under
+# Builds the desktop app and its Debian package (`npx tauri build --bundles deb`, which builds ui/
+# first) and the `finelab` CLI when needed, installs the package with dpkg (the window under test is
+# the installed program), prepares a project with the CLI, starts tauri-driver (WebKitWebDriver) under
 # Xvfb, and runs window.test.mjs: the app opens on the project, one record is labeled by
 # keyboard, then relaunched without a project opens it from the recent list and labels the next;
 # both labels must be in the database (`finelab stats --json`, `finelab export`). Then, started on a
@@ -34,9 +35,20 @@ PORT=${FINELAB_WINDOW_PORT:-4444}
 if [ "${FINELAB_WINDOW_SKIP_BUILD:-}" != 1 ]; then
   echo "== build: finelab CLI"
   cargo build --release --locked -p finelab-cli
-  echo "== build: desktop app (ui/ first)"
+  echo "== build: desktop app (ui/ first) and its .deb package"
   [ -x node_modules/.bin/tauri ] || npm ci --no-audit --no-fund
-  npx tauri build --no-bundle -- --locked
+  npx tauri build --bundles deb -- --locked
+fi
+# People install the desktop app from its package: install the .deb the bundler made (when there
+# is one) and test the installed program, not the build tree's.
+DEB=$(ls -t "$ROOT"/target/release/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
+if [ -n "$DEB" ]; then
+  echo "== installing $(basename "$DEB") with dpkg"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO dpkg -i "$DEB" >/dev/null
+  APP=$(dpkg -L "$(dpkg-deb -f "$DEB" Package)" | grep -E '/bin/finelab-app$' | head -n 1)
+  [ -n "$APP" ] || { echo "the package $DEB installs no bin/finelab-app" >&2; exit 1; }
+  echo "   installed: $APP ($(dpkg-deb -f "$DEB" Package) $(dpkg-deb -f "$DEB" Version))"
 fi
 for bin in "$APP" "$FINELAB"; do
   [ -x "$bin" ] || { echo "missing $bin (build it, or unset FINELAB_WINDOW_SKIP_BUILD)" >&2; exit 1; }
