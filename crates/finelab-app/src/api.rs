@@ -13,8 +13,8 @@ use crate::train::{self, TrainRequest};
 use crate::training_jobs::TrainProgress;
 use crate::{hub, training_jobs, AppError, ErrorBody, Result};
 use finelab_store::import::{ColumnMap, EncodingChoice, Format, ImportOptions, ImportPreview};
-use finelab_store::search::SearchQuery;
-use finelab_store::{Action, LabelDef, ProjectSettings, RunRecordsQuery, Split, Stats, Store};
+use finelab_store::search::{SearchPage, SearchQuery};
+use finelab_store::{Action, LabelDef, ProjectSettings, Receipt, RecordView, RunRecordsQuery, Split, Stats, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -433,67 +433,7 @@ impl AppContext {
     }
 
     fn handle_inner(&self, request: Request) -> Result<serde_json::Value> {
-        let json = |v: &dyn erased::Ser| v.to_json();
-        Ok(match request {
-            Request::AppInfo {} => json(&AppInfo {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                project: self.start_project.as_ref().map(|p| p.display().to_string()),
-            }),
-            Request::RecentProjects {} => json(&self.recent()),
-            Request::CreateProject { dir, project } => {
-                project::create(&absolute(&dir), &project)?;
-                let view = self.project_view(&dir)?;
-                self.remember(&view);
-                json(&view)
-            }
-            Request::OpenProject { dir } => {
-                let view = self.project_view(&dir)?;
-                self.remember(&view);
-                json(&view)
-            }
-            Request::SetGuidelines { dir, markdown } => {
-                self.store(&dir)?.lock().unwrap().set_guidelines(&markdown)?;
-                json(&self.project_view(&dir)?)
-            }
-            Request::PreviewImport { dir, path, options } => {
-                let kind = self.store(&dir)?.lock().unwrap().kind()?;
-                let preview: ImportPreview = finelab_store::import::preview(Path::new(&path), kind, &options.to_options()?, 20)?;
-                json(&preview)
-            }
-            Request::StartImport { dir, path, options } => {
-                json(&project::start_import(&self.jobs, &absolute(&dir), Path::new(&path), options.to_options()?)?)
-            }
-            Request::Job { id } => json(&self.jobs.state(id)?),
-            Request::CancelJob { id } => json(&self.jobs.cancel(id)?),
-            Request::NextRecord { dir, annotator, after_seq } => {
-                json(&self.store(&dir)?.lock().unwrap().next_record(&annotator, after_seq)?)
-            }
-            Request::GetRecord { dir, seq } => json(&self.store(&dir)?.lock().unwrap().record_by_seq(seq)?),
-            Request::Annotate { dir, seq, annotator, action } => {
-                json(&self.store(&dir)?.lock().unwrap().annotate(seq, &annotator, &action)?)
-            }
-            Request::Undo { dir, annotator } => json(&self.store(&dir)?.lock().unwrap().undo(&annotator)?),
-            Request::Search { dir, query } => json(&self.store(&dir)?.lock().unwrap().search(&query)?),
-            Request::CountRecords { dir, query, cap } => {
-                let query = SearchQuery { after_seq: None, offset: None, limit: None, ..query };
-                json(&self.store(&dir)?.lock().unwrap().count_matches(&query, cap.unwrap_or(1_000_000))?)
-            }
-            Request::Stats { dir } => json(&self.store(&dir)?.lock().unwrap().stats()?),
-            Request::TrainSetup { dir } => json(&models::train_setup(Some(&absolute(&dir)))),
-            Request::InspectModel { path } => json(&models::inspect_model(Path::new(&path))?),
-            Request::DownloadModel { name, revision } => json(&hub::start_download(&self.jobs, &name, revision.as_deref())?),
-            Request::ListJobs { dir } => json(&self.list_jobs(dir.as_deref())),
-            Request::StartTrain { dir, request } => json(&training_jobs::start_train(&self.jobs, &absolute(&dir), &request)?),
-            Request::ListRuns { dir } => json(&train::runs(&absolute(&dir))?),
-            Request::GetRun { dir, run } => json(&results::run_detail(&absolute(&dir), &run)?),
-            Request::Evaluate { dir, run, split } => json(&train::eval(&absolute(&dir), run.as_deref(), split)?),
-            Request::RunRecords { dir, run, split, gold, predicted, label, only_errors, limit, offset } => {
-                let query = RunRecordsQuery { split, gold, predicted, label, only_errors: only_errors.unwrap_or(false), limit, offset };
-                json(&results::run_records(&absolute(&dir), &run, &query)?)
-            }
-            Request::ExportModel { dir, run, dest } => json(&results::export_model(&absolute(&dir), &run, Path::new(&dest))?),
-            Request::ResumeRun { dir, run } => json(&training_jobs::resume_run(&self.jobs, &absolute(&dir), &run)?),
-        })
+        dispatch(self, request)
     }
 
     /// A job's current state.
@@ -513,16 +453,95 @@ impl AppContext {
     }
 }
 
-mod erased {
-    /// Serializes any response value to JSON (a response type that fails to serialize is a bug).
-    pub trait Ser {
-        fn to_json(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Ser for T {
-        fn to_json(&self) -> serde_json::Value {
-            serde_json::to_value(self).expect("response types serialize")
+/// The dispatch and its response table from one list: each request kind, the pattern that takes
+/// it apart, the type it answers with and the function call that makes the answer. The type is
+/// checked against the value by the compiler and becomes `Responses` in the generated TypeScript,
+/// so the UI's client is typed by the same list the shells dispatch by.
+macro_rules! requests {
+    ($ctx:ident, $request:ident; $( $cmd:literal : $pat:pat => $ty:ty = $body:expr ; )*) => {
+        fn dispatch($ctx: &AppContext, $request: Request) -> Result<serde_json::Value> {
+            Ok(match $request {
+                $( $pat => {
+                    let response: $ty = $body;
+                    serde_json::to_value(&response).expect("response types serialize")
+                } )*
+            })
         }
-    }
+
+        /// Every request kind (its `cmd`) with the TypeScript type of its response.
+        pub fn response_types() -> Vec<(&'static str, String)> {
+            vec![ $( ($cmd, <$ty as TS>::name()) ),* ]
+        }
+    };
+}
+
+requests! { ctx, request;
+    "app_info": Request::AppInfo {} => AppInfo = AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        project: ctx.start_project.as_ref().map(|p| p.display().to_string()),
+    };
+    "recent_projects": Request::RecentProjects {} => Vec<RecentProject> = ctx.recent();
+    "create_project": Request::CreateProject { dir, project } => ProjectView = {
+        project::create(&absolute(&dir), &project)?;
+        let view = ctx.project_view(&dir)?;
+        ctx.remember(&view);
+        view
+    };
+    "open_project": Request::OpenProject { dir } => ProjectView = {
+        let view = ctx.project_view(&dir)?;
+        ctx.remember(&view);
+        view
+    };
+    "set_guidelines": Request::SetGuidelines { dir, markdown } => ProjectView = {
+        ctx.store(&dir)?.lock().unwrap().set_guidelines(&markdown)?;
+        ctx.project_view(&dir)?
+    };
+    "preview_import": Request::PreviewImport { dir, path, options } => ImportPreview = {
+        let kind = ctx.store(&dir)?.lock().unwrap().kind()?;
+        finelab_store::import::preview(Path::new(&path), kind, &options.to_options()?, 20)?
+    };
+    "start_import": Request::StartImport { dir, path, options } => JobState =
+        project::start_import(&ctx.jobs, &absolute(&dir), Path::new(&path), options.to_options()?)?;
+    "job": Request::Job { id } => JobState = ctx.jobs.state(id)?;
+    "cancel_job": Request::CancelJob { id } => JobState = ctx.jobs.cancel(id)?;
+    "next_record": Request::NextRecord { dir, annotator, after_seq } => Option<RecordView> =
+        ctx.store(&dir)?.lock().unwrap().next_record(&annotator, after_seq)?;
+    "get_record": Request::GetRecord { dir, seq } => RecordView = ctx.store(&dir)?.lock().unwrap().record_by_seq(seq)?;
+    "annotate": Request::Annotate { dir, seq, annotator, action } => Receipt =
+        ctx.store(&dir)?.lock().unwrap().annotate(seq, &annotator, &action)?;
+    "undo": Request::Undo { dir, annotator } => Option<Receipt> = ctx.store(&dir)?.lock().unwrap().undo(&annotator)?;
+    "search": Request::Search { dir, query } => SearchPage = ctx.store(&dir)?.lock().unwrap().search(&query)?;
+    "count_records": Request::CountRecords { dir, query, cap } => u64 = {
+        let query = SearchQuery { after_seq: None, offset: None, limit: None, ..query };
+        ctx.store(&dir)?.lock().unwrap().count_matches(&query, cap.unwrap_or(1_000_000))?
+    };
+    "stats": Request::Stats { dir } => Stats = ctx.store(&dir)?.lock().unwrap().stats()?;
+    "train_setup": Request::TrainSetup { dir } => TrainSetup = models::train_setup(Some(&absolute(&dir)));
+    "inspect_model": Request::InspectModel { path } => ModelEntry = models::inspect_model(Path::new(&path))?;
+    "download_model": Request::DownloadModel { name, revision } => JobState =
+        hub::start_download(&ctx.jobs, &name, revision.as_deref())?;
+    "list_jobs": Request::ListJobs { dir } => Vec<JobState> = ctx.list_jobs(dir.as_deref());
+    "start_train": Request::StartTrain { dir, request } => JobState =
+        training_jobs::start_train(&ctx.jobs, &absolute(&dir), &request)?;
+    "list_runs": Request::ListRuns { dir } => Vec<train::RunSummary> = train::runs(&absolute(&dir))?;
+    "get_run": Request::GetRun { dir, run } => RunDetail = results::run_detail(&absolute(&dir), &run)?;
+    "evaluate": Request::Evaluate { dir, run, split } => train::Evaluation =
+        train::eval(&absolute(&dir), run.as_deref(), split)?;
+    "run_records": Request::RunRecords { dir, run, split, gold, predicted, label, only_errors, limit, offset } =>
+        finelab_store::RunRecordsPage = {
+        let query = RunRecordsQuery { split, gold, predicted, label, only_errors: only_errors.unwrap_or(false), limit, offset };
+        results::run_records(&absolute(&dir), &run, &query)?
+    };
+    "export_model": Request::ExportModel { dir, run, dest } => ExportedModel =
+        results::export_model(&absolute(&dir), &run, Path::new(&dest))?;
+    "resume_run": Request::ResumeRun { dir, run } => JobState =
+        training_jobs::resume_run(&ctx.jobs, &absolute(&dir), &run)?;
+}
+
+/// `Responses`: what each request kind answers with, from [`response_types`].
+fn responses_decl() -> String {
+    let fields: Vec<String> = response_types().into_iter().map(|(cmd, ty)| format!("{cmd}: {ty}")).collect();
+    format!("type Responses = {{ {}, }};", fields.join(", "))
 }
 
 /// The TypeScript declarations of every type the UI exchanges with the shells, generated from the
@@ -550,6 +569,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
             ErrorBody::decl(),
             CreateProject::decl(),
             project::ImportOutcome::decl(),
+            responses_decl(),
             ],
         ),
         (

@@ -475,13 +475,15 @@ fn run(cli: Cli) -> Result<()> {
             })
             .with_context(|| format!("importing {} into {}", file.display(), dir.display()))?;
             pb.finish_and_clear();
-            // Normally the import indexed its records itself; this catches up earlier gaps.
+            // Normally the import indexed its records itself; this catches up earlier gaps. The
+            // records are committed: an index that cannot be brought up to date now (another
+            // process holds it) is a warning, never a failed import.
             let indexed = if no_index {
                 0
             } else {
                 let pb = ProgressBar::hidden();
                 let mut first = true;
-                project::index_search(&dir, &mut |done, total| {
+                let indexed = project::index_search(&dir, &mut |done, total| {
                     if first && !json_progress {
                         pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
                         pb.set_style(bar(total, "index").style());
@@ -491,7 +493,11 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     pb.set_position(done);
                     true
-                })?
+                });
+                indexed.unwrap_or_else(|e| {
+                    eprintln!("warning: the records are imported, but the search index is not up to date ({e}); `finelab index` catches up, and search scans them meanwhile");
+                    0
+                })
             };
             pb.finish_and_clear();
             let r = &outcome.report;

@@ -11,12 +11,17 @@ use std::path::PathBuf;
 pub struct ServeArgs {
     /// The project folder (it may not exist yet: the UI can create the project there).
     dir: Option<PathBuf>,
-    /// Where to listen. An address other than 127.0.0.1/localhost requires a token.
+    /// Where to listen (127.0.0.1 unless told otherwise).
     #[arg(long, default_value = finelab_server::DEFAULT_ADDR)]
     addr: String,
-    /// Access token for the API (generated and printed when the address is not loopback).
+    /// Access token for the API [default: a new random one]. It is printed only in the address
+    /// to open.
     #[arg(long, env = "FINELAB_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// A folder besides the project folder whose files the UI may import, or where it may open or
+    /// create projects and export models (repeatable). Paths outside these folders are refused.
+    #[arg(long = "allow-dir", value_name = "DIR")]
+    allow_dirs: Vec<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -24,6 +29,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let config = ServerConfig {
         addr,
         token: args.token,
+        allowed_dirs: args.allow_dirs,
         ui_dir: std::env::var_os("FINELAB_UI_DIR").map(PathBuf::from),
         ..ServerConfig::new(args.dir.clone())
     };
@@ -37,6 +43,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{}", server.banner());
         let _ = stdout.flush();
+        eprintln!("Open the address above: the API needs its token, also from this machine.");
         if !server.local_addr().ip().is_loopback() {
             eprintln!(
                 "Listening beyond this machine: anyone who has the token can read and change the projects and read \

@@ -173,13 +173,20 @@ impl Drop for Serving {
     }
 }
 
-fn post_api(addr: &str, body: &Value) -> Value {
+/// Where `finelab serve` listens (`host:port`) and the access token its ready line printed.
+struct Api {
+    addr: String,
+    token: String,
+}
+
+fn post_api(api: &Api, body: &Value) -> Value {
     let body = body.to_string();
+    let Api { addr, token } = api;
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     write!(
         stream,
-        "POST /api HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /api HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -191,10 +198,10 @@ fn post_api(addr: &str, body: &Value) -> Value {
 }
 
 /// The state of the API job `job` once it is no longer running.
-fn finished(addr: &str, job: &Value) -> Value {
+fn finished(api: &Api, job: &Value) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let state = post_api(addr, &json!({"cmd": "job", "id": job["id"]}));
+        let state = post_api(api, &json!({"cmd": "job", "id": job["id"]}));
         if state["status"] != json!("running") {
             return state;
         }
@@ -295,34 +302,36 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     let mut child = serve.env("FINELAB_CONFIG_DIR", root.join("config")).env_remove("FINELAB_TOKEN").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim_end().rsplit("http://").next().unwrap().trim_end_matches('/').to_string();
+    let url = line.trim_end().rsplit("http://").next().unwrap();
+    let (addr, token) = url.split_once("/?token=").unwrap_or_else(|| panic!("no token in {line:?}"));
+    let api = Api { addr: addr.to_string(), token: token.to_string() };
     let _serving = Serving(child);
-    let setup = post_api(&addr, &json!({"cmd": "train_setup", "dir": project}));
+    let setup = post_api(&api, &json!({"cmd": "train_setup", "dir": project}));
     assert_eq!(setup["hub_download"], json!(true));
     assert_eq!(setup["hub_endpoint"], json!(hub.endpoint));
     let listed = setup["models"].as_array().unwrap();
     let tiny_entry = listed.iter().find(|m| m["name"] == "acme/tiny-bert").unwrap_or_else(|| panic!("{setup}"));
     assert_eq!((tiny_entry["source"].as_str(), tiny_entry["complete"].as_bool()), (Some("hf_cache"), Some(true)));
 
-    let job = post_api(&addr, &json!({"cmd": "download_model", "name": "acme/served-bert"}));
+    let job = post_api(&api, &json!({"cmd": "download_model", "name": "acme/served-bert"}));
     assert_eq!(job["kind"], json!("download"));
-    let done = finished(&addr, &job);
+    let done = finished(&api, &job);
     assert_eq!(done["status"], json!("done"), "{done}");
     assert_eq!(done["result"]["name"], json!("acme/served-bert"));
     assert!(done["total"].as_u64().unwrap() > 0 && done["done"] == done["total"], "{done}");
-    let jobs = post_api(&addr, &json!({"cmd": "list_jobs"}));
+    let jobs = post_api(&api, &json!({"cmd": "list_jobs"}));
     assert!(jobs.as_array().unwrap().iter().any(|j| j["id"] == job["id"] && j["kind"] == "download"), "{jobs}");
-    let failed = post_api(&addr, &json!({"cmd": "download_model", "name": "acme/missing"}));
-    let failed = finished(&addr, &failed);
+    let failed = post_api(&api, &json!({"cmd": "download_model", "name": "acme/missing"}));
+    let failed = finished(&api, &failed);
     assert_eq!((failed["status"].as_str(), failed["error"]["code"].as_str()), (Some("failed"), Some("hub_not_found")), "{failed}");
     assert!(failed["error"]["message"].as_str().unwrap().contains("acme/missing"), "{failed}");
 
     // Cancel stops a download within the file under way; downloading again resumes that file.
     let weights = std::fs::read(tiny.join("model.safetensors")).unwrap();
-    let slow = post_api(&addr, &json!({"cmd": "download_model", "name": "acme/slow-bert"}));
+    let slow = post_api(&api, &json!({"cmd": "download_model", "name": "acme/slow-bert"}));
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let state = post_api(&addr, &json!({"cmd": "job", "id": slow["id"]}));
+        let state = post_api(&api, &json!({"cmd": "job", "id": slow["id"]}));
         let (done, total) = (state["done"].as_u64().unwrap(), state["total"].as_u64().unwrap());
         // model.safetensors comes last: a few KB of it are in, most are not.
         if state["message"].as_str().unwrap().ends_with("model.safetensors") && done >= total - weights.len() as u64 + 4096 {
@@ -333,8 +342,8 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
         assert!(Instant::now() < deadline, "{state}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    post_api(&addr, &json!({"cmd": "cancel_job", "id": slow["id"]}));
-    let cancelled = finished(&addr, &slow);
+    post_api(&api, &json!({"cmd": "cancel_job", "id": slow["id"]}));
+    let cancelled = finished(&api, &slow);
     assert_eq!((cancelled["status"].as_str(), cancelled["error"]["code"].as_str()), (Some("cancelled"), Some("cancelled")), "{cancelled}");
     let slow_repo = hf_home.join("hub").join("models--acme--slow-bert");
     let parts: Vec<u64> = std::fs::read_dir(slow_repo.join("blobs"))

@@ -1,5 +1,6 @@
-//! `finelab serve` as a user starts it: the real binary, its one ready line, the API over HTTP, a
-//! token for non-loopback addresses, and Ctrl+C.
+//! `finelab serve` as a user starts it: the real binary, its one ready line, the API over HTTP with
+//! the token the line prints (on every address), paths limited to the folders it was given, and
+//! Ctrl+C.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -8,6 +9,17 @@ use std::time::{Duration, Instant};
 struct Serving {
     child: Child,
     line: String,
+}
+
+impl Serving {
+    /// Stops the server; what it wrote to stderr.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut stderr = String::new();
+        self.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        stderr
+    }
 }
 
 impl Drop for Serving {
@@ -25,7 +37,7 @@ fn serve(args: &[&str], config_dir: &std::path::Path) -> Serving {
         .env("FINELAB_CONFIG_DIR", config_dir)
         .env_remove("FINELAB_TOKEN")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -66,21 +78,35 @@ fn serve_prints_one_ready_line_and_answers_the_api() {
     let project = tmp.path().join("proj");
     let mut serving = serve(&[project.to_str().unwrap(), "--addr", "127.0.0.1:0"], &tmp.path().join("config"));
     let expected_start = format!("Finelab serving {} at http://127.0.0.1:", project.display());
-    assert!(serving.line.starts_with(&expected_start) && serving.line.ends_with('/'), "{}", serving.line);
+    assert!(serving.line.starts_with(&expected_start), "{}", serving.line);
+    // Other accounts of the machine reach 127.0.0.1 too: the address carries a token.
     let (addr, token) = address(&serving.line);
-    assert_eq!(token, None);
+    let token = token.unwrap_or_else(|| panic!("no token in {:?}", serving.line));
+    assert_eq!(token.len(), 32, "{token}");
     assert_ne!(addr, "127.0.0.1:0");
+    let bearer = format!("Bearer {token}");
+    let auth = Some(bearer.as_str());
 
     let (status, body) = post_api(&addr, r#"{"cmd":"app_info"}"#, None);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains(r#""code":"unauthorized""#), "{body}");
+    let (status, body) = post_api(&addr, r#"{"cmd":"app_info"}"#, auth);
     assert_eq!(status, 200, "{body}");
     let info: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(info["project"], serde_json::json!(project.display().to_string()));
     let create = serde_json::json!({
         "cmd": "create_project", "dir": project, "project": {"kind": "spans", "labels": ["PER", "LOC"]},
     });
-    let (status, body) = post_api(&addr, &create.to_string(), None);
+    let (status, body) = post_api(&addr, &create.to_string(), auth);
     assert_eq!(status, 200, "{body}");
     assert!(project.join("project.sqlite").is_file());
+    // A file outside the project folder is refused.
+    let secret = tmp.path().join("secret.txt");
+    std::fs::write(&secret, "secret\n").unwrap();
+    let preview = serde_json::json!({"cmd": "preview_import", "dir": project, "path": secret, "options": {}});
+    let (status, body) = post_api(&addr, &preview.to_string(), auth);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains(r#""code":"forbidden_path""#) && !body.contains("secret\\n"), "{body}");
 
     // Ctrl+C stops it cleanly.
     #[cfg(unix)]
@@ -96,7 +122,38 @@ fn serve_prints_one_ready_line_and_answers_the_api() {
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(status.success(), "{status:?}");
+        // The token is printed in the address only, never logged.
+        let stderr = serving.stop();
+        assert!(!stderr.contains(&token), "{stderr}");
     }
+}
+
+#[test]
+fn serve_reads_files_in_the_folders_given_with_allow_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("proj");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.csv"), "text\nallowed\n").unwrap();
+    std::fs::write(tmp.path().join("b.csv"), "text\nnot allowed\n").unwrap();
+    let serving = serve(
+        &[project.to_str().unwrap(), "--addr", "127.0.0.1:0", "--allow-dir", data.to_str().unwrap()],
+        &tmp.path().join("config"),
+    );
+    let (addr, token) = address(&serving.line);
+    let bearer = format!("Bearer {}", token.unwrap());
+    let create = serde_json::json!({"cmd": "create_project", "dir": project, "project": {"kind": "single", "labels": ["a", "b"]}});
+    assert_eq!(post_api(&addr, &create.to_string(), Some(&bearer)).0, 200);
+    let preview = |path: std::path::PathBuf| {
+        let request = serde_json::json!({"cmd": "preview_import", "dir": project, "path": path, "options": {}});
+        post_api(&addr, &request.to_string(), Some(&bearer))
+    };
+    let (status, body) = preview(data.join("a.csv"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("allowed"), "{body}");
+    let (status, body) = preview(tmp.path().join("b.csv"));
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains(r#""code":"forbidden_path""#), "{body}");
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! Who may call the API: the token check, and the refusals that keep a web page of another site
-//! from using a server on the user's machine.
+//! Who may call the API: the token check (every address, loopback too: other accounts of the
+//! machine reach 127.0.0.1), the cookie that carries it for the UI's pages, and the refusals that
+//! keep a web page of another site from using a server on the user's machine.
 
 use crate::{error_response, AppState};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -11,9 +12,8 @@ use axum::response::Response;
 pub(crate) async fn api_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    // Without a token, the only protection is that the server is reachable from this machine
-    // alone; a page of another site that re-points its own name at 127.0.0.1 (DNS rebinding)
-    // reaches it under that name, so only loopback names are accepted.
+    // A page of another site that re-points its own name at 127.0.0.1 (DNS rebinding) reaches a
+    // loopback server under that name; the token stops it too, and this keeps it from even trying.
     if state.loopback_hosts_only && !is_loopback_host(host) {
         return error_response(
             "forbidden",
@@ -30,19 +30,52 @@ pub(crate) async fn api_guard(State(state): State<AppState>, request: Request, n
             );
         }
     }
-    if let Some(token) = &state.token {
-        let given = bearer_token(headers).or_else(|| query_token(request.uri().query()));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            let mut response = error_response(
-                "unauthorized",
-                "this server needs its access token: send `Authorization: Bearer <token>` or add `?token=<token>` \
-                 (the token is printed by `finelab serve`)",
-            );
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
-        }
+    let given = bearer_token(headers)
+        .or_else(|| query_token(request.uri().query()))
+        .or_else(|| cookie_token(headers, &state.cookie_name));
+    if !given.is_some_and(|g| is_token(&state, g)) {
+        let mut response = error_response(
+            "unauthorized",
+            "this server needs its access token: open the address `finelab serve` printed (it ends in \
+             `?token=...`), or send `Authorization: Bearer <token>`",
+        );
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
     }
     next.run(request).await
+}
+
+/// How a request for a page of the UI stands with the token.
+pub(crate) enum PageAccess {
+    /// The page's address carries the token: it is also set as a cookie, so that a reload or a new
+    /// tab without `?token=` works.
+    TokenInUrl,
+    /// The cookie carries it.
+    TokenInCookie,
+    /// No token, or a wrong one (a cookie of an earlier run of the server).
+    Refused,
+}
+
+/// Checks the token of a request for a page (not the API: its files hold no data).
+pub(crate) fn page_access(state: &AppState, uri: &Uri, headers: &HeaderMap) -> PageAccess {
+    if query_token(uri.query()).is_some_and(|t| is_token(state, t)) {
+        PageAccess::TokenInUrl
+    } else if cookie_token(headers, &state.cookie_name).is_some_and(|t| is_token(state, t)) {
+        PageAccess::TokenInCookie
+    } else {
+        PageAccess::Refused
+    }
+}
+
+/// The `Set-Cookie` value that stores the token for this server's pages: not readable by scripts,
+/// never sent with requests that other sites start, for every path of the server.
+pub(crate) fn token_cookie(state: &AppState) -> HeaderValue {
+    HeaderValue::from_str(&format!("{}={}; HttpOnly; SameSite=Strict; Path=/", state.cookie_name, state.token))
+        .expect("tokens and cookie names are URL-safe")
+}
+
+fn is_token(state: &AppState, given: &str) -> bool {
+    constant_time_eq(given.as_bytes(), state.token.as_bytes())
 }
 
 /// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
@@ -68,6 +101,16 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// The `token` query parameter. Tokens are URL-safe (checked at start), so no decoding is needed.
 fn query_token(query: Option<&str>) -> Option<&str> {
     query?.split('&').find_map(|pair| pair.strip_prefix("token="))
+}
+
+/// The value of the cookie `name` (from any `Cookie` header).
+fn cookie_token<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Compares without stopping at the first difference, so response times say nothing about how
@@ -123,5 +166,10 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; finelab_token_7878=abc; b=2"));
+        assert_eq!(cookie_token(&headers, "finelab_token_7878"), Some("abc"));
+        assert_eq!(cookie_token(&headers, "finelab_token_78"), None);
+        assert_eq!(cookie_token(&headers, "finelab_token_7879"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! `POST /api` and the job event stream.
 
+use crate::limits::is_body_timeout;
 use crate::{error_body_response, error_response, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -11,10 +12,12 @@ use axum::Json;
 use finelab_app::api::{JobState, JobStatus, Request};
 use std::convert::Infallible;
 
-/// `POST /api`: one [`Request`] in, its JSON result out.
+/// `POST /api`: one [`Request`] in, its JSON result out. Paths in the request must lie in the
+/// folders the server was given.
 pub(crate) async fn api(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
+        Err(rejection) if is_body_timeout(&rejection) => return error_response("timeout", rejection.body_text()),
         Err(rejection) => return rejection_response(rejection.status(), rejection.body_text()),
     };
     let request: Request = match serde_json::from_slice(&body) {
@@ -22,7 +25,12 @@ pub(crate) async fn api(State(state): State<AppState>, body: Result<Bytes, Bytes
         Err(e) => return error_response("bad_request", e.to_string()),
     };
     let ctx = state.ctx.clone();
-    match tokio::task::spawn_blocking(move || ctx.handle(request)).await {
+    let allowed_roots = state.allowed_roots.clone();
+    let handled = tokio::task::spawn_blocking(move || {
+        allowed_roots.check(&request)?;
+        ctx.handle(request)
+    });
+    match handled.await {
         Ok(Ok(value)) => Json(value).into_response(),
         Ok(Err(error)) => error_body_response(error),
         Err(join_error) => internal(join_error),

@@ -12,14 +12,22 @@
 //!
 //! Every call into [`AppContext`] blocks (SQLite), so it runs on tokio's blocking pool.
 //!
-//! Security: the server binds 127.0.0.1 unless told otherwise, and any other address needs an
-//! access token (generated when none is given) that every `/api` request must carry. Requests from
-//! a page of another origin (CSRF) and, without a token, requests that name the server by a
-//! non-loopback host (DNS rebinding) are refused, since the API can read any file the user can.
+//! Security: the API reads and writes files as the user who started the server, so every `/api`
+//! request must carry the server's access token (generated when none is given, printed in the URL
+//! `finelab serve` shows), also on 127.0.0.1, where other accounts of the same machine can
+//! connect. The page opened with `?token=` sets it as a cookie, so reloads and new tabs keep
+//! working. Requests from a page of another origin (CSRF) and, on a loopback address, requests that
+//! name the server by a non-loopback host (DNS rebinding) are refused, and paths in requests must
+//! lie inside the project folder or a folder given with `--allow-dir`.
+//!
+//! Limits: a client has a while to send its headers, a request body that stalls fails, and
+//! connections beyond a maximum wait; responses (job event streams) may take as long as they take.
 #![deny(missing_docs)]
 
 mod guard;
 mod handlers;
+mod limits;
+mod paths;
 mod ui;
 mod upload;
 
@@ -34,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use limits::{DEFAULT_BODY_IDLE_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 pub use upload::sanitize_file_name;
 
 /// The address `finelab serve` binds when given none.
@@ -56,27 +65,40 @@ pub struct ServerConfig {
     pub project_dir: Option<PathBuf>,
     /// Where to listen; port 0 picks a free port.
     pub addr: SocketAddr,
-    /// The access token. Required for a non-loopback address: one is generated when this is
-    /// `None`. On a loopback address the API is open unless a token is given.
+    /// The access token every API request must carry; one is generated when this is `None`.
     pub token: Option<String>,
+    /// Folders besides the project folder in which requests may name paths (files to import,
+    /// projects to open or create, folders to export to).
+    pub allowed_dirs: Vec<PathBuf>,
     /// Where the recent-projects list is kept (`None`: not kept).
     pub config_dir: Option<PathBuf>,
     /// Serve the UI from this folder instead of the one built into the program.
     pub ui_dir: Option<PathBuf>,
     /// The largest upload accepted, in bytes.
     pub max_upload_bytes: u64,
+    /// How long a client may take to send a request's headers before its connection is closed.
+    pub header_read_timeout: Duration,
+    /// How long a request body (an upload) may send nothing before the request fails.
+    pub body_idle_timeout: Duration,
+    /// Connections served at once; more wait until one closes.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
-    /// The defaults: 127.0.0.1:7878, no token, the platform's config folder, the built-in UI.
+    /// The defaults: 127.0.0.1:7878, a generated token, only the project folder, the platform's
+    /// config folder, the built-in UI, the default limits.
     pub fn new(project_dir: Option<PathBuf>) -> ServerConfig {
         ServerConfig {
             project_dir,
             addr: DEFAULT_ADDR.parse().expect("the default address parses"),
             token: None,
+            allowed_dirs: Vec::new(),
             config_dir: AppContext::default_config_dir(),
             ui_dir: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -107,9 +129,14 @@ pub enum ServeError {
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) ctx: Arc<AppContext>,
-    pub(crate) token: Option<Arc<str>>,
-    /// Refuse API requests whose `Host` is not a loopback name (no token to protect the API).
+    pub(crate) token: Arc<str>,
+    /// The cookie that carries the token for pages of this server (named by its port: browsers
+    /// share cookies between the ports of one host).
+    pub(crate) cookie_name: Arc<str>,
+    /// Refuse requests whose `Host` is not a loopback name (a loopback server named by another
+    /// name is reached through DNS rebinding).
     pub(crate) loopback_hosts_only: bool,
+    pub(crate) allowed_roots: Arc<paths::AllowedRoots>,
     pub(crate) uploads_dir: PathBuf,
     pub(crate) max_upload_bytes: u64,
     pub(crate) ui: Arc<ui::UiSource>,
@@ -120,17 +147,17 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     router: Router,
     local_addr: SocketAddr,
-    token: Option<String>,
+    token: String,
     project_dir: Option<PathBuf>,
+    limits: limits::Limits,
 }
 
 impl Server {
     /// Validates `config`, binds its address and builds the routes.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServeError> {
         let token = match config.token {
-            Some(t) => Some(validate_token(t)?),
-            None if !config.addr.ip().is_loopback() => Some(generate_token()?),
-            None => None,
+            Some(t) => validate_token(t)?,
+            None => generate_token()?,
         };
         let project_dir = config.project_dir.as_deref().map(absolute);
         let uploads_dir = match &project_dir {
@@ -141,15 +168,24 @@ impl Server {
             .await
             .map_err(|source| ServeError::Bind { addr: config.addr, source })?;
         let local_addr = listener.local_addr()?;
+        let roots = project_dir.iter().cloned().chain([uploads_dir.clone()]).chain(config.allowed_dirs);
         let state = AppState {
             ctx: Arc::new(AppContext::new(config.config_dir, project_dir.clone())),
-            token: token.as_deref().map(Arc::from),
-            loopback_hosts_only: token.is_none(),
+            token: Arc::from(token.as_str()),
+            cookie_name: Arc::from(format!("finelab_token_{}", local_addr.port())),
+            loopback_hosts_only: local_addr.ip().is_loopback(),
+            allowed_roots: Arc::new(paths::AllowedRoots::new(roots)),
             uploads_dir,
             max_upload_bytes: config.max_upload_bytes,
             ui: Arc::new(ui::UiSource::new(config.ui_dir)),
         };
-        Ok(Server { listener, router: router(state), local_addr, token, project_dir })
+        let limits = limits::Limits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+            shutdown_grace: SHUTDOWN_GRACE,
+        };
+        let router = router(state, config.body_idle_timeout);
+        Ok(Server { listener, router, local_addr, token, project_dir, limits })
     }
 
     /// The address the server listens on (with the real port when bound to port 0).
@@ -157,17 +193,14 @@ impl Server {
         self.local_addr
     }
 
-    /// The access token, when the API needs one.
-    pub fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+    /// The access token every API request must carry.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
-    /// The address to open in a browser, with `?token=` when the API needs one.
+    /// The address to open in a browser, with its `?token=`.
     pub fn url(&self) -> String {
-        match &self.token {
-            Some(t) => format!("http://{}/?token={t}", self.local_addr),
-            None => format!("http://{}/", self.local_addr),
-        }
+        format!("http://{}/?token={}", self.local_addr, self.token)
     }
 
     /// The one line `finelab serve` prints when it is ready.
@@ -181,21 +214,7 @@ impl Server {
     /// Serves until `shutdown` completes, then gives open connections (event streams) a few
     /// seconds to end before it closes them.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        });
-        tokio::select! {
-            result = serve => Ok(result?),
-            _ = async {
-                if stopping_rx.await.is_ok() {
-                    tokio::time::sleep(SHUTDOWN_GRACE).await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            } => Ok(()),
-        }
+        Ok(limits::serve(self.listener, self.router, self.limits, shutdown).await?)
     }
 }
 
@@ -217,14 +236,16 @@ pub fn serve_blocking(config: ServerConfig, ready: impl FnOnce(&Server)) -> Resu
     result
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, body_idle_timeout: Duration) -> Router {
     let api = Router::new()
         .route("/api", post(handlers::api).layer(DefaultBodyLimit::max(API_BODY_LIMIT)))
         .route("/api/jobs/{id}/events", get(handlers::job_events))
         .route("/api/upload", post(upload::upload).layer(DefaultBodyLimit::disable()))
         .route("/api/{*rest}", any(handlers::no_such_route))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::api_guard));
-    api.fallback(ui::serve).with_state(state)
+    api.fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(body_idle_timeout, limits::body_idle_timeout))
+        .with_state(state)
 }
 
 fn absolute(dir: &Path) -> PathBuf {
@@ -256,7 +277,8 @@ pub fn status_for_code(code: &str) -> u16 {
     match code {
         c if c.starts_with("no_such_") => 404,
         "unauthorized" => 401,
-        "forbidden" => 403,
+        "forbidden" | "forbidden_path" => 403,
+        "timeout" => 408,
         "too_large" => 413,
         "already_exists" | "newer_schema" => 409,
         "database" | "io" | "migration" | "json" | "train" | "internal" => 500,
@@ -295,6 +317,8 @@ mod tests {
         check("database", 500);
         check("io", 500);
         check("unauthorized", 401);
+        check("forbidden_path", 403);
+        check("timeout", 408);
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! builds read them from disk, so a rebuilt UI shows without rebuilding the server), or read from
 //! the folder `FINELAB_UI_DIR` names.
 
+use crate::guard::{self, PageAccess};
 use crate::{error_response, AppState};
 use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
@@ -29,6 +30,15 @@ const NOT_BUILT: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\"><t
 <p>UI not built: run <code>npm run build</code> in <code>ui/</code>, then rebuild <code>finelab</code> \
 (or point <code>FINELAB_UI_DIR</code> at a built UI folder).</p>\n\
 <p>The API is up: <code>POST /api</code>.</p>\n</body></html>\n";
+
+/// Shown instead of the UI to a browser without the token (the address without `?token=`, or a
+/// cookie of an earlier run of the server).
+const NEEDS_TOKEN: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Finelab</title></head>\n\
+<body style=\"font-family: sans-serif; margin: 3em\">\n<h1>Finelab</h1>\n\
+<p>This server needs its access token. Open the address that <code>finelab serve</code> printed when it \
+started: it ends in <code>/?token=</code> followed by the token.</p>\n\
+<p>需要访问令牌：请打开 <code>finelab serve</code> 启动时打印的完整地址（以 <code>/?token=</code> 加令牌结尾）。</p>\n\
+</body></html>\n";
 
 impl UiSource {
     pub(crate) fn new(folder: Option<PathBuf>) -> UiSource {
@@ -60,7 +70,9 @@ impl UiSource {
 }
 
 /// Every request no other route took: a UI file, `index.html` for the UI's own routes, else 404.
-pub(crate) async fn serve(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
+/// The page (`index.html`) is served only with the token, in the address or its cookie; the files
+/// it loads hold no data and are served to anyone.
+pub(crate) async fn serve(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return error_response("no_such_route", format!("no route {method} {}", uri.path()));
     }
@@ -68,9 +80,20 @@ pub(crate) async fn serve(State(state): State<AppState>, method: Method, uri: Ur
     let ui = state.ui.clone();
     let found = tokio::task::spawn_blocking(move || lookup(&ui, &path)).await.ok().flatten();
     match found {
-        Some((data, mime, cache)) => {
+        Some((data, mime, cache, is_page)) => {
+            let access = is_page.then(|| guard::page_access(&state, &uri, &headers));
+            if let Some(PageAccess::Refused) = access {
+                let mut response = (StatusCode::UNAUTHORIZED, NEEDS_TOKEN).into_response();
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                return response;
+            }
             let mut response = (StatusCode::OK, data.into_owned()).into_response();
             let headers = response.headers_mut();
+            if let Some(PageAccess::TokenInUrl) = access {
+                headers.insert(header::SET_COOKIE, guard::token_cookie(&state));
+            }
             // Text files say their encoding, so Chinese text never depends on the browser's guess.
             let mime = if mime.starts_with("text/") && !mime.contains("charset") {
                 format!("{mime}; charset=utf-8")
@@ -87,7 +110,8 @@ pub(crate) async fn serve(State(state): State<AppState>, method: Method, uri: Ur
     }
 }
 
-type Found = (Cow<'static, [u8]>, String, &'static str);
+/// A file's bytes, content type, `Cache-Control`, and whether it is the page (`index.html`).
+type Found = (Cow<'static, [u8]>, String, &'static str, bool);
 
 fn lookup(ui: &UiSource, path: &str) -> Option<Found> {
     // Vite names the files under assets/ by their content hash: they never change.
@@ -95,7 +119,8 @@ fn lookup(ui: &UiSource, path: &str) -> Option<Found> {
     let fresh = "no-cache";
     if !path.is_empty() && !path.ends_with('/') {
         if let Some((data, mime)) = ui.get(path) {
-            return Some((data, mime, if path.starts_with("assets/") { immutable } else { fresh }));
+            let is_page = path == "index.html";
+            return Some((data, mime, if path.starts_with("assets/") { immutable } else { fresh }, is_page));
         }
         // A name with an extension is a file that is not there; anything else is a route of the
         // UI itself (opened by a bookmark or a reload), which index.html handles.
@@ -105,7 +130,7 @@ fn lookup(ui: &UiSource, path: &str) -> Option<Found> {
         }
     }
     match ui.get("index.html") {
-        Some((data, mime)) => Some((data, mime, fresh)),
-        None => Some((Cow::Borrowed(NOT_BUILT.as_bytes()), "text/html; charset=utf-8".into(), fresh)),
+        Some((data, mime)) => Some((data, mime, fresh, true)),
+        None => Some((Cow::Borrowed(NOT_BUILT.as_bytes()), "text/html; charset=utf-8".into(), fresh, true)),
     }
 }

@@ -2,6 +2,7 @@
 //! bytes; they are streamed to `<project>/uploads/<name>` and the path comes back for
 //! `preview_import` and `start_import`.
 
+use crate::limits::is_body_timeout;
 use crate::{error_response, AppState};
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -44,6 +45,9 @@ pub(crate) async fn upload(
             "too_large",
             format!("the file is larger than {} bytes, the most this server accepts", state.max_upload_bytes),
         ),
+        Err(SaveError::Interrupted(e)) if is_body_timeout(&e) => {
+            error_response("timeout", format!("the upload stopped: {e}"))
+        }
         Err(SaveError::Interrupted(e)) => error_response("bad_request", format!("the upload was interrupted: {e}")),
         Err(SaveError::Io(path, e)) => error_response("io", format!("{}: {e}", path.display())),
     }

@@ -19,6 +19,7 @@ import type {
   RecentProject,
   RecordView,
   Request,
+  Responses,
   RunDetail,
   RunRecordsPage,
   RunSummary,
@@ -30,36 +31,8 @@ import type {
   TrainSetup,
 } from './api-types';
 
-/** What each command returns. */
-export interface Responses {
-  app_info: AppInfo;
-  recent_projects: RecentProject[];
-  create_project: ProjectView;
-  open_project: ProjectView;
-  set_guidelines: ProjectView;
-  preview_import: ImportPreview;
-  start_import: JobState;
-  job: JobState;
-  cancel_job: JobState;
-  next_record: RecordView | null;
-  get_record: RecordView;
-  annotate: Receipt;
-  undo: Receipt | null;
-  search: SearchPage;
-  count_records: number;
-  stats: Stats;
-  train_setup: TrainSetup;
-  inspect_model: ModelEntry;
-  download_model: JobState;
-  list_jobs: JobState[];
-  start_train: JobState;
-  list_runs: RunSummary[];
-  get_run: RunDetail;
-  evaluate: Evaluation;
-  run_records: RunRecordsPage;
-  export_model: ExportedModel;
-  resume_run: JobState;
-}
+/** What each command returns: generated from the Rust dispatch table. */
+export type { Responses };
 
 /** Which of a run's records `runRecords` lists (the records behind a chart element). */
 export interface RunRecordsFilter {

@@ -1,8 +1,8 @@
 // Generated from the Rust types by `finelab_app::api::typescript_files()`.
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
-import type { Action, ColumnMap, ImportReport, LabelDef, ProjectKind, ProjectSettings, SearchQuery, Split, SplitSummary, Stats } from './store';
-import type { TrainProgress, TrainRequest } from './train';
+import type { Action, ColumnMap, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, SearchPage, SearchQuery, Split, SplitSummary, Stats } from './store';
+import type { Evaluation, ExportedModel, ModelEntry, RunDetail, RunRecordsPage, RunSummary, TrainProgress, TrainRequest, TrainSetup } from './train';
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
@@ -411,4 +411,6 @@ report: ImportReport,
  * Splits given to newly labeled records.
  */
 splits: SplitSummary, };
+
+export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Receipt, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, };
 
