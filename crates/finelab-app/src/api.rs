@@ -566,6 +566,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
             JobKind::decl(),
             JobStatus::decl(),
             JobState::decl(),
+            crate::ErrorCode::decl(),
             ErrorBody::decl(),
             CreateProject::decl(),
             project::ImportOutcome::decl(),

@@ -15,7 +15,7 @@
 
 use crate::jobs::{JobEnd, JobKind, JobStart, JobState, Jobs};
 use crate::models::{self, ModelEntry};
-use crate::{AppError, Result};
+use crate::{AppError, ErrorCode, Result};
 use hf_hub::api::sync::{ApiBuilder, ApiError};
 use hf_hub::api::Progress;
 use hf_hub::{Cache, Repo, RepoType};
@@ -144,7 +144,7 @@ fn pick_files(repo: &str, files: &[String]) -> Result<Vec<String>> {
     let has = |f: &str| files.iter().any(|x| x == f);
     let missing = |what: &str| {
         AppError::Hub {
-            code: "hub_unsupported",
+            code: ErrorCode::HubUnsupported,
             message: format!("{repo} has no {what}; Finelab fine-tunes BERT-family models in Hugging Face's layout (config.json, tokenizer.json or vocab.txt, model.safetensors or pytorch_model.bin)"),
         }
     };
@@ -166,7 +166,7 @@ fn pick_files(repo: &str, files: &[String]) -> Result<Vec<String>> {
         out.push("pytorch_model.bin".into());
     } else if has("model.safetensors.index.json") || has("pytorch_model.bin.index.json") {
         return Err(AppError::Hub {
-            code: "hub_unsupported",
+            code: ErrorCode::HubUnsupported,
             message: format!("{repo} stores its weights in shards (model.safetensors.index.json); Finelab fine-tunes models whose weights are one model.safetensors or pytorch_model.bin"),
         });
     } else {
@@ -181,20 +181,20 @@ fn hub_error(e: ApiError, config: &HubConfig, what: &str) -> AppError {
     match e {
         ApiError::RequestError(e) => match *e {
             ureq::Error::Status(404, _) => AppError::Hub {
-                code: "hub_not_found",
+                code: ErrorCode::HubNotFound,
                 message: format!("{what} was not found on {endpoint} (404): check the name (org/name, as on the model's page){}", if config.token.is_none() { "; a private or gated model needs HF_TOKEN" } else { "" }),
             },
             ureq::Error::Status(code @ (401 | 403), _) => AppError::Hub {
-                code: "hub_unauthorized",
+                code: ErrorCode::HubUnauthorized,
                 message: format!("{endpoint} refused {what} ({code}): {}", if config.token.is_some() { "the token in HF_TOKEN has no access to it (a gated model must be accepted on its page first)" } else { "it is private or gated; set HF_TOKEN to an access token" }),
             },
-            ureq::Error::Status(code, _) => AppError::Hub { code: "hub", message: format!("{endpoint} answered {code} for {what}") },
+            ureq::Error::Status(code, _) => AppError::Hub { code: ErrorCode::Hub, message: format!("{endpoint} answered {code} for {what}") },
             ureq::Error::Transport(t) => AppError::Hub {
-                code: "hub_offline",
+                code: ErrorCode::HubOffline,
                 message: format!("cannot reach {endpoint} to download {what} ({t}); check the network, or set HF_ENDPOINT to a mirror (e.g. https://hf-mirror.com), or pick a model folder"),
             },
         },
-        e => AppError::Hub { code: "hub", message: format!("downloading {what} from {endpoint}: {e}") },
+        e => AppError::Hub { code: ErrorCode::Hub, message: format!("downloading {what} from {endpoint}: {e}") },
     }
 }
 
@@ -261,7 +261,7 @@ pub fn download_model(
         .call()
         .map_err(|e| hub_error(ApiError::RequestError(Box::new(e)), config, &repo_name))?
         .into_json()
-        .map_err(|e| AppError::Hub { code: "hub", message: format!("{}: the answer about {repo_name} is not the hub's JSON: {e}", config.endpoint) })?;
+        .map_err(|e| AppError::Hub { code: ErrorCode::Hub, message: format!("{}: the answer about {repo_name} is not the hub's JSON: {e}", config.endpoint) })?;
     let listed: Vec<String> = info.siblings.iter().map(|s| s.rfilename.clone()).collect();
     let files = pick_files(&repo_name, &listed)?;
     let size_of = |f: &str| info.siblings.iter().find(|s| s.rfilename == f).and_then(|s| s.size).unwrap_or(0);
@@ -315,10 +315,10 @@ pub fn download_model(
     }
     let snapshot = snapshot.expect("config.json is always downloaded");
     let entry = models::describe_hub_snapshot(&snapshot, &name.repo)
-        .ok_or_else(|| AppError::Hub { code: "hub", message: format!("{}: config.json is missing after the download", snapshot.display()) })?;
+        .ok_or_else(|| AppError::Hub { code: ErrorCode::Hub, message: format!("{}: config.json is missing after the download", snapshot.display()) })?;
     if !entry.complete {
         return Err(AppError::Hub {
-            code: "hub_unsupported",
+            code: ErrorCode::HubUnsupported,
             message: format!("{repo_name} was downloaded to {}, but Finelab cannot fine-tune it: {}", entry.path, entry.problems.join("; ")),
         });
     }

@@ -18,5 +18,5 @@ pub mod scoring;
 pub mod train;
 pub mod training_jobs;
 
-pub use error::{AppError, ErrorBody, Result};
+pub use error::{AppError, ErrorBody, ErrorCode, Result};
 pub use finelab_store as store;

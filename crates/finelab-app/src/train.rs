@@ -459,8 +459,6 @@ pub(crate) fn train_recorded(
     }) == Control::Stop;
     let epochs = plan.config.epochs;
     let mut db_error: Option<finelab_store::Error> = None;
-    let mut epoch_started = Instant::now();
-    let mut best_f1 = f64::NEG_INFINITY;
     let result = finelab_train::train(data, &plan.config, &model_dir, &mut |p: &Progress| {
         if stop {
             return Control::Stop;
@@ -475,14 +473,9 @@ pub(crate) fn train_recorded(
                 samples_per_sec: *samples_per_sec,
                 eta_secs: *eta_secs,
             },
-            Progress::Epoch { epoch, train_loss, dev_macro_f1, dev_report } => {
-                let seconds = epoch_started.elapsed().as_secs_f64();
-                epoch_started = Instant::now();
-                // Strictly better only, as the trainer keeps the earlier epoch on a tie.
-                let best = *dev_macro_f1 > best_f1;
-                if best {
-                    best_f1 = *dev_macro_f1;
-                }
+            Progress::Epoch { epoch, train_loss, dev_macro_f1, dev_report, best_epoch, seconds } => {
+                // The trainer says which epoch it keeps and how long this one took.
+                let best = best_epoch == epoch;
                 let summary = json!({
                     "epoch": epoch, "train_loss": train_loss, "dev_macro_f1": dev_macro_f1,
                     "seconds": seconds, "dev_is_train": n_dev == 0, "dev_report": dev_report,
@@ -496,7 +489,7 @@ pub(crate) fn train_recorded(
                     train_loss: *train_loss,
                     dev_macro_f1: *dev_macro_f1,
                     best,
-                    seconds,
+                    seconds: *seconds,
                     dev_report: dev_report.clone(),
                 }
             }

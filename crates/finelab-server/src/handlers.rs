@@ -1,5 +1,6 @@
 //! `POST /api` and the job event stream.
 
+use finelab_app::ErrorCode;
 use crate::limits::is_body_timeout;
 use crate::{error_body_response, error_response, AppState};
 use axum::body::Bytes;
@@ -17,12 +18,12 @@ use std::convert::Infallible;
 pub(crate) async fn api(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
-        Err(rejection) if is_body_timeout(&rejection) => return error_response("timeout", rejection.body_text()),
+        Err(rejection) if is_body_timeout(&rejection) => return error_response(ErrorCode::Timeout, rejection.body_text()),
         Err(rejection) => return rejection_response(rejection.status(), rejection.body_text()),
     };
     let request: Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(e) => return error_response("bad_request", e.to_string()),
+        Err(e) => return error_response(ErrorCode::BadRequest, e.to_string()),
     };
     let ctx = state.ctx.clone();
     let allowed_roots = state.allowed_roots.clone();
@@ -49,12 +50,12 @@ pub(crate) async fn job_events(
 ) -> Response {
     let id = match id {
         Ok(Path(id)) => id,
-        Err(rejection) => return error_response("bad_request", rejection.body_text()),
+        Err(rejection) => return error_response(ErrorCode::BadRequest, rejection.body_text()),
     };
     let ctx = state.ctx.clone();
     let current = match tokio::task::spawn_blocking(move || ctx.job_state(id)).await {
         Ok(Ok(current)) => current,
-        Ok(Err(_)) => return error_response("no_such_job", format!("no job {id}")),
+        Ok(Err(_)) => return error_response(ErrorCode::NoSuchJob, format!("no job {id}")),
         Err(join_error) => return internal(join_error),
     };
     if headers.contains_key("last-event-id") && current.status != JobStatus::Running {
@@ -80,15 +81,15 @@ pub(crate) async fn job_events(
 
 /// Any other path under `/api`.
 pub(crate) async fn no_such_route(uri: axum::http::Uri) -> Response {
-    error_response("no_such_route", format!("no API route {}", uri.path()))
+    error_response(ErrorCode::NoSuchRoute, format!("no API route {}", uri.path()))
 }
 
 fn rejection_response(status: StatusCode, message: String) -> Response {
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE { ErrorCode::TooLarge } else { ErrorCode::BadRequest };
     error_response(code, message)
 }
 
 fn internal(join_error: tokio::task::JoinError) -> Response {
     eprintln!("finelab serve: a request handler failed: {join_error}");
-    error_response("internal", format!("the request failed inside the server: {join_error}"))
+    error_response(ErrorCode::Internal, format!("the request failed inside the server: {join_error}"))
 }

@@ -35,6 +35,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use axum::Router;
 use finelab_app::api::AppContext;
+use finelab_app::ErrorCode;
 use finelab_app::ErrorBody;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -286,13 +287,13 @@ pub fn status_for_code(code: &str) -> u16 {
     }
 }
 
-pub(crate) fn error_response(code: &str, message: impl Into<String>) -> axum::response::Response {
-    error_body_response(ErrorBody { code: code.into(), message: message.into(), details: None })
+pub(crate) fn error_response(code: ErrorCode, message: impl Into<String>) -> axum::response::Response {
+    error_body_response(ErrorBody { code, message: message.into(), details: None })
 }
 
 pub(crate) fn error_body_response(body: ErrorBody) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let status = axum::http::StatusCode::from_u16(status_for_code(&body.code))
+    let status = axum::http::StatusCode::from_u16(status_for_code(body.code.as_str()))
         .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
     (status, axum::Json(body)).into_response()
 }

@@ -4,6 +4,7 @@
 //! folders the user gave `finelab serve`: the project folder (with its `uploads/`, where browser
 //! uploads land) and each `--allow-dir`.
 
+use finelab_app::ErrorCode;
 use finelab_app::api::Request;
 use finelab_app::ErrorBody;
 use std::path::{Component, Path, PathBuf};
@@ -58,7 +59,7 @@ impl AllowedRoots {
             )
         };
         ErrorBody {
-            code: "forbidden_path".into(),
+            code: ErrorCode::ForbiddenPath,
             message,
             details: Some(serde_json::json!({ "path": path, "allowed": allowed })),
         }

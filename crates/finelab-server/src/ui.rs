@@ -2,6 +2,7 @@
 //! builds read them from disk, so a rebuilt UI shows without rebuilding the server), or read from
 //! the folder `FINELAB_UI_DIR` names.
 
+use finelab_app::ErrorCode;
 use crate::guard::{self, PageAccess};
 use crate::{error_response, AppState};
 use axum::extract::State;
@@ -74,7 +75,7 @@ impl UiSource {
 /// it loads hold no data and are served to anyone.
 pub(crate) async fn serve(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return error_response("no_such_route", format!("no route {method} {}", uri.path()));
+        return error_response(ErrorCode::NoSuchRoute, format!("no route {method} {}", uri.path()));
     }
     let path = uri.path().trim_start_matches('/').to_string();
     let ui = state.ui.clone();
@@ -106,7 +107,7 @@ pub(crate) async fn serve(State(state): State<AppState>, method: Method, uri: Ur
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
             response
         }
-        None => error_response("no_such_file", format!("no file {}", uri.path())),
+        None => error_response(ErrorCode::NoSuchFile, format!("no file {}", uri.path())),
     }
 }
 

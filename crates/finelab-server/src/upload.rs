@@ -2,6 +2,7 @@
 //! bytes; they are streamed to `<project>/uploads/<name>` and the path comes back for
 //! `preview_import` and `start_import`.
 
+use finelab_app::ErrorCode;
 use crate::limits::is_body_timeout;
 use crate::{error_response, AppState};
 use axum::body::Body;
@@ -28,11 +29,11 @@ pub(crate) async fn upload(
 ) -> Response {
     let raw_name = match query {
         Ok(Query(UploadQuery { name: Some(name) })) => name,
-        Ok(_) => return error_response("bad_request", "add the file's name: /api/upload?name=<file name>"),
-        Err(rejection) => return error_response("bad_request", rejection.body_text()),
+        Ok(_) => return error_response(ErrorCode::BadRequest, "add the file's name: /api/upload?name=<file name>"),
+        Err(rejection) => return error_response(ErrorCode::BadRequest, rejection.body_text()),
     };
     let Some(name) = sanitize_file_name(&raw_name) else {
-        return error_response("bad_request", format!("{raw_name:?} is not a file name"));
+        return error_response(ErrorCode::BadRequest, format!("{raw_name:?} is not a file name"));
     };
     match save(&state.uploads_dir, &name, body, state.max_upload_bytes).await {
         Ok((path, bytes)) => Json(serde_json::json!({
@@ -41,15 +42,14 @@ pub(crate) async fn upload(
             "bytes": bytes,
         }))
         .into_response(),
-        Err(SaveError::TooLarge) => error_response(
-            "too_large",
+        Err(SaveError::TooLarge) => error_response(ErrorCode::TooLarge,
             format!("the file is larger than {} bytes, the most this server accepts", state.max_upload_bytes),
         ),
         Err(SaveError::Interrupted(e)) if is_body_timeout(&e) => {
-            error_response("timeout", format!("the upload stopped: {e}"))
+            error_response(ErrorCode::Timeout, format!("the upload stopped: {e}"))
         }
-        Err(SaveError::Interrupted(e)) => error_response("bad_request", format!("the upload was interrupted: {e}")),
-        Err(SaveError::Io(path, e)) => error_response("io", format!("{}: {e}", path.display())),
+        Err(SaveError::Interrupted(e)) => error_response(ErrorCode::BadRequest, format!("the upload was interrupted: {e}")),
+        Err(SaveError::Io(path, e)) => error_response(ErrorCode::Io, format!("{}: {e}", path.display())),
     }
 }
 

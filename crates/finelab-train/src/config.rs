@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::device::check_device;
 use crate::error::{Error, Result};
+use crate::family::{INSTANT, TRANSFORMER};
 
 /// Raw training options; every field is optional and falls back to a default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,7 +106,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            family: "instant".into(),
+            family: INSTANT.into(),
             epochs: 15,
             lr: 0.2,
             seed: 42,
@@ -130,7 +132,7 @@ impl TrainConfig {
     /// with 10% warm-up, weight decay 0.01, gradients clipped to norm 1, 3 epochs of batch 16).
     pub fn transformer_defaults() -> TrainConfig {
         TrainConfig {
-            family: crate::transformer::FAMILY.into(),
+            family: TRANSFORMER.into(),
             epochs: 3,
             lr: 5e-5,
             patience: 2,
@@ -147,9 +149,9 @@ impl TrainConfig {
 impl TrainConfig {
     /// Validates raw options, filling defaults for the ones left out.
     pub fn from_options(options: &TrainOptions) -> Result<TrainConfig> {
-        let family = options.family.clone().unwrap_or_else(|| "instant".into());
-        let transformer = family == crate::transformer::FAMILY;
-        if family != "instant" && !transformer {
+        let family = options.family.clone().unwrap_or_else(|| INSTANT.into());
+        let transformer = family == TRANSFORMER;
+        if family != INSTANT && !transformer {
             return Err(Error::UnsupportedFamily(family));
         }
         let d = if transformer { TrainConfig::transformer_defaults() } else { TrainConfig::default() };
@@ -184,7 +186,7 @@ impl TrainConfig {
         }
         let device = match options.device.as_deref().unwrap_or("auto") {
             requested if transformer => {
-                crate::transformer::check_device(requested)?;
+                check_device(requested)?;
                 requested.to_string()
             }
             "auto" | "cpu" => "cpu".to_string(),

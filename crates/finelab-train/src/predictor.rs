@@ -6,9 +6,11 @@ use serde_json::Value;
 
 use crate::config::TrainConfig;
 use crate::data::Task;
+use crate::decode::Prediction;
 use crate::error::{Error, Result};
-use crate::instant::{InstantModel, Prediction, MODEL_FILE};
-use crate::transformer::{TransformerPredictor, FAMILY as TRANSFORMER};
+use crate::family::{INSTANT, MODEL_FILE, TRANSFORMER};
+use crate::instant::InstantModel;
+use crate::transformer::TransformerPredictor;
 
 #[derive(Debug, Clone)]
 enum Inner {
@@ -40,7 +42,7 @@ impl Predictor {
     /// The model family (`instant`, `transformer`).
     pub fn family(&self) -> &'static str {
         match &self.inner {
-            Inner::Instant(_) => "instant",
+            Inner::Instant(_) => INSTANT,
             Inner::Transformer(_) => TRANSFORMER,
         }
     }

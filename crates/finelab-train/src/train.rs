@@ -1,6 +1,10 @@
-//! The entry point shared by all model families: progress events, stop control and the outcome.
+//! The training loop shared by all model families ([`fit`]), its entry point ([`train`]) and its
+//! outcome. A family only trains a pass, scores a split, keeps and restores its best weights and
+//! saves itself (see [`Family`]); epochs, early stopping, best-epoch keeping, stop and the test
+//! evaluation are decided here, once for every family.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,100 +12,9 @@ use serde_json::Value;
 use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::instant;
-
-/// A progress event sent to the caller while training. Serialized with an `"event"` tag
-/// (`{"event": "step", ...}`) so that shells can stream it as JSON lines as is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Progress {
-    /// Some gradient steps were taken.
-    Step {
-        /// Current epoch, from 1.
-        epoch: usize,
-        /// Steps taken so far over the whole run, from 1.
-        step: usize,
-        /// Steps the run takes if it is not stopped early.
-        total_steps: usize,
-        /// Mean training loss over the current epoch so far.
-        loss: f64,
-        /// Training examples processed per second.
-        samples_per_sec: f64,
-        /// Estimated seconds left if every epoch runs (early stopping can only shorten it).
-        eta_secs: f64,
-    },
-    /// An epoch ended and was evaluated on the dev split.
-    Epoch {
-        /// The epoch, from 1.
-        epoch: usize,
-        /// Mean training loss over the epoch.
-        train_loss: f64,
-        /// Macro-averaged F1 on dev, the early-stopping criterion.
-        dev_macro_f1: f64,
-        /// The full dev report (see [`crate::Report::to_json`]).
-        dev_report: Value,
-    },
-}
-
-impl Progress {
-    /// The Step event of a loop that started at `started` and has seen `n_seen` examples in
-    /// `step` of `total_steps` steps: samples/s and the ETA follow from the elapsed time.
-    pub(crate) fn step_since(
-        started: std::time::Instant,
-        epoch: usize,
-        step: usize,
-        total_steps: usize,
-        loss: f64,
-        n_seen: usize,
-    ) -> Progress {
-        let elapsed = started.elapsed().as_secs_f64().max(1e-9);
-        Progress::Step {
-            epoch,
-            step,
-            total_steps,
-            loss,
-            samples_per_sec: n_seen as f64 / elapsed,
-            eta_secs: elapsed / step.max(1) as f64 * total_steps.saturating_sub(step) as f64,
-        }
-    }
-}
-
-/// The longest a training loop goes without a Step event while it takes steps, so that a window
-/// shows progress several times a second and a stop request is seen promptly, however long an
-/// epoch is.
-pub const MAX_STEP_EVENT_GAP: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Decides when a loop sends its next Step event: on its own schedule, or when
-/// [`MAX_STEP_EVENT_GAP`] has passed since the last one.
-pub(crate) struct StepClock {
-    last: std::time::Instant,
-}
-
-impl StepClock {
-    pub(crate) fn new() -> StepClock {
-        StepClock { last: std::time::Instant::now() }
-    }
-
-    /// Whether to send an event now; `scheduled` is the loop's own criterion.
-    pub(crate) fn due(&mut self, scheduled: bool) -> bool {
-        let now = std::time::Instant::now();
-        if scheduled || now.duration_since(self.last) >= MAX_STEP_EVENT_GAP {
-            self.last = now;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// What the progress callback wants next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Keep training.
-    Continue,
-    /// Stop as soon as possible, keeping the best model so far.
-    Stop,
-}
+use crate::family::{Family, Pass, Split, INSTANT, TRANSFORMER};
+use crate::progress::{Control, Progress, Steps};
+use crate::{instant, transformer};
 
 /// One evaluated epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,9 +69,245 @@ pub fn train(
     progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<TrainOutcome> {
     dataset.validate()?;
+    // The run's time counts the family's set-up (featurizing, loading a base model) too.
+    let started = Instant::now();
     match config.family.as_str() {
-        "instant" => instant::train(dataset, config, out_dir, progress),
-        crate::transformer::FAMILY => crate::transformer::train(dataset, config, out_dir, progress),
+        INSTANT => fit(&mut instant::Trainer::new(dataset, config), dataset, config, out_dir, started, progress),
+        TRANSFORMER => fit(&mut transformer::Trainer::new(dataset, config)?, dataset, config, out_dir, started, progress),
         other => Err(Error::UnsupportedFamily(other.to_string())),
+    }
+}
+
+/// The training loop: up to `config.epochs` passes of `family` over the train split, each scored
+/// on dev; stops early when dev macro-F1 has not improved for `config.patience` epochs, or when
+/// `progress` answers [`Control::Stop`]. The best epoch's weights (the first of equals) are kept,
+/// scored on dev and test, and saved to `out_dir`; `started` is when the run began.
+pub(crate) fn fit(
+    family: &mut dyn Family,
+    dataset: &Dataset,
+    config: &TrainConfig,
+    out_dir: &Path,
+    started: Instant,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<TrainOutcome> {
+    let mut steps = Steps::new(progress, family.steps_per_epoch() * config.epochs);
+    let mut best: Option<(usize, f64)> = None;
+    let mut epochs = Vec::new();
+    let mut stopped = false;
+
+    for epoch in 1..=config.epochs {
+        let epoch_started = Instant::now();
+        steps.begin_epoch(epoch);
+        let train_loss = match family.run_epoch(&mut steps)? {
+            Pass::Finished { train_loss } => train_loss,
+            Pass::Stopped => {
+                stopped = true;
+                break;
+            }
+        };
+        let dev = family.tune_on_dev()?;
+        let seconds = epoch_started.elapsed().as_secs_f64();
+        epochs.push(EpochSummary { epoch, train_loss, dev_macro_f1: dev.macro_f1, seconds });
+        // Strictly better only: on a tie the earlier (less fitted) epoch stays.
+        if best.is_none_or(|(_, f1)| dev.macro_f1 > f1) {
+            family.keep_best()?;
+            best = Some((epoch, dev.macro_f1));
+        }
+        let best_epoch = best.map_or(0, |(e, _)| e);
+        let event = Progress::Epoch {
+            epoch,
+            train_loss,
+            dev_macro_f1: dev.macro_f1,
+            dev_report: dev.report,
+            best_epoch,
+            seconds,
+        };
+        if steps.send(&event) == Control::Stop {
+            stopped = true;
+            break;
+        }
+        if epoch - best_epoch >= config.patience {
+            break;
+        }
+    }
+
+    let best_epoch = match best {
+        Some((epoch, _)) => {
+            family.restore_best()?;
+            epoch
+        }
+        None => {
+            // Stopped inside the first epoch: keep what was learnt so far rather than nothing,
+            // with whatever it tunes on dev tuned for it.
+            family.tune_on_dev()?;
+            0
+        }
+    };
+    let dev = family.evaluate(Split::Dev)?;
+    let test = if dataset.test.is_empty() { None } else { Some(family.evaluate(Split::Test)?.report) };
+    family.save(out_dir, best_epoch)?;
+
+    Ok(TrainOutcome {
+        best_epoch,
+        epochs,
+        dev: dev.report,
+        test,
+        stopped,
+        model_dir: out_dir.to_path_buf(),
+        n_train: dataset.train.len(),
+        train_seconds: started.elapsed().as_secs_f64(),
+        dev_is_train: dataset.dev.is_empty(),
+        device: family.device(),
+        config: config.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::data::{Example, Target, Task};
+    use crate::family::Evaluation;
+
+    /// A family whose "weights" are the number of the epoch last trained, and whose dev macro-F1
+    /// after epoch `e` is `dev_f1[e - 1]`: the loop's decisions can be read off the outcome.
+    struct Scripted {
+        dev_f1: Vec<f64>,
+        /// Answer Stop to the step of this epoch.
+        stop_in_epoch: Option<usize>,
+        steps_per_epoch: usize,
+        trained: usize,
+        kept: Option<usize>,
+        saved: Option<usize>,
+    }
+
+    impl Family for Scripted {
+        fn steps_per_epoch(&self) -> usize {
+            self.steps_per_epoch
+        }
+
+        fn run_epoch(&mut self, steps: &mut Steps<'_>) -> Result<Pass> {
+            for _ in 0..self.steps_per_epoch {
+                if steps.took_step(1, 0.5, true) == Control::Stop {
+                    return Ok(Pass::Stopped);
+                }
+            }
+            self.trained += 1;
+            Ok(Pass::Finished { train_loss: 1.0 / self.trained as f64 })
+        }
+
+        fn tune_on_dev(&mut self) -> Result<Evaluation> {
+            self.evaluate(Split::Dev)
+        }
+
+        fn keep_best(&mut self) -> Result<()> {
+            self.kept = Some(self.trained);
+            Ok(())
+        }
+
+        fn restore_best(&mut self) -> Result<()> {
+            self.trained = self.kept.expect("restore after keep");
+            Ok(())
+        }
+
+        fn evaluate(&mut self, split: Split) -> Result<Evaluation> {
+            let f1 = if self.trained == 0 { 0.0 } else { self.dev_f1[self.trained - 1] };
+            let f1 = if split == Split::Test { f1 / 2.0 } else { f1 };
+            Ok(Evaluation { macro_f1: f1, report: json!({ "weights_of_epoch": self.trained, "f1": f1 }) })
+        }
+
+        fn save(&mut self, _dir: &Path, best_epoch: usize) -> Result<()> {
+            self.saved = Some(best_epoch);
+            Ok(())
+        }
+
+        fn device(&self) -> String {
+            "cpu".into()
+        }
+    }
+
+    fn dataset() -> Dataset {
+        let example = |id: &str| Example { id: id.into(), text: "t".into(), target: Target::Single("a".into()) };
+        Dataset { task: Task::Single, labels: vec!["a".into()], train: vec![example("1")], dev: vec![example("2")], test: vec![example("3")] }
+    }
+
+    /// Runs the scripted dev macro-F1 sequence `dev_f1` with `patience`, stopping on the Step
+    /// events of epoch `stop_in_epoch` or on the Epoch event of `stop_after_epoch`, and checks
+    /// (epochs run, best epoch, stopped) and what the events and the saved model say.
+    fn check(
+        dev_f1: &[f64],
+        patience: usize,
+        stop_in_epoch: Option<usize>,
+        stop_after_epoch: Option<usize>,
+        expected: (usize, usize, bool),
+    ) {
+        let config = TrainConfig { epochs: dev_f1.len(), patience, ..TrainConfig::default() };
+        let mut family = Scripted {
+            dev_f1: dev_f1.to_vec(),
+            stop_in_epoch,
+            steps_per_epoch: 2,
+            trained: 0,
+            kept: None,
+            saved: None,
+        };
+        let mut events = Vec::new();
+        let stop_in = family.stop_in_epoch;
+        let outcome = fit(&mut family, &dataset(), &config, Path::new("unused"), Instant::now(), &mut |p| {
+            events.push(p.clone());
+            match p {
+                Progress::Step { epoch, .. } if Some(*epoch) == stop_in => Control::Stop,
+                Progress::Epoch { epoch, .. } if Some(*epoch) == stop_after_epoch => Control::Stop,
+                _ => Control::Continue,
+            }
+        })
+        .unwrap();
+        let case = format!("{dev_f1:?} patience {patience} stop in {stop_in_epoch:?} after {stop_after_epoch:?}");
+        assert_eq!((outcome.epochs.len(), outcome.best_epoch, outcome.stopped), expected, "{case}");
+        assert_eq!(family.saved, Some(outcome.best_epoch), "{case}");
+
+        // The kept weights are the ones scored on dev and test (the partial ones when none were kept).
+        let kept = if outcome.best_epoch == 0 { family.trained } else { outcome.best_epoch };
+        assert_eq!(outcome.dev["weights_of_epoch"], kept, "{case}");
+        assert_eq!(outcome.test.as_ref().unwrap()["weights_of_epoch"], kept, "{case}");
+
+        // Each Epoch event names the best epoch so far and its own time, as the summaries do.
+        let mut best_so_far = (0, f64::NEG_INFINITY);
+        let epoch_events: Vec<&Progress> = events.iter().filter(|p| matches!(p, Progress::Epoch { .. })).collect();
+        assert_eq!(epoch_events.len(), outcome.epochs.len(), "{case}");
+        for (event, summary) in epoch_events.iter().zip(&outcome.epochs) {
+            let Progress::Epoch { epoch, dev_macro_f1, best_epoch, seconds, .. } = event else { unreachable!() };
+            if *dev_macro_f1 > best_so_far.1 {
+                best_so_far = (*epoch, *dev_macro_f1);
+            }
+            assert_eq!(*best_epoch, best_so_far.0, "{case}: epoch {epoch}");
+            assert_eq!((*epoch, *seconds), (summary.epoch, summary.seconds), "{case}");
+        }
+        let n_steps = events.iter().filter(|p| matches!(p, Progress::Step { .. })).count();
+        let total = events.iter().find_map(|p| match p {
+            Progress::Step { total_steps, .. } => Some(*total_steps),
+            _ => None,
+        });
+        assert_eq!(total, Some(2 * dev_f1.len()), "{case}");
+        assert!(n_steps >= 2 * outcome.epochs.len(), "{case}");
+    }
+
+    #[test]
+    fn fit_keeps_the_best_epoch_and_stops_early() {
+        // (epochs run, best epoch, stopped)
+        check(&[0.5, 0.6, 0.7], 3, None, None, (3, 3, false));
+        check(&[0.5, 0.7, 0.6, 0.6, 0.6], 2, None, None, (4, 2, false));
+        check(&[0.5, 0.7, 0.6, 0.8, 0.6, 0.6], 2, None, None, (6, 4, false));
+        // A tie keeps the earlier epoch and does not reset patience.
+        check(&[0.7, 0.7, 0.7, 0.9], 2, None, None, (3, 1, false));
+        check(&[0.4, 0.7, 0.7], 1, None, None, (3, 2, false));
+        check(&[0.9, 0.1, 0.1], 1, None, None, (2, 1, false));
+        // Stop after an epoch's evaluation: the best so far is kept.
+        check(&[0.5, 0.8, 0.6, 0.9], 5, None, Some(3), (3, 2, true));
+        check(&[0.5, 0.8], 5, None, Some(1), (1, 1, true));
+        // Stop during an epoch: that epoch is not evaluated.
+        check(&[0.5, 0.8, 0.9], 5, Some(3), None, (2, 2, true));
+        // Stop during the first epoch: nothing kept, the partial weights are saved as epoch 0.
+        check(&[0.5, 0.8], 5, Some(1), None, (0, 0, true));
     }
 }

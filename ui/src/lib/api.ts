@@ -8,6 +8,7 @@ import type {
   AppInfo,
   CreateProject,
   ErrorBody,
+  ErrorCode,
   Evaluation,
   ExportedModel,
   ImportPreview,
@@ -48,11 +49,22 @@ export interface RunRecordsFilter {
 export type Command = Request['cmd'];
 export type RequestOf<C extends Command> = Extract<Request, { cmd: C }>;
 
-/** An error from the API (or from reaching it), with the stable code the shells send. */
-export class ApiError extends Error implements ErrorBody {
-  code: string;
+/** The codes of errors: the shells' (generated from Rust's `ErrorCode`), and this client's own
+ *  when the shell cannot be reached or answers with no error body. */
+export type ClientErrorCode = ErrorCode | 'network' | 'transport' | `http_${number}`;
+
+/** An error as this client reports it. */
+export interface ClientErrorBody {
+  code: ClientErrorCode;
+  message: string;
   details: ErrorBody['details'];
-  constructor(body: ErrorBody) {
+}
+
+/** An error from the API (or from reaching it), with the stable code the shells send. */
+export class ApiError extends Error implements ClientErrorBody {
+  code: ClientErrorCode;
+  details: ErrorBody['details'];
+  constructor(body: ClientErrorBody) {
     super(body.message);
     this.name = 'ApiError';
     this.code = body.code;

@@ -24,6 +24,16 @@ describe('translations', () => {
     expect(untranslated).toEqual(['projects.path_placeholder', 'train.family.transformer', 'train.path_placeholder', 'results.macro_f1']);
   });
 
+  it('has a message for every error code the shells send (the generated ErrorCode)', () => {
+    const types = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'types', 'api.ts'), 'utf8');
+    const union = types.match(/export type ErrorCode = ([^;]+);/);
+    expect(union, 'ErrorCode in types/api.ts').not.toBeNull();
+    const codes = [...union![1].matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);
+    expect(codes.length).toBeGreaterThan(25);
+    const missing = codes.filter((c) => !(`error.${c}` in en) || !(`error.${c}` in zh));
+    expect(missing).toEqual([]);
+  });
+
   it('has every key the screens ask for', () => {
     const root = join(dirname(fileURLToPath(import.meta.url)), '..');
     const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(svelte|ts)$/.test(f) && !f.endsWith('.test.ts'));

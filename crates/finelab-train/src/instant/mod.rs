@@ -10,7 +10,6 @@
 //! the weights) and `weights.bin` (little-endian f32, `rows × cols`, the last row being the bias).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,18 +17,18 @@ use serde_json::Value;
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Example, Target, Task};
 use crate::error::{Error, Result};
+use crate::family::{Evaluation, Family, Pass, Split, INSTANT};
 use crate::metrics::{Report, Span};
 pub use crate::decode::{Prediction, ScoredSpan};
 use crate::decode::{self, argmax, bio_tags, decode_bio, multi_labels};
+use crate::progress::{Control, Steps};
 use crate::rng::SplitMix64;
-use crate::train::{Control, EpochSummary, Progress, TrainOutcome};
 
 mod features;
 pub use features::Featurizer;
 use features::{Features, FEATURE_SCHEME};
 
-/// Name of the model description file inside a model folder.
-pub const MODEL_FILE: &str = "finelab-model.json";
+pub use crate::family::MODEL_FILE;
 /// Name of the weights file inside a model folder.
 pub const WEIGHTS_FILE: &str = "weights.bin";
 const FORMAT: &str = "finelab-instant";
@@ -222,7 +221,7 @@ struct Snapshot {
 struct Head<'a> {
     task: Task,
     labels: &'a [String],
-    featurizer: &'a Featurizer,
+    featurizer: Featurizer,
 }
 
 impl Head<'_> {
@@ -318,50 +317,82 @@ fn loss_and_delta(multi: bool, probs: &[f32], goal: &Goal, delta: &mut [f32]) ->
 /// How many Step events an epoch sends at most; more would only flood the shells.
 const STEP_EVENTS_PER_EPOCH: usize = 50;
 
-pub(crate) fn train(
-    dataset: &Dataset,
-    config: &TrainConfig,
-    out_dir: &Path,
-    progress: &mut dyn FnMut(&Progress) -> Control,
-) -> Result<TrainOutcome> {
-    let started = Instant::now();
-    let featurizer = Featurizer::new(config);
-    let head = Head { task: dataset.task, labels: &dataset.labels, featurizer: &featurizer };
-    let n_out = head.n_outputs();
+/// The `instant` family as the training loop drives it (see [`Family`]): the encoded splits,
+/// the linear model, its optimizer and the shuffling order, which carry over from epoch to epoch.
+pub(crate) struct Trainer<'a> {
+    dataset: &'a Dataset,
+    config: &'a TrainConfig,
+    head: Head<'a>,
+    train_set: Vec<Encoded>,
+    /// The dev split encoded; empty when the train split stands in for an empty dev split.
+    dev_set: Vec<Encoded>,
+    model: Linear,
+    optimizer: AdaGrad,
+    rng: SplitMix64,
+    order: Vec<usize>,
+    steps_per_epoch: usize,
+    event_every: usize,
+    /// The thresholds tuning starts from (one per label for multi-label, none otherwise).
+    default_thresholds: Vec<f32>,
+    /// The thresholds last tuned on dev, used with the current weights.
+    thresholds: Vec<f32>,
+    best: Option<Snapshot>,
+    probs: Vec<f32>,
+    delta: Vec<f32>,
+}
 
-    let train_set: Vec<Encoded> = dataset.train.iter().map(|e| head.encode(e)).collect();
-    // Without a dev split, early stopping has nothing else to look at than the train split.
-    let dev_is_train = dataset.dev.is_empty();
-    let dev_examples = if dev_is_train { &dataset.train } else { &dataset.dev };
-    let dev_set: Vec<Encoded> = if dev_is_train {
-        Vec::new()
-    } else {
-        dataset.dev.iter().map(|e| head.encode(e)).collect()
-    };
-    let dev_encoded = if dev_is_train { &train_set } else { &dev_set };
+impl<'a> Trainer<'a> {
+    /// Featurizes the train and dev splits and sets up a zero model for `dataset`.
+    pub(crate) fn new(dataset: &'a Dataset, config: &'a TrainConfig) -> Trainer<'a> {
+        let featurizer = Featurizer::new(config);
+        let head = Head { task: dataset.task, labels: &dataset.labels, featurizer };
+        let n_out = head.n_outputs();
+        let train_set: Vec<Encoded> = dataset.train.iter().map(|e| head.encode(e)).collect();
+        // Without a dev split, early stopping has nothing else to look at than the train split.
+        let dev_set: Vec<Encoded> = dataset.dev.iter().map(|e| head.encode(e)).collect();
+        let model = Linear::zeros(head.featurizer.dim(), n_out);
+        let optimizer = AdaGrad::new(&model, config.lr, config.l2);
+        let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
+        let default_thresholds = vec![0.5f32; if head.multi() { n_out } else { 0 }];
+        Trainer {
+            dataset,
+            config,
+            order: (0..train_set.len()).collect(),
+            train_set,
+            dev_set,
+            model,
+            optimizer,
+            rng: SplitMix64::new(config.seed),
+            steps_per_epoch,
+            event_every: steps_per_epoch.div_ceil(STEP_EVENTS_PER_EPOCH).max(1),
+            thresholds: default_thresholds.clone(),
+            default_thresholds,
+            best: None,
+            probs: vec![0.0f32; n_out],
+            delta: vec![0.0f32; n_out],
+            head,
+        }
+    }
 
-    let mut model = Linear::zeros(featurizer.dim(), n_out);
-    let mut optimizer = AdaGrad::new(&model, config.lr, config.l2);
-    let mut rng = SplitMix64::new(config.seed);
-    let mut order: Vec<usize> = (0..train_set.len()).collect();
-    let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
-    let event_every = steps_per_epoch.div_ceil(STEP_EVENTS_PER_EPOCH).max(1);
-    let mut clock = crate::train::StepClock::new();
-    let default_thresholds = vec![0.5f32; if head.multi() { n_out } else { 0 }];
+    /// The examples [`Split::Dev`] stands for, with their encodings.
+    fn dev(&self) -> (&[Example], &[Encoded]) {
+        if self.dataset.dev.is_empty() {
+            (&self.dataset.train, &self.train_set)
+        } else {
+            (&self.dataset.dev, &self.dev_set)
+        }
+    }
+}
 
-    let mut best: Option<(usize, f64, Snapshot)> = None;
-    let mut epochs = Vec::new();
-    let mut stopped = false;
-    let mut step = 0usize;
-    let mut n_seen = 0usize;
-    let mut probs = vec![0.0f32; n_out];
-    let mut delta = vec![0.0f32; n_out];
-    let loop_started = Instant::now();
+impl Family for Trainer<'_> {
+    fn steps_per_epoch(&self) -> usize {
+        self.steps_per_epoch
+    }
 
-    'epochs: for epoch in 1..=config.epochs {
-        let epoch_started = Instant::now();
-        rng.shuffle(&mut order);
+    fn run_epoch(&mut self, steps: &mut Steps<'_>) -> Result<Pass> {
+        let Trainer { config, head, train_set, model, optimizer, rng, order, probs, delta, steps_per_epoch, event_every, .. } = self;
+        rng.shuffle(order);
+        let multi = head.multi();
         let (mut loss_sum, mut loss_units) = (0.0f64, 0usize);
         for (batch_idx, batch) in order.chunks(config.batch_size).enumerate() {
             // Mean over examples, sum over an example's units: a long sentence carries more
@@ -370,104 +401,90 @@ pub(crate) fn train(
             let scale = 1.0 / batch.len() as f32;
             for &i in batch {
                 for (x, goal) in &train_set[i].units {
-                    model.logits(x, &mut probs);
-                    activate(head.multi(), &mut probs);
-                    loss_sum += loss_and_delta(head.multi(), &probs, goal, &mut delta);
-                    optimizer.accumulate(x, &delta, scale);
+                    model.logits(x, probs);
+                    activate(multi, probs);
+                    loss_sum += loss_and_delta(multi, probs, goal, delta);
+                    optimizer.accumulate(x, delta, scale);
                 }
                 loss_units += train_set[i].units.len();
             }
-            optimizer.step(&mut model);
-            step += 1;
-            n_seen += batch.len();
-            if clock.due((batch_idx + 1) % event_every == 0 || batch_idx + 1 == steps_per_epoch) {
-                let loss = loss_sum / loss_units.max(1) as f64;
-                if progress(&Progress::step_since(loop_started, epoch, step, total_steps, loss, n_seen)) == Control::Stop {
-                    stopped = true;
-                    break 'epochs;
-                }
+            optimizer.step(model);
+            let loss = loss_sum / loss_units.max(1) as f64;
+            let scheduled = (batch_idx + 1) % *event_every == 0 || batch_idx + 1 == *steps_per_epoch;
+            if steps.took_step(batch.len(), loss, scheduled) == Control::Stop {
+                return Ok(Pass::Stopped);
             }
         }
-
-        let (report, thresholds) = head.evaluate(&model, dev_examples, dev_encoded, true, &default_thresholds)?;
-        let train_loss = loss_sum / loss_units.max(1) as f64;
-        let dev_macro_f1 = report.macro_f1();
-        epochs.push(EpochSummary {
-            epoch,
-            train_loss,
-            dev_macro_f1,
-            seconds: epoch_started.elapsed().as_secs_f64(),
-        });
-        // Strictly better only: on a tie the earlier (less fitted) epoch stays.
-        if best.as_ref().is_none_or(|(_, f1, _)| dev_macro_f1 > *f1) {
-            best = Some((epoch, dev_macro_f1, Snapshot { linear: model.clone(), thresholds }));
-        }
-        let event = Progress::Epoch { epoch, train_loss, dev_macro_f1, dev_report: report.to_json() };
-        if progress(&event) == Control::Stop {
-            stopped = true;
-            break;
-        }
-        let best_epoch = best.as_ref().map_or(0, |b| b.0);
-        if epoch - best_epoch >= config.patience {
-            break;
-        }
+        Ok(Pass::Finished { train_loss: loss_sum / loss_units.max(1) as f64 })
     }
 
-    let (best_epoch, snapshot) = match best {
-        Some((epoch, _, snapshot)) => (epoch, snapshot),
-        None => {
-            // Stopped inside the first epoch: keep what was learnt so far rather than nothing.
-            let (_, thresholds) = head.evaluate(&model, dev_examples, dev_encoded, true, &default_thresholds)?;
-            (0, Snapshot { linear: model, thresholds })
+    fn tune_on_dev(&mut self) -> Result<Evaluation> {
+        let (examples, encoded) = self.dev();
+        let (report, thresholds) = self.head.evaluate(&self.model, examples, encoded, true, &self.default_thresholds)?;
+        self.thresholds = thresholds;
+        Ok(Evaluation::of(&report))
+    }
+
+    fn keep_best(&mut self) -> Result<()> {
+        self.best = Some(Snapshot { linear: self.model.clone(), thresholds: self.thresholds.clone() });
+        Ok(())
+    }
+
+    fn restore_best(&mut self) -> Result<()> {
+        // The loop restores once, at the end: the snapshot can be moved back rather than copied.
+        if let Some(best) = self.best.take() {
+            self.model = best.linear;
+            self.thresholds = best.thresholds;
         }
-    };
-    let (dev_report, _) = head.evaluate(&snapshot.linear, dev_examples, dev_encoded, false, &snapshot.thresholds)?;
-    let test = if dataset.test.is_empty() {
-        None
-    } else {
-        let encoded: Vec<Encoded> = dataset.test.iter().map(|e| head.encode(e)).collect();
-        let (report, _) = head.evaluate(&snapshot.linear, &dataset.test, &encoded, false, &snapshot.thresholds)?;
-        Some(report.to_json())
-    };
+        Ok(())
+    }
 
-    let meta = ModelMeta {
-        format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
-        family: "instant".into(),
-        task: dataset.task,
-        labels: dataset.labels.clone(),
-        outputs: match dataset.task {
-            Task::Spans => bio_tags(&dataset.labels),
-            _ => dataset.labels.clone(),
-        },
-        thresholds: snapshot.thresholds.clone(),
-        features: featurizer.clone(),
-        weights: WeightsMeta {
-            file: WEIGHTS_FILE.into(),
-            dtype: "f32-le".into(),
-            rows: featurizer.dim() + 1,
-            cols: n_out,
-            layout: "row-major, one row per hashed feature, last row is the bias".into(),
-        },
-        config: config.clone(),
-        best_epoch,
-        device: "cpu".into(),
-    };
-    save(out_dir, &meta, &snapshot.linear)?;
+    fn evaluate(&mut self, split: Split) -> Result<Evaluation> {
+        let (report, _) = match split {
+            Split::Dev => {
+                let (examples, encoded) = self.dev();
+                self.head.evaluate(&self.model, examples, encoded, false, &self.thresholds)?
+            }
+            Split::Test => {
+                let encoded: Vec<Encoded> = self.dataset.test.iter().map(|e| self.head.encode(e)).collect();
+                self.head.evaluate(&self.model, &self.dataset.test, &encoded, false, &self.thresholds)?
+            }
+        };
+        Ok(Evaluation::of(&report))
+    }
 
-    Ok(TrainOutcome {
-        best_epoch,
-        epochs,
-        dev: dev_report.to_json(),
-        test,
-        stopped,
-        model_dir: out_dir.to_path_buf(),
-        n_train: dataset.train.len(),
-        train_seconds: started.elapsed().as_secs_f64(),
-        dev_is_train,
-        device: "cpu".into(),
-        config: config.clone(),
-    })
+    fn save(&mut self, dir: &Path, best_epoch: usize) -> Result<()> {
+        let dataset = self.dataset;
+        let featurizer = &self.head.featurizer;
+        let meta = ModelMeta {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            family: INSTANT.into(),
+            task: dataset.task,
+            labels: dataset.labels.clone(),
+            outputs: match dataset.task {
+                Task::Spans => bio_tags(&dataset.labels),
+                _ => dataset.labels.clone(),
+            },
+            thresholds: self.thresholds.clone(),
+            features: featurizer.clone(),
+            weights: WeightsMeta {
+                file: WEIGHTS_FILE.into(),
+                dtype: "f32-le".into(),
+                rows: featurizer.dim() + 1,
+                cols: self.model.cols,
+                layout: "row-major, one row per hashed feature, last row is the bias".into(),
+            },
+            config: self.config.clone(),
+            best_epoch,
+            device: "cpu".into(),
+        };
+        save(dir, &meta, &self.model)
+    }
+
+    fn device(&self) -> String {
+        "cpu".into()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,9 +10,9 @@
 //!
 //! Training follows Hugging Face's recipe: AdamW with decoupled weight decay (not on biases and
 //! layer norms), a linear warm-up then linear decay, gradient clipping to a global norm, gradient
-//! accumulation, dropout in training only. The shared loop rules hold: progress events, stop,
-//! evaluation on dev each epoch, early stopping on dev macro-F1, the best epoch kept, same seed
-//! same model (on the CPU).
+//! accumulation, dropout in training only. The loop of [`crate::train`] drives it as it drives
+//! every family (progress events, stop, evaluation on dev each epoch, early stopping on dev
+//! macro-F1, the best epoch kept); the same seed gives the same model (on the CPU).
 //!
 //! The model folder is a Hugging Face folder (`config.json` with `id2label`/`label2id` and the
 //! architecture, `tokenizer.json`, `model.safetensors` with Hugging Face's tensor names) that
@@ -32,7 +32,6 @@ pub use fused::cuda_kernels_enabled;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
@@ -45,84 +44,22 @@ use self::params::{read_checkpoint, VarStore};
 use self::tokenize::{spans_to_token_tags, EncodedText, TextEncoder};
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Example, Target, Task};
-use crate::error::{Error, Result};
 use crate::decode::{self, argmax, bio_tags, decode_bio, multi_labels, Prediction, ScoredSpan};
+pub use crate::device::{check_device, device_name, select_device};
+use crate::error::{Error, Result};
+use crate::family::{Evaluation, Family, Pass, Split};
 use crate::metrics::Report;
+use crate::progress::{Control, Steps};
 use crate::rng::SplitMix64;
-use crate::train::{Control, EpochSummary, Progress, TrainOutcome};
 
 /// The family's name in configs and model folders.
-pub const FAMILY: &str = "transformer";
+pub const FAMILY: &str = crate::family::TRANSFORMER;
 /// Finelab's metadata file inside a model folder (the same name as the `instant` family's).
-pub const MODEL_FILE: &str = crate::instant::MODEL_FILE;
+pub const MODEL_FILE: &str = crate::family::MODEL_FILE;
 const FORMAT: &str = "finelab-transformer";
 const FORMAT_VERSION: u32 = 1;
 /// Examples per forward pass when evaluating or predicting.
 const EVAL_BATCH: usize = 32;
-
-// ---------------------------------------------------------------------------------------------
-// Devices
-// ---------------------------------------------------------------------------------------------
-
-/// Checks that this build can use `requested` (`auto`, `cpu`, `cuda`, `metal`) without touching
-/// the hardware: a GPU back end left out of the build is refused here, before any run starts.
-pub fn check_device(requested: &str) -> Result<()> {
-    let unavailable = |reason: &str| Err(Error::DeviceUnavailable { requested: requested.into(), reason: reason.into() });
-    match requested {
-        "auto" | "cpu" => Ok(()),
-        "cuda" if cfg!(feature = "cuda") => Ok(()),
-        "cuda" => unavailable("this Finelab was built without CUDA support (rebuild with `--features cuda`); use --device auto or cpu"),
-        "metal" if cfg!(feature = "metal") => Ok(()),
-        "metal" => unavailable("this Finelab was built without Metal support (rebuild with `--features metal`); use --device auto or cpu"),
-        _ => unavailable("expected auto, cpu, cuda or metal"),
-    }
-}
-
-/// The device for `requested`: `auto` takes CUDA or Metal when built in and present, else the CPU.
-pub fn select_device(requested: &str) -> Result<Device> {
-    check_device(requested)?;
-    let fail = |e: candle_core::Error| Error::DeviceUnavailable { requested: requested.into(), reason: e.to_string() };
-    match requested {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => new_cuda().map_err(fail),
-        "metal" => Device::new_metal(0).map_err(fail),
-        _ => {
-            if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
-                if let Ok(d) = new_cuda() {
-                    return Ok(d);
-                }
-            }
-            if cfg!(feature = "metal") && candle_core::utils::metal_is_available() {
-                if let Ok(d) = Device::new_metal(0) {
-                    return Ok(d);
-                }
-            }
-            Ok(Device::Cpu)
-        }
-    }
-}
-
-/// The first CUDA GPU. Finelab runs everything on the device's one stream, so cudarc's
-/// cross-stream bookkeeping (an event recorded for every buffer a kernel touches) is switched off:
-/// it cost as much as the small kernels themselves.
-fn new_cuda() -> candle_core::Result<Device> {
-    let device = Device::new_cuda(0)?;
-    #[cfg(feature = "cuda")]
-    if let Device::Cuda(d) = &device {
-        // SAFETY: one stream per device (candle's), so no buffer is used on another stream.
-        unsafe { d.disable_event_tracking() };
-    }
-    Ok(device)
-}
-
-/// A device's name as runs record it.
-pub fn device_name(device: &Device) -> String {
-    match device {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda(_) => "cuda".into(),
-        Device::Metal(_) => "metal".into(),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Encoding the dataset
@@ -375,81 +312,153 @@ fn load_folder(dir: &Path, task: Task, n_out: usize, max_len: usize, device: &De
     Ok(Loaded { base, encoder, store, model })
 }
 
-/// Trains the transformer family (called by [`crate::train`]).
-pub(crate) fn train(
-    dataset: &Dataset,
-    config: &TrainConfig,
-    out_dir: &Path,
-    progress: &mut dyn FnMut(&Progress) -> Control,
-) -> Result<TrainOutcome> {
-    let started = Instant::now();
-    let base_dir = config.base_model.as_ref().ok_or(Error::InvalidConfig {
-        field: "base_model",
-        message: "the transformer family needs a base model folder".into(),
-    })?;
-    let device = select_device(&config.device)?;
-    if !device.is_cpu() {
-        // Dropout masks on a GPU come from the device's generator (see `nn::Dropout`).
-        device.set_seed(config.seed)?;
-    }
-    let task = dataset.task;
-    let labels = &dataset.labels;
-    let n_out = n_outputs(task, labels);
-    let Loaded { base, encoder, store, model } = load_folder(base_dir, task, n_out, config.max_len, &device, config.seed, true)?;
+/// The transformer family as the training loop drives it (see [`Family`]): the loaded encoder
+/// with its task head, the encoded splits, AdamW and the schedule, the shuffling and dropout
+/// generators, all carried over from epoch to epoch.
+pub(crate) struct Trainer<'a> {
+    dataset: &'a Dataset,
+    config: &'a TrainConfig,
+    base_dir: &'a Path,
+    device: Device,
+    base: BaseModel,
+    encoder: TextEncoder,
+    store: VarStore,
+    /// The model that trains (dropout on).
+    model: Model,
+    /// The same variables, for evaluation (dropout off).
+    eval_model: Model,
+    train_set: Vec<Item>,
+    /// The dev split encoded; empty when the train split stands in for an empty dev split.
+    dev_set: Vec<Item>,
+    class_weights: Option<Vec<f32>>,
+    optimizer: AdamW,
+    steps_per_epoch: usize,
+    total_steps: usize,
+    warmup_steps: usize,
+    /// Optimizer steps taken so far, for the learning-rate schedule.
+    step: usize,
+    rng: SplitMix64,
+    dropout_rng: SplitMix64,
+    order: Vec<usize>,
+    /// The thresholds tuning starts from (one per label for multi-label, none otherwise).
+    default_thresholds: Vec<f32>,
+    /// The thresholds last tuned on dev, used with the current weights.
+    thresholds: Vec<f32>,
+    best: Option<(Vec<Tensor>, Vec<f32>)>,
+}
 
-    let encode_all = |examples: &[Example]| -> Result<Vec<Item>> { examples.iter().map(|e| encode_item(&encoder, labels, e)).collect() };
-    let train_set = encode_all(&dataset.train)?;
-    let dev_is_train = dataset.dev.is_empty();
-    let dev_examples = if dev_is_train { &dataset.train } else { &dataset.dev };
-    let dev_own = if dev_is_train { Vec::new() } else { encode_all(&dataset.dev)? };
-    let dev_items = if dev_is_train { &train_set } else { &dev_own };
-
-    let class_weights: Option<Vec<f32>> = match (config.class_weights, task) {
-        (true, Task::Single) | (true, Task::Spans) => {
-            let mut counts = vec![0usize; n_out];
-            for it in &train_set {
-                match &it.gold {
-                    Gold::Class(c) => counts[*c as usize] += 1,
-                    Gold::Tags(tags) => tags.iter().flatten().for_each(|t| counts[*t] += 1),
-                    Gold::Multi(_) => {}
-                }
-            }
-            Some(balanced_weights(&counts))
+impl<'a> Trainer<'a> {
+    /// Loads the base model of `config` with a fresh head for `dataset`'s task on the device
+    /// asked for, and encodes the train and dev splits.
+    pub(crate) fn new(dataset: &'a Dataset, config: &'a TrainConfig) -> Result<Trainer<'a>> {
+        let base_dir = config.base_model.as_deref().ok_or(Error::InvalidConfig {
+            field: "base_model",
+            message: "the transformer family needs a base model folder".into(),
+        })?;
+        let device = select_device(&config.device)?;
+        if !device.is_cpu() {
+            // Dropout masks on a GPU come from the device's generator (see `nn::Dropout`).
+            device.set_seed(config.seed)?;
         }
-        _ => None,
-    };
+        let task = dataset.task;
+        let labels = &dataset.labels;
+        let n_out = n_outputs(task, labels);
+        let Loaded { base, encoder, store, model } = load_folder(base_dir, task, n_out, config.max_len, &device, config.seed, true)?;
 
-    let vars = store.params().iter().map(|p| (p.var.clone(), p.decay)).collect();
-    let mut optimizer =
-        AdamW::new(vars, AdamWConfig { lr: config.lr, weight_decay: config.weight_decay, ..AdamWConfig::default() })?;
-    let micro_per_epoch = train_set.len().div_ceil(config.batch_size);
-    let steps_per_epoch = micro_per_epoch.div_ceil(config.grad_accum);
-    let total_steps = steps_per_epoch * config.epochs;
-    let warmup_steps = (total_steps as f64 * config.warmup_ratio).ceil() as usize;
-    let mut rng = SplitMix64::new(config.seed);
-    let mut dropout_rng = SplitMix64::new(config.seed.wrapping_add(0xD20F));
-    let mut order: Vec<usize> = (0..train_set.len()).collect();
-    let eval_model = Model::build(&mut store.detached(), &base, task, n_out)?;
-    let default_thresholds = vec![0.5f32; if task == Task::Multi { n_out } else { 0 }];
+        let encode_all = |examples: &[Example]| -> Result<Vec<Item>> { examples.iter().map(|e| encode_item(&encoder, labels, e)).collect() };
+        let train_set = encode_all(&dataset.train)?;
+        let dev_set = encode_all(&dataset.dev)?;
 
-    let mut best: Option<(usize, f64, Vec<Tensor>, Vec<f32>)> = None;
-    let mut epochs = Vec::new();
-    let mut stopped = false;
-    let mut step = 0usize;
-    let mut n_seen = 0usize;
-    let loop_started = Instant::now();
-    'epochs: for epoch in 1..=config.epochs {
-        let epoch_started = Instant::now();
-        rng.shuffle(&mut order);
+        let class_weights: Option<Vec<f32>> = match (config.class_weights, task) {
+            (true, Task::Single) | (true, Task::Spans) => {
+                let mut counts = vec![0usize; n_out];
+                for it in &train_set {
+                    match &it.gold {
+                        Gold::Class(c) => counts[*c as usize] += 1,
+                        Gold::Tags(tags) => tags.iter().flatten().for_each(|t| counts[*t] += 1),
+                        Gold::Multi(_) => {}
+                    }
+                }
+                Some(balanced_weights(&counts))
+            }
+            _ => None,
+        };
+
+        let vars = store.params().iter().map(|p| (p.var.clone(), p.decay)).collect();
+        let optimizer =
+            AdamW::new(vars, AdamWConfig { lr: config.lr, weight_decay: config.weight_decay, ..AdamWConfig::default() })?;
+        let micro_per_epoch = train_set.len().div_ceil(config.batch_size);
+        let steps_per_epoch = micro_per_epoch.div_ceil(config.grad_accum);
+        let total_steps = steps_per_epoch * config.epochs;
+        let warmup_steps = (total_steps as f64 * config.warmup_ratio).ceil() as usize;
+        let rng = SplitMix64::new(config.seed);
+        let dropout_rng = SplitMix64::new(config.seed.wrapping_add(0xD20F));
+        let order: Vec<usize> = (0..train_set.len()).collect();
+        let eval_model = Model::build(&mut store.detached(), &base, task, n_out)?;
+        let default_thresholds = vec![0.5f32; if task == Task::Multi { n_out } else { 0 }];
+        Ok(Trainer {
+            dataset,
+            config,
+            base_dir,
+            device,
+            base,
+            encoder,
+            store,
+            model,
+            eval_model,
+            train_set,
+            dev_set,
+            class_weights,
+            optimizer,
+            steps_per_epoch,
+            total_steps,
+            warmup_steps,
+            step: 0,
+            rng,
+            dropout_rng,
+            order,
+            thresholds: default_thresholds.clone(),
+            default_thresholds,
+            best: None,
+        })
+    }
+
+    /// The examples [`Split::Dev`] stands for, with their encodings.
+    fn dev(&self) -> (&[Example], &[Item]) {
+        if self.dataset.dev.is_empty() {
+            (&self.dataset.train, &self.train_set)
+        } else {
+            (&self.dataset.dev, &self.dev_set)
+        }
+    }
+
+    /// Scores the evaluation model on `examples`; see [`evaluate`].
+    fn score(&self, examples: &[Example], items: &[Item], tune: bool, thresholds: &[f32]) -> Result<(Report, Vec<f32>)> {
+        let (task, labels) = (self.dataset.task, &self.dataset.labels);
+        evaluate(&self.eval_model, &self.base, &self.encoder, task, labels, examples, items, tune, thresholds, &self.device)
+    }
+}
+
+impl Family for Trainer<'_> {
+    fn steps_per_epoch(&self) -> usize {
+        self.steps_per_epoch
+    }
+
+    fn run_epoch(&mut self, steps: &mut Steps<'_>) -> Result<Pass> {
+        let Trainer {
+            config, base, encoder, store, model, train_set, class_weights, optimizer, total_steps, warmup_steps, step, rng, dropout_rng, order, device, ..
+        } = self;
+        rng.shuffle(order);
         let (mut loss_sum, mut loss_batches) = (0.0f64, 0usize);
         let micro_batches: Vec<&[usize]> = order.chunks(config.batch_size).collect();
         for group in micro_batches.chunks(config.grad_accum) {
             let mut accumulated: Vec<Option<Tensor>> = vec![None; store.params().len()];
+            let mut n_examples = 0usize;
             for micro in group {
                 let items: Vec<&Item> = micro.iter().map(|&i| &train_set[i]).collect();
                 let texts: Vec<&EncodedText> = items.iter().map(|it| &it.text).collect();
-                let batch = Batch::new(&texts, encoder.specials(), base.position_offset(), &device)?;
-                let logits = model.logits(&batch, &mut Dropout::Train(&mut dropout_rng))?;
+                let batch = Batch::new(&texts, encoder.specials(), base.position_offset(), device)?;
+                let logits = model.logits(&batch, &mut Dropout::Train(&mut *dropout_rng))?;
                 let loss = batch_loss(&logits, &items, class_weights.as_deref())?;
                 loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 loss_batches += 1;
@@ -463,91 +472,84 @@ pub(crate) fn train(
                         });
                     }
                 }
-                n_seen += micro.len();
+                n_examples += micro.len();
             }
             let (factor, _norm) = clip_factor(&accumulated, config.max_grad_norm)?;
-            let lr = config.lr * linear_schedule(step, warmup_steps, total_steps);
+            let lr = config.lr * linear_schedule(*step, *warmup_steps, *total_steps);
             optimizer.step(&accumulated, lr, factor)?;
-            step += 1;
+            *step += 1;
             // A step costs far more than an event, and the caller may ask to stop after any
             // step: every step sends one.
             let loss = loss_sum / loss_batches.max(1) as f64;
-            if progress(&Progress::step_since(loop_started, epoch, step, total_steps, loss, n_seen)) == Control::Stop {
-                stopped = true;
-                break 'epochs;
+            if steps.took_step(n_examples, loss, true) == Control::Stop {
+                return Ok(Pass::Stopped);
             }
         }
-        let (report, thresholds) =
-            evaluate(&eval_model, &base, &encoder, task, labels, dev_examples, dev_items, true, &default_thresholds, &device)?;
-        let train_loss = loss_sum / loss_batches.max(1) as f64;
-        let dev_macro_f1 = report.macro_f1();
-        epochs.push(EpochSummary { epoch, train_loss, dev_macro_f1, seconds: epoch_started.elapsed().as_secs_f64() });
-        if best.as_ref().is_none_or(|b| dev_macro_f1 > b.1) {
-            best = Some((epoch, dev_macro_f1, store.snapshot()?, thresholds));
-        }
-        let event = Progress::Epoch { epoch, train_loss, dev_macro_f1, dev_report: report.to_json() };
-        if progress(&event) == Control::Stop {
-            stopped = true;
-            break;
-        }
-        if epoch - best.as_ref().map_or(0, |b| b.0) >= config.patience {
-            break;
-        }
+        Ok(Pass::Finished { train_loss: loss_sum / loss_batches.max(1) as f64 })
     }
 
-    let (best_epoch, thresholds) = match best {
-        Some((epoch, _, weights, thresholds)) => {
-            store.restore(&weights)?;
-            (epoch, thresholds)
-        }
-        None => {
-            let (_, thresholds) =
-                evaluate(&eval_model, &base, &encoder, task, labels, dev_examples, dev_items, true, &default_thresholds, &device)?;
-            (0, thresholds)
-        }
-    };
-    let (dev_report, _) = evaluate(&eval_model, &base, &encoder, task, labels, dev_examples, dev_items, false, &thresholds, &device)?;
-    let test = if dataset.test.is_empty() {
-        None
-    } else {
-        let items = encode_all(&dataset.test)?;
-        let (report, _) = evaluate(&eval_model, &base, &encoder, task, labels, &dataset.test, &items, false, &thresholds, &device)?;
-        Some(report.to_json())
-    };
+    fn tune_on_dev(&mut self) -> Result<Evaluation> {
+        let (examples, items) = self.dev();
+        let (report, thresholds) = self.score(examples, items, true, &self.default_thresholds)?;
+        self.thresholds = thresholds;
+        Ok(Evaluation::of(&report))
+    }
 
-    let meta = ModelMeta {
-        format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
-        family: FAMILY.into(),
-        task,
-        labels: labels.clone(),
-        outputs: match task {
-            Task::Spans => bio_tags(labels),
-            _ => labels.clone(),
-        },
-        thresholds,
-        max_len: encoder.max_len,
-        base_model: base_dir.clone(),
-        architecture: base.architecture(task),
-        config: config.clone(),
-        best_epoch,
-        device: device_name(&device),
-    };
-    export(out_dir, &meta, &base, &encoder, &store)?;
+    fn keep_best(&mut self) -> Result<()> {
+        self.best = Some((self.store.snapshot()?, self.thresholds.clone()));
+        Ok(())
+    }
 
-    Ok(TrainOutcome {
-        best_epoch,
-        epochs,
-        dev: dev_report.to_json(),
-        test,
-        stopped,
-        model_dir: out_dir.to_path_buf(),
-        n_train: dataset.train.len(),
-        train_seconds: started.elapsed().as_secs_f64(),
-        dev_is_train,
-        device: device_name(&device),
-        config: config.clone(),
-    })
+    fn restore_best(&mut self) -> Result<()> {
+        // The loop restores once, at the end: the snapshot can be moved back rather than copied.
+        if let Some((weights, thresholds)) = self.best.take() {
+            self.store.restore(&weights)?;
+            self.thresholds = thresholds;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, split: Split) -> Result<Evaluation> {
+        let (report, _) = match split {
+            Split::Dev => {
+                let (examples, items) = self.dev();
+                self.score(examples, items, false, &self.thresholds)?
+            }
+            Split::Test => {
+                let items: Vec<Item> =
+                    self.dataset.test.iter().map(|e| encode_item(&self.encoder, &self.dataset.labels, e)).collect::<Result<_>>()?;
+                self.score(&self.dataset.test, &items, false, &self.thresholds)?
+            }
+        };
+        Ok(Evaluation::of(&report))
+    }
+
+    fn save(&mut self, dir: &Path, best_epoch: usize) -> Result<()> {
+        let (task, labels) = (self.dataset.task, &self.dataset.labels);
+        let meta = ModelMeta {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            family: FAMILY.into(),
+            task,
+            labels: labels.clone(),
+            outputs: match task {
+                Task::Spans => bio_tags(labels),
+                _ => labels.clone(),
+            },
+            thresholds: self.thresholds.clone(),
+            max_len: self.encoder.max_len,
+            base_model: self.base_dir.to_path_buf(),
+            architecture: self.base.architecture(task),
+            config: self.config.clone(),
+            best_epoch,
+            device: device_name(&self.device),
+        };
+        export(dir, &meta, &self.base, &self.encoder, &self.store)
+    }
+
+    fn device(&self) -> String {
+        device_name(&self.device)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

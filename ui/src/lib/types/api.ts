@@ -358,11 +358,13 @@ error: ErrorBody | null,
  */
 train: TrainProgress | null, };
 
+export type ErrorCode = "not_a_project" | "already_exists" | "newer_schema" | "io" | "bad_file" | "rows_rejected" | "invalid" | "no_such_record" | "no_such_run" | "no_such_job" | "cancelled" | "database" | "migration" | "json" | "train" | "unsupported" | "bad_input" | "hub_offline" | "hub_not_found" | "hub_unauthorized" | "hub_unsupported" | "hub" | "bad_request" | "unauthorized" | "forbidden" | "forbidden_path" | "timeout" | "too_large" | "no_such_route" | "no_such_file" | "internal";
+
 export type ErrorBody = { 
 /**
  * Stable machine-readable code.
  */
-code: string, 
+code: ErrorCode, 
 /**
  * Human message (the whole chain).
  */
