@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of Finelab: `./scripts/test.sh`. `.ci/run` calls this.
-#   1. Rust: every crate's unit and integration tests (real SQLite files, the real `finelab`
+#   1. Rust: rustfmt and clippy (-D warnings), then every crate's unit and integration tests (real SQLite files, the real `finelab`
 #      binary, the real HTTP server; metrics against scikit-learn and seqeval in .venv).
 #   2. UI: type check, Vitest unit tests, production build.
 #   3. Browser: Playwright (Debian's chromium) against a real `finelab serve`.
@@ -15,6 +15,10 @@ step() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
 
 step "UI: type check, unit tests, build"
 (cd ui && npm run check && npm test && npm run build)
+
+step "Rust: format (rustfmt.toml) and lints (clippy, -D warnings)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust: cargo test (all crates, all tests)"
 cargo test --workspace --locked

@@ -20,7 +20,9 @@ fn main() {
     }
     let nvcc = std::env::var_os("NVCC")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("CUDA_HOME").map(|h| PathBuf::from(h).join("bin").join("nvcc")).filter(|p| p.exists()))
+        .or_else(|| {
+            std::env::var_os("CUDA_HOME").map(|h| PathBuf::from(h).join("bin").join("nvcc")).filter(|p| p.exists())
+        })
         .unwrap_or_else(|| PathBuf::from("nvcc"));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("finelab_kernels.ptx");
     let mut cmd = Command::new(&nvcc);

@@ -22,7 +22,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn lines(rel: &str, n: usize, out: &Path) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data").join(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-data.sh", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run scripts/fetch-data.sh", path.display()));
     let picked: Vec<&str> = text.lines().take(n).collect();
     std::fs::write(out, picked.join("\n") + "\n").unwrap();
 }
@@ -155,7 +156,9 @@ fn update_cost() {
         samples_per_sec: Some(1.0),
         elapsed_secs: 1.0,
         loss: (0..MAX_LOSS_POINTS).map(|i| LossPoint { step: i * 300, loss: 1.0 / (i + 1) as f64 }).collect(),
-        history: (1..=15).map(|e| EpochPoint { epoch: e, train_loss: 0.3, dev_macro_f1: 0.9, best: e == 12, seconds: 1.5 }).collect(),
+        history: (1..=15)
+            .map(|e| EpochPoint { epoch: e, train_loss: 0.3, dev_macro_f1: 0.9, best: e == 12, seconds: 1.5 })
+            .collect(),
         best_epoch: Some(12),
         predicted: 0,
         to_predict: 0,
@@ -216,7 +219,12 @@ fn main() {
             model
         }
     };
-    let request = TrainRequest { model: model.display().to_string(), epochs: Some(2), device: Some("cpu".into()), ..TrainRequest::default() };
+    let request = TrainRequest {
+        model: model.display().to_string(),
+        epochs: Some(2),
+        device: Some("cpu".into()),
+        ..TrainRequest::default()
+    };
     if transformer_rounds > 0 {
         bench(&ctx, "transformer", &small, &request, transformer_rounds);
     }

@@ -4,8 +4,8 @@
 //! [`crate::jobs`] on its own thread, whose state the shells stream to the UI
 //! ([`AppContext::watch_job`]).
 
-pub use crate::jobs::{JobKind, JobState, JobStatus};
 use crate::jobs::Jobs;
+pub use crate::jobs::{JobKind, JobState, JobStatus};
 use crate::models::{self, ModelEntry, TrainSetup};
 use crate::project::{self, absolute, CreateProject};
 use crate::results::{self, ExportedModel, RunDetail};
@@ -415,7 +415,14 @@ impl AppContext {
         let Some(path) = self.recent_path() else { return };
         let mut list = self.recent();
         list.retain(|p| p.dir != view.dir);
-        list.insert(0, RecentProject { dir: view.dir.clone(), name: view.settings.name.clone(), opened_at: finelab_store::now_ms() });
+        list.insert(
+            0,
+            RecentProject {
+                dir: view.dir.clone(),
+                name: view.settings.name.clone(),
+                opened_at: finelab_store::now_ms(),
+            },
+        );
         list.truncate(20);
         if let Some(parent) = path.parent() {
             let _ = std::fs::create_dir_all(parent);
@@ -557,89 +564,93 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
         (
             "api",
             vec![
-            serde_json::Value::decl(),
-            Request::decl(),
-            ImportRequest::decl(),
-            AppInfo::decl(),
-            ProjectView::decl(),
-            RecentProject::decl(),
-            JobKind::decl(),
-            JobStatus::decl(),
-            JobState::decl(),
-            crate::ErrorCode::decl(),
-            ErrorBody::decl(),
-            CreateProject::decl(),
-            project::ImportOutcome::decl(),
-            responses_decl(),
+                serde_json::Value::decl(),
+                Request::decl(),
+                ImportRequest::decl(),
+                AppInfo::decl(),
+                ProjectView::decl(),
+                RecentProject::decl(),
+                JobKind::decl(),
+                JobStatus::decl(),
+                JobState::decl(),
+                crate::ErrorCode::decl(),
+                ErrorBody::decl(),
+                CreateProject::decl(),
+                project::ImportOutcome::decl(),
+                responses_decl(),
             ],
         ),
         (
             "store",
             vec![
-            s::ProjectKind::decl(),
-            s::RunStatus::decl(),
-            s::LabelDef::decl(),
-            s::SplitRatios::decl(),
-            s::ProjectSettings::decl(),
-            s::Span::decl(),
-            s::Turn::decl(),
-            s::AnnotationValue::decl(),
-            s::Record::decl(),
-            s::RecordView::decl(),
-            s::CurrentAnnotation::decl(),
-            s::Split::decl(),
-            s::Stats::decl(),
-            s::Action::decl(),
-            s::Receipt::decl(),
-            s::LogEntry::decl(),
-            s::SplitSummary::decl(),
-            s::search::Status::decl(),
-            s::search::SearchQuery::decl(),
-            s::search::SearchPage::decl(),
-            s::import::Format::decl(),
-            s::import::ColumnMap::decl(),
-            s::import::RowError::decl(),
-            s::import::Duplicate::decl(),
-            s::import::ImportReport::decl(),
-            s::import::ImportProgress::decl(),
-            s::import::ImportPreview::decl(),
-            s::search::SearchSort::decl(),
+                s::ProjectKind::decl(),
+                s::RunStatus::decl(),
+                s::LabelDef::decl(),
+                s::SplitRatios::decl(),
+                s::ProjectSettings::decl(),
+                s::Span::decl(),
+                s::Turn::decl(),
+                s::AnnotationValue::decl(),
+                s::Record::decl(),
+                s::RecordView::decl(),
+                s::CurrentAnnotation::decl(),
+                s::Split::decl(),
+                s::Stats::decl(),
+                s::Action::decl(),
+                s::Receipt::decl(),
+                s::LogEntry::decl(),
+                s::SplitSummary::decl(),
+                s::search::Status::decl(),
+                s::search::SearchQuery::decl(),
+                s::search::SearchPage::decl(),
+                s::import::Format::decl(),
+                s::import::ColumnMap::decl(),
+                s::import::RowError::decl(),
+                s::import::Duplicate::decl(),
+                s::import::ImportReport::decl(),
+                s::import::ImportProgress::decl(),
+                s::import::ImportPreview::decl(),
+                s::search::SearchSort::decl(),
             ],
         ),
         (
             "train",
             vec![
-            s::RunRow::decl(),
-            s::Suggestion::decl(),
-            s::RunRecordsQuery::decl(),
-            s::RunRecord::decl(),
-            s::RunRecordsPage::decl(),
-            TrainSetup::decl(),
-            models::FamilyInfo::decl(),
-            models::TrainDefaults::decl(),
-            models::DeviceInfo::decl(),
-            ModelEntry::decl(),
-            TrainRequest::decl(),
-            TrainProgress::decl(),
-            crate::training_jobs::TrainPhase::decl(),
-            crate::training_jobs::LossPoint::decl(),
-            crate::training_jobs::EpochPoint::decl(),
-            crate::training_jobs::EpochSummaryView::decl(),
-            train::TrainDone::decl(),
-            train::RunSummary::decl(),
-            RunDetail::decl(),
-            train::Evaluation::decl(),
-            train::ReportSource::decl(),
-            ExportedModel::decl(),
+                s::RunRow::decl(),
+                s::Suggestion::decl(),
+                s::RunRecordsQuery::decl(),
+                s::RunRecord::decl(),
+                s::RunRecordsPage::decl(),
+                TrainSetup::decl(),
+                models::FamilyInfo::decl(),
+                models::TrainDefaults::decl(),
+                models::DeviceInfo::decl(),
+                ModelEntry::decl(),
+                TrainRequest::decl(),
+                TrainProgress::decl(),
+                crate::training_jobs::TrainPhase::decl(),
+                crate::training_jobs::LossPoint::decl(),
+                crate::training_jobs::EpochPoint::decl(),
+                crate::training_jobs::EpochSummaryView::decl(),
+                train::TrainDone::decl(),
+                train::RunSummary::decl(),
+                RunDetail::decl(),
+                train::Evaluation::decl(),
+                train::ReportSource::decl(),
+                ExportedModel::decl(),
             ],
         ),
     ];
     // 64-bit integers travel as JSON numbers (every count and id Finelab sends is far below 2^53),
     // so the UI sees `number`, not ts-rs's `bigint`.
-    let groups: Vec<(&str, Vec<String>)> =
-        groups.into_iter().map(|(g, decls)| (g, decls.into_iter().map(|d| d.replace("bigint", "number")).collect())).collect();
-    let home: std::collections::BTreeMap<String, &str> =
-        groups.iter().flat_map(|(g, decls)| decls.iter().filter_map(|d| ts_type_name(d)).map(move |n| (n, *g))).collect();
+    let groups: Vec<(&str, Vec<String>)> = groups
+        .into_iter()
+        .map(|(g, decls)| (g, decls.into_iter().map(|d| d.replace("bigint", "number")).collect()))
+        .collect();
+    let home: std::collections::BTreeMap<String, &str> = groups
+        .iter()
+        .flat_map(|(g, decls)| decls.iter().filter_map(|d| ts_type_name(d)).map(move |n| (n, *g)))
+        .collect();
     let mut files = vec![];
     let mut index = String::from(HEADER);
     for (group, decls) in &groups {
@@ -700,7 +711,11 @@ fn ts_code(decl: &str) -> String {
 
 /// The identifiers a declaration's code uses.
 fn ts_identifiers(decl: &str) -> std::collections::BTreeSet<String> {
-    ts_code(decl).split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).map(String::from).collect()
+    ts_code(decl)
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// The name a declaration `type Name = …` declares.

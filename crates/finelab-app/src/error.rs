@@ -123,7 +123,39 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: &'static [ErrorCode] = &[ErrorCode::NotAProject, ErrorCode::AlreadyExists, ErrorCode::NewerSchema, ErrorCode::Io, ErrorCode::BadFile, ErrorCode::RowsRejected, ErrorCode::Invalid, ErrorCode::NoSuchRecord, ErrorCode::NoSuchRun, ErrorCode::NoSuchJob, ErrorCode::Cancelled, ErrorCode::Database, ErrorCode::Migration, ErrorCode::Json, ErrorCode::Train, ErrorCode::Unsupported, ErrorCode::BadInput, ErrorCode::HubOffline, ErrorCode::HubNotFound, ErrorCode::HubUnauthorized, ErrorCode::HubUnsupported, ErrorCode::Hub, ErrorCode::BadRequest, ErrorCode::Unauthorized, ErrorCode::Forbidden, ErrorCode::ForbiddenPath, ErrorCode::Timeout, ErrorCode::TooLarge, ErrorCode::NoSuchRoute, ErrorCode::NoSuchFile, ErrorCode::Internal];
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::NotAProject,
+        ErrorCode::AlreadyExists,
+        ErrorCode::NewerSchema,
+        ErrorCode::Io,
+        ErrorCode::BadFile,
+        ErrorCode::RowsRejected,
+        ErrorCode::Invalid,
+        ErrorCode::NoSuchRecord,
+        ErrorCode::NoSuchRun,
+        ErrorCode::NoSuchJob,
+        ErrorCode::Cancelled,
+        ErrorCode::Database,
+        ErrorCode::Migration,
+        ErrorCode::Json,
+        ErrorCode::Train,
+        ErrorCode::Unsupported,
+        ErrorCode::BadInput,
+        ErrorCode::HubOffline,
+        ErrorCode::HubNotFound,
+        ErrorCode::HubUnauthorized,
+        ErrorCode::HubUnsupported,
+        ErrorCode::Hub,
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::ForbiddenPath,
+        ErrorCode::Timeout,
+        ErrorCode::TooLarge,
+        ErrorCode::NoSuchRoute,
+        ErrorCode::NoSuchFile,
+        ErrorCode::Internal,
+    ];
 
     /// The code as it travels.
     pub fn as_str(self) -> &'static str {

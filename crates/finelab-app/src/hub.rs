@@ -42,7 +42,10 @@ impl HubConfig {
         let var = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let endpoint = var("HF_ENDPOINT").unwrap_or_else(|| DEFAULT_ENDPOINT.into()).trim_end_matches('/').to_string();
         let cache_dir = models::hf_hub_cache().ok_or_else(|| {
-            AppError::Invalid("no Hugging Face cache folder: set HF_HOME (or HF_HUB_CACHE) to a folder to download models into".into())
+            AppError::Invalid(
+                "no Hugging Face cache folder: set HF_HOME (or HF_HUB_CACHE) to a folder to download models into"
+                    .into(),
+            )
         })?;
         // hf-hub links snapshot files to blobs by relative paths computed from absolute ones.
         let cache_dir = if cache_dir.is_absolute() {
@@ -85,7 +88,9 @@ impl HubName {
             Some((repo, rev)) => (repo, Some(rev)),
             None => (name, None),
         };
-        let valid_part = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !p.starts_with('.');
+        let valid_part = |p: &str| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !p.starts_with('.')
+        };
         let ok = match repo.split_once('/') {
             Some((org, model)) => valid_part(org) && valid_part(model) && !model.contains('/'),
             None => false,
@@ -95,7 +100,8 @@ impl HubName {
                 "{name:?} is not a model name of the Hugging Face hub: expected org/name (e.g. bert-base-chinese's google-bert/bert-base-chinese), optionally @revision"
             )));
         }
-        let revision = revision.map(str::trim).filter(|r| !r.is_empty()).or(at.filter(|r| !r.is_empty())).unwrap_or("main");
+        let revision =
+            revision.map(str::trim).filter(|r| !r.is_empty()).or(at.filter(|r| !r.is_empty())).unwrap_or("main");
         Ok(HubName { repo: repo.to_string(), revision: revision.to_string() })
     }
 
@@ -247,7 +253,8 @@ pub fn download_model(
     name: &HubName,
     progress: &mut dyn FnMut(&DownloadProgress) -> bool,
 ) -> Result<ModelEntry> {
-    let repo_name = if name.revision == "main" { name.repo.clone() } else { format!("{}@{}", name.repo, name.revision) };
+    let repo_name =
+        if name.revision == "main" { name.repo.clone() } else { format!("{}@{}", name.repo, name.revision) };
     let api = ApiBuilder::from_cache(Cache::new(config.cache_dir.clone()))
         .with_endpoint(config.endpoint.clone())
         .with_token(config.token.clone())
@@ -261,7 +268,10 @@ pub fn download_model(
         .call()
         .map_err(|e| hub_error(ApiError::RequestError(Box::new(e)), config, &repo_name))?
         .into_json()
-        .map_err(|e| AppError::Hub { code: ErrorCode::Hub, message: format!("{}: the answer about {repo_name} is not the hub's JSON: {e}", config.endpoint) })?;
+        .map_err(|e| AppError::Hub {
+            code: ErrorCode::Hub,
+            message: format!("{}: the answer about {repo_name} is not the hub's JSON: {e}", config.endpoint),
+        })?;
     let listed: Vec<String> = info.siblings.iter().map(|s| s.rfilename.clone()).collect();
     let files = pick_files(&repo_name, &listed)?;
     let size_of = |f: &str| info.siblings.iter().find(|s| s.rfilename == f).and_then(|s| s.size).unwrap_or(0);
@@ -314,12 +324,18 @@ pub fn download_model(
         return Err(cancelled(&repo_name));
     }
     let snapshot = snapshot.expect("config.json is always downloaded");
-    let entry = models::describe_hub_snapshot(&snapshot, &name.repo)
-        .ok_or_else(|| AppError::Hub { code: ErrorCode::Hub, message: format!("{}: config.json is missing after the download", snapshot.display()) })?;
+    let entry = models::describe_hub_snapshot(&snapshot, &name.repo).ok_or_else(|| AppError::Hub {
+        code: ErrorCode::Hub,
+        message: format!("{}: config.json is missing after the download", snapshot.display()),
+    })?;
     if !entry.complete {
         return Err(AppError::Hub {
             code: ErrorCode::HubUnsupported,
-            message: format!("{repo_name} was downloaded to {}, but Finelab cannot fine-tune it: {}", entry.path, entry.problems.join("; ")),
+            message: format!(
+                "{repo_name} was downloaded to {}, but Finelab cannot fine-tune it: {}",
+                entry.path,
+                entry.problems.join("; ")
+            ),
         });
     }
     Ok(entry)
@@ -379,7 +395,11 @@ mod tests {
         check_name("google-bert/bert-base-chinese", None, Some(("google-bert/bert-base-chinese", "main")));
         check_name("org/name@v1.0", None, Some(("org/name", "v1.0")));
         check_name("org/name@v1.0", Some("abc123"), Some(("org/name", "abc123")));
-        check_name(" sentence-transformers/all-MiniLM-L6-v2 ", None, Some(("sentence-transformers/all-MiniLM-L6-v2", "main")));
+        check_name(
+            " sentence-transformers/all-MiniLM-L6-v2 ",
+            None,
+            Some(("sentence-transformers/all-MiniLM-L6-v2", "main")),
+        );
         check_name("bert-base-chinese", None, None);
         check_name("/abs/path", None, None);
         check_name("./models/x", None, None);
@@ -403,7 +423,16 @@ mod tests {
     #[test]
     fn files_picked() {
         check_pick(
-            &["README.md", "config.json", "vocab.txt", "tokenizer.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5", "onnx/model.onnx"],
+            &[
+                "README.md",
+                "config.json",
+                "vocab.txt",
+                "tokenizer.json",
+                "model.safetensors",
+                "pytorch_model.bin",
+                "tf_model.h5",
+                "onnx/model.onnx",
+            ],
             Ok(&["config.json", "tokenizer.json", "vocab.txt", "model.safetensors"]),
         );
         check_pick(

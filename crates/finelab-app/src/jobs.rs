@@ -244,7 +244,11 @@ mod tests {
     #[test]
     fn the_final_status_comes_from_what_the_work_returns() {
         let jobs = Jobs::new();
-        let ok = jobs.spawn("t", start(), |_| Ok(JobEnd { result: serde_json::json!(1), message: "done".into(), cancelled: false })).unwrap();
+        let ok = jobs
+            .spawn("t", start(), |_| {
+                Ok(JobEnd { result: serde_json::json!(1), message: "done".into(), cancelled: false })
+            })
+            .unwrap();
         let failed = jobs.spawn("t", start(), |_| Err(AppError::Invalid("bad".into()))).unwrap();
         let stopped = jobs
             .spawn("t", start(), |job| {
@@ -255,7 +259,11 @@ mod tests {
             })
             .unwrap();
         jobs.cancel(stopped.id).unwrap();
-        let kept = jobs.spawn("t", start(), |_| Ok(JobEnd { result: serde_json::json!("model"), message: "kept".into(), cancelled: true })).unwrap();
+        let kept = jobs
+            .spawn("t", start(), |_| {
+                Ok(JobEnd { result: serde_json::json!("model"), message: "kept".into(), cancelled: true })
+            })
+            .unwrap();
         let check = |id: u64, status: JobStatus, code: Option<&str>| {
             let s = last(&jobs, id);
             assert_eq!(s.status, status, "{s:?}");

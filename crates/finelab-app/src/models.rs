@@ -38,7 +38,14 @@ pub struct TrainDefaults {
 
 impl From<&TrainConfig> for TrainDefaults {
     fn from(c: &TrainConfig) -> Self {
-        TrainDefaults { epochs: c.epochs, batch_size: c.batch_size, lr: c.lr, max_len: c.max_len, seed: c.seed, patience: c.patience }
+        TrainDefaults {
+            epochs: c.epochs,
+            batch_size: c.batch_size,
+            lr: c.lr,
+            max_len: c.max_len,
+            seed: c.seed,
+            patience: c.patience,
+        }
     }
 }
 
@@ -155,7 +162,14 @@ fn search_roots(project: Option<&Path>) -> Vec<(PathBuf, &'static str)> {
 
 fn dir_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().filter_map(|e| std::fs::metadata(e.path()).ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| std::fs::metadata(e.path()).ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -217,7 +231,9 @@ fn scan(root: &Path, source: &str, out: &mut Vec<ModelEntry>) {
         let mut repos: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         repos.sort();
         for repo in repos {
-            let Some(name) = repo.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("models--")) else { continue };
+            let Some(name) = repo.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("models--")) else {
+                continue;
+            };
             let name = name.replacen("--", "/", 1);
             if let Some(snapshot) = newest_snapshot(&repo) {
                 if let Some(entry) = describe(&snapshot, name, source) {
@@ -362,7 +378,8 @@ pub fn make_tiny_model(out: &Path, corpus: &Path, hidden: usize, layers: usize, 
         texts.extend(store.unlabeled_texts(0, usize::MAX >> 1)?.into_iter().map(|(_, t)| t));
         texts
     } else {
-        let text = std::fs::read_to_string(corpus).map_err(|e| AppError::Io { path: corpus.display().to_string(), source: e })?;
+        let text = std::fs::read_to_string(corpus)
+            .map_err(|e| AppError::Io { path: corpus.display().to_string(), source: e })?;
         text.lines()
             .map(|line| match serde_json::from_str::<Value>(line) {
                 Ok(Value::Object(obj)) => obj.get("text").and_then(Value::as_str).unwrap_or_default().to_string(),

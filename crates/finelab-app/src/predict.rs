@@ -55,7 +55,12 @@ struct PredictionLine<'a> {
 /// `{"id"?, "text", "labels", "scores"}` (multi-label) or `{"id"?, "text", "spans"}` (spans, each
 /// with its `score`; offsets in code points of `text`, which is the dialog as shown for turns).
 /// A line that is not such an object stops it with an error naming `input_name` and the line.
-pub fn predict(model_dir: &Path, input: &mut dyn BufRead, input_name: &str, out: &mut dyn Write) -> Result<PredictSummary> {
+pub fn predict(
+    model_dir: &Path,
+    input: &mut dyn BufRead,
+    input_name: &str,
+    out: &mut dyn Write,
+) -> Result<PredictSummary> {
     let predictor = load_model(model_dir)?;
     // A transformer predicts a batch of texts far faster than the same texts one by one; the
     // instant family gains nothing from waiting, so it keeps streaming line by line.
@@ -79,9 +84,7 @@ pub fn predict(model_dir: &Path, input: &mut dyn BufRead, input_name: &str, out:
     };
     loop {
         line.clear();
-        let n = input
-            .read_line(&mut line)
-            .map_err(|e| AppError::Io { path: input_name.to_string(), source: e })?;
+        let n = input.read_line(&mut line).map_err(|e| AppError::Io { path: input_name.to_string(), source: e })?;
         if n == 0 {
             break;
         }

@@ -1,5 +1,6 @@
 //! Projects: create, import, export, statistics, splits, labeling and search.
 
+use crate::jobs::{JobEnd, JobKind, JobStart, JobState, Jobs};
 use crate::{AppError, Result};
 use finelab_store::export::{ExportOptions, ExportSummary};
 use finelab_store::import::{ImportOptions, ImportProgress, ImportReport};
@@ -7,7 +8,6 @@ use finelab_store::search::{SearchPage, SearchQuery};
 use finelab_store::{
     Action, LabelDef, NewProject, ProjectKind, Receipt, RecordView, SplitRatios, SplitSummary, Stats, Store,
 };
-use crate::jobs::{JobEnd, JobKind, JobStart, JobState, Jobs};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -76,7 +76,12 @@ pub struct ImportOutcome {
 /// Imports one file; its labeled records get their splits in the import's transaction. The
 /// search index is brought up to date separately ([`index_search`]), so the records can be
 /// labeled as soon as they land.
-pub fn import(dir: &Path, path: &Path, options: &ImportOptions, progress: &mut dyn FnMut(&ImportProgress) -> bool) -> Result<ImportOutcome> {
+pub fn import(
+    dir: &Path,
+    path: &Path,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(&ImportProgress) -> bool,
+) -> Result<ImportOutcome> {
     let mut store = Store::open(dir)?;
     let report = store.import(path, options, progress)?;
     // The records are committed: the split totals below are for the report only, and a failure
@@ -93,7 +98,8 @@ pub fn start_import(jobs: &Jobs, dir: &Path, path: &Path, options: ImportOptions
     if !dir.join(finelab_store::DB_FILE).is_file() {
         return Err(finelab_store::Error::NotAProject(dir.to_path_buf()).into());
     }
-    let total = std::fs::metadata(path).map_err(|e| AppError::Io { path: path.display().to_string(), source: e })?.len();
+    let total =
+        std::fs::metadata(path).map_err(|e| AppError::Io { path: path.display().to_string(), source: e })?.len();
     let start = JobStart {
         kind: JobKind::Import,
         dir: Some(dir.display().to_string()),
@@ -111,7 +117,13 @@ pub fn start_import(jobs: &Jobs, dir: &Path, path: &Path, options: ImportOptions
             });
             !job.is_cancelled()
         })
-        .map_err(|e| if e.is_cancelled() { AppError::Cancelled("cancelled: nothing was imported".into()) } else { e })?;
+        .map_err(|e| {
+            if e.is_cancelled() {
+                AppError::Cancelled("cancelled: nothing was imported".into())
+            } else {
+                e
+            }
+        })?;
         job.update(|s| s.done = s.total);
         Ok(JobEnd {
             message: format!("imported {} records", outcome.report.imported),
@@ -128,7 +140,12 @@ pub fn index_search(dir: &Path, progress: &mut dyn FnMut(u64, u64) -> bool) -> R
 }
 
 /// Exports the project to `out`.
-pub fn export(dir: &Path, options: &ExportOptions, out: &mut dyn std::io::Write, progress: &mut dyn FnMut(u64, u64) -> bool) -> Result<ExportSummary> {
+pub fn export(
+    dir: &Path,
+    options: &ExportOptions,
+    out: &mut dyn std::io::Write,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<ExportSummary> {
     let store = Store::open(dir)?;
     Ok(store.export(options, out, progress)?)
 }
@@ -278,7 +295,9 @@ pub fn annotate_file(dir: &Path, path: &Path, annotator: &str) -> Result<Annotat
                 continue;
             }
         };
-        let Some(id) = value.get("id").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()))) else {
+        let Some(id) =
+            value.get("id").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())))
+        else {
             reject(&mut report, line_no, "no \"id\"".into());
             continue;
         };

@@ -3,7 +3,6 @@
 //! re-exports them next to training itself.
 
 use crate::predict::load_model;
-use std::sync::Mutex;
 use crate::{AppError, Result};
 use finelab_store::{AnnotationValue, LabeledRecord, ProjectKind, RunRow, RunStatus, Split};
 use finelab_train::metrics::{self, Report};
@@ -11,6 +10,7 @@ use finelab_train::{Prediction, Predictor, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
+use std::sync::Mutex;
 
 /// One line of the run list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -154,17 +154,19 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
             let runs = store.runs()?;
             match runs.iter().find(|r| r.status == RunStatus::Completed) {
                 Some(r) => r.clone(),
-                None => {
-                    return Err(AppError::Invalid(match runs.first() {
-                        None => format!("project {} has no runs yet; train one with `finelab train {} --model instant`", dir.display(), dir.display()),
-                        Some(latest) => format!(
-                            "project {} has no completed run (the latest, {}, is {}); name a run with --run, or train one",
-                            dir.display(),
-                            latest.id,
-                            latest.status
-                        ),
-                    }))
-                }
+                None => return Err(AppError::Invalid(match runs.first() {
+                    None => format!(
+                        "project {} has no runs yet; train one with `finelab train {} --model instant`",
+                        dir.display(),
+                        dir.display()
+                    ),
+                    Some(latest) => format!(
+                        "project {} has no completed run (the latest, {}, is {}); name a run with --run, or train one",
+                        dir.display(),
+                        latest.id,
+                        latest.status
+                    ),
+                })),
             }
         }
     };
@@ -192,11 +194,26 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
     };
     if let Some(report) = stored {
         let n_records = if split == Split::Dev { row.n_dev } else { row.n_test };
-        return Ok(Evaluation { run: row.id, status: row.status, split, source: ReportSource::Stored, kind, labels, n_records, report });
+        return Ok(Evaluation {
+            run: row.id,
+            status: row.status,
+            split,
+            source: ReportSource::Stored,
+            kind,
+            labels,
+            n_records,
+            report,
+        });
     }
     let model_dir = match &row.model_dir {
         Some(m) => dir.join(m),
-        None => return Err(AppError::Invalid(format!("run {} has no {} report and no model folder", row.id, split.as_str()))),
+        None => {
+            return Err(AppError::Invalid(format!(
+                "run {} has no {} report and no model folder",
+                row.id,
+                split.as_str()
+            )))
+        }
     };
     let records: Vec<LabeledRecord> = store.labeled_records()?.into_iter().filter(|r| r.split == Some(split)).collect();
     if records.is_empty() {

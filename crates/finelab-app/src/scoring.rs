@@ -152,7 +152,10 @@ fn read_items(path: &Path, kind: ProjectKind, labels: Option<&[String]>) -> Resu
         return Err(AppError::BadInput {
             path: name,
             line: missing.line,
-            message: format!("this record has no \"id\" but line {} has one; give every record an id, or none", has.line),
+            message: format!(
+                "this record has no \"id\" but line {} has one; give every record an id, or none",
+                has.line
+            ),
         });
     }
     Ok(items)
@@ -283,7 +286,8 @@ pub fn report_from_json(kind: ProjectKind, report: &Value, label_order: &[String
     let confusion: Option<metrics::Confusion> =
         obj.get("confusion").map(|c| serde_json::from_value(c.clone()).map_err(|_| bad())).transpose()?;
     let mut names: Vec<&String> = obj.keys().filter(|k| !AGGREGATE_KEYS.contains(&k.as_str())).collect();
-    let order: Vec<&String> = confusion.as_ref().map(|c| c.labels.iter().collect()).unwrap_or_else(|| label_order.iter().collect());
+    let order: Vec<&String> =
+        confusion.as_ref().map(|c| c.labels.iter().collect()).unwrap_or_else(|| label_order.iter().collect());
     names.sort_by_key(|name| (order.iter().position(|o| o == name).unwrap_or(usize::MAX), (*name).clone()));
     let per_label = names.into_iter().map(|n| Ok((n.clone(), scores(&obj[n])?))).collect::<Result<Vec<_>>>()?;
     let macro_avg = scores(obj.get("macro avg").ok_or_else(bad)?)?;

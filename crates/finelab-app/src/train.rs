@@ -274,14 +274,13 @@ fn task_of(kind: ProjectKind) -> Task {
     }
 }
 
-
 fn target_of(value: &AnnotationValue) -> Target {
     match value {
         AnnotationValue::Label(label) => Target::Single(label.clone()),
         AnnotationValue::Labels(labels) => Target::Multi(labels.clone()),
-        AnnotationValue::Spans(spans) => Target::Spans(
-            spans.iter().map(|s| finelab_train::Span::new(s.start, s.end, s.label.clone())).collect(),
-        ),
+        AnnotationValue::Spans(spans) => {
+            Target::Spans(spans.iter().map(|s| finelab_train::Span::new(s.start, s.end, s.label.clone())).collect())
+        }
     }
 }
 
@@ -312,7 +311,6 @@ fn snapshot(kind: ProjectKind, labels: Vec<String>, mut records: Vec<LabeledReco
         hash: format!("xxh3-128:{:032x}", hasher.digest128()),
     })
 }
-
 
 /// `YYYYMMDD-HHMMSS` in UTC for a time in ms since the epoch.
 fn utc_stamp(ms: i64) -> String {

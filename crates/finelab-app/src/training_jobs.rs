@@ -128,7 +128,13 @@ impl Tracker {
                 self.last_publish.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY)
             }
             TrainEvent::Epoch { epoch, train_loss, dev_macro_f1, best, seconds, .. } => {
-                p.history.push(EpochPoint { epoch: *epoch, train_loss: *train_loss, dev_macro_f1: *dev_macro_f1, best: *best, seconds: *seconds });
+                p.history.push(EpochPoint {
+                    epoch: *epoch,
+                    train_loss: *train_loss,
+                    dev_macro_f1: *dev_macro_f1,
+                    best: *best,
+                    seconds: *seconds,
+                });
                 if *best {
                     p.best_epoch = Some(*epoch);
                 }
@@ -158,7 +164,8 @@ fn target_value(target: &Target) -> AnnotationValue {
             AnnotationValue::Labels(labels)
         }
         Target::Spans(spans) => {
-            let mut spans: Vec<Span> = spans.iter().map(|s| Span { start: s.start, end: s.end, label: s.label.clone() }).collect();
+            let mut spans: Vec<Span> =
+                spans.iter().map(|s| Span { start: s.start, end: s.end, label: s.label.clone() }).collect();
             spans.sort();
             AnnotationValue::Spans(spans)
         }
@@ -182,10 +189,12 @@ pub fn prediction_value(prediction: &Prediction) -> (AnnotationValue, Option<Str
             (AnnotationValue::Labels(sorted), label, score)
         }
         Prediction::Spans { spans } => {
-            let mut value: Vec<Span> = spans.iter().map(|s| Span { start: s.start, end: s.end, label: s.label.clone() }).collect();
+            let mut value: Vec<Span> =
+                spans.iter().map(|s| Span { start: s.start, end: s.end, label: s.label.clone() }).collect();
             value.sort();
             let label = spans.iter().max_by(|a, b| a.score.total_cmp(&b.score)).map(|s| s.label.clone());
-            let score = (!spans.is_empty()).then(|| spans.iter().map(|s| f64::from(s.score)).sum::<f64>() / spans.len() as f64);
+            let score =
+                (!spans.is_empty()).then(|| spans.iter().map(|s| f64::from(s.score)).sum::<f64>() / spans.len() as f64);
             (AnnotationValue::Spans(value), label, score)
         }
     }
@@ -229,7 +238,14 @@ pub(crate) fn store_predictions(
             .filter_map(|((split, example), p)| {
                 let seq = *seqs.get(&example.id)?;
                 let (value, label, score) = prediction_value(p);
-                Some(NewPrediction { seq, split: Some(*split), gold: Some(target_value(&example.target)), value, label, score })
+                Some(NewPrediction {
+                    seq,
+                    split: Some(*split),
+                    gold: Some(target_value(&example.target)),
+                    value,
+                    label,
+                    score,
+                })
             })
             .collect();
         store.write_predictions(run, &rows)?;
@@ -287,7 +303,11 @@ pub fn train_and_predict(
 
 /// [`train_and_predict`], predicting every unlabeled record too; an error storing the predictions
 /// is an error of the whole (the run is then left to be finished by resuming it).
-pub fn train(dir: &Path, request: &TrainRequest, progress: &mut dyn FnMut(&TrainEvent) -> Control) -> Result<train::TrainDone> {
+pub fn train(
+    dir: &Path,
+    request: &TrainRequest,
+    progress: &mut dyn FnMut(&TrainEvent) -> Control,
+) -> Result<train::TrainDone> {
     let (done, stored) = train_and_predict(dir, request, progress, &mut |_, _| true)?;
     stored?;
     Ok(done)
@@ -457,7 +477,9 @@ fn spawn_finish(jobs: &Jobs, dir: &Path, row: finelab_store::RunRow) -> Result<J
             .and_then(|bytes| serde_json::from_slice::<train::TrainDone>(&bytes).ok());
         Ok(JobEnd {
             message: format!("run {} {}: its predictions are stored", run.id, run.status),
-            result: summary.map(|done| serde_json::to_value(done).expect("a run summary serializes")).unwrap_or_default(),
+            result: summary
+                .map(|done| serde_json::to_value(done).expect("a run summary serializes"))
+                .unwrap_or_default(),
             cancelled: false,
         })
     })
@@ -540,17 +562,17 @@ mod tests {
     #[test]
     fn the_heartbeat_keeps_the_state_moving_until_stopped() {
         let job = Arc::new(Job::new(JobState {
-                id: 1,
-                kind: JobKind::Train,
-                dir: None,
-                status: JobStatus::Running,
-                done: 0,
-                total: 0,
-                message: String::new(),
-                result: None,
-                error: None,
-                train: None,
-            }));
+            id: 1,
+            kind: JobKind::Train,
+            dir: None,
+            status: JobStatus::Running,
+            done: 0,
+            total: 0,
+            message: String::new(),
+            result: None,
+            error: None,
+            train: None,
+        }));
         let (heart, alive) = Heartbeat::start(&job);
         // One slow step: the trainer publishes once and then stays silent.
         heart.publish(&job, &training(10, 100, 900.0), "epoch 1/3, step 10/100".into());

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 mod common;
 use common::{create, data_file, import, reviews, write_lines};
 
-
 fn quick(epochs: usize) -> TrainRequest {
     TrainRequest { epochs: Some(epochs), ..TrainRequest::default() }
 }
@@ -64,7 +63,13 @@ fn cancel_after_the_first_epoch_keeps_a_model_that_predicts() {
     assert!(dir.join("runs").join(&done.run).join("run.json").is_file());
 
     let mut out = Vec::new();
-    let summary = train::predict(&done.model_dir, &mut "{\"id\": 7, \"text\": \"质量很好，很满意\"}\n\n{\"text\": \"太差了\"}\n".as_bytes(), "in", &mut out).unwrap();
+    let summary = train::predict(
+        &done.model_dir,
+        &mut "{\"id\": 7, \"text\": \"质量很好，很满意\"}\n\n{\"text\": \"太差了\"}\n".as_bytes(),
+        "in",
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(summary.n_records, 2);
     let lines: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["id"], 7);
@@ -210,7 +215,8 @@ fn eval_recomputes_a_split_without_stored_report_as_predict_and_metrics_do() {
     let mut lines = Vec::new();
     for t in text.lines().filter(|t| t.chars().count() < 200) {
         let mut labels = Vec::new();
-        for (label, words) in [("物流", ["快递", "送货"]), ("质量", ["质量", "做工"]), ("价格", ["价格", "贵"])] {
+        for (label, words) in [("物流", ["快递", "送货"]), ("质量", ["质量", "做工"]), ("价格", ["价格", "贵"])]
+        {
             if words.iter().any(|w| t.contains(w)) {
                 labels.push(label);
             }
@@ -318,14 +324,24 @@ fn metrics_match_by_id_in_any_order_and_by_line_without_ids() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     // gold a a b c ; pred (ids shuffled) a b b x: x is only predicted, c never predicted.
-    let gold = write(&t.join("gold.jsonl"), &[
-        json!({"id": "1", "label": "a"}), json!({"id": "2", "label": "a"}),
-        json!({"id": 3, "label": "b"}), json!({"id": "4", "label": "c"}),
-    ]);
-    let pred = write(&t.join("pred.jsonl"), &[
-        json!({"id": "4", "label": "x"}), json!({"id": "3", "label": "b"}),
-        json!({"id": "1", "label": "a"}), json!({"id": "2", "label": "b"}),
-    ]);
+    let gold = write(
+        &t.join("gold.jsonl"),
+        &[
+            json!({"id": "1", "label": "a"}),
+            json!({"id": "2", "label": "a"}),
+            json!({"id": 3, "label": "b"}),
+            json!({"id": "4", "label": "c"}),
+        ],
+    );
+    let pred = write(
+        &t.join("pred.jsonl"),
+        &[
+            json!({"id": "4", "label": "x"}),
+            json!({"id": "3", "label": "b"}),
+            json!({"id": "1", "label": "a"}),
+            json!({"id": "2", "label": "b"}),
+        ],
+    );
     let req = |kind, gold: &PathBuf, pred: &PathBuf, labels: Option<&[&str]>| MetricsRequest {
         kind,
         gold: gold.clone(),
@@ -344,8 +360,14 @@ fn metrics_match_by_id_in_any_order_and_by_line_without_ids() {
     assert_eq!(r["confusion"]["matrix"], json!([[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]]));
 
     // Multi-label without ids: matched by line; the labels are the union of both files.
-    let gold_m = write(&t.join("gold_m.jsonl"), &[json!({"labels": ["a", "b"]}), json!({"labels": []}), json!({"labels": ["b"]})]);
-    let pred_m = write(&t.join("pred_m.jsonl"), &[json!({"labels": ["a"]}), json!({"labels": ["c"]}), json!({"labels": ["b", "a"]})]);
+    let gold_m = write(
+        &t.join("gold_m.jsonl"),
+        &[json!({"labels": ["a", "b"]}), json!({"labels": []}), json!({"labels": ["b"]})],
+    );
+    let pred_m = write(
+        &t.join("pred_m.jsonl"),
+        &[json!({"labels": ["a"]}), json!({"labels": ["c"]}), json!({"labels": ["b", "a"]})],
+    );
     let r = train::metrics(&req(ProjectKind::Multi, &gold_m, &pred_m, None)).unwrap().to_json();
     assert_row(&r, "a", prf(1.0, 1.0, 0.0), 1);
     assert_row(&r, "b", prf(1.0, 0.0, 1.0), 2);
@@ -355,14 +377,20 @@ fn metrics_match_by_id_in_any_order_and_by_line_without_ids() {
     assert_row(&r, "samples avg", ((1.0 + 0.5) / 3.0, (0.5 + 1.0) / 3.0, (2.0 / 3.0 + 2.0 / 3.0) / 3.0), 3);
 
     // Spans: entity-level exact match.
-    let gold_s = write(&t.join("gold_s.jsonl"), &[
-        json!({"id": "a", "text": "张三去了上海", "spans": [{"start": 0, "end": 2, "label": "PER"}, {"start": 4, "end": 6, "label": "LOC"}]}),
-        json!({"id": "b", "text": "😀在北京", "spans": [{"start": 2, "end": 4, "label": "LOC"}]}),
-    ]);
-    let pred_s = write(&t.join("pred_s.jsonl"), &[
-        json!({"id": "b", "text": "😀在北京", "spans": [{"start": 2, "end": 4, "label": "LOC", "score": 0.9}]}),
-        json!({"id": "a", "text": "张三去了上海", "spans": [{"start": 0, "end": 1, "label": "PER"}, {"start": 4, "end": 6, "label": "LOC"}]}),
-    ]);
+    let gold_s = write(
+        &t.join("gold_s.jsonl"),
+        &[
+            json!({"id": "a", "text": "张三去了上海", "spans": [{"start": 0, "end": 2, "label": "PER"}, {"start": 4, "end": 6, "label": "LOC"}]}),
+            json!({"id": "b", "text": "😀在北京", "spans": [{"start": 2, "end": 4, "label": "LOC"}]}),
+        ],
+    );
+    let pred_s = write(
+        &t.join("pred_s.jsonl"),
+        &[
+            json!({"id": "b", "text": "😀在北京", "spans": [{"start": 2, "end": 4, "label": "LOC", "score": 0.9}]}),
+            json!({"id": "a", "text": "张三去了上海", "spans": [{"start": 0, "end": 1, "label": "PER"}, {"start": 4, "end": 6, "label": "LOC"}]}),
+        ],
+    );
     let r = train::metrics(&req(ProjectKind::Spans, &gold_s, &pred_s, None)).unwrap().to_json();
     assert_row(&r, "LOC", prf(2.0, 0.0, 0.0), 2);
     assert_row(&r, "PER", prf(0.0, 1.0, 1.0), 1);
@@ -375,11 +403,25 @@ fn metrics_match_by_id_in_any_order_and_by_line_without_ids() {
     };
     check(req(ProjectKind::Multi, &gold_m, &pred_m, Some(&["a", "b"])), "pred_m.jsonl:2:", "unknown label \"c\"");
     let gold_bad = write(&t.join("gold_bad.jsonl"), &[json!({"labels": ["a"]}), json!({"labels": ["zz"]})]);
-    check(req(ProjectKind::Multi, &gold_bad, &pred_m, Some(&["a", "b", "c"])), "gold_bad.jsonl:2:", "unknown label \"zz\"");
-    let pred_other = write(&t.join("pred_other.jsonl"), &[
-        json!({"id": "1", "label": "a"}), json!({"id": "2", "label": "a"}), json!({"id": "9", "label": "a"}), json!({"id": "4", "label": "a"}),
-    ]);
-    check(req(ProjectKind::Single, &gold, &pred_other, None), "pred_other.jsonl:3:", "id \"9\" is not in the gold file");
+    check(
+        req(ProjectKind::Multi, &gold_bad, &pred_m, Some(&["a", "b", "c"])),
+        "gold_bad.jsonl:2:",
+        "unknown label \"zz\"",
+    );
+    let pred_other = write(
+        &t.join("pred_other.jsonl"),
+        &[
+            json!({"id": "1", "label": "a"}),
+            json!({"id": "2", "label": "a"}),
+            json!({"id": "9", "label": "a"}),
+            json!({"id": "4", "label": "a"}),
+        ],
+    );
+    check(
+        req(ProjectKind::Single, &gold, &pred_other, None),
+        "pred_other.jsonl:3:",
+        "id \"9\" is not in the gold file",
+    );
     let pred_short = write(&t.join("pred_short.jsonl"), &[json!({"id": "1", "label": "a"})]);
     check(req(ProjectKind::Single, &gold, &pred_short, None), "gold.jsonl:2:", "id \"2\" has no prediction");
     let dup = write(&t.join("dup.jsonl"), &[json!({"id": "1", "label": "a"}), json!({"id": "1", "label": "b"})]);
@@ -389,11 +431,13 @@ fn metrics_match_by_id_in_any_order_and_by_line_without_ids() {
     check(req(ProjectKind::Multi, &gold_m, &pred_short, None), "pred_short.jsonl:1:", "no \"labels\"");
     let no_ids = write(&t.join("no_ids.jsonl"), &[json!({"label": "a"})]);
     check(req(ProjectKind::Single, &gold, &no_ids, None), "gold.jsonl has 4 records but", "matched by position");
-    let other_text = write(&t.join("other_text.jsonl"), &[
-        json!({"id": "a", "text": "张三去了北京", "spans": []}), json!({"id": "b", "text": "😀在北京", "spans": []}),
-    ]);
+    let other_text = write(
+        &t.join("other_text.jsonl"),
+        &[json!({"id": "a", "text": "张三去了北京", "spans": []}), json!({"id": "b", "text": "😀在北京", "spans": []})],
+    );
     check(req(ProjectKind::Spans, &gold_s, &other_text, None), "other_text.jsonl:1:", "text differs");
-    let outside = write(&t.join("outside.jsonl"), &[json!({"text": "上海", "spans": [{"start": 1, "end": 3, "label": "LOC"}]})]);
+    let outside =
+        write(&t.join("outside.jsonl"), &[json!({"text": "上海", "spans": [{"start": 1, "end": 3, "label": "LOC"}]})]);
     check(req(ProjectKind::Spans, &outside, &outside, None), "outside.jsonl:1:", "outside the text (2 code points)");
     std::fs::write(t.join("broken.jsonl"), "{\"label\": \"a\"}\nnot json\n").unwrap();
     check(req(ProjectKind::Single, &t.join("broken.jsonl"), &pred, None), "broken.jsonl:2:", "not a JSON object");
@@ -417,7 +461,8 @@ fn predict_rejects_lines_that_are_not_records_naming_the_line() {
     check("{\"text\": 5}\n", "in.jsonl:1: \"text\" must be a string");
     // Dialog turns are read as the text shown: "speaker: text" lines.
     let mut out = Vec::new();
-    let input = "{\"turns\": [{\"speaker\": \"用户\", \"text\": \"快递太慢\"}, {\"speaker\": \"客服\", \"text\": \"抱歉\"}]}\n";
+    let input =
+        "{\"turns\": [{\"speaker\": \"用户\", \"text\": \"快递太慢\"}, {\"speaker\": \"客服\", \"text\": \"抱歉\"}]}\n";
     train::predict(&done.model_dir, &mut input.as_bytes(), "in", &mut out).unwrap();
     let line: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(line["text"], "用户: 快递太慢\n客服: 抱歉");

@@ -72,14 +72,21 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
     assert!(progress.total_steps > 0);
     assert_eq!(progress.history.len(), done.epochs.len());
     for (point, epoch) in progress.history.iter().zip(&done.epochs) {
-        assert_eq!((point.epoch, point.train_loss, point.dev_macro_f1), (epoch.epoch, epoch.train_loss, epoch.dev_macro_f1));
+        assert_eq!(
+            (point.epoch, point.train_loss, point.dev_macro_f1),
+            (epoch.epoch, epoch.train_loss, epoch.dev_macro_f1)
+        );
     }
     assert!(progress.history.iter().filter(|p| p.best).count() >= 1);
     assert_eq!(progress.best_epoch, Some(done.best_epoch));
     assert!(!progress.loss.is_empty() && progress.loss.len() <= MAX_LOSS_POINTS);
     assert!(progress.loss.windows(2).all(|w| w[0].step < w[1].step), "loss points in step order");
     // Progress arrived while training: increasing steps, at more than one point.
-    let steps: Vec<u64> = states.iter().filter(|s| s.train.as_ref().is_some_and(|t| t.phase == TrainPhase::Training)).map(|s| s.done).collect();
+    let steps: Vec<u64> = states
+        .iter()
+        .filter(|s| s.train.as_ref().is_some_and(|t| t.phase == TrainPhase::Training))
+        .map(|s| s.done)
+        .collect();
     assert!(steps.windows(2).all(|w| w[0] <= w[1]), "steps never go back: {steps:?}");
     assert!(steps.iter().collect::<BTreeSet<_>>().len() >= 2, "several progress updates while training: {steps:?}");
     // Predictions of every dev and test record and every unlabeled one.
@@ -98,7 +105,9 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
     // The stored predictions reproduce the run's own confusion matrix on dev and test.
     let store = Store::open(Path::new(&dir)).unwrap();
     for (split, report) in [(Split::Dev, done.dev.clone().unwrap()), (Split::Test, done.test.clone().unwrap())] {
-        let all = store.run_records(&done.run, &RunRecordsQuery { split: Some(split), limit: Some(1000), ..Default::default() }).unwrap();
+        let all = store
+            .run_records(&done.run, &RunRecordsQuery { split: Some(split), limit: Some(1000), ..Default::default() })
+            .unwrap();
         assert_eq!(all.total as usize, all.rows.len());
         let labels: Vec<String> = serde_json::from_value(report["confusion"]["labels"].clone()).unwrap();
         let matrix: Vec<Vec<u64>> = serde_json::from_value(report["confusion"]["matrix"].clone()).unwrap();
@@ -135,28 +144,63 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
             }
         }
         // A label's bar: gold or predicted; its errors: exactly one of them.
-        let bar = store.run_records(&done.run, &RunRecordsQuery { split: Some(split), label: Some("pos".into()), limit: Some(1000), ..Default::default() }).unwrap();
-        let want: BTreeSet<i64> = cells.iter().filter(|((g, p), _)| g == "pos" || p == "pos").flat_map(|(_, s)| s.iter().copied()).collect();
+        let bar = store
+            .run_records(
+                &done.run,
+                &RunRecordsQuery {
+                    split: Some(split),
+                    label: Some("pos".into()),
+                    limit: Some(1000),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let want: BTreeSet<i64> =
+            cells.iter().filter(|((g, p), _)| g == "pos" || p == "pos").flat_map(|(_, s)| s.iter().copied()).collect();
         assert_eq!(bar.rows.iter().map(|r| r.record.seq).collect::<BTreeSet<_>>(), want);
         let errors = store
-            .run_records(&done.run, &RunRecordsQuery { split: Some(split), label: Some("pos".into()), only_errors: true, limit: Some(1000), ..Default::default() })
+            .run_records(
+                &done.run,
+                &RunRecordsQuery {
+                    split: Some(split),
+                    label: Some("pos".into()),
+                    only_errors: true,
+                    limit: Some(1000),
+                    ..Default::default()
+                },
+            )
             .unwrap();
-        let want: BTreeSet<i64> = cells.iter().filter(|((g, p), _)| (g == "pos") != (p == "pos")).flat_map(|(_, s)| s.iter().copied()).collect();
+        let want: BTreeSet<i64> = cells
+            .iter()
+            .filter(|((g, p), _)| (g == "pos") != (p == "pos"))
+            .flat_map(|(_, s)| s.iter().copied())
+            .collect();
         assert_eq!(errors.rows.iter().map(|r| r.record.seq).collect::<BTreeSet<_>>(), want);
     }
 
     // Fix a wrong record in place: the row keeps its gold and shows the current value.
     let wrong = store
-        .run_records(&done.run, &RunRecordsQuery { split: Some(Split::Dev), only_errors: true, limit: Some(1), ..Default::default() })
+        .run_records(
+            &done.run,
+            &RunRecordsQuery { split: Some(Split::Dev), only_errors: true, limit: Some(1), ..Default::default() },
+        )
         .unwrap();
     if let Some(row) = wrong.rows.first() {
         let fixed = row.predicted.clone();
         let _: serde_json::Value = ok(
             &ctx,
-            Request::Annotate { dir: dir.clone(), seq: row.record.seq, annotator: "ana".into(), action: Action::Label { value: fixed.clone() } },
+            Request::Annotate {
+                dir: dir.clone(),
+                seq: row.record.seq,
+                annotator: "ana".into(),
+                action: Action::Label { value: fixed.clone() },
+            },
         );
         let again = store
-            .run_records(&done.run, &RunRecordsQuery { split: Some(Split::Dev), only_errors: true, limit: Some(1), ..Default::default() })
+            .run_records(
+                &done.run,
+                &RunRecordsQuery { split: Some(Split::Dev), only_errors: true, limit: Some(1), ..Default::default() },
+            )
             .unwrap();
         let same = again.rows.iter().chain(wrong.rows.iter()).find(|r| r.record.seq == row.record.seq).unwrap();
         assert_eq!(again.rows[0].record.seq, row.record.seq);
@@ -166,7 +210,8 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
     }
 
     // Suggestions: the next record to label carries the run's prediction.
-    let next: Option<RecordView> = ok(&ctx, Request::NextRecord { dir: dir.clone(), annotator: "bo".into(), after_seq: None });
+    let next: Option<RecordView> =
+        ok(&ctx, Request::NextRecord { dir: dir.clone(), annotator: "bo".into(), after_seq: None });
     let next = next.expect("unlabeled records remain");
     let suggestion = next.prediction.expect("a suggestion after a run");
     assert_eq!(suggestion.run, done.run);
@@ -179,11 +224,21 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
         &ctx,
         Request::Search {
             dir: dir.clone(),
-            query: SearchQuery { status: Some(Status::Unlabeled), predicted_label: Some("pos".into()), limit: Some(1000), ..Default::default() },
+            query: SearchQuery {
+                status: Some(Status::Unlabeled),
+                predicted_label: Some("pos".into()),
+                limit: Some(1000),
+                ..Default::default()
+            },
         },
     );
-    let all_unlabeled: SearchPage =
-        ok(&ctx, Request::Search { dir: dir.clone(), query: SearchQuery { status: Some(Status::Unlabeled), limit: Some(1000), ..Default::default() } });
+    let all_unlabeled: SearchPage = ok(
+        &ctx,
+        Request::Search {
+            dir: dir.clone(),
+            query: SearchQuery { status: Some(Status::Unlabeled), limit: Some(1000), ..Default::default() },
+        },
+    );
     let want: BTreeSet<i64> = all_unlabeled
         .hits
         .iter()
@@ -196,7 +251,11 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
         &ctx,
         Request::CountRecords {
             dir: dir.clone(),
-            query: SearchQuery { status: Some(Status::Unlabeled), predicted_label: Some("pos".into()), ..Default::default() },
+            query: SearchQuery {
+                status: Some(Status::Unlabeled),
+                predicted_label: Some("pos".into()),
+                ..Default::default()
+            },
             cap: None,
         },
     );
@@ -205,7 +264,12 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
         &ctx,
         Request::Search {
             dir: dir.clone(),
-            query: SearchQuery { status: Some(Status::Unlabeled), sort: Some(SearchSort::ScoreAsc), limit: Some(1000), ..Default::default() },
+            query: SearchQuery {
+                status: Some(Status::Unlabeled),
+                sort: Some(SearchSort::ScoreAsc),
+                limit: Some(1000),
+                ..Default::default()
+            },
         },
     );
     let scores: Vec<f64> = sorted.hits.iter().map(|h| h.prediction.as_ref().unwrap().score.unwrap()).collect();
@@ -215,16 +279,34 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
         &ctx,
         Request::Search {
             dir: dir.clone(),
-            query: SearchQuery { min_score: Some(0.9), sort: Some(SearchSort::ScoreDesc), limit: Some(1000), ..Default::default() },
+            query: SearchQuery {
+                min_score: Some(0.9),
+                sort: Some(SearchSort::ScoreDesc),
+                limit: Some(1000),
+                ..Default::default()
+            },
         },
     );
     assert!(confident.hits.iter().all(|h| h.prediction.as_ref().unwrap().score.unwrap() >= 0.9));
     let first_page: SearchPage = ok(
         &ctx,
-        Request::Search { dir: dir.clone(), query: SearchQuery { sort: Some(SearchSort::ScoreDesc), limit: Some(5), offset: Some(5), ..Default::default() } },
+        Request::Search {
+            dir: dir.clone(),
+            query: SearchQuery {
+                sort: Some(SearchSort::ScoreDesc),
+                limit: Some(5),
+                offset: Some(5),
+                ..Default::default()
+            },
+        },
     );
-    let all_desc: SearchPage =
-        ok(&ctx, Request::Search { dir: dir.clone(), query: SearchQuery { sort: Some(SearchSort::ScoreDesc), limit: Some(10), ..Default::default() } });
+    let all_desc: SearchPage = ok(
+        &ctx,
+        Request::Search {
+            dir: dir.clone(),
+            query: SearchQuery { sort: Some(SearchSort::ScoreDesc), limit: Some(10), ..Default::default() },
+        },
+    );
     assert_eq!(first_page.hits, all_desc.hits[5..].to_vec(), "offset pages the score order");
 
     // The run list and the run in full.
@@ -241,22 +323,37 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
 
     // Export: a loadable copy; a non-empty destination is refused.
     let dest = tmp.path().join("exported");
-    let exported: ExportedModel = ok(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    let exported: ExportedModel =
+        ok(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
     assert_eq!(exported.files, detail.model_files);
     let original = train::load_model(&done.model_dir).unwrap();
     let copy = train::load_model(&dest).unwrap();
     let texts = ["质量很好，物流很快", "太差了，再也不买了"];
     assert_eq!(copy.predict_batch(&texts).unwrap(), original.predict_batch(&texts).unwrap());
-    let e = err(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    let e =
+        err(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
     assert_eq!(e.code, "invalid");
     assert!(e.message.contains("not empty"), "{}", e.message);
 
     // Bad input gets clear errors with stable codes.
     assert_eq!(err(&ctx, Request::GetRun { dir: dir.clone(), run: "nope".into() }).code, "no_such_run");
-    let e = err(&ctx, Request::StartTrain { dir: dir.clone(), request: TrainRequest { model: "bert-base/chinese".into(), ..TrainRequest::default() } });
+    let e = err(
+        &ctx,
+        Request::StartTrain {
+            dir: dir.clone(),
+            request: TrainRequest { model: "bert-base/chinese".into(), ..TrainRequest::default() },
+        },
+    );
     assert_eq!(e.code, "invalid");
-    assert!(e.message.contains("nor a model in the Hugging Face cache") && e.message.contains("finelab download"), "{}", e.message);
-    let e = err(&ctx, Request::StartTrain { dir: tmp.path().join("nowhere").display().to_string(), request: TrainRequest::default() });
+    assert!(
+        e.message.contains("nor a model in the Hugging Face cache") && e.message.contains("finelab download"),
+        "{}",
+        e.message
+    );
+    let e = err(
+        &ctx,
+        Request::StartTrain { dir: tmp.path().join("nowhere").display().to_string(), request: TrainRequest::default() },
+    );
     assert_eq!(e.code, "not_a_project");
     let e = err(&ctx, Request::ResumeRun { dir: dir.clone(), run: done.run.clone() });
     assert!(e.message.contains("only a cancelled, interrupted or failed run"), "{}", e.message);
@@ -270,7 +367,8 @@ fn a_tiny_transformer_run_cancelled_mid_training_keeps_its_best_model_and_resume
     let model = tmp.path().join("tiny-bert");
     let entry = finelab_app::models::make_tiny_model(&model, Path::new(&dir), 32, 2, 7).unwrap();
     assert!(entry.complete && entry.model_type.as_deref() == Some("bert"), "{entry:?}");
-    let inspected: finelab_app::models::ModelEntry = ok(&ctx, Request::InspectModel { path: model.display().to_string() });
+    let inspected: finelab_app::models::ModelEntry =
+        ok(&ctx, Request::InspectModel { path: model.display().to_string() });
     assert_eq!(inspected.hidden_size, Some(32));
     let e = err(&ctx, Request::InspectModel { path: tmp.path().display().to_string() });
     assert!(e.message.contains("config.json"), "{}", e.message);
@@ -301,18 +399,25 @@ fn a_tiny_transformer_run_cancelled_mid_training_keeps_its_best_model_and_resume
     assert!(!progress.loss.is_empty() && !progress.history.is_empty());
     let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.clone() });
     assert_eq!(runs[0].status, "cancelled");
-    assert_eq!(runs[0].n_predictions, done.n_dev + done.n_test, "a cancelled run stores its dev and test predictions for drill-down");
+    assert_eq!(
+        runs[0].n_predictions,
+        done.n_dev + done.n_test,
+        "a cancelled run stores its dev and test predictions for drill-down"
+    );
     // Suggestions come from completed runs only.
-    let next: Option<RecordView> = ok(&ctx, Request::NextRecord { dir: dir.clone(), annotator: "bo".into(), after_seq: None });
+    let next: Option<RecordView> =
+        ok(&ctx, Request::NextRecord { dir: dir.clone(), annotator: "bo".into(), after_seq: None });
     assert!(next.unwrap().prediction.is_none());
 
     // Its saved model is a Hugging Face folder that loads.
     let dest = tmp.path().join("export");
-    let exported: ExportedModel = ok(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    let exported: ExportedModel =
+        ok(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
     for file in ["config.json", "tokenizer.json", "model.safetensors"] {
         assert!(exported.files.contains(&file.to_string()), "{file} in {:?}", exported.files);
     }
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dest.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dest.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["id2label"]["0"], "pos");
     let predictor = train::load_model(&dest).unwrap();
     assert_eq!(predictor.predict_batch(&["很好"]).unwrap().len(), 1);
@@ -369,7 +474,12 @@ fn an_interrupted_run_resumes_as_a_new_run_with_the_same_settings() {
     let done = done_of(&last);
     let detail: RunDetail = ok(&ctx, Request::GetRun { dir: dir.clone(), run: done.run.clone() });
     assert_eq!(detail.summary.resumed_from.as_deref(), Some("20260101-000000-instant"));
-    for (key, want) in [("epochs", serde_json::json!(3)), ("lr", serde_json::json!(0.3)), ("seed", serde_json::json!(7)), ("batch_size", serde_json::json!(4))] {
+    for (key, want) in [
+        ("epochs", serde_json::json!(3)),
+        ("lr", serde_json::json!(0.3)),
+        ("seed", serde_json::json!(7)),
+        ("batch_size", serde_json::json!(4)),
+    ] {
         assert_eq!(detail.run.config[key], want, "{key}");
     }
 }
@@ -379,7 +489,8 @@ fn train_setup_lists_families_devices_and_local_models() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = AppContext::new(None, None);
     let dir = reviews(tmp.path(), 20, 0).display().to_string();
-    finelab_app::models::make_tiny_model(&Path::new(&dir).join("models").join("tiny"), Path::new(&dir), 16, 1, 1).unwrap();
+    finelab_app::models::make_tiny_model(&Path::new(&dir).join("models").join("tiny"), Path::new(&dir), 16, 1, 1)
+        .unwrap();
     // A half-downloaded folder is listed with what it lacks.
     let partial = Path::new(&dir).join("models").join("partial");
     std::fs::create_dir_all(&partial).unwrap();
@@ -390,7 +501,10 @@ fn train_setup_lists_families_devices_and_local_models() {
     assert!(setup.devices.iter().any(|d| d.name == "cpu" && d.available));
     assert!(setup.hub_download && !setup.hub_endpoint.is_empty());
     let tiny = setup.models.iter().find(|m| m.name == "tiny").expect("the project's models/ folder is searched");
-    assert!(tiny.complete && tiny.source == "project" && tiny.hidden_size == Some(16) && tiny.layers == Some(1), "{tiny:?}");
+    assert!(
+        tiny.complete && tiny.source == "project" && tiny.hidden_size == Some(16) && tiny.layers == Some(1),
+        "{tiny:?}"
+    );
     let partial = setup.models.iter().find(|m| m.name == "partial").unwrap();
     assert!(!partial.complete);
     assert!(partial.problems.iter().any(|p| p.contains("model.safetensors")), "{:?}", partial.problems);
@@ -411,7 +525,10 @@ fn list_jobs_finds_a_running_train_job_for_a_tab_that_did_not_start_it() {
     // Another tab opens the Train screen: it asks for the project's jobs and finds this one.
     let listed: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: Some(dir.clone()) });
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!((listed[0].id, listed[0].kind, listed[0].dir.as_deref()), (job.id, JobKind::Train, Some(canonical.as_str())));
+    assert_eq!(
+        (listed[0].id, listed[0].kind, listed[0].dir.as_deref()),
+        (job.id, JobKind::Train, Some(canonical.as_str()))
+    );
     let all: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: None });
     assert!(all.iter().any(|j| j.id == job.id));
     let elsewhere: Vec<JobState> = ok(&ctx, Request::ListJobs { dir: Some(other) });
@@ -442,10 +559,15 @@ fn a_run_killed_while_its_predictions_are_stored_is_not_completed_and_resume_fin
     // The process dies after the first batch of dev/test predictions is committed: a panic that
     // unwinds out of the job, taking the training's liveness with it, as a kill would.
     let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        finelab_app::training_jobs::train_and_predict(&dir, &request, &mut |_| train::Control::Continue, &mut |n, total| {
-            assert!(!(n > 0 && n < total), "killed while storing predictions");
-            true
-        })
+        finelab_app::training_jobs::train_and_predict(
+            &dir,
+            &request,
+            &mut |_| train::Control::Continue,
+            &mut |n, total| {
+                assert!(!(n > 0 && n < total), "killed while storing predictions");
+                true
+            },
+        )
     }));
     assert!(crashed.is_err());
     let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.display().to_string() });

@@ -59,7 +59,12 @@ fn train_eval_predict_with_a_transformer_model_folder() {
     assert!(evaluation.report["macro avg"]["f1-score"].is_number());
 
     // predict: the run folder stands for its model; records are answered in order, ids kept.
-    let input: String = texts.iter().take(40).enumerate().map(|(i, t)| format!("{}\n", serde_json::json!({"id": i, "text": t}))).collect();
+    let input: String = texts
+        .iter()
+        .take(40)
+        .enumerate()
+        .map(|(i, t)| format!("{}\n", serde_json::json!({"id": i, "text": t})))
+        .collect();
     let mut out = Vec::new();
     let summary = train::predict(&dir.join("runs").join(&done.run), &mut input.as_bytes(), "<test>", &mut out).unwrap();
     assert_eq!(summary.n_records, 40);
@@ -86,7 +91,11 @@ fn transformer_requests_are_checked_before_a_run_is_recorded() {
     let base = tmp.path().join("tiny-bert");
     let corpus: Vec<&str> = texts.iter().map(String::as_str).collect();
     write_tiny_bert(&base, &corpus, &TinySpec::default()).unwrap();
-    let request = |device: &str| TrainRequest { model: base.display().to_string(), device: Some(device.into()), ..TrainRequest::default() };
+    let request = |device: &str| TrainRequest {
+        model: base.display().to_string(),
+        device: Some(device.into()),
+        ..TrainRequest::default()
+    };
     // Built without the `cuda` feature (or without a GPU): refused, naming the flag.
     let e = finelab_app::training_jobs::train(&dir, &request("cuda"), &mut |_| Control::Continue).unwrap_err();
     assert!(matches!(e, AppError::Unsupported(_)), "{e:?}");

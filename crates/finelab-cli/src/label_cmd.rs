@@ -116,7 +116,12 @@ pub fn guidelines(dir: &Path, set: Option<&Path>) -> Result<()> {
         Some(file) => {
             let markdown = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
             project::set_guidelines(dir, &markdown)?;
-            eprintln!("guidelines of {} set from {} ({} characters)", dir.display(), file.display(), markdown.chars().count());
+            eprintln!(
+                "guidelines of {} set from {} ({} characters)",
+                dir.display(),
+                file.display(),
+                markdown.chars().count()
+            );
         }
         None => print!("{}", project::guidelines(dir)?),
     }
@@ -130,7 +135,13 @@ pub fn export_model(dir: &Path, run: &str, dest: &Path, json: bool) -> Result<()
     if json {
         println!("{}", serde_json::to_string(&exported)?);
     } else {
-        println!("{} ({} model, {} files, {} bytes)", exported.path, exported.family, exported.files.len(), exported.bytes);
+        println!(
+            "{} ({} model, {} files, {} bytes)",
+            exported.path,
+            exported.family,
+            exported.files.len(),
+            exported.bytes
+        );
     }
     Ok(())
 }

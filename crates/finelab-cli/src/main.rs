@@ -21,7 +21,11 @@ mod serve;
 mod train_cmd;
 
 #[derive(Parser)]
-#[command(name = "finelab", version, about = "Label text, fine-tune models, read per-label results — all on your machine.")]
+#[command(
+    name = "finelab",
+    version,
+    about = "Label text, fine-tune models, read per-label results — all on your machine."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -425,7 +429,8 @@ fn run(cli: Cli) -> Result<()> {
             let guidelines = guidelines
                 .map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display())))
                 .transpose()?;
-            let labels: Vec<String> = labels.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            let labels: Vec<String> =
+                labels.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
             let req = project::CreateProject {
                 name,
                 kind,
@@ -435,13 +440,35 @@ fn run(cli: Cli) -> Result<()> {
                 split_seed: Some(seed),
                 split_ratios: Some(project::parse_ratios(&split)?),
             };
-            let stats = project::create(&dir, &req).with_context(|| format!("creating a project in {}", dir.display()))?;
-            println!("created {} project {:?} in {} with labels: {}", kind.as_str(), stats.name, dir.display(),
-                stats.labels.keys().cloned().collect::<Vec<_>>().join(", "));
+            let stats =
+                project::create(&dir, &req).with_context(|| format!("creating a project in {}", dir.display()))?;
+            println!(
+                "created {} project {:?} in {} with labels: {}",
+                kind.as_str(),
+                stats.name,
+                dir.display(),
+                stats.labels.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
         }
         Command::Import {
-            dir, file, format, text_col, label_col, id_col, group_col, speaker_col, encoding, delimiter, label,
-            add_labels, strict, keep_duplicates, annotator, json, json_progress, no_index,
+            dir,
+            file,
+            format,
+            text_col,
+            label_col,
+            id_col,
+            group_col,
+            speaker_col,
+            encoding,
+            delimiter,
+            label,
+            add_labels,
+            strict,
+            keep_duplicates,
+            annotator,
+            json,
+            json_progress,
+            no_index,
         } => {
             let delimiter = delimiter
                 .map(|d| match d.as_str() {
@@ -454,7 +481,13 @@ fn run(cli: Cli) -> Result<()> {
                 format: format.map(|f| f.parse::<Format>()).transpose()?,
                 encoding: encoding.parse::<EncodingChoice>()?,
                 delimiter,
-                columns: ColumnMap { text: text_col, label: label_col, id: id_col, group: group_col, speaker: speaker_col },
+                columns: ColumnMap {
+                    text: text_col,
+                    label: label_col,
+                    id: id_col,
+                    group: group_col,
+                    speaker: speaker_col,
+                },
                 fixed_label: label,
                 add_labels,
                 strict,
@@ -509,12 +542,27 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 println!(
                     "{}: imported {} records ({} labeled) from {} rows in {:.1} s [{} , {}{}]",
-                    r.path, r.imported, r.labeled, r.rows, r.seconds, r.format.as_str(), r.encoding,
+                    r.path,
+                    r.imported,
+                    r.labeled,
+                    r.rows,
+                    r.seconds,
+                    r.format.as_str(),
+                    r.encoding,
                     r.delimiter.as_ref().map(|d| format!(", delimiter {d:?}")).unwrap_or_default()
                 );
                 if r.duplicates > 0 {
-                    let lines: Vec<String> = r.duplicate_examples.iter().take(5).map(|d| format!("line {} = {}", d.line, d.existing_id)).collect();
-                    println!("  {} duplicate(s) skipped (e.g. {}); use --keep-duplicates to import them", r.duplicates, lines.join(", "));
+                    let lines: Vec<String> = r
+                        .duplicate_examples
+                        .iter()
+                        .take(5)
+                        .map(|d| format!("line {} = {}", d.line, d.existing_id))
+                        .collect();
+                    println!(
+                        "  {} duplicate(s) skipped (e.g. {}); use --keep-duplicates to import them",
+                        r.duplicates,
+                        lines.join(", ")
+                    );
                 }
                 if !r.added_labels.is_empty() {
                     println!("  labels added: {}", r.added_labels.join(", "));
@@ -535,8 +583,10 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 if outcome.splits.assigned > 0 {
-                    println!("  splits: {} new labeled record(s) assigned; train {} / dev {} / test {}",
-                        outcome.splits.assigned, outcome.splits.train, outcome.splits.dev, outcome.splits.test);
+                    println!(
+                        "  splits: {} new labeled record(s) assigned; train {} / dev {} / test {}",
+                        outcome.splits.assigned, outcome.splits.train, outcome.splits.dev, outcome.splits.test
+                    );
                 }
             }
         }
@@ -582,18 +632,28 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 println!("{} ({} project)", s.name, s.kind.as_str());
                 println!("records    {}", s.records);
-                println!("labeled    {} ({:.1} %)", s.labeled, if s.records > 0 { 100.0 * s.labeled as f64 / s.records as f64 } else { 0.0 });
+                println!(
+                    "labeled    {} ({:.1} %)",
+                    s.labeled,
+                    if s.records > 0 { 100.0 * s.labeled as f64 / s.records as f64 } else { 0.0 }
+                );
                 println!("labels");
                 let width = s.labels.keys().map(|k| k.chars().count()).max().unwrap_or(0);
                 for (name, n) in &s.labels {
                     println!("  {name:width$}  {n}");
                 }
-                println!("splits     train {} / dev {} / test {}", s.splits["train"], s.splits["dev"], s.splits["test"]);
+                println!(
+                    "splits     train {} / dev {} / test {}",
+                    s.splits["train"], s.splits["dev"], s.splits["test"]
+                );
                 println!("annotators {}", if s.annotators.is_empty() { "-".into() } else { s.annotators.join(", ") });
                 println!("flagged    {}", s.flagged);
                 println!("runs       {}", s.runs);
                 if s.search_indexed < s.records {
-                    println!("search     {} of {} records indexed (the rest are scanned; run `finelab index`)", s.search_indexed, s.records);
+                    println!(
+                        "search     {} of {} records indexed (the rest are scanned; run `finelab index`)",
+                        s.search_indexed, s.records
+                    );
                 }
             }
         }
@@ -607,8 +667,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Search { dir, query, label, split, annotator, status, limit, json } => {
             let status = status
-                .map(|s| serde_json::from_value::<Status>(serde_json::Value::String(s.clone()))
-                    .map_err(|_| anyhow::anyhow!("unknown status {s:?}; expected unlabeled, labeled, skipped or flagged")))
+                .map(|s| {
+                    serde_json::from_value::<Status>(serde_json::Value::String(s.clone())).map_err(|_| {
+                        anyhow::anyhow!("unknown status {s:?}; expected unlabeled, labeled, skipped or flagged")
+                    })
+                })
                 .transpose()?;
             let q = SearchQuery {
                 text: query,
@@ -624,7 +687,8 @@ fn run(cli: Cli) -> Result<()> {
                 if json {
                     println!("{}", serde_json::to_string(hit)?);
                 } else {
-                    let label = hit.value.as_ref().map(finelab_store::search::describe_value).unwrap_or_else(|| "-".into());
+                    let label =
+                        hit.value.as_ref().map(finelab_store::search::describe_value).unwrap_or_else(|| "-".into());
                     let text: String = hit.record.text.chars().take(80).collect::<String>().replace('\n', " ⏎ ");
                     println!("{}\t{}\t{}", hit.record.id, label, text);
                 }
@@ -634,7 +698,8 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Train { dir, model, epochs, batch_size, lr, max_len, seed, device, json_progress } => {
-            let request = finelab_app::train::TrainRequest { model, epochs, batch_size, lr, max_len, seed, device: Some(device) };
+            let request =
+                finelab_app::train::TrainRequest { model, epochs, batch_size, lr, max_len, seed, device: Some(device) };
             train_cmd::train(train_cmd::TrainArgs { dir, request, json_progress })?;
         }
         Command::Download { name, revision, json } => {
@@ -648,7 +713,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Runs { dir, json } => train_cmd::runs(&dir, json)?,
         Command::Eval { dir, run, split, json } => train_cmd::eval(&dir, run.as_deref(), &split, json)?,
         Command::Predict { model_dir, file } => train_cmd::predict(&model_dir, file.as_deref())?,
-        Command::Metrics { kind, gold, pred, labels, json } => train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?,
+        Command::Metrics { kind, gold, pred, labels, json } => {
+            train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?
+        }
         Command::Serve(args) => serve::run(args)?,
         Command::MakeTinyModel { out, corpus, hidden, layers, seed } => {
             let entry = finelab_app::models::make_tiny_model(&out, &corpus, hidden, layers, seed)?;

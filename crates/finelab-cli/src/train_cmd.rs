@@ -174,7 +174,10 @@ pub fn runs(dir: &Path, json: bool) -> Result<()> {
         println!("no runs yet; train one with `finelab train {} --model instant`", dir.display());
         return Ok(());
     }
-    println!("{:<28} {:<11} {:>6} {:>17} {:>8} {:>8}", "run", "status", "epochs", "train/dev/test", "dev F1", "test F1");
+    println!(
+        "{:<28} {:<11} {:>6} {:>17} {:>8} {:>8}",
+        "run", "status", "epochs", "train/dev/test", "dev F1", "test F1"
+    );
     for r in &runs {
         println!(
             "{:<28} {:<11} {:>6} {:>17} {:>8} {:>8}",

@@ -17,7 +17,8 @@ fn new_import_stats_export_reimport() {
     let dir = tmp.path().join("reviews");
     ok(&["new", s(&dir), "--kind", "single", "--labels", "好评,差评"]);
     let csv = tmp.path().join("in.csv");
-    std::fs::write(&csv, "id,text,label\n1,很好用,好评\n2,太差了,差评\n3,还没标\n4,很好用,好评\n5,坏,不存在\n").unwrap();
+    std::fs::write(&csv, "id,text,label\n1,很好用,好评\n2,太差了,差评\n3,还没标\n4,很好用,好评\n5,坏,不存在\n")
+        .unwrap();
     let out = ok(&["import", s(&dir), s(&csv)]);
     assert!(out.contains("imported 3 records (2 labeled)"), "{out}");
     assert!(out.contains("1 duplicate(s)") && out.contains("line 5 = 1"), "{out}");
@@ -29,7 +30,10 @@ fn new_import_stats_export_reimport() {
     assert_eq!(st["annotators"], serde_json::json!(["import"]));
     assert_eq!(st["runs"], 0);
     let splits = &st["splits"];
-    assert_eq!(splits["train"].as_u64().unwrap() + splits["dev"].as_u64().unwrap() + splits["test"].as_u64().unwrap(), 2);
+    assert_eq!(
+        splits["train"].as_u64().unwrap() + splits["dev"].as_u64().unwrap() + splits["test"].as_u64().unwrap(),
+        2
+    );
 
     let exported = tmp.path().join("out.jsonl");
     ok(&["export", s(&dir), "-o", s(&exported)]);
@@ -101,7 +105,12 @@ fn conll_export_of_chinese_spans() {
 fn generated_jsonl(path: &PathBuf, n: usize) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for i in 0..n {
-        writeln!(w, "{{\"id\": \"g{i}\", \"text\": \"第{i}条评论：物流很快，quality is great, item #{i}\", \"label\": \"{}\"}}", if i % 3 == 0 { "neg" } else { "pos" }).unwrap();
+        writeln!(
+            w,
+            "{{\"id\": \"g{i}\", \"text\": \"第{i}条评论：物流很快，quality is great, item #{i}\", \"label\": \"{}\"}}",
+            if i % 3 == 0 { "neg" } else { "pos" }
+        )
+        .unwrap();
     }
 }
 
@@ -162,12 +171,7 @@ fn closed_stdout_ends_quietly() {
     let lines: String = (0..20_000).map(|i| format!("第{i}条评论 review number {i}\n")).collect();
     std::fs::write(&text, lines).unwrap();
     ok(&["import", s(&dir), s(&text)]);
-    let mut child = finelab()
-        .args(["export", s(&dir)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = finelab().args(["export", s(&dir)]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // reader dropped here
     assert!(first.contains("review number"), "{first}");
@@ -224,12 +228,17 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
     let mut missing = Vec::new();
     for kind in &kinds {
         match command_of(kind) {
-            Some(command) => assert!(commands.contains(&command), "`finelab {command}` (for {kind}) is not in:\n{help}"),
+            Some(command) => {
+                assert!(commands.contains(&command), "`finelab {command}` (for {kind}) is not in:\n{help}")
+            }
             None if exempt.contains(kind) => {}
             None => missing.push(*kind),
         }
     }
-    assert!(missing.is_empty(), "request kinds with neither a CLI command nor a line in ARCHITECTURE.md's Deliberately absent: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "request kinds with neither a CLI command nor a line in ARCHITECTURE.md's Deliberately absent: {missing:?}"
+    );
     for kind in &exempt {
         assert!(kinds.contains(kind), "ARCHITECTURE.md exempts `{kind}`, which is not a request kind");
     }
@@ -241,8 +250,15 @@ fn code_map_places(root: &Path) -> Vec<String> {
     for entry in std::fs::read_dir(root).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ignored = name.starts_with('.') || ["target", "target-cuda", "node_modules", "sample-project", "bench-out"].contains(&name.as_str());
-        if !entry.file_type().unwrap().is_dir() || ignored || std::process::Command::new("git").args(["-C", root.to_str().unwrap(), "ls-files", "--error-unmatch", &name]).output().is_ok_and(|o| !o.status.success()) {
+        let ignored = name.starts_with('.')
+            || ["target", "target-cuda", "node_modules", "sample-project", "bench-out"].contains(&name.as_str());
+        if !entry.file_type().unwrap().is_dir()
+            || ignored
+            || std::process::Command::new("git")
+                .args(["-C", root.to_str().unwrap(), "ls-files", "--error-unmatch", &name])
+                .output()
+                .is_ok_and(|o| !o.status.success())
+        {
             continue;
         }
         if name == "crates" {
@@ -285,7 +301,8 @@ fn module_graph(src: &Path) -> std::collections::BTreeMap<String, std::collectio
                 continue;
             }
             let rel = path.strip_prefix(src).unwrap();
-            let module = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+            let module =
+                rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
             if module == "lib" || module == "main" {
                 continue;
             }
@@ -294,7 +311,8 @@ fn module_graph(src: &Path) -> std::collections::BTreeMap<String, std::collectio
             for line in text.lines().map(str::trim_start).filter(|l| !l.starts_with("//")) {
                 for rest in line.split("crate::").skip(1) {
                     let target: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                    let is_module = src.join(format!("{target}.rs")).is_file() || src.join(&target).join("mod.rs").is_file();
+                    let is_module =
+                        src.join(format!("{target}.rs")).is_file() || src.join(&target).join("mod.rs").is_file();
                     if is_module && target != module {
                         edges.insert(target);
                     }

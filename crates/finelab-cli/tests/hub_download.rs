@@ -86,7 +86,12 @@ fn answer(stream: TcpStream, repos: &HashMap<String, Repo>, log: &Mutex<Vec<Stri
     let path = target.split('?').next().unwrap();
     let authorized = headers.get("authorization").map(String::as_str) == Some(&format!("Bearer {TOKEN}"));
     let mut out = stream;
-    let respond_paced = |out: &mut TcpStream, status: &str, extra: &[(String, String)], body: &[u8], slow: bool| -> std::io::Result<()> {
+    let respond_paced = |out: &mut TcpStream,
+                         status: &str,
+                         extra: &[(String, String)],
+                         body: &[u8],
+                         slow: bool|
+     -> std::io::Result<()> {
         let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
         for (k, v) in extra {
             head.push_str(&format!("{k}: {v}\r\n"));
@@ -104,7 +109,9 @@ fn answer(stream: TcpStream, repos: &HashMap<String, Repo>, log: &Mutex<Vec<Stri
         }
         out.flush()
     };
-    let respond = |out: &mut TcpStream, status: &str, extra: &[(String, String)], body: &[u8]| respond_paced(out, status, extra, body, false);
+    let respond = |out: &mut TcpStream, status: &str, extra: &[(String, String)], body: &[u8]| {
+        respond_paced(out, status, extra, body, false)
+    };
     let not_found = br#"{"error":"Repository not found"}"#;
     let repo_of = |org: &str, name: &str| repos.get(&format!("{org}/{name}"));
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -112,7 +119,12 @@ fn answer(stream: TcpStream, repos: &HashMap<String, Repo>, log: &Mutex<Vec<Stri
         ["api", "models", org, name, "revision", _rev] => {
             let Some(repo) = repo_of(org, name) else { return respond(&mut out, "404 Not Found", &[], not_found) };
             if repo.gated && !authorized {
-                return respond(&mut out, "401 Unauthorized", &[], br#"{"error":"Access to this model is restricted"}"#);
+                return respond(
+                    &mut out,
+                    "401 Unauthorized",
+                    &[],
+                    br#"{"error":"Access to this model is restricted"}"#,
+                );
             }
             let siblings: Vec<Value> =
                 files_of(&repo.dir).iter().map(|(f, bytes)| json!({"rfilename": f, "size": bytes.len()})).collect();
@@ -127,8 +139,13 @@ fn answer(stream: TcpStream, repos: &HashMap<String, Repo>, log: &Mutex<Vec<Stri
             let Some((_, bytes)) = files_of(&repo.dir).into_iter().find(|(f, _)| f == file) else {
                 return respond(&mut out, "404 Not Found", &[("X-Error-Code".into(), "EntryNotFound".into())], b"");
             };
-            let etag = format!("{:016x}{:08x}", bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)), bytes.len());
-            let mut extra = vec![("ETag".to_string(), format!("\"{etag}\"")), ("X-Repo-Commit".to_string(), COMMIT.to_string())];
+            let etag = format!(
+                "{:016x}{:08x}",
+                bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)),
+                bytes.len()
+            );
+            let mut extra =
+                vec![("ETag".to_string(), format!("\"{etag}\"")), ("X-Repo-Commit".to_string(), COMMIT.to_string())];
             let size = bytes.len();
             let slow = repo.slow.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
             match headers.get("range").and_then(|r| r.strip_prefix("bytes=")).and_then(|r| r.split_once('-')) {
@@ -233,7 +250,10 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
         .into_iter()
         .map(|n| (n.to_string(), Repo { dir: tiny.clone(), gated: false, slow: None }))
         .chain([("acme/gated-bert".to_string(), Repo { dir: tiny.clone(), gated: true, slow: None })])
-        .chain([("acme/slow-bert".to_string(), Repo { dir: tiny.clone(), gated: false, slow: Some(slow_link.clone()) })])
+        .chain([(
+            "acme/slow-bert".to_string(),
+            Repo { dir: tiny.clone(), gated: false, slow: Some(slow_link.clone()) },
+        )])
         .collect();
     let hub = mirror(repos);
     let hf_home = root.join("hf home");
@@ -252,16 +272,23 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     let mut got: Vec<String> =
         std::fs::read_dir(&snapshot).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     got.sort();
-    let mut want: Vec<String> = files_of(&tiny).into_iter().map(|(f, _)| f).filter(|f| f != "README.md" && f != "tf_model.h5").collect();
+    let mut want: Vec<String> =
+        files_of(&tiny).into_iter().map(|(f, _)| f).filter(|f| f != "README.md" && f != "tf_model.h5").collect();
     want.sort();
     assert_eq!(got, want, "only what fine-tuning needs");
     assert!(got.contains(&"config.json".to_string()) && got.contains(&"model.safetensors".to_string()));
     for f in &got {
         let link = snapshot.join(f);
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "{f} links to a blob, as huggingface_hub does");
+        assert!(
+            std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+            "{f} links to a blob, as huggingface_hub does"
+        );
         assert_eq!(std::fs::read(&link).unwrap(), std::fs::read(tiny.join(f)).unwrap(), "{f}");
     }
-    let blobs = std::fs::read_dir(repo_dir.join("blobs")).unwrap().flatten().filter(|e| !e.file_name().to_string_lossy().ends_with(".lock"));
+    let blobs = std::fs::read_dir(repo_dir.join("blobs"))
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(".lock"));
     assert_eq!(blobs.count(), got.len());
 
     // A second download finds every file in the cache and fetches none again.
@@ -270,7 +297,10 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     let json_out = ok_command(&mut cmd(&["download", "acme/tiny-bert", "--json"]));
     assert_eq!(resolved(&hub), before);
     let entry: Value = serde_json::from_str(json_out.trim()).unwrap();
-    assert_eq!((entry["name"].as_str(), entry["source"].as_str(), entry["complete"].as_bool()), (Some("acme/tiny-bert"), Some("hf_cache"), Some(true)));
+    assert_eq!(
+        (entry["name"].as_str(), entry["source"].as_str(), entry["complete"].as_bool()),
+        (Some("acme/tiny-bert"), Some("hf_cache"), Some(true))
+    );
 
     // Clear errors: a name the hub does not know, a gated model without a token, no network.
     let e = fails_command(&mut cmd(&["download", "acme/no-such-model"]));
@@ -285,21 +315,38 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     let mut offline = finelab("http://127.0.0.1:9", &hf_home);
     offline.args(["train", s(&project), "--model", "acme/never-downloaded", "--epochs", "1"]);
     let e = fails_command(&mut offline);
-    assert!(e.contains("acme/never-downloaded") && e.contains("cannot reach http://127.0.0.1:9") && e.contains("neither"), "{e}");
+    assert!(
+        e.contains("acme/never-downloaded") && e.contains("cannot reach http://127.0.0.1:9") && e.contains("neither"),
+        "{e}"
+    );
 
     // Train on the downloaded model by name, and on one `finelab train` downloads first.
-    let out = ok_command(&mut cmd(&["train", s(&project), "--model", "acme/tiny-bert", "--epochs", "1", "--max-len", "32"]));
+    let out =
+        ok_command(&mut cmd(&["train", s(&project), "--model", "acme/tiny-bert", "--epochs", "1", "--max-len", "32"]));
     assert!(out.contains("completed"), "{out}");
     assert!(!hf_home.join("hub").join("models--acme--other-bert").exists());
-    let out = ok_command(&mut cmd(&["train", s(&project), "--model", "acme/other-bert", "--epochs", "1", "--max-len", "32"]));
+    let out =
+        ok_command(&mut cmd(&["train", s(&project), "--model", "acme/other-bert", "--epochs", "1", "--max-len", "32"]));
     assert!(out.contains("completed"), "{out}");
-    assert!(hf_home.join("hub").join("models--acme--other-bert").join("snapshots").join(COMMIT).join("model.safetensors").is_file());
+    assert!(hf_home
+        .join("hub")
+        .join("models--acme--other-bert")
+        .join("snapshots")
+        .join(COMMIT)
+        .join("model.safetensors")
+        .is_file());
     let runs: Value = serde_json::from_str(&ok_command(&mut cmd(&["runs", s(&project), "--json"]))).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
 
     // The API: train_setup lists the downloaded models and the endpoint; download_model is a job.
     let mut serve = cmd(&["serve", s(&project), "--addr", "127.0.0.1:0"]);
-    let mut child = serve.env("FINELAB_CONFIG_DIR", root.join("config")).env_remove("FINELAB_TOKEN").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = serve
+        .env("FINELAB_CONFIG_DIR", root.join("config"))
+        .env_remove("FINELAB_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = line.trim_end().rsplit("http://").next().unwrap();
@@ -323,7 +370,11 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     assert!(jobs.as_array().unwrap().iter().any(|j| j["id"] == job["id"] && j["kind"] == "download"), "{jobs}");
     let failed = post_api(&api, &json!({"cmd": "download_model", "name": "acme/missing"}));
     let failed = finished(&api, &failed);
-    assert_eq!((failed["status"].as_str(), failed["error"]["code"].as_str()), (Some("failed"), Some("hub_not_found")), "{failed}");
+    assert_eq!(
+        (failed["status"].as_str(), failed["error"]["code"].as_str()),
+        (Some("failed"), Some("hub_not_found")),
+        "{failed}"
+    );
     assert!(failed["error"]["message"].as_str().unwrap().contains("acme/missing"), "{failed}");
 
     // Cancel stops a download within the file under way; downloading again resumes that file.
@@ -334,7 +385,9 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
         let state = post_api(&api, &json!({"cmd": "job", "id": slow["id"]}));
         let (done, total) = (state["done"].as_u64().unwrap(), state["total"].as_u64().unwrap());
         // model.safetensors comes last: a few KB of it are in, most are not.
-        if state["message"].as_str().unwrap().ends_with("model.safetensors") && done >= total - weights.len() as u64 + 4096 {
+        if state["message"].as_str().unwrap().ends_with("model.safetensors")
+            && done >= total - weights.len() as u64 + 4096
+        {
             assert!(done + 4096 < total, "the slow link was not slow enough to cancel midway: {state}");
             break;
         }
@@ -344,7 +397,11 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
     }
     post_api(&api, &json!({"cmd": "cancel_job", "id": slow["id"]}));
     let cancelled = finished(&api, &slow);
-    assert_eq!((cancelled["status"].as_str(), cancelled["error"]["code"].as_str()), (Some("cancelled"), Some("cancelled")), "{cancelled}");
+    assert_eq!(
+        (cancelled["status"].as_str(), cancelled["error"]["code"].as_str()),
+        (Some("cancelled"), Some("cancelled")),
+        "{cancelled}"
+    );
     let slow_repo = hf_home.join("hub").join("models--acme--slow-bert");
     let parts: Vec<u64> = std::fs::read_dir(slow_repo.join("blobs"))
         .unwrap()
@@ -352,11 +409,18 @@ fn download_by_name_from_a_mirror_then_train_on_it() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
         .map(|e| e.metadata().unwrap().len())
         .collect();
-    assert!(matches!(parts.as_slice(), [n] if *n > 0 && (*n as usize) < weights.len()), "one partial weights file: {parts:?}");
+    assert!(
+        matches!(parts.as_slice(), [n] if *n > 0 && (*n as usize) < weights.len()),
+        "one partial weights file: {parts:?}"
+    );
     assert!(!slow_repo.join("snapshots").join(COMMIT).join("model.safetensors").exists());
     slow_link.store(false, Ordering::SeqCst);
     ok_command(&mut cmd(&["download", "acme/slow-bert"]));
-    let resumed = hub.requests.lock().unwrap().iter().any(|r| r.contains("slow-bert/resolve/") && r.contains("model.safetensors range ") && !r.ends_with(&format!("range 0-{}", weights.len() - 1)));
+    let resumed = hub.requests.lock().unwrap().iter().any(|r| {
+        r.contains("slow-bert/resolve/")
+            && r.contains("model.safetensors range ")
+            && !r.ends_with(&format!("range 0-{}", weights.len() - 1))
+    });
     assert!(resumed, "the second download asked for the rest of the file only: {:?}", hub.requests.lock().unwrap());
     assert_eq!(std::fs::read(slow_repo.join("snapshots").join(COMMIT).join("model.safetensors")).unwrap(), weights);
 }

@@ -35,7 +35,8 @@ fn new_import_train_eval_predict_on_real_reviews() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = reviews(tmp.path(), 1500);
     let unlabeled = tmp.path().join("unlabeled.txt");
-    std::fs::write(&unlabeled, (0..30).map(|i| format!("第{i}条还没有标注的评论，质量一般\n")).collect::<String>()).unwrap();
+    std::fs::write(&unlabeled, (0..30).map(|i| format!("第{i}条还没有标注的评论，质量一般\n")).collect::<String>())
+        .unwrap();
     ok(&["import", s(&dir), s(&unlabeled)]);
     let out = ok(&["train", s(&dir), "--model", "instant", "--seed", "42"]);
     assert!(out.contains("completed") && out.contains("model folder:") && out.contains("test macro-F1"), "{out}");
@@ -59,9 +60,22 @@ fn new_import_train_eval_predict_on_real_reviews() {
     let (n_pos, n_neg) = (support("pos"), support("neg"));
     let share = n_pos.max(n_neg) / (n_pos + n_neg);
     let majority_f1 = (2.0 * share / (share + 1.0)) / 2.0;
-    assert!(test_f1 > 0.80 && test_f1 > majority_f1 + 0.4, "test macro-F1 {test_f1} vs majority baseline {majority_f1}");
+    assert!(
+        test_f1 > 0.80 && test_f1 > majority_f1 + 0.4,
+        "test macro-F1 {test_f1} vs majority baseline {majority_f1}"
+    );
     let text = ok(&["eval", s(&dir), "--run", &run_id, "--split", "dev"]);
-    for piece in ["precision", "recall", "f1-score", "support", "macro avg", "weighted avg", "accuracy", "confusion matrix", "dev split"] {
+    for piece in [
+        "precision",
+        "recall",
+        "f1-score",
+        "support",
+        "macro avg",
+        "weighted avg",
+        "accuracy",
+        "confusion matrix",
+        "dev split",
+    ] {
         assert!(text.contains(piece), "{piece:?} missing from:\n{text}");
     }
 
@@ -83,7 +97,18 @@ fn new_import_train_eval_predict_on_real_reviews() {
         let best = scores.iter().max_by(|a, b| a.1.as_f64().partial_cmp(&b.1.as_f64()).unwrap()).unwrap().0;
         assert_eq!(p["label"], best.as_str());
     }
-    let scored = json_of(&ok(&["metrics", "--kind", "single", "--gold", s(&test), "--pred", s(&pred), "--labels", "pos,neg", "--json"]));
+    let scored = json_of(&ok(&[
+        "metrics",
+        "--kind",
+        "single",
+        "--gold",
+        s(&test),
+        "--pred",
+        s(&pred),
+        "--labels",
+        "pos,neg",
+        "--json",
+    ]));
     assert_eq!(scored, report, "eval's stored report and predict + metrics agree number for number");
 
     // stdin, no ids; the run folder stands for its model.
@@ -94,7 +119,12 @@ fn new_import_train_eval_predict_on_real_reviews() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all("{\"text\": \"非常好，推荐购买\"}\n{\"text\": \"太差了，不推荐\"}\n".as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("{\"text\": \"非常好，推荐购买\"}\n{\"text\": \"太差了，不推荐\"}\n".as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let lines: Vec<Value> = String::from_utf8(out.stdout).unwrap().lines().map(json_of).collect();
@@ -113,8 +143,19 @@ fn metrics_cli_gives_the_numbers_of_the_definitions() {
     // 10 records; gold 好评 ×6, 差评 ×4; predictions in another order, matched by id.
     let gold_labels = ["好评", "好评", "好评", "好评", "好评", "好评", "差评", "差评", "差评", "差评"];
     let pred_labels = ["好评", "好评", "好评", "好评", "差评", "差评", "差评", "差评", "差评", "好评"];
-    let gold = write("gold.jsonl", &gold_labels.iter().enumerate().map(|(i, l)| json!({"id": format!("r{i}"), "label": l})).collect::<Vec<_>>());
-    let pred = write("pred.jsonl", &pred_labels.iter().enumerate().rev().map(|(i, l)| json!({"id": format!("r{i}"), "label": l})).collect::<Vec<_>>());
+    let gold = write(
+        "gold.jsonl",
+        &gold_labels.iter().enumerate().map(|(i, l)| json!({"id": format!("r{i}"), "label": l})).collect::<Vec<_>>(),
+    );
+    let pred = write(
+        "pred.jsonl",
+        &pred_labels
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, l)| json!({"id": format!("r{i}"), "label": l}))
+            .collect::<Vec<_>>(),
+    );
     let r = json_of(&ok(&["metrics", "--kind", "single", "--gold", s(&gold), "--pred", s(&pred), "--json"]));
     // 好评: tp 4, fp 1, fn 2. 差评: tp 3, fp 2, fn 1.
     let close = |v: &Value, x: f64| assert!((v.as_f64().unwrap() - x).abs() < 1e-12, "{v} != {x}");
@@ -133,14 +174,20 @@ fn metrics_cli_gives_the_numbers_of_the_definitions() {
     assert!(text.contains("confusion matrix") && text.contains("0.7273") && text.contains("0.7000"), "{text}");
 
     // Spans, matched by line (no ids): entity-level exact match.
-    let gold_s = write("gold_s.jsonl", &[
-        json!({"text": "王小明在北京大学", "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 4, "end": 8, "label": "ORG"}]}),
-        json!({"text": "去上海", "spans": [{"start": 1, "end": 3, "label": "LOC"}]}),
-    ]);
-    let pred_s = write("pred_s.jsonl", &[
-        json!({"text": "王小明在北京大学", "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 4, "end": 6, "label": "LOC"}]}),
-        json!({"text": "去上海", "spans": [{"start": 1, "end": 3, "label": "LOC"}]}),
-    ]);
+    let gold_s = write(
+        "gold_s.jsonl",
+        &[
+            json!({"text": "王小明在北京大学", "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 4, "end": 8, "label": "ORG"}]}),
+            json!({"text": "去上海", "spans": [{"start": 1, "end": 3, "label": "LOC"}]}),
+        ],
+    );
+    let pred_s = write(
+        "pred_s.jsonl",
+        &[
+            json!({"text": "王小明在北京大学", "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 4, "end": 6, "label": "LOC"}]}),
+            json!({"text": "去上海", "spans": [{"start": 1, "end": 3, "label": "LOC"}]}),
+        ],
+    );
     let r = json_of(&ok(&["metrics", "--kind", "spans", "--gold", s(&gold_s), "--pred", s(&pred_s), "--json"]));
     // tp 2 (PER, second LOC), fp 1 (LOC 4..6), fn 1 (ORG).
     close(&r["micro avg"]["precision"], 2.0 / 3.0);
@@ -173,7 +220,10 @@ fn bad_inputs_give_clear_errors() {
         path
     };
     // Multi-label gold with a label outside the declared set.
-    let gold = write("gold.jsonl", "{\"id\": \"1\", \"labels\": [\"物流\"]}\n{\"id\": \"2\", \"labels\": [\"物流\", \"快递员\"]}\n");
+    let gold = write(
+        "gold.jsonl",
+        "{\"id\": \"1\", \"labels\": [\"物流\"]}\n{\"id\": \"2\", \"labels\": [\"物流\", \"快递员\"]}\n",
+    );
     let pred = write("pred.jsonl", "{\"id\": \"2\", \"labels\": []}\n{\"id\": \"1\", \"labels\": [\"物流\"]}\n");
     let e = fails(&["metrics", "--kind", "multi", "--gold", s(&gold), "--pred", s(&pred), "--labels", "物流,质量"]);
     assert!(e.contains("gold.jsonl:2:") && e.contains("unknown label \"快递员\""), "{e}");
@@ -308,7 +358,11 @@ fn labeling_from_the_command_line_next_annotate_undo_skip_flag_guidelines() {
     let dir = tmp.path().join("p");
     ok(&["new", s(&dir), "--kind", "single", "--labels", "pos,neg"]);
     let lines = tmp.path().join("in.jsonl");
-    std::fs::write(&lines, (1..=6).map(|i| format!("{{\"id\": \"r{i}\", \"text\": \"评论 {i}\"}}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        &lines,
+        (1..=6).map(|i| format!("{{\"id\": \"r{i}\", \"text\": \"评论 {i}\"}}\n")).collect::<String>(),
+    )
+    .unwrap();
     ok(&["import", s(&dir), s(&lines)]);
     let next = |annotator: &str, n: &str| -> Vec<String> {
         ok(&["next", s(&dir), "--annotator", annotator, "--n", n, "--json"])
@@ -331,7 +385,10 @@ fn labeling_from_the_command_line_next_annotate_undo_skip_flag_guidelines() {
     )
     .unwrap();
     let report = json_of(&ok(&["annotate", s(&dir), s(&labels), "--annotator", "vendor", "--json"]));
-    assert_eq!((report["lines"].as_u64(), report["applied"].as_u64(), report["newly_labeled"].as_u64()), (Some(6), Some(2), Some(2)));
+    assert_eq!(
+        (report["lines"].as_u64(), report["applied"].as_u64(), report["newly_labeled"].as_u64()),
+        (Some(6), Some(2), Some(2))
+    );
     let rejected: Vec<(u64, String)> = report["rejected"]
         .as_array()
         .unwrap()

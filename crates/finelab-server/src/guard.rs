@@ -2,12 +2,12 @@
 //! machine reach 127.0.0.1), the cookie that carries it for the UI's pages, and the refusals that
 //! keep a web page of another site from using a server on the user's machine.
 
-use finelab_app::ErrorCode;
 use crate::{error_response, AppState};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
+use finelab_app::ErrorCode;
 
 /// Runs before every `/api` route.
 pub(crate) async fn api_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -16,7 +16,8 @@ pub(crate) async fn api_guard(State(state): State<AppState>, request: Request, n
     // A page of another site that re-points its own name at 127.0.0.1 (DNS rebinding) reaches a
     // loopback server under that name; the token stops it too, and this keeps it from even trying.
     if state.loopback_hosts_only && !is_loopback_host(host) {
-        return error_response(ErrorCode::Forbidden,
+        return error_response(
+            ErrorCode::Forbidden,
             format!("this server answers only as localhost or 127.0.0.1, not as {host:?}"),
         );
     }
@@ -24,7 +25,8 @@ pub(crate) async fn api_guard(State(state): State<AppState>, request: Request, n
     // so any other origin is a page of another site (CSRF). Clients that are not browsers send none.
     if let Some(origin) = headers.get(header::ORIGIN) {
         if !same_origin(origin, host) {
-            return error_response(ErrorCode::Forbidden,
+            return error_response(
+                ErrorCode::Forbidden,
                 format!("requests from {origin:?} are refused: the API serves pages of http://{host} only"),
             );
         }
@@ -33,7 +35,8 @@ pub(crate) async fn api_guard(State(state): State<AppState>, request: Request, n
         .or_else(|| query_token(request.uri().query()))
         .or_else(|| cookie_token(headers, &state.cookie_name));
     if !given.is_some_and(|g| is_token(&state, g)) {
-        let mut response = error_response(ErrorCode::Unauthorized,
+        let mut response = error_response(
+            ErrorCode::Unauthorized,
             "this server needs its access token: open the address `finelab serve` printed (it ends in \
              `?token=...`), or send `Authorization: Bearer <token>`",
         );

@@ -1,6 +1,5 @@
 //! `POST /api` and the job event stream.
 
-use finelab_app::ErrorCode;
 use crate::limits::is_body_timeout;
 use crate::{error_body_response, error_response, AppState};
 use axum::body::Bytes;
@@ -11,6 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use finelab_app::api::{JobState, JobStatus, Request};
+use finelab_app::ErrorCode;
 use std::convert::Infallible;
 
 /// `POST /api`: one [`Request`] in, its JSON result out. Paths in the request must lie in the
@@ -18,7 +18,9 @@ use std::convert::Infallible;
 pub(crate) async fn api(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
-        Err(rejection) if is_body_timeout(&rejection) => return error_response(ErrorCode::Timeout, rejection.body_text()),
+        Err(rejection) if is_body_timeout(&rejection) => {
+            return error_response(ErrorCode::Timeout, rejection.body_text())
+        }
         Err(rejection) => return rejection_response(rejection.status(), rejection.body_text()),
     };
     let request: Request = match serde_json::from_slice(&body) {

@@ -4,9 +4,9 @@
 //! folders the user gave `finelab serve`: the project folder (with its `uploads/`, where browser
 //! uploads land) and each `--allow-dir`.
 
-use finelab_app::ErrorCode;
 use finelab_app::api::Request;
 use finelab_app::ErrorBody;
+use finelab_app::ErrorCode;
 use std::path::{Component, Path, PathBuf};
 
 /// The folders requests may name paths in, resolved (symbolic links followed) once at start.

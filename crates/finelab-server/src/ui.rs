@@ -2,12 +2,12 @@
 //! builds read them from disk, so a rebuilt UI shows without rebuilding the server), or read from
 //! the folder `FINELAB_UI_DIR` names.
 
-use finelab_app::ErrorCode;
 use crate::guard::{self, PageAccess};
 use crate::{error_response, AppState};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use finelab_app::ErrorCode;
 use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 

@@ -2,13 +2,13 @@
 //! bytes; they are streamed to `<project>/uploads/<name>` and the path comes back for
 //! `preview_import` and `start_import`.
 
-use finelab_app::ErrorCode;
 use crate::limits::is_body_timeout;
 use crate::{error_response, AppState};
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use finelab_app::ErrorCode;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -42,13 +42,16 @@ pub(crate) async fn upload(
             "bytes": bytes,
         }))
         .into_response(),
-        Err(SaveError::TooLarge) => error_response(ErrorCode::TooLarge,
+        Err(SaveError::TooLarge) => error_response(
+            ErrorCode::TooLarge,
             format!("the file is larger than {} bytes, the most this server accepts", state.max_upload_bytes),
         ),
         Err(SaveError::Interrupted(e)) if is_body_timeout(&e) => {
             error_response(ErrorCode::Timeout, format!("the upload stopped: {e}"))
         }
-        Err(SaveError::Interrupted(e)) => error_response(ErrorCode::BadRequest, format!("the upload was interrupted: {e}")),
+        Err(SaveError::Interrupted(e)) => {
+            error_response(ErrorCode::BadRequest, format!("the upload was interrupted: {e}"))
+        }
         Err(SaveError::Io(path, e)) => error_response(ErrorCode::Io, format!("{}: {e}", path.display())),
     }
 }

@@ -12,12 +12,28 @@ fn main() {
         .collect();
     let t = Instant::now();
     let n_terms: usize = texts.iter().map(|t| finelab_store::search::index_terms(t).split(' ').count()).sum();
-    println!("terms: {n_terms} ({:.1} a record), computing them: {:.2} s", n_terms as f64 / texts.len() as f64, t.elapsed().as_secs_f64());
+    println!(
+        "terms: {n_terms} ({:.1} a record), computing them: {:.2} s",
+        n_terms as f64 / texts.len() as f64,
+        t.elapsed().as_secs_f64()
+    );
     for (name, create, setup) in [
         ("detail=none", "CREATE VIRTUAL TABLE s USING fts5(terms, content='', detail=none)", ""),
-        ("detail=none columnsize=0", "CREATE VIRTUAL TABLE s USING fts5(terms, content='', detail=none, columnsize=0)", ""),
-        ("+ hashsize 64MB", "CREATE VIRTUAL TABLE s USING fts5(terms, content='', detail=none, columnsize=0)", "INSERT INTO s(s, rank) VALUES('hashsize', 67108864);"),
-        ("+ automerge 16", "CREATE VIRTUAL TABLE s USING fts5(terms, content='', detail=none, columnsize=0)", "INSERT INTO s(s, rank) VALUES('hashsize', 67108864); INSERT INTO s(s, rank) VALUES('automerge', 16);"),
+        (
+            "detail=none columnsize=0",
+            "CREATE VIRTUAL TABLE s USING fts5(terms, content='', detail=none, columnsize=0)",
+            "",
+        ),
+        (
+            "+ hashsize 64MB",
+            "CREATE VIRTUAL TABLE s USING fts5(terms, content='', detail=none, columnsize=0)",
+            "INSERT INTO s(s, rank) VALUES('hashsize', 67108864);",
+        ),
+        (
+            "+ automerge 16",
+            "CREATE VIRTUAL TABLE s USING fts5(terms, content='', detail=none, columnsize=0)",
+            "INSERT INTO s(s, rank) VALUES('hashsize', 67108864); INSERT INTO s(s, rank) VALUES('automerge', 16);",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let conn = rusqlite::Connection::open(dir.path().join("s.sqlite")).unwrap();
@@ -40,7 +56,12 @@ fn main() {
             let mut stmt = conn.prepare("SELECT rowid FROM s WHERE s MATCH ?1 LIMIT 51").unwrap();
             n += stmt.query_map([q], |r| r.get::<_, i64>(0)).unwrap().count();
         }
-        let size = std::fs::metadata(dir.path().join("s.sqlite")).unwrap().len() + std::fs::metadata(dir.path().join("s.sqlite-wal")).map(|m| m.len()).unwrap_or(0);
-        println!("{name}: build {build:.2} s, 4 queries {:.2} ms ({n} rows), {:.0} MB", t.elapsed().as_secs_f64() * 1e3, size as f64 / 1e6);
+        let size = std::fs::metadata(dir.path().join("s.sqlite")).unwrap().len()
+            + std::fs::metadata(dir.path().join("s.sqlite-wal")).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "{name}: build {build:.2} s, 4 queries {:.2} ms ({n} rows), {:.0} MB",
+            t.elapsed().as_secs_f64() * 1e3,
+            size as f64 / 1e6
+        );
     }
 }

@@ -26,7 +26,9 @@ fn main() {
         let rec = store.next_record("bench", after).unwrap().expect("an unlabeled record");
         next_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        store.annotate(rec.record.seq, "bench", &Action::Label { value: AnnotationValue::Label(label.clone()) }).unwrap();
+        store
+            .annotate(rec.record.seq, "bench", &Action::Label { value: AnnotationValue::Label(label.clone()) })
+            .unwrap();
         annotate_ms.push(t.elapsed().as_secs_f64() * 1e3);
         after = Some(rec.record.seq);
     }
@@ -46,14 +48,31 @@ fn main() {
     println!("next_unlabeled_random_ms p50 {p50:.3} p95 {p95:.3} p99 {p99:.3}");
     let (p50, p95, p99) = percentiles(annotate_ms);
     println!("annotate_commit_ms p50 {p50:.3} p95 {p95:.3} p99 {p99:.3}");
-    let queries = ["物流", "退款", "客服态度", "好", "性价比高", "电池续航", "shipping", "refund", "batt", "quality great", "#12345", "不存在的词"];
+    let queries = [
+        "物流",
+        "退款",
+        "客服态度",
+        "好",
+        "性价比高",
+        "电池续航",
+        "shipping",
+        "refund",
+        "batt",
+        "quality great",
+        "#12345",
+        "不存在的词",
+    ];
     let mut all = Vec::new();
     for q in queries {
         let mut times = Vec::new();
         let mut hits = 0;
         for _ in 0..20 {
             let t = Instant::now();
-            hits = store.search(&SearchQuery { text: Some(q.into()), limit: Some(50), ..Default::default() }).unwrap().hits.len();
+            hits = store
+                .search(&SearchQuery { text: Some(q.into()), limit: Some(50), ..Default::default() })
+                .unwrap()
+                .hits
+                .len();
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let (p50, p95, _) = percentiles(times.clone());

@@ -124,7 +124,9 @@ impl Store {
     /// Rebuilds every derived table from the log (a repair tool; the log is the truth).
     pub fn rebuild_derived_state(&mut self) -> Result<()> {
         let tx = crate::project::write_tx(&mut self.conn)?;
-        tx.execute_batch("DELETE FROM current_labels; DELETE FROM current_annotations; UPDATE records SET n_labeled = 0;")?;
+        tx.execute_batch(
+            "DELETE FROM current_labels; DELETE FROM current_annotations; UPDATE records SET n_labeled = 0;",
+        )?;
         let pairs: Vec<(i64, String)> = {
             let mut stmt = tx.prepare("SELECT DISTINCT record_id, annotator FROM annotations")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -288,7 +290,8 @@ pub(crate) fn recompute(conn: &Connection, seq: i64, annotator: &str) -> Result<
             "SELECT id, action, value, undoes, created_at FROM annotations
              WHERE record_id = ?1 AND annotator = ?2 ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![seq, annotator], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        let rows =
+            stmt.query_map(params![seq, annotator], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     let undone: std::collections::HashSet<i64> = entries.iter().filter_map(|e| e.3).collect();
@@ -337,12 +340,20 @@ pub(crate) fn write_current(
                value = excluded.value, skipped = excluded.skipped, flagged = excluded.flagged,
                updated_at = excluded.updated_at",
         )?
-        .execute(params![seq, annotator, value.map(|v| v.0), value.map(|v| v.1), skipped, flagged, updated_at])?;
+        .execute(params![
+            seq,
+            annotator,
+            value.map(|v| v.0),
+            value.map(|v| v.1),
+            skipped,
+            flagged,
+            updated_at
+        ])?;
     }
     if let Some((_, json)) = value {
         let parsed: AnnotationValue = serde_json::from_str(json)?;
-        let mut insert =
-            conn.prepare_cached("INSERT OR IGNORE INTO current_labels (record_id, annotator, label) VALUES (?1, ?2, ?3)")?;
+        let mut insert = conn
+            .prepare_cached("INSERT OR IGNORE INTO current_labels (record_id, annotator, label) VALUES (?1, ?2, ?3)")?;
         for name in parsed.label_names() {
             insert.execute(params![seq, annotator, name])?;
         }

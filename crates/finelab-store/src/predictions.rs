@@ -112,7 +112,8 @@ impl Store {
 
     /// How many predictions `run` has stored.
     pub fn n_predictions(&self, run: &str) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT count(*) FROM predictions WHERE run_id = ?1", [run], |r| r.get::<_, i64>(0))? as u64)
+        Ok(self.conn.query_row("SELECT count(*) FROM predictions WHERE run_id = ?1", [run], |r| r.get::<_, i64>(0))?
+            as u64)
     }
 
     /// Sequence numbers of records by stable id (ids not found are left out).
@@ -134,8 +135,9 @@ impl Store {
 
     /// Up to `limit` unlabeled records after `after_seq`, as (sequence number, text), in order.
     pub fn unlabeled_texts(&self, after_seq: i64, limit: usize) -> Result<Vec<(i64, String)>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT id, text FROM records WHERE n_labeled = 0 AND id > ?1 ORDER BY id LIMIT ?2")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, text FROM records WHERE n_labeled = 0 AND id > ?1 ORDER BY id LIMIT ?2")?;
         let rows = stmt.query_map(params![after_seq, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -162,12 +164,19 @@ impl Store {
         )?;
         let row = stmt
             .query_row([seq], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<f64>>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<f64>>(3)?,
+                ))
             })
             .optional()?;
         match row {
             None => Ok(None),
-            Some((run, value, label, score)) => Ok(Some(Suggestion { run, value: serde_json::from_str(&value)?, label, score })),
+            Some((run, value, label, score)) => {
+                Ok(Some(Suggestion { run, value: serde_json::from_str(&value)?, label, score }))
+            }
         }
     }
 
@@ -203,8 +212,11 @@ impl Store {
             conds.push("p.gold IS NOT NULL AND p.gold <> p.value".into());
         }
         let filter = conds.join(" AND ");
-        let total: i64 =
-            self.conn.query_row(&format!("SELECT count(*) FROM predictions p WHERE {filter}"), params_from_iter(args.iter()), |r| r.get(0))?;
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM predictions p WHERE {filter}"),
+            params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
         let limit = query.limit.unwrap_or(50).clamp(1, 1000) as i64;
         let offset = query.offset.unwrap_or(0).min(i64::MAX as u64) as i64;
         let mut page_args = args.clone();
@@ -249,7 +261,9 @@ impl Store {
     /// Fails unless `run` has predictions.
     pub fn require_predictions(&self, run: &str) -> Result<()> {
         if self.n_predictions(run)? == 0 {
-            return Err(Error::Invalid(format!("run {run} has no stored predictions (it ran before predictions were kept, or it did not finish)")));
+            return Err(Error::Invalid(format!(
+                "run {run} has no stored predictions (it ran before predictions were kept, or it did not finish)"
+            )));
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! Opening and creating projects; settings, labels, records and statistics.
 
 use crate::{
-    AnnotationValue, CurrentAnnotation, Error, LabelDef, NewProject, ProjectKind, ProjectSettings,
-    Record, RecordView, Result, Split, SplitRatios, Stats, Turn, DB_FILE,
+    AnnotationValue, CurrentAnnotation, Error, LabelDef, NewProject, ProjectKind, ProjectSettings, Record, RecordView,
+    Result, Split, SplitRatios, Stats, Turn, DB_FILE,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
@@ -104,10 +104,7 @@ impl Store {
     }
 
     pub(crate) fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        Ok(self.conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
 
     pub(crate) fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
@@ -122,8 +119,7 @@ impl Store {
     /// The project's settings.
     pub fn settings(&self) -> Result<ProjectSettings> {
         let get = |key: &str| -> Result<String> {
-            self.setting(key)?
-                .ok_or_else(|| Error::Invalid(format!("project setting {key:?} is missing")))
+            self.setting(key)?.ok_or_else(|| Error::Invalid(format!("project setting {key:?} is missing")))
         };
         Ok(ProjectSettings {
             name: get("name")?,
@@ -137,9 +133,7 @@ impl Store {
 
     /// The project's kind.
     pub fn kind(&self) -> Result<ProjectKind> {
-        self.setting("kind")?
-            .ok_or_else(|| Error::Invalid("project setting \"kind\" is missing".into()))?
-            .parse()
+        self.setting("kind")?.ok_or_else(|| Error::Invalid("project setting \"kind\" is missing".into()))?.parse()
     }
 
     /// Replaces the annotation guidelines.
@@ -149,9 +143,8 @@ impl Store {
 
     /// The label set in display order.
     pub fn labels(&self) -> Result<Vec<LabelDef>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, color, hotkey, description FROM labels ORDER BY position, id")?;
+        let mut stmt =
+            self.conn.prepare("SELECT name, color, hotkey, description FROM labels ORDER BY position, id")?;
         let rows = stmt.query_map([], |r| {
             Ok(LabelDef { name: r.get(0)?, color: r.get(1)?, hotkey: r.get(2)?, description: r.get(3)? })
         })?;
@@ -180,9 +173,8 @@ impl Store {
             labels.insert(label.name, 0);
         }
         {
-            let mut stmt = self.conn.prepare(
-                "SELECT label, count(DISTINCT record_id) FROM current_labels GROUP BY label",
-            )?;
+            let mut stmt =
+                self.conn.prepare("SELECT label, count(DISTINCT record_id) FROM current_labels GROUP BY label")?;
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
             for row in rows {
                 let (label, n) = row?;
@@ -250,10 +242,7 @@ impl Store {
     pub(crate) fn record_view(&self, seq: i64) -> Result<RecordView> {
         let record = self.record_row(seq)?;
         let annotations = self.current_annotations(seq)?;
-        let latest = annotations
-            .iter()
-            .filter(|a| a.value.is_some())
-            .max_by_key(|a| a.updated_at);
+        let latest = annotations.iter().filter(|a| a.value.is_some()).max_by_key(|a| a.updated_at);
         Ok(RecordView {
             value: latest.and_then(|a| a.value.clone()),
             annotator: latest.map(|a| a.annotator.clone()),
@@ -269,7 +258,13 @@ impl Store {
              WHERE record_id = ?1 ORDER BY annotator",
         )?;
         let rows = stmt.query_map([seq], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?, r.get::<_, bool>(3)?, r.get::<_, i64>(4)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -297,11 +292,7 @@ impl Store {
         if found.is_none() {
             found = self
                 .conn
-                .query_row(
-                    "SELECT r.id FROM records r WHERE r.n_labeled = 0 ORDER BY r.id LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT r.id FROM records r WHERE r.n_labeled = 0 ORDER BY r.id LIMIT 1", [], |r| r.get(0))
                 .optional()?;
         }
         found.map(|seq| self.record_view(seq)).transpose()
@@ -357,9 +348,7 @@ fn validate_label_set(labels: &[LabelDef]) -> Result<()> {
 
 pub(crate) fn validate_label_name(name: &str) -> Result<()> {
     if name.trim().is_empty() || name.trim() != name {
-        return Err(Error::Invalid(format!(
-            "label name {name:?} is empty or has leading/trailing spaces"
-        )));
+        return Err(Error::Invalid(format!("label name {name:?} is empty or has leading/trailing spaces")));
     }
     if name.contains('|') {
         return Err(Error::Invalid(format!("label name {name:?} may not contain '|'")));

@@ -149,8 +149,11 @@ impl Store {
             RunUpdate::Trained { status, dev_report, test_report, model_dir } => self.conn.execute(
                 "UPDATE runs SET trained_status = ?2, dev_report = ?3, test_report = ?4, model_dir = ?5 WHERE id = ?1",
                 params![
-                    id, status, dev_report.as_ref().map(|v| v.to_string()),
-                    test_report.as_ref().map(|v| v.to_string()), model_dir
+                    id,
+                    status,
+                    dev_report.as_ref().map(|v| v.to_string()),
+                    test_report.as_ref().map(|v| v.to_string()),
+                    model_dir
                 ],
             )?,
             RunUpdate::PredictionsStored => self.conn.execute(
@@ -171,7 +174,8 @@ impl Store {
 
     /// Every run, newest first.
     pub fn runs(&self) -> Result<Vec<RunRow>> {
-        let mut stmt = self.conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, id DESC"))?;
+        let mut stmt =
+            self.conn.prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, id DESC"))?;
         let rows = stmt.query_map([], run_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -421,7 +421,8 @@ impl Store {
             // The write lock on the index first (see `project::write_tx`): the watermark read
             // below must not be overtaken by another indexer.
             tx.execute("UPDATE search.search_meta SET value = value WHERE 0", [])?;
-            let wm: i64 = tx.query_row("SELECT value FROM search.search_meta WHERE key = 'indexed_upto'", [], |r| r.get(0))?;
+            let wm: i64 =
+                tx.query_row("SELECT value FROM search.search_meta WHERE key = 'indexed_upto'", [], |r| r.get(0))?;
             let mut last = wm;
             let mut n = 0u64;
             {
@@ -546,7 +547,8 @@ impl Store {
                 "SELECT r.id FROM records r LEFT JOIN predictions s ON s.record_id = r.id AND s.run_id = ?
                  WHERE r.id > ?{text_filter}{filters} ORDER BY s.score IS NULL, s.score {dir}, r.id LIMIT ? OFFSET ?"
             );
-            let mut a = vec![run_id.map(Value::Text).unwrap_or(Value::Null), Value::Integer(query.after_seq.unwrap_or(0))];
+            let mut a =
+                vec![run_id.map(Value::Text).unwrap_or(Value::Null), Value::Integer(query.after_seq.unwrap_or(0))];
             if let Some(n) = &needle {
                 a.push(Value::Text(n.clone()));
             }
@@ -554,7 +556,8 @@ impl Store {
             a.push(Value::Integer(limit as i64));
             a.push(Value::Integer(query.offset.unwrap_or(0).min(i64::MAX as u64) as i64));
             let mut stmt = self.conn.prepare(&sql)?;
-            let seqs = stmt.query_map(params_from_iter(a), |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let seqs =
+                stmt.query_map(params_from_iter(a), |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
             return Ok((seqs, None));
         }
         let mut seqs: Vec<i64> = Vec::new();
@@ -577,7 +580,12 @@ impl Store {
                          WHERE search_index MATCH ? AND f.rowid > ? AND f.rowid <= ?
                            AND fl_contains(r.text, ?){filters} ORDER BY f.rowid LIMIT ?"
                     );
-                    let mut a = vec![Value::Text(fts.clone()), Value::Integer(after), Value::Integer(wm), Value::Text(needle.clone())];
+                    let mut a = vec![
+                        Value::Text(fts.clone()),
+                        Value::Integer(after),
+                        Value::Integer(wm),
+                        Value::Text(needle.clone()),
+                    ];
                     a.extend(args.iter().cloned());
                     a.push(Value::Integer(want as i64));
                     run(&sql, a, &mut seqs)?;
@@ -594,7 +602,8 @@ impl Store {
             }
             (needle, _) => {
                 let text_filter = if needle.is_some() { " AND fl_contains(r.text, ?)" } else { "" };
-                let sql = format!("SELECT r.id FROM records r WHERE r.id > ?{text_filter}{filters} ORDER BY r.id LIMIT ?");
+                let sql =
+                    format!("SELECT r.id FROM records r WHERE r.id > ?{text_filter}{filters} ORDER BY r.id LIMIT ?");
                 let mut a = vec![Value::Integer(after)];
                 if let Some(n) = needle {
                     a.push(Value::Text(n.clone()));

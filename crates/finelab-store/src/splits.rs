@@ -64,9 +64,9 @@ impl Store {
     /// Labeled records per split (`assigned` is 0).
     pub fn split_totals(&self) -> Result<SplitSummary> {
         let mut totals = [0u64; 3];
-        let mut stmt = self.conn.prepare(
-            "SELECT split, count(*) FROM records WHERE split IS NOT NULL AND n_labeled > 0 GROUP BY split",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT split, count(*) FROM records WHERE split IS NOT NULL AND n_labeled > 0 GROUP BY split")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (split, n) = row?;
@@ -101,9 +101,8 @@ pub(crate) fn assign_in(conn: &Connection, only: Option<&[i64]>) -> Result<u64> 
     // Count the records that have a split but are not counted yet (labeled ones only: an
     // unlabeled record's stratum is not known).
     let uncounted: Vec<i64> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id FROM records WHERE split IS NOT NULL AND stratum IS NULL AND n_labeled > 0",
-        )?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM records WHERE split IS NOT NULL AND stratum IS NULL AND n_labeled > 0")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };

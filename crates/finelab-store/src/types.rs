@@ -33,9 +33,9 @@ impl std::str::FromStr for ProjectKind {
             "single" => Ok(ProjectKind::Single),
             "multi" => Ok(ProjectKind::Multi),
             "spans" => Ok(ProjectKind::Spans),
-            other => Err(crate::Error::Invalid(format!(
-                "unknown project kind {other:?}; expected single, multi or spans"
-            ))),
+            other => {
+                Err(crate::Error::Invalid(format!("unknown project kind {other:?}; expected single, multi or spans")))
+            }
         }
     }
 }
@@ -55,10 +55,8 @@ pub struct LabelDef {
 }
 
 /// Colours given to labels that come without one (Tableau 10).
-pub const PALETTE: &[&str] = &[
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
-    "#bab0ac",
-];
+pub const PALETTE: &[&str] =
+    &["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 
 impl LabelDef {
     /// A label with the default colour and hotkey for its position in the label set.
@@ -93,8 +91,8 @@ impl Default for SplitRatios {
 impl SplitRatios {
     /// Validates raw proportions.
     pub fn new(train: f64, dev: f64, test: f64) -> crate::Result<SplitRatios> {
-        let ok = [train, dev, test].iter().all(|x| x.is_finite() && *x >= 0.0)
-            && ((train + dev + test) - 1.0).abs() < 1e-6;
+        let ok =
+            [train, dev, test].iter().all(|x| x.is_finite() && *x >= 0.0) && ((train + dev + test) - 1.0).abs() < 1e-6;
         if !ok {
             return Err(crate::Error::Invalid(format!(
                 "split ratios must be non-negative and sum to 1, got {train}, {dev}, {test}"
@@ -308,9 +306,7 @@ impl std::str::FromStr for Split {
             "train" => Ok(Split::Train),
             "dev" => Ok(Split::Dev),
             "test" => Ok(Split::Test),
-            other => Err(crate::Error::Invalid(format!(
-                "unknown split {other:?}; expected train, dev or test"
-            ))),
+            other => Err(crate::Error::Invalid(format!("unknown split {other:?}; expected train, dev or test"))),
         }
     }
 }

@@ -14,7 +14,13 @@ fn lines_project(dir: &std::path::Path, kind: ProjectKind, labels: &[&str], line
     lines_project_with(dir, kind, labels, lines, &ImportOptions::default())
 }
 
-fn lines_project_with(dir: &std::path::Path, kind: ProjectKind, labels: &[&str], lines: &[&str], options: &ImportOptions) -> Store {
+fn lines_project_with(
+    dir: &std::path::Path,
+    kind: ProjectKind,
+    labels: &[&str],
+    lines: &[&str],
+    options: &ImportOptions,
+) -> Store {
     let mut store = new_project(&dir.join("p"), kind, labels);
     let path = write(dir, "in.txt", lines.join("\n"));
     let report = import(&mut store, &path, options);
@@ -52,7 +58,7 @@ fn label_undo_and_queue() {
     let view = s.record_by_seq(first.record.seq).unwrap();
     assert_eq!(view.annotations.len(), 2);
     assert_eq!(view.annotator.as_deref(), Some("bob"));
-    assert_eq!(s.stats().unwrap().annotators, vec!["ann", "bob", ]);
+    assert_eq!(s.stats().unwrap().annotators, vec!["ann", "bob",]);
     // Undo is per annotator.
     s.undo("bob").unwrap();
     assert_eq!(s.record_by_seq(first.record.seq).unwrap().value, Some(AnnotationValue::Label("pos".into())));
@@ -69,7 +75,9 @@ fn invalid_annotations_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = lines_project(tmp.path(), ProjectKind::Spans, &["LOC"], &["我在北京😀"]);
     let spans = |v: Vec<(usize, usize, &str)>| Action::Label {
-        value: AnnotationValue::Spans(v.into_iter().map(|(start, end, l)| Span { start, end, label: l.into() }).collect()),
+        value: AnnotationValue::Spans(
+            v.into_iter().map(|(start, end, l)| Span { start, end, label: l.into() }).collect(),
+        ),
     };
     assert!(s.annotate(1, "a", &spans(vec![(2, 4, "LOC")])).is_ok());
     assert!(s.annotate(1, "a", &spans(vec![(4, 5, "LOC")])).is_ok(), "the emoji is one code point");
@@ -90,14 +98,29 @@ fn splits_are_stratified_and_stable() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = new_project(&tmp.path().join("p"), ProjectKind::Single, &["a", "b"]);
     let jsonl = |range: std::ops::Range<usize>| -> String {
-        range.map(|i| format!("{{\"id\": \"r{i}\", \"text\": \"text {i}\", \"label\": \"{}\"}}\n", if i % 5 == 0 { "b" } else { "a" })).collect()
+        range
+            .map(|i| {
+                format!(
+                    "{{\"id\": \"r{i}\", \"text\": \"text {i}\", \"label\": \"{}\"}}\n",
+                    if i % 5 == 0 { "b" } else { "a" }
+                )
+            })
+            .collect()
     };
     import(&mut s, &write(tmp.path(), "1.jsonl", jsonl(0..500)), &ImportOptions::default());
     // The import gave its labeled records their splits in its own transaction.
     let first = s.assign_splits().unwrap();
     assert_eq!((first.assigned, first.train, first.dev, first.test), (0, 400, 50, 50));
     let count = |s: &Store, label: &str, split: Split| {
-        s.search(&SearchQuery { label: Some(label.into()), split: Some(split), limit: Some(10_000), ..Default::default() }).unwrap().hits.len()
+        s.search(&SearchQuery {
+            label: Some(label.into()),
+            split: Some(split),
+            limit: Some(10_000),
+            ..Default::default()
+        })
+        .unwrap()
+        .hits
+        .len()
     };
     assert_eq!((count(&s, "b", Split::Train), count(&s, "b", Split::Dev), count(&s, "b", Split::Test)), (80, 10, 10));
     let before: Vec<_> = s.labeled_records().unwrap().into_iter().map(|r| (r.id, r.split)).collect();
@@ -112,11 +135,24 @@ fn splits_are_stratified_and_stable() {
 #[test]
 fn search_chinese_and_english_before_and_after_indexing() {
     let tmp = tempfile::tempdir().unwrap();
-    let lines = ["物流很快，包装完好", "快递太慢了", "Shipping was FAST", "The shipment was lost", "质量一般，物流还行", "好", "iPhone15很好用😀"];
+    let lines = [
+        "物流很快，包装完好",
+        "快递太慢了",
+        "Shipping was FAST",
+        "The shipment was lost",
+        "质量一般，物流还行",
+        "好",
+        "iPhone15很好用😀",
+    ];
     let no_index = ImportOptions { skip_search_index: true, ..Default::default() };
     let mut s = lines_project_with(tmp.path(), ProjectKind::Single, &["pos"], &lines, &no_index);
     let find = |s: &Store, q: &str| -> Vec<String> {
-        s.search(&SearchQuery { text: Some(q.into()), ..Default::default() }).unwrap().hits.into_iter().map(|h| h.record.text).collect()
+        s.search(&SearchQuery { text: Some(q.into()), ..Default::default() })
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.record.text)
+            .collect()
     };
     let cases: &[(&str, &[usize])] = &[
         ("物流", &[0, 4]),
@@ -157,15 +193,29 @@ fn search_chinese_and_english_before_and_after_indexing() {
     s.annotate(1, "a", &label("pos")).unwrap();
     let labeled = s.search(&SearchQuery { status: Some(Status::Labeled), ..Default::default() }).unwrap();
     assert_eq!(labeled.hits.len(), 1);
-    let page = s.search(&SearchQuery { status: Some(Status::Unlabeled), limit: Some(4), ..Default::default() }).unwrap();
+    let page =
+        s.search(&SearchQuery { status: Some(Status::Unlabeled), limit: Some(4), ..Default::default() }).unwrap();
     assert_eq!(page.hits.len(), 4);
-    let rest = s.search(&SearchQuery { status: Some(Status::Unlabeled), after_seq: page.next_after, ..Default::default() }).unwrap();
+    let rest = s
+        .search(&SearchQuery { status: Some(Status::Unlabeled), after_seq: page.next_after, ..Default::default() })
+        .unwrap();
     assert_eq!(rest.hits.len(), 4);
     assert_eq!(rest.next_after, None);
     // Offsets, with and without filters, and counts.
-    let all: Vec<i64> = s.search(&SearchQuery { limit: Some(100), ..Default::default() }).unwrap().hits.iter().map(|h| h.record.seq).collect();
+    let all: Vec<i64> = s
+        .search(&SearchQuery { limit: Some(100), ..Default::default() })
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| h.record.seq)
+        .collect();
     let at = |offset: u64, status: Option<Status>| -> Vec<i64> {
-        s.search(&SearchQuery { offset: Some(offset), limit: Some(2), status, ..Default::default() }).unwrap().hits.iter().map(|h| h.record.seq).collect()
+        s.search(&SearchQuery { offset: Some(offset), limit: Some(2), status, ..Default::default() })
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| h.record.seq)
+            .collect()
     };
     assert_eq!(at(3, None), all[3..5].to_vec());
     assert_eq!(at(8, None), all[8..9].to_vec());
@@ -173,7 +223,10 @@ fn search_chinese_and_english_before_and_after_indexing() {
     let unlabeled: Vec<i64> = all.iter().copied().filter(|&q| q != 1).collect();
     assert_eq!(at(2, Some(Status::Unlabeled)), unlabeled[2..4].to_vec());
     assert_eq!(s.count_matches(&SearchQuery { text: Some("物流".into()), ..Default::default() }, 100).unwrap(), 3);
-    assert_eq!(s.count_matches(&SearchQuery { status: Some(Status::Unlabeled), ..Default::default() }, 100).unwrap(), 8);
+    assert_eq!(
+        s.count_matches(&SearchQuery { status: Some(Status::Unlabeled), ..Default::default() }, 100).unwrap(),
+        8
+    );
     assert_eq!(s.count_matches(&SearchQuery { status: Some(Status::Unlabeled), ..Default::default() }, 5).unwrap(), 5);
     assert_eq!(s.count_matches(&SearchQuery::default(), 5).unwrap(), 9);
 }
@@ -186,7 +239,10 @@ fn newer_database_is_refused_and_log_is_append_only() {
     let db = dir.join(finelab_store::DB_FILE);
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        assert_eq!(conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), finelab_store::latest_version() as i64);
+        assert_eq!(
+            conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(),
+            finelab_store::latest_version() as i64
+        );
         conn.execute("INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (1, 'x', 'label', '{\"label\":\"pos\"}', 0)", []).unwrap();
         let err = conn.execute("DELETE FROM annotations", []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{err}");
@@ -260,7 +316,9 @@ fn two_imports_at_once_both_succeed_and_share_no_duplicate() {
         .into_iter()
         .map(|file| {
             let dir = dir.clone();
-            std::thread::spawn(move || Store::open(&dir).unwrap().import(&file, &ImportOptions::default(), &mut |_| true))
+            std::thread::spawn(move || {
+                Store::open(&dir).unwrap().import(&file, &ImportOptions::default(), &mut |_| true)
+            })
         })
         .collect();
     let reports: Vec<_> = handles.into_iter().map(|h| h.join().unwrap().expect("both imports succeed")).collect();
@@ -273,7 +331,8 @@ fn two_imports_at_once_both_succeed_and_share_no_duplicate() {
     assert_eq!(records.iter().filter(|r| r.split.is_none()).count(), 0, "every labeled record has its split");
     // Stratified as one import would have been: 80/10/10 within each label, give or take one.
     let n = |label: &str, split: Split| {
-        records.iter().filter(|r| r.split == Some(split) && r.value == AnnotationValue::Label(label.into())).count() as i64
+        records.iter().filter(|r| r.split == Some(split) && r.value == AnnotationValue::Label(label.into())).count()
+            as i64
     };
     for (label, total) in [("a", 44_000i64), ("b", 11_000)] {
         assert!((n(label, Split::Train) - total * 8 / 10).abs() <= 2, "{label} train {}", n(label, Split::Train));

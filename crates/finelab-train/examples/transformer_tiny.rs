@@ -73,7 +73,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..TrainOptions::default()
         })?;
         let outcome = train(&dataset, &config, &out.join(name), &mut |_| Control::Continue)?;
-        println!("{name}: dev macro-F1 {:.3}, folder {}", outcome.epochs.last().map_or(0.0, |e| e.dev_macro_f1), outcome.model_dir.display());
+        println!(
+            "{name}: dev macro-F1 {:.3}, folder {}",
+            outcome.epochs.last().map_or(0.0, |e| e.dev_macro_f1),
+            outcome.model_dir.display()
+        );
     }
     Ok(())
 }

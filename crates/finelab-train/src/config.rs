@@ -193,7 +193,9 @@ impl TrainConfig {
             other => {
                 return Err(Error::InvalidConfig {
                     field: "device",
-                    message: format!("{other:?} is not available: the instant family runs on the CPU (use auto or cpu)"),
+                    message: format!(
+                        "{other:?} is not available: the instant family runs on the CPU (use auto or cpu)"
+                    ),
                 })
             }
         };

@@ -159,7 +159,8 @@ pub(crate) fn evaluate(
                 .collect();
             let flat: Vec<Vec<f32>> = probs.into_iter().map(|mut p| p.remove(0)).collect();
             let thresholds = if tune {
-                let bits: Vec<Vec<bool>> = gold.iter().map(|g| labels.iter().map(|l| g.contains(l)).collect()).collect();
+                let bits: Vec<Vec<bool>> =
+                    gold.iter().map(|g| labels.iter().map(|l| g.contains(l)).collect()).collect();
                 tune_thresholds(&flat, &bits, labels.len())
             } else {
                 thresholds.to_vec()
@@ -191,12 +192,7 @@ pub(crate) fn argmax(values: &[f32]) -> usize {
 }
 
 pub(crate) fn multi_labels(probs: &[f32], thresholds: &[f32], labels: &[String]) -> Vec<String> {
-    labels
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| probs[*i] >= thresholds[*i])
-        .map(|(_, l)| l.clone())
-        .collect()
+    labels.iter().enumerate().filter(|(i, _)| probs[*i] >= thresholds[*i]).map(|(_, l)| l.clone()).collect()
 }
 
 /// A span found by the model, with its confidence (mean probability of its tags).

@@ -8,13 +8,18 @@ use crate::error::{Error, Result};
 /// Checks that this build can use `requested` (`auto`, `cpu`, `cuda`, `metal`) without touching
 /// the hardware: a GPU back end left out of the build is refused here, before any run starts.
 pub fn check_device(requested: &str) -> Result<()> {
-    let unavailable = |reason: &str| Err(Error::DeviceUnavailable { requested: requested.into(), reason: reason.into() });
+    let unavailable =
+        |reason: &str| Err(Error::DeviceUnavailable { requested: requested.into(), reason: reason.into() });
     match requested {
         "auto" | "cpu" => Ok(()),
         "cuda" if cfg!(feature = "cuda") => Ok(()),
-        "cuda" => unavailable("this Finelab was built without CUDA support (rebuild with `--features cuda`); use --device auto or cpu"),
+        "cuda" => unavailable(
+            "this Finelab was built without CUDA support (rebuild with `--features cuda`); use --device auto or cpu",
+        ),
         "metal" if cfg!(feature = "metal") => Ok(()),
-        "metal" => unavailable("this Finelab was built without Metal support (rebuild with `--features metal`); use --device auto or cpu"),
+        "metal" => unavailable(
+            "this Finelab was built without Metal support (rebuild with `--features metal`); use --device auto or cpu",
+        ),
         _ => unavailable("expected auto, cpu, cuda or metal"),
     }
 }

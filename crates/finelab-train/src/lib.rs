@@ -27,9 +27,9 @@ pub mod transformer;
 
 pub use config::{TrainConfig, TrainOptions};
 pub use data::{Dataset, Example, Target, Task};
-pub use error::{Error, Result};
 pub use decode::{Prediction, ScoredSpan};
-pub use predictor::Predictor;
+pub use error::{Error, Result};
 pub use metrics::{Report, Span};
+pub use predictor::Predictor;
 pub use progress::{Control, Progress, MAX_STEP_EVENT_GAP};
 pub use train::{train, EpochSummary, TrainOutcome};

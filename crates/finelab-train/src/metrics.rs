@@ -118,10 +118,7 @@ impl Report {
             out.insert("samples avg".into(), scores_json(samples));
         }
         if let Some(confusion) = &self.confusion {
-            out.insert(
-                "confusion".into(),
-                json!({"labels": confusion.labels, "matrix": confusion.matrix}),
-            );
+            out.insert("confusion".into(), json!({"labels": confusion.labels, "matrix": confusion.matrix}));
         }
         Value::Object(out)
     }
@@ -140,14 +137,8 @@ impl Report {
             .unwrap_or(0);
         // Right-aligning by code points, as Python's str.format does.
         let pad = |s: &str| format!("{}{}", " ".repeat(width.saturating_sub(s.chars().count())), s);
-        let mut text = format!(
-            "{}  {:>9} {:>9} {:>9} {:>9}\n\n",
-            pad(""),
-            "precision",
-            "recall",
-            "f1-score",
-            "support"
-        );
+        let mut text =
+            format!("{}  {:>9} {:>9} {:>9} {:>9}\n\n", pad(""), "precision", "recall", "f1-score", "support");
         let row = |text: &mut String, name: &str, s: &Scores| {
             let _ = writeln!(
                 text,
@@ -261,12 +252,7 @@ fn weighted_of(rows: &[Scores], support: u64, fallback_plain: bool) -> Scores {
     }
     let w = support as f64;
     let avg = |f: fn(&Scores) -> f64| rows.iter().map(|s| f(s) * s.support as f64).sum::<f64>() / w;
-    Scores {
-        precision: avg(|s| s.precision),
-        recall: avg(|s| s.recall),
-        f1: avg(|s| s.f1),
-        support,
-    }
+    Scores { precision: avg(|s| s.precision), recall: avg(|s| s.recall), f1: avg(|s| s.f1), support }
 }
 
 fn check_lengths(gold: usize, pred: usize, what: &str) -> Result<()> {
@@ -274,9 +260,7 @@ fn check_lengths(gold: usize, pred: usize, what: &str) -> Result<()> {
         return Err(Error::LengthMismatch { gold, pred });
     }
     if gold == 0 {
-        return Err(Error::EmptyInput(format!(
-            "no {what} to evaluate; metrics need at least one gold/predicted pair"
-        )));
+        return Err(Error::EmptyInput(format!("no {what} to evaluate; metrics need at least one gold/predicted pair")));
     }
     Ok(())
 }
@@ -303,11 +287,7 @@ pub fn single_label_report(gold: &[String], pred: &[String]) -> Result<Report> {
 /// Single-label report restricted to an explicit label list, like scikit-learn's `labels=`:
 /// rows follow `labels`' order, and when the list misses a label that occurs in the data the
 /// `accuracy` line becomes a `micro avg` over the listed labels.
-pub fn single_label_report_with_labels(
-    gold: &[String],
-    pred: &[String],
-    labels: &[String],
-) -> Result<Report> {
+pub fn single_label_report_with_labels(gold: &[String], pred: &[String], labels: &[String]) -> Result<Report> {
     single_label_inner(gold, pred, Some(labels))
 }
 
@@ -537,10 +517,7 @@ mod tests {
             multi_label_report(&[strings("x")], &[vec![]], &strings("a b")),
             Err(Error::UnknownLabel { .. })
         ));
-        assert!(matches!(
-            span_report(&[vec![Span::new(2, 2, "X")]], &[vec![]]),
-            Err(Error::InvalidSpan { .. })
-        ));
+        assert!(matches!(span_report(&[vec![Span::new(2, 2, "X")]], &[vec![]]), Err(Error::InvalidSpan { .. })));
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub fn train(
     let started = Instant::now();
     match config.family.as_str() {
         INSTANT => fit(&mut instant::Trainer::new(dataset, config), dataset, config, out_dir, started, progress),
-        TRANSFORMER => fit(&mut transformer::Trainer::new(dataset, config)?, dataset, config, out_dir, started, progress),
+        TRANSFORMER => {
+            fit(&mut transformer::Trainer::new(dataset, config)?, dataset, config, out_dir, started, progress)
+        }
         other => Err(Error::UnsupportedFamily(other.to_string())),
     }
 }
@@ -229,7 +231,13 @@ mod tests {
 
     fn dataset() -> Dataset {
         let example = |id: &str| Example { id: id.into(), text: "t".into(), target: Target::Single("a".into()) };
-        Dataset { task: Task::Single, labels: vec!["a".into()], train: vec![example("1")], dev: vec![example("2")], test: vec![example("3")] }
+        Dataset {
+            task: Task::Single,
+            labels: vec!["a".into()],
+            train: vec![example("1")],
+            dev: vec![example("2")],
+            test: vec![example("3")],
+        }
     }
 
     /// Runs the scripted dev macro-F1 sequence `dev_f1` with `patience`, stopping on the Step

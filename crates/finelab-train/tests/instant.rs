@@ -13,9 +13,12 @@ use finelab_train::{
 };
 
 const SUBJECTS: &[&str] = &["这个手机", "物流", "客服", "the phone", "this shop", "包装", "the screen", "电池"];
-const POSITIVE: &[&str] = &["很好", "非常满意", "推荐购买", "is great", "I love it", "超级喜欢", "excellent quality", "好评"];
-const NEGATIVE: &[&str] = &["很差", "太失望了", "要退货", "is terrible", "I hate it", "质量垃圾", "broken on arrival", "差评"];
-const NEUTRAL: &[&str] = &["还行吧", "一般般", "收到了", "is ok", "arrived today", "没什么特别", "as described", "中规中矩"];
+const POSITIVE: &[&str] =
+    &["很好", "非常满意", "推荐购买", "is great", "I love it", "超级喜欢", "excellent quality", "好评"];
+const NEGATIVE: &[&str] =
+    &["很差", "太失望了", "要退货", "is terrible", "I hate it", "质量垃圾", "broken on arrival", "差评"];
+const NEUTRAL: &[&str] =
+    &["还行吧", "一般般", "收到了", "is ok", "arrived today", "没什么特别", "as described", "中规中矩"];
 
 fn sentiment_split(rng: &mut Rng, n: usize, prefix: &str) -> Vec<Example> {
     (0..n)
@@ -121,10 +124,14 @@ fn single_label_beats_majority_and_reloads() {
             other => panic!("{other:?}"),
         })
         .collect();
-    let gold: Vec<String> = dataset.test.iter().map(|e| match &e.target {
-        Target::Single(l) => l.clone(),
-        _ => unreachable!(),
-    }).collect();
+    let gold: Vec<String> = dataset
+        .test
+        .iter()
+        .map(|e| match &e.target {
+            Target::Single(l) => l.clone(),
+            _ => unreachable!(),
+        })
+        .collect();
     let report = single_label_report_with_labels(&gold, &pred, &dataset.labels).unwrap();
     assert_eq!(&report.to_json(), test);
 
@@ -168,12 +175,9 @@ fn span_tagger_finds_entities_at_code_point_offsets() {
     let check = |text: &str, expected: &[(&str, &str)]| {
         let Prediction::Spans { spans } = predictor.predict(text) else { panic!() };
         let chars: Vec<char> = text.chars().collect();
-        let found: Vec<(String, String)> = spans
-            .iter()
-            .map(|s| (chars[s.start..s.end].iter().collect(), s.label.clone()))
-            .collect();
-        let expected: Vec<(String, String)> =
-            expected.iter().map(|(t, l)| (t.to_string(), l.to_string())).collect();
+        let found: Vec<(String, String)> =
+            spans.iter().map(|s| (chars[s.start..s.end].iter().collect(), s.label.clone())).collect();
+        let expected: Vec<(String, String)> = expected.iter().map(|(t, l)| (t.to_string(), l.to_string())).collect();
         assert_eq!(found, expected, "{text}: {spans:?}");
         assert!(spans.iter().all(|s| (0.0..=1.0).contains(&s.score)));
     };
@@ -188,14 +192,22 @@ fn span_tagger_finds_entities_at_code_point_offsets() {
     assert_eq!(json, serde_json::json!({"start": 2, "end": 4, "label": "PER"}));
 
     // The saved model reproduces the test report of training.
-    let gold: Vec<Vec<Span>> = dataset.test.iter().map(|e| match &e.target {
-        Target::Spans(s) => s.clone(),
-        _ => unreachable!(),
-    }).collect();
-    let pred: Vec<Vec<Span>> = dataset.test.iter().map(|e| match predictor.predict(&e.text) {
-        Prediction::Spans { spans } => spans.into_iter().map(|s| s.into_span()).collect(),
-        _ => unreachable!(),
-    }).collect();
+    let gold: Vec<Vec<Span>> = dataset
+        .test
+        .iter()
+        .map(|e| match &e.target {
+            Target::Spans(s) => s.clone(),
+            _ => unreachable!(),
+        })
+        .collect();
+    let pred: Vec<Vec<Span>> = dataset
+        .test
+        .iter()
+        .map(|e| match predictor.predict(&e.text) {
+            Prediction::Spans { spans } => spans.into_iter().map(|s| s.into_span()).collect(),
+            _ => unreachable!(),
+        })
+        .collect();
     assert_eq!(&span_report(&gold, &pred).unwrap().to_json(), test);
 }
 

@@ -27,10 +27,8 @@ fn single_case(rng: &mut Rng, n: usize, k: usize, explicit: bool) -> Value {
     let gold: Vec<String> = (0..n).map(|_| rng.pick(&labels[..gold_k]).clone()).collect();
     // Predictions sometimes avoid a label, so some labels are never predicted.
     let pred_pool = if k > 1 && rng.chance(0.3) { &labels[1..] } else { &labels[..] };
-    let pred: Vec<String> = gold
-        .iter()
-        .map(|g| if rng.chance(accuracy) { g.clone() } else { rng.pick(pred_pool).clone() })
-        .collect();
+    let pred: Vec<String> =
+        gold.iter().map(|g| if rng.chance(accuracy) { g.clone() } else { rng.pick(pred_pool).clone() }).collect();
     let explicit_labels = explicit.then(|| {
         let mut listed: Vec<String> = labels.clone();
         match rng.below(3) {
@@ -62,11 +60,7 @@ fn multi_case(rng: &mut Rng, n: usize, k: usize) -> Value {
     let mut pred = Vec::new();
     for _ in 0..n {
         let g: Vec<String> = labels.iter().filter(|_| rng.chance(density)).cloned().collect();
-        let p: Vec<String> = labels
-            .iter()
-            .filter(|l| g.contains(l) != rng.chance(noise))
-            .cloned()
-            .collect();
+        let p: Vec<String> = labels.iter().filter(|l| g.contains(l) != rng.chance(noise)).cloned().collect();
         gold.push(g);
         pred.push(p);
     }
@@ -94,10 +88,10 @@ fn perturb(rng: &mut Rng, len: usize, gold: &[Span], types: &[String]) -> Vec<Sp
     for span in gold {
         let mut s = span.clone();
         match rng.below(6) {
-            0 => continue,                                   // missed
-            1 => s.label = rng.pick(types).clone(),         // maybe wrong type
-            2 if s.end < len => s.end += 1,                  // boundary too long
-            3 if s.end - s.start > 1 => s.start += 1,        // boundary too short
+            0 => continue,                            // missed
+            1 => s.label = rng.pick(types).clone(),   // maybe wrong type
+            2 if s.end < len => s.end += 1,           // boundary too long
+            3 if s.end - s.start > 1 => s.start += 1, // boundary too short
             _ => {}
         }
         out.push(s);
@@ -278,5 +272,11 @@ fn metrics_equal_sklearn_and_seqeval() {
             failures.push(format!("case {i} {case}\n  {message}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures[..failures.len().min(5)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures[..failures.len().min(5)].join("\n")
+    );
 }

@@ -176,7 +176,9 @@ fn single_label_training_beats_chance_and_exports_a_hugging_face_folder() {
     assert_eq!(config["problem_type"], "single_label_classification");
     assert!(out.path().join("tokenizer.json").is_file());
     let tensors = candle_core::safetensors::load(out.path().join("model.safetensors"), &Device::Cpu).unwrap();
-    for name in ["bert.embeddings.word_embeddings.weight", "bert.pooler.dense.weight", "classifier.weight", "classifier.bias"] {
+    for name in
+        ["bert.embeddings.word_embeddings.weight", "bert.pooler.dense.weight", "classifier.weight", "classifier.bias"]
+    {
         assert!(tensors.contains_key(name), "{name} missing from model.safetensors");
     }
     assert_eq!(tensors["classifier.weight"].dims(), &[2, 32]);
@@ -330,7 +332,8 @@ fn broken_model_folders_give_errors_naming_the_file() {
     // Weights of another shape than config.json says.
     let dir = make();
     let path = dir.path().join("config.json");
-    let text = std::fs::read_to_string(&path).unwrap().replace("\"intermediate_size\": 64", "\"intermediate_size\": 48");
+    let text =
+        std::fs::read_to_string(&path).unwrap().replace("\"intermediate_size\": 64", "\"intermediate_size\": 48");
     std::fs::write(&path, text).unwrap();
     let e = load_error(dir.path());
     assert!(e.contains("model.safetensors") && e.contains("shape"), "{e}");
@@ -355,7 +358,12 @@ fn xlm_roberta_and_distilbert_layouts_train_and_export_under_their_names() {
             serde_json::from_str(&std::fs::read_to_string(out.path().join("config.json")).unwrap()).unwrap();
         assert_eq!(hf_config["architectures"][0], format!("{stem}ForSequenceClassification"));
         let tensors = candle_core::safetensors::load(out.path().join("model.safetensors"), &Device::Cpu).unwrap();
-        assert!(tensors.keys().all(|k| k.starts_with(prefix) || k.starts_with("classifier") || k.starts_with("pre_classifier")), "{family:?}");
+        assert!(
+            tensors
+                .keys()
+                .all(|k| k.starts_with(prefix) || k.starts_with("classifier") || k.starts_with("pre_classifier")),
+            "{family:?}"
+        );
         let predictor = Predictor::load(out.path()).unwrap();
         assert!(matches!(predictor.predict("这个手机 很好"), Prediction::Single { .. }));
 

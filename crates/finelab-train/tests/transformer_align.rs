@@ -10,8 +10,34 @@ use finelab_train::transformer::tokenize::{
 use finelab_train::Span;
 
 const PIECES: &[&str] = &[
-    "北京", "上海", "张伟", "李娜", "的", "在", "工作", "。", "，", "😀", "👍🏽", "🎉", "Alice", "Paris", "iPhone15",
-    "Bob's", "東京", "café", "ÉCOLE", "2024年", "GPT-4", "👨‍👩‍👧", "x", "！", "(", ")", "Ωmega", "中文English混合",
+    "北京",
+    "上海",
+    "张伟",
+    "李娜",
+    "的",
+    "在",
+    "工作",
+    "。",
+    "，",
+    "😀",
+    "👍🏽",
+    "🎉",
+    "Alice",
+    "Paris",
+    "iPhone15",
+    "Bob's",
+    "東京",
+    "café",
+    "ÉCOLE",
+    "2024年",
+    "GPT-4",
+    "👨‍👩‍👧",
+    "x",
+    "！",
+    "(",
+    ")",
+    "Ωmega",
+    "中文English混合",
 ];
 const SEPARATORS: &[&str] = &["", " ", "  ", "\t", "，", "\n"];
 const LABELS: &[&str] = &["PER", "LOC", "ORG"];

@@ -79,8 +79,16 @@ fn cuda_kernels_equal_the_primitive_ops_and_the_cpu_kernels() {
         // The same inputs through the CPU kernels.
         let cpu = |t: &Tensor| t.to_device(&Device::Cpu).unwrap();
         let ln_cpu = LayerNorm { weight: cpu(w.as_tensor()), bias: cpu(b.as_tensor()), eps: 1e-12 };
-        close(&ln.forward(x.as_tensor()).unwrap(), &ln_cpu.forward(&cpu(x.as_tensor())).unwrap(), &format!("layer norm {dim} vs CPU"));
-        close(&softmax_last_dim(x.as_tensor()).unwrap(), &softmax_last_dim(&cpu(x.as_tensor())).unwrap(), &format!("softmax {dim} vs CPU"));
+        close(
+            &ln.forward(x.as_tensor()).unwrap(),
+            &ln_cpu.forward(&cpu(x.as_tensor())).unwrap(),
+            &format!("layer norm {dim} vs CPU"),
+        );
+        close(
+            &softmax_last_dim(x.as_tensor()).unwrap(),
+            &softmax_last_dim(&cpu(x.as_tensor())).unwrap(),
+            &format!("softmax {dim} vs CPU"),
+        );
         close(
             &Activation::GeluErf.forward(x.as_tensor()).unwrap(),
             &Activation::GeluErf.forward(&cpu(x.as_tensor())).unwrap(),
@@ -106,7 +114,8 @@ fn cuda_embedding_equals_index_select_values_and_gradients() {
     let Some(gpu) = cuda() else { return };
     let cpu = Device::Cpu;
     let (vocab, hidden) = (1000, 384);
-    let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (vocab, hidden), &cpu).unwrap().to_device(&gpu).unwrap()).unwrap();
+    let w =
+        Var::from_tensor(&Tensor::randn(0f32, 1.0, (vocab, hidden), &cpu).unwrap().to_device(&gpu).unwrap()).unwrap();
     // Repeated ids, so the scatter-add has to add up several rows.
     let ids: Vec<u32> = (0..4096u32).map(|i| (i * 7919) % 300).collect();
     let ids = Tensor::from_vec(ids, (32, 128), &gpu).unwrap();
@@ -123,7 +132,8 @@ fn cuda_embedding_equals_index_select_values_and_gradients() {
 fn cuda_attention_probs_equal_scale_add_softmax_values_and_gradients() {
     let Some(gpu) = cuda() else { return };
     let cpu = Device::Cpu;
-    let scores = Var::from_tensor(&Tensor::randn(0f32, 3.0, (2, 3, 5, 7), &cpu).unwrap().to_device(&gpu).unwrap()).unwrap();
+    let scores =
+        Var::from_tensor(&Tensor::randn(0f32, 3.0, (2, 3, 5, 7), &cpu).unwrap().to_device(&gpu).unwrap()).unwrap();
     // Second row: last two keys are padding.
     let mask = Tensor::new(&[[1u32, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0]], &gpu).unwrap();
     let bias = finelab_train::transformer::nn::attention_bias(&mask, candle_core::DType::F32).unwrap();

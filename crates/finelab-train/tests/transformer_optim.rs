@@ -11,15 +11,16 @@ fn floats(v: &Value) -> Vec<f32> {
 }
 
 fn run(device: &Device) {
-    let reference: Value =
-        serde_json::from_str(include_str!("data/adamw_reference.json")).expect("reference JSON");
+    let reference: Value = serde_json::from_str(include_str!("data/adamw_reference.json")).expect("reference JSON");
     let names = ["w", "b", "e"];
     let shape = |n: &str| -> Vec<usize> {
         reference["shapes"][n].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
     };
     let vars: Vec<Var> = names
         .iter()
-        .map(|n| Var::from_tensor(&Tensor::from_vec(floats(&reference["init"][*n]), shape(n), device).unwrap()).unwrap())
+        .map(|n| {
+            Var::from_tensor(&Tensor::from_vec(floats(&reference["init"][*n]), shape(n), device).unwrap()).unwrap()
+        })
         .collect();
     let config = AdamWConfig {
         lr: reference["lr"].as_f64().unwrap(),

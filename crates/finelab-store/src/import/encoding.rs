@@ -65,7 +65,9 @@ impl Utf8Census {
     /// its characters valid. Short of that evidence, a bad line is rejected rather than the
     /// whole file decoded by a guess.
     fn is_utf8(&self) -> bool {
-        self.bad_sequences < MIN_EVIDENCE || self.multibyte >= 4 * self.bad_sequences || self.bad_lines * 100 <= self.lines
+        self.bad_sequences < MIN_EVIDENCE
+            || self.multibyte >= 4 * self.bad_sequences
+            || self.bad_lines * 100 <= self.lines
     }
 
     /// Whether the file looks like binary data rather than text in any encoding.
@@ -155,8 +157,8 @@ pub(crate) fn detect(path: &Path, choice: &EncodingChoice) -> Result<(&'static E
     (&mut file).take(4).read_to_end(&mut sample).map_err(|e| Error::io(path, e))?;
     let bom = Encoding::for_bom(&sample);
     if let EncodingChoice::Named(name) = choice {
-        let enc = Encoding::for_label(name.as_bytes())
-            .ok_or_else(|| Error::Invalid(format!("unknown encoding {name:?}")))?;
+        let enc =
+            Encoding::for_label(name.as_bytes()).ok_or_else(|| Error::Invalid(format!("unknown encoding {name:?}")))?;
         // GBK is a subset of GB18030: decode with the superset so no valid byte is rejected.
         let enc = if enc == encoding_rs::GBK { encoding_rs::GB18030 } else { enc };
         let bom_len = match bom {
@@ -225,7 +227,9 @@ pub(crate) type TextLine = std::result::Result<(u64, String), super::RowError>;
 /// The encoding of a line-oriented text file and its non-blank lines as UTF-8: each with its
 /// 1-based line number and without the `\r` of CRLF; a line that cannot be read or decoded is a
 /// [`super::RowError`] on its line, and reading goes on.
-pub(crate) fn text_lines(ctx: &super::ReadContext<'_>) -> Result<(&'static Encoding, impl Iterator<Item = TextLine> + Send + 'static)> {
+pub(crate) fn text_lines(
+    ctx: &super::ReadContext<'_>,
+) -> Result<(&'static Encoding, impl Iterator<Item = TextLine> + Send + 'static)> {
     use std::io::BufRead;
     let (enc, bom_len) = detect(ctx.path, &ctx.options.encoding)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, utf8_reader(ctx.path, enc, bom_len, ctx.counter.clone())?);

@@ -15,10 +15,26 @@ use crate::{Error, ProjectKind, Result, Span, Turn};
 use serde_json::Value;
 use std::io::Read;
 
-const TEXT_KEYS: &[&str] = &["text", "content", "sentence", "review", "comment", "body", "message", "utterance", "document"];
+const TEXT_KEYS: &[&str] =
+    &["text", "content", "sentence", "review", "comment", "body", "message", "utterance", "document"];
 const KNOWN: &[&str] = &[
-    "id", "text", "turns", "dialog", "messages", "meta", "label", "labels", "spans", "entities", "cats", "accept",
-    "split", "annotator", "data", "annotations", "answer",
+    "id",
+    "text",
+    "turns",
+    "dialog",
+    "messages",
+    "meta",
+    "label",
+    "labels",
+    "spans",
+    "entities",
+    "cats",
+    "accept",
+    "split",
+    "annotator",
+    "data",
+    "annotations",
+    "answer",
 ];
 
 fn as_id(v: &Value) -> Option<String> {
@@ -30,7 +46,8 @@ fn as_id(v: &Value) -> Option<String> {
 }
 
 fn span_from_triplet(v: &Value) -> std::result::Result<Span, String> {
-    let arr = v.as_array().filter(|a| a.len() == 3).ok_or_else(|| format!("span {v} is not [start, end, \"LABEL\"]"))?;
+    let arr =
+        v.as_array().filter(|a| a.len() == 3).ok_or_else(|| format!("span {v} is not [start, end, \"LABEL\"]"))?;
     let start = arr[0].as_u64().ok_or_else(|| format!("span {v}: start is not a non-negative integer"))?;
     let end = arr[1].as_u64().ok_or_else(|| format!("span {v}: end is not a non-negative integer"))?;
     let label = arr[2].as_str().ok_or_else(|| format!("span {v}: label is not a string"))?;
@@ -56,10 +73,14 @@ fn value_of(v: &Value) -> std::result::Result<Option<RawValue>, String> {
                 return Ok(Some(RawValue::Labels(items.iter().map(|s| s.as_str().unwrap().to_string()).collect())));
             }
             if items.iter().all(Value::is_array) {
-                return Ok(Some(RawValue::Spans(items.iter().map(span_from_triplet).collect::<std::result::Result<_, _>>()?)));
+                return Ok(Some(RawValue::Spans(
+                    items.iter().map(span_from_triplet).collect::<std::result::Result<_, _>>()?,
+                )));
             }
             if items.iter().all(Value::is_object) {
-                return Ok(Some(RawValue::Spans(items.iter().map(span_from_object).collect::<std::result::Result<_, _>>()?)));
+                return Ok(Some(RawValue::Spans(
+                    items.iter().map(span_from_object).collect::<std::result::Result<_, _>>()?,
+                )));
             }
             Err(format!("cannot read labels from {v}"))
         }
@@ -77,7 +98,8 @@ fn turns_of(v: &Value) -> std::result::Result<Vec<Turn>, String> {
                 .iter()
                 .find_map(|k| obj.get(*k).and_then(Value::as_str))
                 .ok_or_else(|| format!("turn {t} has no \"text\""))?;
-            let speaker = ["speaker", "role", "name"].iter().find_map(|k| obj.get(*k).and_then(Value::as_str)).unwrap_or("");
+            let speaker =
+                ["speaker", "role", "name"].iter().find_map(|k| obj.get(*k).and_then(Value::as_str)).unwrap_or("");
             Ok(Turn { speaker: speaker.to_string(), text: text.to_string() })
         })
         .collect()
@@ -113,7 +135,9 @@ pub(super) fn row_from_value(ctx: &ReadContext<'_>, line: u64, value: Value) -> 
                 super::encoding::check_text(s).map_err(err)?;
                 row.text = Some(s.clone());
             }
-            Some(other) => return Err(err(format!("\"{}\" is not a string but {}", text_key.unwrap(), kind_name(other)))),
+            Some(other) => {
+                return Err(err(format!("\"{}\" is not a string but {}", text_key.unwrap(), kind_name(other))))
+            }
             None => {
                 return Err(err(match &cols.text {
                     Some(k) => format!("no \"{k}\" key"),
@@ -147,14 +171,16 @@ pub(super) fn row_from_value(ctx: &ReadContext<'_>, line: u64, value: Value) -> 
         }
         // Every annotation after the first needs a name to be logged under.
         let default = ctx.options.annotator.clone().unwrap_or_else(|| "import".to_string());
-        row.extra_annotations = found.map(|(annotator, value)| (annotator.unwrap_or_else(|| default.clone()), value)).collect();
+        row.extra_annotations =
+            found.map(|(annotator, value)| (annotator.unwrap_or_else(|| default.clone()), value)).collect();
     }
     if let Some(answer) = obj.get("answer") {
         prodigy_answer(ctx, &mut row, answer).map_err(err)?;
     }
     if row.value.is_none() {
         if let Some(Value::Object(cats)) = obj.get("cats") {
-            let on: Vec<String> = cats.iter().filter(|(_, v)| v.as_f64().unwrap_or(0.0) >= 0.5).map(|(k, _)| k.clone()).collect();
+            let on: Vec<String> =
+                cats.iter().filter(|(_, v)| v.as_f64().unwrap_or(0.0) >= 0.5).map(|(k, _)| k.clone()).collect();
             row.value = Some(RawValue::Labels(on));
         }
     }
@@ -198,10 +224,17 @@ fn label_studio_annotator(annotation: &serde_json::Map<String, Value>) -> Option
 
 /// One Label Studio `labels` region as spans (one per label), its offsets checked against the
 /// text: they are code points, and the quoted `text`, when given, must be what lies there.
-fn label_studio_spans(value: &serde_json::Map<String, Value>, chars: &[char], spans: &mut Vec<Span>) -> std::result::Result<(), String> {
+fn label_studio_spans(
+    value: &serde_json::Map<String, Value>,
+    chars: &[char],
+    spans: &mut Vec<Span>,
+) -> std::result::Result<(), String> {
     let offset = |key: &str| value.get(key).and_then(Value::as_u64).map(|n| n as usize);
     let (Some(start), Some(end)) = (offset("start"), offset("end")) else {
-        return Err(format!("Label Studio region {} has no integer start and end", super::encoding::snippet(&Value::Object(value.clone()).to_string())));
+        return Err(format!(
+            "Label Studio region {} has no integer start and end",
+            super::encoding::snippet(&Value::Object(value.clone()).to_string())
+        ));
     };
     if start >= end || end > chars.len() {
         return Err(format!("Label Studio region {start}..{end} lies outside the text ({} characters)", chars.len()));
@@ -216,9 +249,13 @@ fn label_studio_spans(value: &serde_json::Map<String, Value>, chars: &[char], sp
             ));
         }
     }
-    let labels = value.get("labels").and_then(Value::as_array).ok_or_else(|| format!("Label Studio region {start}..{end} has no \"labels\" list"))?;
+    let labels = value
+        .get("labels")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("Label Studio region {start}..{end} has no \"labels\" list"))?;
     for label in labels {
-        let label = label.as_str().ok_or_else(|| format!("Label Studio region {start}..{end}: a label is not a string"))?;
+        let label =
+            label.as_str().ok_or_else(|| format!("Label Studio region {start}..{end}: a label is not a string"))?;
         spans.push(Span { start, end, label: label.to_string() });
     }
     Ok(())
@@ -227,7 +264,11 @@ fn label_studio_spans(value: &serde_json::Map<String, Value>, chars: &[char], sp
 /// The annotations of a Label Studio task, first to last, each with its annotator: `choices`
 /// and `taxonomy` results as labels, `labels` results as spans. Cancelled annotations are left
 /// out, and so is an annotation with nothing for this kind of project.
-fn label_studio_annotations(kind: ProjectKind, text: Option<&str>, annotations: &[Value]) -> std::result::Result<Vec<(Option<String>, RawValue)>, String> {
+fn label_studio_annotations(
+    kind: ProjectKind,
+    text: Option<&str>,
+    annotations: &[Value],
+) -> std::result::Result<Vec<(Option<String>, RawValue)>, String> {
     let chars: Vec<char> = text.unwrap_or("").chars().collect();
     let mut out = Vec::new();
     for (n, annotation) in annotations.iter().enumerate() {
@@ -245,7 +286,11 @@ fn label_studio_annotations(kind: ProjectKind, text: Option<&str>, annotations: 
         let mut spans: Vec<Span> = Vec::new();
         for item in results {
             let Some(value) = item.get("value").and_then(Value::as_object) else { continue };
-            let strings = |v: &Value| -> Vec<String> { v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default() };
+            let strings = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                    .unwrap_or_default()
+            };
             match item.get("type").and_then(Value::as_str) {
                 Some("choices") => labels.extend(value.get("choices").map(strings).unwrap_or_default()),
                 Some("taxonomy") => {
@@ -303,7 +348,10 @@ fn prodigy_answer(ctx: &ReadContext<'_>, row: &mut SourceRow, answer: &Value) ->
             }
         }
         _ => {
-            let shown = answer.as_str().map(super::encoding::snippet).unwrap_or_else(|| super::encoding::snippet(&answer.to_string()));
+            let shown = answer
+                .as_str()
+                .map(super::encoding::snippet)
+                .unwrap_or_else(|| super::encoding::snippet(&answer.to_string()));
             Err(format!("unknown Prodigy answer {shown} (expected accept, reject or ignore)"))
         }
     }
@@ -322,7 +370,13 @@ fn kind_name(v: &Value) -> &'static str {
 
 pub(super) fn open_jsonl<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
     let (enc, lines) = encoding::text_lines(ctx)?;
-    let ctx2 = ReadContext { path: ctx.path, options: ctx.options, kind: ctx.kind, labels: ctx.labels.clone(), counter: ctx.counter.clone() };
+    let ctx2 = ReadContext {
+        path: ctx.path,
+        options: ctx.options,
+        kind: ctx.kind,
+        labels: ctx.labels.clone(),
+        counter: ctx.counter.clone(),
+    };
     let rows = lines.map(move |line| {
         let (line_no, text) = line?;
         match serde_json::from_str::<Value>(text.trim()) {

@@ -258,7 +258,14 @@ pub fn preview(path: &Path, kind: ProjectKind, options: &ImportOptions, n: usize
                     Err(e) => vec![e.line.to_string(), String::new(), format!("rejected: {}", e.reason), String::new()],
                 })
                 .collect();
-            Ok(ImportPreview { format, encoding: opened.encoding, delimiter: None, columns, rows, detected: ColumnMap::default() })
+            Ok(ImportPreview {
+                format,
+                encoding: opened.encoding,
+                delimiter: None,
+                columns,
+                rows,
+                detected: ColumnMap::default(),
+            })
         }
     }
 }
@@ -341,11 +348,7 @@ const MAX_DUPLICATE_EXAMPLES: usize = 1_000;
 
 /// Splits a multi-label cell: `a|b`, `a;b`, `a,b` and the Chinese separators.
 pub(crate) fn split_labels(cell: &str) -> Vec<String> {
-    cell.split(['|', ';', ',', '，', '；', '、'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    cell.split(['|', ';', ',', '，', '；', '、']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 fn resolve_value(kind: ProjectKind, raw: RawValue) -> AnnotationValue {
@@ -450,7 +453,8 @@ impl Store {
             for item in opened.rows {
                 report.rows += 1;
                 if report.rows.is_multiple_of(4096) {
-                    let p = ImportProgress { bytes_read: counter.get().min(bytes_total), bytes_total, rows: report.rows };
+                    let p =
+                        ImportProgress { bytes_read: counter.get().min(bytes_total), bytes_total, rows: report.rows };
                     if !progress(&p) {
                         return Err(Error::Cancelled);
                     }
@@ -573,7 +577,17 @@ impl Store {
                 let turns = row.turns.as_ref().map(serde_json::to_string).transpose()?;
                 let meta = if row.meta.is_empty() { None } else { Some(serde_json::to_string(&row.meta)?) };
                 known_hashes.entry(hash).or_insert(Seen::Row(pending.len()));
-                pending.push(PendingRow { line, uid, given_id, text, turns, meta, hash, split: row.split, annotations });
+                pending.push(PendingRow {
+                    line,
+                    uid,
+                    given_id,
+                    text,
+                    turns,
+                    meta,
+                    hash,
+                    split: row.split,
+                    annotations,
+                });
             }
         }
         let p = ImportProgress { bytes_read: bytes_total, bytes_total, rows: report.rows };
@@ -623,7 +637,9 @@ impl Store {
         let mut arrived: std::collections::HashMap<i64, Vec<(String, String)>> = std::collections::HashMap::new();
         {
             let mut stmt = tx.prepare("SELECT content_hash, uid, text FROM records WHERE id > ?1")?;
-            let rows = stmt.query_map([seen_upto], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+            let rows = stmt.query_map([seen_upto], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })?;
             for row in rows {
                 let (hash, uid, text) = row?;
                 arrived.entry(hash).or_default().push((uid, text));
@@ -668,7 +684,8 @@ impl Store {
                     }
                 }
                 if !options.keep_duplicates {
-                    if let Some((uid, _)) = arrived.get(&row.hash).and_then(|v| v.iter().find(|(_, t)| *t == row.text)) {
+                    if let Some((uid, _)) = arrived.get(&row.hash).and_then(|v| v.iter().find(|(_, t)| *t == row.text))
+                    {
                         report.duplicates += 1;
                         if report.duplicate_examples.len() < MAX_DUPLICATE_EXAMPLES {
                             report.duplicate_examples.push(Duplicate { line: row.line, existing_id: uid.clone() });
@@ -681,8 +698,15 @@ impl Store {
                 let mut attempt = 1;
                 let inserted = loop {
                     match insert.execute(params![
-                        uid, row.text, row.turns, row.meta, source_id, row.line as i64, row.hash,
-                        row.split.map(|s| s.as_str()), now
+                        uid,
+                        row.text,
+                        row.turns,
+                        row.meta,
+                        source_id,
+                        row.line as i64,
+                        row.hash,
+                        row.split.map(|s| s.as_str()),
+                        now
                     ]) {
                         Ok(_) => break true,
                         Err(rusqlite::Error::SqliteFailure(e, _))
@@ -700,7 +724,10 @@ impl Store {
                 if !inserted {
                     report.n_rejected += 1;
                     if report.rejected.len() < MAX_LISTED {
-                        report.rejected.push(RowError { line: row.line, reason: format!("id {uid:?} is already used by another record") });
+                        report.rejected.push(RowError {
+                            line: row.line,
+                            reason: format!("id {uid:?} is already used by another record"),
+                        });
                     }
                     continue;
                 }

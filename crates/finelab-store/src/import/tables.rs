@@ -12,22 +12,68 @@ use std::collections::HashMap;
 use std::io::Read;
 
 const TEXT_NAMES: &[&str] = &[
-    "text", "content", "sentence", "review", "comment", "body", "message", "utterance", "document", "query",
-    "question", "title", "文本", "内容", "评论", "句子", "正文", "消息", "留言", "评价", "review_text",
+    "text",
+    "content",
+    "sentence",
+    "review",
+    "comment",
+    "body",
+    "message",
+    "utterance",
+    "document",
+    "query",
+    "question",
+    "title",
+    "文本",
+    "内容",
+    "评论",
+    "句子",
+    "正文",
+    "消息",
+    "留言",
+    "评价",
+    "review_text",
 ];
-const LABEL_NAMES: &[&str] =
-    &["label", "labels", "category", "class", "tag", "tags", "intent", "sentiment", "标签", "类别", "分类", "意图", "情感"];
+const LABEL_NAMES: &[&str] = &[
+    "label",
+    "labels",
+    "category",
+    "class",
+    "tag",
+    "tags",
+    "intent",
+    "sentiment",
+    "标签",
+    "类别",
+    "分类",
+    "意图",
+    "情感",
+];
 const ID_NAMES: &[&str] = &["id", "uid", "record_id", "编号", "序号"];
 const GROUP_NAMES: &[&str] = &[
-    "conversation_id", "conversation", "dialog_id", "dialogue_id", "session_id", "thread_id", "chat_id", "会话id",
-    "会话", "对话id",
+    "conversation_id",
+    "conversation",
+    "dialog_id",
+    "dialogue_id",
+    "session_id",
+    "thread_id",
+    "chat_id",
+    "会话id",
+    "会话",
+    "对话id",
 ];
 const SPEAKER_NAMES: &[&str] = &["speaker", "role", "sender", "author", "说话人", "角色", "发言人"];
 const SPLIT_NAMES: &[&str] = &["split"];
 
 /// Finds a column: an explicit name (or 1-based number) must exist; otherwise the first common
 /// name present, if any.
-fn resolve(header: &[String], explicit: Option<&str>, names: &[&str], what: &str, path: &std::path::Path) -> Result<Option<usize>> {
+fn resolve(
+    header: &[String],
+    explicit: Option<&str>,
+    names: &[&str],
+    what: &str,
+    path: &std::path::Path,
+) -> Result<Option<usize>> {
     let norm = |s: &str| s.trim().trim_start_matches('\u{feff}').to_lowercase();
     if let Some(want) = explicit {
         if let Some(i) = header.iter().position(|h| norm(h) == norm(want)) {
@@ -90,9 +136,11 @@ fn layout(ctx: &ReadContext<'_>, header: Vec<String>) -> Result<Layout> {
             })
         }
     };
-    let group = resolve(&header, cols.group.as_deref(), if cols.group.is_some() { &[] } else { GROUP_NAMES }, "group", path)?;
+    let group =
+        resolve(&header, cols.group.as_deref(), if cols.group.is_some() { &[] } else { GROUP_NAMES }, "group", path)?;
     // Only look for a speaker column when rows are grouped into dialogs.
-    let speaker = if group.is_some() { resolve(&header, cols.speaker.as_deref(), SPEAKER_NAMES, "speaker", path)? } else { None };
+    let speaker =
+        if group.is_some() { resolve(&header, cols.speaker.as_deref(), SPEAKER_NAMES, "speaker", path)? } else { None };
     Ok(Layout {
         label: resolve(&header, cols.label.as_deref(), LABEL_NAMES, "label", path)?,
         id: resolve(&header, cols.id.as_deref(), ID_NAMES, "id", path)?,
@@ -113,8 +161,9 @@ fn cell_value(kind: ProjectKind, cell: &str) -> std::result::Result<Option<RawVa
         ProjectKind::Single => RawValue::Label(cell.to_string()),
         ProjectKind::Multi => RawValue::Labels(split_labels(cell)),
         ProjectKind::Spans => {
-            let spans: Vec<Span> = serde_json::from_str(cell)
-                .map_err(|e| format!("the label cell is not a JSON list of {{\"start\",\"end\",\"label\"}} spans: {e}"))?;
+            let spans: Vec<Span> = serde_json::from_str(cell).map_err(|e| {
+                format!("the label cell is not a JSON list of {{\"start\",\"end\",\"label\"}} spans: {e}")
+            })?;
             RawValue::Spans(spans)
         }
     }))
@@ -158,7 +207,11 @@ fn row_from_cells(kind: ProjectKind, layout: &Layout, line: u64, cells: &[String
 
 /// Groups rows into dialogs by the conversation-id column, in order of first appearance.
 /// Dialog exports are small next to single-text corpora, so the groups are held in memory.
-fn group_dialogs(kind: ProjectKind, layout: Layout, rows: impl Iterator<Item = (u64, std::result::Result<Vec<String>, String>)>) -> Vec<RowResult> {
+fn group_dialogs(
+    kind: ProjectKind,
+    layout: Layout,
+    rows: impl Iterator<Item = (u64, std::result::Result<Vec<String>, String>)>,
+) -> Vec<RowResult> {
     struct Dialog {
         line: u64,
         id: String,
@@ -180,7 +233,10 @@ fn group_dialogs(kind: ProjectKind, layout: Layout, rows: impl Iterator<Item = (
             }
         };
         if cells.len() > layout.header.len() || cells.len() <= layout.text.max(group) {
-            out.push(Err(RowError { line, reason: format!("expected {} fields, found {}", layout.header.len(), cells.len()) }));
+            out.push(Err(RowError {
+                line,
+                reason: format!("expected {} fields, found {}", layout.header.len(), cells.len()),
+            }));
             continue;
         }
         let get = |i: Option<usize>| i.and_then(|i| cells.get(i)).map(|s| s.trim().to_string()).unwrap_or_default();
@@ -190,7 +246,14 @@ fn group_dialogs(kind: ProjectKind, layout: Layout, rows: impl Iterator<Item = (
             continue;
         }
         let i = *index.entry(gid.clone()).or_insert_with(|| {
-            order.push(Dialog { line, id: gid.clone(), turns: Vec::new(), value: None, conflict: None, meta: Default::default() });
+            order.push(Dialog {
+                line,
+                id: gid.clone(),
+                turns: Vec::new(),
+                value: None,
+                conflict: None,
+                meta: Default::default(),
+            });
             order.len() - 1
         });
         let dialog = &mut order[i];
@@ -200,8 +263,9 @@ fn group_dialogs(kind: ProjectKind, layout: Layout, rows: impl Iterator<Item = (
             match &dialog.value {
                 None => dialog.value = Some((line, label)),
                 Some((first, existing)) if *existing != label && dialog.conflict.is_none() => {
-                    dialog.conflict =
-                        Some(format!("conversation {gid:?} has label {existing:?} on line {first} and {label:?} on line {line}"));
+                    dialog.conflict = Some(format!(
+                        "conversation {gid:?} has label {existing:?} on line {first} and {label:?} on line {line}"
+                    ));
                 }
                 _ => {}
             }
@@ -227,7 +291,14 @@ fn group_dialogs(kind: ProjectKind, layout: Layout, rows: impl Iterator<Item = (
                 continue;
             }
         };
-        out.push(Ok(SourceRow { line: d.line, id: Some(d.id), turns: Some(d.turns), value, meta: d.meta, ..Default::default() }));
+        out.push(Ok(SourceRow {
+            line: d.line,
+            id: Some(d.id),
+            turns: Some(d.turns),
+            value,
+            meta: d.meta,
+            ..Default::default()
+        }));
     }
     out.sort_by_key(|r| match r {
         Ok(row) => row.line,
@@ -426,7 +497,8 @@ impl<R: std::io::BufRead> RecordReader<R> {
             ));
         }
         for (n, line) in &lines {
-            let decoded = std::str::from_utf8(line).is_ok_and(|s| self.enc == encoding_rs::UTF_8 || !s.contains('\u{FFFD}'));
+            let decoded =
+                std::str::from_utf8(line).is_ok_and(|s| self.enc == encoding_rs::UTF_8 || !s.contains('\u{FFFD}'));
             if !decoded {
                 let reason = encoding::row_text(line, self.enc).err().unwrap_or_default();
                 let reason = if *n == first { reason } else { format!("line {n}: {reason}") };
@@ -496,7 +568,10 @@ fn sniff(ctx: &ReadContext<'_>, format: Format) -> Result<(&'static encoding_rs:
 pub(super) fn preview(ctx: &ReadContext<'_>, format: Format, n: usize) -> Result<super::ImportPreview> {
     let (header, rows, encoding, delimiter) = if format == Format::Xlsx {
         let (header, rows) = read_sheet(ctx, Some(n))?;
-        let rows = rows.into_iter().map(|(line, cells)| cells.unwrap_or_else(|reason| vec![format!("<row {line} rejected: {reason}>")])).collect();
+        let rows = rows
+            .into_iter()
+            .map(|(line, cells)| cells.unwrap_or_else(|reason| vec![format!("<row {line} rejected: {reason}>")]))
+            .collect();
         (header, rows, "xlsx".to_string(), None)
     } else {
         let (enc, bom_len, delimiter) = sniff(ctx, format)?;
@@ -505,7 +580,10 @@ pub(super) fn preview(ctx: &ReadContext<'_>, format: Format, n: usize) -> Result
         let header: Vec<String> = match records.next() {
             Some(Record::Cells(_, h)) => h.into_iter().map(|s| s.trim().to_string()).collect(),
             Some(Record::Bad(_, reason)) => {
-                return Err(Error::BadFile { path: ctx.path.to_path_buf(), reason: format!("cannot read the header: {reason}") })
+                return Err(Error::BadFile {
+                    path: ctx.path.to_path_buf(),
+                    reason: format!("cannot read the header: {reason}"),
+                })
             }
             None => return Err(Error::BadFile { path: ctx.path.to_path_buf(), reason: "the file is empty".into() }),
         };
@@ -522,7 +600,13 @@ pub(super) fn preview(ctx: &ReadContext<'_>, format: Format, n: usize) -> Result
     let detected = match layout(ctx, header.clone()) {
         Ok(l) => {
             let name = |i: Option<usize>| i.map(|i| l.header[i].clone());
-            super::ColumnMap { text: Some(l.header[l.text].clone()), label: name(l.label), id: name(l.id), group: name(l.group), speaker: name(l.speaker) }
+            super::ColumnMap {
+                text: Some(l.header[l.text].clone()),
+                label: name(l.label),
+                id: name(l.id),
+                group: name(l.group),
+                speaker: name(l.speaker),
+            }
         }
         Err(_) => super::ColumnMap::default(),
     };
@@ -581,7 +665,9 @@ fn megabytes(n: u64) -> String {
 /// as opposed to pictures and other media it never opens.
 fn is_read_part(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    name.ends_with(".xml") || name.ends_with(".rels") || (name.ends_with(".bin") && !name.contains("media/") && !name.ends_with("vbaproject.bin"))
+    name.ends_with(".xml")
+        || name.ends_with(".rels")
+        || (name.ends_with(".bin") && !name.contains("media/") && !name.ends_with("vbaproject.bin"))
 }
 
 /// Refuses a zip-based workbook (xlsx, xlsm, xlsb, ods) whose parts would decompress to more than
@@ -591,7 +677,8 @@ fn is_read_part(name: &str) -> bool {
 fn check_workbook_sizes(path: &std::path::Path) -> Result<()> {
     let bad = |reason: String| Error::BadFile { path: path.to_path_buf(), reason };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| bad(format!("cannot open the workbook: {e}")))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| bad(format!("cannot open the workbook: {e}")))?;
     let mut parts: Vec<(usize, String, u64)> = Vec::new();
     let mut total = 0u64;
     for i in 0..zip.len() {
@@ -650,7 +737,9 @@ fn cell_text(c: calamine::DataRef<'_>) -> std::result::Result<String, usize> {
     use calamine::{Data, DataRef};
     let text = match c {
         DataRef::SharedString(s) if s.len() > MAX_CELL_BYTES => return Err(s.len()),
-        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) if s.len() > MAX_CELL_BYTES => return Err(s.len()),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) if s.len() > MAX_CELL_BYTES => {
+            return Err(s.len())
+        }
         DataRef::Empty => String::new(),
         DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
         other => Data::from(other).to_string(),
@@ -685,7 +774,8 @@ fn read_sheet(ctx: &ReadContext<'_>, limit: Option<usize>) -> Result<(Vec<String
     let path = ctx.path;
     let bad = |reason: String| Error::BadFile { path: path.to_path_buf(), reason };
     let mut magic = [0u8; 4];
-    let is_zip = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == *b"PK\x03\x04";
+    let is_zip =
+        std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == *b"PK\x03\x04";
     if is_zip {
         check_workbook_sizes(path)?;
     }
@@ -694,9 +784,11 @@ fn read_sheet(ctx: &ReadContext<'_>, limit: Option<usize>) -> Result<(Vec<String
     let wanted = limit.map(|n| n + 1).unwrap_or(usize::MAX);
     if is_zip && !matches!(ext.as_str(), "xlsb" | "ods") {
         use calamine::Reader;
-        let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(path).map_err(|e| bad(format!("cannot open the workbook: {e}")))?;
+        let mut workbook: calamine::Xlsx<_> =
+            calamine::open_workbook(path).map_err(|e| bad(format!("cannot open the workbook: {e}")))?;
         let sheet = workbook.sheet_names().first().cloned().ok_or_else(|| bad("the workbook has no sheet".into()))?;
-        let mut cells = workbook.worksheet_cells_reader(&sheet).map_err(|e| bad(format!("cannot read sheet {sheet:?}: {e}")))?;
+        let mut cells =
+            workbook.worksheet_cells_reader(&sheet).map_err(|e| bad(format!("cannot read sheet {sheet:?}: {e}")))?;
         let mut current: Option<(u32, std::result::Result<Vec<String>, String>)> = None;
         let flush = |current: &mut Option<(u32, std::result::Result<Vec<String>, String>)>, rows: &mut Vec<_>| {
             if let Some((r, cells)) = current.take() {
@@ -776,7 +868,10 @@ fn read_sheet(ctx: &ReadContext<'_>, limit: Option<usize>) -> Result<(Vec<String
     let sheet = workbook.sheet_names().first().cloned().ok_or_else(|| bad("the workbook has no sheet".into()))?;
     let range = workbook.worksheet_range(&sheet).map_err(|e| bad(format!("cannot read sheet {sheet:?}: {e}")))?;
     if range.height() > MAX_SHEET_ROWS as usize {
-        return Err(bad(format!("sheet {sheet:?} has {} rows, more than the {MAX_SHEET_ROWS} an Excel sheet can have; refused", range.height())));
+        return Err(bad(format!(
+            "sheet {sheet:?} has {} rows, more than the {MAX_SHEET_ROWS} an Excel sheet can have; refused",
+            range.height()
+        )));
     }
     let first_row = range.start().map(|(r, _)| r as u64).unwrap_or(0);
     let text = |c: &Data| -> String {
@@ -846,7 +941,11 @@ fn open_xlsx<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
 #[cfg(test)]
 mod tests {
     fn check(sample: &str, expected: u8) {
-        assert_eq!(super::detect_delimiter(sample.as_bytes(), super::Format::Csv) as char, expected as char, "{sample:?}");
+        assert_eq!(
+            super::detect_delimiter(sample.as_bytes(), super::Format::Csv) as char,
+            expected as char,
+            "{sample:?}"
+        );
     }
 
     /// Splits `lines` as one record and checks its fields and whether text followed a quote.

@@ -24,7 +24,10 @@ pub(super) fn looks_like_conll(path: &Path) -> Result<bool> {
     if lines.len() < 3 {
         return Ok(false);
     }
-    let tagged = lines.iter().filter(|l| l.split_whitespace().last().is_some_and(is_tag) && l.split_whitespace().count() >= 2).count();
+    let tagged = lines
+        .iter()
+        .filter(|l| l.split_whitespace().last().is_some_and(is_tag) && l.split_whitespace().count() >= 2)
+        .count();
     Ok(tagged * 10 >= lines.len() * 8)
 }
 
@@ -149,7 +152,10 @@ pub(super) fn open_conll<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
             match parts.last() {
                 Some(tag) => tokens.push((token.to_string(), tag.to_string())),
                 None => {
-                    bad.get_or_insert(RowError { line: line_no, reason: format!("expected \"token TAG\", found {text:?}") });
+                    bad.get_or_insert(RowError {
+                        line: line_no,
+                        reason: format!("expected \"token TAG\", found {text:?}"),
+                    });
                 }
             }
         }
@@ -161,7 +167,12 @@ pub(super) fn open_conll<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
             return None;
         }
         Some(match sentence_to_spans(&tokens) {
-            Ok((text, spans)) => Ok(SourceRow { line: first_line, text: Some(text), value: Some(RawValue::Spans(spans)), ..Default::default() }),
+            Ok((text, spans)) => Ok(SourceRow {
+                line: first_line,
+                text: Some(text),
+                value: Some(RawValue::Spans(spans)),
+                ..Default::default()
+            }),
             Err(reason) => Err(RowError { line: first_line, reason }),
         })
     });
@@ -183,8 +194,16 @@ mod tests {
     #[test]
     fn tags() {
         check(&[("我", "O"), ("在", "O"), ("北", "B-LOC"), ("京", "E-LOC")], "我在北京", &[(2, 4, "LOC")]);
-        check(&[("张", "B-PER"), ("三", "M-PER"), ("丰", "E-PER"), ("去", "O"), ("沪", "S-LOC")], "张三丰去沪", &[(0, 3, "PER"), (4, 5, "LOC")]);
-        check(&[("John", "B-PER"), ("lives", "O"), ("in", "O"), ("New", "B-LOC"), ("York", "I-LOC")], "John lives in New York", &[(0, 4, "PER"), (14, 22, "LOC")]);
+        check(
+            &[("张", "B-PER"), ("三", "M-PER"), ("丰", "E-PER"), ("去", "O"), ("沪", "S-LOC")],
+            "张三丰去沪",
+            &[(0, 3, "PER"), (4, 5, "LOC")],
+        );
+        check(
+            &[("John", "B-PER"), ("lives", "O"), ("in", "O"), ("New", "B-LOC"), ("York", "I-LOC")],
+            "John lives in New York",
+            &[(0, 4, "PER"), (14, 22, "LOC")],
+        );
         check(&[("a", "I-X"), ("b", "I-Y")], "a b", &[(0, 1, "X"), (2, 3, "Y")]);
         check(&[("😀", "B-EMO"), ("好", "I-EMO"), ("的", "O")], "😀好的", &[(0, 2, "EMO")]);
     }

@@ -117,17 +117,25 @@ pub fn workbook(sheet: Part, shared_strings: Option<Part>) -> Vec<u8> {
         ),
         Part::new(
             "_rels/.rels",
-            &format!(r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
+            &format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+            ),
         ),
         Part::new(
             "xl/workbook.xml",
-            &format!(r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN}" xmlns:r="{RELS}"><sheets><sheet name="Reviews" sheetId="1" r:id="rId1"/></sheets></workbook>"#),
+            &format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN}" xmlns:r="{RELS}"><sheets><sheet name="Reviews" sheetId="1" r:id="rId1"/></sheets></workbook>"#
+            ),
         ),
         Part::new(
             "xl/_rels/workbook.xml.rels",
             &format!(
                 r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{RELS}/worksheet" Target="worksheets/sheet1.xml"/>{}</Relationships>"#,
-                if shared_strings.is_some() { format!(r#"<Relationship Id="rId2" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>"#) } else { String::new() }
+                if shared_strings.is_some() {
+                    format!(r#"<Relationship Id="rId2" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>"#)
+                } else {
+                    String::new()
+                }
             ),
         ),
     ];

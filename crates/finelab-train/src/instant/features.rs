@@ -95,11 +95,7 @@ fn hash_chars(kind: u64, chars: impl IntoIterator<Item = char>) -> u64 {
 
 impl Featurizer {
     pub(super) fn new(config: &TrainConfig) -> Self {
-        Featurizer {
-            scheme: FEATURE_SCHEME.into(),
-            hash_bits: config.hash_bits,
-            max_char_ngram: config.max_char_ngram,
-        }
+        Featurizer { scheme: FEATURE_SCHEME.into(), hash_bits: config.hash_bits, max_char_ngram: config.max_char_ngram }
     }
 
     pub(super) fn dim(&self) -> usize {

@@ -16,11 +16,11 @@ use serde_json::Value;
 
 use crate::config::TrainConfig;
 use crate::data::{Dataset, Example, Target, Task};
+use crate::decode::{self, argmax, bio_tags, decode_bio, multi_labels};
+pub use crate::decode::{Prediction, ScoredSpan};
 use crate::error::{Error, Result};
 use crate::family::{Evaluation, Family, Pass, Split, INSTANT};
 use crate::metrics::{Report, Span};
-pub use crate::decode::{Prediction, ScoredSpan};
-use crate::decode::{self, argmax, bio_tags, decode_bio, multi_labels};
 use crate::progress::{Control, Steps};
 use crate::rng::SplitMix64;
 
@@ -390,7 +390,20 @@ impl Family for Trainer<'_> {
     }
 
     fn run_epoch(&mut self, steps: &mut Steps<'_>) -> Result<Pass> {
-        let Trainer { config, head, train_set, model, optimizer, rng, order, probs, delta, steps_per_epoch, event_every, .. } = self;
+        let Trainer {
+            config,
+            head,
+            train_set,
+            model,
+            optimizer,
+            rng,
+            order,
+            probs,
+            delta,
+            steps_per_epoch,
+            event_every,
+            ..
+        } = self;
         rng.shuffle(order);
         let multi = head.multi();
         let (mut loss_sum, mut loss_units) = (0.0f64, 0usize);
@@ -420,7 +433,8 @@ impl Family for Trainer<'_> {
 
     fn tune_on_dev(&mut self) -> Result<Evaluation> {
         let (examples, encoded) = self.dev();
-        let (report, thresholds) = self.head.evaluate(&self.model, examples, encoded, true, &self.default_thresholds)?;
+        let (report, thresholds) =
+            self.head.evaluate(&self.model, examples, encoded, true, &self.default_thresholds)?;
         self.thresholds = thresholds;
         Ok(Evaluation::of(&report))
     }

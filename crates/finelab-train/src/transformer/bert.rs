@@ -138,7 +138,14 @@ pub struct SelfAttention {
 
 impl SelfAttention {
     /// Builds the four projections of width `hidden`.
-    pub fn new(src: &mut dyn Source, names: [&str; 4], hidden: usize, n_heads: usize, dropout: f64, std: f64) -> Result<Self> {
+    pub fn new(
+        src: &mut dyn Source,
+        names: [&str; 4],
+        hidden: usize,
+        n_heads: usize,
+        dropout: f64,
+        std: f64,
+    ) -> Result<Self> {
         Ok(SelfAttention {
             query: linear(src, names[0], hidden, hidden, std)?,
             key: linear(src, names[1], hidden, hidden, std)?,
@@ -201,14 +208,25 @@ impl Encoder {
             candle_core::bail!("hidden_act {:?} is not supported (gelu, gelu_new, relu are)", c.hidden_act)
         };
         if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
-            candle_core::bail!("hidden_size {} is not a multiple of num_attention_heads {}", c.hidden_size, c.num_attention_heads)
+            candle_core::bail!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                c.hidden_size,
+                c.num_attention_heads
+            )
         }
         let e = format!("{prefix}embeddings");
-        let word = src.tensor(&format!("{e}.word_embeddings.weight"), &[c.vocab_size, c.hidden_size], Init::Normal(std))?;
-        let position =
-            src.tensor(&format!("{e}.position_embeddings.weight"), &[c.max_position_embeddings, c.hidden_size], Init::Normal(std))?;
-        let token_type =
-            src.tensor(&format!("{e}.token_type_embeddings.weight"), &[c.type_vocab_size.max(1), c.hidden_size], Init::Normal(std))?;
+        let word =
+            src.tensor(&format!("{e}.word_embeddings.weight"), &[c.vocab_size, c.hidden_size], Init::Normal(std))?;
+        let position = src.tensor(
+            &format!("{e}.position_embeddings.weight"),
+            &[c.max_position_embeddings, c.hidden_size],
+            Init::Normal(std),
+        )?;
+        let token_type = src.tensor(
+            &format!("{e}.token_type_embeddings.weight"),
+            &[c.type_vocab_size.max(1), c.hidden_size],
+            Init::Normal(std),
+        )?;
         let embedding_norm = layer_norm(src, &format!("{e}.LayerNorm"), c.hidden_size, c.layer_norm_eps)?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
@@ -221,8 +239,20 @@ impl Encoder {
             ];
             let names = [names[0].as_str(), names[1].as_str(), names[2].as_str(), names[3].as_str()];
             layers.push(Layer {
-                attention: SelfAttention::new(src, names, c.hidden_size, c.num_attention_heads, c.attention_probs_dropout_prob, std)?,
-                attention_norm: layer_norm(src, &format!("{l}.attention.output.LayerNorm"), c.hidden_size, c.layer_norm_eps)?,
+                attention: SelfAttention::new(
+                    src,
+                    names,
+                    c.hidden_size,
+                    c.num_attention_heads,
+                    c.attention_probs_dropout_prob,
+                    std,
+                )?,
+                attention_norm: layer_norm(
+                    src,
+                    &format!("{l}.attention.output.LayerNorm"),
+                    c.hidden_size,
+                    c.layer_norm_eps,
+                )?,
                 intermediate: linear(src, &format!("{l}.intermediate.dense"), c.hidden_size, c.intermediate_size, std)?,
                 output: linear(src, &format!("{l}.output.dense"), c.intermediate_size, c.hidden_size, std)?,
                 output_norm: layer_norm(src, &format!("{l}.output.LayerNorm"), c.hidden_size, c.layer_norm_eps)?,
@@ -243,7 +273,13 @@ impl Encoder {
     /// Hidden states `(batch, seq, hidden)` for `ids` and `positions` `(batch, seq)` (u32) and
     /// `attention_mask` `(batch, seq)` (1 = token, 0 = padding). Token types are all 0 (one
     /// segment).
-    pub fn forward(&self, ids: &Tensor, positions: &Tensor, attention_mask: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        attention_mask: &Tensor,
+        dropout: &mut Dropout,
+    ) -> Result<Tensor> {
         let (batch, seq) = ids.dims2()?;
         let hidden = self.config.hidden_size;
         let words = embedding(&self.word, &ids.flatten_all()?)?;

@@ -11,7 +11,8 @@ use super::params::{Init, Source};
 
 /// DistilBERT's config as a BERT config (layer-norm epsilon 1e-12, no token types).
 pub fn bert_config(raw: &Value) -> std::result::Result<bert::Config, String> {
-    let get = |k: &str| raw.get(k).and_then(Value::as_u64).map(|v| v as usize).ok_or_else(|| format!("no integer {k:?}"));
+    let get =
+        |k: &str| raw.get(k).and_then(Value::as_u64).map(|v| v as usize).ok_or_else(|| format!("no integer {k:?}"));
     let float = |k: &str, d: f64| raw.get(k).and_then(Value::as_f64).unwrap_or(d);
     if raw.get("sinusoidal_pos_embds").and_then(Value::as_bool).unwrap_or(false) {
         return Err("sinusoidal position embeddings are not supported".into());
@@ -68,9 +69,13 @@ impl Encoder {
             candle_core::bail!("activation {:?} is not supported", c.hidden_act)
         };
         let e = format!("{prefix}embeddings");
-        let word = src.tensor(&format!("{e}.word_embeddings.weight"), &[c.vocab_size, c.hidden_size], Init::Normal(std))?;
-        let position =
-            src.tensor(&format!("{e}.position_embeddings.weight"), &[c.max_position_embeddings, c.hidden_size], Init::Normal(std))?;
+        let word =
+            src.tensor(&format!("{e}.word_embeddings.weight"), &[c.vocab_size, c.hidden_size], Init::Normal(std))?;
+        let position = src.tensor(
+            &format!("{e}.position_embeddings.weight"),
+            &[c.max_position_embeddings, c.hidden_size],
+            Init::Normal(std),
+        )?;
         let embedding_norm = layer_norm(src, &format!("{e}.LayerNorm"), c.hidden_size, c.layer_norm_eps)?;
         let mut layers = Vec::new();
         for i in 0..c.num_hidden_layers {
@@ -78,7 +83,14 @@ impl Encoder {
             let names = ["q_lin", "k_lin", "v_lin", "out_lin"].map(|n| format!("{l}.attention.{n}"));
             let names = [names[0].as_str(), names[1].as_str(), names[2].as_str(), names[3].as_str()];
             layers.push(Layer {
-                attention: SelfAttention::new(src, names, c.hidden_size, c.num_attention_heads, c.attention_probs_dropout_prob, std)?,
+                attention: SelfAttention::new(
+                    src,
+                    names,
+                    c.hidden_size,
+                    c.num_attention_heads,
+                    c.attention_probs_dropout_prob,
+                    std,
+                )?,
                 sa_layer_norm: layer_norm(src, &format!("{l}.sa_layer_norm"), c.hidden_size, c.layer_norm_eps)?,
                 lin1: linear(src, &format!("{l}.ffn.lin1"), c.hidden_size, c.intermediate_size, std)?,
                 lin2: linear(src, &format!("{l}.ffn.lin2"), c.intermediate_size, c.hidden_size, std)?,

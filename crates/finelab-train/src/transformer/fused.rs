@@ -36,8 +36,17 @@ impl CustomOp3 for LayerNormOp {
         "finelab-layer-norm"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, w, b) = (f32_slice(s1, l1, "layer norm")?, f32_slice(s2, l2, "layer norm")?, f32_slice(s3, l3, "layer norm")?);
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w, b) =
+            (f32_slice(s1, l1, "layer norm")?, f32_slice(s2, l2, "layer norm")?, f32_slice(s3, l3, "layer norm")?);
         let dim = last_dim(l1);
         let mut out = vec![0f32; x.len()];
         for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
@@ -62,7 +71,14 @@ impl CustomOp3 for LayerNormOp {
         gpu::rows3("finelab_layer_norm", s1, l1, s2, l2, s3, l3, Some(self.eps as f32))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let grad_x = x.apply_op3_no_bwd(w, &grad, &LayerNormGradX { eps: self.eps })?;
         let xhat = x.apply_op1_no_bwd(&Normalize { eps: self.eps })?;
@@ -115,8 +131,20 @@ impl CustomOp3 for LayerNormGradX {
         "finelab-layer-norm-grad"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, w, g) = (f32_slice(s1, l1, "layer norm grad")?, f32_slice(s2, l2, "layer norm grad")?, f32_slice(s3, l3, "layer norm grad")?);
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w, g) = (
+            f32_slice(s1, l1, "layer norm grad")?,
+            f32_slice(s2, l2, "layer norm grad")?,
+            f32_slice(s3, l3, "layer norm grad")?,
+        );
         let dim = last_dim(l1);
         let mut out = vec![0f32; x.len()];
         let n = dim as f32;
@@ -390,7 +418,13 @@ impl CustomOp2 for AttentionSoftmaxOp {
         gpu::attention_softmax(self.scale, s1, l1, s2, l2)
     }
 
-    fn bwd(&self, _x: &Tensor, _bias: &Tensor, res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _bias: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         Ok((Some(res.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxGradScaled { scale: self.scale })?), None))
     }
 }
@@ -531,7 +565,12 @@ pub(crate) mod gpu {
         ((l.shape().elem_count() / dim.max(1)) as u32, dim as i32)
     }
 
-    fn out(dev: &CudaDevice, n: usize, l: &Layout, slice: candle_core::cuda_backend::cudarc::driver::CudaSlice<f32>) -> (CudaStorage, Shape) {
+    fn out(
+        dev: &CudaDevice,
+        n: usize,
+        l: &Layout,
+        slice: candle_core::cuda_backend::cudarc::driver::CudaSlice<f32>,
+    ) -> (CudaStorage, Shape) {
         debug_assert_eq!(n, slice.len());
         (CudaStorage { slice: CudaStorageSlice::F32(slice), device: dev.clone() }, l.shape().clone())
     }
@@ -564,7 +603,13 @@ pub(crate) mod gpu {
     }
 
     /// One row kernel over `x` and `g` (`name(x, g, out, dim)`).
-    pub(crate) fn rows2(name: &str, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+    pub(crate) fn rows2(
+        name: &str,
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
         let dev = &s1.device;
         let (a, g) = (view(s1, l1, name)?, view(s2, l2, name)?);
         let n = a.len();
@@ -617,7 +662,12 @@ pub(crate) mod gpu {
     }
 
     /// `finelab_embedding`: rows `ids` of `w`.
-    pub(crate) fn embedding(s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+    pub(crate) fn embedding(
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
         let dev = &s1.device;
         let w = view(s1, l1, "embedding")?;
         let Some((a, b)) = l2.contiguous_offsets() else { candle_core::bail!("embedding: contiguous ids expected") };
@@ -641,9 +691,17 @@ pub(crate) mod gpu {
     }
 
     /// `finelab_embedding_grad`: the `vocab × hidden` gradient of `embedding` from `g` (`n_ids × hidden`).
-    pub(crate) fn embedding_grad(vocab: usize, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+    pub(crate) fn embedding_grad(
+        vocab: usize,
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
         let dev = &s1.device;
-        let Some((a, b)) = l1.contiguous_offsets() else { candle_core::bail!("embedding grad: contiguous ids expected") };
+        let Some((a, b)) = l1.contiguous_offsets() else {
+            candle_core::bail!("embedding grad: contiguous ids expected")
+        };
         let ids = s1.as_cuda_slice::<u32>()?.slice(a..b);
         let g = view(s2, l2, "embedding grad")?;
         let n = g.len();
@@ -665,7 +723,13 @@ pub(crate) mod gpu {
 
     /// `finelab_attention_softmax` over `x` `(batch, heads, queries, keys)` and `bias`
     /// `(batch, 1, 1, keys)`.
-    pub(crate) fn attention_softmax(scale: f32, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+    pub(crate) fn attention_softmax(
+        scale: f32,
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
         let dev = &s1.device;
         let (x, bias) = (view(s1, l1, "attention softmax")?, view(s2, l2, "attention softmax")?);
         let n = x.len();
@@ -689,7 +753,13 @@ pub(crate) mod gpu {
     }
 
     /// `finelab_softmax_grad_scaled` over `y` and `g`.
-    pub(crate) fn softmax_grad_scaled(scale: f32, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+    pub(crate) fn softmax_grad_scaled(
+        scale: f32,
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
         let dev = &s1.device;
         let (y, g) = (view(s1, l1, "softmax grad")?, view(s2, l2, "softmax grad")?);
         let n = y.len();
@@ -710,7 +780,14 @@ pub(crate) mod gpu {
     }
 
     /// `finelab_dropout` over `x` and the uniform draws `u`.
-    pub(crate) fn dropout(p: f32, keep: f32, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+    pub(crate) fn dropout(
+        p: f32,
+        keep: f32,
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
         let dev = &s1.device;
         let (x, u) = (view(s1, l1, "dropout")?, view(s2, l2, "dropout")?);
         let n = x.len();
@@ -754,7 +831,13 @@ pub(crate) mod gpu {
     }
 
     /// One element kernel over `x` and `g` (`name(x, g, out, n)`).
-    pub(crate) fn elems2(name: &str, s1: &CudaStorage, l1: &Layout, s2: &CudaStorage, l2: &Layout) -> Result<(CudaStorage, Shape)> {
+    pub(crate) fn elems2(
+        name: &str,
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
         let dev = &s1.device;
         let (x, g) = (view(s1, l1, name)?, view(s2, l2, name)?);
         let n = x.len();

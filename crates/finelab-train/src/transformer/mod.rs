@@ -176,7 +176,14 @@ fn batch_loss(logits: &Tensor, items: &[&Item], class_weights: Option<&[f32]>) -
 
 /// Probabilities for each text: one row (single: softmax, multi: sigmoids) or one row per token
 /// (spans: softmax over tags, special tokens included). Texts are batched by length.
-fn probabilities(model: &Model, texts: &[&EncodedText], task: Task, base: &BaseModel, specials: tokenize::Specials, device: &Device) -> Result<Vec<Vec<Vec<f32>>>> {
+fn probabilities(
+    model: &Model,
+    texts: &[&EncodedText],
+    task: Task,
+    base: &BaseModel,
+    specials: tokenize::Specials,
+    device: &Device,
+) -> Result<Vec<Vec<Vec<f32>>>> {
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.sort_by_key(|&i| texts[i].ids.len());
     let mut out: Vec<Vec<Vec<f32>>> = vec![Vec::new(); texts.len()];
@@ -223,7 +230,13 @@ fn decode_spans(text: &EncodedText, probs: &[Vec<f32>], labels: &[String]) -> Ve
 }
 
 /// The answer for one text from its probabilities.
-fn to_prediction(task: Task, labels: &[String], thresholds: &[f32], text: &EncodedText, probs: &[Vec<f32>]) -> Prediction {
+fn to_prediction(
+    task: Task,
+    labels: &[String],
+    thresholds: &[f32],
+    text: &EncodedText,
+    probs: &[Vec<f32>],
+) -> Prediction {
     match task {
         Task::Single => Prediction::Single {
             label: labels[argmax(&probs[0])].clone(),
@@ -272,7 +285,15 @@ struct Loaded {
 /// Opens a base (or fine-tuned) model folder, builds the encoder and a head for `task` into a
 /// fresh [`VarStore`], and loads the checkpoint into it. With `fresh_head`, the head keeps its
 /// seeded initial values (a new task); without, every weight must come from the checkpoint.
-fn load_folder(dir: &Path, task: Task, n_out: usize, max_len: usize, device: &Device, seed: u64, fresh_head: bool) -> Result<Loaded> {
+fn load_folder(
+    dir: &Path,
+    task: Task,
+    n_out: usize,
+    max_len: usize,
+    device: &Device,
+    seed: u64,
+    fresh_head: bool,
+) -> Result<Loaded> {
     let base = BaseModel::open(dir)?;
     let max_len = max_len.min(base.max_positions()).max(3);
     let encoder = TextEncoder::load(dir, max_len)?;
@@ -363,9 +384,12 @@ impl<'a> Trainer<'a> {
         let task = dataset.task;
         let labels = &dataset.labels;
         let n_out = n_outputs(task, labels);
-        let Loaded { base, encoder, store, model } = load_folder(base_dir, task, n_out, config.max_len, &device, config.seed, true)?;
+        let Loaded { base, encoder, store, model } =
+            load_folder(base_dir, task, n_out, config.max_len, &device, config.seed, true)?;
 
-        let encode_all = |examples: &[Example]| -> Result<Vec<Item>> { examples.iter().map(|e| encode_item(&encoder, labels, e)).collect() };
+        let encode_all = |examples: &[Example]| -> Result<Vec<Item>> {
+            examples.iter().map(|e| encode_item(&encoder, labels, e)).collect()
+        };
         let train_set = encode_all(&dataset.train)?;
         let dev_set = encode_all(&dataset.dev)?;
 
@@ -385,8 +409,10 @@ impl<'a> Trainer<'a> {
         };
 
         let vars = store.params().iter().map(|p| (p.var.clone(), p.decay)).collect();
-        let optimizer =
-            AdamW::new(vars, AdamWConfig { lr: config.lr, weight_decay: config.weight_decay, ..AdamWConfig::default() })?;
+        let optimizer = AdamW::new(
+            vars,
+            AdamWConfig { lr: config.lr, weight_decay: config.weight_decay, ..AdamWConfig::default() },
+        )?;
         let micro_per_epoch = train_set.len().div_ceil(config.batch_size);
         let steps_per_epoch = micro_per_epoch.div_ceil(config.grad_accum);
         let total_steps = steps_per_epoch * config.epochs;
@@ -433,9 +459,26 @@ impl<'a> Trainer<'a> {
     }
 
     /// Scores the evaluation model on `examples`; see [`evaluate`].
-    fn score(&self, examples: &[Example], items: &[Item], tune: bool, thresholds: &[f32]) -> Result<(Report, Vec<f32>)> {
+    fn score(
+        &self,
+        examples: &[Example],
+        items: &[Item],
+        tune: bool,
+        thresholds: &[f32],
+    ) -> Result<(Report, Vec<f32>)> {
         let (task, labels) = (self.dataset.task, &self.dataset.labels);
-        evaluate(&self.eval_model, &self.base, &self.encoder, task, labels, examples, items, tune, thresholds, &self.device)
+        evaluate(
+            &self.eval_model,
+            &self.base,
+            &self.encoder,
+            task,
+            labels,
+            examples,
+            items,
+            tune,
+            thresholds,
+            &self.device,
+        )
     }
 }
 
@@ -446,7 +489,22 @@ impl Family for Trainer<'_> {
 
     fn run_epoch(&mut self, steps: &mut Steps<'_>) -> Result<Pass> {
         let Trainer {
-            config, base, encoder, store, model, train_set, class_weights, optimizer, total_steps, warmup_steps, step, rng, dropout_rng, order, device, ..
+            config,
+            base,
+            encoder,
+            store,
+            model,
+            train_set,
+            class_weights,
+            optimizer,
+            total_steps,
+            warmup_steps,
+            step,
+            rng,
+            dropout_rng,
+            order,
+            device,
+            ..
         } = self;
         rng.shuffle(order);
         let (mut loss_sum, mut loss_batches) = (0.0f64, 0usize);
@@ -516,8 +574,12 @@ impl Family for Trainer<'_> {
                 self.score(examples, items, false, &self.thresholds)?
             }
             Split::Test => {
-                let items: Vec<Item> =
-                    self.dataset.test.iter().map(|e| encode_item(&self.encoder, &self.dataset.labels, e)).collect::<Result<_>>()?;
+                let items: Vec<Item> = self
+                    .dataset
+                    .test
+                    .iter()
+                    .map(|e| encode_item(&self.encoder, &self.dataset.labels, e))
+                    .collect::<Result<_>>()?;
                 self.score(&self.dataset.test, &items, false, &self.thresholds)?
             }
         };
@@ -581,14 +643,21 @@ pub struct ModelMeta {
 
 /// Files of the base folder copied as they are, so that `transformers` finds the tokenizer's
 /// settings (slow tokenizers read vocab.txt or the sentencepiece model).
-const TOKENIZER_SIDE_FILES: &[&str] =
-    &["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "sentencepiece.bpe.model", "vocab.json", "merges.txt"];
+const TOKENIZER_SIDE_FILES: &[&str] = &[
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "sentencepiece.bpe.model",
+    "vocab.json",
+    "merges.txt",
+];
 
 /// Writes the Hugging Face folder and `finelab-model.json` (last, so a folder with it is whole).
 fn export(dir: &Path, meta: &ModelMeta, base: &BaseModel, encoder: &TextEncoder, store: &VarStore) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut config = base.raw_config.clone();
-    let id2label: BTreeMap<String, String> = meta.outputs.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone())).collect();
+    let id2label: BTreeMap<String, String> =
+        meta.outputs.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone())).collect();
     let label2id: BTreeMap<String, usize> = meta.outputs.iter().enumerate().map(|(i, l)| (l.clone(), i)).collect();
     let obj = config.as_object_mut().expect("config.json is an object");
     obj.insert("architectures".into(), json!([meta.architecture]));
@@ -684,7 +753,10 @@ impl TransformerPredictor {
         let corrupt = |message: String| Error::CorruptModel { path: meta_path.clone(), message };
         let meta: ModelMeta = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
         if meta.format != FORMAT || meta.format_version != FORMAT_VERSION {
-            return Err(corrupt(format!("format {} v{} is not {FORMAT} v{FORMAT_VERSION}", meta.format, meta.format_version)));
+            return Err(corrupt(format!(
+                "format {} v{} is not {FORMAT} v{FORMAT_VERSION}",
+                meta.format, meta.format_version
+            )));
         }
         if meta.labels.is_empty() || meta.outputs.len() != n_outputs(meta.task, &meta.labels) {
             return Err(corrupt("labels and outputs disagree".into()));
@@ -728,7 +800,8 @@ impl TransformerPredictor {
     pub fn predict_batch(&self, texts: &[&str]) -> Result<Vec<Prediction>> {
         let encoded: Vec<EncodedText> = texts.iter().map(|t| self.encoder.encode(t)).collect::<Result<_>>()?;
         let refs: Vec<&EncodedText> = encoded.iter().collect();
-        let probs = probabilities(&self.model, &refs, self.meta.task, &self.base, self.encoder.specials(), &self.device)?;
+        let probs =
+            probabilities(&self.model, &refs, self.meta.task, &self.base, self.encoder.specials(), &self.device)?;
         Ok(encoded
             .iter()
             .zip(&probs)

@@ -82,8 +82,11 @@ impl BaseModel {
             }
         };
         let config = match family {
-            Family::DistilBert => distilbert::bert_config(&raw).map_err(|e| bad(format!("not a DistilBERT config: {e}")))?,
-            _ => serde_json::from_value::<bert::Config>(raw.clone()).map_err(|e| bad(format!("not a BERT-layout config: {e}")))?,
+            Family::DistilBert => {
+                distilbert::bert_config(&raw).map_err(|e| bad(format!("not a DistilBERT config: {e}")))?
+            }
+            _ => serde_json::from_value::<bert::Config>(raw.clone())
+                .map_err(|e| bad(format!("not a BERT-layout config: {e}")))?,
         };
         if let Some(kind) = &config.position_embedding_type {
             if kind != "absolute" {
@@ -163,7 +166,12 @@ pub struct Batch {
 
 impl Batch {
     /// Pads `texts` to the longest one.
-    pub fn new(texts: &[&EncodedText], specials: Specials, position_offset: u32, device: &Device) -> candle_core::Result<Batch> {
+    pub fn new(
+        texts: &[&EncodedText],
+        specials: Specials,
+        position_offset: u32,
+        device: &Device,
+    ) -> candle_core::Result<Batch> {
         let seq = texts.iter().map(|t| t.ids.len()).max().unwrap_or(1);
         let n = texts.len();
         let mut ids = Vec::with_capacity(n * seq);

@@ -53,7 +53,11 @@ impl LayerNorm {
         if is_half(x.dtype()) {
             // Half-precision inputs (mixed-precision compute) are normalized in f32, as
             // torch.autocast does, then cast back.
-            let f32_norm = LayerNorm { weight: self.weight.to_dtype(DType::F32)?, bias: self.bias.to_dtype(DType::F32)?, eps: self.eps };
+            let f32_norm = LayerNorm {
+                weight: self.weight.to_dtype(DType::F32)?,
+                bias: self.bias.to_dtype(DType::F32)?,
+                eps: self.eps,
+            };
             return f32_norm.forward(&x.to_dtype(DType::F32)?)?.to_dtype(x.dtype());
         }
         if let Some(y) = super::fused::layer_norm(x, &self.weight, &self.bias, self.eps)? {

@@ -98,7 +98,10 @@ impl candle_core::InplaceOp2 for FusedStep<'_> {
         };
         let (p, g) = (&mut p[p0..p1], &g[g0..g1]);
         #[allow(irrefutable_let_patterns)]
-        let Moments::Cpu(state) = &self.state else { candle_core::bail!("adamw: CPU moments expected") };
+        let Moments::Cpu(state) = &self.state
+        else {
+            candle_core::bail!("adamw: CPU moments expected")
+        };
         let mut guard = state.lock().expect("adamw state lock");
         let (m, v) = &mut *guard;
         let step_size = self.lr / self.bias_correction1;
@@ -116,7 +119,13 @@ impl candle_core::InplaceOp2 for FusedStep<'_> {
     }
 
     #[cfg(feature = "cuda")]
-    fn cuda_fwd(&self, param: &mut candle_core::CudaStorage, pl: &Layout, grad: &candle_core::CudaStorage, gl: &Layout) -> candle_core::Result<()> {
+    fn cuda_fwd(
+        &self,
+        param: &mut candle_core::CudaStorage,
+        pl: &Layout,
+        grad: &candle_core::CudaStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<()> {
         use candle_core::cuda_backend::cudarc::driver::{LaunchConfig, PushKernelArg};
         use candle_core::cuda_backend::WrapErr;
         let Moments::Cuda(state) = &self.state else { candle_core::bail!("adamw: CUDA moments expected") };
@@ -163,10 +172,18 @@ impl AdamW {
                 Ok(match var.device() {
                     Device::Cpu => State::Cpu(Mutex::new((vec![0.0; var.elem_count()], vec![0.0; var.elem_count()]))),
                     #[cfg(feature = "cuda")]
-                    Device::Cuda(dev) if var.dtype() == candle_core::DType::F32 && super::fused::cuda_kernels_enabled() => {
-                        State::Cuda(Mutex::new((dev.alloc_zeros::<f32>(var.elem_count())?, dev.alloc_zeros::<f32>(var.elem_count())?)))
+                    Device::Cuda(dev)
+                        if var.dtype() == candle_core::DType::F32 && super::fused::cuda_kernels_enabled() =>
+                    {
+                        State::Cuda(Mutex::new((
+                            dev.alloc_zeros::<f32>(var.elem_count())?,
+                            dev.alloc_zeros::<f32>(var.elem_count())?,
+                        )))
                     }
-                    _ => State::Tensors { m: Var::zeros(var.shape(), var.dtype(), var.device())?, v: Var::zeros(var.shape(), var.dtype(), var.device())? },
+                    _ => State::Tensors {
+                        m: Var::zeros(var.shape(), var.dtype(), var.device())?,
+                        v: Var::zeros(var.shape(), var.dtype(), var.device())?,
+                    },
                 })
             })
             .collect::<candle_core::Result<_>>()?;

@@ -53,7 +53,12 @@ pub struct VarStore {
 impl VarStore {
     /// An empty store; `seed` drives the initial values.
     pub fn new(device: &Device, seed: u64) -> Self {
-        VarStore { params: Vec::new(), index: HashMap::new(), rng: SplitMix64::new(seed ^ 0x5EED_1417), device: device.clone() }
+        VarStore {
+            params: Vec::new(),
+            index: HashMap::new(),
+            rng: SplitMix64::new(seed ^ 0x5EED_1417),
+            device: device.clone(),
+        }
     }
 
     /// The variables, in creation order.
@@ -94,7 +99,13 @@ impl VarStore {
     /// may lack the model prefix (`bert.`), and old checkpoints say `gamma`/`beta` for layer-norm
     /// weights. Variables whose names start with one of `fresh` keep their initial values (the
     /// new head). Returns the names of the other variables the checkpoint lacks.
-    pub fn load(&self, checkpoint: &HashMap<String, Tensor>, file: &Path, prefix: &str, fresh: &[&str]) -> Result<Vec<String>> {
+    pub fn load(
+        &self,
+        checkpoint: &HashMap<String, Tensor>,
+        file: &Path,
+        prefix: &str,
+        fresh: &[&str],
+    ) -> Result<Vec<String>> {
         let mut by_name: HashMap<String, &Tensor> = HashMap::new();
         for (name, tensor) in checkpoint {
             let mut canonical = name.clone();
@@ -212,9 +223,11 @@ impl Source for CastView<'_> {
 pub fn read_checkpoint(dir: &Path) -> Result<(HashMap<String, Tensor>, std::path::PathBuf)> {
     let safetensors = dir.join("model.safetensors");
     let bin = dir.join("pytorch_model.bin");
-    let corrupt = |path: &Path, e: candle_core::Error| Error::CorruptModel { path: path.to_path_buf(), message: e.to_string() };
+    let corrupt =
+        |path: &Path, e: candle_core::Error| Error::CorruptModel { path: path.to_path_buf(), message: e.to_string() };
     if safetensors.is_file() {
-        let tensors = candle_core::safetensors::load(&safetensors, &Device::Cpu).map_err(|e| corrupt(&safetensors, e))?;
+        let tensors =
+            candle_core::safetensors::load(&safetensors, &Device::Cpu).map_err(|e| corrupt(&safetensors, e))?;
         return Ok((tensors, safetensors));
     }
     if bin.is_file() {

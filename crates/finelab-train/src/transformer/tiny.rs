@@ -7,10 +7,10 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use serde_json::json;
 
-use super::{bert, distilbert};
 use super::model::{BaseModel, Family};
 use super::params::{Source, VarStore};
 use super::tokenize::wordpiece_from_vocab;
+use super::{bert, distilbert};
 use crate::error::{Error, Result};
 
 /// Which layout a tiny model is written in.
@@ -50,7 +50,17 @@ pub struct TinySpec {
 
 impl Default for TinySpec {
     fn default() -> Self {
-        TinySpec { family: TinyFamily::Bert, hidden: 32, layers: 2, heads: 2, intermediate: 64, max_positions: 128, prefixed: false, tokenizer_json: true, seed: 1 }
+        TinySpec {
+            family: TinyFamily::Bert,
+            hidden: 32,
+            layers: 2,
+            heads: 2,
+            intermediate: 64,
+            max_positions: 128,
+            prefixed: false,
+            tokenizer_json: true,
+            seed: 1,
+        }
     }
 }
 
@@ -129,9 +139,11 @@ pub fn write_tiny_bert(dir: &Path, texts: &[&str], spec: &TinySpec) -> Result<()
         }),
     };
     let config_path = dir.join("config.json");
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config).expect("json")).map_err(|e| Error::io(&config_path, e))?;
+    std::fs::write(&config_path, serde_json::to_string_pretty(&config).expect("json"))
+        .map_err(|e| Error::io(&config_path, e))?;
     // The tokenizer is a BERT WordPiece whatever the layout; say so for `transformers`.
-    let tokenizer_config = json!({"tokenizer_class": "BertTokenizer", "do_lower_case": true, "model_max_length": spec.max_positions});
+    let tokenizer_config =
+        json!({"tokenizer_class": "BertTokenizer", "do_lower_case": true, "model_max_length": spec.max_positions});
     let path = dir.join("tokenizer_config.json");
     std::fs::write(&path, tokenizer_config.to_string()).map_err(|e| Error::io(&path, e))?;
     if spec.tokenizer_json {
@@ -148,10 +160,17 @@ pub fn write_tiny_bert(dir: &Path, texts: &[&str], spec: &TinySpec) -> Result<()
         }
         _ => {
             bert::Encoder::new(&mut store, &base.config, prefix)?;
-            bert::linear(&mut store as &mut dyn Source, &format!("{prefix}pooler.dense"), spec.hidden, spec.hidden, 0.02)?;
+            bert::linear(
+                &mut store as &mut dyn Source,
+                &format!("{prefix}pooler.dense"),
+                spec.hidden,
+                spec.hidden,
+                0.02,
+            )?;
         }
     }
-    let tensors: Vec<(String, Tensor)> = store.params().iter().map(|p| (p.name.clone(), p.var.as_tensor().clone())).collect();
+    let tensors: Vec<(String, Tensor)> =
+        store.params().iter().map(|p| (p.name.clone(), p.var.as_tensor().clone())).collect();
     let metadata = [("format".to_string(), "pt".to_string())].into_iter().collect();
     super::save_safetensors(&dir.join("model.safetensors"), &tensors, metadata)
 }

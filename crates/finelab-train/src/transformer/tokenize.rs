@@ -212,7 +212,11 @@ pub const TAG_O: usize = 0;
 /// is B, the others I. Overlapping spans cannot be expressed in BIO: the one starting first (then
 /// the longest) wins. Also returns how many spans the tokens cannot express exactly (a boundary
 /// inside a token, or no token inside: see [`span_is_representable`]).
-pub fn spans_to_token_tags(offsets: &[Option<(usize, usize)>], spans: &[Span], labels: &[String]) -> (Vec<Option<usize>>, usize) {
+pub fn spans_to_token_tags(
+    offsets: &[Option<(usize, usize)>],
+    spans: &[Span],
+    labels: &[String],
+) -> (Vec<Option<usize>>, usize) {
     let mut tags: Vec<Option<usize>> = offsets.iter().map(|o| o.map(|_| TAG_O)).collect();
     let mut sorted: Vec<&Span> = spans.iter().collect();
     sorted.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
