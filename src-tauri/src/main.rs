@@ -56,7 +56,11 @@ async fn watch_job(ctx: State<'_, Context>, id: u64, on_event: Channel<JobState>
 
 /// A request whose worker thread panicked: a bug, reported in the same shape as every error.
 fn shell_error(err: tauri::Error) -> ErrorBody {
-    ErrorBody { code: finelab_app::ErrorCode::Internal, message: format!("the request failed inside the app: {err}"), details: None }
+    ErrorBody {
+        code: finelab_app::ErrorCode::Internal,
+        message: format!("the request failed inside the app: {err}"),
+        details: None,
+    }
 }
 
 /// The project to open at start: the first argument that is not a flag (WebDriver and desktop

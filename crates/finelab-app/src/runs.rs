@@ -154,19 +154,21 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
             let runs = store.runs()?;
             match runs.iter().find(|r| r.status == RunStatus::Completed) {
                 Some(r) => r.clone(),
-                None => return Err(AppError::Invalid(match runs.first() {
-                    None => format!(
-                        "project {} has no runs yet; train one with `finelab train {} --model instant`",
-                        dir.display(),
-                        dir.display()
-                    ),
-                    Some(latest) => format!(
+                None => {
+                    return Err(AppError::Invalid(match runs.first() {
+                        None => format!(
+                            "project {} has no runs yet; train one with `finelab train {} --model instant`",
+                            dir.display(),
+                            dir.display()
+                        ),
+                        Some(latest) => format!(
                         "project {} has no completed run (the latest, {}, is {}); name a run with --run, or train one",
                         dir.display(),
                         latest.id,
                         latest.status
                     ),
-                })),
+                    }))
+                }
             }
         }
     };
