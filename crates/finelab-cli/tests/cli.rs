@@ -69,7 +69,7 @@ fn errors_name_the_file_and_exit_non_zero() {
     let out = run(&["import", s(&dir), s(&bad)]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("bad.csv") && err.contains("--text-col") && err.contains("a, b"), "{err}");
+    assert!(err.contains("bad.csv") && err.contains("--text-col") && err.contains("\"a\", \"b\""), "{err}");
     let missing = tmp.path().join("missing.jsonl");
     let out = run(&["import", s(&dir), s(&missing)]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
