@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::post_api;
+
 struct Serving {
     child: Child,
     line: String,
@@ -52,24 +55,6 @@ fn address(line: &str) -> (String, Option<String>) {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, query) = rest.split_once('/').unwrap();
     (host.to_string(), query.strip_prefix("?token=").map(str::to_string))
-}
-
-/// `POST /api` over a plain socket; the status and the body.
-fn post_api(addr: &str, body: &str, authorization: Option<&str>) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
-    write!(
-        stream,
-        "POST /api HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
 }
 
 #[test]

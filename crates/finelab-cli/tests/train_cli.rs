@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{fails, finelab, ok, s, snownlp_head};
+use common::{fails, finelab, ok, post_api, s, snownlp_head};
 
 fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -427,24 +427,6 @@ fn labeling_from_the_command_line_next_annotate_undo_skip_flag_guidelines() {
     assert_eq!(ok(&["guidelines", s(&dir)]), "# 标注规范\n好评: pos\n");
 }
 
-/// `POST /api` over a plain socket to `finelab serve`; the status and the body.
-fn post_api(addr: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(120))).unwrap();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(
-        stream,
-        "POST /api HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
-}
-
 #[test]
 fn labeling_through_serve_never_fails_while_trainings_and_an_import_write_the_project() {
     let tmp = tempfile::tempdir().unwrap();
@@ -483,7 +465,8 @@ fn labeling_through_serve_never_fails_while_trainings_and_an_import_write_the_pr
                     let value = if (n / 200 + a) % 2 == 0 { "pos" } else { "neg" };
                     let body = json!({"cmd": "annotate", "dir": dir, "seq": seq, "annotator": format!("ann{a}"),
                                       "action": {"action": "label", "value": {"label": value}}});
-                    let (status, body) = post_api(&addr, token.as_deref(), &body.to_string());
+                    let bearer = token.as_ref().map(|t| format!("Bearer {t}"));
+                    let (status, body) = post_api(&addr, &body.to_string(), bearer.as_deref());
                     assert_eq!(status, 200, "annotation {n} of ann{a} failed while the project was written: {body}");
                     acknowledged.insert(json_of(&body)["record_id"].as_str().unwrap().to_string(), value.to_string());
                     n += 1;

