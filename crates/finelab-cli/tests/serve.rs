@@ -2,7 +2,7 @@
 //! the token the line prints (on every address), paths limited to the folders it was given, and
 //! Ctrl+C.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
