@@ -5,10 +5,12 @@
 //! transaction: a process killed mid-import leaves the project as it was. Bad rows are reported, not
 //! dropped silently; `strict` imports nothing when any row is bad.
 
+mod delimited;
 mod encoding;
 mod json;
 mod tables;
 mod text;
+mod workbook;
 
 pub use encoding::EncodingChoice;
 
