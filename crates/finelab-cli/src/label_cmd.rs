@@ -59,15 +59,7 @@ pub fn annotate_file(dir: &Path, file: &Path, annotator: &str, json: bool) -> Re
         "{}: applied {} of {} line(s) as {annotator} ({} record(s) newly labeled)",
         report.path, report.applied, report.lines, report.newly_labeled
     );
-    if report.n_rejected > 0 {
-        println!("  {} line(s) not applied:", report.n_rejected);
-        for e in report.rejected.iter().take(20) {
-            println!("    {}:{}: {}", report.path, e.line, e.reason);
-        }
-        if report.n_rejected > 20 {
-            println!("    ... {} more (use --json for the full list)", report.n_rejected - 20);
-        }
-    }
+    crate::print_line_errors(&report.path, "line(s) not applied", &report.rejected, report.n_rejected);
     Ok(())
 }
 

@@ -388,6 +388,20 @@ enum Command {
     },
 }
 
+/// Prints the first 20 of `n` lines a command could not use, as `FILE:LINE: reason`.
+fn print_line_errors(path: &str, what: &str, errors: &[finelab_store::import::RowError], n: u64) {
+    if n == 0 {
+        return;
+    }
+    println!("  {n} {what}:");
+    for e in errors.iter().take(20) {
+        println!("    {path}:{}: {}", e.line, e.reason);
+    }
+    if n > 20 {
+        println!("    ... {} more (use --json for the full list)", n - 20);
+    }
+}
+
 fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
@@ -573,15 +587,7 @@ fn run(cli: Cli) -> Result<()> {
                         println!("    {}:{}: {}", r.path, e.line, e.reason);
                     }
                 }
-                if r.n_rejected > 0 {
-                    println!("  {} row(s) rejected:", r.n_rejected);
-                    for e in r.rejected.iter().take(20) {
-                        println!("    {}:{}: {}", r.path, e.line, e.reason);
-                    }
-                    if r.n_rejected > 20 {
-                        println!("    ... {} more (use --json for the full list)", r.n_rejected - 20);
-                    }
-                }
+                print_line_errors(&r.path, "row(s) rejected", &r.rejected, r.n_rejected);
                 if outcome.splits.assigned > 0 {
                     println!(
                         "  splits: {} new labeled record(s) assigned; train {} / dev {} / test {}",

@@ -378,15 +378,7 @@ fn check_csv(csv: &str, records: &[(&str, &str, &str)], rejected: &[(u64, &str)]
     let mut store = new_project(&tmp.path().join("p"), ProjectKind::Single, &["pos", "neg"]);
     let path = write(tmp.path(), "quotes.csv", csv);
     let report = import(&mut store, &path, &ImportOptions::default());
-    // Rows left out on purpose (skipped) and bad rows (rejected), in line order.
-    let mut got: Vec<(u64, &str)> =
-        report.rejected.iter().chain(&report.skipped).map(|e| (e.line, e.reason.as_str())).collect();
-    got.sort();
-    assert_eq!(got.len(), rejected.len(), "{csv:?}: {got:?}");
-    for ((line, reason), (want_line, want)) in got.iter().zip(rejected) {
-        assert_eq!(line, want_line, "{csv:?}: {got:?}");
-        assert!(reason.contains(want), "{csv:?}: line {line}: {reason:?} should say {want:?}");
-    }
+    check_left_out(&report, rejected, &format!("{csv:?}"));
     let stored: Vec<(String, String, String)> = export_jsonl(&store)
         .iter()
         .map(|r| {
@@ -487,6 +479,19 @@ fn control_characters_and_binary_files() {
     assert!(err.contains("no text column") && err.len() < 400, "{err}");
 }
 
+/// Checks the rows an import left out, skipped and rejected together in line order: each line and
+/// a phrase its reason must contain.
+fn check_left_out(report: &finelab_store::import::ImportReport, expected: &[(u64, &str)], what: &str) {
+    let mut got: Vec<(u64, &str)> =
+        report.rejected.iter().chain(&report.skipped).map(|e| (e.line, e.reason.as_str())).collect();
+    got.sort();
+    assert_eq!(got.len(), expected.len(), "{what}: {got:?}");
+    for ((line, reason), (want_line, want)) in got.iter().zip(expected) {
+        assert_eq!(line, want_line, "{what}: {got:?}");
+        assert!(reason.contains(want), "{what}: line {line}: {reason:?} should say {want:?}");
+    }
+}
+
 /// Imports `content` as `name` into a fresh project of `kind` with `labels`, and checks every
 /// record's annotations (`id` -> `(annotator, value)`, sorted by annotator; an empty list for an
 /// unlabeled record) and the rejected lines (with a piece of the reason).
@@ -502,15 +507,7 @@ fn check_peer_export(
     let mut store = new_project(&tmp.path().join("p"), kind, labels);
     let path = write(tmp.path(), name, content);
     let report = import(&mut store, &path, &ImportOptions::default());
-    // Rows left out on purpose (skipped) and bad rows (rejected), in line order.
-    let mut got: Vec<(u64, &str)> =
-        report.rejected.iter().chain(&report.skipped).map(|e| (e.line, e.reason.as_str())).collect();
-    got.sort();
-    assert_eq!(got.len(), rejected.len(), "{name}: {got:?}");
-    for ((line, reason), (want_line, want)) in got.iter().zip(rejected) {
-        assert_eq!(line, want_line, "{name}: {got:?}");
-        assert!(reason.contains(want), "{name}: line {line}: {reason:?} should say {want:?}");
-    }
+    check_left_out(&report, rejected, name);
     assert_eq!(report.imported, records.len() as u64, "{name}");
     assert_eq!(report.labeled, records.iter().filter(|(_, a)| !a.is_empty()).count() as u64, "{name}");
     for (id, want) in records {
