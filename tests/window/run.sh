@@ -14,7 +14,8 @@
 # webkit2gtk-driver (/usr/bin/WebKitWebDriver) and imagemagick; installs tauri-driver 2.1.0 into
 # ~/.cargo/bin when missing.
 #
-# Environment: FINELAB_WINDOW_SKIP_BUILD=1 uses the binaries already in target/release;
+# Environment: FINELAB_WINDOW_SKIP_BUILD=1 uses the binaries already in target/release (or in
+# FINELAB_WINDOW_TARGET/release: scripts/device/check-cuda-without-driver.sh tests the CUDA build so);
 # FINELAB_WINDOW_PORT (default 4444) is tauri-driver's port, the native driver gets the next one.
 set -euo pipefail
 SELF=$(realpath "$0")
@@ -27,8 +28,9 @@ if [ -z "${DISPLAY:-}" ]; then
   exec xvfb-run -a -s "-screen 0 1280x800x24" "$SELF" "$@"
 fi
 
-APP=$ROOT/target/release/finelab-app
-FINELAB=$ROOT/target/release/finelab
+TARGET=${FINELAB_WINDOW_TARGET:-$ROOT/target}
+APP=$TARGET/release/finelab-app
+FINELAB=$TARGET/release/finelab
 ARTIFACTS=$ROOT/tests/window/artifacts
 PORT=${FINELAB_WINDOW_PORT:-4444}
 
@@ -41,7 +43,7 @@ if [ "${FINELAB_WINDOW_SKIP_BUILD:-}" != 1 ]; then
 fi
 # People install the desktop app from its package: install the .deb the bundler made (when there
 # is one) and test the installed program, not the build tree's.
-DEB=$(ls -t "$ROOT"/target/release/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
+DEB=$(ls -t "$TARGET"/release/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
 if [ -n "$DEB" ]; then
   echo "== installing $(basename "$DEB") with dpkg"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
