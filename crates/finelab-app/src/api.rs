@@ -69,6 +69,7 @@ impl ImportRequest {
                 id: nonempty(&self.columns.id),
                 group: nonempty(&self.columns.group),
                 speaker: nonempty(&self.columns.speaker),
+                output: nonempty(&self.columns.output),
             },
             fixed_label: nonempty(&self.fixed_label),
             add_labels: self.add_labels,
@@ -76,6 +77,7 @@ impl ImportRequest {
             keep_duplicates: self.keep_duplicates,
             annotator: None,
             skip_search_index: false,
+            ..ImportOptions::default()
         })
     }
 }

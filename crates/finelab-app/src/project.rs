@@ -319,6 +319,10 @@ pub fn annotate_file(dir: &Path, path: &Path, annotator: &str) -> Result<Annotat
                     .map_err(|e| format!("\"spans\" must be a list of {{\"start\", \"end\", \"label\"}}: {e}")),
                 None => Err("a span project needs \"spans\": a list of {\"start\", \"end\", \"label\"}".into()),
             },
+            ProjectKind::Generate => match value.get("output") {
+                Some(serde_json::Value::String(o)) => Ok(AnnotationValue::Output(o.clone())),
+                _ => Err("a generate project needs \"output\": a string".into()),
+            },
         };
         let value = match parsed {
             Ok(v) => v,

@@ -139,6 +139,7 @@ fn read_items(path: &Path, kind: ProjectKind, labels: Option<&[String]>) -> Resu
                 }
                 ItemValue::Spans(spans)
             }
+            ProjectKind::Generate => return Err(generate_unsupported()),
         };
         items.push(Item { line: line_no, id, text, value });
     }
@@ -166,6 +167,9 @@ fn read_items(path: &Path, kind: ProjectKind, labels: Option<&[String]>) -> Resu
 /// the other is an error naming the file and line, as is a span record whose text differs from
 /// the gold one.
 pub fn metrics(req: &MetricsRequest) -> Result<Report> {
+    if req.kind == ProjectKind::Generate {
+        return Err(generate_unsupported());
+    }
     let labels = req.labels.as_deref();
     let gold = read_items(&req.gold, req.kind, labels)?;
     let pred = read_items(&req.pred, req.kind, labels)?;
@@ -270,6 +274,7 @@ pub fn metrics(req: &MetricsRequest) -> Result<Report> {
                 .unzip();
             metrics::span_report(&g, &p)?
         }
+        ProjectKind::Generate => return Err(generate_unsupported()),
     };
     Ok(report)
 }
@@ -293,7 +298,7 @@ pub fn report_from_json(kind: ProjectKind, report: &Value, label_order: &[String
     let macro_avg = scores(obj.get("macro avg").ok_or_else(bad)?)?;
     let weighted_avg = scores(obj.get("weighted avg").ok_or_else(bad)?)?;
     Ok(Report {
-        kind: report_kind(kind),
+        kind: report_kind(kind)?,
         per_label,
         accuracy: obj.get("accuracy").and_then(Value::as_f64),
         micro_avg: obj.get("micro avg").map(scores).transpose()?,
@@ -338,10 +343,16 @@ pub fn report_text(report: &Report) -> String {
 }
 
 /// The report shape of a project kind.
-pub(crate) fn report_kind(kind: ProjectKind) -> ReportKind {
+pub(crate) fn report_kind(kind: ProjectKind) -> Result<ReportKind> {
     match kind {
-        ProjectKind::Single => ReportKind::Single,
-        ProjectKind::Multi => ReportKind::Multi,
-        ProjectKind::Spans => ReportKind::Spans,
+        ProjectKind::Single => Ok(ReportKind::Single),
+        ProjectKind::Multi => Ok(ReportKind::Multi),
+        ProjectKind::Spans => Ok(ReportKind::Spans),
+        ProjectKind::Generate => Err(generate_unsupported()),
     }
+}
+
+/// Generate projects have no classification report (their metrics are not built yet).
+fn generate_unsupported() -> AppError {
+    AppError::Unsupported("metrics for generate projects are not built yet".into())
 }

@@ -266,22 +266,29 @@ struct Snapshot {
     hash: String,
 }
 
-fn task_of(kind: ProjectKind) -> Task {
+fn task_of(kind: ProjectKind) -> Result<Task> {
     match kind {
-        ProjectKind::Single => Task::Single,
-        ProjectKind::Multi => Task::Multi,
-        ProjectKind::Spans => Task::Spans,
+        ProjectKind::Single => Ok(Task::Single),
+        ProjectKind::Multi => Ok(Task::Multi),
+        ProjectKind::Spans => Ok(Task::Spans),
+        ProjectKind::Generate => Err(generate_unsupported()),
     }
 }
 
-fn target_of(value: &AnnotationValue) -> Target {
+fn target_of(value: &AnnotationValue) -> Result<Target> {
     match value {
-        AnnotationValue::Label(label) => Target::Single(label.clone()),
-        AnnotationValue::Labels(labels) => Target::Multi(labels.clone()),
+        AnnotationValue::Label(label) => Ok(Target::Single(label.clone())),
+        AnnotationValue::Labels(labels) => Ok(Target::Multi(labels.clone())),
         AnnotationValue::Spans(spans) => {
-            Target::Spans(spans.iter().map(|s| finelab_train::Span::new(s.start, s.end, s.label.clone())).collect())
+            Ok(Target::Spans(spans.iter().map(|s| finelab_train::Span::new(s.start, s.end, s.label.clone())).collect()))
         }
+        AnnotationValue::Output(_) => Err(generate_unsupported()),
     }
+}
+
+/// Generate projects store and export their data; no model family generates text yet.
+fn generate_unsupported() -> AppError {
+    AppError::Unsupported("training a generate project is not built yet (no generator model family)".into())
 }
 
 /// Builds the dataset from the store's labeled records and hashes it. The hash covers the task,
@@ -299,7 +306,7 @@ fn snapshot(kind: ProjectKind, labels: Vec<String>, mut records: Vec<LabeledReco
         for part in [record.id.as_str(), "\0", record.text.as_str(), "\0", value.as_str(), "\0", split.as_str(), "\n"] {
             hasher.update(part.as_bytes());
         }
-        let example = Example { target: target_of(&record.value), id: record.id, text: record.text };
+        let example = Example { target: target_of(&record.value)?, id: record.id, text: record.text };
         match split {
             Split::Train => train.push(example),
             Split::Dev => dev.push(example),
@@ -307,7 +314,7 @@ fn snapshot(kind: ProjectKind, labels: Vec<String>, mut records: Vec<LabeledReco
         }
     }
     Ok(Snapshot {
-        dataset: Dataset { task: task_of(kind), labels, train, dev, test },
+        dataset: Dataset { task: task_of(kind)?, labels, train, dev, test },
         hash: format!("xxh3-128:{:032x}", hasher.digest128()),
     })
 }

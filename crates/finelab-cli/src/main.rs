@@ -501,6 +501,7 @@ fn run(cli: Cli) -> Result<()> {
                     id: id_col,
                     group: group_col,
                     speaker: speaker_col,
+                    output: None,
                 },
                 fixed_label: label,
                 add_labels,
@@ -508,6 +509,7 @@ fn run(cli: Cli) -> Result<()> {
                 keep_duplicates,
                 annotator,
                 skip_search_index: no_index,
+                ..ImportOptions::default()
             };
             let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             let pb = if json_progress { ProgressBar::hidden() } else { bar(size, "import") };

@@ -245,6 +245,14 @@ pub(crate) fn normalize_value(kind: ProjectKind, value: AnnotationValue, text: &
             }
             Ok(AnnotationValue::Spans(spans))
         }
+        (ProjectKind::Generate, AnnotationValue::Output(output)) => {
+            // Kept exactly as written (leading spaces and newlines can matter to the task); only
+            // an output with nothing in it is no output.
+            if output.trim().is_empty() {
+                return Err(Error::Invalid("the output is empty".into()));
+            }
+            Ok(AnnotationValue::Output(output))
+        }
         (kind, value) => Err(Error::Invalid(format!(
             "a {} project cannot take {}",
             kind.as_str(),
@@ -252,6 +260,7 @@ pub(crate) fn normalize_value(kind: ProjectKind, value: AnnotationValue, text: &
                 AnnotationValue::Label(_) => "a single label",
                 AnnotationValue::Labels(_) => "several labels",
                 AnnotationValue::Spans(_) => "spans",
+                AnnotationValue::Output(_) => "an output",
             }
         ))),
     }

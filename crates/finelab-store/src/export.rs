@@ -1,8 +1,17 @@
-//! Export: JSON Lines (re-importing it reproduces the records, labels, spans, splits and meta),
-//! CSV, and CoNLL/BIO for span projects. Streams record by record.
+//! Export: JSON Lines (re-importing it reproduces the records, labels, spans, outputs, splits
+//! and meta), CSV, CoNLL/BIO for span projects, and OpenAI's chat fine-tuning format for
+//! generate projects. Streams record by record.
+//!
+//! A generate project's JSON Lines are `{"id", "input"` (or `"turns"`), `"output", "meta",
+//! "split", "annotator"}`, the output absent while a record has none. Its `openai` export is
+//! `{"messages": [{"role", "content"}, ...]}`: the record's text as one `user` message, or its
+//! turns with their roles ([`crate::chat_role`] over the project's agent speakers), then the
+//! output as the last `assistant` message. It is OpenAI's format and nothing more, so only
+//! labeled records go into it, and ids, meta, splits and speaker names stay behind (the JSON
+//! Lines keep them).
 
 use crate::search::is_cjk;
-use crate::{AnnotationValue, Error, ProjectKind, Result, Span, Split, Store, Turn};
+use crate::{chat_role, AnnotationValue, ChatRole, Error, ProjectKind, Result, Span, Split, Store, Turn};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 
@@ -16,6 +25,10 @@ pub enum ExportFormat {
     Csv,
     /// One token and its BIO tag a line, a blank line between records (span projects).
     Conll,
+    /// OpenAI's chat fine-tuning JSON Lines, `{"messages": [...]}` (generate projects; labeled
+    /// records only).
+    #[serde(rename = "openai")]
+    OpenAi,
 }
 
 impl std::str::FromStr for ExportFormat {
@@ -25,7 +38,10 @@ impl std::str::FromStr for ExportFormat {
             "jsonl" => Ok(ExportFormat::Jsonl),
             "csv" => Ok(ExportFormat::Csv),
             "conll" | "bio" => Ok(ExportFormat::Conll),
-            other => Err(Error::Invalid(format!("unknown export format {other:?}; expected jsonl, csv or conll"))),
+            "openai" => Ok(ExportFormat::OpenAi),
+            other => {
+                Err(Error::Invalid(format!("unknown export format {other:?}; expected jsonl, csv, conll or openai")))
+            }
         }
     }
 }
@@ -37,7 +53,7 @@ pub struct ExportOptions {
     pub format: ExportFormat,
     /// Only records of this split.
     pub split: Option<Split>,
-    /// Only labeled records (always so for CoNLL).
+    /// Only labeled records (always so for CoNLL and OpenAI).
     pub labeled_only: bool,
 }
 
@@ -69,6 +85,31 @@ struct JsonRecord<'a> {
     split: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotator: Option<&'a str>,
+}
+
+/// A generate project's record in JSON Lines.
+#[derive(Serialize)]
+struct GenerateRecord<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    turns: Option<&'a [Turn]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotator: Option<&'a str>,
+}
+
+/// One message of OpenAI's chat format.
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
 }
 
 /// One record as the exporter sees it.
@@ -125,7 +166,14 @@ impl Store {
                 kind.as_str()
             )));
         }
-        let labeled_only = options.labeled_only || options.format == ExportFormat::Conll;
+        if options.format == ExportFormat::OpenAi && kind != ProjectKind::Generate {
+            return Err(Error::Invalid(format!(
+                "OpenAI chat export is for generate projects; this one is {}: use jsonl or csv",
+                kind.as_str()
+            )));
+        }
+        let agents = if kind == ProjectKind::Generate { self.agent_speakers()? } else { Vec::new() };
+        let labeled_only = options.labeled_only || matches!(options.format, ExportFormat::Conll | ExportFormat::OpenAi);
         let total = self.n_records()?;
         let mut summary = ExportSummary { records: 0, labeled: 0 };
         let mut sink = if options.format == ExportFormat::Csv {
@@ -134,12 +182,15 @@ impl Store {
                 ProjectKind::Single => "label",
                 ProjectKind::Multi => "labels",
                 ProjectKind::Spans => "spans",
+                ProjectKind::Generate => "output",
             };
-            w.write_record(["id", "text", label_col, "split", "annotator", "meta"]).map_err(csv_err)?;
+            let text_col = if kind == ProjectKind::Generate { "input" } else { "text" };
+            w.write_record(["id", text_col, label_col, "split", "annotator", "meta"]).map_err(csv_err)?;
             Sink::Csv(Box::new(w))
         } else {
             Sink::Plain(options.format, out)
         };
+        let shape = Shape { kind, agents: &agents };
         let split_filter = options.split.map(|s| s.as_str());
         let mut stmt = self.conn.prepare(
             "SELECT r.id, r.uid, r.text, r.turns, r.meta, r.split, c.value, c.annotator, c.updated_at
@@ -155,7 +206,7 @@ impl Store {
             if row.value.is_some() {
                 summary.labeled += 1;
             }
-            write_row(&row, sink)
+            write_row(&row, &shape, sink)
         };
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
@@ -213,15 +264,49 @@ enum Sink<'a> {
     Plain(ExportFormat, &'a mut dyn Write),
 }
 
-fn write_row(row: &Row, sink: &mut Sink<'_>) -> Result<()> {
+/// What decides the shape of an exported row besides its format.
+struct Shape<'a> {
+    kind: ProjectKind,
+    /// The project's agent speakers (generate projects), for the roles of turns.
+    agents: &'a [String],
+}
+
+fn write_row(row: &Row, shape: &Shape<'_>, sink: &mut Sink<'_>) -> Result<()> {
     let io = |e| Error::io("<export>", e);
     match sink {
+        Sink::Plain(ExportFormat::Jsonl, out) if shape.kind == ProjectKind::Generate => {
+            let rec = GenerateRecord {
+                id: &row.uid,
+                input: if row.turns.is_some() { None } else { Some(&row.text) },
+                turns: row.turns.as_deref(),
+                output: row.value.as_ref().and_then(AnnotationValue::as_output),
+                meta: row.meta.as_ref(),
+                split: row.split.as_deref(),
+                annotator: row.value.as_ref().and(row.annotator.as_deref()),
+            };
+            serde_json::to_writer(&mut *out, &rec)?;
+            out.write_all(b"\n").map_err(io)?;
+        }
+        Sink::Plain(ExportFormat::OpenAi, out) => {
+            let mut messages: Vec<Message<'_>> = match &row.turns {
+                Some(turns) => turns
+                    .iter()
+                    .map(|t| Message { role: chat_role(&t.speaker, shape.agents).as_str(), content: &t.text })
+                    .collect(),
+                None => vec![Message { role: ChatRole::User.as_str(), content: &row.text }],
+            };
+            if let Some(output) = row.value.as_ref().and_then(AnnotationValue::as_output) {
+                messages.push(Message { role: ChatRole::Assistant.as_str(), content: output });
+            }
+            serde_json::to_writer(&mut *out, &serde_json::json!({ "messages": messages }))?;
+            out.write_all(b"\n").map_err(io)?;
+        }
         Sink::Plain(ExportFormat::Jsonl, out) => {
             let (label, labels, spans) = match &row.value {
                 Some(AnnotationValue::Label(l)) => (Some(l.as_str()), None, None),
                 Some(AnnotationValue::Labels(ls)) => (None, Some(ls.as_slice()), None),
                 Some(AnnotationValue::Spans(s)) => (None, None, Some(s.as_slice())),
-                None => (None, None, None),
+                Some(AnnotationValue::Output(_)) | None => (None, None, None),
             };
             let rec = JsonRecord {
                 id: &row.uid,
@@ -242,6 +327,7 @@ fn write_row(row: &Row, sink: &mut Sink<'_>) -> Result<()> {
                 Some(AnnotationValue::Label(l)) => l.clone(),
                 Some(AnnotationValue::Labels(ls)) => ls.join("|"),
                 Some(AnnotationValue::Spans(s)) => serde_json::to_string(s)?,
+                Some(AnnotationValue::Output(output)) => output.clone(),
                 None => String::new(),
             };
             let meta = row.meta.as_ref().map(serde_json::to_string).transpose()?.unwrap_or_default();

@@ -141,6 +141,16 @@ impl Store {
         Store::set_setting(&self.conn, "guidelines", markdown)
     }
 
+    /// The speakers a generate project takes as the agent, as imports named them (see
+    /// [`crate::import::ImportOptions::agent_speakers`]); empty when none were named, which
+    /// means [`crate::DEFAULT_AGENT_SPEAKERS`]. [`crate::chat_role`] takes this list.
+    pub fn agent_speakers(&self) -> Result<Vec<String>> {
+        match self.setting(AGENT_SPEAKERS)? {
+            Some(json) => Ok(serde_json::from_str(&json)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The label set in display order.
     pub fn labels(&self) -> Result<Vec<LabelDef>> {
         let mut stmt =
@@ -362,6 +372,26 @@ fn insert_label(conn: &Connection, label: &LabelDef, position: usize) -> Result<
         params![label.name, label.color, label.hotkey, label.description, position as i64],
     )?;
     Ok(())
+}
+
+/// The setting that holds a generate project's agent speakers (a JSON list).
+const AGENT_SPEAKERS: &str = "agent_speakers";
+
+/// Adds agent speaker names to the project's list (names already there, compared
+/// case-insensitively, are left alone).
+pub(crate) fn add_agent_speakers_in(conn: &Connection, names: &[String]) -> Result<()> {
+    let mut list: Vec<String> = conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [AGENT_SPEAKERS], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|json| serde_json::from_str(&json))
+        .transpose()?
+        .unwrap_or_default();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        if !list.iter().any(|l| l.eq_ignore_ascii_case(name)) {
+            list.push(name.to_string());
+        }
+    }
+    Store::set_setting(conn, AGENT_SPEAKERS, &serde_json::to_string(&list)?)
 }
 
 pub(crate) fn add_labels_in(conn: &Connection, names: &[String]) -> Result<Vec<String>> {

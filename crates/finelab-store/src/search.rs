@@ -624,12 +624,21 @@ impl Store {
     }
 }
 
-/// A record's display label, for tables: the label, labels joined by ", ", or the span count.
+/// A record's display label, for tables: the label, labels joined by ", ", the span count, or
+/// the first line of an output (at most 80 characters, `…` when cut).
 pub fn describe_value(value: &AnnotationValue) -> String {
     match value {
         AnnotationValue::Label(l) => l.clone(),
         AnnotationValue::Labels(ls) => ls.join(", "),
         AnnotationValue::Spans(spans) => format!("{} span(s)", spans.len()),
+        AnnotationValue::Output(output) => {
+            let first = output.lines().next().unwrap_or("");
+            let mut shown: String = first.chars().take(80).collect();
+            if shown.len() < output.len() {
+                shown.push('…');
+            }
+            shown
+        }
     }
 }
 

@@ -13,6 +13,9 @@ pub enum ProjectKind {
     Multi,
     /// Labeled spans of text (entities).
     Spans,
+    /// Text to text: a record's text or dialog turns is the input, and its label is the output
+    /// written for it ([`AnnotationValue::Output`]).
+    Generate,
 }
 
 impl ProjectKind {
@@ -22,6 +25,7 @@ impl ProjectKind {
             ProjectKind::Single => "single",
             ProjectKind::Multi => "multi",
             ProjectKind::Spans => "spans",
+            ProjectKind::Generate => "generate",
         }
     }
 }
@@ -33,9 +37,10 @@ impl std::str::FromStr for ProjectKind {
             "single" => Ok(ProjectKind::Single),
             "multi" => Ok(ProjectKind::Multi),
             "spans" => Ok(ProjectKind::Spans),
-            other => {
-                Err(crate::Error::Invalid(format!("unknown project kind {other:?}; expected single, multi or spans")))
-            }
+            "generate" => Ok(ProjectKind::Generate),
+            other => Err(crate::Error::Invalid(format!(
+                "unknown project kind {other:?}; expected single, multi, spans or generate"
+            ))),
         }
     }
 }
@@ -183,6 +188,11 @@ pub enum AnnotationValue {
     Labels(Vec<String>),
     /// Spans (sorted by start).
     Spans(Vec<Span>),
+    /// The output written for the record's input (generate projects): the ideal answer,
+    /// reply or rewrite, kept exactly as given (newlines included). It is a label like the
+    /// others, so writing or correcting it is a log entry that undo takes back, and a record
+    /// with one counts as labeled and gets its split.
+    Output(String),
 }
 
 impl AnnotationValue {
@@ -192,15 +202,88 @@ impl AnnotationValue {
             AnnotationValue::Label(l) => vec![l.as_str()],
             AnnotationValue::Labels(ls) => ls.iter().map(String::as_str).collect(),
             AnnotationValue::Spans(spans) => spans.iter().map(|s| s.label.as_str()).collect(),
+            AnnotationValue::Output(_) => Vec::new(),
         };
         names.sort_unstable();
         names.dedup();
         names
     }
 
-    /// The key records are stratified by when splits are assigned.
+    /// The key records are stratified by when splits are assigned (outputs have no labels, so
+    /// the records of a generate project form one stratum).
     pub fn stratum(&self) -> String {
         self.label_names().join("|")
+    }
+
+    /// The output of a generate project's label; `None` for the other kinds.
+    pub fn as_output(&self) -> Option<&str> {
+        match self {
+            AnnotationValue::Output(output) => Some(output),
+            _ => None,
+        }
+    }
+}
+
+/// The role a dialog turn plays for a chat model (OpenAI's `role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    /// Instructions to the model (a turn whose speaker is `system`).
+    System,
+    /// Whoever the agent answers (customer, human, user...).
+    User,
+    /// The agent: the side whose turns a generate project learns to write.
+    Assistant,
+}
+
+impl ChatRole {
+    /// OpenAI's name of the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatRole::System => "system",
+            ChatRole::User => "user",
+            ChatRole::Assistant => "assistant",
+        }
+    }
+}
+
+/// The speakers taken as the agent when nobody says otherwise (compared case-insensitively):
+/// the assistant roles of OpenAI and ShareGPT and the names customer-service exports use.
+pub const DEFAULT_AGENT_SPEAKERS: &[&str] = &[
+    "assistant",
+    "agent",
+    "bot",
+    "gpt",
+    "chatgpt",
+    "model",
+    "ai",
+    "staff",
+    "support",
+    "客服",
+    "人工客服",
+    "智能客服",
+    "坐席",
+    "助手",
+    "机器人",
+    "小助手",
+];
+
+/// The role of a turn by its speaker, case-insensitively: `system` is the system; the agent
+/// (assistant) is a speaker named in `agents`, or in [`DEFAULT_AGENT_SPEAKERS`] when `agents` is
+/// empty, and always OpenAI's `assistant` and ShareGPT's `gpt`; anyone else is the user.
+pub fn chat_role(speaker: &str, agents: &[String]) -> ChatRole {
+    let speaker = speaker.trim();
+    let named = |name: &str| name.trim().eq_ignore_ascii_case(speaker);
+    if named("system") {
+        ChatRole::System
+    } else if named("assistant")
+        || named("gpt")
+        || (agents.is_empty() && DEFAULT_AGENT_SPEAKERS.iter().any(|a| named(a)))
+        || agents.iter().any(|a| named(a))
+    {
+        ChatRole::Assistant
+    } else {
+        ChatRole::User
     }
 }
 
@@ -345,6 +428,8 @@ pub struct LabeledRecord {
     pub id: String,
     /// The text as shown.
     pub text: String,
+    /// The dialog turns, when the record is a dialog (a generator reads them by role).
+    pub turns: Option<Vec<Turn>>,
     /// The current label.
     pub value: AnnotationValue,
     /// Its split (assigned before training).

@@ -10,7 +10,7 @@
 //! `reject` ("not this label") is the other label in a single-label project of exactly two
 //! labels and skips the row otherwise. Skipped rows are reported with the reason.
 
-use super::{encoding, Opened, RawValue, ReadContext, RowError, RowResult, SourceRow};
+use super::{encoding, generate, Opened, RawValue, ReadContext, RowError, RowResult, SourceRow};
 use crate::{Error, ProjectKind, Result, Span, Turn};
 use serde_json::Value;
 use std::io::Read;
@@ -88,7 +88,7 @@ fn value_of(v: &Value) -> std::result::Result<Option<RawValue>, String> {
     }
 }
 
-fn turns_of(v: &Value) -> std::result::Result<Vec<Turn>, String> {
+pub(super) fn turns_of(v: &Value) -> std::result::Result<Vec<Turn>, String> {
     let items = v.as_array().ok_or("turns must be a list")?;
     items
         .iter()
@@ -375,8 +375,23 @@ pub(super) fn open_jsonl<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
         options: ctx.options,
         kind: ctx.kind,
         labels: ctx.labels.clone(),
+        agents: ctx.agents.clone(),
         counter: ctx.counter.clone(),
     };
+    if ctx.kind == ProjectKind::Generate {
+        let mut file = generate::ShapeOfFile::default();
+        let rows = lines.flat_map(move |line| {
+            let (line_no, text) = match line {
+                Ok(line) => line,
+                Err(e) => return vec![Err(e)],
+            };
+            match serde_json::from_str::<Value>(text.trim()) {
+                Ok(v) => generate::rows_from_value(&ctx2, &mut file, line_no, v),
+                Err(e) => vec![Err(RowError { line: line_no, reason: format!("invalid JSON: {e}") })],
+            }
+        });
+        return Ok(Opened { rows: Box::new(rows), encoding: enc.name().to_string(), delimiter: None });
+    }
     let rows = lines.map(move |line| {
         let (line_no, text) = line?;
         match serde_json::from_str::<Value>(text.trim()) {
@@ -445,15 +460,18 @@ pub(super) fn open_json_array<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
     let mut out = Vec::with_capacity(items.len());
     let mut line = 1u64;
     let mut scanned = 0usize;
+    let mut file = generate::ShapeOfFile::default();
     for item in items {
         let offset = item.get().as_ptr() as usize - base;
         line += text.as_bytes()[scanned..offset].iter().filter(|&&b| b == b'\n').count() as u64;
         scanned = offset;
-        let row = match serde_json::from_str::<Value>(item.get()) {
-            Ok(v) => row_from_value(ctx, line, v),
-            Err(e) => Err(RowError { line, reason: format!("invalid JSON: {e}") }),
-        };
-        out.push(row);
+        match serde_json::from_str::<Value>(item.get()) {
+            Ok(v) if ctx.kind == ProjectKind::Generate => {
+                out.extend(generate::rows_from_value(ctx, &mut file, line, v))
+            }
+            Ok(v) => out.push(row_from_value(ctx, line, v)),
+            Err(e) => out.push(Err(RowError { line, reason: format!("invalid JSON: {e}") })),
+        }
     }
     Ok(Opened { rows: Box::new(out.into_iter()), encoding: enc.name().to_string(), delimiter: None })
 }

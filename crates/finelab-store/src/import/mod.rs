@@ -4,9 +4,18 @@
 //! the reason); the writer validates each row against the project and inserts it. One file is one
 //! transaction: a process killed mid-import leaves the project as it was. Bad rows are reported, not
 //! dropped silently; `strict` imports nothing when any row is bad.
+//!
+//! A generate project reads the shapes text-to-text data comes in (see `generate.rs`): JSON
+//! Lines of `prompt`/`completion`, `input`/`output` (Finelab's own export, also with `turns`),
+//! Alpaca's `instruction`/`input`/`output`, OpenAI's `messages` and ShareGPT's
+//! `conversations`, one shape a file; tables with an input and an output column; dialogs
+//! grouped by conversation id, whose agent turns become outputs ([`DialogTargets`]). The
+//! output is imported as a label (an [`crate::AnnotationValue::Output`] logged under the
+//! import's annotator), like the labels of the other kinds.
 
 mod delimited;
 mod encoding;
+mod generate;
 mod json;
 mod tables;
 mod text;
@@ -16,6 +25,7 @@ pub use encoding::EncodingChoice;
 
 use crate::annotations::{normalize_value, write_current};
 use crate::{AnnotationValue, Error, ProjectKind, Result, Span, Split, Store, Turn};
+pub use generate::DialogTargets;
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -111,6 +121,9 @@ pub struct ColumnMap {
     pub group: Option<String>,
     /// The speaker column of dialog rows.
     pub speaker: Option<String>,
+    /// The output column (or JSON key) of a generate project; the text column is its input.
+    #[serde(default)]
+    pub output: Option<String>,
 }
 
 /// Everything an import can be told.
@@ -136,6 +149,14 @@ pub struct ImportOptions {
     pub annotator: Option<String>,
     /// Leave the search index alone (records are then found by scanning until `index_pending`).
     pub skip_search_index: bool,
+    /// Generate projects: which agent turns of a dialog (a `messages` or `conversations` line,
+    /// rows grouped by conversation id) become outputs.
+    pub dialog_targets: DialogTargets,
+    /// Generate projects: the speakers whose turns are the agent's, compared
+    /// case-insensitively. Empty: the names the project was given before, else
+    /// [`crate::DEFAULT_AGENT_SPEAKERS`]; `assistant` and `gpt` always are. Names given here are
+    /// remembered by the project (for its exports) when the import is written.
+    pub agent_speakers: Vec<String>,
 }
 
 /// A rejected row.
@@ -229,7 +250,14 @@ pub fn preview(path: &Path, kind: ProjectKind, options: &ImportOptions, n: usize
         Some(f) => f,
         None => Format::detect(path)?,
     };
-    let ctx = ReadContext { path, options, kind, labels: Vec::new(), counter: ByteCounter::default() };
+    let ctx = ReadContext {
+        path,
+        options,
+        kind,
+        labels: Vec::new(),
+        agents: options.agent_speakers.clone(),
+        counter: ByteCounter::default(),
+    };
     match format {
         Format::Csv | Format::Tsv | Format::Xlsx => tables::preview(&ctx, format, n),
         _ => {
@@ -254,6 +282,7 @@ pub fn preview(path: &Path, kind: ProjectKind, options: &ImportOptions, n: usize
                             Some(RawValue::Label(l)) => l.clone(),
                             Some(RawValue::Labels(ls)) => ls.join("|"),
                             Some(RawValue::Spans(s)) => serde_json::to_string(s).unwrap_or_default(),
+                            Some(RawValue::Output(o)) => o.clone(),
                         };
                         vec![row.line.to_string(), row.id.clone().unwrap_or_default(), text, label]
                     }
@@ -278,6 +307,8 @@ pub(crate) enum RawValue {
     Label(String),
     Labels(Vec<String>),
     Spans(Vec<Span>),
+    /// A generate project's output.
+    Output(String),
 }
 
 /// A row as a reader produces it.
@@ -309,6 +340,8 @@ pub(crate) struct ReadContext<'a> {
     /// The project's label names (empty in a preview), for answers that name a label by
     /// rejecting the other one (Prodigy's `reject`).
     pub labels: Vec<String>,
+    /// The agent speakers of dialogs (generate projects; empty: the defaults).
+    pub agents: Vec<String>,
     pub counter: ByteCounter,
 }
 
@@ -358,6 +391,7 @@ fn resolve_value(kind: ProjectKind, raw: RawValue) -> AnnotationValue {
         // An empty list is "no spans" in a span project and "no labels" elsewhere.
         (ProjectKind::Spans, RawValue::Labels(ls)) if ls.is_empty() => AnnotationValue::Spans(Vec::new()),
         (_, RawValue::Spans(s)) => AnnotationValue::Spans(s),
+        (_, RawValue::Output(o)) => AnnotationValue::Output(o),
         (ProjectKind::Multi, RawValue::Label(l)) => AnnotationValue::Labels(split_labels(&l)),
         (_, RawValue::Label(l)) => AnnotationValue::Label(l),
         (_, RawValue::Labels(ls)) => AnnotationValue::Labels(ls),
@@ -389,11 +423,18 @@ impl Store {
             None => Format::detect(path)?,
         };
         if let Some(label) = &options.fixed_label {
+            if kind == ProjectKind::Generate {
+                return Err(Error::Invalid(
+                    "a generate project takes outputs, not a fixed label for every record".into(),
+                ));
+            }
             crate::project::validate_label_name(label)?;
         }
         let counter = ByteCounter::default();
         let labels = self.labels()?.into_iter().map(|l| l.name).collect();
-        let ctx = ReadContext { path, options, kind, labels, counter: counter.clone() };
+        let agents =
+            if options.agent_speakers.is_empty() { self.agent_speakers()? } else { options.agent_speakers.clone() };
+        let ctx = ReadContext { path, options, kind, labels, agents, counter: counter.clone() };
         let opened = match format {
             Format::Csv | Format::Tsv | Format::Xlsx => tables::open(&ctx, format)?,
             Format::Jsonl => json::open_jsonl(&ctx)?,
@@ -633,6 +674,9 @@ impl Store {
         let tx = crate::project::write_tx(&mut self.conn)?;
         if !labels_to_add.is_empty() {
             crate::project::add_labels_in(&tx, labels_to_add)?;
+        }
+        if !options.agent_speakers.is_empty() {
+            crate::project::add_agent_speakers_in(&tx, &options.agent_speakers)?;
         }
         // Records another import committed while this one read its file: their texts count as
         // duplicates too.

@@ -7,6 +7,7 @@
 //! so a small file cannot exhaust memory.
 
 use super::delimited::{Record, RecordReader};
+use super::generate::{dialog_rows, DialogTargets};
 use super::workbook::{read_sheet, SheetRow};
 use super::{encoding, split_labels, Format, Opened, RawValue, ReadContext, RowError, RowResult, SourceRow};
 use crate::{Error, ProjectKind, Result, Span, Turn};
@@ -51,6 +52,26 @@ const LABEL_NAMES: &[&str] = &[
     "意图",
     "情感",
 ];
+/// The input column of a generate project's table (its text column).
+const INPUT_NAMES: &[&str] = &[
+    "input",
+    "prompt",
+    "question",
+    "source",
+    "text",
+    "query",
+    "instruction",
+    "content",
+    "原文",
+    "问题",
+    "输入",
+    "提问",
+    "文本",
+    "内容",
+];
+/// The output column of a generate project's table.
+const OUTPUT_NAMES: &[&str] =
+    &["output", "completion", "answer", "target", "response", "reply", "回答", "答案", "输出", "回复", "译文", "目标"];
 const ID_NAMES: &[&str] = &["id", "uid", "record_id", "编号", "序号"];
 const GROUP_NAMES: &[&str] = &[
     "conversation_id",
@@ -114,6 +135,7 @@ fn columns_list(header: &[String]) -> String {
 struct Layout {
     header: Vec<String>,
     text: usize,
+    /// The label column, or a generate project's output column.
     label: Option<usize>,
     id: Option<usize>,
     group: Option<usize>,
@@ -124,7 +146,12 @@ struct Layout {
 fn layout(ctx: &ReadContext<'_>, header: Vec<String>) -> Result<Layout> {
     let cols = &ctx.options.columns;
     let path = ctx.path;
-    let text = resolve(&header, cols.text.as_deref(), TEXT_NAMES, "text", path)?;
+    let generate = ctx.kind == ProjectKind::Generate;
+    let group =
+        resolve(&header, cols.group.as_deref(), if cols.group.is_some() { &[] } else { GROUP_NAMES }, "group", path)?;
+    // A generate project's table has an input column, unless its rows are dialog turns.
+    let text_names = if generate && group.is_none() { INPUT_NAMES } else { TEXT_NAMES };
+    let text = resolve(&header, cols.text.as_deref(), text_names, "text", path)?;
     let text = match text {
         Some(i) => i,
         None if header.len() == 1 => 0,
@@ -132,19 +159,51 @@ fn layout(ctx: &ReadContext<'_>, header: Vec<String>) -> Result<Layout> {
             return Err(Error::BadFile {
                 path: path.to_path_buf(),
                 reason: format!(
-                    "no text column found; name it with --text-col (the columns are: {})",
+                    "no {} column found; name it with --text-col (the columns are: {})",
+                    if generate && group.is_none() { "input" } else { "text" },
                     columns_list(&header)
                 ),
             })
         }
     };
-    let group =
-        resolve(&header, cols.group.as_deref(), if cols.group.is_some() { &[] } else { GROUP_NAMES }, "group", path)?;
     // Only look for a speaker column when rows are grouped into dialogs.
     let speaker =
         if group.is_some() { resolve(&header, cols.speaker.as_deref(), SPEAKER_NAMES, "speaker", path)? } else { None };
+    let label = if !generate {
+        resolve(&header, cols.label.as_deref(), LABEL_NAMES, "label", path)?
+    } else if group.is_some() {
+        // A dialog's outputs are its agent's turns, found by speaker.
+        if speaker.is_none() {
+            return Err(Error::BadFile {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "dialog rows need a speaker column to tell the agent's turns, which become outputs; name it with \
+                     --speaker-col (the columns are: {})",
+                    columns_list(&header)
+                ),
+            });
+        }
+        None
+    } else {
+        let named = cols.output.as_deref().or(cols.label.as_deref());
+        match resolve(&header, named, OUTPUT_NAMES, "output", path)? {
+            Some(i) => Some(i),
+            // A table of one column is inputs waiting for their outputs.
+            None if header.len() == 1 => None,
+            None => {
+                return Err(Error::BadFile {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "no output column found; name it with --output-col (an empty output cell imports its \
+                         input unlabeled; the columns are: {})",
+                        columns_list(&header)
+                    ),
+                })
+            }
+        }
+    };
     Ok(Layout {
-        label: resolve(&header, cols.label.as_deref(), LABEL_NAMES, "label", path)?,
+        label,
         id: resolve(&header, cols.id.as_deref(), ID_NAMES, "id", path)?,
         split: resolve(&header, None, SPLIT_NAMES, "split", path)?,
         text,
@@ -155,18 +214,23 @@ fn layout(ctx: &ReadContext<'_>, header: Vec<String>) -> Result<Layout> {
 }
 
 fn cell_value(kind: ProjectKind, cell: &str) -> std::result::Result<Option<RawValue>, String> {
-    let cell = cell.trim();
-    if cell.is_empty() {
+    let trimmed = cell.trim();
+    if trimmed.is_empty() {
         return Ok(None);
     }
     Ok(Some(match kind {
-        ProjectKind::Single => RawValue::Label(cell.to_string()),
-        ProjectKind::Multi => RawValue::Labels(split_labels(cell)),
+        ProjectKind::Single => RawValue::Label(trimmed.to_string()),
+        ProjectKind::Multi => RawValue::Labels(split_labels(trimmed)),
         ProjectKind::Spans => {
-            let spans: Vec<Span> = serde_json::from_str(cell).map_err(|e| {
+            let spans: Vec<Span> = serde_json::from_str(trimmed).map_err(|e| {
                 format!("the label cell is not a JSON list of {{\"start\",\"end\",\"label\"}} spans: {e}")
             })?;
             RawValue::Spans(spans)
+        }
+        // An output is kept as written, its spaces and newlines included.
+        ProjectKind::Generate => {
+            encoding::check_text(cell)?;
+            RawValue::Output(cell.to_string())
         }
     }))
 }
@@ -209,15 +273,19 @@ fn row_from_cells(kind: ProjectKind, layout: &Layout, line: u64, cells: &[String
 
 /// Groups rows into dialogs by the conversation-id column, in order of first appearance.
 /// Dialog exports are small next to single-text corpora, so the groups are held in memory.
+/// In a generate project (`agents` given) the agent's turns become outputs, as
+/// [`DialogTargets`] says, and a record made for a turn is reported at that turn's line.
 fn group_dialogs(
     kind: ProjectKind,
     layout: Layout,
     rows: impl Iterator<Item = (u64, std::result::Result<Vec<String>, String>)>,
+    agents: Option<(&[String], DialogTargets)>,
 ) -> Vec<RowResult> {
     struct Dialog {
         line: u64,
         id: String,
         turns: Vec<Turn>,
+        lines: Vec<u64>,
         value: Option<(u64, String)>,
         conflict: Option<String>,
         meta: serde_json::Map<String, serde_json::Value>,
@@ -252,6 +320,7 @@ fn group_dialogs(
                 line,
                 id: gid.clone(),
                 turns: Vec::new(),
+                lines: Vec::new(),
                 value: None,
                 conflict: None,
                 meta: Default::default(),
@@ -260,6 +329,7 @@ fn group_dialogs(
         });
         let dialog = &mut order[i];
         dialog.turns.push(Turn { speaker: get(layout.speaker), text: cells[layout.text].clone() });
+        dialog.lines.push(line);
         let label = get(layout.label);
         if !label.is_empty() {
             match &dialog.value {
@@ -293,20 +363,23 @@ fn group_dialogs(
                 continue;
             }
         };
-        out.push(Ok(SourceRow {
-            line: d.line,
-            id: Some(d.id),
-            turns: Some(d.turns),
-            value,
-            meta: d.meta,
-            ..Default::default()
-        }));
+        let row =
+            SourceRow { line: d.line, id: Some(d.id), turns: Some(d.turns), value, meta: d.meta, ..Default::default() };
+        match agents {
+            Some((agents, targets)) => out.extend(dialog_rows(row, agents, targets, Some(&d.lines))),
+            None => out.push(Ok(row)),
+        }
     }
     out.sort_by_key(|r| match r {
         Ok(row) => row.line,
         Err(e) => e.line,
     });
     out
+}
+
+/// How a generate project's dialogs give outputs; `None` for the other kinds.
+fn generate_dialogs<'c>(ctx: &'c ReadContext<'_>) -> Option<(&'c [String], DialogTargets)> {
+    (ctx.kind == ProjectKind::Generate).then_some((&ctx.agents[..], ctx.options.dialog_targets))
 }
 
 /// Picks the delimiter whose sample rows have the most consistent field count above one.
@@ -387,12 +460,14 @@ pub(super) fn preview(ctx: &ReadContext<'_>, format: Format, n: usize) -> Result
     let detected = match layout(ctx, header.clone()) {
         Ok(l) => {
             let name = |i: Option<usize>| i.map(|i| l.header[i].clone());
+            let generate = ctx.kind == ProjectKind::Generate;
             super::ColumnMap {
                 text: Some(l.header[l.text].clone()),
-                label: name(l.label),
+                label: if generate { None } else { name(l.label) },
                 id: name(l.id),
                 group: name(l.group),
                 speaker: name(l.speaker),
+                output: if generate { name(l.label) } else { None },
             }
         }
         Err(_) => super::ColumnMap::default(),
@@ -422,7 +497,7 @@ pub(super) fn open<'a>(ctx: &ReadContext<'a>, format: Format) -> Result<Opened<'
         Record::Cells(line, cells) => (line, Ok(cells)),
     });
     let rows: Box<dyn Iterator<Item = RowResult>> = if layout.group.is_some() {
-        Box::new(group_dialogs(kind, layout, cells).into_iter())
+        Box::new(group_dialogs(kind, layout, cells, generate_dialogs(ctx)).into_iter())
     } else {
         Box::new(cells.filter(|(_, c)| !matches!(c, Ok(c) if c.iter().all(|f| f.trim().is_empty()))).map(
             move |(line, cells)| match cells {
@@ -452,7 +527,7 @@ fn open_xlsx<'a>(ctx: &ReadContext<'a>) -> Result<Opened<'a>> {
         })
         .collect();
     let rows: Box<dyn Iterator<Item = RowResult>> = if layout.group.is_some() {
-        Box::new(group_dialogs(kind, layout, cells.into_iter()).into_iter())
+        Box::new(group_dialogs(kind, layout, cells.into_iter(), generate_dialogs(ctx)).into_iter())
     } else {
         Box::new(cells.into_iter().map(move |(line, cells)| match cells {
             Err(reason) => Err(RowError { line, reason }),
