@@ -30,6 +30,8 @@ export function acceptedValue(kind: ProjectKind, suggestion: SuggestionLike | nu
     case 'spans':
       if ('spans' in v) return v.spans.every((s) => known(s.label)) ? { spans: [...v.spans].sort((a, b) => a.start - b.start || a.end - b.end) } : null;
       return null;
+    case 'generate':
+      return 'output' in v ? { output: v.output } : null;
   }
 }
 
@@ -51,7 +53,8 @@ export function valueLabels(v: AnnotationValue | null | undefined): string[] {
   if (!v) return [];
   if ('label' in v) return [v.label];
   if ('labels' in v) return v.labels;
-  return [...new Set(v.spans.map((s) => s.label))];
+  if ('spans' in v) return [...new Set(v.spans.map((s) => s.label))];
+  return [];
 }
 
 /** A span as the text shows it: a draft span (its index in the draft) or a suggestion (-1). */

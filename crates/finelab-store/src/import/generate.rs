@@ -177,7 +177,7 @@ pub(super) fn rows_from_value(
     value: Value,
 ) -> Vec<RowResult> {
     match row_from_value(ctx, file, line, value) {
-        Ok((row, true)) => dialog_rows(row, &ctx.agents, ctx.options.dialog_targets, None),
+        Ok((row, true)) => dialog_rows(row, &ctx.agents, ctx.options.dialog_targets, None, true),
         Ok((row, false)) => vec![Ok(row)],
         Err(reason) => vec![Err(RowError { line, reason })],
     }
@@ -295,12 +295,16 @@ fn row_from_value(
 
 /// The records of a dialog whose turns still hold its outputs (see [`DialogTargets`]).
 /// `turn_lines`, when the turns came from rows of a table, gives each turn's line: a record
-/// made for an agent turn is reported at that turn's line.
+/// made for an agent turn is reported at that turn's line. With `one_user_turn_is_text` (chat
+/// formats, whose speakers are only roles), an input of a single user turn is a plain text
+/// input, as a prompt is: `[user: X, assistant: Y]` is the record `X` → `Y`, which OpenAI's
+/// format writes back as the same two messages.
 pub(super) fn dialog_rows(
     row: SourceRow,
     agents: &[String],
     targets: DialogTargets,
     turn_lines: Option<&[u64]>,
+    one_user_turn_is_text: bool,
 ) -> Vec<RowResult> {
     let turns = row.turns.clone().unwrap_or_default();
     let n = turns.len();
@@ -308,7 +312,13 @@ pub(super) fn dialog_rows(
     let line_of = |i: usize| turn_lines.and_then(|l| l.get(i).copied()).unwrap_or(row.line);
     let record = |end: usize, id_suffix: bool| -> RowResult {
         let mut out = row.clone();
-        out.turns = Some(turns[..end].to_vec());
+        match &turns[..end] {
+            [only] if one_user_turn_is_text && chat_role(&only.speaker, agents) == ChatRole::User => {
+                out.turns = None;
+                out.text = Some(only.text.clone());
+            }
+            input => out.turns = Some(input.to_vec()),
+        }
         out.value = turns.get(end).map(|t| RawValue::Output(t.text.clone()));
         if id_suffix {
             out.id = row.id.as_ref().map(|id| format!("{id}#{}", end + 1));
@@ -331,6 +341,10 @@ pub(super) fn dialog_rows(
             let mut out: Vec<RowResult> = (1..n).filter(|&i| is_agent(&turns[i])).map(|i| record(i, true)).collect();
             if !last_is_agent {
                 out.push(record(n, true));
+            }
+            if out.is_empty() {
+                // A dialog of one agent turn: nothing answered, nothing to wait for.
+                out.push(record(0, false));
             }
             out
         }

@@ -123,6 +123,7 @@ pub struct ColumnMap {
     pub speaker: Option<String>,
     /// The output column (or JSON key) of a generate project; the text column is its input.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub output: Option<String>,
 }
 

@@ -366,7 +366,7 @@ fn group_dialogs(
         let row =
             SourceRow { line: d.line, id: Some(d.id), turns: Some(d.turns), value, meta: d.meta, ..Default::default() };
         match agents {
-            Some((agents, targets)) => out.extend(dialog_rows(row, agents, targets, Some(&d.lines))),
+            Some((agents, targets)) => out.extend(dialog_rows(row, agents, targets, Some(&d.lines), false)),
             None => out.push(Ok(row)),
         }
     }

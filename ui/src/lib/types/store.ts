@@ -3,7 +3,7 @@
 
 import type { Suggestion } from './train';
 
-export type ProjectKind = "single" | "multi" | "spans";
+export type ProjectKind = "single" | "multi" | "spans" | "generate";
 
 export type RunStatus = "running" | "completed" | "cancelled" | "failed" | "interrupted";
 
@@ -89,7 +89,7 @@ speaker: string,
  */
 text: string, };
 
-export type AnnotationValue = { "label": string } | { "labels": Array<string> } | { "spans": Array<Span> };
+export type AnnotationValue = { "label": string } | { "labels": Array<string> } | { "spans": Array<Span> } | { "output": string };
 
 export type Record = { 
 /**
@@ -379,7 +379,11 @@ group: string | null,
 /**
  * The speaker column of dialog rows.
  */
-speaker: string | null, };
+speaker: string | null, 
+/**
+ * The output column (or JSON key) of a generate project; the text column is its input.
+ */
+output?: string | null, };
 
 export type RowError = { 
 /**
