@@ -105,7 +105,13 @@ struct GenerateRecord<'a> {
     annotator: Option<&'a str>,
 }
 
-/// One message of OpenAI's chat format.
+/// A record in OpenAI's chat format.
+#[derive(Serialize)]
+struct Chat<'a> {
+    messages: Vec<Message<'a>>,
+}
+
+/// One message of OpenAI's chat format (`role` first, as OpenAI writes it).
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'static str,
@@ -298,7 +304,7 @@ fn write_row(row: &Row, shape: &Shape<'_>, sink: &mut Sink<'_>) -> Result<()> {
             if let Some(output) = row.value.as_ref().and_then(AnnotationValue::as_output) {
                 messages.push(Message { role: ChatRole::Assistant.as_str(), content: output });
             }
-            serde_json::to_writer(&mut *out, &serde_json::json!({ "messages": messages }))?;
+            serde_json::to_writer(&mut *out, &Chat { messages })?;
             out.write_all(b"\n").map_err(io)?;
         }
         Sink::Plain(ExportFormat::Jsonl, out) => {

@@ -350,3 +350,116 @@ fn annotator_names_are_bounded() {
     let err = s.annotate(1, "a\u{1b}[31mb", &label("a")).unwrap_err().to_string();
     assert!(err.contains("control character"), "{err}");
 }
+
+fn output(text: &str) -> Action {
+    Action::Label { value: AnnotationValue::Output(text.into()) }
+}
+
+/// A generate project's output is a label: written, corrected and undone through the log, it
+/// makes a record labeled and gives it its split in the same transaction.
+#[test]
+fn outputs_are_written_corrected_and_undone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = lines_project(tmp.path(), ProjectKind::Generate, &[], &["把这句话翻译成英文：你好", "写一句广告语"]);
+    let first = s.next_record("ann", None).unwrap().unwrap();
+    assert_eq!((first.record.seq, first.value.clone()), (1, None));
+    let receipt = s.annotate(1, "ann", &output("Hello")).unwrap();
+    assert_eq!(receipt.labeled_delta, 1);
+    let view = s.record_by_seq(1).unwrap();
+    assert_eq!(view.value.as_ref().and_then(|v| v.as_output()), Some("Hello"));
+    let split = view.record.split.expect("a record gets its split when it is labeled");
+    assert_eq!(s.next_record("ann", Some(1)).unwrap().unwrap().record.seq, 2);
+    // A correction replaces the output (spaces and newlines kept); undo takes it back.
+    let receipt = s.annotate(1, "ann", &output("Hello!\n  (greeting)")).unwrap();
+    assert_eq!(receipt.labeled_delta, 0);
+    assert_eq!(s.record_by_seq(1).unwrap().value, Some(AnnotationValue::Output("Hello!\n  (greeting)".into())));
+    s.undo("ann").unwrap().unwrap();
+    assert_eq!(s.record_by_seq(1).unwrap().value, Some(AnnotationValue::Output("Hello".into())));
+    let stats = s.stats().unwrap();
+    assert_eq!((stats.labeled, stats.labels.len(), stats.splits[split.as_str()]), (1, 0, 1));
+    assert_eq!(s.undo("ann").unwrap().unwrap().labeled_delta, -1);
+    assert_eq!(s.record_by_seq(1).unwrap().value, None);
+    assert_eq!(s.stats().unwrap().labeled, 0);
+    // The split, once given, stays.
+    assert_eq!(s.record_by_seq(1).unwrap().record.split, Some(split));
+    // The log is the truth: the derived state rebuilds to the same.
+    s.annotate(2, "bob", &output("好用不贵")).unwrap();
+    s.rebuild_derived_state().unwrap();
+    assert_eq!(s.record_by_seq(2).unwrap().value, Some(AnnotationValue::Output("好用不贵".into())));
+    let trained = s.labeled_records().unwrap();
+    assert_eq!(trained.len(), 1);
+    assert_eq!((trained[0].text.as_str(), trained[0].value.as_output()), ("写一句广告语", Some("好用不贵")));
+
+    for (bad, why) in [
+        (output(" \n "), "the output is empty"),
+        (label("好"), "a generate project cannot take a single label"),
+        (
+            Action::Label { value: AnnotationValue::Spans(vec![Span { start: 0, end: 1, label: "X".into() }]) },
+            "cannot take spans",
+        ),
+    ] {
+        let err = s.annotate(1, "ann", &bad).unwrap_err().to_string();
+        assert!(err.contains(why), "{err}");
+    }
+    let mut single = lines_project(&tmp.path().join("single"), ProjectKind::Single, &["pos"], &["fine"]);
+    let err = single.annotate(1, "ann", &output("x")).unwrap_err().to_string();
+    assert!(err.contains("a single project cannot take an output"), "{err}");
+}
+
+#[test]
+fn generate_kind_formats_and_refusals() {
+    use finelab_store::export::{ExportFormat, ExportOptions};
+    assert_eq!("generate".parse::<ProjectKind>().unwrap(), ProjectKind::Generate);
+    assert_eq!(ProjectKind::Generate.as_str(), "generate");
+    assert_eq!("openai".parse::<ExportFormat>().unwrap(), ExportFormat::OpenAi);
+    assert_eq!(serde_json::to_string(&ExportFormat::OpenAi).unwrap(), "\"openai\"");
+    assert_eq!(serde_json::to_string(&AnnotationValue::Output("答".into())).unwrap(), r#"{"output":"答"}"#);
+    assert_eq!(
+        "each".parse::<finelab_store::import::DialogTargets>().unwrap(),
+        finelab_store::import::DialogTargets::EachAgentTurn
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let single = lines_project(&tmp.path().join("single"), ProjectKind::Single, &["pos"], &["fine"]);
+    let generate = lines_project(&tmp.path().join("gen"), ProjectKind::Generate, &[], &["写一首诗"]);
+    let export = |s: &Store, format| {
+        s.export(&ExportOptions { format, split: None, labeled_only: false }, &mut Vec::new(), &mut |_, _| true)
+    };
+    let err = export(&single, ExportFormat::OpenAi).unwrap_err().to_string();
+    assert!(err.contains("OpenAI chat export is for generate projects"), "{err}");
+    let err = export(&generate, ExportFormat::Conll).unwrap_err().to_string();
+    assert!(err.contains("CoNLL export is for span projects"), "{err}");
+    // OpenAI's format is for training: only labeled records go into it.
+    assert_eq!(export(&generate, ExportFormat::OpenAi).unwrap().records, 0);
+    // A fixed label means nothing to a generate project.
+    let mut generate = generate;
+    let path = common::write(tmp.path(), "more.txt", "再写一首");
+    let options = ImportOptions { fixed_label: Some("pos".into()), ..Default::default() };
+    let err = generate.import(&path, &options, &mut |_| true).unwrap_err().to_string();
+    assert!(err.contains("a generate project takes outputs"), "{err}");
+}
+
+#[test]
+fn the_trainer_gets_a_dialog_with_its_turns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = new_project(&tmp.path().join("p"), ProjectKind::Generate, &[]);
+    let path = write(
+        tmp.path(),
+        "chat.jsonl",
+        r#"{"messages": [{"role": "system", "content": "简短"}, {"role": "user", "content": "几点了"}, {"role": "assistant", "content": "三点"}]}"#,
+    );
+    let report = import(&mut s, &path, &ImportOptions::default());
+    assert_eq!((report.imported, report.labeled, report.splits_assigned), (1, 1, 1));
+    let records = s.labeled_records().unwrap();
+    let turns = records[0].turns.as_ref().unwrap();
+    assert_eq!(
+        turns.iter().map(|t| (t.speaker.as_str(), t.text.as_str())).collect::<Vec<_>>(),
+        [("system", "简短"), ("user", "几点了")]
+    );
+    assert_eq!(records[0].value.as_output(), Some("三点"));
+    assert_eq!(records[0].text, "system: 简短\nuser: 几点了");
+    assert_eq!(finelab_store::chat_role("客服", &[]), finelab_store::ChatRole::Assistant);
+    assert_eq!(finelab_store::chat_role("客服", &["小王".to_string()]), finelab_store::ChatRole::User);
+    assert_eq!(finelab_store::chat_role("GPT", &["小王".to_string()]), finelab_store::ChatRole::Assistant);
+    assert_eq!(finelab_store::chat_role("System", &[]), finelab_store::ChatRole::System);
+}
