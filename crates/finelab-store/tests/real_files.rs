@@ -1022,6 +1022,50 @@ mod generate {
     }
 
     #[test]
+    fn a_json_array_as_alpaca_ships_and_plain_texts() {
+        let tmp = tempfile::tempdir().unwrap();
+        // alpaca_data.json is one JSON array; each element keeps the line it starts on.
+        let store = check(
+            tmp.path(),
+            "alpaca_data.json",
+            concat!(
+                "[\n",
+                "  {\n",
+                r#"    "instruction": "Give three tips for staying healthy.","#,
+                "\n",
+                r#"    "input": "","#,
+                "\n",
+                r#"    "output": "1. Eat well.\n2. Exercise.\n3. Sleep enough.""#,
+                "\n",
+                "  },\n",
+                r#"  {"instruction": "翻译成中文", "input": "Good morning", "output": "早上好"},"#,
+                "\n",
+                r#"  {"instruction": "坏的", "output": 3},"#,
+                "\n",
+                r#"  {"prompt": "另一种形状", "completion": "不行"}"#,
+                "\n",
+                "]\n",
+            ),
+            &ImportOptions::default(),
+            &[(8, "\"output\" is not a string"), (9, "(line 2) is in the Alpaca instruction/input/output shape")],
+            &[
+                ("Give three tips for staying healthy.", Some("1. Eat well.\n2. Exercise.\n3. Sleep enough.")),
+                ("翻译成中文\n\nGood morning", Some("早上好")),
+            ],
+        );
+        check_round_trips(tmp.path(), "alpaca_data", &store);
+        // Plain {"text"} lines are inputs waiting for their outputs.
+        check(
+            tmp.path(),
+            "texts.jsonl",
+            "{\"text\": \"写一首诗\"}\n{\"text\": \"总结这段话\", \"output\": \"好的\"}\n",
+            &ImportOptions::default(),
+            &[],
+            &[("写一首诗", None), ("总结这段话", Some("好的"))],
+        );
+    }
+
+    #[test]
     fn bad_lines_are_reported_by_line_and_the_rest_imported() {
         let tmp = tempfile::tempdir().unwrap();
         check(

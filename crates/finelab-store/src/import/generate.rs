@@ -7,6 +7,7 @@
 //! - `input` (or `turns`) and `output`: Finelab's own export; `turns` are the input as they
 //!   are, no turn of them is taken as the output.
 //! - `prompt` and `completion`.
+//! - `text` and `output`: a plain `{"text"}` file is inputs waiting for their outputs.
 //! - Alpaca's `instruction`, `input` and `output`: the input is the instruction, then a blank
 //!   line and the `input` when that is not empty; `meta.instruction` then keeps the
 //!   instruction, so that the two parts can be told apart again. Finelab's export writes the
@@ -56,6 +57,7 @@ impl std::str::FromStr for DialogTargets {
 pub(super) enum Shape {
     InputOutput,
     PromptCompletion,
+    Text,
     Alpaca,
     Messages,
     ShareGpt,
@@ -68,6 +70,7 @@ impl Shape {
         match self {
             Shape::InputOutput => "input/output",
             Shape::PromptCompletion => "prompt/completion",
+            Shape::Text => "text/output",
             Shape::Alpaca => "Alpaca instruction/input/output",
             Shape::Messages => "OpenAI messages",
             Shape::ShareGpt => "ShareGPT conversations",
@@ -87,6 +90,7 @@ impl Shape {
             ("prompt", Shape::PromptCompletion),
             ("input", Shape::InputOutput),
             ("turns", Shape::InputOutput),
+            ("text", Shape::Text),
         ]
         .into_iter()
         .find(|(key, _)| obj.contains_key(*key))
@@ -135,13 +139,15 @@ fn take_output(obj: &mut serde_json::Map<String, Value>, key: &str) -> Result<Op
     }
 }
 
-/// Chat turns from a list of objects with a speaker key and a text key.
+/// Chat turns from a list of objects with a speaker key (which `turns` may leave out: no
+/// speaker) and a text key.
 fn take_turns(
     obj: &mut serde_json::Map<String, Value>,
     key: &str,
     speaker_key: &str,
     text_key: &str,
 ) -> Result<Vec<Turn>, String> {
+    let speaker_optional = key == "turns";
     let Some(Value::Array(items)) = obj.remove(key) else {
         return Err(format!("\"{key}\" is not a list"));
     };
@@ -153,6 +159,7 @@ fn take_turns(
             let turn = item.as_object().ok_or_else(|| format!("\"{key}\" item {n} is not an object"))?;
             let speaker = match turn.get(speaker_key) {
                 Some(Value::String(s)) => s.clone(),
+                None if speaker_optional => String::new(),
                 _ => return Err(format!("\"{key}\" item {n} has no string \"{speaker_key}\"")),
             };
             let text = match turn.get(text_key) {
@@ -196,7 +203,7 @@ fn row_from_value(
     let cols = &ctx.options.columns;
     let shape = Shape::of(&obj, cols.text.as_deref()).ok_or_else(|| {
         "no input: expected \"prompt\"/\"completion\", \"input\"/\"output\", \"instruction\"/\"input\"/\"output\", \
-         \"messages\" or \"conversations\""
+         \"messages\", \"conversations\" or \"text\""
             .to_string()
     })?;
     match file.first {
@@ -222,7 +229,7 @@ fn row_from_value(
         }
         Shape::InputOutput => {
             if obj.contains_key("turns") {
-                row.turns = Some(super::json::turns_of(&obj.remove("turns").unwrap_or_default())?);
+                row.turns = Some(take_turns(&mut obj, "turns", "speaker", "text")?);
             } else {
                 row.text = Some(take_text(&mut obj, "input")?);
             }
@@ -231,6 +238,10 @@ fn row_from_value(
         Shape::PromptCompletion => {
             row.text = Some(take_text(&mut obj, "prompt")?);
             row.value = take_output(&mut obj, &output_key("completion"))?;
+        }
+        Shape::Text => {
+            row.text = Some(take_text(&mut obj, "text")?);
+            row.value = take_output(&mut obj, &output_key("output"))?;
         }
         Shape::Alpaca => {
             let instruction = take_text(&mut obj, "instruction")?;

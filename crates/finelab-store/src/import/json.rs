@@ -88,7 +88,7 @@ fn value_of(v: &Value) -> std::result::Result<Option<RawValue>, String> {
     }
 }
 
-pub(super) fn turns_of(v: &Value) -> std::result::Result<Vec<Turn>, String> {
+fn turns_of(v: &Value) -> std::result::Result<Vec<Turn>, String> {
     let items = v.as_array().ok_or("turns must be a list")?;
     items
         .iter()

@@ -672,11 +672,12 @@ impl Store {
     ) -> Result<()> {
         let now = crate::now_ms();
         let dir = self.dir.clone();
+        let generate = self.kind()? == ProjectKind::Generate;
         let tx = crate::project::write_tx(&mut self.conn)?;
         if !labels_to_add.is_empty() {
             crate::project::add_labels_in(&tx, labels_to_add)?;
         }
-        if !options.agent_speakers.is_empty() {
+        if generate && !options.agent_speakers.is_empty() {
             crate::project::add_agent_speakers_in(&tx, &options.agent_speakers)?;
         }
         // Records another import committed while this one read its file: their texts count as
