@@ -3,7 +3,8 @@
 //! generate projects. Streams record by record.
 //!
 //! A generate project's JSON Lines are `{"id", "input"` (or `"turns"`), `"output", "meta",
-//! "split", "annotator"}`, the output absent while a record has none. Its `openai` export is
+//! "split", "group", "annotator"}`, the output absent while a record has none and the split
+//! group (records made from one dialog) while there is none. Its `openai` export is
 //! `{"messages": [{"role", "content"}, ...]}`: the record's text as one `user` message, or its
 //! turns with their roles ([`crate::chat_role`] over the project's agent speakers), then the
 //! output as the last `assistant` message. It is OpenAI's format and nothing more, so only
@@ -101,6 +102,9 @@ struct GenerateRecord<'a> {
     meta: Option<&'a serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     split: Option<&'a str>,
+    /// The split group of records made from one dialog.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotator: Option<&'a str>,
 }
@@ -125,6 +129,7 @@ struct Row {
     turns: Option<Vec<Turn>>,
     meta: Option<serde_json::Map<String, serde_json::Value>>,
     split: Option<String>,
+    group: Option<String>,
     value: Option<AnnotationValue>,
     annotator: Option<String>,
 }
@@ -199,7 +204,7 @@ impl Store {
         let shape = Shape { kind, agents: &agents };
         let split_filter = options.split.map(|s| s.as_str());
         let mut stmt = self.conn.prepare(
-            "SELECT r.id, r.uid, r.text, r.turns, r.meta, r.split, c.value, c.annotator, c.updated_at
+            "SELECT r.id, r.uid, r.text, r.turns, r.meta, r.split, c.value, c.annotator, c.updated_at, r.split_group
              FROM records r LEFT JOIN current_annotations c ON c.record_id = r.id AND c.value IS NOT NULL
              WHERE (?1 IS NULL OR r.split = ?1) AND (?2 = 0 OR r.n_labeled > 0)
              ORDER BY r.id",
@@ -243,6 +248,7 @@ impl Store {
                     turns: turns.map(|t| serde_json::from_str(&t)).transpose()?,
                     meta: meta.map(|m| serde_json::from_str(&m)).transpose()?,
                     split: r.get(5)?,
+                    group: r.get(9)?,
                     value: value.map(|v| serde_json::from_str(&v)).transpose()?,
                     annotator: r.get(7)?,
                 },
@@ -288,6 +294,7 @@ fn write_row(row: &Row, shape: &Shape<'_>, sink: &mut Sink<'_>) -> Result<()> {
                 output: row.value.as_ref().and_then(AnnotationValue::as_output),
                 meta: row.meta.as_ref(),
                 split: row.split.as_deref(),
+                group: row.group.as_deref(),
                 annotator: row.value.as_ref().and(row.annotator.as_deref()),
             };
             serde_json::to_writer(&mut *out, &rec)?;

@@ -144,6 +144,13 @@ CREATE INDEX records_split_unstratified ON records(id) WHERE split IS NOT NULL A
 CREATE INDEX records_labeled_unsplit ON records(id) WHERE split IS NULL AND n_labeled > 0;
 ALTER TABLE runs ADD COLUMN trained_status TEXT CHECK (trained_status IN ('completed', 'cancelled'));
 "#,
+    // 4: records made from one dialog (a generate project's record per agent turn) share a split
+    // group: they share their opening turns, so they share their split too, or a test record's
+    // context would be trained on.
+    r#"
+ALTER TABLE records ADD COLUMN split_group TEXT;
+CREATE INDEX records_by_split_group ON records(split_group, split) WHERE split_group IS NOT NULL;
+"#,
 ];
 
 /// The migration list in `rusqlite_migration`'s form.

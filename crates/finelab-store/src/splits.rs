@@ -4,7 +4,9 @@
 //! stratum (the set of labels of a record) new records are taken in the order of a seeded hash of
 //! their stable id — independent of import order — and each goes to the split that is furthest
 //! below its target share. Records that arrive later therefore fill the same proportions without
-//! moving anyone.
+//! moving anyone. Records of one split group (a generate project's records made from one
+//! dialog, which share its opening turns) take the split the first of them got, so that no
+//! test record's context is trained on.
 
 use crate::{AnnotationValue, Result, Split, SplitRatios, Store};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -154,6 +156,10 @@ pub(crate) fn assign_in(conn: &Connection, only: Option<&[i64]>) -> Result<u64> 
     let mut assigned = 0;
     let mut count = conn.prepare_cached("SELECT split, count(*) FROM records WHERE stratum = ?1 GROUP BY split")?;
     let mut update = conn.prepare_cached("UPDATE records SET split = ?1, stratum = ?2 WHERE id = ?3")?;
+    let mut group_split = conn.prepare_cached(
+        "SELECT g.split FROM records r JOIN records g ON g.split_group = r.split_group
+         WHERE r.id = ?1 AND g.split IS NOT NULL LIMIT 1",
+    )?;
     for (stratum, mut new) in strata {
         let mut counts = [0u64; 3];
         let rows = count.query_map([&stratum], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)))?;
@@ -166,7 +172,11 @@ pub(crate) fn assign_in(conn: &Connection, only: Option<&[i64]>) -> Result<u64> 
         }
         new.sort_unstable();
         for (_, seq) in new {
-            let split = pick_split(&ratios, &counts);
+            let grouped: Option<String> = group_split.query_row([seq], |r| r.get(0)).optional()?;
+            let split = match grouped.and_then(|s| s.parse().ok()) {
+                Some(split) => split,
+                None => pick_split(&ratios, &counts),
+            };
             counts[split_index(split)] += 1;
             update.execute(params![split.as_str(), stratum, seq])?;
             assigned += 1;

@@ -1298,6 +1298,48 @@ mod generate {
         );
     }
 
+    /// The records made from one dialog share its opening turns, so they share its split: no
+    /// test record's context is trained on, whenever its records are labeled.
+    #[test]
+    fn records_of_one_dialog_share_a_split() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut csv = String::from("conversation_id,speaker,text\n");
+        for d in 0..40 {
+            for (speaker, text) in
+                [("客户", "问"), ("客服", "答"), ("客户", "再问"), ("客服", "再答"), ("客户", "还有")]
+            {
+                csv.push_str(&format!("d{d},{speaker},{text} {d}\n"));
+            }
+        }
+        let mut store = project(&tmp.path().join("p"));
+        let each = ImportOptions { dialog_targets: DialogTargets::EachAgentTurn, ..Default::default() };
+        let report = import(&mut store, &write(tmp.path(), "many.csv", &csv), &each);
+        assert_eq!((report.imported, report.labeled, report.splits_assigned), (120, 80, 80));
+        // The last record of each dialog waits for its output; written later, it joins its dialog.
+        for d in 0..40 {
+            let seq = store.record(&format!("d{d}#6")).unwrap().record.seq;
+            store
+                .annotate(
+                    seq,
+                    "ann",
+                    &finelab_store::Action::Label { value: finelab_store::AnnotationValue::Output("好".into()) },
+                )
+                .unwrap();
+        }
+        let mut per_split = std::collections::BTreeMap::new();
+        for d in 0..40 {
+            let splits: Vec<Option<Split>> =
+                [2, 4, 6].iter().map(|k| store.record(&format!("d{d}#{k}")).unwrap().record.split).collect();
+            assert!(splits[0].is_some() && splits.iter().all(|s| *s == splits[0]), "d{d}: {splits:?}");
+            *per_split.entry(splits[0].unwrap()).or_insert(0) += 1;
+        }
+        // Whole dialogs still spread over the three splits.
+        assert_eq!(per_split.len(), 3, "{per_split:?}");
+        let rows = export_jsonl(&store);
+        assert_eq!(rows[0]["group"], "d0");
+        check_round_trips(tmp.path(), "many", &store);
+    }
+
     #[test]
     fn agent_speakers_are_configurable_and_remembered() {
         let tmp = tempfile::tempdir().unwrap();

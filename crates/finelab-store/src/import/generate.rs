@@ -17,8 +17,9 @@
 //!   `gpt`), so a system message stays the first turn. Which agent turns become outputs is
 //!   [`DialogTargets`]'s choice.
 //!
-//! In every shape `id`, `meta`, `split` and `annotator` mean what they mean elsewhere, other
-//! keys go into the record's meta, and an absent or null output leaves the record unlabeled.
+//! In every shape `id`, `meta`, `split` and `annotator` mean what they mean elsewhere, `group`
+//! is the split group of records made from one dialog (Finelab's export writes it), other keys
+//! go into the record's meta, and an absent or null output leaves the record unlabeled.
 
 use super::{encoding, RawValue, ReadContext, RowError, RowResult, SourceRow};
 use crate::{chat_role, ChatRole, Error, Turn};
@@ -282,6 +283,9 @@ fn row_from_value(
         let s = v.as_str().ok_or("\"split\" is not a string")?;
         row.split = Some(s.parse().map_err(|e: Error| e.to_string())?);
     }
+    if let Some(v) = obj.remove("group").filter(|v| !v.is_null()) {
+        row.group = Some(v.as_str().ok_or("\"group\" is not a string")?.to_string());
+    }
     if let Some(v) = obj.remove("annotator") {
         if let Some(name) = v.as_str().filter(|n| !n.trim().is_empty()) {
             row.annotator = Some(name.to_string());
@@ -320,9 +324,19 @@ pub(super) fn dialog_rows(
     let turns = row.turns.clone().unwrap_or_default();
     let n = turns.len();
     let is_agent = |t: &Turn| chat_role(&t.speaker, agents) == ChatRole::Assistant;
+    // The records of one dialog share a split (see `splits.rs`); a dialog without an id is
+    // known by its content.
+    let group =
+        match targets {
+            DialogTargets::Last => None,
+            DialogTargets::EachAgentTurn => Some(row.id.clone().unwrap_or_else(|| {
+                format!("dialog:{:016x}", crate::content_hash(&crate::format_dialog(&turns)) as u64)
+            })),
+        };
     let line_of = |i: usize| turn_lines.and_then(|l| l.get(i).copied()).unwrap_or(row.line);
     let record = |end: usize, id_suffix: bool| -> RowResult {
         let mut out = row.clone();
+        out.group = group.clone();
         match &turns[..end] {
             [only] if one_user_turn_is_text && chat_role(&only.speaker, agents) == ChatRole::User => {
                 out.turns = None;

@@ -329,6 +329,8 @@ pub(crate) struct SourceRow {
     /// Why the row is left out on purpose (a Prodigy `ignore` answer): counted in the report as
     /// skipped, which is not an error.
     pub skip: Option<String>,
+    /// The split group: records made from one dialog get one split (see `splits.rs`).
+    pub group: Option<String>,
 }
 
 pub(crate) type RowResult = std::result::Result<SourceRow, RowError>;
@@ -630,6 +632,7 @@ impl Store {
                     meta,
                     hash,
                     split: row.split,
+                    group: row.group,
                     annotations,
                 });
             }
@@ -716,8 +719,9 @@ impl Store {
         {
             let mut find_uid = tx.prepare_cached("SELECT 1 FROM records WHERE uid = ?1")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO records (uid, text, turns, meta, source_id, source_line, content_hash, split, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO records (uid, text, turns, meta, source_id, source_line, content_hash, split, created_at,
+                   split_group)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             let mut log = tx.prepare_cached(
                 "INSERT INTO annotations (record_id, annotator, action, value, created_at) VALUES (?1, ?2, 'label', ?3, ?4)",
@@ -754,7 +758,8 @@ impl Store {
                         row.line as i64,
                         row.hash,
                         row.split.map(|s| s.as_str()),
-                        now
+                        now,
+                        row.group
                     ]) {
                         Ok(_) => break true,
                         Err(rusqlite::Error::SqliteFailure(e, _))
@@ -844,6 +849,7 @@ struct PendingRow {
     meta: Option<String>,
     hash: i64,
     split: Option<Split>,
+    group: Option<String>,
     /// (annotator, value as JSON), already checked against the project.
     annotations: Vec<(String, String)>,
 }
