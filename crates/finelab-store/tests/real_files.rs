@@ -1175,6 +1175,21 @@ mod generate {
         import(&mut from_csv, &write(dir, "faq.export.csv", &exported), &ImportOptions::default());
         assert_eq!(pairs(&from_csv), pairs(&store));
 
+        // The input and output columns are found by their common names.
+        for (n, (csv, input, output)) in [
+            ("source,target\nHello,你好\n", "Hello", "你好"),
+            ("text,source,output\nA,web,B\n", "A", "B"),
+            ("原文,译文\n今天天气很好,The weather is nice today.\n", "今天天气很好", "The weather is nice today."),
+            ("id,问题,回答\n1,几点开门,九点\n", "几点开门", "九点"),
+            ("prompt,response\nHi,Hello\n", "Hi", "Hello"),
+            ("question,answer,category\nWhy?,Because.,faq\n", "Why?", "Because."),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            check(dir, &format!("columns{n}.csv"), csv, &ImportOptions::default(), &[], &[(input, Some(output))]);
+        }
+
         // Without an output column the file is refused, naming the columns; an option names it.
         let notes = "question,notes\n怎么付款,支持微信和支付宝\n";
         let path = write(dir, "notes.csv", notes);

@@ -52,16 +52,17 @@ const LABEL_NAMES: &[&str] = &[
     "意图",
     "情感",
 ];
-/// The input column of a generate project's table (its text column).
+/// The input column of a generate project's table (its text column), most telling first:
+/// `source` (of a `source`/`target` pair) comes after `text`, which a source column may sit beside.
 const INPUT_NAMES: &[&str] = &[
     "input",
     "prompt",
     "question",
-    "source",
-    "text",
     "query",
     "instruction",
+    "text",
     "content",
+    "source",
     "原文",
     "问题",
     "输入",
