@@ -1190,6 +1190,22 @@ mod generate {
             check(dir, &format!("columns{n}.csv"), csv, &ImportOptions::default(), &[], &[(input, Some(output))]);
         }
 
+        // Alpaca as a table: the instruction and the input join as in Alpaca's JSON.
+        let store = check(
+            dir,
+            "alpaca.csv",
+            "instruction,input,output\n把句子改得礼貌,快点发货,麻烦尽快发货\nName a colour.,,Red\n,只有输入,好\n",
+            &ImportOptions::default(),
+            &[],
+            &[
+                ("把句子改得礼貌\n\n快点发货", Some("麻烦尽快发货")),
+                ("Name a colour.", Some("Red")),
+                ("只有输入", Some("好")),
+            ],
+        );
+        assert_eq!(export_jsonl(&store)[0]["meta"]["instruction"], "把句子改得礼貌");
+        check_round_trips(dir, "alpaca_csv", &store);
+
         // Without an output column the file is refused, naming the columns; an option names it.
         let notes = "question,notes\n怎么付款,支持微信和支付宝\n";
         let path = write(dir, "notes.csv", notes);

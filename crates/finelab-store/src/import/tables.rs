@@ -138,6 +138,9 @@ struct Layout {
     text: usize,
     /// The label column, or a generate project's output column.
     label: Option<usize>,
+    /// Alpaca's instruction column beside an `input` column (generate projects): the record's
+    /// input is the instruction, a blank line and the input, as in Alpaca's JSON.
+    instruction: Option<usize>,
     id: Option<usize>,
     group: Option<usize>,
     speaker: Option<usize>,
@@ -203,8 +206,14 @@ fn layout(ctx: &ReadContext<'_>, header: Vec<String>) -> Result<Layout> {
             }
         }
     };
+    let instruction = if generate && group.is_none() && cols.text.is_none() && header[text].trim() == "input" {
+        resolve(&header, None, &["instruction"], "instruction", path)?
+    } else {
+        None
+    };
     Ok(Layout {
         label,
+        instruction,
         id: resolve(&header, cols.id.as_deref(), ID_NAMES, "id", path)?,
         split: resolve(&header, None, SPLIT_NAMES, "split", path)?,
         text,
@@ -252,6 +261,16 @@ fn row_from_cells(kind: ProjectKind, layout: &Layout, line: u64, cells: &[String
     let mut row = SourceRow { line, ..Default::default() };
     encoding::check_text(&cells[layout.text]).map_err(|reason| RowError { line, reason })?;
     row.text = Some(cells[layout.text].clone());
+    if let Some(instruction) = layout.instruction.and_then(|i| cells.get(i)).filter(|c| !c.trim().is_empty()) {
+        encoding::check_text(instruction).map_err(|reason| RowError { line, reason })?;
+        let input = &cells[layout.text];
+        if input.is_empty() {
+            row.text = Some(instruction.clone());
+        } else {
+            row.text = Some(format!("{instruction}\n\n{input}"));
+            row.meta.insert("instruction".into(), serde_json::Value::String(instruction.clone()));
+        }
+    }
     row.value = cell_value(kind, get(layout.label)).map_err(|reason| RowError { line, reason })?;
     let id = get(layout.id).trim();
     if layout.id.is_some() && !id.is_empty() {
@@ -262,7 +281,15 @@ fn row_from_cells(kind: ProjectKind, layout: &Layout, line: u64, cells: &[String
         row.split = Some(split.parse().map_err(|e: Error| RowError { line, reason: e.to_string() })?);
     }
     for (i, cell) in cells.iter().enumerate() {
-        let used = [Some(layout.text), layout.label, layout.id, layout.group, layout.speaker, layout.split];
+        let used = [
+            Some(layout.text),
+            layout.label,
+            layout.id,
+            layout.group,
+            layout.speaker,
+            layout.split,
+            layout.instruction,
+        ];
         if used.contains(&Some(i)) || cell.is_empty() {
             continue;
         }
