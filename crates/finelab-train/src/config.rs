@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::check_device;
 use crate::error::{Error, Result};
-use crate::family::{INSTANT, TRANSFORMER};
+use crate::family::{GENERATOR, INSTANT, TRANSFORMER};
 
 /// Raw training options; every field is optional and falls back to a default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainOptions {
-    /// Model family name: "instant" or "transformer".
+    /// Model family name: "instant", "transformer" or "generator".
     pub family: Option<String>,
     /// Base model folder (Hugging Face layout) of the transformer family.
     pub base_model: Option<PathBuf>,
@@ -47,6 +47,16 @@ pub struct TrainOptions {
     pub max_char_ngram: Option<usize>,
     /// Requested device: "auto", "cpu", "cuda" or "metal" (the instant family runs on the CPU).
     pub device: Option<String>,
+    /// LoRA rank (generator).
+    pub lora_rank: Option<usize>,
+    /// LoRA alpha; updates are scaled by alpha / rank (generator).
+    pub lora_alpha: Option<f64>,
+    /// Dropout on the LoRA input (generator).
+    pub lora_dropout: Option<f64>,
+    /// Projections LoRA goes on, e.g. `["q_proj", "v_proj"]` (generator).
+    pub lora_targets: Option<Vec<String>>,
+    /// Train every weight instead of LoRA adapters (generator, small models).
+    pub full_finetune: Option<bool>,
 }
 
 fn default_max_len() -> usize {
@@ -54,6 +64,18 @@ fn default_max_len() -> usize {
 }
 fn default_grad_accum() -> usize {
     1
+}
+fn default_lora_rank() -> usize {
+    16
+}
+fn default_lora_alpha() -> f64 {
+    32.0
+}
+fn default_lora_dropout() -> f64 {
+    0.05
+}
+fn default_lora_targets() -> Vec<String> {
+    crate::generator::model::DEFAULT_TARGETS.iter().map(|t| t.to_string()).collect()
 }
 
 /// A validated training configuration, stored with every model and run.
@@ -101,6 +123,21 @@ pub struct TrainConfig {
     /// Class-weighted loss (transformer).
     #[serde(default)]
     pub class_weights: bool,
+    /// LoRA rank (generator).
+    #[serde(default = "default_lora_rank")]
+    pub lora_rank: usize,
+    /// LoRA alpha (generator).
+    #[serde(default = "default_lora_alpha")]
+    pub lora_alpha: f64,
+    /// Dropout on the LoRA input (generator).
+    #[serde(default = "default_lora_dropout")]
+    pub lora_dropout: f64,
+    /// Projections LoRA goes on (generator).
+    #[serde(default = "default_lora_targets")]
+    pub lora_targets: Vec<String>,
+    /// Every weight trains instead of LoRA adapters (generator).
+    #[serde(default)]
+    pub full_finetune: bool,
 }
 
 impl Default for TrainConfig {
@@ -123,6 +160,11 @@ impl Default for TrainConfig {
             max_grad_norm: 0.0,
             grad_accum: 1,
             class_weights: false,
+            lora_rank: default_lora_rank(),
+            lora_alpha: default_lora_alpha(),
+            lora_dropout: default_lora_dropout(),
+            lora_targets: default_lora_targets(),
+            full_finetune: false,
         }
     }
 }
@@ -147,14 +189,39 @@ impl TrainConfig {
 }
 
 impl TrainConfig {
+    /// Defaults of the generator family: LoRA r=16, alpha=32, dropout 0.05 on every projection,
+    /// AdamW at 2e-4 with 3% warm-up, gradients clipped to norm 1, 3 epochs of batch 4, prompts
+    /// and targets of up to 1024 tokens (PEFT's and TRL's usual recipe).
+    pub fn generator_defaults() -> TrainConfig {
+        TrainConfig {
+            family: GENERATOR.into(),
+            epochs: 3,
+            lr: 2e-4,
+            patience: 2,
+            batch_size: 4,
+            device: "auto".into(),
+            max_len: 1024,
+            warmup_ratio: 0.03,
+            weight_decay: 0.0,
+            max_grad_norm: 1.0,
+            ..TrainConfig::default()
+        }
+    }
+
     /// Validates raw options, filling defaults for the ones left out.
     pub fn from_options(options: &TrainOptions) -> Result<TrainConfig> {
         let family = options.family.clone().unwrap_or_else(|| INSTANT.into());
-        let transformer = family == TRANSFORMER;
+        let generator = family == GENERATOR;
+        // Both neural families take a base-model folder and a device.
+        let transformer = family == TRANSFORMER || generator;
         if family != INSTANT && !transformer {
             return Err(Error::UnsupportedFamily(family));
         }
-        let d = if transformer { TrainConfig::transformer_defaults() } else { TrainConfig::default() };
+        let d = match family.as_str() {
+            TRANSFORMER => TrainConfig::transformer_defaults(),
+            GENERATOR => TrainConfig::generator_defaults(),
+            _ => TrainConfig::default(),
+        };
         let invalid = |field: &'static str, message: &str| Error::InvalidConfig { field, message: message.into() };
         let epochs = options.epochs.unwrap_or(d.epochs);
         if !(1..=10_000).contains(&epochs) {
@@ -201,7 +268,12 @@ impl TrainConfig {
         };
         let base_model = match (&options.base_model, transformer) {
             (Some(dir), true) => Some(dir.clone()),
-            (None, true) => return Err(invalid("base_model", "the transformer family needs a base model folder")),
+            (None, true) => {
+                return Err(Error::InvalidConfig {
+                    field: "base_model",
+                    message: format!("the {family} family needs a base model folder"),
+                })
+            }
             (_, false) => None,
         };
         let max_len = options.max_len.unwrap_or(d.max_len);
@@ -224,6 +296,26 @@ impl TrainConfig {
         if !(1..=1024).contains(&grad_accum) {
             return Err(invalid("grad_accum", "must be between 1 and 1024"));
         }
+        let lora_rank = options.lora_rank.unwrap_or(d.lora_rank);
+        if !(1..=1024).contains(&lora_rank) {
+            return Err(invalid("lora_rank", "must be between 1 and 1024"));
+        }
+        let lora_alpha = options.lora_alpha.unwrap_or(d.lora_alpha);
+        if !(lora_alpha.is_finite() && lora_alpha > 0.0) {
+            return Err(invalid("lora_alpha", "must be a number above 0"));
+        }
+        let lora_dropout = options.lora_dropout.unwrap_or(d.lora_dropout);
+        if !(lora_dropout.is_finite() && (0.0..1.0).contains(&lora_dropout)) {
+            return Err(invalid("lora_dropout", "must be at least 0 and below 1"));
+        }
+        let lora_targets = options.lora_targets.clone().unwrap_or(d.lora_targets);
+        let known = crate::generator::model::DEFAULT_TARGETS;
+        if lora_targets.is_empty() || lora_targets.iter().any(|t| !known.contains(&t.as_str())) {
+            return Err(Error::InvalidConfig {
+                field: "lora_targets",
+                message: format!("must be one or more of {}", known.join(", ")),
+            });
+        }
         Ok(TrainConfig {
             family,
             epochs,
@@ -242,6 +334,11 @@ impl TrainConfig {
             max_grad_norm,
             grad_accum,
             class_weights: options.class_weights.unwrap_or(d.class_weights),
+            lora_rank,
+            lora_alpha,
+            lora_dropout,
+            lora_targets,
+            full_finetune: options.full_finetune.unwrap_or(d.full_finetune),
         })
     }
 }
@@ -276,6 +373,11 @@ mod tests {
         check(r#"{"family":"transformer","base_model":"m","max_len":2}"#, Err("max_len"));
         check(r#"{"family":"transformer","base_model":"m","warmup_ratio":2}"#, Err("warmup_ratio"));
         check(r#"{"family":"transformer","base_model":"m","grad_accum":0}"#, Err("grad_accum"));
+        check(r#"{"family":"generator"}"#, Err("generator family needs a base model folder"));
+        check(r#"{"family":"generator","base_model":"m","device":"cpu","lora_rank":8}"#, Ok(()));
+        check(r#"{"family":"generator","base_model":"m","lora_rank":0}"#, Err("lora_rank"));
+        check(r#"{"family":"generator","base_model":"m","lora_dropout":1}"#, Err("lora_dropout"));
+        check(r#"{"family":"generator","base_model":"m","lora_targets":["qkv"]}"#, Err("lora_targets"));
         check(r#"{"family":"transformer","base_model":"m","device":"tpu"}"#, Err("expected auto, cpu, cuda or metal"));
         if !cfg!(feature = "cuda") {
             check(r#"{"family":"transformer","base_model":"m","device":"cuda"}"#, Err("without CUDA support"));

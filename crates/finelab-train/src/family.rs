@@ -15,8 +15,21 @@ use crate::progress::Steps;
 pub const INSTANT: &str = "instant";
 /// The `transformer` family's name in configs and model folders.
 pub const TRANSFORMER: &str = "transformer";
+/// The `generator` family's name in configs and model folders.
+pub const GENERATOR: &str = "generator";
 /// Finelab's metadata file inside a model folder of any family; it says which family wrote it.
 pub const MODEL_FILE: &str = "finelab-model.json";
+
+/// The sizes of a run's splits, as the loop reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Splits {
+    /// Training examples.
+    pub(crate) n_train: usize,
+    /// Whether the dev split is empty (the train split then stands in for it).
+    pub(crate) dev_is_train: bool,
+    /// Whether there is a test split to evaluate.
+    pub(crate) has_test: bool,
+}
 
 /// A split that the loop asks a family to score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +56,8 @@ pub(crate) enum Pass {
 /// caller sees.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Evaluation {
-    /// Macro-averaged F1, higher is better.
+    /// The criterion epochs are compared by, higher is better: macro-averaged F1 (the generator
+    /// family: minus the mean dev loss per target token).
     pub(crate) macro_f1: f64,
     /// The full report as JSON (see [`Report::to_json`]).
     pub(crate) report: Value,

@@ -17,6 +17,7 @@ mod decode;
 mod device;
 mod error;
 mod family;
+pub mod generator;
 pub mod instant;
 pub mod metrics;
 mod predictor;

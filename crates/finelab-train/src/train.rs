@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::family::{Family, Pass, Split, INSTANT, TRANSFORMER};
+use crate::family::{Family, Pass, Split, Splits, GENERATOR, INSTANT, TRANSFORMER};
 use crate::progress::{Control, Progress, Steps};
 use crate::{instant, transformer};
 
@@ -71,11 +71,19 @@ pub fn train(
     dataset.validate()?;
     // The run's time counts the family's set-up (featurizing, loading a base model) too.
     let started = Instant::now();
+    let splits = Splits {
+        n_train: dataset.train.len(),
+        dev_is_train: dataset.dev.is_empty(),
+        has_test: !dataset.test.is_empty(),
+    };
     match config.family.as_str() {
-        INSTANT => fit(&mut instant::Trainer::new(dataset, config), dataset, config, out_dir, started, progress),
+        INSTANT => fit(&mut instant::Trainer::new(dataset, config), splits, config, out_dir, started, progress),
         TRANSFORMER => {
-            fit(&mut transformer::Trainer::new(dataset, config)?, dataset, config, out_dir, started, progress)
+            fit(&mut transformer::Trainer::new(dataset, config)?, splits, config, out_dir, started, progress)
         }
+        GENERATOR => Err(Error::InvalidDataset(
+            "the generator family trains on dialogs and their answers: call finelab_train::generator::train".into(),
+        )),
         other => Err(Error::UnsupportedFamily(other.to_string())),
     }
 }
@@ -86,7 +94,7 @@ pub fn train(
 /// scored on dev and test, and saved to `out_dir`; `started` is when the run began.
 pub(crate) fn fit(
     family: &mut dyn Family,
-    dataset: &Dataset,
+    splits: Splits,
     config: &TrainConfig,
     out_dir: &Path,
     started: Instant,
@@ -146,7 +154,7 @@ pub(crate) fn fit(
         }
     };
     let dev = family.evaluate(Split::Dev)?;
-    let test = if dataset.test.is_empty() { None } else { Some(family.evaluate(Split::Test)?.report) };
+    let test = if splits.has_test { Some(family.evaluate(Split::Test)?.report) } else { None };
     family.save(out_dir, best_epoch)?;
 
     Ok(TrainOutcome {
@@ -156,9 +164,9 @@ pub(crate) fn fit(
         test,
         stopped,
         model_dir: out_dir.to_path_buf(),
-        n_train: dataset.train.len(),
+        n_train: splits.n_train,
         train_seconds: started.elapsed().as_secs_f64(),
-        dev_is_train: dataset.dev.is_empty(),
+        dev_is_train: splits.dev_is_train,
         device: family.device(),
         config: config.clone(),
     })
@@ -261,7 +269,9 @@ mod tests {
         };
         let mut events = Vec::new();
         let stop_in = family.stop_in_epoch;
-        let outcome = fit(&mut family, &dataset(), &config, Path::new("unused"), Instant::now(), &mut |p| {
+        let d = dataset();
+        let splits = Splits { n_train: d.train.len(), dev_is_train: d.dev.is_empty(), has_test: !d.test.is_empty() };
+        let outcome = fit(&mut family, splits, &config, Path::new("unused"), Instant::now(), &mut |p| {
             events.push(p.clone());
             match p {
                 Progress::Step { epoch, .. } if Some(*epoch) == stop_in => Control::Stop,

@@ -1,0 +1,242 @@
+//! The generator family end to end on tiny causal LMs the test makes itself (random weights in
+//! Hugging Face's layout, a byte-level BPE trained on the test's sentences, a ChatML template):
+//! every LoRA weight gets a gradient and no base weight moves; a tiny Qwen2 and a tiny Llama learn
+//! a deterministic transformation of real sentences to near-zero loss through the one training
+//! loop and then generate the exact targets from the saved folder; greedy decoding with the
+//! key/value cache equals decoding by recomputing; the chat template renders the model's own
+//! turns with the loss on the target only, and truncation keeps the latest turns; the PEFT
+//! adapter has PEFT's names and the merged folder gives the adapter's logits.
+
+use std::path::{Path, PathBuf};
+
+use finelab_train::generator::generate::GenerateOptions;
+use finelab_train::generator::model::{Arch, Tuning};
+use finelab_train::generator::template::{ChatTokenizer, Message};
+use finelab_train::generator::tiny::make_tiny_model;
+use finelab_train::generator::{export, train, ChatDataset, ChatExample, GeneratorModel, Trainer};
+use finelab_train::{Control, Progress, TrainConfig, TrainOptions};
+
+/// Real sentences (English proverbs and everyday Chinese), and the rule the model learns: the
+/// words in reverse order after a fixed prefix.
+const SENTENCES: &[&str] = &[
+    "the early bird catches the worm",
+    "actions speak louder than words",
+    "practice makes perfect",
+    "time and tide wait for no man",
+    "all that glitters is not gold",
+    "knowledge is power",
+    "今天 天气 很好",
+    "我们 明天 见",
+];
+
+fn transform(sentence: &str) -> String {
+    let words: Vec<&str> = sentence.split(' ').rev().collect();
+    format!("reversed: {}", words.join(" "))
+}
+
+fn examples() -> Vec<ChatExample> {
+    SENTENCES
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ChatExample {
+            id: format!("e{i}"),
+            messages: vec![Message::new("user", s)],
+            target: transform(s),
+        })
+        .collect()
+}
+
+/// A corpus for the tokenizer: the sentences, their targets and the template's own words.
+fn corpus(dir: &Path) -> PathBuf {
+    let mut text = String::new();
+    for _ in 0..3 {
+        for s in SENTENCES {
+            text.push_str(&format!("{s}\n{}\nsystem user assistant You are a helpful assistant.\n", transform(s)));
+        }
+    }
+    let path = dir.join("corpus.txt");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn tiny(dir: &Path, arch: Arch) -> PathBuf {
+    let out = dir.join(format!("{arch:?}"));
+    make_tiny_model(&out, arch, &corpus(dir), 3).unwrap();
+    out
+}
+
+fn config(base: &Path, extra: &str) -> TrainConfig {
+    let json = format!(
+        r#"{{"family":"generator","base_model":{:?},"device":"cpu","lr":0.01,"batch_size":8,"warmup_ratio":0,
+            "max_grad_norm":1.0,"lora_rank":8,"lora_alpha":16,"lora_dropout":0{extra}}}"#,
+        base.to_str().unwrap()
+    );
+    let options: TrainOptions = serde_json::from_str(&json).unwrap();
+    TrainConfig::from_options(&options).unwrap()
+}
+
+fn values(t: &candle_core::Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+#[test]
+fn every_lora_weight_gets_a_gradient_and_no_base_weight_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    for arch in [Arch::Qwen2, Arch::Qwen3, Arch::Llama] {
+        let base = tiny(dir.path(), arch);
+        let dataset = ChatDataset { train: examples(), ..ChatDataset::default() };
+        let config = config(&base, "");
+        let mut trainer = Trainer::new(&dataset, &config).unwrap();
+        let before: Vec<(String, Vec<f32>)> =
+            trainer.model().base_weights().iter().map(|(n, t)| (n.clone(), values(t))).collect();
+        let n_layers = 2;
+        assert_eq!(trainer.model().params().len(), n_layers * 7 * 2, "{arch:?}: A and B on 7 projections a layer");
+        // B starts at zero, so A's first gradient is zero (as in PEFT); after one step both move.
+        trainer.step_on(&[0, 1, 2, 3]).unwrap();
+        let (_, grads) = trainer.step_on(&[4, 5, 6, 7]).unwrap();
+        for (p, g) in trainer.model().params().iter().zip(&grads) {
+            let g = g.as_ref().unwrap_or_else(|| panic!("{arch:?}: {} has no gradient", p.name));
+            let norm: f32 = values(g).iter().map(|v| v * v).sum();
+            assert!(norm > 0.0, "{arch:?}: {} has a zero gradient", p.name);
+            assert!(p.name.starts_with("base_model.model.model.layers."), "{}", p.name);
+        }
+        for _ in 0..3 {
+            trainer.step_on(&[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+        }
+        let after = trainer.model().base_weights();
+        assert_eq!(before.len(), after.len());
+        for ((name, b), (_, a)) in before.iter().zip(&after) {
+            assert!(!a.is_variable(), "{arch:?}: base weight {name} is a variable");
+            assert_eq!(b, &values(a), "{arch:?}: base weight {name} changed");
+        }
+    }
+}
+
+#[test]
+fn tiny_generators_learn_the_rule_and_generate_the_exact_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    for arch in [Arch::Qwen2, Arch::Llama] {
+        let base = tiny(dir.path(), arch);
+        let dataset = ChatDataset { train: examples(), dev: examples(), test: examples()[..2].to_vec() };
+        let config = config(&base, r#","epochs":60,"patience":60"#);
+        let out = dir.path().join(format!("{arch:?}-run"));
+        let mut n_steps = 0;
+        let outcome = train(&dataset, &config, &out, &mut |p| {
+            if let Progress::Step { .. } = p {
+                n_steps += 1;
+            }
+            Control::Continue
+        })
+        .unwrap();
+        let dev_loss = outcome.dev["loss"].as_f64().unwrap();
+        assert!(dev_loss < 0.05, "{arch:?}: dev loss {dev_loss} after {:?}", outcome.epochs.last());
+        assert!(outcome.dev["perplexity"].as_f64().unwrap() < 1.06);
+        assert!(outcome.test.is_some());
+        assert_eq!(n_steps, 60);
+
+        let model = GeneratorModel::load(&out).unwrap();
+        let dialogs: Vec<Vec<Message>> = examples().into_iter().map(|e| e.messages).collect();
+        let answers = model.generate(&dialogs, &GenerateOptions { max_new_tokens: 40, ..Default::default() }).unwrap();
+        let expected: Vec<String> = SENTENCES.iter().map(|s| transform(s)).collect();
+        assert_eq!(answers, expected, "{arch:?}");
+    }
+}
+
+#[test]
+fn greedy_with_the_cache_equals_greedy_recomputing() {
+    let dir = tempfile::tempdir().unwrap();
+    for arch in [Arch::Qwen2, Arch::Llama] {
+        let base = tiny(dir.path(), arch);
+        let model = GeneratorModel::load(&base).unwrap();
+        // Prompts of different lengths: the batch is left-padded.
+        let dialogs: Vec<Vec<Message>> =
+            vec![vec![Message::new("user", SENTENCES[0])], vec![Message::new("user", SENTENCES[2])]];
+        let prompts = model.prompt_ids(&dialogs).unwrap();
+        assert_ne!(prompts[0].len(), prompts[1].len());
+        let greedy = GenerateOptions { max_new_tokens: 12, ..Default::default() };
+        let cached = model.generate_ids(&prompts, &greedy).unwrap();
+        let recomputed = model.generate_ids(&prompts, &GenerateOptions { use_cache: false, ..greedy.clone() }).unwrap();
+        assert_eq!(cached, recomputed, "{arch:?}");
+        // A prompt alone gives what it gives in the batch.
+        let alone = model.generate_ids(&prompts[1..], &greedy).unwrap();
+        assert_eq!(alone[0], cached[1], "{arch:?}");
+        // Sampling with a seed repeats itself; temperature and top-p still give valid ids.
+        let sampled = GenerateOptions { temperature: 0.8, top_p: 0.9, seed: 5, ..greedy.clone() };
+        assert_eq!(model.generate_ids(&prompts, &sampled).unwrap(), model.generate_ids(&prompts, &sampled).unwrap());
+    }
+}
+
+#[test]
+fn the_chat_template_renders_turns_and_the_loss_covers_the_target_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny(dir.path(), Arch::Qwen2);
+    let tok = ChatTokenizer::load(&base).unwrap();
+    let messages = vec![Message::new("user", "hello"), Message::new("assistant", "hi"), Message::new("user", "bye")];
+    let rendered = tok.template.render(&messages, true).unwrap();
+    assert_eq!(
+        rendered,
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n\
+         <|im_start|>assistant\nhi<|im_end|>\n<|im_start|>user\nbye<|im_end|>\n<|im_start|>assistant\n"
+    );
+    let enc = tok.encode(&messages, "see you", 1000).unwrap();
+    assert_eq!(enc.ids[..enc.target_start], tok.prompt_ids(&messages).unwrap()[..]);
+    let target = tok.tokenizer.decode(&enc.ids[enc.target_start..], false).unwrap();
+    assert_eq!(target, "see you<|im_end|>\n");
+
+    // Too long: the oldest turns go first, the last user turn stays.
+    let full = enc.ids.len();
+    let short = tok.encode(&messages, "see you", full - 3).unwrap();
+    let prompt = tok.tokenizer.decode(&short.ids[..short.target_start], false).unwrap();
+    assert!(!prompt.contains("hello") && prompt.contains("bye"), "{prompt}");
+    assert_eq!(tok.tokenizer.decode(&short.ids[short.target_start..], false).unwrap(), "see you<|im_end|>\n");
+    // A target that cannot fit is cut at its end.
+    let tight = tok.encode(&messages, &"word ".repeat(100), 40).unwrap();
+    assert_eq!(tight.ids.len(), 40);
+    assert!(tight.target_start < 40);
+
+    // Templates that raise and that call Python string methods (as Qwen3's does).
+    let t = finelab_train::generator::template::ChatTemplate::new(
+        "{% if messages[0].role != 'user' %}{{ raise_exception('user first') }}{% endif %}\
+         {% for m in messages %}{{ m.content.strip().upper() }}{% if m.content.startswith(' a') %}!{% endif %}{% endfor %}",
+        "",
+        "</s>",
+    )
+    .unwrap();
+    assert_eq!(t.render(&[Message::new("user", " abc ")], false).unwrap(), "ABC!");
+    assert!(t.render(&[Message::new("system", "x")], false).unwrap_err().to_string().contains("user first"));
+}
+
+#[test]
+fn the_adapter_has_peft_names_and_the_merged_folder_gives_the_same_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny(dir.path(), Arch::Qwen2);
+    let dataset = ChatDataset { train: examples(), ..ChatDataset::default() };
+    let config = config(&base, r#","epochs":2"#);
+    let out = dir.path().join("run");
+    train(&dataset, &config, &out, &mut |_| Control::Continue).unwrap();
+
+    let adapter_config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(export::ADAPTER_CONFIG)).unwrap()).unwrap();
+    assert_eq!(adapter_config["peft_type"], "LORA");
+    assert_eq!(adapter_config["task_type"], "CAUSAL_LM");
+    assert_eq!(adapter_config["r"], 8);
+    let tensors = candle_core::safetensors::load(out.join(export::ADAPTER_WEIGHTS), &candle_core::Device::Cpu).unwrap();
+    assert_eq!(tensors.len(), 2 * 7 * 2);
+    let a = &tensors["base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"];
+    let b = &tensors["base_model.model.model.layers.1.mlp.down_proj.lora_B.weight"];
+    assert_eq!((a.dims(), b.dims()), (&[8, 64][..], &[64, 8][..]));
+
+    let tuned = GeneratorModel::load(&out).unwrap();
+    assert!(matches!(tuned.model.tuning(), Tuning::Lora(_)));
+    let merged_dir = dir.path().join("merged");
+    export::write_merged(&merged_dir, &tuned.model, &tuned.base, &out).unwrap();
+    let merged = GeneratorModel::load(&merged_dir).unwrap();
+    let ids = tuned.prompt_ids(&[vec![Message::new("user", SENTENCES[1])]]).unwrap().remove(0);
+    let (x, y) = (tuned.logits(&ids).unwrap(), merged.logits(&ids).unwrap());
+    let worst = x.iter().flatten().zip(y.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-4, "merged logits differ by {worst}");
+    // The untrained base differs: the adapter did something.
+    let plain = GeneratorModel::load(&base).unwrap().logits(&ids).unwrap();
+    let moved = x.iter().flatten().zip(plain.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(moved > 1e-3);
+}
