@@ -9,11 +9,13 @@
 
 use std::path::{Path, PathBuf};
 
-use finelab_train::generator::generate::GenerateOptions;
-use finelab_train::generator::model::{Arch, Tuning};
+use candle_core::{Device, Tensor};
+use finelab_train::generator::generate::{Finish, GenerateOptions};
+use finelab_train::generator::model::{causal_mask, read_weights, Arch, BaseModel, CausalLm, LoraSpec, Tuning};
 use finelab_train::generator::template::{ChatTokenizer, Message};
 use finelab_train::generator::tiny::make_tiny_model;
-use finelab_train::generator::{export, train, ChatDataset, ChatExample, GeneratorModel, Trainer};
+use finelab_train::generator::{chunked_loss, export, train, ChatDataset, ChatExample, GeneratorModel, Trainer};
+use finelab_train::transformer::nn::Dropout;
 use finelab_train::{Control, Progress, TrainConfig, TrainOptions};
 
 /// Real sentences (English proverbs and everyday Chinese), and the rule the model learns: the
@@ -65,14 +67,17 @@ fn tiny(dir: &Path, arch: Arch) -> PathBuf {
     out
 }
 
+/// The test's training options, `extra` (a JSON object) overriding them.
 fn config(base: &Path, extra: &str) -> TrainConfig {
-    let json = format!(
-        r#"{{"family":"generator","base_model":{:?},"device":"cpu","lr":0.01,"batch_size":8,"warmup_ratio":0,
-            "max_grad_norm":1.0,"lora_rank":8,"lora_alpha":16,"lora_dropout":0{extra}}}"#,
-        base.to_str().unwrap()
-    );
-    let options: TrainOptions = serde_json::from_str(&json).unwrap();
-    TrainConfig::from_options(&options).unwrap()
+    let mut options = serde_json::json!({
+        "family": "generator", "base_model": base, "device": "cpu", "lr": 0.01, "batch_size": 8,
+        "warmup_ratio": 0, "max_grad_norm": 1.0, "lora_rank": 8, "lora_alpha": 16, "lora_dropout": 0,
+    });
+    let extra: serde_json::Value = serde_json::from_str(extra).unwrap();
+    for (k, v) in extra.as_object().unwrap() {
+        options[k] = v.clone();
+    }
+    TrainConfig::from_options(&serde_json::from_value::<TrainOptions>(options).unwrap()).unwrap()
 }
 
 fn values(t: &candle_core::Tensor) -> Vec<f32> {
@@ -85,7 +90,7 @@ fn every_lora_weight_gets_a_gradient_and_no_base_weight_moves() {
     for arch in [Arch::Qwen2, Arch::Qwen3, Arch::Llama] {
         let base = tiny(dir.path(), arch);
         let dataset = ChatDataset { train: examples(), ..ChatDataset::default() };
-        let config = config(&base, "");
+        let config = config(&base, "{}");
         let mut trainer = Trainer::new(&dataset, &config).unwrap();
         let before: Vec<(String, Vec<f32>)> =
             trainer.model().base_weights().iter().map(|(n, t)| (n.clone(), values(t))).collect();
@@ -118,7 +123,7 @@ fn tiny_generators_learn_the_rule_and_generate_the_exact_targets() {
     for arch in [Arch::Qwen2, Arch::Llama] {
         let base = tiny(dir.path(), arch);
         let dataset = ChatDataset { train: examples(), dev: examples(), test: examples()[..2].to_vec() };
-        let config = config(&base, r#","epochs":60,"patience":60"#);
+        let config = config(&base, r#"{"epochs":60,"patience":60}"#);
         let out = dir.path().join(format!("{arch:?}-run"));
         let mut n_steps = 0;
         let outcome = train(&dataset, &config, &out, &mut |p| {
@@ -139,7 +144,111 @@ fn tiny_generators_learn_the_rule_and_generate_the_exact_targets() {
         let answers = model.generate(&dialogs, &GenerateOptions { max_new_tokens: 40, ..Default::default() }).unwrap();
         let expected: Vec<String> = SENTENCES.iter().map(|s| transform(s)).collect();
         assert_eq!(answers, expected, "{arch:?}");
+
+        // A stop string ends the answer before it; max_new_tokens ends it after that many.
+        let first = &dialogs[..1];
+        let stopped = GenerateOptions { max_new_tokens: 40, stop: vec!["catches".into()], ..Default::default() };
+        assert_eq!(model.generate(first, &stopped).unwrap(), vec!["reversed: worm the ".to_string()]);
+        let short = GenerateOptions { max_new_tokens: 3, ..Default::default() };
+        let generated = model.generate_ids(&model.prompt_ids(first).unwrap(), &short).unwrap();
+        assert_eq!((generated[0].ids.len(), generated[0].finish), (3, Finish::Length));
+        let whole = model.generate_ids(&model.prompt_ids(first).unwrap(), &Default::default()).unwrap();
+        assert_eq!(whole[0].finish, Finish::Eos);
     }
+}
+
+#[test]
+fn the_loss_in_chunks_equals_the_loss_in_one_piece_with_its_gradients() {
+    let dir = tempfile::tempdir().unwrap();
+    for (arch, tuning) in [
+        (
+            Arch::Qwen2,
+            Tuning::Lora(LoraSpec {
+                rank: 4,
+                alpha: 8.0,
+                dropout: 0.0,
+                targets: vec!["q_proj".into(), "down_proj".into()],
+            }),
+        ),
+        (Arch::Llama, Tuning::Full),
+    ] {
+        let base = tiny(dir.path(), arch);
+        let model =
+            CausalLm::load(&BaseModel::open(&base).unwrap(), &read_weights(&base).unwrap(), tuning, &Device::Cpu, 1)
+                .unwrap();
+        // Non-zero B, so that A's gradients are not all zero.
+        for p in model.params().iter().filter(|p| p.name.contains("lora_B")) {
+            p.var.set(&Tensor::full(0.05f32, p.var.dims(), &Device::Cpu).unwrap()).unwrap();
+        }
+        let tok = ChatTokenizer::load(&base).unwrap();
+        let ids = tok.encode(&[Message::new("user", SENTENCES[0])], &transform(SENTENCES[0]), 200).unwrap();
+        let n = ids.ids.len();
+        let input = Tensor::from_vec(ids.ids.clone(), (1, n), &Device::Cpu).unwrap();
+        let positions = Tensor::from_vec((0..n as u32).collect::<Vec<_>>(), (1, n), &Device::Cpu).unwrap();
+        let mask = causal_mask(1, n, 0, None, &Device::Cpu).unwrap();
+        let hidden = model.forward(&input, &positions, &mask, None, &mut Dropout::Off).unwrap();
+        let rows: Vec<u32> = (ids.target_start - 1..n - 1).map(|r| r as u32).collect();
+        let targets: Vec<u32> = ids.ids[ids.target_start..].to_vec();
+        let (whole, g_whole) = chunked_loss(&model, &hidden, &rows, &targets, Some(0.5), 10_000).unwrap();
+        let (chunked, g_chunked) = chunked_loss(&model, &hidden, &rows, &targets, Some(0.5), 3).unwrap();
+        assert!((whole - chunked).abs() < 1e-4 * whole, "{arch:?}: {whole} vs {chunked}");
+        assert_eq!(g_whole.len(), model.params().len());
+        for ((p, a), b) in model.params().iter().zip(&g_whole).zip(&g_chunked) {
+            let (a, b) = (values(a.as_ref().unwrap()), values(b.as_ref().unwrap()));
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "{arch:?}: {} has a zero gradient", p.name);
+            let worst = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(worst <= 1e-4 * scale, "{arch:?}: {} differs by {worst} of {scale}", p.name);
+        }
+    }
+}
+
+#[test]
+fn full_fine_tuning_trains_every_weight_and_saves_a_hugging_face_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny(dir.path(), Arch::Qwen2);
+    let dataset = ChatDataset { train: examples(), ..ChatDataset::default() };
+    let config = config(&base, r#"{"full_finetune":true,"lr":0.001,"batch_size":2,"grad_accum":2}"#);
+    let mut trainer = Trainer::new(&dataset, &config).unwrap();
+    let n_weights = trainer.model().params().len();
+    // Embedding (tied to the output layer), 2 layers of 2 norms, 7 weights and 3 biases, final norm.
+    assert_eq!(n_weights, 1 + 2 * (2 + 7 + 3) + 1);
+    let (_, grads) = trainer.step_on(&[0, 1]).unwrap();
+    assert!(grads.iter().all(Option::is_some));
+    let out = dir.path().join("full");
+    let outcome = train(&dataset, &config, &out, &mut |_| Control::Continue).unwrap();
+    assert_eq!(outcome.epochs.len(), 3);
+    assert!(out.join("model.safetensors").is_file() && !out.join(export::ADAPTER_WEIGHTS).exists());
+    let tuned = GeneratorModel::load(&out).unwrap();
+    let plain = GeneratorModel::load(&base).unwrap();
+    let ids = plain.prompt_ids(&[vec![Message::new("user", SENTENCES[3])]]).unwrap().remove(0);
+    assert_ne!(tuned.logits(&ids).unwrap(), plain.logits(&ids).unwrap());
+}
+
+#[test]
+fn stop_ends_the_run_at_once_and_keeps_what_was_learnt() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny(dir.path(), Arch::Llama);
+    let dataset = ChatDataset { train: examples(), dev: examples()[..2].to_vec(), test: Vec::new() };
+    let config = config(&base, r#"{"epochs":5,"batch_size":2}"#);
+    let out = dir.path().join("stopped");
+    let mut steps = 0;
+    let outcome = train(&dataset, &config, &out, &mut |p| {
+        if let Progress::Step { samples_per_sec, eta_secs, total_steps, .. } = p {
+            assert!(*samples_per_sec > 0.0 && *eta_secs >= 0.0);
+            assert_eq!(*total_steps, 20);
+            steps += 1;
+            if steps == 6 {
+                return Control::Stop;
+            }
+        }
+        Control::Continue
+    })
+    .unwrap();
+    assert!(outcome.stopped);
+    assert_eq!((steps, outcome.best_epoch, outcome.epochs.len()), (6, 1, 1));
+    assert!(outcome.dev["loss"].as_f64().unwrap() > 0.0);
+    GeneratorModel::load(&out).unwrap();
 }
 
 #[test]
@@ -211,7 +320,7 @@ fn the_adapter_has_peft_names_and_the_merged_folder_gives_the_same_logits() {
     let dir = tempfile::tempdir().unwrap();
     let base = tiny(dir.path(), Arch::Qwen2);
     let dataset = ChatDataset { train: examples(), ..ChatDataset::default() };
-    let config = config(&base, r#","epochs":2"#);
+    let config = config(&base, r#"{"epochs":2}"#);
     let out = dir.path().join("run");
     train(&dataset, &config, &out, &mut |_| Control::Continue).unwrap();
 

@@ -79,8 +79,8 @@ struct Item {
     target_start: usize,
 }
 
-/// Rows per loss chunk for a vocabulary of `vocab` entries.
-fn chunk_rows(vocab: usize) -> usize {
+/// Rows per loss chunk for a vocabulary of `vocab` entries: 16M logits, 64 MB in f32.
+pub fn chunk_rows(vocab: usize) -> usize {
     (LOSS_CHUNK_LOGITS / vocab.max(1)).max(1)
 }
 
@@ -91,8 +91,10 @@ fn chunk_nll(model: &CausalLm, hidden: &Tensor, targets: &Tensor) -> candle_core
     logp.gather(targets, 1)?.sum_all()?.neg()
 }
 
-/// The loss of a batch and, when `grad_scale` is given, the gradients of `grad_scale · loss sum`
-/// for each of the model's parameters (in order; `None` where the loss does not reach).
+/// The summed loss of the target tokens `targets`, predicted by the rows `rows` of the flattened
+/// hidden states `(batch, seq, hidden)`, and, when `grad_scale` is given, the gradients of
+/// `grad_scale · loss` for each of the model's parameters (in order; `None` where the loss does
+/// not reach). `chunk` rows go through the output layer at a time (see [`chunk_rows`]).
 ///
 /// The output layer runs a chunk of rows at a time on a detached copy of the hidden states: each
 /// chunk's logits live only for its own backward pass, which also yields the chunk's gradient
@@ -104,6 +106,7 @@ pub fn chunked_loss(
     rows: &[u32],
     targets: &[u32],
     grad_scale: Option<f64>,
+    chunk: usize,
 ) -> Result<(f64, Vec<Option<Tensor>>)> {
     let device = hidden.device();
     let (b, s, h) = hidden.dims3()?;
@@ -115,7 +118,7 @@ pub fn chunked_loss(
     let index = Tensor::from_vec(rows.to_vec(), rows.len(), device)?;
     let picked = hidden.reshape((b * s, h))?.index_select(&index, 0)?;
     let detached = picked.detach();
-    let step = chunk_rows(model.config.vocab_size);
+    let step = chunk.max(1);
     let mut total = 0.0;
     let mut hidden_grads = Vec::new();
     let add = |grads: &mut Vec<Option<Tensor>>, store: &candle_core::backprop::GradStore| -> Result<()> {
@@ -140,7 +143,10 @@ pub fn chunked_loss(
                 let nll = chunk_nll(model, var.as_tensor(), &chunk_targets)?;
                 total += nll.to_scalar::<f32>()? as f64;
                 let store = (nll * scale)?.backward()?;
-                let g = store.get(var.as_tensor()).cloned().unwrap_or(var.as_tensor().zeros_like()?);
+                let g = match store.get(var.as_tensor()) {
+                    Some(g) => g.detach(),
+                    None => var.as_tensor().zeros_like()?,
+                };
                 hidden_grads.push(g);
                 add(&mut grads, &store)?;
             }
@@ -200,7 +206,8 @@ fn score_items(model: &CausalLm, items: &[Item], pad: u32) -> Result<(f64, usize
         let batch_items: Vec<&Item> = chunk.iter().map(|&i| &items[i]).collect();
         let batch = Batch::new(&batch_items, pad, model.device())?;
         let hidden = model.forward(&batch.ids, &batch.positions, &batch.mask, None, &mut Dropout::Off)?.detach();
-        let (nll, _) = chunked_loss(model, &hidden, &batch.rows, &batch.targets, None)?;
+        let (nll, _) =
+            chunked_loss(model, &hidden, &batch.rows, &batch.targets, None, chunk_rows(model.config.vocab_size))?;
         total += nll;
         n += batch.rows.len();
     }
@@ -374,7 +381,8 @@ impl<'a> Trainer<'a> {
         let hidden = self.model.forward(&batch.ids, &batch.positions, &batch.mask, None, &mut dropout)?;
         let n = batch.rows.len();
         let scale = 1.0 / (n.max(1) * group) as f64;
-        let (loss, grads) = chunked_loss(&self.model, &hidden, &batch.rows, &batch.targets, Some(scale))?;
+        let chunk = chunk_rows(self.model.config.vocab_size);
+        let (loss, grads) = chunked_loss(&self.model, &hidden, &batch.rows, &batch.targets, Some(scale), chunk)?;
         Ok((loss, n, grads))
     }
 
