@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use finelab_train::generator::generate::{Finish, GenerateOptions};
 use finelab_train::generator::model::{causal_mask, read_weights, Arch, BaseModel, CausalLm, LoraSpec, Tuning};
-use finelab_train::generator::template::{ChatTokenizer, Message};
+use finelab_train::generator::template::{ChatTemplate, ChatTokenizer, Message};
 use finelab_train::generator::tiny::make_tiny_model;
 use finelab_train::generator::{chunked_loss, export, train, ChatDataset, ChatExample, GeneratorModel, Trainer};
 use finelab_train::transformer::nn::Dropout;
@@ -304,7 +304,7 @@ fn the_chat_template_renders_turns_and_the_loss_covers_the_target_only() {
     assert!(tight.target_start < 40);
 
     // Templates that raise and that call Python string methods (as Qwen3's does).
-    let t = finelab_train::generator::template::ChatTemplate::new(
+    let t = ChatTemplate::new(
         "{% if messages[0].role != 'user' %}{{ raise_exception('user first') }}{% endif %}\
          {% for m in messages %}{{ m.content.strip().upper() }}{% if m.content.startswith(' a') %}!{% endif %}{% endfor %}",
         "",
@@ -313,6 +313,29 @@ fn the_chat_template_renders_turns_and_the_loss_covers_the_target_only() {
     .unwrap();
     assert_eq!(t.render(&[Message::new("user", " abc ")], false).unwrap(), "ABC!");
     assert!(t.render(&[Message::new("system", "x")], false).unwrap_err().to_string().contains("user first"));
+}
+
+/// minijinja renders chat templates as `transformers` does with Jinja2: the cases and their
+/// expected text come from scripts/reference/chat_template_reference.py.
+#[test]
+fn chat_templates_render_as_transformers_renders_them() {
+    let data: serde_json::Value = serde_json::from_str(include_str!("data/chat_templates.json")).unwrap();
+    let (bos, eos) = (data["bos_token"].as_str().unwrap(), data["eos_token"].as_str().unwrap());
+    let cases = data["cases"].as_array().unwrap();
+    assert!(cases.len() >= 7);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let template = ChatTemplate::new(case["template"].as_str().unwrap(), bos, eos).unwrap();
+        let got = template.render_value(&case["messages"], case["add_generation_prompt"].as_bool().unwrap());
+        match (&case["expected"], &case["error"]) {
+            (serde_json::Value::String(expected), _) => assert_eq!(&got.unwrap(), expected, "{name}"),
+            (_, serde_json::Value::String(error)) => {
+                let e = got.unwrap_err().to_string();
+                assert!(e.contains(error.as_str()), "{name}: {e}");
+            }
+            _ => panic!("{name}: neither expected nor error"),
+        }
+    }
 }
 
 #[test]

@@ -51,6 +51,62 @@ fn raise_exception(message: String) -> std::result::Result<String, minijinja::Er
     Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message))
 }
 
+/// Python's `json.dumps(value, ensure_ascii=False, indent=indent)`, the `tojson` of
+/// `transformers`' chat templates: `", "` and `": "` between items, non-ASCII text as is, nothing
+/// HTML-escaped (minijinja's own `tojson` writes compact, HTML-safe JSON).
+fn py_json(value: &Value, indent: Option<usize>, depth: usize, out: &mut String) {
+    let newline = |out: &mut String, depth: usize| {
+        if let Some(n) = indent {
+            out.push('\n');
+            out.push_str(&" ".repeat(n * depth));
+        }
+    };
+    let (item_sep, open_close): (&str, bool) = if indent.is_some() { (",", true) } else { (", ", false) };
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(out, depth + 1);
+                py_json(item, indent, depth + 1, out);
+            }
+            if open_close {
+                newline(out, depth);
+            }
+            out.push(']');
+        }
+        Value::Object(map) if !map.is_empty() => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(out, depth + 1);
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(": ");
+                py_json(v, indent, depth + 1, out);
+            }
+            if open_close {
+                newline(out, depth);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn tojson(value: minijinja::Value, kwargs: minijinja::value::Kwargs) -> std::result::Result<String, minijinja::Error> {
+    let indent: Option<usize> = kwargs.get("indent")?;
+    kwargs.assert_all_used()?;
+    let json = serde_json::to_value(&value)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))?;
+    let mut out = String::new();
+    py_json(&json, indent, 0, &mut out);
+    Ok(out)
+}
+
 impl ChatTemplate {
     /// A template from its Jinja source, with the tokens it may name as `bos_token` and
     /// `eos_token`.
@@ -60,6 +116,7 @@ impl ChatTemplate {
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
+        env.add_filter("tojson", tojson);
         env.add_template_owned("chat", source.to_string())?;
         Ok(ChatTemplate { env, bos: bos.into(), eos: eos.into() })
     }
@@ -69,6 +126,16 @@ impl ChatTemplate {
     pub fn render(
         &self,
         messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> std::result::Result<String, minijinja::Error> {
+        self.render_value(&serde_json::to_value(messages).expect("messages serialize"), add_generation_prompt)
+    }
+
+    /// Renders messages given as JSON (turns with more than a role and a content, such as
+    /// `tool_calls`); see [`ChatTemplate::render`].
+    pub fn render_value(
+        &self,
+        messages: &Value,
         add_generation_prompt: bool,
     ) -> std::result::Result<String, minijinja::Error> {
         let template = self.env.get_template("chat")?;
