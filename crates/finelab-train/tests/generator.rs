@@ -127,8 +127,11 @@ fn tiny_generators_learn_the_rule_and_generate_the_exact_targets() {
         let out = dir.path().join(format!("{arch:?}-run"));
         let mut n_steps = 0;
         let outcome = train(&dataset, &config, &out, &mut |p| {
-            if let Progress::Step { .. } = p {
-                n_steps += 1;
+            match p {
+                Progress::Step { .. } => n_steps += 1,
+                Progress::Epoch { dev_report, .. } => {
+                    assert!(dev_report["train_tokens_per_sec"].as_f64().unwrap() > 0.0)
+                }
             }
             Control::Continue
         })

@@ -302,6 +302,8 @@ pub struct Trainer<'a> {
     dropout_rng: SplitMix64,
     order: Vec<usize>,
     best: Option<Vec<Tensor>>,
+    /// Tokens (prompt and target) per second of the last training pass, for the dev report.
+    tokens_per_sec: Option<f64>,
 }
 
 fn encode_all(tokenizer: &ChatTokenizer, examples: &[ChatExample], max_len: usize) -> Result<Vec<Item>> {
@@ -353,6 +355,7 @@ impl<'a> Trainer<'a> {
             rng: SplitMix64::new(config.seed),
             dropout_rng: SplitMix64::new(config.seed ^ 0xD80F_0A7E),
             best: None,
+            tokens_per_sec: None,
         })
     }
 
@@ -406,11 +409,14 @@ impl Family for Trainer<'_> {
         let (mut loss_sum, mut n_tokens) = (0.0f64, 0usize);
         let micro: Vec<Vec<usize>> = order.chunks(self.config.batch_size).map(<[usize]>::to_vec).collect();
         let mut stopped = false;
+        let started = Instant::now();
+        let mut n_seen_tokens = 0usize;
         for group in micro.chunks(self.config.grad_accum) {
             let mut accumulated: Vec<Option<Tensor>> = vec![None; self.model.params().len()];
             let mut n_examples = 0;
             for ids in group {
                 let (loss, n, grads) = self.grads(ids, group.len())?;
+                n_seen_tokens += ids.iter().map(|&i| self.train_set[i].ids.len()).sum::<usize>();
                 loss_sum += loss;
                 n_tokens += n;
                 for (acc, g) in accumulated.iter_mut().zip(grads) {
@@ -434,6 +440,7 @@ impl Family for Trainer<'_> {
             }
         }
         self.order = order;
+        self.tokens_per_sec = Some(n_seen_tokens as f64 / started.elapsed().as_secs_f64().max(1e-9));
         if stopped {
             return Ok(Pass::Stopped);
         }
@@ -441,7 +448,13 @@ impl Family for Trainer<'_> {
     }
 
     fn tune_on_dev(&mut self) -> Result<Evaluation> {
-        self.evaluate(Split::Dev)
+        let mut evaluation = self.evaluate(Split::Dev)?;
+        // The Epoch event carries this report: the pass's speed in tokens goes with it (Step
+        // events count examples, which say little when their lengths vary this much).
+        if let (Some(speed), Some(obj)) = (self.tokens_per_sec, evaluation.report.as_object_mut()) {
+            obj.insert("train_tokens_per_sec".into(), json!(speed));
+        }
+        Ok(evaluation)
     }
 
     fn keep_best(&mut self) -> Result<()> {
