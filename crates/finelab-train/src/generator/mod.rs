@@ -17,6 +17,7 @@
 
 pub mod export;
 pub mod generate;
+pub mod loss;
 pub mod model;
 pub mod template;
 pub mod tiny;
@@ -38,7 +39,7 @@ use crate::family::{Evaluation, Family, Pass, Split, Splits};
 use crate::progress::{Control, Progress, Steps};
 use crate::rng::SplitMix64;
 use crate::train::{fit, TrainOutcome};
-use crate::transformer::nn::{log_softmax_last_dim, Dropout};
+use crate::transformer::nn::Dropout;
 use crate::transformer::optim::{clip_factor, linear_schedule, AdamW, AdamWConfig};
 
 /// The family's name in configs and model folders.
@@ -87,8 +88,7 @@ pub fn chunk_rows(vocab: usize) -> usize {
 /// The summed negative log-likelihood of `targets` `(rows, 1)` under the logits of `hidden`
 /// `(rows, hidden)`.
 fn chunk_nll(model: &CausalLm, hidden: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
-    let logp = log_softmax_last_dim(&model.logits(hidden)?)?;
-    logp.gather(targets, 1)?.sum_all()?.neg()
+    loss::token_nll(&model.logits(hidden)?, targets)?.sum_all()
 }
 
 /// The summed loss of the target tokens `targets`, predicted by the rows `rows` of the flattened
@@ -134,7 +134,7 @@ pub fn chunked_loss(
     };
     for start in (0..rows.len()).step_by(step) {
         let len = step.min(rows.len() - start);
-        let chunk_targets = Tensor::from_vec(targets[start..start + len].to_vec(), (len, 1), device)?;
+        let chunk_targets = Tensor::from_vec(targets[start..start + len].to_vec(), len, device)?;
         let chunk = detached.narrow(0, start, len)?;
         match grad_scale {
             None => total += chunk_nll(model, &chunk, &chunk_targets)?.to_scalar::<f32>()? as f64,

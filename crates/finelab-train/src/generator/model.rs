@@ -54,6 +54,20 @@ impl Arch {
     }
 }
 
+impl std::str::FromStr for Arch {
+    type Err = String;
+
+    /// `qwen2`, `qwen3` or `llama` (as `config.json`'s `model_type` says).
+    fn from_str(s: &str) -> std::result::Result<Arch, String> {
+        match s {
+            "qwen2" => Ok(Arch::Qwen2),
+            "qwen3" => Ok(Arch::Qwen3),
+            "llama" => Ok(Arch::Llama),
+            other => Err(format!("unknown architecture {other:?}; expected qwen2, qwen3 or llama")),
+        }
+    }
+}
+
 fn default_rope_theta() -> f64 {
     10_000.0
 }
@@ -114,12 +128,7 @@ pub struct Config {
 impl Config {
     /// The architecture `model_type` names.
     pub fn arch(&self) -> Option<Arch> {
-        match self.model_type.as_str() {
-            "qwen2" => Some(Arch::Qwen2),
-            "qwen3" => Some(Arch::Qwen3),
-            "llama" => Some(Arch::Llama),
-            _ => None,
-        }
+        self.model_type.parse().ok()
     }
 
     /// Width of one attention head.
