@@ -375,3 +375,49 @@ fn the_adapter_has_peft_names_and_the_merged_folder_gives_the_same_logits() {
     let moved = x.iter().flatten().zip(plain.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(moved > 1e-3);
 }
+
+#[test]
+fn broken_generator_folders_give_errors_that_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny(dir.path(), Arch::Llama);
+    let check = |dir: &Path, file: &str, fragment: &str| {
+        let e = GeneratorModel::load(dir).unwrap_err().to_string();
+        assert!(e.contains(file) && e.contains(fragment), "{e}");
+    };
+    let edit_json = |path: &Path, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        edit(&mut v);
+        std::fs::write(path, v.to_string()).unwrap();
+    };
+    let copy = |name: &str| {
+        let to = dir.path().join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(&base).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+        to
+    };
+
+    let gpt2 = copy("gpt2");
+    edit_json(&gpt2.join("config.json"), &|v| v["model_type"] = "gpt2".into());
+    check(&gpt2, "config.json", "qwen2, qwen3 and llama");
+
+    let scaled = copy("scaled");
+    edit_json(&scaled.join("config.json"), &|v| v["rope_scaling"] = serde_json::json!({"rope_type": "llama3"}));
+    check(&scaled, "config.json", "rope_scaling");
+
+    let no_template = copy("no-template");
+    edit_json(&no_template.join("tokenizer_config.json"), &|v| {
+        v.as_object_mut().unwrap().remove("chat_template");
+    });
+    check(&no_template, "tokenizer_config.json", "chat template");
+
+    let wider = copy("wider");
+    edit_json(&wider.join("config.json"), &|v| v["hidden_size"] = 96.into());
+    check(&wider, "model.safetensors", "shape");
+
+    let no_weights = copy("no-weights");
+    std::fs::remove_file(no_weights.join("model.safetensors")).unwrap();
+    check(&no_weights, "model.safetensors", "no weights");
+}
