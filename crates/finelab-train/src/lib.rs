@@ -1,6 +1,7 @@
 //! Finelab's trainer: evaluation metrics, the in-memory dataset, the training loop and the model
-//! families (`instant`, and `transformer`: pretrained BERT-family encoders fine-tuned on candle),
-//! with inference from a saved model folder.
+//! families (`instant`; `transformer`: pretrained BERT-family encoders fine-tuned on candle;
+//! `generator`: decoder-only causal LMs fine-tuned with LoRA on dialogs), with inference from a
+//! saved model folder.
 //!
 //! This crate knows nothing of the database: callers hand it a [`Dataset`] already split into
 //! train / dev / test, a validated [`TrainConfig`] and a progress callback that may ask to stop;

@@ -421,3 +421,18 @@ fn broken_generator_folders_give_errors_that_name_the_file() {
     std::fs::remove_file(no_weights.join("model.safetensors")).unwrap();
     check(&no_weights, "model.safetensors", "no weights");
 }
+
+#[test]
+fn the_same_seed_gives_the_same_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny(dir.path(), Arch::Qwen2);
+    let dataset = ChatDataset { train: examples(), ..ChatDataset::default() };
+    let adapter = |seed: u64, name: &str| {
+        let config = config(&base, &format!(r#"{{"epochs":2,"batch_size":3,"lora_dropout":0.1,"seed":{seed}}}"#));
+        let out = dir.path().join(name);
+        train(&dataset, &config, &out, &mut |_| Control::Continue).unwrap();
+        std::fs::read(out.join(export::ADAPTER_WEIGHTS)).unwrap()
+    };
+    assert_eq!(adapter(5, "a"), adapter(5, "b"));
+    assert_ne!(adapter(5, "a"), adapter(6, "c"));
+}
