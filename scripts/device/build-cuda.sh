@@ -60,7 +60,9 @@ if [ -s "$MINILM/config.json" ]; then
 else
   echo "build-cuda: $MINILM is missing (scripts/bench-transformer.sh downloads it); .gpu/model/ needs its config.json and tokenizer" >&2
 fi
-grep -qxF '/target-cuda/' .git/info/exclude || echo '/target-cuda/' >> .git/info/exclude
-grep -qxF '/.gpu/' .git/info/exclude || echo '/.gpu/' >> .git/info/exclude
+EXCLUDE=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$EXCLUDE")"
+grep -qxF '/target-cuda/' "$EXCLUDE" 2>/dev/null || echo '/target-cuda/' >> "$EXCLUDE"
+grep -qxF '/.gpu/' "$EXCLUDE" || echo '/.gpu/' >> "$EXCLUDE"
 ls -la .gpu .gpu/model
 echo "build-cuda: run scripts/device/gpu-bench.sh on the GPU machine with .gpu carried along"

@@ -37,7 +37,7 @@ LIBS = [
     ("nvrtc", "libnvrtc.so.13", 7),  # NVRTC_ERROR_BUILTIN_OPERATION_FAILURE
 ]
 
-MISSING = "the NVIDIA driver (libcuda.so.1) was not found; Finelab uses the CPU"
+MISSING = "the NVIDIA driver (libcuda.so.1) was not found"
 
 
 def driver_symbols():

@@ -27,7 +27,11 @@ pub fn check_device(requested: &str) -> Result<()> {
 /// The device for `requested`: `auto` takes CUDA or Metal when built in and present, else the CPU.
 pub fn select_device(requested: &str) -> Result<Device> {
     check_device(requested)?;
-    let fail = |e: candle_core::Error| Error::DeviceUnavailable { requested: requested.into(), reason: e.to_string() };
+    // The first line: candle appends a backtrace when RUST_BACKTRACE is set.
+    let fail = |e: candle_core::Error| Error::DeviceUnavailable {
+        requested: requested.into(),
+        reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+    };
     match requested {
         "cpu" => Ok(Device::Cpu),
         "cuda" => new_cuda().map_err(fail),
