@@ -30,11 +30,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sklearn, seqeval, openpyxl" 2>/dev/null; then
-  echo "setup: creating .venv with scikit-learn, seqeval, openpyxl"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sklearn, seqeval, openpyxl, sacrebleu, rouge_score" 2>/dev/null; then
+  echo "setup: creating .venv with scikit-learn, seqeval, openpyxl, sacrebleu, rouge-score"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet "scikit-learn>=1.3" "seqeval==1.2.2" "numpy" "openpyxl"
+  .venv/bin/pip install --quiet "scikit-learn>=1.3" "seqeval==1.2.2" "numpy" "openpyxl" "sacrebleu==2.6.0" "rouge-score==0.1.2"
 fi
 export FINELAB_PYTHON="$PWD/.venv/bin/python"
 

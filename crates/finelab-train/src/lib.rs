@@ -18,6 +18,7 @@ mod decode;
 mod device;
 mod error;
 mod family;
+pub mod gen_metrics;
 pub mod generator;
 pub mod instant;
 pub mod metrics;
