@@ -75,7 +75,7 @@ fn default_lora_dropout() -> f64 {
     0.05
 }
 fn default_lora_targets() -> Vec<String> {
-    crate::generator::model::DEFAULT_TARGETS.iter().map(|t| t.to_string()).collect()
+    crate::family::LORA_TARGETS.iter().map(|t| t.to_string()).collect()
 }
 
 /// A validated training configuration, stored with every model and run.
@@ -309,7 +309,7 @@ impl TrainConfig {
             return Err(invalid("lora_dropout", "must be at least 0 and below 1"));
         }
         let lora_targets = options.lora_targets.clone().unwrap_or(d.lora_targets);
-        let known = crate::generator::model::DEFAULT_TARGETS;
+        let known = crate::family::LORA_TARGETS;
         if lora_targets.is_empty() || lora_targets.iter().any(|t| !known.contains(&t.as_str())) {
             return Err(Error::InvalidConfig {
                 field: "lora_targets",

@@ -17,6 +17,8 @@ pub const INSTANT: &str = "instant";
 pub const TRANSFORMER: &str = "transformer";
 /// The `generator` family's name in configs and model folders.
 pub const GENERATOR: &str = "generator";
+/// The projections LoRA goes on by default: every linear layer of attention and MLP.
+pub const LORA_TARGETS: &[&str] = &["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 /// Finelab's metadata file inside a model folder of any family; it says which family wrote it.
 pub const MODEL_FILE: &str = "finelab-model.json";
 

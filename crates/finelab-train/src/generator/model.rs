@@ -229,8 +229,8 @@ pub fn read_weights(dir: &Path) -> Result<HashMap<String, Tensor>> {
     Ok(out)
 }
 
-/// The projections LoRA goes on by default: every linear layer of attention and MLP.
-pub const DEFAULT_TARGETS: &[&str] = &["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+/// The projections LoRA goes on by default (named in [`crate::family`], which the config reads).
+pub use crate::family::LORA_TARGETS as DEFAULT_TARGETS;
 
 /// LoRA's settings, as PEFT's `LoraConfig` names them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
