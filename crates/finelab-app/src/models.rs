@@ -199,7 +199,13 @@ fn describe(dir: &Path, name: String, source: &str) -> Option<ModelEntry> {
         problems.push("model.safetensors (or pytorch_model.bin) is missing".into());
     }
     if problems.is_empty() {
-        if let Err(e) = finelab_train::transformer::model::BaseModel::open(dir) {
+        let model_type = config.get("model_type").and_then(Value::as_str).unwrap_or_default();
+        let opened = if model_type.parse::<finelab_train::generator::model::Arch>().is_ok() {
+            finelab_train::generator::model::BaseModel::open(dir).map(|_| ())
+        } else {
+            finelab_train::transformer::model::BaseModel::open(dir).map(|_| ())
+        };
+        if let Err(e) = opened {
             problems.push(e.to_string());
         }
     }
@@ -397,4 +403,52 @@ pub fn make_tiny_model(out: &Path, corpus: &Path, hidden: usize, layers: usize, 
     let spec = TinySpec { hidden, layers, heads: 2, intermediate: hidden * 2, seed, ..TinySpec::default() };
     write_tiny_bert(out, &refs, &spec)?;
     inspect_model(out)
+}
+
+/// Writes a tiny random decoder (`arch`: qwen2, qwen3 or llama) in Hugging Face's layout, with a
+/// byte-level BPE vocabulary trained on a corpus and a chat template: for tests and demos of the
+/// generator family without a download. The corpus is a project folder (its inputs and outputs)
+/// or a text / JSONL file (every string of a JSON line, else the line).
+pub fn make_tiny_generator(out: &Path, arch: &str, corpus: &Path, seed: u64) -> Result<ModelEntry> {
+    let arch: finelab_train::generator::model::Arch = arch.parse().map_err(AppError::Invalid)?;
+    let mut texts: Vec<String> = Vec::new();
+    if corpus.join(finelab_store::DB_FILE).is_file() {
+        let store = finelab_store::Store::open(corpus)?;
+        for r in store.labeled_records()? {
+            texts.push(r.text);
+            texts.extend(r.value.as_output().map(str::to_string));
+        }
+        texts.extend(store.unlabeled_texts(0, usize::MAX >> 1)?.into_iter().map(|(_, t)| t));
+    } else {
+        let text = std::fs::read_to_string(corpus)
+            .map_err(|e| AppError::Io { path: corpus.display().to_string(), source: e })?;
+        for line in text.lines() {
+            match serde_json::from_str::<Value>(line) {
+                Ok(v @ (Value::Object(_) | Value::Array(_))) => collect_strings(&v, &mut texts),
+                _ => texts.push(line.to_string()),
+            }
+        }
+    }
+    texts.retain(|t| !t.trim().is_empty());
+    if texts.is_empty() {
+        return Err(AppError::Invalid(format!("{} has no text to build a vocabulary from", corpus.display())));
+    }
+    std::fs::create_dir_all(out).map_err(|e| AppError::Io { path: out.display().to_string(), source: e })?;
+    let lines = out.join("corpus.txt");
+    let joined: String = texts.iter().flat_map(|t| t.lines()).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&lines, joined).map_err(|e| AppError::Io { path: lines.display().to_string(), source: e })?;
+    let made = finelab_train::generator::tiny::make_tiny_model(out, arch, &lines, seed);
+    let _ = std::fs::remove_file(&lines);
+    made?;
+    inspect_model(out)
+}
+
+/// Every string inside a JSON value, in order.
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
 }

@@ -1412,4 +1412,30 @@ mod generate {
         let err = project(&tmp.path().join("q")).import(&path, &ImportOptions::default(), &mut |_| true).unwrap_err();
         assert!(err.to_string().contains("speaker column"), "{err}");
     }
+
+    #[test]
+    fn one_question_with_several_answers_keeps_every_answer() {
+        // chatterbot-corpus and support logs answer one question several ways: each answer is an
+        // example; only a row with the same input and the same output is a duplicate.
+        let tmp = tempfile::tempdir().unwrap();
+        let jsonl = concat!(
+            r#"{"prompt": "你好", "completion": "嗨"}"#,
+            "\n",
+            r#"{"prompt": "你好", "completion": "你好！"}"#,
+            "\n",
+            r#"{"prompt": "你好", "completion": "嗨"}"#,
+            "\n"
+        );
+        let mut store = check(
+            tmp.path(),
+            "answers.jsonl",
+            jsonl,
+            &ImportOptions::default(),
+            &[],
+            &[("你好", Some("嗨")), ("你好", Some("你好！"))],
+        );
+        let path = write(tmp.path(), "again.jsonl", jsonl);
+        let report = import(&mut store, &path, &ImportOptions::default());
+        assert_eq!((report.imported, report.duplicates), (0, 3), "{report:?}");
+    }
 }

@@ -578,7 +578,14 @@ impl Store {
                     reject(&mut report, line, reason);
                     continue;
                 }
-                let hash = crate::content_hash(&text);
+                // In a generate project a row repeats another only when its outputs are the same
+                // too: one question often has several good answers, each an example to learn.
+                let hash = if kind == ProjectKind::Generate {
+                    let outputs: Vec<&str> = annotations.iter().map(|(_, value)| value.as_str()).collect();
+                    crate::content_hash(&format!("{text}\u{0}{}", outputs.join("\u{0}")))
+                } else {
+                    crate::content_hash(&text)
+                };
                 if !options.keep_duplicates {
                     let existing_id = match known_hashes.get(&hash) {
                         Some(Seen::Record(first)) => {
