@@ -17,6 +17,7 @@ use std::path::PathBuf;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod label_cmd;
+mod metrics_cmd;
 mod serve;
 mod train_cmd;
 
@@ -242,12 +243,14 @@ enum Command {
         /// Input file (default: stdin).
         file: Option<PathBuf>,
     },
-    /// Score predictions against gold labels, as scikit-learn / seqeval do.
+    /// Score predictions against gold labels, as scikit-learn / seqeval do, or generated outputs
+    /// against gold outputs, as sacrebleu (chrF, BLEU) and rouge-score (ROUGE-L) do.
     Metrics {
-        /// single, multi or spans.
-        #[arg(long, value_parser = ["single", "multi", "spans"])]
+        /// single, multi, spans or generate.
+        #[arg(long, value_parser = ["single", "multi", "spans", "generate"])]
         kind: String,
-        /// Gold JSONL: {"id"?, "label"} / {"id"?, "labels"} / {"id"?, "text"?, "spans"}.
+        /// Gold JSONL: {"id"?, "label"} / {"id"?, "labels"} / {"id"?, "text"?, "spans"} /
+        /// {"id"?, "output"} (generate).
         #[arg(long)]
         gold: PathBuf,
         /// Predictions in the same shape (`finelab predict` output qualifies).
@@ -257,7 +260,14 @@ enum Command {
         /// (default: the labels found in both files).
         #[arg(long)]
         labels: Option<String>,
-        /// Print scikit-learn's classification_report dictionary (+ "confusion" for single).
+        /// generate: BLEU's and ROUGE-L's conventions (auto: Chinese when the references hold CJK).
+        #[arg(long, value_parser = ["auto", "zh", "en"], default_value = "auto")]
+        lang: String,
+        /// generate: also score per category, read from `meta.FIELD` (or `FIELD`) of the gold lines.
+        #[arg(long, value_name = "FIELD")]
+        category: Option<String>,
+        /// Print scikit-learn's classification_report dictionary (+ "confusion" for single); for
+        /// generate, the corpus, category and record scores.
         #[arg(long)]
         json: bool,
     },
@@ -721,7 +731,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Runs { dir, json } => train_cmd::runs(&dir, json)?,
         Command::Eval { dir, run, split, json } => train_cmd::eval(&dir, run.as_deref(), &split, json)?,
         Command::Predict { model_dir, file } => train_cmd::predict(&model_dir, file.as_deref())?,
-        Command::Metrics { kind, gold, pred, labels, json } => {
+        Command::Metrics { kind, gold, pred, lang, category, json, .. } if kind == "generate" => {
+            metrics_cmd::generate(&gold, &pred, &lang, category.as_deref(), json)?
+        }
+        Command::Metrics { kind, gold, pred, labels, json, .. } => {
             train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?
         }
         Command::Serve(args) => serve::run(args)?,

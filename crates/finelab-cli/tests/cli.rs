@@ -362,3 +362,112 @@ fn tidy_no_circle_of_imports_inside_a_crate() {
         }
     }
 }
+
+/// `finelab metrics --kind generate`: records matched by id (in any order) or by line, the
+/// scores those of `gen_metrics` (itself checked against sacrebleu and rouge-score), categories
+/// from `meta.FIELD`, and bad lines reported as `FILE:LINE: reason`.
+#[test]
+fn generate_metrics_match_the_library_and_name_bad_lines() {
+    use finelab_train::gen_metrics::{generation_report, Lang};
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, lines: &[serde_json::Value]| {
+        let path = tmp.path().join(name);
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let references = ["我爱北京天安门。", "模型训练了3.5小时", "The cat sat on the mat.", "好的"];
+    let outputs = ["我爱北京。", "模型训练了三小时", "the cat sat on a mat", "  好的 "];
+    let topics = [Some("地点"), Some("训练"), None, Some("地点")];
+    let gold: Vec<_> = (0..4)
+        .map(|i| match topics[i] {
+            Some(t) => serde_json::json!({"id": format!("r{i}"), "output": references[i], "meta": {"topic": t}}),
+            None => serde_json::json!({"id": format!("r{i}"), "output": references[i]}),
+        })
+        .collect();
+    // Predictions in another order, with a blank line: matched by id.
+    let pred_lines: Vec<_> =
+        [3, 1, 0, 2].iter().map(|&i| serde_json::json!({"id": format!("r{i}"), "output": outputs[i]})).collect();
+    let gold_path = write("gold.jsonl", &gold);
+    let pred_path = write("pred.jsonl", &pred_lines);
+    let out = ok(&[
+        "metrics",
+        "--kind",
+        "generate",
+        "--gold",
+        s(&gold_path),
+        "--pred",
+        s(&pred_path),
+        "--category",
+        "topic",
+        "--json",
+    ]);
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let categories: Vec<Option<String>> = topics.iter().map(|t| t.map(String::from)).collect();
+    let want = generation_report(&outputs, &references, Some(&categories), Lang::Auto).unwrap();
+    assert_eq!(got["lang"], "zh");
+    assert_eq!(got["n"], 4);
+    let close = |a: &serde_json::Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-12;
+    for (key, value) in [
+        ("chrf", want.corpus.chrf),
+        ("bleu", want.corpus.bleu),
+        ("rouge_l", want.corpus.rouge_l),
+        ("exact_match", want.corpus.exact_match),
+    ] {
+        assert!(close(&got[key], value), "{key}: {} vs {value}", got[key]);
+    }
+    assert_eq!(got["exact_match"], 0.25); // "  好的 " trimmed
+    for (i, record) in want.records.iter().enumerate() {
+        let g = &got["records"][i];
+        assert_eq!(g["id"], format!("r{i}"));
+        assert!(close(&g["sentence_chrf"], record.sentence_chrf) && close(&g["sentence_bleu"], record.sentence_bleu));
+        assert!(close(&g["rouge_l"], record.rouge_l) && g["exact"] == record.exact);
+    }
+    assert_eq!(got["categories"].as_object().unwrap().keys().collect::<Vec<_>>(), ["地点", "训练"]);
+    assert_eq!(got["categories"]["地点"]["n"], 2);
+    assert!(close(&got["categories"]["地点"]["chrf"], want.categories["地点"].chrf));
+
+    // Without ids, by line; --lang en; the human table.
+    let plain = |v: &[&str]| v.iter().map(|o| serde_json::json!({"output": o})).collect::<Vec<_>>();
+    let gold_plain = write("gold_plain.jsonl", &plain(&references));
+    let pred_plain = write("pred_plain.jsonl", &plain(&outputs));
+    let out = ok(&[
+        "metrics",
+        "--kind",
+        "generate",
+        "--gold",
+        s(&gold_plain),
+        "--pred",
+        s(&pred_plain),
+        "--lang",
+        "en",
+        "--json",
+    ]);
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let want = generation_report(&outputs, &references, None, Lang::En).unwrap();
+    assert_eq!(got["lang"], "en");
+    assert!(close(&got["bleu"], want.corpus.bleu) && close(&got["rouge_l"], want.corpus.rouge_l));
+    let table = ok(&["metrics", "--kind", "generate", "--gold", s(&gold_plain), "--pred", s(&pred_plain)]);
+    assert!(table.contains("chrF") && table.contains("BLEU") && table.contains("all"), "{table}");
+
+    // Bad input names the file and the line.
+    let metrics_fails = |gold: &Path, pred: &Path| {
+        common::fails(&["metrics", "--kind", "generate", "--gold", s(gold), "--pred", s(pred), "--json"])
+    };
+    let not_json = tmp.path().join("not_json.jsonl");
+    std::fs::write(&not_json, "{\"output\": \"a\"}\nnot json\n").unwrap();
+    let err = metrics_fails(&gold_plain, &not_json);
+    assert!(err.contains("not_json.jsonl:2: not a JSON object"), "{err}");
+    let no_output = write("no_output.jsonl", &[serde_json::json!({"text": "a"})]);
+    let err = metrics_fails(&no_output, &pred_plain);
+    assert!(err.contains("no_output.jsonl:1: no \"output\""), "{err}");
+    let stray = write(
+        "stray.jsonl",
+        &[serde_json::json!({"id": "r0", "output": "x"}), serde_json::json!({"id": "zz", "output": "y"})],
+    );
+    let err = metrics_fails(&gold_path, &stray);
+    assert!(err.contains("stray.jsonl:2: id \"zz\" is not in the gold file"), "{err}");
+    let short = write("short.jsonl", &plain(&outputs[..3]));
+    let err = metrics_fails(&gold_plain, &short);
+    assert!(err.contains("has 4 records but") && err.contains("has 3"), "{err}");
+}
