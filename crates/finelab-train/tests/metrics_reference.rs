@@ -371,9 +371,9 @@ fn gen_text(rng: &mut Rng, words: &[&str]) -> String {
     let mut text = String::new();
     for i in 0..n {
         if i > 0 {
-            text.push_str(*rng.pick::<&str>(SEPARATORS));
+            text.push_str(rng.pick::<&str>(SEPARATORS));
         }
-        text.push_str(*rng.pick::<&str>(words));
+        text.push_str(rng.pick::<&str>(words));
     }
     text
 }
