@@ -180,9 +180,12 @@ pub fn generate(gold: &Path, pred: &Path, lang: &str, category: Option<&str>, js
     );
     println!("{:<24} {:>6} {:>7} {:>7} {:>7} {:>7} {:>9}", "", "n", "chrF", "BLEU", "ROUGE-L", "exact", "mean len");
     let row = |name: &str, s: &CorpusScores| {
+        // CJK characters take two columns in a terminal.
+        let width: usize = name.chars().map(|c| if c >= '\u{2e80}' { 2 } else { 1 }).sum();
+        let pad = " ".repeat(24usize.saturating_sub(width));
         println!(
-            "{:<24} {:>6} {:>7.2} {:>7.2} {:>7.4} {:>7.4} {:>9.1}",
-            name, s.n, s.chrf, s.bleu, s.rouge_l, s.exact_match, s.mean_output_len
+            "{name}{pad} {:>6} {:>7.2} {:>7.2} {:>7.4} {:>7.4} {:>9.1}",
+            s.n, s.chrf, s.bleu, s.rouge_l, s.exact_match, s.mean_output_len
         );
     };
     row("all", &out.corpus);
