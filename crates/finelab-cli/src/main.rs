@@ -32,14 +32,17 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of its largest variant (Import's options) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Create a project folder.
     New {
         /// The project folder (created).
         dir: PathBuf,
-        /// Task kind.
-        #[arg(long, value_parser = ["single", "multi", "spans"])]
+        /// Task kind: one label a record, several, labeled spans, or text to text (`generate`:
+        /// the output written for each input).
+        #[arg(long, value_parser = ["single", "multi", "spans", "generate"])]
         kind: String,
         /// Comma-separated label names (more can be added by imports with --add-labels).
         #[arg(long, default_value = "")]
@@ -81,6 +84,18 @@ enum Command {
         /// Speaker column of dialog rows.
         #[arg(long)]
         speaker_col: Option<String>,
+        /// Output column of a generate project (default: found by name: output, completion,
+        /// answer, target, response, 回答, 答案...).
+        #[arg(long)]
+        output_col: Option<String>,
+        /// Generate projects, dialogs: `last` (the last agent turn is the output of the turns
+        /// before it: one record a dialog) or `each` (every agent turn becomes a record).
+        #[arg(long, default_value = "last", value_parser = ["last", "each"])]
+        dialog_targets: String,
+        /// Generate projects: a speaker whose turns are the agent's (repeatable; default:
+        /// assistant, agent, bot, gpt, 客服, 坐席, 助手...).
+        #[arg(long = "agent")]
+        agents: Vec<String>,
         /// auto, utf-8, gb18030, gbk, big5, utf-16le...
         #[arg(long, default_value = "auto")]
         encoding: String,
@@ -116,7 +131,7 @@ enum Command {
     Export {
         /// The project folder.
         dir: PathBuf,
-        /// jsonl, csv or conll.
+        /// jsonl, csv, conll (spans) or openai (generate: chat fine-tuning `messages`).
         #[arg(long, default_value = "jsonl")]
         format: String,
         /// Output file (default: stdout).
@@ -273,19 +288,22 @@ enum Command {
     },
     /// Serve the UI and the API over HTTP (127.0.0.1 only, unless given another address and a token).
     Serve(serve::ServeArgs),
-    /// Write a tiny random BERT model folder in Hugging Face's layout, with a vocabulary built
-    /// from a corpus: for tests and demos of the transformer family without a download.
-    #[command(hide = true)]
+    /// Write a tiny random model folder in Hugging Face's layout, with a vocabulary built from a
+    /// corpus: a BERT encoder, or a qwen2 / qwen3 / llama decoder with a chat template (byte-level
+    /// BPE), for tests and demos without a download.
     MakeTinyModel {
         /// The folder to write.
         out: PathBuf,
+        /// bert (the transformer family), or qwen2, qwen3, llama (the generator family).
+        #[arg(long, default_value = "bert", value_parser = ["bert", "qwen2", "qwen3", "llama"])]
+        arch: String,
         /// A project folder (its records' texts) or a text / JSONL file.
         #[arg(long)]
         corpus: PathBuf,
-        /// Hidden width.
+        /// Hidden width (bert).
         #[arg(long, default_value_t = 32)]
         hidden: usize,
-        /// Layers.
+        /// Layers (bert).
         #[arg(long, default_value_t = 2)]
         layers: usize,
         /// Seed of the random weights.
@@ -466,13 +484,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             let stats =
                 project::create(&dir, &req).with_context(|| format!("creating a project in {}", dir.display()))?;
-            println!(
-                "created {} project {:?} in {} with labels: {}",
-                kind.as_str(),
-                stats.name,
-                dir.display(),
-                stats.labels.keys().cloned().collect::<Vec<_>>().join(", ")
-            );
+            let labels = stats.labels.keys().cloned().collect::<Vec<_>>().join(", ");
+            let what = if kind == ProjectKind::Generate { String::new() } else { format!(" with labels: {labels}") };
+            println!("created {} project {:?} in {}{what}", kind.as_str(), stats.name, dir.display());
         }
         Command::Import {
             dir,
@@ -483,6 +497,9 @@ fn run(cli: Cli) -> Result<()> {
             id_col,
             group_col,
             speaker_col,
+            output_col,
+            dialog_targets,
+            agents,
             encoding,
             delimiter,
             label,
@@ -511,15 +528,16 @@ fn run(cli: Cli) -> Result<()> {
                     id: id_col,
                     group: group_col,
                     speaker: speaker_col,
-                    output: None,
+                    output: output_col,
                 },
+                dialog_targets: dialog_targets.parse()?,
+                agent_speakers: agents,
                 fixed_label: label,
                 add_labels,
                 strict,
                 keep_duplicates,
                 annotator,
                 skip_search_index: no_index,
-                ..ImportOptions::default()
             };
             let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             let pb = if json_progress { ProgressBar::hidden() } else { bar(size, "import") };
@@ -738,8 +756,12 @@ fn run(cli: Cli) -> Result<()> {
             train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?
         }
         Command::Serve(args) => serve::run(args)?,
-        Command::MakeTinyModel { out, corpus, hidden, layers, seed } => {
-            let entry = finelab_app::models::make_tiny_model(&out, &corpus, hidden, layers, seed)?;
+        Command::MakeTinyModel { out, arch, corpus, hidden, layers, seed } => {
+            let entry = if arch == "bert" {
+                finelab_app::models::make_tiny_model(&out, &corpus, hidden, layers, seed)?
+            } else {
+                finelab_app::models::make_tiny_generator(&out, &arch, &corpus, seed)?
+            };
             println!("{}", entry.path);
         }
         Command::Index { dir } => {
