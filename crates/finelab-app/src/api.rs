@@ -287,6 +287,11 @@ pub enum Request {
         run: String,
         /// The folder to write.
         dest: String,
+        /// A generator run: write its PEFT LoRA adapter (`adapter_config.json`,
+        /// `adapter_model.safetensors`) instead of the merged Hugging Face folder.
+        #[serde(default)]
+        #[ts(optional)]
+        adapter: Option<bool>,
     },
     /// Train again a run that did not finish (`cancelled`, `interrupted` or `failed`), as a new
     /// run with the same settings on the project's current labels, whose config records
@@ -541,8 +546,13 @@ requests! { ctx, request;
         let query = RunRecordsQuery { split, gold, predicted, label, only_errors: only_errors.unwrap_or(false), limit, offset };
         results::run_records(&absolute(&dir), &run, &query)?
     };
-    "export_model": Request::ExportModel { dir, run, dest } => ExportedModel =
-        results::export_model(&absolute(&dir), &run, Path::new(&dest))?;
+    "export_model": Request::ExportModel { dir, run, dest, adapter } => ExportedModel =
+        results::export_model_as(
+            &absolute(&dir),
+            &run,
+            Path::new(&dest),
+            if adapter == Some(true) { results::ModelExport::Adapter } else { results::ModelExport::Model },
+        )?;
     "resume_run": Request::ResumeRun { dir, run } => JobState =
         training_jobs::resume_run(&ctx.jobs, &absolute(&dir), &run)?;
 }

@@ -90,6 +90,24 @@ pub fn run_records(dir: &Path, run: &str, query: &RunRecordsQuery) -> Result<Run
 /// `model.safetensors`) plus Finelab's `finelab-model.json`; for an instant run it is Finelab's
 /// own format, which `finelab predict` reads.
 pub fn export_model(dir: &Path, run: &str, dest: &Path) -> Result<ExportedModel> {
+    export_model_as(dir, run, dest, ModelExport::Model)
+}
+
+/// What [`export_model_as`] writes for a generator run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelExport {
+    /// The model: for a generator, a Hugging Face folder with the adapters merged into the
+    /// weights, which `transformers` loads unchanged; for the other families, the run's folder.
+    #[default]
+    Model,
+    /// A generator's PEFT LoRA adapter (`adapter_config.json`, `adapter_model.safetensors`, the
+    /// tokenizer files), which `peft` loads over the base model it names.
+    Adapter,
+}
+
+/// [`export_model`], choosing what a generator run writes (`what`).
+pub fn export_model_as(dir: &Path, run: &str, dest: &Path, what: ModelExport) -> Result<ExportedModel> {
     let row = runs::run(dir, run)?;
     let Some(model_dir) = row.model_dir.as_ref().map(|m| dir.join(m)).filter(|m| m.is_dir()) else {
         return Err(AppError::Invalid(format!("run {run} is {} and has no saved model to export", row.status)));
@@ -109,6 +127,15 @@ pub fn export_model(dir: &Path, run: &str, dest: &Path) -> Result<ExportedModel>
             return Err(AppError::Invalid(format!("{} is not empty; choose an empty or new folder", dest.display())));
         }
     }
+    if row.family == finelab_train::generator::FAMILY {
+        return export_generator(&model_dir, dest, what, row.family);
+    }
+    if what == ModelExport::Adapter {
+        return Err(AppError::Invalid(format!(
+            "run {run} is a {} run; only a generator run has a LoRA adapter to export",
+            row.family
+        )));
+    }
     let files = list_files(&model_dir);
     let mut bytes = 0u64;
     for file in &files {
@@ -120,4 +147,27 @@ pub fn export_model(dir: &Path, run: &str, dest: &Path) -> Result<ExportedModel>
     }
     let path = std::fs::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf());
     Ok(ExportedModel { path: path.display().to_string(), files, bytes, family: row.family })
+}
+
+/// Writes a generator run's model as `what` says into `dest` (checked empty).
+fn export_generator(model_dir: &Path, dest: &Path, what: ModelExport, family: String) -> Result<ExportedModel> {
+    use finelab_train::generator::{export, GeneratorModel};
+    let model = GeneratorModel::load(model_dir)?;
+    match (what, &model.lora) {
+        (ModelExport::Model, _) => export::write_merged(dest, &model.model, &model.base, model_dir)?,
+        (ModelExport::Adapter, Some(spec)) => {
+            export::write_adapter(dest, &model.model, spec, &model.base.dir)?;
+            export::copy_side_files(model_dir, dest)?;
+        }
+        (ModelExport::Adapter, None) => {
+            return Err(AppError::Invalid(format!(
+                "{} was fully fine-tuned and has no LoRA adapter; export the model instead",
+                model_dir.display()
+            )))
+        }
+    }
+    let files = list_files(dest);
+    let bytes = files.iter().filter_map(|f| std::fs::metadata(dest.join(f)).ok()).map(|m| m.len()).sum();
+    let path = std::fs::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf());
+    Ok(ExportedModel { path: path.display().to_string(), files, bytes, family })
 }

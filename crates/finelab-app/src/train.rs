@@ -14,9 +14,13 @@
 
 use crate::{AppError, Result};
 use finelab_store::{AnnotationValue, LabeledRecord, NewRun, ProjectKind, RunStatus, RunUpdate, Split, Store};
+use finelab_train::generator::generate::GenerateOptions;
+use finelab_train::generator::template::Message;
+use finelab_train::generator::{ChatDataset, ChatExample, GeneratorModel};
 use finelab_train::{Dataset, EpochSummary, Example, Progress, Target, Task, TrainConfig, TrainOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -51,6 +55,23 @@ pub struct TrainRequest {
     pub seed: Option<u64>,
     /// `auto`, `cpu`, `cuda` or `metal` (default `auto`).
     pub device: Option<String>,
+    /// Epochs without a better dev score before training stops early (default: 2 for the neural
+    /// families).
+    pub patience: Option<usize>,
+    /// Generator family: the rank of the LoRA adapters (default 16).
+    pub lora_rank: Option<usize>,
+    /// Generator family: LoRA's alpha (default 32).
+    pub lora_alpha: Option<f64>,
+    /// Generator family: dropout on the adapters' input (default 0.05).
+    pub lora_dropout: Option<f64>,
+    /// Generator family: the projections that get adapters (default every attention and MLP
+    /// projection).
+    pub lora_targets: Option<Vec<String>>,
+    /// Generator family: train every weight instead of LoRA adapters (small models only).
+    pub full_finetune: Option<bool>,
+    /// Generator family: the most tokens generated per dev and test record after training
+    /// (default 256).
+    pub max_new_tokens: Option<usize>,
 }
 
 impl TrainRequest {
@@ -72,8 +93,31 @@ impl Default for TrainRequest {
             max_len: None,
             seed: None,
             device: None,
+            patience: None,
+            lora_rank: None,
+            lora_alpha: None,
+            lora_dropout: None,
+            lora_targets: None,
+            full_finetune: None,
+            max_new_tokens: None,
         }
     }
+}
+
+/// The most tokens generated per dev and test record when a request does not say.
+pub const DEFAULT_MAX_NEW_TOKENS: usize = 256;
+
+/// Whether `dir` holds a decoder the generator family fine-tunes: a model folder it wrote
+/// (`finelab-model.json` of family `generator`) or a Hugging Face folder whose `config.json`
+/// names a Qwen2, Qwen3 or Llama `model_type`.
+pub fn is_generator_folder(dir: &Path) -> bool {
+    let read = |name: &str| -> Option<Value> { serde_json::from_slice(&std::fs::read(dir.join(name)).ok()?).ok() };
+    if let Some(meta) = read(finelab_train::instant::MODEL_FILE) {
+        return meta.get("family").and_then(Value::as_str) == Some(finelab_train::generator::FAMILY);
+    }
+    read("config.json")
+        .and_then(|c| c.get("model_type").and_then(Value::as_str).map(str::to_string))
+        .is_some_and(|t| t.parse::<finelab_train::generator::model::Arch>().is_ok())
 }
 
 /// A validated [`TrainRequest`].
@@ -113,6 +157,7 @@ impl TrainRequest {
                 lr: self.lr,
                 seed: self.seed,
                 batch_size: self.batch_size,
+                patience: self.patience,
                 device: Some("cpu".into()),
                 ..TrainOptions::default()
             }
@@ -135,8 +180,19 @@ impl TrainRequest {
             }
             // An absolute path, so the run's config still names the folder when read from elsewhere.
             let base = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            let family = if is_generator_folder(&base) {
+                finelab_train::generator::FAMILY
+            } else {
+                finelab_train::transformer::FAMILY
+            };
             TrainOptions {
-                family: Some(finelab_train::transformer::FAMILY.into()),
+                family: Some(family.into()),
+                patience: self.patience,
+                lora_rank: self.lora_rank,
+                lora_alpha: self.lora_alpha,
+                lora_dropout: self.lora_dropout,
+                lora_targets: self.lora_targets.clone(),
+                full_finetune: self.full_finetune,
                 base_model: Some(base),
                 epochs: self.epochs,
                 lr: self.lr,
@@ -152,7 +208,7 @@ impl TrainRequest {
             e => e.into(),
         };
         let mut config = TrainConfig::from_options(&options).map_err(unsupported)?;
-        if config.family == finelab_train::transformer::FAMILY {
+        if config.family != INSTANT {
             // The run records the device it gets (`auto` becomes cuda, metal or cpu).
             let picked = finelab_train::transformer::select_device(&config.device).map_err(unsupported)?;
             config.device = finelab_train::transformer::device_name(&picked);
@@ -160,6 +216,13 @@ impl TrainRequest {
         let mut config_json = serde_json::to_value(&config).expect("a train config serializes");
         config_json["model"] = json!(model);
         config_json["max_len"] = json!(self.max_len.unwrap_or(config.max_len));
+        if config.family == finelab_train::generator::FAMILY {
+            let n = self.max_new_tokens.unwrap_or(DEFAULT_MAX_NEW_TOKENS);
+            if !(1..=100_000).contains(&n) {
+                return Err(AppError::Invalid(format!("--max-new-tokens {n}: must be between 1 and 100000")));
+            }
+            config_json["max_new_tokens"] = json!(n);
+        }
         Ok(TrainPlan { config, config_json })
     }
 }
@@ -262,61 +325,138 @@ pub struct TrainDone {
 
 /// The labeled data a run trains on, and its hash.
 struct Snapshot {
-    dataset: Dataset,
+    data: RunData,
     hash: String,
 }
 
-fn task_of(kind: ProjectKind) -> Result<Task> {
-    match kind {
-        ProjectKind::Single => Ok(Task::Single),
-        ProjectKind::Multi => Ok(Task::Multi),
-        ProjectKind::Spans => Ok(Task::Spans),
-        ProjectKind::Generate => Err(generate_unsupported()),
+/// What a run trains on: labeled texts (classification and spans), or dialogs and the answers
+/// to learn (a generate project).
+#[derive(Debug, Clone)]
+pub(crate) enum RunData {
+    /// Texts and their labels or spans.
+    Classify(Dataset),
+    /// Dialogs and their target outputs.
+    Generate(GenData),
+}
+
+/// A generate project's data: the dialogs, and the outputs a trained run generated for its dev
+/// and test records (by record id; empty until generated).
+#[derive(Debug, Clone)]
+pub(crate) struct GenData {
+    pub(crate) chat: ChatDataset,
+    pub(crate) outputs: HashMap<String, String>,
+}
+
+impl RunData {
+    fn split_sizes(&self) -> (u64, u64, u64) {
+        match self {
+            RunData::Classify(d) => (d.train.len() as u64, d.dev.len() as u64, d.test.len() as u64),
+            RunData::Generate(g) => (g.chat.train.len() as u64, g.chat.dev.len() as u64, g.chat.test.len() as u64),
+        }
     }
 }
 
-fn target_of(value: &AnnotationValue) -> Result<Target> {
+fn task_of(kind: ProjectKind) -> Task {
+    match kind {
+        ProjectKind::Single => Task::Single,
+        ProjectKind::Multi => Task::Multi,
+        // A generate project never builds a `Dataset` (see `RunData`).
+        ProjectKind::Spans | ProjectKind::Generate => Task::Spans,
+    }
+}
+
+fn target_of(value: &AnnotationValue, id: &str) -> Result<Target> {
     match value {
         AnnotationValue::Label(label) => Ok(Target::Single(label.clone())),
         AnnotationValue::Labels(labels) => Ok(Target::Multi(labels.clone())),
         AnnotationValue::Spans(spans) => {
             Ok(Target::Spans(spans.iter().map(|s| finelab_train::Span::new(s.start, s.end, s.label.clone())).collect()))
         }
-        AnnotationValue::Output(_) => Err(generate_unsupported()),
+        AnnotationValue::Output(_) => {
+            Err(AppError::Invalid(format!("record {id} has an output, but the project is not of kind generate")))
+        }
     }
 }
 
-/// Generate projects store and export their data; no model family generates text yet.
-fn generate_unsupported() -> AppError {
-    AppError::Unsupported("training a generate project is not built yet (no generator model family)".into())
+/// The dialog of a generate record as chat messages: plain text is one user message; dialog
+/// turns take their role from their speaker (the project's agent speakers answer as the
+/// assistant; a `system` turn stays the system prompt).
+pub(crate) fn chat_messages(text: &str, turns: Option<&[finelab_store::Turn]>, agents: &[String]) -> Vec<Message> {
+    match turns {
+        Some(turns) if !turns.is_empty() => {
+            turns.iter().map(|t| Message::new(finelab_store::chat_role(&t.speaker, agents).as_str(), &t.text)).collect()
+        }
+        _ => vec![Message::new("user", text)],
+    }
+}
+
+/// The model family a project kind trains with `family`, or an error naming both.
+fn check_family(kind: ProjectKind, family: &str, model: &str) -> Result<()> {
+    let generator = family == finelab_train::generator::FAMILY;
+    if (kind == ProjectKind::Generate) != generator {
+        let wants = if kind == ProjectKind::Generate {
+            "a generator (a Qwen2, Qwen3 or Llama causal language model folder)"
+        } else {
+            "`instant` or an encoder folder (BERT, RoBERTa, DistilBERT)"
+        };
+        return Err(AppError::Unsupported(format!(
+            "--model {model}: the {family} family cannot train a {} project; it needs {wants}",
+            kind.as_str()
+        )));
+    }
+    Ok(())
 }
 
 /// Builds the dataset from the store's labeled records and hashes it. The hash covers the task,
 /// the label set and, record by record in id order, the id, text, current value and split: two
 /// runs with the same hash trained on the same data. Examples are sorted by id within each split
 /// as well, so the same snapshot, options and seed give the same model whatever the import order.
-fn snapshot(kind: ProjectKind, labels: Vec<String>, mut records: Vec<LabeledRecord>) -> Result<Snapshot> {
+fn snapshot(
+    kind: ProjectKind,
+    labels: Vec<String>,
+    agents: &[String],
+    mut records: Vec<LabeledRecord>,
+) -> Result<Snapshot> {
     records.sort_by(|a, b| a.id.cmp(&b.id));
     let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
     hasher.update(format!("finelab-data-v1\0{}\0{}\n", kind.as_str(), labels.join("\x1f")).as_bytes());
     let (mut train, mut dev, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    let mut chat = ChatDataset::default();
     for record in records {
         let Some(split) = record.split else { continue };
         let value = serde_json::to_string(&record.value).expect("an annotation value serializes");
         for part in [record.id.as_str(), "\0", record.text.as_str(), "\0", value.as_str(), "\0", split.as_str(), "\n"] {
             hasher.update(part.as_bytes());
         }
-        let example = Example { target: target_of(&record.value)?, id: record.id, text: record.text };
+        if kind == ProjectKind::Generate {
+            let Some(target) = record.value.as_output() else {
+                return Err(AppError::Invalid(format!("record {} has a label, not an output", record.id)));
+            };
+            let example = ChatExample {
+                messages: chat_messages(&record.text, record.turns.as_deref(), agents),
+                target: target.to_string(),
+                id: record.id,
+            };
+            match split {
+                Split::Train => chat.train.push(example),
+                Split::Dev => chat.dev.push(example),
+                Split::Test => chat.test.push(example),
+            }
+            continue;
+        }
+        let example = Example { target: target_of(&record.value, &record.id)?, id: record.id, text: record.text };
         match split {
             Split::Train => train.push(example),
             Split::Dev => dev.push(example),
             Split::Test => test.push(example),
         }
     }
-    Ok(Snapshot {
-        dataset: Dataset { task: task_of(kind)?, labels, train, dev, test },
-        hash: format!("xxh3-128:{:032x}", hasher.digest128()),
-    })
+    let data = if kind == ProjectKind::Generate {
+        RunData::Generate(GenData { chat, outputs: HashMap::new() })
+    } else {
+        RunData::Classify(Dataset { task: task_of(kind), labels, train, dev, test })
+    };
+    Ok(Snapshot { data, hash: format!("xxh3-128:{:032x}", hasher.digest128()) })
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC for a time in ms since the epoch.
@@ -366,11 +506,11 @@ fn model_rel(run_id: &str) -> String {
 
 /// The dataset a trained run was scored on, rebuilt from the project, to finish storing its
 /// predictions. Refused when the labels changed since: the stored reports would then not match.
-pub(crate) fn trained_dataset(dir: &Path, row: &finelab_store::RunRow) -> Result<Dataset> {
+pub(crate) fn trained_dataset(dir: &Path, row: &finelab_store::RunRow) -> Result<RunData> {
     let store = open(dir)?;
     let kind = store.kind()?;
     let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
-    let snap = snapshot(kind, labels, store.labeled_records()?)?;
+    let snap = snapshot(kind, labels, &store.agent_speakers()?, store.labeled_records()?)?;
     if snap.hash != row.data_hash {
         return Err(AppError::Invalid(format!(
             "run {} cannot be finished: the project's labels changed since it trained (data {} now, {} then); \
@@ -378,7 +518,7 @@ pub(crate) fn trained_dataset(dir: &Path, row: &finelab_store::RunRow) -> Result
             row.id, snap.hash, row.data_hash
         )));
     }
-    Ok(snap.dataset)
+    Ok(snap.data)
 }
 
 /// Trains a model on the project in `dir` and records the run.
@@ -397,7 +537,7 @@ pub(crate) fn train_recorded(
     req: &TrainRequest,
     resumed_from: Option<&str>,
     progress: &mut dyn FnMut(&TrainEvent) -> Control,
-) -> Result<(TrainDone, Dataset, RunHere)> {
+) -> Result<(TrainDone, RunData, RunHere)> {
     let mut plan = req.plan()?;
     if let Some(from) = resumed_from {
         plan.config_json["resumed_from"] = json!(from);
@@ -418,9 +558,9 @@ pub(crate) fn train_recorded(
             )
         }));
     }
-    let snap = snapshot(kind, labels, records)?;
-    let data = &snap.dataset;
-    let (n_train, n_dev, n_test) = (data.train.len() as u64, data.dev.len() as u64, data.test.len() as u64);
+    check_family(kind, &plan.config.family, req.model.trim())?;
+    let snap = snapshot(kind, labels, &store.agent_speakers()?, records)?;
+    let (n_train, n_dev, n_test) = snap.data.split_sizes();
     if n_train == 0 {
         return Err(AppError::Invalid(format!(
             "none of the {} labeled record(s) of {} is in the train split (dev {n_dev}, test {n_test}); \
@@ -431,7 +571,9 @@ pub(crate) fn train_recorded(
     }
     // The trainer checks the rest (labels declared, spans inside their text) before anything is
     // recorded, so a dataset that cannot be trained on leaves no run behind.
-    data.validate()?;
+    if let RunData::Classify(data) = &snap.data {
+        data.validate()?;
+    }
 
     let family = plan.config.family.clone();
     let (run_id, run_dir) = claim_run(&store, &family)?;
@@ -464,7 +606,7 @@ pub(crate) fn train_recorded(
     }) == Control::Stop;
     let epochs = plan.config.epochs;
     let mut db_error: Option<finelab_store::Error> = None;
-    let result = finelab_train::train(data, &plan.config, &model_dir, &mut |p: &Progress| {
+    let mut on_progress = |p: &Progress| {
         if stop {
             return Control::Stop;
         }
@@ -507,7 +649,13 @@ pub(crate) fn train_recorded(
         } else {
             Control::Continue
         }
-    });
+    };
+    let result = match &snap.data {
+        RunData::Classify(data) => finelab_train::train(data, &plan.config, &model_dir, &mut on_progress),
+        RunData::Generate(gen) => {
+            finelab_train::generator::train(&gen.chat, &plan.config, &model_dir, &mut on_progress)
+        }
+    };
     let outcome = match (result, db_error) {
         (Ok(outcome), None) => outcome,
         (Ok(_), Some(e)) => {
@@ -521,7 +669,24 @@ pub(crate) fn train_recorded(
     };
 
     let status = if outcome.stopped { RunStatus::Cancelled } else { RunStatus::Completed };
-    let dev = (!outcome.dev_is_train).then(|| outcome.dev.clone());
+    let mut data = snap.data;
+    let mut dev = (!outcome.dev_is_train).then(|| outcome.dev.clone());
+    let mut test = outcome.test.clone();
+    if let RunData::Generate(gen) = &mut data {
+        // The dev and test answers, generated once: their scores join the reports, and the same
+        // outputs become the run's stored predictions.
+        let max_new_tokens = plan.config_json["max_new_tokens"].as_u64().unwrap_or(DEFAULT_MAX_NEW_TOKENS as u64);
+        match generate_and_score(gen, &model_dir, &outcome.device, max_new_tokens as usize) {
+            Ok((dev_scores, test_scores)) => {
+                merge_scores(&mut dev, dev_scores);
+                merge_scores(&mut test, test_scores);
+            }
+            Err(e) => {
+                let _ = store.update_run(&run_id, &RunUpdate::Failed(format!("generating dev and test outputs: {e}")));
+                return Err(e);
+            }
+        }
+    }
     let macro_f1 = |report: &Value| report["macro avg"]["f1-score"].as_f64();
     let done = TrainDone {
         run: run_id.clone(),
@@ -532,7 +697,7 @@ pub(crate) fn train_recorded(
         dev_macro_f1: dev.as_ref().and_then(macro_f1),
         test_macro_f1: outcome.test.as_ref().and_then(macro_f1),
         dev,
-        test: outcome.test,
+        test,
         n_train,
         n_dev,
         n_test,
@@ -552,7 +717,62 @@ pub(crate) fn train_recorded(
             model_dir: Some(model_rel(&run_id)),
         },
     )?;
-    Ok((done, snap.dataset, here))
+    Ok((done, data, here))
+}
+
+/// Generates the answers of `gen`'s dev and test dialogs with the model in `model_dir` (greedy,
+/// at most `max_new_tokens` tokens each), keeps them in `gen.outputs`, and scores each split
+/// against its targets (`None` for an empty split).
+pub(crate) fn generate_and_score(
+    gen: &mut GenData,
+    model_dir: &Path,
+    device: &str,
+    max_new_tokens: usize,
+) -> Result<(Option<Value>, Option<Value>)> {
+    let model = GeneratorModel::load_on(model_dir, device)?;
+    let options = GenerateOptions { max_new_tokens, ..GenerateOptions::default() };
+    for split in [&gen.chat.dev, &gen.chat.test] {
+        let missing: Vec<&ChatExample> = split.iter().filter(|e| !gen.outputs.contains_key(&e.id)).collect();
+        for chunk in missing.chunks(GENERATE_BATCH) {
+            let dialogs: Vec<Vec<Message>> = chunk.iter().map(|e| e.messages.clone()).collect();
+            let outputs = model.generate(&dialogs, &options)?;
+            for (example, output) in chunk.iter().zip(outputs) {
+                gen.outputs.insert(example.id.clone(), output);
+            }
+        }
+    }
+    let score = |split: &[ChatExample]| -> Result<Option<Value>> {
+        if split.is_empty() {
+            return Ok(None);
+        }
+        let outputs: Vec<&str> = split.iter().map(|e| gen.outputs[&e.id].as_str()).collect();
+        let references: Vec<&str> = split.iter().map(|e| e.target.as_str()).collect();
+        let report = finelab_train::gen_metrics::generation_report(
+            &outputs,
+            &references,
+            None,
+            finelab_train::gen_metrics::Lang::Auto,
+        )?;
+        let mut value = serde_json::to_value(&report).expect("a generation report serializes");
+        if let Some(obj) = value.as_object_mut() {
+            // Each record's scores sit with its prediction, not in the run's report.
+            obj.remove("records");
+        }
+        Ok(Some(value))
+    };
+    Ok((score(&gen.chat.dev)?, score(&gen.chat.test)?))
+}
+
+/// Dialogs generated per batch.
+const GENERATE_BATCH: usize = 8;
+
+/// Adds the generation scores `scores` to a split's loss report (or makes them the report).
+fn merge_scores(report: &mut Option<Value>, scores: Option<Value>) {
+    let Some(Value::Object(scores)) = scores else { return };
+    match report {
+        Some(Value::Object(obj)) => obj.extend(scores),
+        _ => *report = Some(Value::Object(scores)),
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@
 
 use crate::jobs::{Job, JobEnd, JobKind, JobStart, JobState, Jobs};
 pub use crate::progress::{EpochPoint, EpochSummaryView, LossPoint, TrainPhase, TrainProgress, MAX_LOSS_POINTS};
-use crate::train::{self, Control, TrainEvent, TrainRequest, INSTANT};
+use crate::train::{self, Control, GenData, RunData, TrainEvent, TrainRequest, INSTANT};
 use crate::{AppError, Result};
 use finelab_store::{AnnotationValue, NewPrediction, RunStatus, RunUpdate, Span, Split, Store};
-use finelab_train::{Dataset, Example, Prediction, Target};
+use finelab_train::{Example, Prediction, Target};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -212,10 +212,14 @@ pub(crate) fn store_predictions(
     dir: &Path,
     run: &str,
     model_dir: &Path,
-    dataset: &Dataset,
+    data: &RunData,
     with_unlabeled: bool,
     progress: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<u64> {
+    let dataset = match data {
+        RunData::Classify(dataset) => dataset,
+        RunData::Generate(gen) => return store_generated(dir, run, model_dir, gen, progress),
+    };
     let predictor = crate::train::load_model(model_dir)?;
     let mut store = Store::open(dir)?;
     let batch_size = if predictor.family() == INSTANT { PREDICTION_BATCH } else { 32 };
@@ -282,6 +286,55 @@ pub(crate) fn store_predictions(
     Ok(done)
 }
 
+/// Stores a generator run's dev and test outputs beside their targets (generating the ones
+/// `gen` does not hold yet, as when a run interrupted after training is finished), then gives the
+/// run its final status. Unlabeled records get no generated output: generating for a whole pool
+/// is slow, and a generate project has no suggestions to show yet.
+fn store_generated(
+    dir: &Path,
+    run: &str,
+    model_dir: &Path,
+    gen: &GenData,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<u64> {
+    let mut gen = gen.clone();
+    let examples = gen.chat.dev.len() + gen.chat.test.len();
+    if gen.outputs.len() < examples {
+        let row = train::run(dir, run)?;
+        let max_new_tokens =
+            row.config["max_new_tokens"].as_u64().map(|n| n as usize).unwrap_or(train::DEFAULT_MAX_NEW_TOKENS);
+        train::generate_and_score(&mut gen, model_dir, &row.device, max_new_tokens)?;
+    }
+    let mut store = Store::open(dir)?;
+    let scored: Vec<(Split, &finelab_train::generator::ChatExample)> =
+        gen.chat.dev.iter().map(|e| (Split::Dev, e)).chain(gen.chat.test.iter().map(|e| (Split::Test, e))).collect();
+    let total = scored.len() as u64;
+    let mut done = 0u64;
+    progress(done, total);
+    for chunk in scored.chunks(PREDICTION_BATCH) {
+        let uids: Vec<&str> = chunk.iter().map(|(_, e)| e.id.as_str()).collect();
+        let seqs = store.seqs_by_uid(&uids)?;
+        let rows: Vec<NewPrediction> = chunk
+            .iter()
+            .filter_map(|(split, example)| {
+                Some(NewPrediction {
+                    seq: *seqs.get(&example.id)?,
+                    split: Some(*split),
+                    gold: Some(AnnotationValue::Output(example.target.clone())),
+                    value: AnnotationValue::Output(gen.outputs.get(&example.id)?.clone()),
+                    label: None,
+                    score: None,
+                })
+            })
+            .collect();
+        store.write_predictions(run, &rows)?;
+        done += chunk.len() as u64;
+        progress(done, total);
+    }
+    store.update_run(run, &RunUpdate::PredictionsStored)?;
+    Ok(done)
+}
+
 /// Trains on the project in `dir` and records the run (see [`train::train_recorded`]), then
 /// stores its predictions as a train job does, so runs started from the command line get the
 /// same drill-down, suggestions and Browse-by-prediction as runs started in the window. The run
@@ -316,7 +369,13 @@ pub fn train(
 /// The progress a train job starts with.
 fn starting_progress(request: &TrainRequest) -> TrainProgress {
     let model = request.model.trim();
-    let family = if model == INSTANT { INSTANT } else { finelab_train::transformer::FAMILY };
+    let family = if model == INSTANT {
+        INSTANT
+    } else if train::is_generator_folder(Path::new(model)) {
+        finelab_train::generator::FAMILY
+    } else {
+        finelab_train::transformer::FAMILY
+    };
     TrainProgress::starting(model, family, request.epochs.unwrap_or(0))
 }
 
@@ -387,14 +446,20 @@ fn run_train_job(job: &Arc<Job>, dir: &Path, request: &TrainRequest, resumed_fro
         )));
     }
     let f1 = |v: Option<f64>| v.map(|f| format!("{f:.3}")).unwrap_or_else(|| "-".into());
-    Ok(JobEnd {
-        message: format!(
+    let chrf = |report: &Option<serde_json::Value>| f1(report.as_ref().and_then(|r| r["chrf"].as_f64()));
+    let message = if matches!(dataset, RunData::Generate(_)) {
+        format!("run {} {}: dev chrF {}, test chrF {}", done.run, done.status, chrf(&done.dev), chrf(&done.test))
+    } else {
+        format!(
             "run {} {}: dev macro-F1 {}, test macro-F1 {}",
             done.run,
             done.status,
             f1(done.dev_macro_f1),
             f1(done.test_macro_f1)
-        ),
+        )
+    };
+    Ok(JobEnd {
+        message,
         cancelled: done.status == RunStatus::Cancelled,
         result: serde_json::to_value(&done).expect("a run summary serializes"),
     })

@@ -469,3 +469,156 @@ fn predict_rejects_lines_that_are_not_records_naming_the_line() {
     let e = err_text(train::load_model(&tmp.path().join("nowhere")).unwrap_err());
     assert!(e.contains("nowhere"), "{e}");
 }
+
+const PROVERBS: &[&str] = &[
+    "the early bird catches the worm",
+    "actions speak louder than words",
+    "practice makes perfect",
+    "time and tide wait for no man",
+    "all that glitters is not gold",
+    "knowledge is power",
+    "better late than never",
+    "look before you leap",
+    "every cloud has a silver lining",
+    "fortune favours the bold",
+    "honesty is the best policy",
+    "still waters run deep",
+];
+
+fn reversed(sentence: &str) -> String {
+    let words: Vec<&str> = sentence.split(' ').rev().collect();
+    format!("reversed: {}", words.join(" "))
+}
+
+/// A generate project of 16 records whose output is the input's words reversed: 12 in train,
+/// and 2 dev and 2 test records that repeat train inputs (imported as duplicates), since a tiny
+/// model memorizes but does not learn to reverse unseen words; and a tiny Qwen2 made from its
+/// texts.
+fn proverbs_project(root: &Path) -> (PathBuf, PathBuf) {
+    let dir = root.join("proverbs");
+    create(&dir, ProjectKind::Generate, &[], None);
+    let mut lines: Vec<Value> = PROVERBS
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"id": format!("p{i}"), "input": s, "output": reversed(s), "split": "train"}))
+        .collect();
+    for (i, split) in ["dev", "dev", "test", "test"].iter().enumerate() {
+        let s = PROVERBS[i * 3];
+        lines.push(json!({"id": format!("{split}{i}"), "input": s, "output": reversed(s), "split": split}));
+    }
+    let options = finelab_store::import::ImportOptions { keep_duplicates: true, ..Default::default() };
+    let file = write(&root.join("proverbs.jsonl"), &lines);
+    let outcome = project::import(&dir, &file, &options, &mut |_| true).unwrap();
+    assert_eq!((outcome.report.imported, outcome.report.n_rejected), (16, 0));
+    let base = root.join("tiny-qwen2");
+    finelab_app::models::make_tiny_generator(&base, "qwen2", &dir, 3).unwrap();
+    (dir, base)
+}
+
+#[test]
+fn a_generate_project_trains_a_generator_scored_predicting_and_exported() {
+    use finelab_app::results::{self, ModelExport};
+    use finelab_train::generator::{template::Message, GeneratorModel};
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, base) = proverbs_project(tmp.path());
+
+    // The family must suit the project's kind, in both directions, before a run is recorded.
+    let e = err_text(finelab_app::training_jobs::train(&dir, &quick(1), &mut keep_going).unwrap_err());
+    assert!(e.contains("instant") && e.contains("generate"), "{e}");
+    let single = tmp.path().join("single");
+    create(&single, ProjectKind::Single, &["a", "b"], None);
+    let rows: Vec<Value> =
+        (0..6).map(|i| json!({"text": format!("text {i}"), "label": if i % 2 == 0 { "a" } else { "b" }})).collect();
+    import(&single, &write(&tmp.path().join("single.jsonl"), &rows), None);
+    let generator_on_single = TrainRequest { model: base.display().to_string(), ..TrainRequest::default() };
+    let e = err_text(finelab_app::training_jobs::train(&single, &generator_on_single, &mut keep_going).unwrap_err());
+    assert!(e.contains("generator") && e.contains("single"), "{e}");
+    assert!(train::runs(&dir).unwrap().is_empty() && train::runs(&single).unwrap().is_empty());
+
+    let request = TrainRequest {
+        model: base.display().to_string(),
+        epochs: Some(60),
+        patience: Some(60),
+        lr: Some(0.01),
+        batch_size: Some(4),
+        seed: Some(1),
+        device: Some("cpu".into()),
+        lora_rank: Some(8),
+        lora_alpha: Some(16.0),
+        lora_dropout: Some(0.0),
+        max_new_tokens: Some(24),
+        ..TrainRequest::default()
+    };
+    let mut n_epochs = 0;
+    let done = finelab_app::training_jobs::train(&dir, &request, &mut |e| {
+        if let TrainEvent::Started { family, .. } = e {
+            assert_eq!(family, "generator");
+        }
+        n_epochs += usize::from(matches!(e, TrainEvent::Epoch { .. }));
+        Control::Continue
+    })
+    .unwrap();
+    assert_eq!(done.status, "completed");
+    assert_eq!((done.n_train, done.n_dev, done.n_test), (12, 2, 2));
+    assert_eq!(n_epochs, done.epochs.len());
+    let last_train_loss = done.epochs.last().unwrap().train_loss;
+    let losses: Vec<(f64, f64)> = done.epochs.iter().map(|e| (e.train_loss, e.dev_macro_f1)).collect();
+    assert!(last_train_loss < 0.3, "train loss {last_train_loss}: {losses:?}");
+    for report in [done.dev.as_ref().unwrap(), done.test.as_ref().unwrap()] {
+        assert!(report["loss"].as_f64().unwrap() < 1.0, "{report}");
+        assert!(report["perplexity"].as_f64().is_some(), "{report}");
+        assert_eq!(report["n"], 2, "{report}");
+        assert_eq!(report["lang"], "en", "{report}");
+        for key in ["chrf", "bleu", "rouge_l", "exact_match"] {
+            assert!(report[key].as_f64().is_some(), "{key}: {report}");
+        }
+        assert_eq!(report["exact_match"], 1.0, "{report}");
+    }
+
+    // The run is recorded with its reports, and its dev and test outputs are stored beside their
+    // targets.
+    let row = train::run(&dir, &done.run).unwrap();
+    assert_eq!((row.status, row.family.as_str()), (finelab_store::RunStatus::Completed, "generator"));
+    assert_eq!(row.test_report.as_ref().unwrap()["chrf"], done.test.as_ref().unwrap()["chrf"]);
+    let stored = Store::open(&dir).unwrap().run_records(&done.run, &Default::default()).unwrap();
+    assert_eq!(stored.total, 4);
+    for r in &stored.rows {
+        let (Some(AnnotationValue::Output(gold)), AnnotationValue::Output(predicted)) = (&r.gold, &r.predicted) else {
+            panic!("{r:?}")
+        };
+        assert_eq!(gold, predicted, "{r:?}");
+    }
+
+    // `predict` answers inputs, texts and messages with the outputs it learned.
+    let mut out = Vec::new();
+    let input = "{\"id\": 1, \"input\": \"knowledge is power\"}\n{\"text\": \"practice makes perfect\"}\n\
+                 {\"messages\": [{\"role\": \"user\", \"content\": \"still waters run deep\"}]}\n";
+    let summary = train::predict(&dir.join("runs").join(&done.run), &mut input.as_bytes(), "in", &mut out).unwrap();
+    assert_eq!(summary.n_records, 3);
+    let lines: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["id"], 1);
+    assert_eq!(lines[0]["input"], "knowledge is power");
+    assert_eq!(lines[1].get("id"), None);
+    let outputs: Vec<&str> = lines.iter().map(|l| l["output"].as_str().unwrap()).collect();
+    assert_eq!(
+        outputs,
+        ["reversed: power is knowledge", "reversed: perfect makes practice", "reversed: deep run waters still"]
+    );
+
+    // The merged export is a Hugging Face folder that answers as the run's model does; the
+    // adapter export is PEFT's.
+    let merged = tmp.path().join("merged");
+    let exported = results::export_model(&dir, &done.run, &merged).unwrap();
+    assert!(exported.files.contains(&"model.safetensors".to_string()), "{:?}", exported.files);
+    assert!(!merged.join("finelab-model.json").exists());
+    let model = GeneratorModel::load(&merged).unwrap();
+    let dialogs = vec![vec![Message::new("user", "better late than never")]];
+    let options = finelab_train::generator::generate::GenerateOptions { max_new_tokens: 24, ..Default::default() };
+    let run_model = GeneratorModel::load(&done.model_dir).unwrap();
+    assert_eq!(model.generate(&dialogs, &options).unwrap(), run_model.generate(&dialogs, &options).unwrap());
+    let adapter = tmp.path().join("adapter");
+    let exported = results::export_model_as(&dir, &done.run, &adapter, ModelExport::Adapter).unwrap();
+    for file in ["adapter_config.json", "adapter_model.safetensors", "tokenizer.json"] {
+        assert!(exported.files.contains(&file.to_string()), "{file}: {:?}", exported.files);
+    }
+}

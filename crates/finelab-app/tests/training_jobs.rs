@@ -323,15 +323,29 @@ fn train_from_the_window_then_results_drill_down_suggestions_browse_and_export()
 
     // Export: a loadable copy; a non-empty destination is refused.
     let dest = tmp.path().join("exported");
-    let exported: ExportedModel =
-        ok(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    let exported: ExportedModel = ok(
+        &ctx,
+        Request::ExportModel {
+            dir: dir.clone(),
+            run: done.run.clone(),
+            dest: dest.display().to_string(),
+            adapter: None,
+        },
+    );
     assert_eq!(exported.files, detail.model_files);
     let original = train::load_model(&done.model_dir).unwrap();
     let copy = train::load_model(&dest).unwrap();
     let texts = ["质量很好，物流很快", "太差了，再也不买了"];
     assert_eq!(copy.predict_batch(&texts).unwrap(), original.predict_batch(&texts).unwrap());
-    let e =
-        err(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    let e = err(
+        &ctx,
+        Request::ExportModel {
+            dir: dir.clone(),
+            run: done.run.clone(),
+            dest: dest.display().to_string(),
+            adapter: None,
+        },
+    );
     assert_eq!(e.code, "invalid");
     assert!(e.message.contains("not empty"), "{}", e.message);
 
@@ -411,8 +425,15 @@ fn a_tiny_transformer_run_cancelled_mid_training_keeps_its_best_model_and_resume
 
     // Its saved model is a Hugging Face folder that loads.
     let dest = tmp.path().join("export");
-    let exported: ExportedModel =
-        ok(&ctx, Request::ExportModel { dir: dir.clone(), run: done.run.clone(), dest: dest.display().to_string() });
+    let exported: ExportedModel = ok(
+        &ctx,
+        Request::ExportModel {
+            dir: dir.clone(),
+            run: done.run.clone(),
+            dest: dest.display().to_string(),
+            adapter: None,
+        },
+    );
     for file in ["config.json", "tokenizer.json", "model.safetensors"] {
         assert!(exported.files.contains(&file.to_string()), "{file} in {:?}", exported.files);
     }

@@ -35,6 +35,7 @@ fn train_eval_predict_with_a_transformer_model_folder() {
         max_len: Some(64),
         seed: Some(3),
         device: Some("auto".into()),
+        ..TrainRequest::default()
     };
     let mut events = Vec::new();
     let done = finelab_app::training_jobs::train(&dir, &request, &mut |e| {

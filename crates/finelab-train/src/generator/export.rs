@@ -35,7 +35,9 @@ fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
-fn copy_side_files(from: &Path, to: &Path) -> Result<()> {
+/// Copies the tokenizer and generation files of the folder `from` that exist into `to` (an
+/// adapter exported on its own carries them, as PEFT's `save_pretrained` beside a tokenizer does).
+pub fn copy_side_files(from: &Path, to: &Path) -> Result<()> {
     for name in SIDE_FILES {
         let src = from.join(name);
         if src.is_file() && src != to.join(name) {

@@ -226,7 +226,12 @@ run: string,
 /**
  * The folder to write.
  */
-dest: string, } | { "cmd": "resume_run", 
+dest: string, 
+/**
+ * A generator run: write its PEFT LoRA adapter (`adapter_config.json`,
+ * `adapter_model.safetensors`) instead of the merged Hugging Face folder.
+ */
+adapter?: boolean, } | { "cmd": "resume_run", 
 /**
  * The project folder.
  */

@@ -351,7 +351,38 @@ seed?: number | null,
 /**
  * `auto`, `cpu`, `cuda` or `metal` (default `auto`).
  */
-device?: string | null, };
+device?: string | null, 
+/**
+ * Epochs without a better dev score before training stops early (default: 2 for the neural
+ * families).
+ */
+patience?: number | null, 
+/**
+ * Generator family: the rank of the LoRA adapters (default 16).
+ */
+lora_rank?: number | null, 
+/**
+ * Generator family: LoRA's alpha (default 32).
+ */
+lora_alpha?: number | null, 
+/**
+ * Generator family: dropout on the adapters' input (default 0.05).
+ */
+lora_dropout?: number | null, 
+/**
+ * Generator family: the projections that get adapters (default every attention and MLP
+ * projection).
+ */
+lora_targets?: Array<string> | null, 
+/**
+ * Generator family: train every weight instead of LoRA adapters (small models only).
+ */
+full_finetune?: boolean | null, 
+/**
+ * Generator family: the most tokens generated per dev and test record after training
+ * (default 256).
+ */
+max_new_tokens?: number | null, };
 
 export type TrainProgress = { 
 /**
