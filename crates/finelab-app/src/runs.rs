@@ -217,6 +217,13 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
             )))
         }
     };
+    if kind == ProjectKind::Generate {
+        return Err(AppError::Invalid(format!(
+            "run {} has no {} report: a generator's reports are computed when it trains, on the dev and test splits",
+            row.id,
+            split.as_str()
+        )));
+    }
     let records: Vec<LabeledRecord> = store.labeled_records()?.into_iter().filter(|r| r.split == Some(split)).collect();
     if records.is_empty() {
         return Err(AppError::Invalid(format!(

@@ -1,5 +1,7 @@
 //! Scoring a prediction file against a gold file ([`metrics`], `finelab metrics`), and reports read
-//! back from their stored JSON and printed as text ([`report_from_json`], [`report_text`]).
+//! back from their stored JSON and printed as text ([`report_from_json`], [`report_text`]; a
+//! generator run's report, loss and generation scores, with [`generation_report_text`]; either
+//! with [`evaluation_text`]).
 
 use crate::{AppError, Result};
 use finelab_store::ProjectKind;
@@ -352,7 +354,61 @@ pub(crate) fn report_kind(kind: ProjectKind) -> Result<ReportKind> {
     }
 }
 
-/// Generate projects have no classification report (their metrics are not built yet).
+/// Generate projects have no classification report: their runs report generation scores.
 fn generate_unsupported() -> AppError {
-    AppError::Unsupported("metrics for generate projects are not built yet".into())
+    AppError::Unsupported(
+        "a generate project has no classification report: its runs report the loss and generation scores \
+         (chrF, BLEU, ROUGE-L, exact match), and `finelab metrics --kind generate` scores output files"
+            .into(),
+    )
+}
+
+/// A generator run's report as text: the loss and perplexity on the split's target tokens, the
+/// generation scores of its outputs (chrF and BLEU 0–100, ROUGE-L and exact match 0–1), then a
+/// row per `meta.category` when the records had one.
+pub fn generation_report_text(report: &Value) -> String {
+    let num = |v: &Value, key: &str| v.get(key).and_then(Value::as_f64);
+    let fmt = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into());
+    let mut text = String::new();
+    if num(report, "loss").is_some() {
+        let _ = writeln!(
+            text,
+            "loss {}  perplexity {}  ({} target tokens, {} records)",
+            fmt(num(report, "loss"), 4),
+            fmt(num(report, "perplexity"), 4),
+            report.get("n_tokens").and_then(Value::as_u64).unwrap_or(0),
+            report.get("n_examples").and_then(Value::as_u64).unwrap_or(0),
+        );
+    }
+    let row = |name: &str, v: &Value| {
+        format!(
+            "{name:<16} {:>8} {:>8} {:>8} {:>8} {:>6}\n",
+            fmt(num(v, "chrf"), 2),
+            fmt(num(v, "bleu"), 2),
+            fmt(num(v, "rouge_l"), 4),
+            fmt(num(v, "exact_match"), 4),
+            v.get("n").and_then(Value::as_u64).unwrap_or(0)
+        )
+    };
+    if num(report, "chrf").is_some() {
+        let lang = report.get("lang").and_then(Value::as_str).unwrap_or("-");
+        let _ = writeln!(text, "\ngenerated outputs (lang {lang})");
+        let _ = writeln!(text, "{:<16} {:>8} {:>8} {:>8} {:>8} {:>6}", "", "chrF", "BLEU", "ROUGE-L", "exact", "n");
+        text.push_str(&row("all", report));
+        if let Some(Value::Object(categories)) = report.get("categories") {
+            for (name, scores) in categories {
+                text.push_str(&row(name, scores));
+            }
+        }
+    }
+    text
+}
+
+/// A run's evaluation as text, whatever its project's kind: the classification report
+/// ([`report_from_json`], [`report_text`]) or the generation report ([`generation_report_text`]).
+pub fn evaluation_text(ev: &crate::runs::Evaluation) -> Result<String> {
+    if ev.kind == ProjectKind::Generate {
+        return Ok(generation_report_text(&ev.report));
+    }
+    Ok(report_text(&report_from_json(ev.kind, &ev.report, &ev.labels)?))
 }

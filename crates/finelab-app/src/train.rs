@@ -27,7 +27,9 @@ use std::time::Instant;
 pub use crate::predict::{load_model, predict, PredictSummary};
 pub use crate::runs::{eval, process_alive, run, runs, Evaluation, ReportSource, RunSummary};
 use crate::runs::{open, RunHere};
-pub use crate::scoring::{metrics, report_from_json, report_text, MetricsRequest};
+pub use crate::scoring::{
+    evaluation_text, generation_report_text, metrics, report_from_json, report_text, MetricsRequest,
+};
 pub use finelab_train::Control;
 
 /// The name of the one model family that needs no model folder.
@@ -345,6 +347,26 @@ pub(crate) enum RunData {
 pub(crate) struct GenData {
     pub(crate) chat: ChatDataset,
     pub(crate) outputs: HashMap<String, String>,
+    /// The `meta.category` of the dev and test records that have one (their scores are also
+    /// reported per category).
+    pub(crate) categories: HashMap<String, String>,
+}
+
+impl GenData {
+    /// Reads the `meta.category` of the dev and test records from `store`.
+    fn read_categories(&mut self, store: &Store) -> Result<()> {
+        for example in self.chat.dev.iter().chain(&self.chat.test) {
+            let view = store.record(&example.id)?;
+            let category = view.record.meta.as_ref().and_then(|m| m.get("category"));
+            let name = match category {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => continue,
+                Some(other) => other.to_string(),
+            };
+            self.categories.insert(example.id.clone(), name);
+        }
+        Ok(())
+    }
 }
 
 impl RunData {
@@ -452,7 +474,7 @@ fn snapshot(
         }
     }
     let data = if kind == ProjectKind::Generate {
-        RunData::Generate(GenData { chat, outputs: HashMap::new() })
+        RunData::Generate(GenData { chat, outputs: HashMap::new(), categories: HashMap::new() })
     } else {
         RunData::Classify(Dataset { task: task_of(kind), labels, train, dev, test })
     };
@@ -510,7 +532,10 @@ pub(crate) fn trained_dataset(dir: &Path, row: &finelab_store::RunRow) -> Result
     let store = open(dir)?;
     let kind = store.kind()?;
     let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
-    let snap = snapshot(kind, labels, &store.agent_speakers()?, store.labeled_records()?)?;
+    let mut snap = snapshot(kind, labels, &store.agent_speakers()?, store.labeled_records()?)?;
+    if let RunData::Generate(gen) = &mut snap.data {
+        gen.read_categories(&store)?;
+    }
     if snap.hash != row.data_hash {
         return Err(AppError::Invalid(format!(
             "run {} cannot be finished: the project's labels changed since it trained (data {} now, {} then); \
@@ -559,7 +584,10 @@ pub(crate) fn train_recorded(
         }));
     }
     check_family(kind, &plan.config.family, req.model.trim())?;
-    let snap = snapshot(kind, labels, &store.agent_speakers()?, records)?;
+    let mut snap = snapshot(kind, labels, &store.agent_speakers()?, records)?;
+    if let RunData::Generate(gen) = &mut snap.data {
+        gen.read_categories(&store)?;
+    }
     let (n_train, n_dev, n_test) = snap.data.split_sizes();
     if n_train == 0 {
         return Err(AppError::Invalid(format!(
@@ -747,10 +775,11 @@ pub(crate) fn generate_and_score(
         }
         let outputs: Vec<&str> = split.iter().map(|e| gen.outputs[&e.id].as_str()).collect();
         let references: Vec<&str> = split.iter().map(|e| e.target.as_str()).collect();
+        let categories: Vec<Option<String>> = split.iter().map(|e| gen.categories.get(&e.id).cloned()).collect();
         let report = finelab_train::gen_metrics::generation_report(
             &outputs,
             &references,
-            None,
+            categories.iter().any(Option::is_some).then_some(categories.as_slice()),
             finelab_train::gen_metrics::Lang::Auto,
         )?;
         let mut value = serde_json::to_value(&report).expect("a generation report serializes");

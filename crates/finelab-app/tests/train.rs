@@ -504,7 +504,11 @@ fn proverbs_project(root: &Path) -> (PathBuf, PathBuf) {
         .collect();
     for (i, split) in ["dev", "dev", "test", "test"].iter().enumerate() {
         let s = PROVERBS[i * 3];
-        lines.push(json!({"id": format!("{split}{i}"), "input": s, "output": reversed(s), "split": split}));
+        let category = if i % 2 == 0 { "even" } else { "odd" };
+        lines.push(json!({
+            "id": format!("{split}{i}"), "input": s, "output": reversed(s), "split": split,
+            "meta": {"category": category},
+        }));
     }
     let options = finelab_store::import::ImportOptions { keep_duplicates: true, ..Default::default() };
     let file = write(&root.join("proverbs.jsonl"), &lines);
@@ -573,6 +577,10 @@ fn a_generate_project_trains_a_generator_scored_predicting_and_exported() {
             assert!(report[key].as_f64().is_some(), "{key}: {report}");
         }
         assert_eq!(report["exact_match"], 1.0, "{report}");
+        // Scores per `meta.category`, one record each.
+        for category in ["even", "odd"] {
+            assert_eq!(report["categories"][category]["n"], 1, "{report}");
+        }
     }
 
     // The run is recorded with its reports, and its dev and test outputs are stored beside their
@@ -580,6 +588,12 @@ fn a_generate_project_trains_a_generator_scored_predicting_and_exported() {
     let row = train::run(&dir, &done.run).unwrap();
     assert_eq!((row.status, row.family.as_str()), (finelab_store::RunStatus::Completed, "generator"));
     assert_eq!(row.test_report.as_ref().unwrap()["chrf"], done.test.as_ref().unwrap()["chrf"]);
+    let ev = train::eval(&dir, Some(&done.run), Split::Test).unwrap();
+    assert_eq!((ev.source, ev.n_records), (ReportSource::Stored, 2));
+    let text = train::evaluation_text(&ev).unwrap();
+    assert!(text.contains("perplexity") && text.contains("chrF") && text.contains("even"), "{text}");
+    let e = err_text(train::eval(&dir, Some(&done.run), Split::Train).unwrap_err());
+    assert!(e.contains("generator"), "{e}");
     let stored = Store::open(&dir).unwrap().run_records(&done.run, &Default::default()).unwrap();
     assert_eq!(stored.total, 4);
     for r in &stored.rows {
