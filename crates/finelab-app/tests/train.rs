@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{create, data_file, import, reviews, write_lines};
+use common::{create, data_file, import, proverbs_project, reviews, write_lines};
 
 fn quick(epochs: usize) -> TrainRequest {
     TrainRequest { epochs: Some(epochs), ..TrainRequest::default() }
@@ -468,55 +468,6 @@ fn predict_rejects_lines_that_are_not_records_naming_the_line() {
     assert_eq!(line["text"], "用户: 快递太慢\n客服: 抱歉");
     let e = err_text(train::load_model(&tmp.path().join("nowhere")).unwrap_err());
     assert!(e.contains("nowhere"), "{e}");
-}
-
-const PROVERBS: &[&str] = &[
-    "the early bird catches the worm",
-    "actions speak louder than words",
-    "practice makes perfect",
-    "time and tide wait for no man",
-    "all that glitters is not gold",
-    "knowledge is power",
-    "better late than never",
-    "look before you leap",
-    "every cloud has a silver lining",
-    "fortune favours the bold",
-    "honesty is the best policy",
-    "still waters run deep",
-];
-
-fn reversed(sentence: &str) -> String {
-    let words: Vec<&str> = sentence.split(' ').rev().collect();
-    format!("reversed: {}", words.join(" "))
-}
-
-/// A generate project of 16 records whose output is the input's words reversed: 12 in train,
-/// and 2 dev and 2 test records that repeat train inputs (imported as duplicates), since a tiny
-/// model memorizes but does not learn to reverse unseen words; and a tiny Qwen2 made from its
-/// texts.
-fn proverbs_project(root: &Path) -> (PathBuf, PathBuf) {
-    let dir = root.join("proverbs");
-    create(&dir, ProjectKind::Generate, &[], None);
-    let mut lines: Vec<Value> = PROVERBS
-        .iter()
-        .enumerate()
-        .map(|(i, s)| json!({"id": format!("p{i}"), "input": s, "output": reversed(s), "split": "train"}))
-        .collect();
-    for (i, split) in ["dev", "dev", "test", "test"].iter().enumerate() {
-        let s = PROVERBS[i * 3];
-        let category = if i % 2 == 0 { "even" } else { "odd" };
-        lines.push(json!({
-            "id": format!("{split}{i}"), "input": s, "output": reversed(s), "split": split,
-            "meta": {"category": category},
-        }));
-    }
-    let options = finelab_store::import::ImportOptions { keep_duplicates: true, ..Default::default() };
-    let file = write(&root.join("proverbs.jsonl"), &lines);
-    let outcome = project::import(&dir, &file, &options, &mut |_| true).unwrap();
-    assert_eq!((outcome.report.imported, outcome.report.n_rejected), (16, 0));
-    let base = root.join("tiny-qwen2");
-    finelab_app::models::make_tiny_generator(&base, "qwen2", &dir, 3).unwrap();
-    (dir, base)
 }
 
 #[test]

@@ -612,3 +612,44 @@ fn a_run_killed_while_its_predictions_are_stored_is_not_completed_and_resume_fin
     let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.display().to_string() });
     assert_eq!(runs.len(), 1);
 }
+
+#[test]
+fn a_generator_run_killed_before_its_outputs_are_stored_is_finished_by_resuming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let (dir, base) = common::proverbs_project(tmp.path());
+    let request = TrainRequest {
+        model: base.display().to_string(),
+        epochs: Some(2),
+        batch_size: Some(4),
+        device: Some("cpu".into()),
+        lora_rank: Some(4),
+        max_new_tokens: Some(8),
+        ..TrainRequest::default()
+    };
+    // The process dies once the run trained, before any output is stored.
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        finelab_app::training_jobs::train_and_predict(&dir, &request, &mut |_| train::Control::Continue, &mut |_, _| {
+            panic!("killed before storing the outputs")
+        })
+    }));
+    assert!(crashed.is_err());
+    let runs: Vec<RunSummary> = ok(&ctx, Request::ListRuns { dir: dir.display().to_string() });
+    let id = runs[0].id.clone();
+    assert_eq!((runs.len(), runs[0].status), (1, finelab_store::RunStatus::Interrupted));
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.n_predictions(&id).unwrap(), 0);
+    assert!(store.run(&id).unwrap().test_report.unwrap()["chrf"].is_number());
+
+    let job: JobState = ok(&ctx, Request::ResumeRun { dir: dir.display().to_string(), run: id.clone() });
+    let last = follow(&ctx, job.id, |_| {}).pop().unwrap();
+    assert_eq!(last.status, JobStatus::Done, "{last:?}");
+    assert_eq!(done_of(&last).run, id, "the same run is finished, not a new one trained");
+    assert_eq!(store.run(&id).unwrap().status, "completed");
+    // Its dev and test outputs, generated again; no unlabeled record is predicted.
+    let page =
+        store.run_records(&id, &RunRecordsQuery { split: Some(Split::Test), ..RunRecordsQuery::default() }).unwrap();
+    assert_eq!(page.total, 2);
+    assert!(page.rows.iter().all(|r| matches!(r.predicted, AnnotationValue::Output(_))), "{:?}", page.rows);
+    assert_eq!(store.n_predictions(&id).unwrap(), 4);
+}

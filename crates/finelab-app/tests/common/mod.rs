@@ -85,3 +85,54 @@ pub fn reviews(root: &Path, n: usize, unlabeled: usize) -> PathBuf {
     }
     dir
 }
+
+pub const PROVERBS: &[&str] = &[
+    "the early bird catches the worm",
+    "actions speak louder than words",
+    "practice makes perfect",
+    "time and tide wait for no man",
+    "all that glitters is not gold",
+    "knowledge is power",
+    "better late than never",
+    "look before you leap",
+    "every cloud has a silver lining",
+    "fortune favours the bold",
+    "honesty is the best policy",
+    "still waters run deep",
+];
+
+pub fn reversed(sentence: &str) -> String {
+    let words: Vec<&str> = sentence.split(' ').rev().collect();
+    format!("reversed: {}", words.join(" "))
+}
+
+/// A generate project of 16 records whose output is the input's words reversed: 12 in train,
+/// and 2 dev and 2 test records that repeat train inputs (imported as duplicates), since a tiny
+/// model memorizes but does not learn to reverse unseen words; and a tiny Qwen2 made from its
+/// texts.
+pub fn proverbs_project(root: &Path) -> (PathBuf, PathBuf) {
+    let dir = root.join("proverbs");
+    create(&dir, ProjectKind::Generate, &[], None);
+    use serde_json::{json, Value};
+    let mut lines: Vec<Value> = PROVERBS
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"id": format!("p{i}"), "input": s, "output": reversed(s), "split": "train"}))
+        .collect();
+    for (i, split) in ["dev", "dev", "test", "test"].iter().enumerate() {
+        let s = PROVERBS[i * 3];
+        let category = if i % 2 == 0 { "even" } else { "odd" };
+        lines.push(json!({
+            "id": format!("{split}{i}"), "input": s, "output": reversed(s), "split": split,
+            "meta": {"category": category},
+        }));
+    }
+    let options = ImportOptions { keep_duplicates: true, ..ImportOptions::default() };
+    let file = root.join("proverbs.jsonl");
+    std::fs::write(&file, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let outcome = project::import(&dir, &file, &options, &mut |_| true).unwrap();
+    assert_eq!((outcome.report.imported, outcome.report.n_rejected), (16, 0));
+    let base = root.join("tiny-qwen2");
+    finelab_app::models::make_tiny_generator(&base, "qwen2", &dir, 3).unwrap();
+    (dir, base)
+}
