@@ -6,11 +6,11 @@
 #
 #     ./scripts/bench-generator.sh [LAYERS] [BATCH] [SEQ] [STEPS] [THREADS] [ROUNDS]
 #
-# Results: bench-out/generator/speed.jsonl (one JSON line per run) and bench-out/generator/env.txt.
+# Results (OUT=DIR to change): bench-out/generator/speed.jsonl (one JSON line per run) and bench-out/generator/env.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAYERS=${1:-2} BATCH=${2:-4} SEQ=${3:-256} STEPS=${4:-3} THREADS=${5:-2} ROUNDS=${6:-2}
-OUT=bench-out/generator
+OUT=${OUT:-bench-out/generator}
 mkdir -p "$OUT"
 cargo build --release -p finelab-train --example bench_generator
 {
