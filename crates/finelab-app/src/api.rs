@@ -12,7 +12,7 @@ use crate::results::{self, ExportedModel, RunDetail};
 use crate::train::{self, TrainRequest};
 use crate::training_jobs::TrainProgress;
 use crate::{hub, training_jobs, AppError, ErrorBody, Result};
-use finelab_store::import::{ColumnMap, EncodingChoice, Format, ImportOptions, ImportPreview};
+use finelab_store::import::{ColumnMap, DialogTargets, EncodingChoice, Format, ImportOptions, ImportPreview};
 use finelab_store::search::{SearchPage, SearchQuery};
 use finelab_store::{Action, LabelDef, ProjectSettings, Receipt, RecordView, RunRecordsQuery, Split, Stats, Store};
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,16 @@ pub struct ImportRequest {
     /// Import records whose text is already in the project.
     #[serde(default)]
     pub keep_duplicates: bool,
+    /// Generate projects, dialogs: which agent turns become outputs (`last`, the default: one
+    /// record a dialog; `each_agent_turn`: every agent turn is the output of the turns before it).
+    #[serde(default)]
+    #[ts(optional)]
+    pub dialog_targets: Option<DialogTargets>,
+    /// Generate projects: the speakers whose turns are the agent's (default: assistant, agent,
+    /// bot, gpt, 客服, 坐席, 助手...).
+    #[serde(default)]
+    #[ts(optional)]
+    pub agents: Option<Vec<String>>,
 }
 
 impl ImportRequest {
@@ -75,9 +85,16 @@ impl ImportRequest {
             add_labels: self.add_labels,
             strict: self.strict,
             keep_duplicates: self.keep_duplicates,
+            dialog_targets: self.dialog_targets.unwrap_or_default(),
+            agent_speakers: self
+                .agents
+                .iter()
+                .flatten()
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
             annotator: None,
             skip_search_index: false,
-            ..ImportOptions::default()
         })
     }
 }

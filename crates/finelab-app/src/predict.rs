@@ -4,7 +4,6 @@
 //! LM) answers each line with its generated output.
 
 use crate::models::INSTANT;
-use crate::train::{chat_messages, is_generator_folder, DEFAULT_MAX_NEW_TOKENS};
 use crate::{AppError, Result};
 use finelab_store::Turn;
 use finelab_train::generator::generate::GenerateOptions;
@@ -15,6 +14,34 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+
+/// The most tokens generated per dev and test record when a request does not say.
+pub const DEFAULT_MAX_NEW_TOKENS: usize = 256;
+
+/// Whether `dir` holds a decoder the generator family fine-tunes: a model folder it wrote
+/// (`finelab-model.json` of family `generator`) or a Hugging Face folder whose `config.json`
+/// names a Qwen2, Qwen3 or Llama `model_type`.
+pub fn is_generator_folder(dir: &Path) -> bool {
+    let read = |name: &str| -> Option<Value> { serde_json::from_slice(&std::fs::read(dir.join(name)).ok()?).ok() };
+    if let Some(meta) = read(finelab_train::instant::MODEL_FILE) {
+        return meta.get("family").and_then(Value::as_str) == Some(finelab_train::generator::FAMILY);
+    }
+    read("config.json")
+        .and_then(|c| c.get("model_type").and_then(Value::as_str).map(str::to_string))
+        .is_some_and(|t| t.parse::<finelab_train::generator::model::Arch>().is_ok())
+}
+
+/// The dialog of a generate record as chat messages: plain text is one user message; dialog
+/// turns take their role from their speaker (the project's agent speakers answer as the
+/// assistant; a `system` turn stays the system prompt).
+pub(crate) fn chat_messages(text: &str, turns: Option<&[finelab_store::Turn]>, agents: &[String]) -> Vec<Message> {
+    match turns {
+        Some(turns) if !turns.is_empty() => {
+            turns.iter().map(|t| Message::new(finelab_store::chat_role(&t.speaker, agents).as_str(), &t.text)).collect()
+        }
+        _ => vec![Message::new("user", text)],
+    }
+}
 
 /// Loads a model folder for prediction: one written by `finelab train` (of any family). A run
 /// folder (`runs/<id>`) stands for its `model/`.

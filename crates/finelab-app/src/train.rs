@@ -24,7 +24,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub use crate::predict::{load_model, predict, PredictSummary};
+use crate::predict::chat_messages;
+pub use crate::predict::{is_generator_folder, load_model, predict, PredictSummary, DEFAULT_MAX_NEW_TOKENS};
 pub use crate::runs::{eval, process_alive, run, runs, Evaluation, ReportSource, RunSummary};
 use crate::runs::{open, RunHere};
 pub use crate::scoring::{
@@ -104,22 +105,6 @@ impl Default for TrainRequest {
             max_new_tokens: None,
         }
     }
-}
-
-/// The most tokens generated per dev and test record when a request does not say.
-pub const DEFAULT_MAX_NEW_TOKENS: usize = 256;
-
-/// Whether `dir` holds a decoder the generator family fine-tunes: a model folder it wrote
-/// (`finelab-model.json` of family `generator`) or a Hugging Face folder whose `config.json`
-/// names a Qwen2, Qwen3 or Llama `model_type`.
-pub fn is_generator_folder(dir: &Path) -> bool {
-    let read = |name: &str| -> Option<Value> { serde_json::from_slice(&std::fs::read(dir.join(name)).ok()?).ok() };
-    if let Some(meta) = read(finelab_train::instant::MODEL_FILE) {
-        return meta.get("family").and_then(Value::as_str) == Some(finelab_train::generator::FAMILY);
-    }
-    read("config.json")
-        .and_then(|c| c.get("model_type").and_then(Value::as_str).map(str::to_string))
-        .is_some_and(|t| t.parse::<finelab_train::generator::model::Arch>().is_ok())
 }
 
 /// A validated [`TrainRequest`].
@@ -397,18 +382,6 @@ fn target_of(value: &AnnotationValue, id: &str) -> Result<Target> {
         AnnotationValue::Output(_) => {
             Err(AppError::Invalid(format!("record {id} has an output, but the project is not of kind generate")))
         }
-    }
-}
-
-/// The dialog of a generate record as chat messages: plain text is one user message; dialog
-/// turns take their role from their speaker (the project's agent speakers answer as the
-/// assistant; a `system` turn stays the system prompt).
-pub(crate) fn chat_messages(text: &str, turns: Option<&[finelab_store::Turn]>, agents: &[String]) -> Vec<Message> {
-    match turns {
-        Some(turns) if !turns.is_empty() => {
-            turns.iter().map(|t| Message::new(finelab_store::chat_role(&t.speaker, agents).as_str(), &t.text)).collect()
-        }
-        _ => vec![Message::new("user", text)],
     }
 }
 

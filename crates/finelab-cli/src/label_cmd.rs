@@ -122,8 +122,10 @@ pub fn guidelines(dir: &Path, set: Option<&Path>) -> Result<()> {
 
 /// `finelab export-model`: a run's model folder copied out (a Hugging Face folder for a
 /// transformer).
-pub fn export_model(dir: &Path, run: &str, dest: &Path, json: bool) -> Result<()> {
-    let exported = finelab_app::results::export_model(dir, run, dest)?;
+pub fn export_model(dir: &Path, run: &str, dest: &Path, adapter: bool, json: bool) -> Result<()> {
+    use finelab_app::results::ModelExport;
+    let what = if adapter { ModelExport::Adapter } else { ModelExport::Model };
+    let exported = finelab_app::results::export_model_as(dir, run, dest, what)?;
     if json {
         println!("{}", serde_json::to_string(&exported)?);
     } else {

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use finelab_app::project;
 use finelab_store::export::{ExportFormat, ExportOptions};
-use finelab_store::import::{ColumnMap, EncodingChoice, Format, ImportOptions};
+use finelab_store::import::{ColumnMap, ImportOptions};
 use finelab_store::search::{SearchQuery, Status};
 use finelab_store::{ProjectKind, Split};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -213,6 +213,30 @@ enum Command {
         /// auto, cpu, cuda or metal.
         #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda", "metal"])]
         device: String,
+        /// Epochs without a better dev score before training stops early [default: 2 for the
+        /// neural families].
+        #[arg(long)]
+        patience: Option<usize>,
+        /// Generator: the rank of the LoRA adapters [default: 16].
+        #[arg(long)]
+        lora_rank: Option<usize>,
+        /// Generator: LoRA's alpha [default: 32].
+        #[arg(long)]
+        lora_alpha: Option<f64>,
+        /// Generator: dropout on the adapters' input [default: 0.05].
+        #[arg(long)]
+        lora_dropout: Option<f64>,
+        /// Generator: the projections that get adapters, comma-separated (q_proj,k_proj,v_proj,
+        /// o_proj,gate_proj,up_proj,down_proj) [default: all of them].
+        #[arg(long, value_delimiter = ',')]
+        lora_targets: Option<Vec<String>>,
+        /// Generator: train every weight instead of LoRA adapters (small models only).
+        #[arg(long)]
+        full_finetune: bool,
+        /// Generator: the most tokens generated per dev and test record after training
+        /// [default: 256].
+        #[arg(long)]
+        max_new_tokens: Option<usize>,
         /// Print progress events as JSON lines on stdout, the last one {"event": "done", ...}.
         #[arg(long)]
         json_progress: bool,
@@ -391,7 +415,8 @@ enum Command {
         #[arg(long)]
         set: Option<PathBuf>,
     },
-    /// Copy a run's model out (a Hugging Face folder for a transformer run).
+    /// Copy a run's model out (a Hugging Face folder for a transformer run; for a generator, the
+    /// folder with its LoRA adapters merged into the weights, or with --adapter the PEFT adapter).
     ExportModel {
         /// The project folder.
         dir: PathBuf,
@@ -399,6 +424,10 @@ enum Command {
         run: String,
         /// The folder to write (must not exist or be empty).
         dest: PathBuf,
+        /// Generator runs: write the PEFT LoRA adapter (adapter_config.json,
+        /// adapter_model.safetensors, tokenizer) instead of the merged model.
+        #[arg(long)]
+        adapter: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -511,16 +540,10 @@ fn run(cli: Cli) -> Result<()> {
             json_progress,
             no_index,
         } => {
-            let delimiter = delimiter
-                .map(|d| match d.as_str() {
-                    "\\t" | "tab" | "\t" => Ok(b'\t'),
-                    d if d.len() == 1 => Ok(d.as_bytes()[0]),
-                    d => Err(anyhow::anyhow!("the delimiter must be one character, got {d:?}")),
-                })
-                .transpose()?;
-            let options = ImportOptions {
-                format: format.map(|f| f.parse::<Format>()).transpose()?,
-                encoding: encoding.parse::<EncodingChoice>()?,
+            // The same request the window's import form sends, validated the same way.
+            let request = finelab_app::api::ImportRequest {
+                format,
+                encoding: Some(encoding),
                 delimiter,
                 columns: ColumnMap {
                     text: text_col,
@@ -530,15 +553,14 @@ fn run(cli: Cli) -> Result<()> {
                     speaker: speaker_col,
                     output: output_col,
                 },
-                dialog_targets: dialog_targets.parse()?,
-                agent_speakers: agents,
                 fixed_label: label,
                 add_labels,
                 strict,
                 keep_duplicates,
-                annotator,
-                skip_search_index: no_index,
+                dialog_targets: Some(dialog_targets.parse()?),
+                agents: Some(agents),
             };
+            let options = ImportOptions { annotator, skip_search_index: no_index, ..request.to_options()? };
             let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             let pb = if json_progress { ProgressBar::hidden() } else { bar(size, "import") };
             let mut stdout = std::io::stdout();
@@ -733,9 +755,40 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("(more results; raise --limit)");
             }
         }
-        Command::Train { dir, model, epochs, batch_size, lr, max_len, seed, device, json_progress } => {
-            let request =
-                finelab_app::train::TrainRequest { model, epochs, batch_size, lr, max_len, seed, device: Some(device) };
+        Command::Train {
+            dir,
+            model,
+            epochs,
+            batch_size,
+            lr,
+            max_len,
+            seed,
+            device,
+            patience,
+            lora_rank,
+            lora_alpha,
+            lora_dropout,
+            lora_targets,
+            full_finetune,
+            max_new_tokens,
+            json_progress,
+        } => {
+            let request = finelab_app::train::TrainRequest {
+                model,
+                epochs,
+                batch_size,
+                lr,
+                max_len,
+                seed,
+                device: Some(device),
+                patience,
+                lora_rank,
+                lora_alpha,
+                lora_dropout,
+                lora_targets,
+                full_finetune: full_finetune.then_some(true),
+                max_new_tokens,
+            };
             train_cmd::train(train_cmd::TrainArgs { dir, request, json_progress })?;
         }
         Command::Download { name, revision, json } => {
@@ -793,7 +846,9 @@ fn run(cli: Cli) -> Result<()> {
             label_cmd::mark(&dir, &id, &annotator, action, json)?
         }
         Command::Guidelines { dir, set } => label_cmd::guidelines(&dir, set.as_deref())?,
-        Command::ExportModel { dir, run, dest, json } => label_cmd::export_model(&dir, &run, &dest, json)?,
+        Command::ExportModel { dir, run, dest, adapter, json } => {
+            label_cmd::export_model(&dir, &run, &dest, adapter, json)?
+        }
         Command::Resume { dir, run, json } => label_cmd::resume(&dir, &run, json)?,
     }
     Ok(())

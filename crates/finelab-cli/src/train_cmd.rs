@@ -49,6 +49,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     let mut stdout = std::io::stdout();
+    // A generator's criterion is its dev loss (the events carry minus it where a classifier's
+    // carry dev macro-F1).
+    let mut generator = false;
     let (done, stored) = finelab_app::training_jobs::train_and_predict(&args.dir, &args.request, &mut |event| {
         if json {
             let _ = writeln!(stdout, "{}", serde_json::to_string(event).expect("events serialize"));
@@ -56,6 +59,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         }
         match event {
             TrainEvent::Started { run, family, device, data_hash, n_train, n_dev, n_test, .. } if !json => {
+                generator = family.as_str() == finelab_train::generator::FAMILY;
                 eprintln!("run {run}: {family} on {device}, {n_train} train / {n_dev} dev / {n_test} test records (data {data_hash})");
             }
             TrainEvent::Step { epoch, epochs, step, total_steps, loss, .. } => {
@@ -64,12 +68,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
                 pb.set_message(format!("epoch {epoch}/{epochs} loss {loss:.4}"));
             }
             TrainEvent::Epoch { epoch, train_loss, dev_macro_f1, best, seconds, .. } if !json => {
-                pb.suspend(|| {
-                    eprintln!(
-                        "epoch {epoch:>3}  train loss {train_loss:.4}  dev macro-F1 {dev_macro_f1:.4}{}  {seconds:.1} s",
-                        if *best { " *" } else { "" }
-                    )
-                });
+                let dev = if generator {
+                    format!("dev loss {:.4}", -dev_macro_f1)
+                } else {
+                    format!("dev macro-F1 {dev_macro_f1:.4}")
+                };
+                let best = if *best { " *" } else { "" };
+                pb.suspend(|| eprintln!("epoch {epoch:>3}  train loss {train_loss:.4}  {dev}{best}  {seconds:.1} s"));
             }
             _ => {}
         }
@@ -112,8 +117,22 @@ pub fn train(args: TrainArgs) -> Result<()> {
             done.seconds
         );
         println!("model folder: {}", done.model_dir.display());
-        println!("dev  macro-F1 {} ({} records)", f1(done.dev_macro_f1), done.n_dev);
-        println!("test macro-F1 {} ({} records)", f1(done.test_macro_f1), done.n_test);
+        if generator {
+            for (split, report, n) in [("dev ", &done.dev, done.n_dev), ("test", &done.test, done.n_test)] {
+                let num = |key: &str| {
+                    report
+                        .as_ref()
+                        .and_then(|r| r.get(key))
+                        .and_then(serde_json::Value::as_f64)
+                        .map(|x| format!("{x:.4}"))
+                };
+                let [loss, chrf] = ["loss", "chrf"].map(|k| num(k).unwrap_or_else(|| "-".into()));
+                println!("{split} loss {loss}  chrF {chrf} ({n} records)");
+            }
+        } else {
+            println!("dev  macro-F1 {} ({} records)", f1(done.dev_macro_f1), done.n_dev);
+            println!("test macro-F1 {} ({} records)", f1(done.test_macro_f1), done.n_test);
+        }
     }
     if done.status == finelab_store::RunStatus::Cancelled {
         std::process::exit(130);
@@ -201,13 +220,12 @@ pub fn eval(dir: &Path, run: Option<&str>, split: &str, json: bool) -> Result<()
         println!("{}", serde_json::to_string_pretty(&ev.report)?);
         return Ok(());
     }
-    let report = app::report_from_json(ev.kind, &ev.report, &ev.labels)?;
     let source = match ev.source {
         app::ReportSource::Stored => "report stored with the run",
         app::ReportSource::Recomputed => "recomputed now on the split's current records",
     };
     println!("run {} ({}), {} split, {} records, {source}\n", ev.run, ev.status, split.as_str(), ev.n_records);
-    print!("{}", app::report_text(&report));
+    print!("{}", app::evaluation_text(&ev)?);
     Ok(())
 }
 

@@ -842,3 +842,73 @@ fn connections_beyond_the_limit_wait_for_one_to_close() {
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     drop(second);
 }
+
+/// Generation over HTTP, the calls the window makes: a generate project, a dialog table imported
+/// with each agent turn as a target, a LoRA generator trained as a job, its report and stored
+/// outputs, and both model exports.
+#[test]
+fn a_generator_is_imported_trained_evaluated_and_exported_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("support");
+    let server = start(config(&project, &tmp.path().join("config")));
+    let created =
+        server.ok(json!({"cmd": "create_project", "dir": project, "project": {"kind": "generate", "labels": []}}));
+    let dir = created["dir"].as_str().unwrap().to_string();
+    let mut csv = String::from("conv,who,text\n");
+    for i in 0..20 {
+        csv.push_str(&format!(
+            "c{i},顾客,订单{i}还没发货\nc{i},值班员,请提供订单号\nc{i},顾客,编号{i}\nc{i},值班员,订单{i}已加急处理\n"
+        ));
+    }
+    let (_, uploaded) = server.upload("dialogs.csv", csv.as_bytes());
+    let options = json!({
+        "columns": {"group": "conv", "speaker": "who", "text": "text"},
+        "dialog_targets": "each_agent_turn",
+        "agents": ["值班员"],
+    });
+    let job = server.ok(json!({"cmd": "start_import", "dir": dir, "path": uploaded["path"], "options": options}));
+    let last = server.follow_job(job["id"].as_u64().unwrap()).pop().unwrap();
+    assert_eq!(last["status"], json!("done"), "{last}");
+    // Two agent turns a dialog, each the output of the turns before it: 40 records, all labeled.
+    let stats = server.ok(json!({"cmd": "stats", "dir": dir}));
+    assert_eq!((stats["records"].as_u64(), stats["labeled"].as_u64()), (Some(40), Some(40)), "{stats}");
+    // An unknown target mode is refused before anything is read.
+    let (status, _) = server.err(json!({"cmd": "start_import", "dir": dir, "path": uploaded["path"],
+        "options": {"dialog_targets": "every_other"}}));
+    assert!((400..500).contains(&status));
+
+    let base = tmp.path().join("tiny-qwen2");
+    finelab_app::models::make_tiny_generator(&base, "qwen2", &project, 5).unwrap();
+    let request = json!({"model": base, "epochs": 2, "batch_size": 4, "lr": 0.005, "seed": 3, "device": "cpu",
+        "lora_rank": 4, "lora_alpha": 8.0, "lora_dropout": 0.0, "max_new_tokens": 12});
+    let job = server.ok(json!({"cmd": "start_train", "dir": dir, "request": request}));
+    let events = server.follow_job(job["id"].as_u64().unwrap());
+    let last = events.last().unwrap();
+    assert_eq!(last["status"], json!("done"), "{last}");
+    let run = last["result"]["run"].as_str().unwrap();
+    let detail = server.ok(json!({"cmd": "get_run", "dir": dir, "run": run}));
+    assert_eq!(detail["run"]["family"], json!("generator"), "{detail}");
+    assert_eq!(detail["run"]["config"]["lora_rank"], json!(4), "{detail}");
+
+    let evaluation = server.ok(json!({"cmd": "evaluate", "dir": dir, "run": run, "split": "test"}));
+    let report = &evaluation["report"];
+    assert_eq!((report["lang"].as_str(), report["n"].as_u64()), (Some("zh"), evaluation["n_records"].as_u64()));
+    for key in ["chrf", "bleu", "rouge_l", "exact_match", "loss", "perplexity"] {
+        assert!(report[key].as_f64().is_some(), "{key}: {report}");
+    }
+    // The stored outputs sit beside their targets.
+    let page = server.ok(json!({"cmd": "run_records", "dir": dir, "run": run, "split": "test", "gold": null,
+        "predicted": null, "label": null, "only_errors": null, "limit": 100, "offset": null}));
+    assert_eq!(page["total"], report["n"], "{page}");
+    for row in page["rows"].as_array().unwrap() {
+        assert!(row["gold"]["output"].is_string() && row["predicted"]["output"].is_string(), "{row}");
+    }
+
+    for (adapter, must) in [(false, "model.safetensors"), (true, "adapter_model.safetensors")] {
+        let dest = project.join(if adapter { "adapter" } else { "merged" });
+        let exported =
+            server.ok(json!({"cmd": "export_model", "dir": dir, "run": run, "dest": dest, "adapter": adapter}));
+        assert!(exported["files"].as_array().unwrap().contains(&json!(must)), "{exported}");
+        assert!(dest.join(must).is_file());
+    }
+}

@@ -273,7 +273,17 @@ strict: boolean,
 /**
  * Import records whose text is already in the project.
  */
-keep_duplicates: boolean, };
+keep_duplicates: boolean, 
+/**
+ * Generate projects, dialogs: which agent turns become outputs (`last`, the default: one
+ * record a dialog; `each_agent_turn`: every agent turn is the output of the turns before it).
+ */
+dialog_targets?: DialogTargets, 
+/**
+ * Generate projects: the speakers whose turns are the agent's (default: assistant, agent,
+ * bot, gpt, 客服, 坐席, 助手...).
+ */
+agents?: Array<string>, };
 
 export type AppInfo = { 
 /**
