@@ -634,6 +634,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 s::search::SearchPage::decl(),
                 s::import::Format::decl(),
                 s::import::ColumnMap::decl(),
+                s::import::DialogTargets::decl(),
                 s::import::RowError::decl(),
                 s::import::Duplicate::decl(),
                 s::import::ImportReport::decl(),

@@ -1,7 +1,7 @@
 // Generated from the Rust types by `finelab_app::api::typescript_files()`.
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
-import type { Action, ColumnMap, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, SearchPage, SearchQuery, Split, SplitSummary, Stats } from './store';
+import type { Action, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, SearchPage, SearchQuery, Split, SplitSummary, Stats } from './store';
 import type { Evaluation, ExportedModel, ModelEntry, RunDetail, RunRecordsPage, RunSummary, TrainProgress, TrainRequest, TrainSetup } from './train';
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;

@@ -385,6 +385,8 @@ speaker: string | null,
  */
 output?: string | null, };
 
+export type DialogTargets = "last" | "each_agent_turn";
+
 export type RowError = { 
 /**
  * Line in the file (1-based; for a spreadsheet, the row number).
