@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod cluster;
 mod error;
 pub mod hub;
 pub mod jobs;

@@ -405,12 +405,34 @@ pub fn make_tiny_model(out: &Path, corpus: &Path, hidden: usize, layers: usize, 
     inspect_model(out)
 }
 
+/// Size overrides of a tiny generator; `None` keeps the default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TinyShape {
+    /// Hidden width, a multiple of 32.
+    pub hidden: Option<usize>,
+    /// Decoder layers.
+    pub layers: Option<usize>,
+    /// BPE vocabulary size.
+    pub vocab: Option<usize>,
+}
+
 /// Writes a tiny random decoder (`arch`: qwen2, qwen3 or llama) in Hugging Face's layout, with a
 /// byte-level BPE vocabulary trained on a corpus and a chat template: for tests and demos of the
 /// generator family without a download. The corpus is a project folder (its inputs and outputs)
-/// or a text / JSONL file (every string of a JSON line, else the line).
-pub fn make_tiny_generator(out: &Path, arch: &str, corpus: &Path, seed: u64) -> Result<ModelEntry> {
+/// or a text / JSONL file (every string of a JSON line, else the line). `shape` overrides the
+/// default width (64), layers (2) and vocabulary size (400).
+pub fn make_tiny_generator(out: &Path, arch: &str, corpus: &Path, shape: TinyShape, seed: u64) -> Result<ModelEntry> {
+    use finelab_train::generator::tiny::{check_spec, TinyGenSpec};
     let arch: finelab_train::generator::model::Arch = arch.parse().map_err(AppError::Invalid)?;
+    let default = TinyGenSpec::new(arch, seed);
+    let spec = TinyGenSpec::sized(
+        arch,
+        shape.hidden.unwrap_or(default.hidden),
+        shape.layers.unwrap_or(default.layers),
+        shape.vocab.unwrap_or(default.vocab_size),
+        seed,
+    );
+    check_spec(&spec)?;
     let mut texts: Vec<String> = Vec::new();
     if corpus.join(finelab_store::DB_FILE).is_file() {
         let store = finelab_store::Store::open(corpus)?;
@@ -437,7 +459,7 @@ pub fn make_tiny_generator(out: &Path, arch: &str, corpus: &Path, seed: u64) -> 
     let lines = out.join("corpus.txt");
     let joined: String = texts.iter().flat_map(|t| t.lines()).map(|l| format!("{l}\n")).collect();
     std::fs::write(&lines, joined).map_err(|e| AppError::Io { path: lines.display().to_string(), source: e })?;
-    let made = finelab_train::generator::tiny::make_tiny_model(out, arch, &lines, seed);
+    let made = finelab_train::generator::tiny::write_tiny_generator(out, &lines, &spec);
     let _ = std::fs::remove_file(&lines);
     made?;
     inspect_model(out)

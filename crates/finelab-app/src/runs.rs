@@ -246,6 +246,25 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
     })
 }
 
+/// [`evaluate`] on a run's examples (a dataset's dev or test split).
+pub(crate) fn evaluate_examples(
+    predictor: &Predictor,
+    examples: &[finelab_train::Example],
+    run: &str,
+) -> Result<Report> {
+    let records: Vec<LabeledRecord> = examples
+        .iter()
+        .map(|e| LabeledRecord {
+            id: e.id.clone(),
+            text: e.text.clone(),
+            turns: None,
+            value: crate::training_jobs::target_value(&e.target),
+            split: None,
+        })
+        .collect();
+    evaluate(predictor, &records, run)
+}
+
 /// Scores a model on labeled records the way training scores dev and test: rows for the model's
 /// labels (single- and multi-label), entity types found (spans).
 fn evaluate(predictor: &Predictor, records: &[LabeledRecord], run: &str) -> Result<Report> {

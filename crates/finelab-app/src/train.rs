@@ -108,10 +108,10 @@ impl Default for TrainRequest {
 }
 
 /// A validated [`TrainRequest`].
-struct TrainPlan {
-    config: TrainConfig,
+pub(crate) struct TrainPlan {
+    pub(crate) config: TrainConfig,
     /// The config as the run records it: the trainer's config plus `model` and `max_len`.
-    config_json: Value,
+    pub(crate) config_json: Value,
 }
 
 impl TrainRequest {
@@ -120,7 +120,7 @@ impl TrainRequest {
         self.plan().map(|_| ())
     }
 
-    fn plan(&self) -> Result<TrainPlan> {
+    pub(crate) fn plan(&self) -> Result<TrainPlan> {
         let model = self.model.trim();
         let device = self.device.as_deref().unwrap_or("auto");
         if let Some(n) = self.max_len {
@@ -311,9 +311,9 @@ pub struct TrainDone {
 }
 
 /// The labeled data a run trains on, and its hash.
-struct Snapshot {
-    data: RunData,
-    hash: String,
+pub(crate) struct Snapshot {
+    pub(crate) data: RunData,
+    pub(crate) hash: String,
 }
 
 /// What a run trains on: labeled texts (classification and spans), or dialogs and the answers
@@ -386,7 +386,7 @@ fn target_of(value: &AnnotationValue, id: &str) -> Result<Target> {
 }
 
 /// The model family a project kind trains with `family`, or an error naming both.
-fn check_family(kind: ProjectKind, family: &str, model: &str) -> Result<()> {
+pub(crate) fn check_family(kind: ProjectKind, family: &str, model: &str) -> Result<()> {
     let generator = family == finelab_train::generator::FAMILY;
     if (kind == ProjectKind::Generate) != generator {
         let wants = if kind == ProjectKind::Generate {
@@ -406,7 +406,7 @@ fn check_family(kind: ProjectKind, family: &str, model: &str) -> Result<()> {
 /// the label set and, record by record in id order, the id, text, current value and split: two
 /// runs with the same hash trained on the same data. Examples are sorted by id within each split
 /// as well, so the same snapshot, options and seed give the same model whatever the import order.
-fn snapshot(
+pub(crate) fn snapshot(
     kind: ProjectKind,
     labels: Vec<String>,
     agents: &[String],
@@ -473,7 +473,7 @@ fn utc_stamp(ms: i64) -> String {
 
 /// Picks a fresh run id (`20261129-213000-instant`, then `-2`, `-3`... within the same second)
 /// and claims its folder under `runs/` by creating it.
-fn claim_run(store: &Store, family: &str) -> Result<(String, PathBuf)> {
+pub(crate) fn claim_run(store: &Store, family: &str) -> Result<(String, PathBuf)> {
     let runs = store.dir().join("runs");
     std::fs::create_dir_all(&runs).map_err(|e| AppError::Io { path: runs.display().to_string(), source: e })?;
     let base = format!("{}-{family}", utc_stamp(finelab_store::now_ms()));
@@ -495,7 +495,7 @@ fn claim_run(store: &Store, family: &str) -> Result<(String, PathBuf)> {
 }
 
 /// The folder of a run's model relative to the project, as the run records it.
-fn model_rel(run_id: &str) -> String {
+pub(crate) fn model_rel(run_id: &str) -> String {
     format!("runs/{run_id}/model")
 }
 

@@ -154,7 +154,7 @@ fn step_message(p: &TrainProgress) -> String {
     }
 }
 
-fn target_value(target: &Target) -> AnnotationValue {
+pub(crate) fn target_value(target: &Target) -> AnnotationValue {
     match target {
         Target::Single(label) => AnnotationValue::Label(label.clone()),
         Target::Multi(labels) => {

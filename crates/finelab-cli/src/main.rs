@@ -189,57 +189,38 @@ enum Command {
     Train {
         /// The project folder.
         dir: PathBuf,
-        /// `instant` (hashed n-grams + linear model, seconds on a CPU), a transformer model
-        /// folder, or a Hugging Face hub name `org/name` (downloaded first unless in the cache).
-        #[arg(long)]
-        model: String,
-        /// Maximum number of epochs (early stopping on dev macro-F1 may stop sooner) [default:
-        /// 15 for instant, 3 for a transformer].
-        #[arg(long)]
-        epochs: Option<usize>,
-        /// Examples per gradient step [default: 8 for instant, 16 for a transformer].
-        #[arg(long)]
-        batch_size: Option<usize>,
-        /// Learning rate: AdaGrad's for instant, AdamW's peak for a transformer [default: 0.2 for
-        /// instant, 5e-5 for a transformer].
-        #[arg(long)]
-        lr: Option<f64>,
-        /// Longest input in tokens [default: 128] (recorded; the instant family reads whole texts).
-        #[arg(long)]
-        max_len: Option<usize>,
-        /// Seed: the same data, options and seed give the same model [default: 42].
-        #[arg(long)]
-        seed: Option<u64>,
-        /// auto, cpu, cuda or metal.
-        #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda", "metal"])]
-        device: String,
-        /// Epochs without a better dev score before training stops early [default: 2 for the
-        /// neural families].
-        #[arg(long)]
-        patience: Option<usize>,
-        /// Generator: the rank of the LoRA adapters [default: 16].
-        #[arg(long)]
-        lora_rank: Option<usize>,
-        /// Generator: LoRA's alpha [default: 32].
-        #[arg(long)]
-        lora_alpha: Option<f64>,
-        /// Generator: dropout on the adapters' input [default: 0.05].
-        #[arg(long)]
-        lora_dropout: Option<f64>,
-        /// Generator: the projections that get adapters, comma-separated (q_proj,k_proj,v_proj,
-        /// o_proj,gate_proj,up_proj,down_proj) [default: all of them].
-        #[arg(long, value_delimiter = ',')]
-        lora_targets: Option<Vec<String>>,
-        /// Generator: train every weight instead of LoRA adapters (small models only).
-        #[arg(long)]
-        full_finetune: bool,
-        /// Generator: the most tokens generated per dev and test record after training
-        /// [default: 256].
-        #[arg(long)]
-        max_new_tokens: Option<usize>,
+        #[command(flatten)]
+        flags: TrainFlags,
         /// Print progress events as JSON lines on stdout, the last one {"event": "done", ...}.
         #[arg(long)]
         json_progress: bool,
+    },
+    /// Write the project's training job for a cluster (Hugging Face Accelerate + transformers'
+    /// Trainer): the exact data snapshot, the recipe, train.py, an Accelerate config and a README
+    /// with the launch commands. `finelab import-run` brings the trained model back as a run.
+    ExportJob {
+        /// The project folder.
+        dir: PathBuf,
+        #[command(flatten)]
+        flags: TrainFlags,
+        /// The job folder to write (new or empty) [default: DIR/jobs/<time>-<family>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import the model a job exported by `finelab export-job` trained elsewhere (its output
+    /// folder): checks the data snapshot, evaluates it on the same dev and test records, stores
+    /// its predictions and lists it as a run.
+    ImportRun {
+        /// The project folder.
+        dir: PathBuf,
+        /// The job's output folder (JOBDIR/output).
+        output: PathBuf,
+        /// Print the imported run as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Download a base model by name from the Hugging Face hub (HF_ENDPOINT selects a mirror) into
     /// the Hugging Face cache (HF_HOME / HF_HUB_CACHE): only what fine-tuning needs. Prints the folder.
@@ -324,12 +305,15 @@ enum Command {
         /// A project folder (its records' texts) or a text / JSONL file.
         #[arg(long)]
         corpus: PathBuf,
-        /// Hidden width (bert).
-        #[arg(long, default_value_t = 32)]
-        hidden: usize,
-        /// Layers (bert).
-        #[arg(long, default_value_t = 2)]
-        layers: usize,
+        /// Hidden width [default: 32 for bert, 64 for the decoders (a multiple of 32)].
+        #[arg(long)]
+        hidden: Option<usize>,
+        /// Layers [default: 2].
+        #[arg(long)]
+        layers: Option<usize>,
+        /// BPE vocabulary size of a decoder [default: 400].
+        #[arg(long)]
+        vocab: Option<usize>,
         /// Seed of the random weights.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -468,6 +452,81 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     );
     pb.set_message(what.to_string());
     pb
+}
+
+/// The training flags `finelab train` and `finelab export-job` share.
+#[derive(clap::Args, Debug)]
+struct TrainFlags {
+    /// `instant` (hashed n-grams + linear model, seconds on a CPU), a transformer model
+    /// folder, or a Hugging Face hub name `org/name` (downloaded first unless in the cache).
+    #[arg(long)]
+    model: String,
+    /// Maximum number of epochs (early stopping on dev macro-F1 may stop sooner) [default:
+    /// 15 for instant, 3 for a transformer].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Examples per gradient step [default: 8 for instant, 16 for a transformer].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate: AdaGrad's for instant, AdamW's peak for a transformer [default: 0.2 for
+    /// instant, 5e-5 for a transformer].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Longest input in tokens [default: 128] (recorded; the instant family reads whole texts).
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Seed: the same data, options and seed give the same model [default: 42].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// auto, cpu, cuda or metal.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda", "metal"])]
+    device: String,
+    /// Epochs without a better dev score before training stops early [default: 2 for the
+    /// neural families].
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Generator: the rank of the LoRA adapters [default: 16].
+    #[arg(long)]
+    lora_rank: Option<usize>,
+    /// Generator: LoRA's alpha [default: 32].
+    #[arg(long)]
+    lora_alpha: Option<f64>,
+    /// Generator: dropout on the adapters' input [default: 0.05].
+    #[arg(long)]
+    lora_dropout: Option<f64>,
+    /// Generator: the projections that get adapters, comma-separated (q_proj,k_proj,v_proj,
+    /// o_proj,gate_proj,up_proj,down_proj) [default: all of them].
+    #[arg(long, value_delimiter = ',')]
+    lora_targets: Option<Vec<String>>,
+    /// Generator: train every weight instead of LoRA adapters (small models only).
+    #[arg(long)]
+    full_finetune: bool,
+    /// Generator: the most tokens generated per dev and test record after training
+    /// [default: 256].
+    #[arg(long)]
+    max_new_tokens: Option<usize>,
+}
+
+impl TrainFlags {
+    /// The request these flags make.
+    fn request(self) -> finelab_app::train::TrainRequest {
+        finelab_app::train::TrainRequest {
+            model: self.model,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            max_len: self.max_len,
+            seed: self.seed,
+            device: Some(self.device),
+            patience: self.patience,
+            lora_rank: self.lora_rank,
+            lora_alpha: self.lora_alpha,
+            lora_dropout: self.lora_dropout,
+            lora_targets: self.lora_targets,
+            full_finetune: self.full_finetune.then_some(true),
+            max_new_tokens: self.max_new_tokens,
+        }
+    }
 }
 
 fn main() {
@@ -755,41 +814,36 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("(more results; raise --limit)");
             }
         }
-        Command::Train {
-            dir,
-            model,
-            epochs,
-            batch_size,
-            lr,
-            max_len,
-            seed,
-            device,
-            patience,
-            lora_rank,
-            lora_alpha,
-            lora_dropout,
-            lora_targets,
-            full_finetune,
-            max_new_tokens,
-            json_progress,
-        } => {
-            let request = finelab_app::train::TrainRequest {
-                model,
-                epochs,
-                batch_size,
-                lr,
-                max_len,
-                seed,
-                device: Some(device),
-                patience,
-                lora_rank,
-                lora_alpha,
-                lora_dropout,
-                lora_targets,
-                full_finetune: full_finetune.then_some(true),
-                max_new_tokens,
-            };
-            train_cmd::train(train_cmd::TrainArgs { dir, request, json_progress })?;
+        Command::Train { dir, flags, json_progress } => {
+            train_cmd::train(train_cmd::TrainArgs { dir, request: flags.request(), json_progress })?;
+        }
+        Command::ExportJob { dir, flags, out, json } => {
+            let request = finelab_app::cluster::ExportJobRequest { train: flags.request(), out };
+            let job = finelab_app::cluster::export_job(&dir, &request)?;
+            if json {
+                println!("{}", serde_json::to_string(&job)?);
+            } else {
+                println!(
+                    "job written to {} ({} train / {} dev / {} test records, data {})",
+                    job.path, job.n_train, job.n_dev, job.n_test, job.data_hash
+                );
+                println!("next: {}", job.launch);
+                println!("then: finelab import-run {} {}/output", dir.display(), job.path);
+            }
+        }
+        Command::ImportRun { dir, output, json } => {
+            let run = finelab_app::cluster::import_run(&dir, &output)?;
+            if json {
+                println!("{}", serde_json::to_string(&run)?);
+            } else {
+                println!(
+                    "run {} imported: dev macro-F1 {}, test macro-F1 {} ({} predictions stored)",
+                    run.run,
+                    run.dev_macro_f1.map_or("-".into(), |f| format!("{f:.4}")),
+                    run.test_macro_f1.map_or("-".into(), |f| format!("{f:.4}")),
+                    run.n_predictions
+                );
+            }
         }
         Command::Download { name, revision, json } => {
             let entry = train_cmd::download(&name, revision.as_deref(), json)?;
@@ -809,11 +863,17 @@ fn run(cli: Cli) -> Result<()> {
             train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?
         }
         Command::Serve(args) => serve::run(args)?,
-        Command::MakeTinyModel { out, arch, corpus, hidden, layers, seed } => {
+        Command::MakeTinyModel { out, arch, corpus, hidden, layers, vocab, seed } => {
             let entry = if arch == "bert" {
-                finelab_app::models::make_tiny_model(&out, &corpus, hidden, layers, seed)?
+                if vocab.is_some() {
+                    anyhow::bail!(
+                        "--vocab is for the decoders (qwen2, qwen3, llama); bert's vocabulary is the corpus's"
+                    );
+                }
+                finelab_app::models::make_tiny_model(&out, &corpus, hidden.unwrap_or(32), layers.unwrap_or(2), seed)?
             } else {
-                finelab_app::models::make_tiny_generator(&out, &arch, &corpus, seed)?
+                let shape = finelab_app::models::TinyShape { hidden, layers, vocab };
+                finelab_app::models::make_tiny_generator(&out, &arch, &corpus, shape, seed)?
             };
             println!("{}", entry.path);
         }

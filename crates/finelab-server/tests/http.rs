@@ -878,7 +878,7 @@ fn a_generator_is_imported_trained_evaluated_and_exported_over_http() {
     assert!((400..500).contains(&status));
 
     let base = tmp.path().join("tiny-qwen2");
-    finelab_app::models::make_tiny_generator(&base, "qwen2", &project, 5).unwrap();
+    finelab_app::models::make_tiny_generator(&base, "qwen2", &project, Default::default(), 5).unwrap();
     let request = json!({"model": base, "epochs": 2, "batch_size": 4, "lr": 0.005, "seed": 3, "device": "cpu",
         "lora_rank": 4, "lora_alpha": 8.0, "lora_dropout": 0.0, "max_new_tokens": 12});
     let job = server.ok(json!({"cmd": "start_train", "dir": dir, "request": request}));

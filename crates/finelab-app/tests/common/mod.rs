@@ -133,6 +133,6 @@ pub fn proverbs_project(root: &Path) -> (PathBuf, PathBuf) {
     let outcome = project::import(&dir, &file, &options, &mut |_| true).unwrap();
     assert_eq!((outcome.report.imported, outcome.report.n_rejected), (16, 0));
     let base = root.join("tiny-qwen2");
-    finelab_app::models::make_tiny_generator(&base, "qwen2", &dir, 3).unwrap();
+    finelab_app::models::make_tiny_generator(&base, "qwen2", &dir, Default::default(), 3).unwrap();
     (dir, base)
 }

@@ -67,7 +67,24 @@ pub struct TinyGenSpec {
 impl TinyGenSpec {
     /// The default tiny shape for `arch`: 2 layers of width 64, grouped-query attention.
     pub fn new(arch: Arch, seed: u64) -> TinyGenSpec {
-        TinyGenSpec { arch, hidden: 64, layers: 2, heads: 4, kv_heads: 2, intermediate: 128, vocab_size: 400, seed }
+        TinyGenSpec::sized(arch, 64, 2, 400, seed)
+    }
+
+    /// A tiny shape of `hidden` width (a multiple of 32: heads of 16 dimensions, half as many
+    /// key/value heads), `layers` layers, a feed-forward twice as wide and a BPE vocabulary of
+    /// about `vocab_size` entries.
+    pub fn sized(arch: Arch, hidden: usize, layers: usize, vocab_size: usize, seed: u64) -> TinyGenSpec {
+        let heads = (hidden / 16).max(1);
+        TinyGenSpec {
+            arch,
+            hidden,
+            layers,
+            heads,
+            kv_heads: (heads / 2).max(1),
+            intermediate: hidden * 2,
+            vocab_size,
+            seed,
+        }
     }
 }
 
@@ -75,6 +92,25 @@ impl TinyGenSpec {
 /// `seed`.
 pub fn make_tiny_model(out: &Path, arch: Arch, corpus: &Path, seed: u64) -> Result<()> {
     write_tiny_generator(out, corpus, &TinyGenSpec::new(arch, seed))
+}
+
+/// Checks a tiny shape before anything is written: the width a multiple of 32, at least one
+/// layer, room in the vocabulary for the byte alphabet and the chat tokens.
+pub fn check_spec(spec: &TinyGenSpec) -> Result<()> {
+    let bad = |field: &'static str, message: String| Err(Error::InvalidConfig { field, message });
+    if spec.hidden == 0 || spec.hidden % 32 != 0 {
+        return bad("hidden", format!("the width must be a positive multiple of 32, not {}", spec.hidden));
+    }
+    if spec.layers == 0 {
+        return bad("layers", "a model needs at least one layer".into());
+    }
+    if spec.vocab_size < 300 {
+        return bad(
+            "vocab",
+            format!("at least 300 entries are needed (256 bytes and the chat tokens), not {}", spec.vocab_size),
+        );
+    }
+    Ok(())
 }
 
 type Trainable =
@@ -115,6 +151,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 /// Writes a tiny generator folder: `tokenizer.json`, `tokenizer_config.json`,
 /// `generation_config.json`, `config.json` and `model.safetensors`.
 pub fn write_tiny_generator(out: &Path, corpus: &Path, spec: &TinyGenSpec) -> Result<()> {
+    check_spec(spec)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let tokenizer = train_bpe(corpus, spec.vocab_size)?;
     let path = out.join("tokenizer.json");

@@ -695,6 +695,66 @@ fn export(dir: &Path, meta: &ModelMeta, base: &BaseModel, encoder: &TextEncoder,
     write_file(&dir.join(MODEL_FILE), text.as_bytes())
 }
 
+/// Makes a Hugging Face folder fine-tuned elsewhere (by `transformers`' Trainer, from a job
+/// Finelab exported) a Finelab model folder: checks that its architecture is the one Finelab
+/// would have trained for `task` and that `config.json`'s `id2label` names the outputs in
+/// Finelab's order (the labels, or O, B-x, I-x... for spans), then writes `finelab-model.json`
+/// with `config` (the job's recipe) and `best_epoch`. Multi-label folders are refused: their
+/// per-label thresholds are tuned by Finelab's own training.
+pub fn adopt_folder(dir: &Path, task: Task, labels: &[String], config: &TrainConfig, best_epoch: usize) -> Result<()> {
+    let bad = |message: String| Error::ModelFolder { path: dir.to_path_buf(), message };
+    if task == Task::Multi {
+        return Err(bad(
+            "a multi-label model trained elsewhere cannot be imported (its thresholds are tuned by Finelab's training)"
+                .into(),
+        ));
+    }
+    let base = BaseModel::open(dir)?;
+    let expected = base.architecture(task);
+    let found: Vec<&str> =
+        base.raw_config["architectures"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if found != [expected.as_str()] {
+        return Err(bad(format!("config.json names the architecture {found:?}; a {task:?} model is a {expected}")));
+    }
+    let outputs = match task {
+        Task::Spans => bio_tags(labels),
+        _ => labels.to_vec(),
+    };
+    let id2label = &base.raw_config["id2label"];
+    for (i, name) in outputs.iter().enumerate() {
+        let given = id2label[i.to_string()].as_str();
+        if given != Some(name.as_str()) {
+            return Err(bad(format!(
+                "config.json's id2label gives output {i} as {given:?}, where the project's labels make it {name:?}"
+            )));
+        }
+    }
+    if id2label.as_object().map_or(0, |m| m.len()) != outputs.len() {
+        return Err(bad(format!(
+            "config.json's id2label has {} outputs, not {}",
+            id2label.as_object().map_or(0, |m| m.len()),
+            outputs.len()
+        )));
+    }
+    let meta = ModelMeta {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        family: FAMILY.into(),
+        task,
+        labels: labels.to_vec(),
+        outputs,
+        thresholds: Vec::new(),
+        max_len: config.max_len.min(base.max_positions()).max(3),
+        base_model: config.base_model.clone().unwrap_or_default(),
+        architecture: expected,
+        config: config.clone(),
+        best_epoch,
+        device: "elsewhere".into(),
+    };
+    let text = serde_json::to_string_pretty(&meta).expect("model metadata serializes");
+    write_file(&dir.join(MODEL_FILE), text.as_bytes())
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
