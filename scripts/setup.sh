@@ -36,6 +36,12 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sklearn, seqeval, 
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet "scikit-learn>=1.3" "seqeval==1.2.2" "numpy" "openpyxl" "sacrebleu==2.6.0" "rouge-score==0.1.2"
 fi
+# A cluster job (`finelab export-job`) runs transformers' Trainer under Accelerate: the tests run
+# one on two CPU processes.
+if ! .venv/bin/python -c "import torch, transformers, accelerate" 2>/dev/null; then
+  echo "setup: adding torch, transformers and accelerate to .venv (the cluster-job test)"
+  .venv/bin/pip install --quiet "torch==2.15.0" "transformers==5.25.0" "accelerate==1.16.0"
+fi
 export FINELAB_PYTHON="$PWD/.venv/bin/python"
 
 if ! command -v node >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'; then

@@ -296,6 +296,17 @@ try {
   await page.fill(tid('train-epochs'), '30');
   // One example a step: long epochs, so early stopping cannot end the run before the cancel.
   await page.fill(tid('train-batch'), '1');
+  // Train on a cluster: the job folder is written from the same form, and the next step shown.
+  await page.click(`${tid('cluster')} summary`);
+  await page.click(tid('cluster-export'));
+  await page.waitForSelector(tid('cluster-job'));
+  assert.match(await page.locator(tid('cluster-launch')).textContent(), /accelerate launch/);
+  const jobDir = (await page.locator(tid('cluster-output')).inputValue()).replace(/\/output$/, '');
+  for (const f of ['train.py', 'finelab-job.json', 'README.md', join('data', 'train.jsonl')]) {
+    assert.ok(existsSync(join(jobDir, f)), `${f} in the job folder ${jobDir}`);
+  }
+  const job = JSON.parse(readFileSync(join(jobDir, 'finelab-job.json'), 'utf8'));
+  assert.equal(job.config.epochs, 30, 'the job has the form\'s recipe');
   await shot('10-transformer-form');
   await page.click(tid('train-button'));
   await page.waitForSelector(`${tid('train-progress')}[data-status="running"][data-phase="training"]`, { timeout: 120_000 });

@@ -4,6 +4,7 @@
 //! [`crate::jobs`] on its own thread, whose state the shells stream to the UI
 //! ([`AppContext::watch_job`]).
 
+use crate::cluster;
 use crate::jobs::Jobs;
 pub use crate::jobs::{JobKind, JobState, JobStatus};
 use crate::models::{self, ModelEntry, TrainSetup};
@@ -324,6 +325,27 @@ pub enum Request {
         /// The run to resume.
         run: String,
     },
+    /// Write the project's training job for a cluster (Hugging Face Accelerate + transformers'
+    /// Trainer, Finelab's recipe) into `out`, or `jobs/<time>-<family>` in the project. Returns
+    /// [`cluster::ExportedJob`].
+    ExportJob {
+        /// The project folder.
+        dir: String,
+        /// The recipe, as for `start_train` (the model is an encoder folder or hub name).
+        request: TrainRequest,
+        /// The job folder (new or empty).
+        #[serde(default)]
+        #[ts(optional)]
+        out: Option<String>,
+    },
+    /// Import the model a job trained elsewhere (the job's output folder) as a run: the project's
+    /// data must still be the job's snapshot. Returns [`cluster::ImportedRun`].
+    ImportRun {
+        /// The project folder.
+        dir: String,
+        /// The job's output folder.
+        output: String,
+    },
 }
 
 /// What [`Request::AppInfo`] returns.
@@ -572,6 +594,13 @@ requests! { ctx, request;
         )?;
     "resume_run": Request::ResumeRun { dir, run } => JobState =
         training_jobs::resume_run(&ctx.jobs, &absolute(&dir), &run)?;
+    "export_job": Request::ExportJob { dir, request, out } => cluster::ExportedJob = {
+        let dir = absolute(&dir);
+        let out = out.filter(|o| !o.trim().is_empty()).map(|o| absolute(&o));
+        cluster::export_job(&dir, &cluster::ExportJobRequest { train: request, out })?
+    };
+    "import_run": Request::ImportRun { dir, output } => cluster::ImportedRun =
+        cluster::import_run(&absolute(&dir), &absolute(&output))?;
 }
 
 /// `Responses`: what each request kind answers with, from [`response_types`].
@@ -668,6 +697,8 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 train::Evaluation::decl(),
                 train::ReportSource::decl(),
                 ExportedModel::decl(),
+                cluster::ExportedJob::decl(),
+                cluster::ImportedRun::decl(),
             ],
         ),
     ];

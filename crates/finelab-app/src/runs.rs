@@ -246,6 +246,27 @@ pub fn eval(dir: &Path, run: Option<&str>, split: Split) -> Result<Evaluation> {
     })
 }
 
+/// A training target as the store writes an annotation value (labels and spans sorted).
+pub(crate) fn target_value(target: &finelab_train::Target) -> AnnotationValue {
+    match target {
+        finelab_train::Target::Single(label) => AnnotationValue::Label(label.clone()),
+        finelab_train::Target::Multi(labels) => {
+            let mut labels = labels.clone();
+            labels.sort();
+            labels.dedup();
+            AnnotationValue::Labels(labels)
+        }
+        finelab_train::Target::Spans(spans) => {
+            let mut spans: Vec<finelab_store::Span> = spans
+                .iter()
+                .map(|s| finelab_store::Span { start: s.start, end: s.end, label: s.label.clone() })
+                .collect();
+            spans.sort();
+            AnnotationValue::Spans(spans)
+        }
+    }
+}
+
 /// [`evaluate`] on a run's examples (a dataset's dev or test split).
 pub(crate) fn evaluate_examples(
     predictor: &Predictor,
@@ -258,7 +279,7 @@ pub(crate) fn evaluate_examples(
             id: e.id.clone(),
             text: e.text.clone(),
             turns: None,
-            value: crate::training_jobs::target_value(&e.target),
+            value: target_value(&e.target),
             split: None,
         })
         .collect();

@@ -5,10 +5,11 @@
 
 use crate::jobs::{Job, JobEnd, JobKind, JobStart, JobState, Jobs};
 pub use crate::progress::{EpochPoint, EpochSummaryView, LossPoint, TrainPhase, TrainProgress, MAX_LOSS_POINTS};
+use crate::runs::target_value;
 use crate::train::{self, Control, GenData, RunData, TrainEvent, TrainRequest, INSTANT};
 use crate::{AppError, Result};
 use finelab_store::{AnnotationValue, NewPrediction, RunStatus, RunUpdate, Span, Split, Store};
-use finelab_train::{Example, Prediction, Target};
+use finelab_train::{Example, Prediction};
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -151,24 +152,6 @@ fn step_message(p: &TrainProgress) -> String {
         TrainPhase::Training => format!("epoch {}/{}, step {}/{}", p.epoch, p.epochs, p.step, p.total_steps),
         TrainPhase::Predicting => format!("storing predictions: {}/{}", p.predicted, p.to_predict),
         TrainPhase::Finished => "finished".into(),
-    }
-}
-
-pub(crate) fn target_value(target: &Target) -> AnnotationValue {
-    match target {
-        Target::Single(label) => AnnotationValue::Label(label.clone()),
-        Target::Multi(labels) => {
-            let mut labels = labels.clone();
-            labels.sort();
-            labels.dedup();
-            AnnotationValue::Labels(labels)
-        }
-        Target::Spans(spans) => {
-            let mut spans: Vec<Span> =
-                spans.iter().map(|s| Span { start: s.start, end: s.end, label: s.label.clone() }).collect();
-            spans.sort();
-            AnnotationValue::Spans(spans)
-        }
     }
 }
 

@@ -222,6 +222,8 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "get_run" | "evaluate" => "eval",
             "export_model" => "export-model",
             "resume_run" => "resume",
+            "export_job" => "export-job",
+            "import_run" => "import-run",
             _ => return None,
         })
     };

@@ -89,6 +89,8 @@ fn request_paths(request: &Request) -> Vec<&str> {
         | Request::ResumeRun { dir, .. } => vec![dir],
         Request::PreviewImport { dir, path, .. } | Request::StartImport { dir, path, .. } => vec![dir, path],
         Request::ExportModel { dir, dest, .. } => vec![dir, dest],
+        Request::ExportJob { dir, out, .. } => std::iter::once(dir.as_str()).chain(out.as_deref()).collect(),
+        Request::ImportRun { dir, output } => vec![dir, output],
         // A base model's folder is read only for its fixed files (config.json, the tokenizer, the
         // weights), and only a description comes back; base models live in the Hugging Face cache
         // and the folders `train_setup` lists, outside the project.

@@ -356,6 +356,14 @@ export class Api {
   resumeRun(dir: string, run: string) {
     return this.call({ cmd: 'resume_run', dir, run });
   }
+  /** Writes the project's training job for a cluster (into `jobs/` of the project unless `out`). */
+  exportJob(dir: string, request: TrainRequest, out?: string) {
+    return this.call({ cmd: 'export_job', dir, request, ...(out?.trim() ? { out } : {}) });
+  }
+  /** Imports the model a cluster job trained (its output folder) as a run. */
+  importRun(dir: string, output: string) {
+    return this.call({ cmd: 'import_run', dir, output });
+  }
 }
 
 /** A query with every field present (absent ones null). */

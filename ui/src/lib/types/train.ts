@@ -744,3 +744,52 @@ bytes: number,
  */
 family: string, };
 
+export type ExportedJob = { 
+/**
+ * The job folder (absolute).
+ */
+path: string, 
+/**
+ * Hash of the labeled data snapshot (a run imported from the job must match it).
+ */
+data_hash: string, 
+/**
+ * Training records.
+ */
+n_train: number, 
+/**
+ * Development records.
+ */
+n_dev: number, 
+/**
+ * Test records.
+ */
+n_test: number, 
+/**
+ * The files written, relative to the job folder.
+ */
+files: Array<string>, 
+/**
+ * The command that runs the job on this machine's processes (see the job's README for
+ * several GPUs and several machines).
+ */
+launch: string, };
+
+export type ImportedRun = { 
+/**
+ * The new run's id.
+ */
+run: string, 
+/**
+ * Dev macro-F1 as Finelab computed it on the imported model.
+ */
+dev_macro_f1: number | null, 
+/**
+ * Test macro-F1 as Finelab computed it on the imported model.
+ */
+test_macro_f1: number | null, 
+/**
+ * Predictions stored (dev, test and every unlabeled record).
+ */
+n_predictions: number, };
+
