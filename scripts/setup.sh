@@ -38,9 +38,9 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sklearn, seqeval, 
 fi
 # A cluster job (`finelab export-job`) runs transformers' Trainer under Accelerate: the tests run
 # one on two CPU processes.
-if ! .venv/bin/python -c "import torch, transformers, accelerate" 2>/dev/null; then
-  echo "setup: adding torch, transformers and accelerate to .venv (the cluster-job test)"
-  .venv/bin/pip install --quiet "torch==2.15.0" "transformers==5.25.0" "accelerate==1.16.0"
+if ! .venv/bin/python -c "import torch, transformers, accelerate, peft" 2>/dev/null; then
+  echo "setup: adding torch, transformers, accelerate and peft to .venv (the cluster-job test)"
+  .venv/bin/pip install --quiet "torch==2.15.0" "transformers==5.25.0" "accelerate==1.16.0" "peft==0.21.2"
 fi
 export FINELAB_PYTHON="$PWD/.venv/bin/python"
 

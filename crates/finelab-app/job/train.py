@@ -15,6 +15,10 @@ run. The recipe is Finelab's (`finelab-job.json`, "config"):
     max_grad_norm, gradient accumulation;
   - dev macro-F1 after every epoch (entity types for spans), the best epoch kept, early stopping
     after `patience` epochs without a better one; then dev and test scored once with the best model.
+Generate projects: a causal language model (Qwen2 / Qwen3 / Llama) fine-tuned with LoRA (peft) or
+fully, on each dialog rendered with the model's chat template, the loss on the answer's tokens
+only (dialogs too long drop their oldest turns), the epoch with the lowest dev loss kept; then
+greedy answers to the dev and test dialogs.
 The global batch is Finelab's batch_size: each of N processes takes batch_size / N.
 
     accelerate launch --config_file accelerate_config.yaml train.py [--model BASE] [--output DIR]
@@ -212,6 +216,195 @@ class Spans:
         }
 
 
+class ChatEncoder:
+    """A dialog and its answer as ids, the loss on the answer only (as Finelab encodes them): the
+    answer's ids are what the chat template renders after the generation prompt for an assistant
+    turn saying it, else its own ids and the eos token; too long a dialog drops its oldest
+    non-system turns (never the last), then keeps the end of the prompt and cuts the answer."""
+
+    def __init__(self, tokenizer, eos_id):
+        self.tok, self.eos_id = tokenizer, eos_id
+
+    def ids(self, text):
+        return self.tok(text, add_special_tokens=False)["input_ids"]
+
+    def render(self, messages, generation_prompt):
+        return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+    def full(self, messages, target):
+        prompt = self.render(messages, True)
+        full = self.render(messages + [{"role": "assistant", "content": target}], False)
+        rest = full[len(prompt):] if full.startswith(prompt) else None
+        target_ids = self.ids(rest) if rest is not None and target in rest else self.ids(target) + [self.eos_id]
+        return self.ids(prompt), target_ids
+
+    def encode(self, messages, target, max_len):
+        kept = list(messages)
+        prompt, target_ids = self.full(kept, target)
+        while len(prompt) + len(target_ids) > max_len:
+            oldest = next((i for i, m in enumerate(kept[:-1]) if m["role"] != "system"), None)
+            if oldest is None:
+                break
+            del kept[oldest]
+            prompt, target_ids = self.full(kept, target)
+        if len(prompt) + len(target_ids) > max_len:
+            room = max_len - min(len(target_ids), max_len // 2)
+            if len(prompt) > room:
+                prompt = prompt[len(prompt) - room:]
+            target_ids = target_ids[:max_len - len(prompt)]
+        ids = prompt + target_ids
+        start = max(len(prompt), 1)
+        return {"input_ids": ids, "labels": [-100] * start + ids[start:]}
+
+
+def main_generate(job, args, job_file, started, world, rank):
+    """Fine-tunes a generator (LoRA or full) with Trainer; answers the dev and test dialogs."""
+    from transformers import AutoModelForCausalLM
+    cfg = job["config"]
+    base = args.model or cfg["base_model"]
+    output = args.output or os.path.join(args.job, "output")
+    per_device = cfg["batch_size"] // world
+    use_cpu = cfg.get("device") == "cpu" or not torch.cuda.is_available()
+    transformers.set_seed(cfg["seed"])
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    eos = model.generation_config.eos_token_id
+    eos_ids = {tokenizer.convert_tokens_to_ids(tokenizer.eos_token)}
+    eos_ids |= set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    eos_ids = sorted(i for i in eos_ids if i is not None)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+    max_len = min(cfg["max_len"], getattr(model.config, "max_position_embeddings", None) or 4096)
+    encoder = ChatEncoder(tokenizer, eos_ids[0])
+    data = {name: read_jsonl(os.path.join(args.job, "data", f"{name}.jsonl")) for name in ("train", "dev", "test")}
+    dev_rows = data["dev"] or data["train"]
+    train_set = Rows([encoder.encode(r["messages"], r["target"], max_len) for r in data["train"]])
+    dev_set = Rows([encoder.encode(r["messages"], r["target"], max_len) for r in dev_rows])
+    if not cfg["full_finetune"]:
+        from peft import LoraConfig, get_peft_model
+        model = get_peft_model(model, LoraConfig(
+            r=cfg["lora_rank"], lora_alpha=cfg["lora_alpha"], lora_dropout=cfg["lora_dropout"],
+            target_modules=cfg["lora_targets"], bias="none", task_type="CAUSAL_LM"))
+
+    def collate(items):
+        seq = max(len(it["input_ids"]) for it in items)
+        ids = torch.full((len(items), seq), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(items), seq), dtype=torch.long)
+        labels = torch.full((len(items), seq), -100, dtype=torch.long)
+        for r, it in enumerate(items):
+            n = len(it["input_ids"])
+            ids[r, :n], mask[r, :n], labels[r, :n] = torch.tensor(it["input_ids"]), 1, torch.tensor(it["labels"])
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    steps_per_epoch = max(math.ceil(math.ceil(len(train_set) / world) / per_device) // cfg["grad_accum"], 1)
+    total = steps_per_epoch * cfg["epochs"]
+    training_args = TrainingArguments(
+        output_dir=os.path.join(output, "checkpoints"),
+        per_device_train_batch_size=per_device,
+        per_device_eval_batch_size=per_device,
+        gradient_accumulation_steps=cfg["grad_accum"],
+        num_train_epochs=cfg["epochs"],
+        learning_rate=cfg["lr"],
+        weight_decay=cfg["weight_decay"],
+        adam_beta1=0.9,
+        adam_beta2=0.999,
+        adam_epsilon=1e-8,
+        optim="adamw_torch",
+        lr_scheduler_type="linear",
+        warmup_steps=math.ceil(total * cfg["warmup_ratio"]),
+        max_grad_norm=cfg["max_grad_norm"] if cfg["max_grad_norm"] > 0 else 1e9,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        save_total_limit=2,
+        save_only_model=True,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        prediction_loss_only=True,
+        seed=cfg["seed"],
+        data_seed=cfg["seed"],
+        use_cpu=use_cpu,
+        ddp_backend="gloo" if use_cpu and world > 1 else None,
+        remove_unused_columns=False,
+        report_to="none",
+        disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=dev_set,
+                      data_collator=collate, callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg["patience"])])
+    trainer.train()
+    if rank != 0:
+        return
+    model = trainer.model
+    model.eval()
+    max_new = int(job["run_config"].get("max_new_tokens") or 256)
+    predictions, reports = {}, {}
+    for name in ("dev", "test"):
+        rows = data[name]
+        if not rows:
+            continue
+        outputs = []
+        with torch.inference_mode():
+            for r in rows:
+                prompt = torch.tensor([encoder.ids(encoder.render(r["messages"], True))], device=model.device)
+                ids = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=False,
+                                     max_new_tokens=max_new, eos_token_id=eos_ids, pad_token_id=pad_id)
+                outputs.append(tokenizer.decode(ids[0, prompt.shape[1]:], skip_special_tokens=True))
+        predictions[name] = [{"id": r["id"], "output": o} for r, o in zip(rows, outputs)]
+        reports[name] = {"n": len(rows), "exact_match": sum(o.strip() == r["target"].strip() for r, o in zip(rows, outputs)) / len(rows)}
+        try:
+            import sacrebleu
+            reports[name]["chrf"] = sacrebleu.corpus_chrf(outputs, [[r["target"] for r in rows]]).score
+        except ImportError:
+            pass
+    model_dir = os.path.join(output, "model")
+    # A PEFT adapter (adapter_config.json, adapter_model.safetensors), or the whole folder.
+    model.save_pretrained(model_dir)
+    for n in GENERATOR_SIDE_FILES:
+        if os.path.isfile(os.path.join(base, n)):
+            shutil.copy(os.path.join(base, n), os.path.join(model_dir, n))
+    write_outputs(job, args, job_file, output, trainer, predictions, reports, world, use_cpu, started,
+                  lambda h: -h["eval_loss"], "eval_loss", lambda best: -best)
+
+
+GENERATOR_SIDE_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+                        "chat_template.jinja", "vocab.json", "merges.txt")
+
+
+def write_outputs(job, args, job_file, output, trainer, predictions, reports, world, use_cpu, started,
+                  dev_score, key, best_score):
+    """Predictions, trainer_report.json and the job's manifest beside the model (main process).
+    Epochs carry `dev_macro_f1` as Finelab's runs do (minus the dev loss for a generator)."""
+    for name, preds in predictions.items():
+        with open(os.path.join(output, f"predictions-{name}.jsonl"), "w", encoding="utf-8") as f:
+            for p in preds:
+                f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    history = trainer.state.log_history
+    losses = {round(h["epoch"]): h["loss"] for h in history if "loss" in h and "epoch" in h}
+    evals = [h for h in history if key in h]
+    epochs = [{"epoch": round(h["epoch"]), "train_loss": losses.get(round(h["epoch"])),
+               "dev_macro_f1": dev_score(h), "dev_is_train": not job["n_dev"]} for h in evals]
+    best = best_score(trainer.state.best_metric) if trainer.state.best_metric is not None else None
+    best_epoch = next((e["epoch"] for e in epochs if e["dev_macro_f1"] == best), epochs[-1]["epoch"] if epochs else 0)
+    import accelerate
+    report = {
+        "trainer": f"transformers {transformers.__version__}, torch {torch.__version__}, accelerate {accelerate.__version__}",
+        "world_size": world,
+        "device": "cpu" if use_cpu else "cuda",
+        "best_epoch": best_epoch,
+        "epochs": epochs,
+        "dev": reports.get("dev"),
+        "test": reports.get("test"),
+        "data_hash": job["data_hash"],
+        "seconds": time.perf_counter() - started,
+    }
+    with open(os.path.join(output, "trainer_report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, ensure_ascii=False, indent=2)
+    shutil.copy(job_file, os.path.join(output, "finelab-job.json"))
+    if not args.keep_checkpoints:
+        shutil.rmtree(os.path.join(output, "checkpoints"), ignore_errors=True)
+    print(json.dumps({"best_epoch": best_epoch, "dev": reports.get("dev"), "test": reports.get("test")}, ensure_ascii=False))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--job", default=HERE, help="the job folder (default: this script's)")
@@ -233,6 +426,8 @@ def main():
     if cfg["batch_size"] % world:
         raise SystemExit(f"the job's batch size {cfg['batch_size']} does not split over {world} processes; "
                          "launch a number of processes that divides it")
+    if job["task"] == "generate":
+        return main_generate(job, args, job_file, started, world, rank)
     per_device = cfg["batch_size"] // world
     use_cpu = cfg.get("device") == "cpu" or not torch.cuda.is_available()
 
@@ -322,35 +517,8 @@ def main():
             shutil.copy(os.path.join(base, n), os.path.join(model_dir, n))
     else:
         tokenizer.save_pretrained(model_dir)
-    for name, preds in predictions.items():
-        with open(os.path.join(output, f"predictions-{name}.jsonl"), "w", encoding="utf-8") as f:
-            for p in preds:
-                f.write(json.dumps(p, ensure_ascii=False) + "\n")
-    history = trainer.state.log_history
-    losses = {round(h["epoch"]): h["loss"] for h in history if "loss" in h and "epoch" in h}
-    evals = [h for h in history if "eval_macro_f1" in h]
-    epochs = [{"epoch": round(h["epoch"]), "train_loss": losses.get(round(h["epoch"])),
-               "dev_macro_f1": h["eval_macro_f1"], "dev_is_train": not data["dev"]} for h in evals]
-    best = trainer.state.best_metric
-    best_epoch = next((e["epoch"] for e in epochs if e["dev_macro_f1"] == best), epochs[-1]["epoch"] if epochs else 0)
-    import accelerate
-    report = {
-        "trainer": f"transformers {transformers.__version__}, torch {torch.__version__}, accelerate {accelerate.__version__}",
-        "world_size": world,
-        "device": "cpu" if use_cpu else "cuda",
-        "best_epoch": best_epoch,
-        "epochs": epochs,
-        "dev": reports.get("dev"),
-        "test": reports.get("test"),
-        "data_hash": job["data_hash"],
-        "seconds": time.perf_counter() - started,
-    }
-    with open(os.path.join(output, "trainer_report.json"), "w", encoding="utf-8") as f:
-        json.dump(report, f, ensure_ascii=False, indent=2)
-    shutil.copy(job_file, os.path.join(output, "finelab-job.json"))
-    if not args.keep_checkpoints:
-        shutil.rmtree(os.path.join(output, "checkpoints"), ignore_errors=True)
-    print(json.dumps({"best_epoch": best_epoch, "dev": reports.get("dev"), "test": reports.get("test")}, ensure_ascii=False))
+    write_outputs(job, args, job_file, output, trainer, predictions, reports, world, use_cpu, started,
+                  lambda h: h["eval_macro_f1"], "eval_macro_f1", lambda best: best)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,15 @@
 use std::path::{Path, PathBuf};
 
 use finelab_store::{NewRun, ProjectKind, RunUpdate};
-use finelab_train::{Dataset, Example, Target, Task, TrainConfig};
+use finelab_train::generator::ChatExample;
+use finelab_train::{Example, Target, Task, TrainConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::runs::open;
-use crate::train::{check_family, claim_run, model_rel, snapshot, RunData, TrainRequest};
+use crate::train::{
+    check_family, claim_run, generate_and_score, merge_scores, model_rel, snapshot, RunData, TrainRequest,
+};
 use crate::{AppError, Result};
 
 /// `format` of `finelab-job.json`.
@@ -71,6 +74,8 @@ pub struct ImportedRun {
     pub dev_macro_f1: Option<f64>,
     /// Test macro-F1 as Finelab computed it on the imported model.
     pub test_macro_f1: Option<f64>,
+    /// A generator's test chrF, of the answers Finelab generated with the imported model.
+    pub test_chrf: Option<f64>,
     /// Predictions stored (dev, test and every unlabeled record).
     pub n_predictions: u64,
 }
@@ -85,7 +90,8 @@ struct JobManifest {
     /// The project it was exported from (absolute), for the README and messages.
     project: String,
     kind: ProjectKind,
-    task: Task,
+    /// `single`, `spans` or `generate`.
+    task: String,
     labels: Vec<String>,
     /// The model's outputs in order (the labels, or O, B-x, I-x... for spans): `id2label`.
     outputs: Vec<String>,
@@ -108,6 +114,14 @@ fn write(path: &Path, text: &str) -> Result<()> {
         std::fs::create_dir_all(parent).map_err(io_err(parent))?;
     }
     std::fs::write(path, text).map_err(io_err(path))
+}
+
+fn task_name(task: Task) -> &'static str {
+    match task {
+        Task::Single => "single",
+        Task::Multi => "multi",
+        Task::Spans => "spans",
+    }
 }
 
 fn outputs_of(task: Task, labels: &[String]) -> Vec<String> {
@@ -139,9 +153,9 @@ fn data_line(example: &Example) -> Value {
 
 /// Writes the project's training job for a cluster: the project's labeled data as a training
 /// run here would take it (splits assigned first, the same snapshot and hash), the recipe, and
-/// the files that run it with Accelerate. Encoder fine-tuning of single-label and span projects;
-/// the instant family trains in seconds here, and multi-label and generator jobs are not written
-/// yet (the error says so).
+/// the files that run it with Accelerate: encoder fine-tuning of single-label and span projects,
+/// generator fine-tuning (LoRA with peft, or every weight) of generate projects. The instant
+/// family trains in seconds here, and multi-label jobs are not written yet (the error says so).
 pub fn export_job(dir: &Path, req: &ExportJobRequest) -> Result<ExportedJob> {
     // The job runs on another machine: its device is asked for there (`auto` unless given), not
     // checked here.
@@ -158,11 +172,6 @@ pub fn export_job(dir: &Path, req: &ExportJobRequest) -> Result<ExportedJob> {
             "the instant family trains in seconds on this machine; a cluster job fine-tunes an encoder: give --model a model folder or hub name".into(),
         ));
     }
-    if family == finelab_train::generator::FAMILY {
-        return Err(AppError::Unsupported(
-            "cluster jobs for generators are not written yet; fine-tune the generator here with `finelab train`".into(),
-        ));
-    }
     let mut store = open(dir)?;
     store.assign_splits()?;
     let kind = store.kind()?;
@@ -175,16 +184,26 @@ pub fn export_job(dir: &Path, req: &ExportJobRequest) -> Result<ExportedJob> {
     let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
     let records = store.labeled_records()?;
     let snap = snapshot(kind, labels.clone(), &store.agent_speakers()?, records)?;
-    let RunData::Classify(data) = &snap.data else {
-        return Err(AppError::Unsupported("a generate project's job is not written yet".into()));
+    // Each split's JSON lines, and the task train.py runs.
+    let (task, splits): (String, [Vec<Value>; 3]) = match &snap.data {
+        RunData::Classify(data) => {
+            data.validate()?;
+            let lines = |split: &[Example]| split.iter().map(data_line).collect();
+            (task_name(data.task).into(), [lines(&data.train), lines(&data.dev), lines(&data.test)])
+        }
+        RunData::Generate(gen) => {
+            let lines = |split: &[ChatExample]| {
+                split.iter().map(|e| json!({"id": e.id, "messages": e.messages, "target": e.target})).collect()
+            };
+            ("generate".into(), [lines(&gen.chat.train), lines(&gen.chat.dev), lines(&gen.chat.test)])
+        }
     };
-    if data.train.is_empty() {
+    if splits[0].is_empty() {
         return Err(AppError::Invalid(format!(
             "project {} has no labeled record in the train split: label some before exporting a job",
             dir.display()
         )));
     }
-    data.validate()?;
 
     let out = match &req.out {
         Some(out) => out.clone(),
@@ -205,11 +224,10 @@ pub fn export_job(dir: &Path, req: &ExportJobRequest) -> Result<ExportedJob> {
     }
     std::fs::create_dir_all(&out).map_err(io_err(&out))?;
     let out = std::fs::canonicalize(&out).unwrap_or(out);
-    let Dataset { task, train, dev, test, .. } = data;
     let mut files = Vec::new();
-    for (name, split) in [("train", train), ("dev", dev), ("test", test)] {
+    for (name, split) in ["train", "dev", "test"].into_iter().zip(&splits) {
         let rel = format!("data/{name}.jsonl");
-        let text: String = split.iter().map(|e| format!("{}\n", data_line(e))).collect();
+        let text: String = split.iter().map(|line| format!("{line}\n")).collect();
         write(&out.join(&rel), &text)?;
         files.push(rel);
     }
@@ -220,13 +238,16 @@ pub fn export_job(dir: &Path, req: &ExportJobRequest) -> Result<ExportedJob> {
         finelab: env!("CARGO_PKG_VERSION").into(),
         project: project.display().to_string(),
         kind,
-        task: *task,
-        outputs: outputs_of(*task, &labels),
+        outputs: match &snap.data {
+            RunData::Classify(data) => outputs_of(data.task, &labels),
+            RunData::Generate(_) => Vec::new(),
+        },
+        task,
         labels,
         data_hash: snap.hash.clone(),
-        n_train: train.len() as u64,
-        n_dev: dev.len() as u64,
-        n_test: test.len() as u64,
+        n_train: splits[0].len() as u64,
+        n_dev: splits[1].len() as u64,
+        n_test: splits[2].len() as u64,
         config: plan.config.clone(),
         run_config: plan.config_json.clone(),
     };
@@ -292,9 +313,9 @@ pub fn import_run(dir: &Path, output: &Path) -> Result<ImportedRun> {
         )));
     }
     let trained = output.join("model");
-    if !trained.join("config.json").is_file() {
+    if !trained.join("config.json").is_file() && !trained.join("adapter_config.json").is_file() {
         return Err(AppError::Invalid(format!(
-            "{} has no trained model (model/config.json): has the job finished?",
+            "{} has no trained model (model/config.json, or a generator's model/adapter_config.json): has the job finished?",
             output.display()
         )));
     }
@@ -317,7 +338,7 @@ pub fn import_run(dir: &Path, output: &Path) -> Result<ImportedRun> {
         )));
     }
     let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
-    let snap = snapshot(kind, labels, &store.agent_speakers()?, store.labeled_records()?)?;
+    let mut snap = snapshot(kind, labels, &store.agent_speakers()?, store.labeled_records()?)?;
     if snap.hash != manifest.data_hash {
         return Err(AppError::Invalid(format!(
             "the project's labeled data changed since the job was exported (data {} now, {} in the job): \
@@ -325,31 +346,42 @@ pub fn import_run(dir: &Path, output: &Path) -> Result<ImportedRun> {
             snap.hash, manifest.data_hash
         )));
     }
-    let RunData::Classify(data) = &snap.data else {
-        return Err(AppError::Unsupported("a generate project's job cannot be imported yet".into()));
-    };
+    if let RunData::Generate(gen) = &mut snap.data {
+        gen.read_categories(&store)?;
+    }
+    let (n_train, n_dev, n_test) = (manifest.n_train, manifest.n_dev, manifest.n_test);
 
     let family = manifest.config.family.clone();
     let (run_id, run_dir) = claim_run(&store, &family)?;
     let _here = crate::runs::RunHere::start(&run_id);
     let model_dir = run_dir.join("model");
-    let copied = copy_model(&trained, &model_dir).and_then(|()| {
-        finelab_train::transformer::adopt_folder(
-            &model_dir,
-            manifest.task,
-            &manifest.labels,
-            &manifest.config,
-            report.best_epoch,
-        )?;
-        Ok(crate::train::load_model(&model_dir)?)
-    });
-    let predictor = match copied {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&run_dir);
-            return Err(e);
+    let adopted = copy_model(&trained, &model_dir).and_then(|()| {
+        match &snap.data {
+            RunData::Classify(_) => {
+                let task: Task = serde_json::from_value(json!(manifest.task)).map_err(|e| {
+                    AppError::Invalid(format!("{}: task {:?}: {e}", manifest_path.display(), manifest.task))
+                })?;
+                finelab_train::transformer::adopt_folder(
+                    &model_dir,
+                    task,
+                    &manifest.labels,
+                    &manifest.config,
+                    report.best_epoch,
+                )?;
+            }
+            RunData::Generate(_) => {
+                finelab_train::generator::adopt_folder(&model_dir, &manifest.config, report.best_epoch)?;
+                // Loads as a run's model does, or the import stops here.
+                finelab_train::generator::GeneratorModel::load_on(&model_dir, "cpu")?;
+                return Ok(());
+            }
         }
-    };
+        crate::train::load_model(&model_dir).map(|_| ())
+    });
+    if let Err(e) = adopted {
+        let _ = std::fs::remove_dir_all(&run_dir);
+        return Err(e);
+    }
     let mut config = manifest.run_config.clone();
     config["trained_elsewhere"] = json!({
         "job": manifest_path.parent().map(|p| p.display().to_string()),
@@ -365,27 +397,49 @@ pub fn import_run(dir: &Path, output: &Path) -> Result<ImportedRun> {
         device: "elsewhere".into(),
         config,
         data_hash: snap.hash.clone(),
-        n_train: data.train.len() as u64,
-        n_dev: data.dev.len() as u64,
-        n_test: data.test.len() as u64,
+        n_train,
+        n_dev,
+        n_test,
         pid: Some(std::process::id()),
     })?;
-    let finish = || -> Result<ImportedRun> {
+    let mut finish = || -> Result<ImportedRun> {
         for epoch in &report.epochs {
             store.update_run(&run_id, &RunUpdate::Epoch(epoch.clone()))?;
         }
-        let score = |split: &[Example]| -> Result<Option<Value>> {
-            if split.is_empty() {
-                return Ok(None);
+        let (dev, test) = match &mut snap.data {
+            RunData::Classify(data) => {
+                let predictor = crate::train::load_model(&model_dir)?;
+                let score = |split: &[Example]| -> Result<Option<Value>> {
+                    if split.is_empty() {
+                        return Ok(None);
+                    }
+                    Ok(Some(crate::runs::evaluate_examples(&predictor, split, &run_id)?.to_json()))
+                };
+                (score(&data.dev)?, score(&data.test)?)
             }
-            Ok(Some(crate::runs::evaluate_examples(&predictor, split, &run_id)?.to_json()))
+            RunData::Generate(gen) => {
+                // The loss per answer token on each split, and the scores of the answers Finelab
+                // generates with the imported model (greedy), as a run trained here reports them.
+                let model = finelab_train::generator::GeneratorModel::load_on(&model_dir, "cpu")?;
+                let max_len = manifest.config.max_len;
+                let (mut dev, mut test) = (model.loss(&gen.chat.dev, max_len)?, model.loss(&gen.chat.test, max_len)?);
+                drop(model);
+                let max_new = manifest.run_config["max_new_tokens"]
+                    .as_u64()
+                    .unwrap_or(crate::train::DEFAULT_MAX_NEW_TOKENS as u64);
+                let (dev_scores, test_scores) = generate_and_score(gen, &model_dir, "cpu", max_new as usize)?;
+                merge_scores(&mut dev, dev_scores);
+                merge_scores(&mut test, test_scores);
+                (dev, test)
+            }
         };
-        let (dev, test) = (score(&data.dev)?, score(&data.test)?);
-        let macro_f1 = |r: &Option<Value>| r.as_ref().and_then(|r| r["macro avg"]["f1-score"].as_f64());
+        let f1 = |r: &Option<Value>| r.as_ref().and_then(|r| r["macro avg"]["f1-score"].as_f64());
+        let chrf = |r: &Option<Value>| r.as_ref().and_then(|r| r["chrf"].as_f64());
         let imported = ImportedRun {
             run: run_id.clone(),
-            dev_macro_f1: macro_f1(&dev),
-            test_macro_f1: macro_f1(&test),
+            dev_macro_f1: f1(&dev),
+            test_macro_f1: f1(&test),
+            test_chrf: chrf(&test),
             n_predictions: 0,
         };
         store.update_run(

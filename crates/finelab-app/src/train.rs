@@ -339,7 +339,7 @@ pub(crate) struct GenData {
 
 impl GenData {
     /// Reads the `meta.category` of the dev and test records from `store`.
-    fn read_categories(&mut self, store: &Store) -> Result<()> {
+    pub(crate) fn read_categories(&mut self, store: &Store) -> Result<()> {
         for example in self.chat.dev.iter().chain(&self.chat.test) {
             let view = store.record(&example.id)?;
             let category = view.record.meta.as_ref().and_then(|m| m.get("category"));
@@ -769,7 +769,7 @@ pub(crate) fn generate_and_score(
 const GENERATE_BATCH: usize = 8;
 
 /// Adds the generation scores `scores` to a split's loss report (or makes them the report).
-fn merge_scores(report: &mut Option<Value>, scores: Option<Value>) {
+pub(crate) fn merge_scores(report: &mut Option<Value>, scores: Option<Value>) {
     let Some(Value::Object(scores)) = scores else { return };
     match report {
         Some(Value::Object(obj)) => obj.extend(scores),

@@ -925,4 +925,55 @@ fn a_training_job_runs_under_accelerate_on_two_processes_and_comes_back_as_a_run
         assert_eq!((&t["id"], spans(t)), (&o["id"], spans(o)), "{t} / {o}");
     }
     assert!(ours.iter().any(|o| !spans(o).is_empty()), "the tagger should find some entities: {ours:?}");
+
+    // Generate: real chatterbot dialogs, a tiny Qwen2 with LoRA adapters trained by Trainer + peft;
+    // the imported adapter generates, greedily, what the job generated.
+    let chat = tmp.path().join("chat");
+    ok(&["new", s(&chat), "--kind", "generate"]);
+    let mut dialogs = chatterbot_zh(40, "train");
+    for (i, d) in dialogs.iter_mut().enumerate() {
+        d["split"] =
+            json!(["train", "train", "train", "train", "train", "train", "train", "train", "dev", "test"][i % 10]);
+    }
+    ok(&["import", s(&chat), s(&write_jsonl(&tmp.path().join("dialogs.jsonl"), &dialogs))]);
+    let qwen = tmp.path().join("tiny-qwen2");
+    ok(&["make-tiny-model", s(&qwen), "--arch", "qwen2", "--corpus", s(&chat), "--seed", "3"]);
+    let chat_job = tmp.path().join("chat-job");
+    let flags = [
+        "--epochs",
+        "8",
+        "--patience",
+        "8",
+        "--batch-size",
+        "4",
+        "--lr",
+        "0.02",
+        "--seed",
+        "1",
+        "--lora-rank",
+        "8",
+        "--lora-alpha",
+        "16",
+        "--lora-dropout",
+        "0",
+        "--max-new-tokens",
+        "24",
+    ];
+    let (trainer, test, run, model_dir) = job_round_trip(&chat, &qwen, &chat_job, &flags);
+    assert!(chat_job.join("output/model/adapter_config.json").is_file(), "a PEFT adapter came back");
+    assert!(near(&test["chrf"], &trainer["test"]["chrf"]), "{test}\n{trainer}");
+    assert!(test["loss"].as_f64().is_some_and(f64::is_finite), "{test}");
+    let theirs = read_jsonl(&chat_job.join("output/predictions-test.jsonl"));
+    let ours: Vec<Value> =
+        ok(&["predict", s(&model_dir), s(&chat_job.join("data/test.jsonl"))]).lines().map(json_of).collect();
+    // (`predict` generates up to 256 tokens, the job up to 24: the job's answer begins Finelab's;
+    // the stored answers, 24 tokens like the job's, score the same chrF above.)
+    assert_eq!((theirs.len(), ours.len()), (4, 4));
+    for (t, o) in theirs.iter().zip(&ours) {
+        assert_eq!(t["id"], o["id"]);
+        let (t, o) = (t["output"].as_str().unwrap(), o["output"].as_str().unwrap());
+        assert!(!t.is_empty() && o.starts_with(t), "{t:?} / {o:?}");
+    }
+    let row = runs(&chat).into_iter().find(|r| r["id"] == run.as_str()).unwrap();
+    assert_eq!((row["family"].as_str(), row["status"].as_str()), (Some("generator"), Some("completed")), "{row}");
 }

@@ -509,6 +509,46 @@ impl Family for Trainer<'_> {
     }
 }
 
+/// Makes a folder trained elsewhere (by `transformers`' Trainer, from a job Finelab exported) a
+/// Finelab generator folder: a PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`)
+/// over the base folder of `config`, or with `config.full_finetune` a whole Hugging Face folder.
+/// Checks the adapter's settings can be read (and the base's architecture), then writes
+/// `finelab-model.json` with `config` and `best_epoch`; [`GeneratorModel::load`] then loads it.
+pub fn adopt_folder(dir: &Path, config: &TrainConfig, best_epoch: usize) -> Result<()> {
+    let base_dir = config.base_model.clone().ok_or(Error::InvalidConfig {
+        field: "base_model",
+        message: "the generator family needs a base model folder".into(),
+    })?;
+    let base = if config.full_finetune {
+        BaseModel::open(dir)?
+    } else {
+        export::read_adapter_config(dir)?;
+        if !dir.join(export::ADAPTER_WEIGHTS).is_file() {
+            return Err(Error::ModelFolder {
+                path: dir.to_path_buf(),
+                message: format!("no {} (a PEFT adapter was expected)", export::ADAPTER_WEIGHTS),
+            });
+        }
+        BaseModel::open(&base_dir)?
+    };
+    let max_len = config.max_len.min(base.config.max_position_embeddings.unwrap_or(4096).clamp(64, 16_384));
+    let meta = ModelMeta {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        family: FAMILY.into(),
+        arch: base.arch,
+        base_model: base_dir,
+        full_finetune: config.full_finetune,
+        max_len,
+        config: config.clone(),
+        best_epoch,
+        device: "elsewhere".into(),
+    };
+    let path = dir.join(crate::family::MODEL_FILE);
+    let text = serde_json::to_string_pretty(&meta).expect("model metadata serializes");
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+}
+
 /// Contents of `finelab-model.json` in a generator model folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
