@@ -98,7 +98,7 @@ pub fn make_tiny_model(out: &Path, arch: Arch, corpus: &Path, seed: u64) -> Resu
 /// layer, room in the vocabulary for the byte alphabet and the chat tokens.
 pub fn check_spec(spec: &TinyGenSpec) -> Result<()> {
     let bad = |field: &'static str, message: String| Err(Error::InvalidConfig { field, message });
-    if spec.hidden == 0 || spec.hidden % 32 != 0 {
+    if spec.hidden == 0 || !spec.hidden.is_multiple_of(32) {
         return bad("hidden", format!("the width must be a positive multiple of 32, not {}", spec.hidden));
     }
     if spec.layers == 0 {
