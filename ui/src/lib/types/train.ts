@@ -789,6 +789,10 @@ dev_macro_f1: number | null,
  */
 test_macro_f1: number | null, 
 /**
+ * A generator's test chrF, of the answers Finelab generated with the imported model.
+ */
+test_chrf: number | null, 
+/**
  * Predictions stored (dev, test and every unlabeled record).
  */
 n_predictions: number, };
