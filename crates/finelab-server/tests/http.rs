@@ -911,4 +911,26 @@ fn a_generator_is_imported_trained_evaluated_and_exported_over_http() {
         assert!(exported["files"].as_array().unwrap().contains(&json!(must)), "{exported}");
         assert!(dest.join(must).is_file());
     }
+
+    // The same recipe as a cluster job: written into the project's jobs/ folder, the data and
+    // recipe the run had; an output folder elsewhere is refused, and an unfinished job says so.
+    let job = server.ok(json!({"cmd": "export_job", "dir": dir, "request": request}));
+    let job_dir = Path::new(job["path"].as_str().unwrap()).to_path_buf();
+    assert!(job_dir.starts_with(std::fs::canonicalize(&project).unwrap().join("jobs")), "{job}");
+    assert_eq!(job["n_train"], detail["run"]["n_train"], "{job} / {detail}");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(job_dir.join("finelab-job.json")).unwrap()).unwrap();
+    assert_eq!((manifest["task"].as_str(), manifest["config"]["lora_rank"].as_u64()), (Some("generate"), Some(4)));
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(job_dir.join("data/train.jsonl")).unwrap().lines().next().unwrap(),
+    )
+    .unwrap();
+    assert!(line["messages"].is_array() && line["target"].is_string(), "{line}");
+    let outside = tmp.path().join("elsewhere");
+    let (status, body) = server.err(json!({"cmd": "export_job", "dir": dir, "request": request, "out": outside}));
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden_path")), "{body}");
+    let (status, body) = server.err(json!({"cmd": "import_run", "dir": dir, "output": job_dir.join("output")}));
+    assert!(
+        (400..500).contains(&status) && body["message"].as_str().unwrap().contains("has the job finished"),
+        "{body}"
+    );
 }
