@@ -10,6 +10,7 @@ pub use crate::jobs::{JobKind, JobState, JobStatus};
 use crate::models::{self, ModelEntry, TrainSetup};
 use crate::project::{self, absolute, CreateProject};
 use crate::results::{self, ExportedModel, RunDetail};
+use crate::suspects;
 use crate::train::{self, TrainRequest};
 use crate::training_jobs::TrainProgress;
 use crate::{hub, training_jobs, AppError, ErrorBody, Result};
@@ -338,6 +339,15 @@ pub enum Request {
         #[ts(optional)]
         out: Option<String>,
     },
+    /// The labeled records whose label is likely wrong: K-fold cross-validation of the instant
+    /// family, then confident learning. Returns [`suspects::SuspectsReport`].
+    Suspects {
+        /// The project folder.
+        dir: String,
+        /// Folds, seed, ranking, limit.
+        #[serde(default)]
+        request: suspects::SuspectsRequest,
+    },
     /// Import the model a job trained elsewhere (the job's output folder) as a run: the project's
     /// data must still be the job's snapshot. Returns [`cluster::ImportedRun`].
     ImportRun {
@@ -601,6 +611,8 @@ requests! { ctx, request;
     };
     "import_run": Request::ImportRun { dir, output } => cluster::ImportedRun =
         cluster::import_run(&absolute(&dir), &absolute(&output))?;
+    "suspects": Request::Suspects { dir, request } => suspects::SuspectsReport =
+        suspects::suspects(&absolute(&dir), &request)?;
 }
 
 /// `Responses`: what each request kind answers with, from [`response_types`].
@@ -699,6 +711,10 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 ExportedModel::decl(),
                 cluster::ExportedJob::decl(),
                 cluster::ImportedRun::decl(),
+                suspects::SuspectsRequest::decl(),
+                suspects::Suspect::decl(),
+                suspects::LabelNoise::decl(),
+                suspects::SuspectsReport::decl(),
             ],
         ),
     ];

@@ -16,6 +16,7 @@ pub mod project;
 pub mod results;
 pub mod runs;
 pub mod scoring;
+pub mod suspects;
 pub mod train;
 pub mod training_jobs;
 

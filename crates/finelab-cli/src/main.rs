@@ -210,6 +210,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The labeled records whose label is likely wrong, most suspect first: out-of-fold
+    /// probabilities by stratified K-fold cross-validation of the instant family, then confident
+    /// learning (per-label thresholds, Northcutt et al. 2021). Single-label projects.
+    Suspects {
+        /// The project folder.
+        dir: PathBuf,
+        /// Folds of the cross-validation.
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Seed of the folds and models.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// How suspects are ranked.
+        #[arg(long, default_value = "self_confidence", value_parser = ["self_confidence", "normalized_margin"])]
+        rank_by: String,
+        /// List at most N suspects.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Print JSON: {"n_records", "folds", "n_suspects", "per_label", "suspects": [{"id", "label", "suggested", "score", "text"}]}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Import the model a job exported by `finelab export-job` trained elsewhere (its output
     /// folder): checks the data snapshot, evaluates it on the same dev and test records, stores
     /// its predictions and lists it as a run.
@@ -829,6 +851,34 @@ fn run(cli: Cli) -> Result<()> {
                 );
                 println!("next: {}", job.launch);
                 println!("then: finelab import-run {} {}/output", dir.display(), job.path);
+            }
+        }
+        Command::Suspects { dir, folds, seed, rank_by, limit, json } => {
+            let request = finelab_app::suspects::SuspectsRequest {
+                folds: Some(folds),
+                seed: Some(seed),
+                rank_by: Some(rank_by),
+                limit,
+            };
+            let report = finelab_app::suspects::suspects(&dir, &request)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} suspect(s) among {} labeled records ({}-fold cross-validation of instant)",
+                    report.n_suspects, report.n_records, report.folds
+                );
+                for l in &report.per_label {
+                    println!("  {:<16} {:>5} of {:>6} suspect", l.label, l.n_suspects, l.n);
+                }
+                if !report.suspects.is_empty() {
+                    println!("\n{:>7}  {:<14} {:<24} text", "score", "id", "label -> suggested");
+                }
+                for s in &report.suspects {
+                    let text: String = s.text.chars().take(60).collect();
+                    let change = format!("{} -> {}", s.label, s.suggested);
+                    println!("{:>7.4}  {:<14} {:<24} {}", s.score, s.id, change, text.replace('\n', " "));
+                }
             }
         }
         Command::ImportRun { dir, output, json } => {

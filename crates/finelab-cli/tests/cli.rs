@@ -224,6 +224,7 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "resume_run" => "resume",
             "export_job" => "export-job",
             "import_run" => "import-run",
+            "suspects" => "suspects",
             _ => return None,
         })
     };

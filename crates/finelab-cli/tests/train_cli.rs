@@ -977,3 +977,53 @@ fn a_training_job_runs_under_accelerate_on_two_processes_and_comes_back_as_a_run
     let row = runs(&chat).into_iter().find(|r| r["id"] == run.as_str()).unwrap();
     assert_eq!((row["family"].as_str(), row["status"].as_str()), (Some("generator"), Some("completed")), "{row}");
 }
+
+#[test]
+fn suspects_finds_flipped_labels_among_real_reviews() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = reviews(tmp.path(), 150);
+    // Flip every tenth label (by id): 30 known wrong labels among 300.
+    let exported = tmp.path().join("all.jsonl");
+    ok(&["export", s(&dir), "-o", s(&exported)]);
+    let mut rows = read_jsonl(&exported);
+    rows.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let flipped: Vec<Value> = rows
+        .iter()
+        .step_by(10)
+        .map(|r| json!({"id": r["id"], "label": if r["label"] == "pos" { "neg" } else { "pos" }}))
+        .collect();
+    assert_eq!(flipped.len(), 30);
+    ok(&["annotate", s(&dir), s(&write_jsonl(&tmp.path().join("flip.jsonl"), &flipped))]);
+
+    let report = json_of(&ok(&["suspects", s(&dir), "--json"]));
+    assert_eq!((report["n_records"].as_u64(), report["folds"].as_u64()), (Some(300), Some(5)), "{report}");
+    let suspects = report["suspects"].as_array().unwrap();
+    assert_eq!(report["n_suspects"].as_u64(), Some(suspects.len() as u64));
+    let per_label: u64 =
+        report["per_label"].as_array().unwrap().iter().map(|l| l["n_suspects"].as_u64().unwrap()).sum();
+    assert_eq!(per_label, suspects.len() as u64, "{report}");
+    let is_flipped = |id: &Value| flipped.iter().any(|f| &f["id"] == id);
+    // Ranked by self-confidence, lowest first; the suggestion is the other label.
+    for pair in suspects.windows(2) {
+        assert!(pair[0]["score"].as_f64() <= pair[1]["score"].as_f64(), "{pair:?}");
+    }
+    for sus in suspects {
+        assert_ne!(sus["label"], sus["suggested"], "{sus}");
+    }
+    // Chance would put 3 flipped records among the first 30; cross-validated confident learning
+    // finds most of them.
+    let top: usize = suspects.iter().take(30).filter(|s| is_flipped(&s["id"])).count();
+    let all: usize = suspects.iter().filter(|s| is_flipped(&s["id"])).count();
+    assert!(top >= 12 && all >= 15, "{top} flipped among the first 30 suspects, {all} among all {}", suspects.len());
+    // The same seed gives the same list; --limit cuts it.
+    let again = json_of(&ok(&["suspects", s(&dir), "--json", "--limit", "5"]));
+    assert_eq!(again["suspects"].as_array().unwrap()[..], suspects[..5]);
+    assert!(ok(&["suspects", s(&dir), "--limit", "3"]).contains("suspect(s) among 300 labeled records"));
+
+    let err = fails(&["suspects", s(&dir), "--folds", "1"]);
+    assert!(err.contains("--folds 1"), "{err}");
+    let ner = tmp.path().join("ner");
+    ok(&["new", s(&ner), "--kind", "spans", "--labels", "PER"]);
+    let err = fails(&["suspects", s(&ner)]);
+    assert!(err.contains("single-label"), "{err}");
+}

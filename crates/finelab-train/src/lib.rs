@@ -22,6 +22,7 @@ pub mod gen_metrics;
 pub mod generator;
 pub mod instant;
 pub mod metrics;
+pub mod noise;
 mod predictor;
 mod progress;
 pub mod rng;

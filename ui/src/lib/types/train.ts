@@ -797,3 +797,80 @@ test_chrf: number | null,
  */
 n_predictions: number, };
 
+export type SuspectsRequest = { 
+/**
+ * Folds of the cross-validation (default 5, at least 2).
+ */
+folds?: number | null, 
+/**
+ * Seed of the folds and of the models (default 42).
+ */
+seed?: number | null, 
+/**
+ * `self_confidence` (default) or `normalized_margin`.
+ */
+rank_by?: string | null, 
+/**
+ * At most this many suspects listed (default all).
+ */
+limit?: number | null, };
+
+export type Suspect = { 
+/**
+ * The record's stable id.
+ */
+id: string, 
+/**
+ * Its text.
+ */
+text: string, 
+/**
+ * The label it has.
+ */
+label: string, 
+/**
+ * The label the cross-validated models suggest.
+ */
+suggested: string, 
+/**
+ * Label quality (the probability of the given label, or its margin over the most probable
+ * other one): lower is more likely wrong.
+ */
+score: number, };
+
+export type LabelNoise = { 
+/**
+ * The label.
+ */
+label: string, 
+/**
+ * Records labeled so.
+ */
+n: number, 
+/**
+ * Of them, suspects.
+ */
+n_suspects: number, };
+
+export type SuspectsReport = { 
+/**
+ * Labeled records scored.
+ */
+n_records: number, 
+/**
+ * Folds used.
+ */
+folds: number, 
+/**
+ * Suspects found (all of them, whatever the limit).
+ */
+n_suspects: number, 
+/**
+ * Per label.
+ */
+per_label: Array<LabelNoise>, 
+/**
+ * The suspects, most likely wrong first.
+ */
+suspects: Array<Suspect>, };
+

@@ -1,0 +1,189 @@
+//! Finding labels that are likely wrong: confident learning (Northcutt, Jiang & Chuang,
+//! "Confident Learning: Estimating Uncertainty in Dataset Labels", JAIR 2021) over out-of-fold
+//! predicted probabilities, and the stratified folds that produce them.
+//!
+//! The rules are cleanlab's `find_label_issues(filter_by="confident_learning")`, written from the
+//! paper and that function's documented behaviour:
+//! - the per-class threshold `t_j` is the mean predicted probability of class `j` over the
+//!   examples labeled `j` (the model's average self-confidence for that class);
+//! - an example's probable true class is the class whose probability reaches its threshold (with
+//!   a 1e-6 tolerance); when several do, the most probable class overall; when none does, the
+//!   example is not counted;
+//! - an example is a suspect when that class is not its given label, and the model's most
+//!   probable class is not its given label either;
+//! - suspects are ranked by self-confidence (the probability of the given label), lowest first,
+//!   or by the normalized margin (that probability minus the largest other one).
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::SplitMix64;
+
+/// How suspects are ranked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankBy {
+    /// The probability of the given label (cleanlab's default).
+    #[default]
+    SelfConfidence,
+    /// The probability of the given label minus the largest other probability.
+    NormalizedMargin,
+}
+
+/// A likely wrong label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suspect {
+    /// The example's index.
+    pub index: usize,
+    /// Its given class.
+    pub given: usize,
+    /// The class confident learning thinks it is.
+    pub suggested: usize,
+    /// The label-quality score it is ranked by (lower: more likely wrong).
+    pub score: f64,
+}
+
+/// Assigns each example one of `k` folds, each class dealt round-robin over the folds in a seeded
+/// random order (continuing where the previous class stopped), so every fold holds about `1/k` of
+/// each class and of the whole.
+pub fn stratified_folds(classes: &[usize], k: usize, seed: u64) -> Vec<usize> {
+    let k = k.max(1);
+    let n_classes = classes.iter().max().map_or(0, |m| m + 1);
+    let mut rng = SplitMix64::new(seed);
+    let mut fold = vec![0; classes.len()];
+    let mut next = 0;
+    for class in 0..n_classes {
+        let mut members: Vec<usize> = (0..classes.len()).filter(|&i| classes[i] == class).collect();
+        rng.shuffle(&mut members);
+        for i in members {
+            fold[i] = next % k;
+            next += 1;
+        }
+    }
+    fold
+}
+
+/// The per-class thresholds: the mean probability of class `j` over the examples labeled `j`
+/// (infinite for a class no example has, so it is never confident).
+pub fn class_thresholds(probs: &[Vec<f64>], given: &[usize], n_classes: usize) -> Vec<f64> {
+    let mut sum = vec![0.0; n_classes];
+    let mut n = vec![0usize; n_classes];
+    for (p, &g) in probs.iter().zip(given) {
+        sum[g] += p[g];
+        n[g] += 1;
+    }
+    sum.iter().zip(&n).map(|(s, &c)| if c == 0 { f64::INFINITY } else { s / c as f64 }).collect()
+}
+
+fn argmax(p: &[f64]) -> usize {
+    let mut best = 0;
+    for (j, v) in p.iter().enumerate() {
+        if *v > p[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+/// The suspects among examples with out-of-fold probabilities `probs` (one row per example, one
+/// column per class) and given classes `given`, most likely wrong first.
+pub fn find_label_issues(probs: &[Vec<f64>], given: &[usize], n_classes: usize, rank_by: RankBy) -> Vec<Suspect> {
+    let thresholds = class_thresholds(probs, given, n_classes);
+    let mut out = Vec::new();
+    for (index, (p, &g)) in probs.iter().zip(given).enumerate() {
+        let confident: Vec<usize> = (0..n_classes).filter(|&j| p[j] >= thresholds[j] - 1e-6).collect();
+        let top = argmax(p);
+        let suggested = match confident.as_slice() {
+            [] => continue,
+            [only] => *only,
+            _ => top,
+        };
+        if suggested == g || top == g {
+            continue;
+        }
+        let score = match rank_by {
+            RankBy::SelfConfidence => p[g],
+            RankBy::NormalizedMargin => {
+                let other = (0..n_classes).filter(|&j| j != g).map(|j| p[j]).fold(f64::NEG_INFINITY, f64::max);
+                p[g] - other
+            }
+        };
+        out.push(Suspect { index, given: g, suggested, score });
+    }
+    out.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.index.cmp(&b.index)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Worked by hand: classes a (0), b (1), c (2).
+    ///   t_a = mean(0.9, 0.6, 0.3) = 0.6; t_b = mean(0.8, 0.2, 0.55) = 0.51667; t_c = mean(0.7, 0.45) = 0.575.
+    ///   #0 a [0.9, 0.05, 0.05]: confident {a} = given: kept.
+    ///   #1 a [0.6, 0.3, 0.1]: confident {a} (0.6 reaches 0.6): kept.
+    ///   #2 a [0.3, 0.7, 0.0]: confident {b}, most probable b: suspect, suggests b, self-confidence 0.3.
+    ///   #3 b [0.1, 0.8, 0.1]: confident {b}: kept.
+    ///   #4 b [0.65, 0.2, 0.15]: confident {a}, most probable a: suspect, suggests a, 0.2.
+    ///   #5 c [0.2, 0.1, 0.7]: confident {c}: kept.
+    ///   #6 b [0.62, 0.55, 0.0]: confident {a, b}, most probable a: suspect, suggests a, 0.55.
+    ///   #7 c [0.1, 0.45, 0.45]: nothing reaches its threshold: not counted.
+    #[test]
+    fn thresholds_and_suspects_match_a_hand_computed_case() {
+        let probs = vec![
+            vec![0.9, 0.05, 0.05],
+            vec![0.6, 0.3, 0.1],
+            vec![0.3, 0.7, 0.0],
+            vec![0.1, 0.8, 0.1],
+            vec![0.65, 0.2, 0.15],
+            vec![0.2, 0.1, 0.7],
+            vec![0.62, 0.55, 0.0],
+            vec![0.1, 0.45, 0.45],
+        ];
+        let given = vec![0, 0, 0, 1, 1, 2, 1, 2];
+        let t = class_thresholds(&probs, &given, 3);
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        // #6 and #7 join their classes' means: t_b = mean(0.8, 0.2, 0.55), t_c = mean(0.7, 0.45).
+        assert!(near(t[0], 0.6) && near(t[1], 0.5166666666666667) && near(t[2], 0.575), "{t:?}");
+        let found = find_label_issues(&probs, &given, 3, RankBy::SelfConfidence);
+        let got: Vec<(usize, usize, f64)> = found.iter().map(|s| (s.index, s.suggested, s.score)).collect();
+        // By self-confidence: #4 (0.2), #2 (0.3), #6 (0.55). #7: 0.45 < t_b and 0.45 < t_c: none.
+        assert_eq!(got, vec![(4, 0, 0.2), (2, 1, 0.3), (6, 0, 0.55)]);
+        let by_margin = find_label_issues(&probs, &given, 3, RankBy::NormalizedMargin);
+        let order: Vec<usize> = by_margin.iter().map(|s| s.index).collect();
+        // Margins: #2 0.3 - 0.7 = -0.4, #4 0.2 - 0.65 = -0.45, #6 0.55 - 0.62 = -0.07.
+        assert_eq!(order, vec![4, 2, 6]);
+        assert!(near(by_margin[0].score, -0.45));
+    }
+
+    #[test]
+    fn a_class_nobody_has_is_never_confident() {
+        let t = class_thresholds(&[vec![0.5, 0.5]], &[0], 2);
+        assert_eq!(t[1], f64::INFINITY);
+        assert!(find_label_issues(&[vec![0.1, 0.9]], &[0], 2, RankBy::SelfConfidence).is_empty());
+    }
+
+    #[test]
+    fn folds_are_stratified_and_seeded() {
+        // 60 of class 0, 30 of class 1, 10 of class 2, interleaved.
+        let classes: Vec<usize> = (0..100)
+            .map(|i| {
+                if i % 10 < 6 {
+                    0
+                } else if i % 10 < 9 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let folds = stratified_folds(&classes, 5, 7);
+        for f in 0..5 {
+            let members: Vec<usize> = (0..100).filter(|&i| folds[i] == f).collect();
+            assert_eq!(members.len(), 20, "fold {f}");
+            let count = |c: usize| members.iter().filter(|&&i| classes[i] == c).count();
+            assert_eq!((count(0), count(1), count(2)), (12, 6, 2), "fold {f}");
+        }
+        assert_eq!(folds, stratified_folds(&classes, 5, 7));
+        assert_ne!(folds, stratified_folds(&classes, 5, 8));
+    }
+}
