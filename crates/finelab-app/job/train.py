@@ -216,6 +216,44 @@ class Spans:
         }
 
 
+def recipe_arguments(cfg, output, n_train, world, use_cpu, **extra):
+    """Finelab's recipe as TrainingArguments: AdamW (betas 0.9/0.999, eps 1e-8), warm-up over
+    ceil(warmup_ratio x total steps) then linear decay, clipping, an evaluation, a checkpoint and a
+    log line per epoch, the best epoch kept; the global batch split over `world` processes."""
+    per_device = cfg["batch_size"] // world
+    steps_per_epoch = max(math.ceil(math.ceil(n_train / world) / per_device) // cfg["grad_accum"], 1)
+    total = steps_per_epoch * cfg["epochs"]
+    return TrainingArguments(
+        output_dir=os.path.join(output, "checkpoints"),
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=cfg["grad_accum"],
+        num_train_epochs=cfg["epochs"],
+        learning_rate=cfg["lr"],
+        weight_decay=cfg["weight_decay"],
+        adam_beta1=0.9,
+        adam_beta2=0.999,
+        adam_epsilon=1e-8,
+        optim="adamw_torch",
+        lr_scheduler_type="linear",
+        warmup_steps=math.ceil(total * cfg["warmup_ratio"]),
+        max_grad_norm=cfg["max_grad_norm"] if cfg["max_grad_norm"] > 0 else 1e9,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        save_total_limit=2,
+        save_only_model=True,
+        load_best_model_at_end=True,
+        seed=cfg["seed"],
+        data_seed=cfg["seed"],
+        use_cpu=use_cpu,
+        ddp_backend="gloo" if use_cpu and world > 1 else None,
+        remove_unused_columns=False,
+        report_to="none",
+        disable_tqdm=True,
+        **extra,
+    )
+
+
 class ChatEncoder:
     """A dialog and its answer as ids, the loss on the answer only (as Finelab encodes them): the
     answer's ids are what the chat template renders after the generation prompt for an assistant
@@ -295,40 +333,9 @@ def main_generate(job, args, job_file, started, world, rank):
             ids[r, :n], mask[r, :n], labels[r, :n] = torch.tensor(it["input_ids"]), 1, torch.tensor(it["labels"])
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
-    steps_per_epoch = max(math.ceil(math.ceil(len(train_set) / world) / per_device) // cfg["grad_accum"], 1)
-    total = steps_per_epoch * cfg["epochs"]
-    training_args = TrainingArguments(
-        output_dir=os.path.join(output, "checkpoints"),
-        per_device_train_batch_size=per_device,
-        per_device_eval_batch_size=per_device,
-        gradient_accumulation_steps=cfg["grad_accum"],
-        num_train_epochs=cfg["epochs"],
-        learning_rate=cfg["lr"],
-        weight_decay=cfg["weight_decay"],
-        adam_beta1=0.9,
-        adam_beta2=0.999,
-        adam_epsilon=1e-8,
-        optim="adamw_torch",
-        lr_scheduler_type="linear",
-        warmup_steps=math.ceil(total * cfg["warmup_ratio"]),
-        max_grad_norm=cfg["max_grad_norm"] if cfg["max_grad_norm"] > 0 else 1e9,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        logging_strategy="epoch",
-        save_total_limit=2,
-        save_only_model=True,
-        load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        prediction_loss_only=True,
-        seed=cfg["seed"],
-        data_seed=cfg["seed"],
-        use_cpu=use_cpu,
-        ddp_backend="gloo" if use_cpu and world > 1 else None,
-        remove_unused_columns=False,
-        report_to="none",
-        disable_tqdm=True,
-    )
+    training_args = recipe_arguments(cfg, output, len(train_set), world, use_cpu, per_device_eval_batch_size=per_device,
+                                     metric_for_best_model="eval_loss", greater_is_better=False,
+                                     prediction_loss_only=True)
     trainer = Trainer(model=model, args=training_args, train_dataset=train_set, eval_dataset=dev_set,
                       data_collator=collate, callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg["patience"])])
     trainer.train()
@@ -445,44 +452,13 @@ def main():
     data = {name: read_jsonl(os.path.join(args.job, "data", f"{name}.jsonl")) for name in ("train", "dev", "test")}
     dev_rows = data["dev"] or data["train"]
     train_set, dev_set = Rows(task.encode(data["train"])), Rows(task.encode(dev_rows))
-    steps_per_epoch = max(math.ceil(math.ceil(len(train_set) / world) / per_device) // cfg["grad_accum"], 1)
-    total = steps_per_epoch * cfg["epochs"]
-
     def compute_metrics(p):
         logits = p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
         return {"macro_f1": task.score(dev_rows, task.decode(dev_rows, logits))["macro_f1"]}
 
-    training_args = TrainingArguments(
-        output_dir=os.path.join(output, "checkpoints"),
-        per_device_train_batch_size=per_device,
-        per_device_eval_batch_size=max(per_device, 32),
-        gradient_accumulation_steps=cfg["grad_accum"],
-        num_train_epochs=cfg["epochs"],
-        learning_rate=cfg["lr"],
-        weight_decay=cfg["weight_decay"],
-        adam_beta1=0.9,
-        adam_beta2=0.999,
-        adam_epsilon=1e-8,
-        optim="adamw_torch",
-        lr_scheduler_type="linear",
-        warmup_steps=math.ceil(total * cfg["warmup_ratio"]),
-        max_grad_norm=cfg["max_grad_norm"] if cfg["max_grad_norm"] > 0 else 1e9,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        logging_strategy="epoch",
-        save_total_limit=2,
-        save_only_model=True,
-        load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
-        seed=cfg["seed"],
-        data_seed=cfg["seed"],
-        use_cpu=use_cpu,
-        ddp_backend="gloo" if use_cpu and world > 1 else None,
-        remove_unused_columns=False,
-        report_to="none",
-        disable_tqdm=True,
-    )
+    training_args = recipe_arguments(cfg, output, len(train_set), world, use_cpu,
+                                     per_device_eval_batch_size=max(per_device, 32),
+                                     metric_for_best_model="macro_f1", greater_is_better=True)
     trainer = Trainer(
         model=model,
         args=training_args,
