@@ -36,6 +36,10 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sklearn, seqeval, 
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet "scikit-learn>=1.3" "seqeval==1.2.2" "numpy" "openpyxl" "sacrebleu==2.6.0" "rouge-score==0.1.2"
 fi
+# Confident learning is checked against cleanlab (the reference only; Finelab does not call it).
+if ! .venv/bin/python -c "import cleanlab" 2>/dev/null; then
+  .venv/bin/pip install --quiet "cleanlab==2.9.0"
+fi
 # A cluster job (`finelab export-job`) runs transformers' Trainer under Accelerate: the tests run
 # one on two CPU processes.
 if ! .venv/bin/python -c "import torch, transformers, accelerate, peft" 2>/dev/null; then

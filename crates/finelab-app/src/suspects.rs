@@ -39,8 +39,8 @@ pub struct Suspect {
     pub label: String,
     /// The label the cross-validated models suggest.
     pub suggested: String,
-    /// Label quality (the probability of the given label, or its margin over the most probable
-    /// other one): lower is more likely wrong.
+    /// Label quality, cleanlab's: the probability of the given label (self-confidence), or
+    /// `(p_given − max other p + 1) / 2` (normalized margin); lower is more likely wrong.
     pub score: f64,
 }
 

@@ -12,7 +12,8 @@
 //! - an example is a suspect when that class is not its given label, and the model's most
 //!   probable class is not its given label either;
 //! - suspects are ranked by self-confidence (the probability of the given label), lowest first,
-//!   or by the normalized margin (that probability minus the largest other one).
+//!   or by the normalized margin, `(p_given − max other p + 1) / 2`, as cleanlab's
+//!   `get_normalized_margin_for_each_label` defines it.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +26,7 @@ pub enum RankBy {
     /// The probability of the given label (cleanlab's default).
     #[default]
     SelfConfidence,
-    /// The probability of the given label minus the largest other probability.
+    /// `(p_given − max other p + 1) / 2`, in 0..1.
     NormalizedMargin,
 }
 
@@ -104,7 +105,7 @@ pub fn find_label_issues(probs: &[Vec<f64>], given: &[usize], n_classes: usize, 
             RankBy::SelfConfidence => p[g],
             RankBy::NormalizedMargin => {
                 let other = (0..n_classes).filter(|&j| j != g).map(|j| p[j]).fold(f64::NEG_INFINITY, f64::max);
-                p[g] - other
+                (p[g] - other + 1.0) / 2.0
             }
         };
         out.push(Suspect { index, given: g, suggested, score });
@@ -150,9 +151,10 @@ mod tests {
         assert_eq!(got, vec![(4, 0, 0.2), (2, 1, 0.3), (6, 0, 0.55)]);
         let by_margin = find_label_issues(&probs, &given, 3, RankBy::NormalizedMargin);
         let order: Vec<usize> = by_margin.iter().map(|s| s.index).collect();
-        // Margins: #2 0.3 - 0.7 = -0.4, #4 0.2 - 0.65 = -0.45, #6 0.55 - 0.62 = -0.07.
+        // Margins (p - max other + 1) / 2: #2 (0.3 - 0.7 + 1) / 2 = 0.3, #4 (0.2 - 0.65 + 1) / 2 =
+        // 0.275, #6 (0.55 - 0.62 + 1) / 2 = 0.465.
         assert_eq!(order, vec![4, 2, 6]);
-        assert!(near(by_margin[0].score, -0.45));
+        assert!(near(by_margin[0].score, 0.275) && near(by_margin[2].score, 0.465), "{by_margin:?}");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! exists, else `python3`. Without scikit-learn / seqeval the test fails (it never skips).
 //!
 //! The generation scores (`gen_metrics`) are checked the same way against sacrebleu and
-//! rouge-score, through `scripts/reference/gen_metrics_reference.py`.
+//! rouge-score, through `scripts/reference/gen_metrics_reference.py`, and confident learning
+//! (`noise`) against cleanlab, through `scripts/reference/noise_reference.py`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -519,4 +520,86 @@ fn generation_categories_score_their_records_alone() {
             assert_eq!(*scores, alone.corpus, "category {name} of {case}");
         }
     }
+}
+
+// ---- Confident learning against cleanlab ----
+// Seeded random out-of-fold probabilities (peaked or flat, 2 to 6 classes, every class given at
+// least once) and given labels that agree with the most probable class at a random rate;
+// `scripts/reference/noise_reference.py` runs cleanlab's find_label_issues on the same numbers.
+
+fn noise_cases() -> Vec<Value> {
+    let mut rng = Rng::new(0x5EED_C1EA);
+    (0..300)
+        .map(|_| {
+            let k = rng.range(2, 6);
+            let n = rng.range(k.max(8), 250);
+            let sharp = 1 + rng.below(6) as i32;
+            let agree = rng.below(100) as f64 / 100.0;
+            let mut probs = Vec::with_capacity(n);
+            let mut labels = Vec::with_capacity(n);
+            for i in 0..n {
+                let raw: Vec<f64> = (0..k)
+                    .map(|_| ((rng.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64).powi(sharp) + 1e-9)
+                    .collect();
+                let sum: f64 = raw.iter().sum();
+                let p: Vec<f64> = raw.iter().map(|v| v / sum).collect();
+                let top = (0..k).fold(0, |b, j| if p[j] > p[b] { j } else { b });
+                labels.push(if i < k {
+                    i
+                } else if rng.chance(agree) {
+                    top
+                } else {
+                    rng.below(k)
+                });
+                probs.push(p);
+            }
+            json!({"probs": probs, "labels": labels})
+        })
+        .collect()
+}
+
+#[test]
+fn confident_learning_equals_cleanlab() {
+    use finelab_train::noise::{class_thresholds, find_label_issues, RankBy};
+    let root = workspace_root();
+    let cases = noise_cases();
+    let dir = tempfile::tempdir().unwrap();
+    let cases_path = dir.path().join("noise.json");
+    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let python = python(&root);
+    let output = Command::new(&python)
+        .arg(root.join("scripts/reference/noise_reference.py"))
+        .arg(&cases_path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (set FINELAB_PYTHON to a Python with cleanlab): {e}"));
+    assert!(
+        output.status.success(),
+        "the reference script failed under {python} (./scripts/setup.sh installs cleanlab in .venv):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reference: Vec<Value> = serde_json::from_slice(&output.stdout).expect("reference prints JSON");
+    assert_eq!(reference.len(), cases.len());
+    let mut failures = Vec::new();
+    let mut n_found = 0;
+    for (i, (case, want)) in cases.iter().zip(&reference).enumerate() {
+        let probs: Vec<Vec<f64>> = serde_json::from_value(case["probs"].clone()).unwrap();
+        let labels: Vec<usize> = serde_json::from_value(case["labels"].clone()).unwrap();
+        let k = probs[0].len();
+        let thresholds = class_thresholds(&probs, &labels, k);
+        let want_t: Vec<f64> = serde_json::from_value(want["thresholds"].clone()).unwrap();
+        if thresholds.iter().zip(&want_t).any(|(a, b)| (a - b).abs() > 1e-9) {
+            failures.push(format!("case {i}: thresholds {thresholds:?} != cleanlab {want_t:?}"));
+        }
+        for (rank, by) in [("self_confidence", RankBy::SelfConfidence), ("normalized_margin", RankBy::NormalizedMargin)]
+        {
+            let got: Vec<usize> = find_label_issues(&probs, &labels, k, by).iter().map(|s| s.index).collect();
+            let want: Vec<usize> = serde_json::from_value(want[rank].clone()).unwrap();
+            n_found += got.len();
+            if got != want {
+                failures.push(format!("case {i} ({rank}): {got:?} != cleanlab {want:?}"));
+            }
+        }
+    }
+    assert!(n_found > 1000, "the cases should contain label issues ({n_found})");
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures[..failures.len().min(5)].join("\n"));
 }
