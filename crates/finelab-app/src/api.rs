@@ -4,6 +4,7 @@
 //! [`crate::jobs`] on its own thread, whose state the shells stream to the UI
 //! ([`AppContext::watch_job`]).
 
+use crate::active;
 use crate::cluster;
 use crate::jobs::Jobs;
 pub use crate::jobs::{JobKind, JobState, JobStatus};
@@ -339,6 +340,23 @@ pub enum Request {
         #[ts(optional)]
         out: Option<String>,
     },
+    /// The next `n` records for `annotator` in the order of `strategy` (sequential, random,
+    /// uncertain first, uncertain with diversity), the newest model's uncertainty with each.
+    /// Returns [`active::NextBatch`].
+    NextBatch {
+        /// The project folder.
+        dir: String,
+        /// Who labels.
+        annotator: String,
+        /// How many.
+        n: usize,
+        /// The order.
+        strategy: active::Strategy,
+        /// Seed of the random order (default 42).
+        #[serde(default)]
+        #[ts(optional)]
+        seed: Option<u64>,
+    },
     /// The labeled records whose label is likely wrong: K-fold cross-validation of the instant
     /// family, then confident learning. Returns [`suspects::SuspectsReport`].
     Suspects {
@@ -611,6 +629,8 @@ requests! { ctx, request;
     };
     "import_run": Request::ImportRun { dir, output } => cluster::ImportedRun =
         cluster::import_run(&absolute(&dir), &absolute(&output))?;
+    "next_batch": Request::NextBatch { dir, annotator, n, strategy, seed } => active::NextBatch =
+        active::next_batch(&absolute(&dir), &annotator, n, strategy, seed.unwrap_or(42))?;
     "suspects": Request::Suspects { dir, request } => suspects::SuspectsReport =
         suspects::suspects(&absolute(&dir), &request)?;
 }
@@ -711,6 +731,9 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 ExportedModel::decl(),
                 cluster::ExportedJob::decl(),
                 cluster::ImportedRun::decl(),
+                active::Strategy::decl(),
+                active::NextBatch::decl(),
+                active::NextRecord::decl(),
                 suspects::SuspectsRequest::decl(),
                 suspects::Suspect::decl(),
                 suspects::LabelNoise::decl(),

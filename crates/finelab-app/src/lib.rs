@@ -4,6 +4,7 @@
 //! types; a feature that exists in one shell exists in all three and is tested here, below them.
 #![deny(missing_docs)]
 
+pub mod active;
 pub mod api;
 pub mod cluster;
 mod error;

@@ -27,21 +27,45 @@ fn one_line(text: &str, n: usize) -> String {
 }
 
 /// `finelab next`: the records the label screen would show next, in that order.
-pub fn next(dir: &Path, annotator: &str, n: usize, json: bool) -> Result<()> {
-    let views = project::next_records(dir, annotator, n)?;
-    for view in &views {
+pub fn next(
+    dir: &Path,
+    annotator: &str,
+    n: usize,
+    strategy: finelab_app::active::Strategy,
+    seed: u64,
+    json: bool,
+) -> Result<()> {
+    let batch = finelab_app::active::next_batch(dir, annotator, n, strategy, seed)?;
+    if batch.used != batch.strategy {
+        eprintln!("no trained model yet: serving the random order until a run is trained");
+    } else if let Some(run) = &batch.run {
+        eprintln!("ranked by run {run}");
+    }
+    for next in &batch.records {
+        let view = &next.view;
         if json {
-            println!("{}", serde_json::to_string(view)?);
+            let mut line = serde_json::to_value(view)?;
+            if let Some(u) = next.uncertainty {
+                line["uncertainty"] = serde_json::json!(u);
+            }
+            println!("{line}");
         } else {
             let suggestion = view
                 .prediction
                 .as_ref()
                 .map(|p| format!("suggested {}", describe_value(&p.value)))
                 .unwrap_or_else(|| "-".into());
-            println!("{}\t#{}\t{}\t{}", view.record.id, view.record.seq, suggestion, one_line(&view.record.text, 80));
+            let uncertainty = next.uncertainty.map(|u| format!("{u:.3}")).unwrap_or_else(|| "-".into());
+            println!(
+                "{}\t#{}\t{uncertainty}\t{}\t{}",
+                view.record.id,
+                view.record.seq,
+                suggestion,
+                one_line(&view.record.text, 80)
+            );
         }
     }
-    if views.is_empty() && !json {
+    if batch.records.is_empty() && !json {
         eprintln!("nothing left to label for {annotator}");
     }
     Ok(())

@@ -355,7 +355,14 @@ enum Command {
         /// How many.
         #[arg(long, default_value_t = 10)]
         n: usize,
-        /// Print JSON lines.
+        /// sequential (import order), random (seeded), uncertain (the newest model's least
+        /// confident first) or diverse (uncertain, near-duplicates spread out).
+        #[arg(long, default_value = "sequential", value_parser = ["sequential", "random", "uncertain", "diverse"])]
+        strategy: String,
+        /// Seed of the random order.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print JSON lines (the record, and the model's uncertainty about it).
         #[arg(long)]
         json: bool,
     },
@@ -937,8 +944,9 @@ fn run(cli: Cli) -> Result<()> {
             pb.finish_and_clear();
             println!("indexed {n} record(s)");
         }
-        Command::Next { dir, annotator, n, json } => {
-            label_cmd::next(&dir, &annotator.unwrap_or_else(label_cmd::default_annotator), n, json)?
+        Command::Next { dir, annotator, n, strategy, seed, json } => {
+            let annotator = annotator.unwrap_or_else(label_cmd::default_annotator);
+            label_cmd::next(&dir, &annotator, n, strategy.parse()?, seed, json)?
         }
         Command::Annotate { dir, file, annotator, json } => {
             label_cmd::annotate_file(&dir, &file, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?

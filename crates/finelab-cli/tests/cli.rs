@@ -212,7 +212,7 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "open_project" | "stats" => "stats",
             "set_guidelines" => "guidelines",
             "start_import" => "import",
-            "next_record" => "next",
+            "next_record" | "next_batch" => "next",
             "annotate" => "annotate",
             "undo" => "undo",
             "search" => "search",

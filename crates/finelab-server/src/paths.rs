@@ -87,7 +87,8 @@ fn request_paths(request: &Request) -> Vec<&str> {
         | Request::Evaluate { dir, .. }
         | Request::RunRecords { dir, .. }
         | Request::ResumeRun { dir, .. }
-        | Request::Suspects { dir, .. } => vec![dir],
+        | Request::Suspects { dir, .. }
+        | Request::NextBatch { dir, .. } => vec![dir],
         Request::PreviewImport { dir, path, .. } | Request::StartImport { dir, path, .. } => vec![dir, path],
         Request::ExportModel { dir, dest, .. } => vec![dir, dest],
         Request::ExportJob { dir, out, .. } => std::iter::once(dir.as_str()).chain(out.as_deref()).collect(),

@@ -2,7 +2,7 @@
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { JsonValue } from './api';
-import type { AnnotationValue, ProjectKind, Record, RunStatus, Split } from './store';
+import type { AnnotationValue, ProjectKind, Record, RecordView, RunStatus, Split } from './store';
 
 export type RunRow = { 
 /**
@@ -797,6 +797,37 @@ test_chrf: number | null,
  */
 n_predictions: number, };
 
+export type Strategy = "sequential" | "random" | "uncertain" | "diverse";
+
+export type NextBatch = { 
+/**
+ * The strategy asked for.
+ */
+strategy: Strategy, 
+/**
+ * The strategy used (`random` for `uncertain` / `diverse` before any model exists).
+ */
+used: Strategy, 
+/**
+ * The run whose model ranked them (uncertain, diverse).
+ */
+run: string | null, 
+/**
+ * The records, in order, each with the uncertainty it was ranked by (0: sure, 1: a coin
+ * toss) when a model ranked it.
+ */
+records: Array<NextRecord>, };
+
+export type NextRecord = { 
+/**
+ * The record as the label screen shows it.
+ */
+view: RecordView, 
+/**
+ * The model's uncertainty about it (uncertain, diverse).
+ */
+uncertainty: number | null, };
+
 export type SuspectsRequest = { 
 /**
  * Folds of the cross-validation (default 5, at least 2).
@@ -833,8 +864,8 @@ label: string,
  */
 suggested: string, 
 /**
- * Label quality (the probability of the given label, or its margin over the most probable
- * other one): lower is more likely wrong.
+ * Label quality, cleanlab's: the probability of the given label (self-confidence), or
+ * `(p_given − max other p + 1) / 2` (normalized margin); lower is more likely wrong.
  */
 score: number, };
 
