@@ -6,6 +6,7 @@
 
 use crate::active;
 use crate::cluster;
+use crate::curve;
 use crate::jobs::Jobs;
 pub use crate::jobs::{JobKind, JobState, JobStatus};
 use crate::models::{self, ModelEntry, TrainSetup};
@@ -357,6 +358,15 @@ pub enum Request {
         #[ts(optional)]
         seed: Option<u64>,
     },
+    /// Dev F1 per label of models trained on growing shares of the train split, with a verdict
+    /// per label (still rising, or flat). Returns [`curve::TrainCurve`].
+    TrainCurve {
+        /// The project folder.
+        dir: String,
+        /// The model, shares and seeds.
+        #[serde(default)]
+        request: curve::CurveRequest,
+    },
     /// The labeled records whose label is likely wrong: K-fold cross-validation of the instant
     /// family, then confident learning. Returns [`suspects::SuspectsReport`].
     Suspects {
@@ -631,6 +641,8 @@ requests! { ctx, request;
         cluster::import_run(&absolute(&dir), &absolute(&output))?;
     "next_batch": Request::NextBatch { dir, annotator, n, strategy, seed } => active::NextBatch =
         active::next_batch(&absolute(&dir), &annotator, n, strategy, seed.unwrap_or(42))?;
+    "train_curve": Request::TrainCurve { dir, request } => curve::TrainCurve =
+        curve::train_curve(&absolute(&dir), &request)?;
     "suspects": Request::Suspects { dir, request } => suspects::SuspectsReport =
         suspects::suspects(&absolute(&dir), &request)?;
 }
@@ -731,6 +743,9 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 ExportedModel::decl(),
                 cluster::ExportedJob::decl(),
                 cluster::ImportedRun::decl(),
+                curve::CurveRequest::decl(),
+                curve::LabelCurve::decl(),
+                curve::TrainCurve::decl(),
                 active::Strategy::decl(),
                 active::NextBatch::decl(),
                 active::NextRecord::decl(),

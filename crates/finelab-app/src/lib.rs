@@ -7,6 +7,7 @@
 pub mod active;
 pub mod api;
 pub mod cluster;
+pub mod curve;
 mod error;
 pub mod hub;
 pub mod jobs;

@@ -232,6 +232,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Which labels need more data: dev F1 per label of models trained on growing shares of the
+    /// train split (stratified by label, several seeds), with a verdict per label.
+    TrainCurve {
+        /// The project folder.
+        dir: PathBuf,
+        /// `instant` or a model folder, as for `finelab train`.
+        #[arg(long, default_value = "instant")]
+        model: String,
+        /// Shares of the train split, increasing.
+        #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,0.75,1")]
+        fractions: Vec<f64>,
+        /// Trainings per share (seeds 1, 2...).
+        #[arg(long, default_value_t = 3)]
+        seeds: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Import the model a job exported by `finelab export-job` trained elsewhere (its output
     /// folder): checks the data snapshot, evaluates it on the same dev and test records, stores
     /// its predictions and lists it as a run.
@@ -858,6 +876,36 @@ fn run(cli: Cli) -> Result<()> {
                 );
                 println!("next: {}", job.launch);
                 println!("then: finelab import-run {} {}/output", dir.display(), job.path);
+            }
+        }
+        Command::TrainCurve { dir, model, fractions, seeds, json } => {
+            let request = finelab_app::curve::CurveRequest {
+                train: finelab_app::train::TrainRequest { model, ..Default::default() },
+                fractions: Some(fractions),
+                seeds: Some(seeds),
+            };
+            let curve = finelab_app::curve::train_curve(&dir, &request)?;
+            if json {
+                println!("{}", serde_json::to_string(&curve)?);
+            } else {
+                let head: Vec<String> = curve
+                    .fractions
+                    .iter()
+                    .zip(&curve.n_train)
+                    .map(|(f, n)| format!("{:>5.0}% ({n})", f * 100.0))
+                    .collect();
+                println!("dev F1 on {} records, mean of {} seed(s)\n", curve.n_dev, curve.seeds);
+                println!("{:<16} {}  verdict", "label", head.join(" "));
+                let cells = |v: &[f64]| v.iter().map(|x| format!("{x:>12.4}")).collect::<Vec<_>>().join(" ");
+                for l in &curve.labels {
+                    let verdict = if l.verdict == "rising" {
+                        "still rising: more examples will help"
+                    } else {
+                        "flat: look at the guidelines or the label set"
+                    };
+                    println!("{:<16} {}  {verdict}", l.label, cells(&l.f1));
+                }
+                println!("{:<16} {}", "macro", cells(&curve.macro_f1));
             }
         }
         Command::Suspects { dir, folds, seed, rank_by, limit, json } => {

@@ -225,6 +225,7 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "export_job" => "export-job",
             "import_run" => "import-run",
             "suspects" => "suspects",
+            "train_curve" => "train-curve",
             _ => return None,
         })
     };

