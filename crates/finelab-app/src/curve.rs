@@ -15,7 +15,7 @@ use crate::train::{snapshot, RunData, TrainRequest};
 use crate::{AppError, Result};
 
 /// What [`train_curve`] is asked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default)]
 #[ts(optional_fields = nullable)]
 pub struct CurveRequest {
@@ -25,12 +25,6 @@ pub struct CurveRequest {
     pub fractions: Option<Vec<f64>>,
     /// Trainings per share, with seeds 1, 2... (default 3).
     pub seeds: Option<usize>,
-}
-
-impl Default for CurveRequest {
-    fn default() -> Self {
-        CurveRequest { train: TrainRequest::default(), fractions: None, seeds: None }
-    }
 }
 
 /// One label's curve.
