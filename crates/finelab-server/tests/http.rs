@@ -613,6 +613,20 @@ fn training_streams_its_progress_over_server_sent_events_and_results_follow() {
     assert_eq!(runs[0]["id"], json!(run));
     let (status, body) = server.err(json!({"cmd": "get_run", "dir": dir, "run": "missing"}));
     assert_eq!((status, body["code"].clone()), (404, json!("no_such_run")));
+
+    // The model in the loop over HTTP: the labeling order it ranks, suspects, the training curve.
+    let batch =
+        server.ok(json!({"cmd": "next_batch", "dir": dir, "annotator": "web", "n": 5, "strategy": "uncertain"}));
+    assert_eq!((batch["used"].as_str(), batch["run"].as_str()), (Some("uncertain"), Some(run)), "{batch}");
+    assert_eq!(batch["records"], json!([]), "every record is labeled");
+    let suspects = server.ok(json!({"cmd": "suspects", "dir": dir, "request": {"folds": 3}}));
+    assert_eq!((suspects["n_records"].as_u64(), suspects["folds"].as_u64()), (Some(300), Some(3)), "{suspects}");
+    assert_eq!(suspects["per_label"].as_array().unwrap().len(), 2);
+    let curve = server.ok(json!({"cmd": "train_curve", "dir": dir, "request": {"fractions": [0.5, 1.0], "seeds": 1}}));
+    assert_eq!(curve["labels"].as_array().unwrap().len(), 2, "{curve}");
+    let (status, body) =
+        server.err(json!({"cmd": "next_batch", "dir": dir, "annotator": "web", "n": 5, "strategy": "loud"}));
+    assert!((400..500).contains(&status), "{body}");
 }
 
 #[test]
