@@ -35,10 +35,20 @@ pub struct Suspect {
     pub id: String,
     /// Its text.
     pub text: String,
-    /// The label it has.
+    /// The label it has (multi-label: its labels, joined with commas).
     pub label: String,
-    /// The label the cross-validated models suggest.
+    /// The label the cross-validated models suggest (multi-label: the suggested set, joined
+    /// with commas).
     pub suggested: String,
+    /// Multi-label: the labels it has.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[ts(optional)]
+    pub labels: Option<Vec<String>>,
+    /// Multi-label: the labels the models suggest (the given set with the suspect labels
+    /// added or removed).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[ts(optional)]
+    pub suggested_labels: Option<Vec<String>>,
     /// Label quality, cleanlab's: the probability of the given label (self-confidence), or
     /// `(p_given − max other p + 1) / 2` (normalized margin); lower is more likely wrong.
     pub score: f64,
@@ -51,7 +61,7 @@ pub struct LabelNoise {
     pub label: String,
     /// Records labeled so.
     pub n: u64,
-    /// Of them, suspects.
+    /// Of them, suspects (multi-label: records suspected of wrongly having it).
     pub n_suspects: u64,
 }
 
@@ -80,7 +90,8 @@ impl Drop for Scratch {
 }
 
 /// Cross-validates the instant family over the project's labeled records (every split) and lists
-/// the records whose label is likely wrong. Single-label projects.
+/// the records whose label is likely wrong: single-label projects, and multi-label ones where
+/// each label is a yes/no question of its own (a suspect there has labels to add or remove).
 pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
     let k = req.folds.unwrap_or(5);
     if !(2..=50).contains(&k) {
@@ -97,20 +108,27 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
     };
     let seed = req.seed.unwrap_or(42);
     let store = open(dir)?;
-    if store.kind()? != ProjectKind::Single {
+    let kind = store.kind()?;
+    if !matches!(kind, ProjectKind::Single | ProjectKind::Multi) {
         return Err(AppError::Unsupported(format!(
-            "suspects are found in single-label projects for now; {} is a {} project",
+            "suspects are found in single- and multi-label projects for now; {} is a {} project",
             dir.display(),
-            store.kind()?.as_str()
+            kind.as_str()
         )));
     }
+    let multi = kind == ProjectKind::Multi;
     let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
-    let mut records: Vec<(String, String, usize)> = Vec::new();
+    // (id, text, the indices of its labels)
+    let mut records: Vec<(String, String, Vec<usize>)> = Vec::new();
     for r in store.labeled_records()? {
-        if let finelab_store::AnnotationValue::Label(label) = &r.value {
-            if let Some(class) = labels.iter().position(|l| l == label) {
-                records.push((r.id, r.text, class));
-            }
+        let given: Vec<&String> = match &r.value {
+            finelab_store::AnnotationValue::Label(label) => vec![label],
+            finelab_store::AnnotationValue::Labels(set) => set.iter().collect(),
+            _ => continue,
+        };
+        let idx: Vec<usize> = given.iter().filter_map(|g| labels.iter().position(|l| l == *g)).collect();
+        if idx.len() == given.len() && (multi || idx.len() == 1) {
+            records.push((r.id, r.text, idx));
         }
     }
     records.sort_by(|a, b| a.0.cmp(&b.0));
@@ -121,23 +139,32 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
             2 * k
         )));
     }
-    let classes: Vec<usize> = records.iter().map(|r| r.2).collect();
-    let folds = stratified_folds(&classes, k, seed);
+    // Folds stratified by the label (single) or the set of labels (multi).
+    let sets: Vec<String> = records.iter().map(|r| format!("{:?}", r.2)).collect();
+    let mut distinct: Vec<&String> = sets.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    let strata: Vec<usize> = sets.iter().map(|s| distinct.binary_search(&s).unwrap_or(0)).collect();
+    let folds = stratified_folds(&strata, k, seed);
     let scratch =
         Scratch(dir.join("runs").join(format!(".suspects-{}-{}", std::process::id(), finelab_store::now_ms())));
+    let target = |given: &[usize]| {
+        if multi {
+            Target::Multi(given.iter().map(|&i| labels[i].clone()).collect())
+        } else {
+            Target::Single(labels[given[0]].clone())
+        }
+    };
     let mut probs: Vec<Vec<f64>> = vec![Vec::new(); records.len()];
     for fold in 0..k {
         let train: Vec<Example> = records
             .iter()
             .zip(&folds)
             .filter(|(_, f)| **f != fold)
-            .map(|((id, text, class), _)| Example {
-                id: id.clone(),
-                text: text.clone(),
-                target: Target::Single(labels[*class].clone()),
-            })
+            .map(|((id, text, given), _)| Example { id: id.clone(), text: text.clone(), target: target(given) })
             .collect();
-        let data = Dataset { task: Task::Single, labels: labels.clone(), train, dev: Vec::new(), test: Vec::new() };
+        let task = if multi { Task::Multi } else { Task::Single };
+        let data = Dataset { task, labels: labels.clone(), train, dev: Vec::new(), test: Vec::new() };
         let config = TrainConfig { seed: seed.wrapping_add(fold as u64), ..TrainConfig::default() };
         let out = scratch.0.join(fold.to_string());
         finelab_train::train(&data, &config, &out, &mut |_| Control::Continue)?;
@@ -145,33 +172,84 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
         let held: Vec<usize> = (0..records.len()).filter(|&i| folds[i] == fold).collect();
         let texts: Vec<&str> = held.iter().map(|&i| records[i].1.as_str()).collect();
         for (&i, p) in held.iter().zip(predictor.predict_batch(&texts)?) {
-            let Prediction::Single { scores, .. } = p else {
-                return Err(AppError::Invalid("the instant model did not answer with label scores".into()));
+            let scores = match p {
+                Prediction::Single { scores, .. } | Prediction::Multi { scores, .. } => scores,
+                Prediction::Spans { .. } => {
+                    return Err(AppError::Invalid("the instant model did not answer with label scores".into()))
+                }
             };
             probs[i] = labels.iter().map(|l| scores.get(l).copied().unwrap_or(0.0) as f64).collect();
         }
     }
     drop(scratch);
-    let found = find_label_issues(&probs, &classes, labels.len(), rank_by);
+    // (record, the labels to toggle, score): single-label, the given label for the suggested one;
+    // multi-label, each label a yes/no question of its own.
+    let mut found: Vec<(usize, Vec<usize>, f64)> = Vec::new();
+    let mut suggested_single: std::collections::HashMap<usize, usize> = Default::default();
+    if multi {
+        let mut by_record: std::collections::BTreeMap<usize, (Vec<usize>, f64)> = Default::default();
+        for l in 0..labels.len() {
+            let binary: Vec<Vec<f64>> = probs.iter().map(|p| vec![1.0 - p[l], p[l]]).collect();
+            let given: Vec<usize> = records.iter().map(|r| usize::from(r.2.contains(&l))).collect();
+            for s in find_label_issues(&binary, &given, 2, rank_by) {
+                let entry = by_record.entry(s.index).or_insert((Vec::new(), f64::INFINITY));
+                entry.0.push(l);
+                entry.1 = entry.1.min(s.score);
+            }
+        }
+        found.extend(by_record.into_iter().map(|(i, (toggle, score))| (i, toggle, score)));
+    } else {
+        let classes: Vec<usize> = records.iter().map(|r| r.2[0]).collect();
+        for s in find_label_issues(&probs, &classes, labels.len(), rank_by) {
+            suggested_single.insert(s.index, s.suggested);
+            found.push((s.index, vec![s.given], s.score));
+        }
+    }
+    found.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)));
     let per_label = labels
         .iter()
         .enumerate()
         .map(|(c, label)| LabelNoise {
             label: label.clone(),
-            n: classes.iter().filter(|&&x| x == c).count() as u64,
-            n_suspects: found.iter().filter(|s| s.given == c).count() as u64,
+            n: records.iter().filter(|r| r.2.contains(&c)).count() as u64,
+            n_suspects: found.iter().filter(|(i, toggle, _)| records[*i].2.contains(&c) && toggle.contains(&c)).count()
+                as u64,
         })
         .collect();
     let n_suspects = found.len() as u64;
+    let names = |idx: &[usize]| -> Vec<String> {
+        let mut v: Vec<String> = idx.iter().map(|&i| labels[i].clone()).collect();
+        v.sort();
+        v
+    };
     let suspects = found
         .into_iter()
         .take(req.limit.unwrap_or(usize::MAX))
-        .map(|s| Suspect {
-            id: records[s.index].0.clone(),
-            text: records[s.index].1.clone(),
-            label: labels[s.given].clone(),
-            suggested: labels[s.suggested].clone(),
-            score: s.score,
+        .map(|(i, toggle, score)| {
+            let given = &records[i].2;
+            if multi {
+                let suggested: Vec<usize> =
+                    (0..labels.len()).filter(|l| given.contains(l) != toggle.contains(l)).collect();
+                Suspect {
+                    id: records[i].0.clone(),
+                    text: records[i].1.clone(),
+                    label: names(given).join(","),
+                    suggested: names(&suggested).join(","),
+                    labels: Some(names(given)),
+                    suggested_labels: Some(names(&suggested)),
+                    score,
+                }
+            } else {
+                Suspect {
+                    id: records[i].0.clone(),
+                    text: records[i].1.clone(),
+                    label: labels[given[0]].clone(),
+                    suggested: labels[suggested_single[&i]].clone(),
+                    labels: None,
+                    suggested_labels: None,
+                    score,
+                }
+            }
         })
         .collect();
     Ok(SuspectsReport { n_records: records.len() as u64, folds: k as u64, n_suspects, per_label, suspects })

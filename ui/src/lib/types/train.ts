@@ -914,13 +914,23 @@ id: string,
  */
 text: string, 
 /**
- * The label it has.
+ * The label it has (multi-label: its labels, joined with commas).
  */
 label: string, 
 /**
- * The label the cross-validated models suggest.
+ * The label the cross-validated models suggest (multi-label: the suggested set, joined
+ * with commas).
  */
 suggested: string, 
+/**
+ * Multi-label: the labels it has.
+ */
+labels?: Array<string>, 
+/**
+ * Multi-label: the labels the models suggest (the given set with the suspect labels
+ * added or removed).
+ */
+suggested_labels?: Array<string>, 
 /**
  * Label quality, cleanlab's: the probability of the given label (self-confidence), or
  * `(p_given − max other p + 1) / 2` (normalized margin); lower is more likely wrong.
@@ -937,7 +947,7 @@ label: string,
  */
 n: number, 
 /**
- * Of them, suspects.
+ * Of them, suspects (multi-label: records suspected of wrongly having it).
  */
 n_suspects: number, };
 
