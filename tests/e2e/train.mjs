@@ -268,6 +268,23 @@ try {
   await page.waitForFunction(() => document.querySelector('[data-testid="save-status"]')?.getAttribute('data-state') === 'saved');
   assert.equal(exported(suggestedText).label, suggested, 'accepting saved the suggested label');
 
+  step('label screen: least sure first, in the order `finelab next --strategy uncertain` gives');
+  const shownSeq = Number(await page.locator(tid('record-text')).getAttribute('data-seq'));
+  const ranked = finelab('next', DIR, '--strategy', 'uncertain', '--n', '3', '--json', '--annotator', 'annotator')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).record.seq)
+    .filter((s) => s !== shownSeq);
+  await page.locator(tid('label-order')).selectOption('uncertain');
+  await page.waitForSelector(`${tid('label-order-by')}[data-used="uncertain"]`);
+  assert.equal(Number(await page.locator(tid('record-text')).getAttribute('data-seq')), shownSeq, 'the record shown stays');
+  await page.keyboard.press('s');
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="record-text"]')?.getAttribute('data-seq')) === s, ranked[0]);
+  await page.keyboard.press('s');
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="record-text"]')?.getAttribute('data-seq')) === s, ranked[1]);
+  await shot('08b-label-uncertain-first');
+  await page.locator(tid('label-order')).selectOption('sequential');
+
   step('browse: filter by predicted label, least confident first');
   await page.click(tid('nav-browse'));
   await page.locator(tid('filter-predicted')).selectOption(LABELS[1]);

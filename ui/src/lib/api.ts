@@ -28,6 +28,7 @@ import type {
   SearchQuery,
   Split,
   Stats,
+  Strategy,
   TrainRequest,
   TrainSetup,
 } from './api-types';
@@ -290,6 +291,10 @@ export class Api {
   }
   watchJob(id: number, onState: (state: JobState) => void) {
     return this.transport.watchJob(id, onState);
+  }
+  /** The next `n` records in the order of `strategy` (the newest model's least confident first...). */
+  nextBatch(dir: string, annotator: string, n: number, strategy: Strategy) {
+    return this.call({ cmd: 'next_batch', dir, annotator, n, strategy });
   }
   nextRecord(dir: string, annotator: string, afterSeq: number | null) {
     return this.call({ cmd: 'next_record', dir, annotator, after_seq: afterSeq });
