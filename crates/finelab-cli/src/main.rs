@@ -16,7 +16,9 @@ use std::path::PathBuf;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cluster_cmd;
 mod label_cmd;
+mod loop_cmd;
 mod metrics_cmd;
 mod serve;
 mod train_cmd;
@@ -864,49 +866,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train { dir, flags, json_progress } => {
             train_cmd::train(train_cmd::TrainArgs { dir, request: flags.request(), json_progress })?;
         }
-        Command::ExportJob { dir, flags, out, json } => {
-            let request = finelab_app::cluster::ExportJobRequest { train: flags.request(), out };
-            let job = finelab_app::cluster::export_job(&dir, &request)?;
-            if json {
-                println!("{}", serde_json::to_string(&job)?);
-            } else {
-                println!(
-                    "job written to {} ({} train / {} dev / {} test records, data {})",
-                    job.path, job.n_train, job.n_dev, job.n_test, job.data_hash
-                );
-                println!("next: {}", job.launch);
-                println!("then: finelab import-run {} {}/output", dir.display(), job.path);
-            }
-        }
+        Command::ExportJob { dir, flags, out, json } => cluster_cmd::export_job(&dir, flags.request(), out, json)?,
+        Command::ImportRun { dir, output, json } => cluster_cmd::import_run(&dir, &output, json)?,
         Command::TrainCurve { dir, model, fractions, seeds, json } => {
-            let request = finelab_app::curve::CurveRequest {
-                train: finelab_app::train::TrainRequest { model, ..Default::default() },
-                fractions: Some(fractions),
-                seeds: Some(seeds),
-            };
-            let curve = finelab_app::curve::train_curve(&dir, &request)?;
-            if json {
-                println!("{}", serde_json::to_string(&curve)?);
-            } else {
-                let head: Vec<String> = curve
-                    .fractions
-                    .iter()
-                    .zip(&curve.n_train)
-                    .map(|(f, n)| format!("{:>5.0}% ({n})", f * 100.0))
-                    .collect();
-                println!("dev F1 on {} records, mean of {} seed(s)\n", curve.n_dev, curve.seeds);
-                println!("{:<16} {}  verdict", "label", head.join(" "));
-                let cells = |v: &[f64]| v.iter().map(|x| format!("{x:>12.4}")).collect::<Vec<_>>().join(" ");
-                for l in &curve.labels {
-                    let verdict = if l.verdict == "rising" {
-                        "still rising: more examples will help"
-                    } else {
-                        "flat: look at the guidelines or the label set"
-                    };
-                    println!("{:<16} {}  {verdict}", l.label, cells(&l.f1));
-                }
-                println!("{:<16} {}", "macro", cells(&curve.macro_f1));
-            }
+            loop_cmd::train_curve(&dir, model, fractions, seeds, json)?
         }
         Command::Suspects { dir, folds, seed, rank_by, limit, json } => {
             let request = finelab_app::suspects::SuspectsRequest {
@@ -915,40 +878,7 @@ fn run(cli: Cli) -> Result<()> {
                 rank_by: Some(rank_by),
                 limit,
             };
-            let report = finelab_app::suspects::suspects(&dir, &request)?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!(
-                    "{} suspect(s) among {} labeled records ({}-fold cross-validation of instant)",
-                    report.n_suspects, report.n_records, report.folds
-                );
-                for l in &report.per_label {
-                    println!("  {:<16} {:>5} of {:>6} suspect", l.label, l.n_suspects, l.n);
-                }
-                if !report.suspects.is_empty() {
-                    println!("\n{:>7}  {:<14} {:<24} text", "score", "id", "label -> suggested");
-                }
-                for s in &report.suspects {
-                    let text: String = s.text.chars().take(60).collect();
-                    let change = format!("{} -> {}", s.label, s.suggested);
-                    println!("{:>7.4}  {:<14} {:<24} {}", s.score, s.id, change, text.replace('\n', " "));
-                }
-            }
-        }
-        Command::ImportRun { dir, output, json } => {
-            let run = finelab_app::cluster::import_run(&dir, &output)?;
-            if json {
-                println!("{}", serde_json::to_string(&run)?);
-            } else {
-                println!(
-                    "run {} imported: dev macro-F1 {}, test macro-F1 {} ({} predictions stored)",
-                    run.run,
-                    run.dev_macro_f1.map_or("-".into(), |f| format!("{f:.4}")),
-                    run.test_macro_f1.map_or("-".into(), |f| format!("{f:.4}")),
-                    run.n_predictions
-                );
-            }
+            loop_cmd::suspects(&dir, &request, json)?
         }
         Command::Download { name, revision, json } => {
             let entry = train_cmd::download(&name, revision.as_deref(), json)?;
