@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::runs::open;
 use crate::train::{
-    check_family, claim_run, generate_and_score, merge_scores, model_rel, snapshot, RunData, TrainRequest,
+    check_family, claim_run, generate_and_score, merge_scores, model_rel, snapshot, utc_stamp, RunData, TrainRequest,
 };
 use crate::{AppError, Result};
 
@@ -208,10 +208,13 @@ pub fn export_job(dir: &Path, req: &ExportJobRequest) -> Result<ExportedJob> {
     let out = match &req.out {
         Some(out) => out.clone(),
         None => {
-            let (id, run_dir) = claim_run(&store, &family)?;
-            // The id's time stamp names the job; the claimed run folder is not a run.
-            let _ = std::fs::remove_dir(&run_dir);
-            store.dir().join("jobs").join(id)
+            // `jobs/20261204-013000-transformer`, then `-2`, `-3`... within the same second.
+            let base = format!("{}-{family}", utc_stamp(finelab_store::now_ms()));
+            let jobs = store.dir().join("jobs");
+            (1u32..)
+                .map(|n| jobs.join(if n == 1 { base.clone() } else { format!("{base}-{n}") }))
+                .find(|p| !p.exists())
+                .expect("some job folder name is free")
         }
     };
     if out.exists() {

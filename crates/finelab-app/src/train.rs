@@ -455,7 +455,7 @@ pub(crate) fn snapshot(
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC for a time in ms since the epoch.
-fn utc_stamp(ms: i64) -> String {
+pub(crate) fn utc_stamp(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Howard Hinnant's civil_from_days.
