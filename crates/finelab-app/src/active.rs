@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use finelab_store::{RecordView, RunStatus, Store};
+use finelab_store::{RecordView, RunRow, RunStatus, Store};
 use finelab_train::Prediction;
 use serde::{Deserialize, Serialize};
 
@@ -58,8 +58,14 @@ pub struct NextBatch {
     pub strategy: Strategy,
     /// The strategy used (`random` for `uncertain` / `diverse` before any model exists).
     pub used: Strategy,
-    /// The run whose model ranked them (uncertain, diverse).
+    /// The run whose model ranked them (uncertain, diverse) or picked them (a label asked for).
     pub run: Option<String>,
+    /// When that run finished (ms since the epoch).
+    pub trained_at: Option<i64>,
+    /// That run's dev macro-F1.
+    pub dev_macro_f1: Option<f64>,
+    /// Only records that model predicts as this label.
+    pub label: Option<String>,
     /// The records, in order, each with the uncertainty it was ranked by (0: sure, 1: a coin
     /// toss) when a model ranked it.
     pub records: Vec<NextRecord>,
@@ -137,68 +143,107 @@ fn random_key(seed: u64, id: &str) -> u64 {
 }
 
 /// The newest completed run with a model that predicts labels (not a generator).
-fn serving_run(store: &Store, dir: &Path) -> Result<Option<(String, finelab_train::Predictor)>> {
+fn serving_run(store: &Store, dir: &Path) -> Result<Option<(RunRow, finelab_train::Predictor)>> {
     for row in store.runs()? {
         if row.status != RunStatus::Completed || row.family == finelab_train::generator::FAMILY {
             continue;
         }
         let Some(model_dir) = row.model_dir.as_ref().map(|m| dir.join(m)).filter(|m| m.is_dir()) else { continue };
-        return Ok(Some((row.id, load_model(&model_dir)?)));
+        let predictor = load_model(&model_dir)?;
+        return Ok(Some((row, predictor)));
     }
     Ok(None)
 }
 
+/// Whether a prediction names `label` (single: its label; multi: among its labels; spans: a
+/// span of it).
+fn predicts(p: &Prediction, label: &str) -> bool {
+    match p {
+        Prediction::Single { label: l, .. } => l == label,
+        Prediction::Multi { labels, .. } => labels.iter().any(|l| l == label),
+        Prediction::Spans { spans } => spans.iter().any(|s| s.label == label),
+    }
+}
+
 /// The next `n` records for `annotator` in the order `strategy` gives (records the annotator
-/// skipped left out). `seed` orders the random strategy (and the cold start).
-pub fn next_batch(dir: &Path, annotator: &str, n: usize, strategy: Strategy, seed: u64) -> Result<NextBatch> {
-    if strategy == Strategy::Sequential {
+/// skipped left out); with `label`, only the records the newest model predicts as that label
+/// (in the same order). `seed` orders the random strategy (and the cold start).
+pub fn next_batch(
+    dir: &Path,
+    annotator: &str,
+    n: usize,
+    strategy: Strategy,
+    seed: u64,
+    label: Option<&str>,
+) -> Result<NextBatch> {
+    if strategy == Strategy::Sequential && label.is_none() {
         let records = next_records(dir, annotator, n)?.into_iter().map(|view| NextRecord { view, uncertainty: None });
-        return Ok(NextBatch { strategy, used: strategy, run: None, records: records.collect() });
+        return Ok(NextBatch::unranked(strategy, strategy, records.collect()));
     }
     let store = crate::runs::open(dir)?;
-    let mut pool: Vec<(i64, String)> = store.unlabeled_texts(0, usize::MAX >> 1)?;
-    let model = match strategy {
-        Strategy::Uncertain | Strategy::Diverse => serving_run(&store, dir)?,
-        _ => None,
-    };
-    let used = if model.is_some() { strategy } else { Strategy::Random };
-    // (pool index, uncertainty) in serving order.
-    let mut order: Vec<(usize, Option<f64>)> = Vec::new();
-    match &model {
-        None => {
-            let ids: Vec<String> = pool
-                .iter()
-                .map(|(seq, _)| store.record_by_seq(*seq).map(|v| v.record.id))
-                .collect::<std::result::Result<_, _>>()?;
-            let mut idx: Vec<usize> = (0..pool.len()).collect();
-            idx.sort_by_key(|&i| (random_key(seed, &ids[i]), pool[i].0));
-            order.extend(idx.into_iter().map(|i| (i, None)));
-        }
-        Some((_, predictor)) => {
-            let mut scored: Vec<(usize, f64)> = Vec::with_capacity(pool.len());
-            for (start, chunk) in pool.chunks(256).enumerate() {
-                let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
-                for (j, p) in predictor.predict_batch(&texts)?.iter().enumerate() {
-                    scored.push((start * 256 + j, uncertainty(p)));
-                }
-            }
-            scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(pool[a.0].0.cmp(&pool[b.0].0)));
-            if strategy == Strategy::Diverse {
-                // Diversity among the most uncertain: a pool a few times larger than the batch.
-                let head: Vec<(usize, f64)> = scored.iter().copied().take((5 * n).max(50)).collect();
-                let candidates: Vec<(&str, f64)> = head.iter().map(|&(i, u)| (pool[i].1.as_str(), u)).collect();
-                let picks = diverse_order(&candidates, head.len(), 1.0);
-                let mut rest: Vec<(usize, Option<f64>)> =
-                    scored[head.len()..].iter().map(|&(i, u)| (i, Some(u))).collect();
-                order.extend(picks.into_iter().map(|k| (head[k].0, Some(head[k].1))));
-                order.append(&mut rest);
-            } else {
-                order.extend(scored.into_iter().map(|(i, u)| (i, Some(u))));
-            }
+    if let Some(label) = label {
+        if !store.labels()?.iter().any(|l| l.name == label) {
+            return Err(AppError::Invalid(format!("label {label:?} is not one of the project's labels")));
         }
     }
+    let mut pool: Vec<(i64, String)> = store.unlabeled_texts(0, usize::MAX >> 1)?;
+    let model = match (strategy, label) {
+        (Strategy::Uncertain | Strategy::Diverse, _) | (_, Some(_)) => serving_run(&store, dir)?,
+        _ => None,
+    };
+    if label.is_some() && model.is_none() {
+        return Err(AppError::Unsupported(
+            "records predicted as a label are served once a run has a model: train one first".into(),
+        ));
+    }
+    let used = match strategy {
+        Strategy::Uncertain | Strategy::Diverse if model.is_none() => Strategy::Random,
+        s => s,
+    };
+    // The model's uncertainty per pool index (none without a model), and the pool indices kept.
+    let mut scores: Vec<Option<f64>> = vec![None; pool.len()];
+    let mut kept: Vec<usize> = (0..pool.len()).collect();
+    if let Some((_, predictor)) = &model {
+        let mut keep = vec![true; pool.len()];
+        for (start, chunk) in pool.chunks(256).enumerate() {
+            let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+            for (j, p) in predictor.predict_batch(&texts)?.iter().enumerate() {
+                scores[start * 256 + j] = Some(uncertainty(p));
+                keep[start * 256 + j] = label.is_none_or(|l| predicts(p, l));
+            }
+        }
+        kept.retain(|&i| keep[i]);
+    }
+    // Pool indices in serving order.
+    let order: Vec<usize> = match used {
+        Strategy::Sequential => kept,
+        Strategy::Random => {
+            let mut keyed: Vec<(u64, i64, usize)> = Vec::with_capacity(kept.len());
+            for i in kept {
+                let id = store.record_by_seq(pool[i].0)?.record.id;
+                keyed.push((random_key(seed, &id), pool[i].0, i));
+            }
+            keyed.sort();
+            keyed.into_iter().map(|(_, _, i)| i).collect()
+        }
+        Strategy::Uncertain | Strategy::Diverse => {
+            let u = |i: usize| scores[i].unwrap_or(0.0);
+            kept.sort_by(|&a, &b| u(b).total_cmp(&u(a)).then(pool[a].0.cmp(&pool[b].0)));
+            if used == Strategy::Diverse {
+                // Diversity among the most uncertain: a pool a few times larger than the batch.
+                let head = kept.len().min((5 * n).max(50));
+                let candidates: Vec<(&str, f64)> = kept[..head].iter().map(|&i| (pool[i].1.as_str(), u(i))).collect();
+                let picks = diverse_order(&candidates, head, 1.0);
+                let mut spread: Vec<usize> = picks.into_iter().map(|k| kept[k]).collect();
+                spread.extend_from_slice(&kept[head..]);
+                spread
+            } else {
+                kept
+            }
+        }
+    };
     let mut records = Vec::with_capacity(n.min(order.len()));
-    for (i, u) in order {
+    for i in order {
         if records.len() >= n {
             break;
         }
@@ -206,10 +251,29 @@ pub fn next_batch(dir: &Path, annotator: &str, n: usize, strategy: Strategy, see
         if view.annotations.iter().any(|a| a.annotator == annotator && a.skipped) {
             continue;
         }
-        records.push(NextRecord { view, uncertainty: u });
+        let uncertainty = if matches!(used, Strategy::Uncertain | Strategy::Diverse) { scores[i] } else { None };
+        records.push(NextRecord { view, uncertainty });
     }
     pool.clear();
-    Ok(NextBatch { strategy, used, run: model.map(|(run, _)| run), records })
+    let mut batch = NextBatch::unranked(strategy, used, records);
+    if let Some((row, _)) = model {
+        batch.trained_at = row.finished_at;
+        batch.dev_macro_f1 = row.dev_report.as_ref().and_then(macro_f1);
+        batch.run = Some(row.id);
+    }
+    batch.label = label.map(str::to_string);
+    Ok(batch)
+}
+
+/// The macro-averaged F1 of a stored report.
+fn macro_f1(report: &serde_json::Value) -> Option<f64> {
+    report.get("macro avg")?.get("f1-score")?.as_f64()
+}
+
+impl NextBatch {
+    fn unranked(strategy: Strategy, used: Strategy, records: Vec<NextRecord>) -> NextBatch {
+        NextBatch { strategy, used, run: None, trained_at: None, dev_macro_f1: None, label: None, records }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! ([`AppContext::watch_job`]).
 
 use crate::active;
+use crate::autotrain::{Annotated, AutoTrain};
 use crate::cluster;
 use crate::curve;
 use crate::jobs::Jobs;
@@ -129,6 +130,14 @@ pub enum Request {
         dir: String,
         /// Markdown.
         markdown: String,
+    },
+    /// How many labels the long-lived shells let pass before they retrain the instant model in
+    /// the background (0: never). Returns [`ProjectView`].
+    SetRetrainEvery {
+        /// The project folder.
+        dir: String,
+        /// Labels between two retrains.
+        every: u64,
     },
     /// Show a file's first rows as the importer reads them. Returns `ImportPreview`.
     PreviewImport {
@@ -357,6 +366,10 @@ pub enum Request {
         #[serde(default)]
         #[ts(optional)]
         seed: Option<u64>,
+        /// Only records the newest model predicts as this label.
+        #[serde(default)]
+        #[ts(optional)]
+        label: Option<String>,
     },
     /// Dev F1 per label of models trained on growing shares of the train split, with a verdict
     /// per label (still rising, or flat). Returns [`curve::TrainCurve`].
@@ -375,6 +388,24 @@ pub enum Request {
         /// Folds, seed, ranking, limit.
         #[serde(default)]
         request: suspects::SuspectsRequest,
+    },
+    /// [`Request::Suspects`] as a job with progress (folds) and cancel. Returns [`JobState`]
+    /// (kind `suspects`) whose result is a [`suspects::SuspectsReport`].
+    StartSuspects {
+        /// The project folder.
+        dir: String,
+        /// Folds, seed, ranking, limit.
+        #[serde(default)]
+        request: suspects::SuspectsRequest,
+    },
+    /// [`Request::TrainCurve`] as a job with progress (trainings) and cancel. Returns
+    /// [`JobState`] (kind `curve`) whose result is a [`curve::TrainCurve`].
+    StartTrainCurve {
+        /// The project folder.
+        dir: String,
+        /// The model, shares and seeds.
+        #[serde(default)]
+        request: curve::CurveRequest,
     },
     /// Import the model a job trained elsewhere (the job's output folder) as a run: the project's
     /// data must still be the job's snapshot. Returns [`cluster::ImportedRun`].
@@ -423,6 +454,7 @@ pub struct RecentProject {
 pub struct AppContext {
     stores: Mutex<HashMap<PathBuf, Arc<Mutex<Store>>>>,
     jobs: Jobs,
+    autotrain: AutoTrain,
     config_dir: Option<PathBuf>,
     start_project: Option<PathBuf>,
 }
@@ -434,6 +466,7 @@ impl AppContext {
         AppContext {
             stores: Mutex::new(HashMap::new()),
             jobs: Jobs::new(),
+            autotrain: AutoTrain::new(),
             config_dir,
             start_project: project.map(|p| absolute(&p.to_string_lossy())),
         }
@@ -470,6 +503,23 @@ impl AppContext {
         let store = Arc::new(Mutex::new(opened));
         stores.insert(key, store.clone());
         Ok(store)
+    }
+
+    /// Writes an annotation and counts a label towards the project's background retrain.
+    fn annotate(&self, dir: &str, seq: i64, annotator: &str, action: &Action) -> Result<Annotated> {
+        let store = self.store(dir)?;
+        let (receipt, every) = {
+            let mut store = store.lock().unwrap();
+            let receipt = store.annotate(seq, annotator, action)?;
+            (receipt, store.settings()?.retrain_every)
+        };
+        let retrain_job = match action {
+            Action::Label { .. } => {
+                self.autotrain.after_label(&self.jobs, &absolute(dir), every, || store.lock().unwrap().stats().ok())
+            }
+            _ => None,
+        };
+        Ok(Annotated { receipt, retrain_job })
     }
 
     fn project_view(&self, dir: &str) -> Result<ProjectView> {
@@ -598,8 +648,12 @@ requests! { ctx, request;
     "next_record": Request::NextRecord { dir, annotator, after_seq } => Option<RecordView> =
         ctx.store(&dir)?.lock().unwrap().next_record(&annotator, after_seq)?;
     "get_record": Request::GetRecord { dir, seq } => RecordView = ctx.store(&dir)?.lock().unwrap().record_by_seq(seq)?;
-    "annotate": Request::Annotate { dir, seq, annotator, action } => Receipt =
-        ctx.store(&dir)?.lock().unwrap().annotate(seq, &annotator, &action)?;
+    "annotate": Request::Annotate { dir, seq, annotator, action } => Annotated =
+        ctx.annotate(&dir, seq, &annotator, &action)?;
+    "set_retrain_every": Request::SetRetrainEvery { dir, every } => ProjectView = {
+        ctx.store(&dir)?.lock().unwrap().set_retrain_every(every)?;
+        ctx.project_view(&dir)?
+    };
     "undo": Request::Undo { dir, annotator } => Option<Receipt> = ctx.store(&dir)?.lock().unwrap().undo(&annotator)?;
     "search": Request::Search { dir, query } => SearchPage = ctx.store(&dir)?.lock().unwrap().search(&query)?;
     "count_records": Request::CountRecords { dir, query, cap } => u64 = {
@@ -639,12 +693,16 @@ requests! { ctx, request;
     };
     "import_run": Request::ImportRun { dir, output } => cluster::ImportedRun =
         cluster::import_run(&absolute(&dir), &absolute(&output))?;
-    "next_batch": Request::NextBatch { dir, annotator, n, strategy, seed } => active::NextBatch =
-        active::next_batch(&absolute(&dir), &annotator, n, strategy, seed.unwrap_or(42))?;
+    "next_batch": Request::NextBatch { dir, annotator, n, strategy, seed, label } => active::NextBatch =
+        active::next_batch(&absolute(&dir), &annotator, n, strategy, seed.unwrap_or(42), label.as_deref())?;
     "train_curve": Request::TrainCurve { dir, request } => curve::TrainCurve =
         curve::train_curve(&absolute(&dir), &request)?;
     "suspects": Request::Suspects { dir, request } => suspects::SuspectsReport =
         suspects::suspects(&absolute(&dir), &request)?;
+    "start_suspects": Request::StartSuspects { dir, request } => JobState =
+        suspects::start_suspects(&ctx.jobs, &absolute(&dir), request)?;
+    "start_train_curve": Request::StartTrainCurve { dir, request } => JobState =
+        curve::start_train_curve(&ctx.jobs, &absolute(&dir), request)?;
 }
 
 /// `Responses`: what each request kind answers with, from [`response_types`].
@@ -679,6 +737,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 ErrorBody::decl(),
                 CreateProject::decl(),
                 project::ImportOutcome::decl(),
+                Annotated::decl(),
                 responses_decl(),
             ],
         ),
@@ -752,6 +811,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 suspects::SuspectsRequest::decl(),
                 suspects::Suspect::decl(),
                 suspects::LabelNoise::decl(),
+                suspects::AnnotatorNoise::decl(),
                 suspects::SuspectsReport::decl(),
             ],
         ),

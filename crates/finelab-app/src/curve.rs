@@ -10,6 +10,7 @@ use finelab_train::{Control, Dataset, Example, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::jobs::{spawn_analysis, JobKind, JobState, Jobs};
 use crate::runs::open;
 use crate::train::{snapshot, RunData, TrainRequest};
 use crate::{AppError, Result};
@@ -90,8 +91,25 @@ fn share(train: &[Example], fraction: f64, seed: u64) -> Vec<Example> {
     out
 }
 
+/// [`train_curve_with`] as a job of kind `curve` (progress in trainings, cancel between them).
+pub fn start_train_curve(jobs: &Jobs, dir: &Path, req: CurveRequest) -> Result<JobState> {
+    spawn_analysis(jobs, JobKind::Curve, dir, "training on shares", move |dir, progress| {
+        train_curve_with(dir, &req, progress)
+    })
+}
+
 /// Trains on growing shares of the train split and scores the dev split each time.
 pub fn train_curve(dir: &Path, req: &CurveRequest) -> Result<TrainCurve> {
+    train_curve_with(dir, req, &mut |_, _| true)
+}
+
+/// [`train_curve`], telling `progress` (trainings done, trainings in all) after each training;
+/// it returns false to cancel, which fails with [`AppError::Cancelled`].
+pub fn train_curve_with(
+    dir: &Path,
+    req: &CurveRequest,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<TrainCurve> {
     let fractions = req.fractions.clone().unwrap_or_else(|| vec![0.25, 0.5, 0.75, 1.0]);
     if fractions.len() < 2
         || fractions.iter().any(|f| !(*f > 0.0 && *f <= 1.0))
@@ -123,6 +141,11 @@ pub fn train_curve(dir: &Path, req: &CurveRequest) -> Result<TrainCurve> {
     data.validate()?;
     let scratch = Scratch(dir.join("runs").join(format!(".curve-{}-{}", std::process::id(), finelab_store::now_ms())));
     let (mut n_train, mut macro_f1) = (Vec::new(), Vec::new());
+    let trainings = fractions.len() * seeds;
+    let cancelled = || AppError::Cancelled("the training curve was cancelled".into());
+    if !progress(0, trainings) {
+        return Err(cancelled());
+    }
     let mut per_label: Vec<Vec<f64>> = vec![Vec::new(); labels.len()];
     for (i, &fraction) in fractions.iter().enumerate() {
         let (mut macro_sum, mut label_sums) = (0.0, vec![0.0; labels.len()]);
@@ -134,6 +157,9 @@ pub fn train_curve(dir: &Path, req: &CurveRequest) -> Result<TrainCurve> {
             let config = finelab_train::TrainConfig { seed, ..plan.config.clone() };
             let out = scratch.0.join(format!("{i}-{seed}"));
             let outcome = finelab_train::train(&dataset, &config, &out, &mut |_| Control::Continue)?;
+            if !progress(i * seeds + seed as usize, trainings) {
+                return Err(cancelled());
+            }
             let report: &Value = &outcome.dev;
             macro_sum += report["macro avg"]["f1-score"].as_f64().unwrap_or(0.0);
             for (l, label) in labels.iter().enumerate() {

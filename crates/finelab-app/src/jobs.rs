@@ -22,6 +22,12 @@ pub enum JobKind {
     Train,
     /// Downloading a base model from the Hugging Face hub.
     Download,
+    /// Cross-validating the project to find labels that are likely wrong (`done`/`total` in
+    /// folds); the result is a `SuspectsReport`.
+    Suspects,
+    /// Training on growing shares of the train split (`done`/`total` in trainings); the result
+    /// is a `TrainCurve`.
+    Curve,
 }
 
 /// A job's lifecycle.
@@ -223,6 +229,37 @@ impl Jobs {
     }
 }
 
+/// An analysis (suspects, a training curve) as a job: `work` gets a progress callback (units
+/// done, units in all) that returns false once cancelling was asked for.
+pub(crate) fn spawn_analysis<T: Serialize + Send + 'static>(
+    jobs: &Jobs,
+    kind: JobKind,
+    dir: &Path,
+    message: &str,
+    work: impl FnOnce(&Path, &mut dyn FnMut(usize, usize) -> bool) -> Result<T> + Send + 'static,
+) -> Result<JobState> {
+    if !dir.join(finelab_store::DB_FILE).is_file() {
+        return Err(finelab_store::Error::NotAProject(dir.to_path_buf()).into());
+    }
+    let start = JobStart { kind, dir: Some(dir.display().to_string()), message: message.into(), total: 0, train: None };
+    let (dir, message) = (dir.to_path_buf(), message.to_string());
+    jobs.spawn("analysis", start, move |job| {
+        let result = work(&dir, &mut |done, total| {
+            job.update(|s| {
+                s.done = done as u64;
+                s.total = total as u64;
+                s.message = format!("{message}: {done}/{total}");
+            });
+            !job.is_cancelled()
+        })?;
+        Ok(JobEnd {
+            result: serde_json::to_value(&result).expect("results serialize"),
+            message: "finished".into(),
+            cancelled: false,
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +312,33 @@ mod tests {
         check(kept.id, JobStatus::Cancelled, None);
         assert_eq!(jobs.list(None).iter().map(|s| s.id).collect::<Vec<_>>(), [kept.id, stopped.id, failed.id, ok.id]);
         assert!(matches!(jobs.state(999), Err(AppError::NoSuchJob(999))));
+    }
+
+    #[test]
+    fn an_analysis_reports_its_units_and_stops_when_cancelled() {
+        let jobs = Jobs::new();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(finelab_store::DB_FILE), b"").unwrap();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let state = spawn_analysis(&jobs, JobKind::Suspects, dir.path(), "folds", move |_, progress| {
+            assert!(progress(1, 4));
+            wait.recv().unwrap();
+            if !progress(2, 4) {
+                return Err(AppError::Cancelled("stopped".into()));
+            }
+            Ok(2)
+        })
+        .unwrap();
+        while jobs.state(state.id).unwrap().done < 1 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let running = jobs.state(state.id).unwrap();
+        assert_eq!((running.done, running.total, running.message.as_str()), (1, 4, "folds: 1/4"));
+        jobs.cancel(state.id).unwrap();
+        go.send(()).unwrap();
+        let end = last(&jobs, state.id);
+        assert_eq!((end.status, end.done), (JobStatus::Cancelled, 2), "{end:?}");
+        let missing = spawn_analysis(&jobs, JobKind::Curve, &dir.path().join("nope"), "x", |_, _| Ok(0));
+        assert!(missing.is_err(), "not a project");
     }
 }

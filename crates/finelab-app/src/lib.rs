@@ -6,6 +6,7 @@
 
 pub mod active;
 pub mod api;
+pub mod autotrain;
 pub mod cluster;
 pub mod curve;
 mod error;

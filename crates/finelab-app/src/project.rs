@@ -230,6 +230,16 @@ pub fn set_guidelines(dir: &Path, markdown: &str) -> Result<()> {
     Ok(Store::open(dir)?.set_guidelines(markdown)?)
 }
 
+/// The project's settings, after setting how many labels pass between two background retrains
+/// of the instant model (when `retrain_every` is given; 0 turns them off).
+pub fn settings(dir: &Path, retrain_every: Option<u64>) -> Result<finelab_store::ProjectSettings> {
+    let store = Store::open(dir)?;
+    if let Some(every) = retrain_every {
+        store.set_retrain_every(every)?;
+    }
+    Ok(store.settings()?)
+}
+
 /// What [`annotate_file`] did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct AnnotateFileReport {

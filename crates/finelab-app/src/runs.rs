@@ -276,10 +276,13 @@ pub(crate) fn evaluate_examples(
     let records: Vec<LabeledRecord> = examples
         .iter()
         .map(|e| LabeledRecord {
+            seq: 0,
             id: e.id.clone(),
             text: e.text.clone(),
             turns: None,
             value: target_value(&e.target),
+            annotator: String::new(),
+            confirmed: false,
             split: None,
         })
         .collect();

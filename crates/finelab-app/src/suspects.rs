@@ -10,6 +10,7 @@ use finelab_train::noise::{find_label_issues, stratified_folds, RankBy};
 use finelab_train::{Control, Dataset, Example, Prediction, Predictor, Target, Task, TrainConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::{spawn_analysis, JobKind, JobState, Jobs};
 use crate::runs::open;
 use crate::{AppError, Result};
 
@@ -33,6 +34,13 @@ pub struct SuspectsRequest {
 pub struct Suspect {
     /// The record's stable id.
     pub id: String,
+    /// Its sequence number (what the label screen and `annotate` take).
+    pub seq: i64,
+    /// Who gave the label it has.
+    pub annotator: String,
+    /// Whether that label was already kept on a second look (given again, as the Review
+    /// screen's "keep" does): the Review queue leaves such records out.
+    pub confirmed: bool,
     /// Its text.
     pub text: String,
     /// The label it has (multi-label: its labels, joined with commas).
@@ -65,6 +73,17 @@ pub struct LabelNoise {
     pub n_suspects: u64,
 }
 
+/// Suspected-noise counts of one annotator's labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct AnnotatorNoise {
+    /// Who gave the labels (the latest annotator of each record).
+    pub annotator: String,
+    /// Records whose label they gave.
+    pub n: u64,
+    /// Of them, suspects.
+    pub n_suspects: u64,
+}
+
 /// What [`suspects`] found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SuspectsReport {
@@ -76,6 +95,8 @@ pub struct SuspectsReport {
     pub n_suspects: u64,
     /// Per label.
     pub per_label: Vec<LabelNoise>,
+    /// Per annotator.
+    pub per_annotator: Vec<AnnotatorNoise>,
     /// The suspects, most likely wrong first.
     pub suspects: Vec<Suspect>,
 }
@@ -89,10 +110,27 @@ impl Drop for Scratch {
     }
 }
 
+/// [`suspects_with`] as a job of kind `suspects` (progress in folds, cancel between folds).
+pub fn start_suspects(jobs: &Jobs, dir: &Path, req: SuspectsRequest) -> Result<JobState> {
+    spawn_analysis(jobs, JobKind::Suspects, dir, "cross-validating", move |dir, progress| {
+        suspects_with(dir, &req, progress)
+    })
+}
+
 /// Cross-validates the instant family over the project's labeled records (every split) and lists
 /// the records whose label is likely wrong: single-label projects, and multi-label ones where
 /// each label is a yes/no question of its own (a suspect there has labels to add or remove).
 pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
+    suspects_with(dir, req, &mut |_, _| true)
+}
+
+/// [`suspects`], telling `progress` (folds trained, folds in all) after each fold; it returns
+/// false to cancel, which fails with [`AppError::Cancelled`].
+pub fn suspects_with(
+    dir: &Path,
+    req: &SuspectsRequest,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<SuspectsReport> {
     let k = req.folds.unwrap_or(5);
     if !(2..=50).contains(&k) {
         return Err(AppError::Invalid(format!("--folds {k}: must be between 2 and 50")));
@@ -120,6 +158,8 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
     let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
     // (id, text, the indices of its labels)
     let mut records: Vec<(String, String, Vec<usize>)> = Vec::new();
+    // (seq, annotator, confirmed), beside `records`.
+    let mut origin: Vec<(i64, String, bool)> = Vec::new();
     for r in store.labeled_records()? {
         let given: Vec<&String> = match &r.value {
             finelab_store::AnnotationValue::Label(label) => vec![label],
@@ -129,9 +169,13 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
         let idx: Vec<usize> = given.iter().filter_map(|g| labels.iter().position(|l| l == *g)).collect();
         if idx.len() == given.len() && (multi || idx.len() == 1) {
             records.push((r.id, r.text, idx));
+            origin.push((r.seq, r.annotator, r.confirmed));
         }
     }
-    records.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by(|&a, &b| records[a].0.cmp(&records[b].0));
+    let (records, origin): (Vec<_>, Vec<_>) =
+        order.into_iter().map(|i| (records[i].clone(), origin[i].clone())).unzip();
     if records.len() < 2 * k {
         return Err(AppError::Invalid(format!(
             "{} labeled record(s) are too few for {k}-fold cross-validation: label at least {}",
@@ -156,6 +200,9 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
         }
     };
     let mut probs: Vec<Vec<f64>> = vec![Vec::new(); records.len()];
+    if !progress(0, k) {
+        return Err(AppError::Cancelled("finding suspects was cancelled".into()));
+    }
     for fold in 0..k {
         let train: Vec<Example> = records
             .iter()
@@ -179,6 +226,9 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
                 }
             };
             probs[i] = labels.iter().map(|l| scores.get(l).copied().unwrap_or(0.0) as f64).collect();
+        }
+        if !progress(fold + 1, k) {
+            return Err(AppError::Cancelled("finding suspects was cancelled".into()));
         }
     }
     drop(scratch);
@@ -216,6 +266,17 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
                 as u64,
         })
         .collect();
+    let mut annotators: Vec<&str> = origin.iter().map(|o| o.1.as_str()).collect();
+    annotators.sort();
+    annotators.dedup();
+    let per_annotator = annotators
+        .into_iter()
+        .map(|a| AnnotatorNoise {
+            annotator: a.to_string(),
+            n: origin.iter().filter(|o| o.1 == a).count() as u64,
+            n_suspects: found.iter().filter(|(i, _, _)| origin[*i].1 == a).count() as u64,
+        })
+        .collect();
     let n_suspects = found.len() as u64;
     let names = |idx: &[usize]| -> Vec<String> {
         let mut v: Vec<String> = idx.iter().map(|&i| labels[i].clone()).collect();
@@ -232,6 +293,9 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
                     (0..labels.len()).filter(|l| given.contains(l) != toggle.contains(l)).collect();
                 Suspect {
                     id: records[i].0.clone(),
+                    seq: origin[i].0,
+                    annotator: origin[i].1.clone(),
+                    confirmed: origin[i].2,
                     text: records[i].1.clone(),
                     label: names(given).join(","),
                     suggested: names(&suggested).join(","),
@@ -242,6 +306,9 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
             } else {
                 Suspect {
                     id: records[i].0.clone(),
+                    seq: origin[i].0,
+                    annotator: origin[i].1.clone(),
+                    confirmed: origin[i].2,
                     text: records[i].1.clone(),
                     label: labels[given[0]].clone(),
                     suggested: labels[suggested_single[&i]].clone(),
@@ -252,5 +319,12 @@ pub fn suspects(dir: &Path, req: &SuspectsRequest) -> Result<SuspectsReport> {
             }
         })
         .collect();
-    Ok(SuspectsReport { n_records: records.len() as u64, folds: k as u64, n_suspects, per_label, suspects })
+    Ok(SuspectsReport {
+        n_records: records.len() as u64,
+        folds: k as u64,
+        n_suspects,
+        per_label,
+        per_annotator,
+        suspects,
+    })
 }

@@ -33,9 +33,10 @@ pub fn next(
     n: usize,
     strategy: finelab_app::active::Strategy,
     seed: u64,
+    label: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    let batch = finelab_app::active::next_batch(dir, annotator, n, strategy, seed)?;
+    let batch = finelab_app::active::next_batch(dir, annotator, n, strategy, seed, label)?;
     if batch.used != batch.strategy {
         eprintln!("no trained model yet: serving the random order until a run is trained");
     } else if let Some(run) = &batch.run {
@@ -140,6 +141,26 @@ pub fn guidelines(dir: &Path, set: Option<&Path>) -> Result<()> {
             );
         }
         None => print!("{}", project::guidelines(dir)?),
+    }
+    Ok(())
+}
+
+/// `finelab settings`: the project's settings, after changing the ones given.
+pub fn settings(dir: &Path, retrain_every: Option<u64>, json: bool) -> Result<()> {
+    let settings = project::settings(dir, retrain_every)?;
+    if json {
+        println!("{}", serde_json::to_string(&settings)?);
+    } else {
+        println!("name\t{}", settings.name);
+        println!("kind\t{}", settings.kind.as_str());
+        println!("split seed\t{}", settings.split_seed);
+        let r = &settings.split_ratios;
+        println!("split ratios\ttrain {} dev {} test {}", r.train, r.dev, r.test);
+        let every = match settings.retrain_every {
+            0 => "off".to_string(),
+            n => format!("every {n} labels (the window and finelab serve)"),
+        };
+        println!("background retrain\t{every}");
     }
     Ok(())
 }

@@ -382,6 +382,9 @@ enum Command {
         /// Seed of the random order.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Only records the newest trained model predicts as this label.
+        #[arg(long)]
+        label: Option<String>,
         /// Print JSON lines (the record, and the model's uncertainty about it).
         #[arg(long)]
         json: bool,
@@ -436,6 +439,18 @@ enum Command {
         /// Remove this annotator's flag instead.
         #[arg(long)]
         unflag: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the project's settings, or change them.
+    Settings {
+        /// The project folder.
+        dir: PathBuf,
+        /// Labels between two background retrains of the instant model while the window or
+        /// `finelab serve` is labeling (0: never).
+        #[arg(long)]
+        retrain_every: Option<u64>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -922,9 +937,9 @@ fn run(cli: Cli) -> Result<()> {
             pb.finish_and_clear();
             println!("indexed {n} record(s)");
         }
-        Command::Next { dir, annotator, n, strategy, seed, json } => {
+        Command::Next { dir, annotator, n, strategy, seed, label, json } => {
             let annotator = annotator.unwrap_or_else(label_cmd::default_annotator);
-            label_cmd::next(&dir, &annotator, n, strategy.parse()?, seed, json)?
+            label_cmd::next(&dir, &annotator, n, strategy.parse()?, seed, label.as_deref(), json)?
         }
         Command::Annotate { dir, file, annotator, json } => {
             label_cmd::annotate_file(&dir, &file, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?
@@ -941,6 +956,7 @@ fn run(cli: Cli) -> Result<()> {
             let action = if unflag { finelab_store::Action::Unflag } else { finelab_store::Action::Flag };
             label_cmd::mark(&dir, &id, &annotator, action, json)?
         }
+        Command::Settings { dir, retrain_every, json } => label_cmd::settings(&dir, retrain_every, json)?,
         Command::Guidelines { dir, set } => label_cmd::guidelines(&dir, set.as_deref())?,
         Command::ExportModel { dir, run, dest, adapter, json } => {
             label_cmd::export_model(&dir, &run, &dest, adapter, json)?

@@ -211,6 +211,7 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "create_project" => "new",
             "open_project" | "stats" => "stats",
             "set_guidelines" => "guidelines",
+            "set_retrain_every" => "settings",
             "start_import" => "import",
             "next_record" | "next_batch" => "next",
             "annotate" => "annotate",

@@ -73,6 +73,7 @@ fn request_paths(request: &Request) -> Vec<&str> {
         Request::CreateProject { dir, .. }
         | Request::OpenProject { dir }
         | Request::SetGuidelines { dir, .. }
+        | Request::SetRetrainEvery { dir, .. }
         | Request::NextRecord { dir, .. }
         | Request::GetRecord { dir, .. }
         | Request::Annotate { dir, .. }
@@ -88,6 +89,8 @@ fn request_paths(request: &Request) -> Vec<&str> {
         | Request::RunRecords { dir, .. }
         | Request::ResumeRun { dir, .. }
         | Request::Suspects { dir, .. }
+        | Request::StartSuspects { dir, .. }
+        | Request::StartTrainCurve { dir, .. }
         | Request::NextBatch { dir, .. }
         | Request::TrainCurve { dir, .. } => vec![dir],
         Request::PreviewImport { dir, path, .. } | Request::StartImport { dir, path, .. } => vec![dir, path],

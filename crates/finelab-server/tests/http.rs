@@ -948,3 +948,117 @@ fn a_generator_is_imported_trained_evaluated_and_exported_over_http() {
         "{body}"
     );
 }
+
+#[test]
+fn labels_retrain_the_instant_model_in_the_background_and_suspects_and_curves_run_as_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("loop");
+    let server = start(config(&project, &tmp.path().join("config")));
+    let created = server
+        .ok(json!({"cmd": "create_project", "dir": project, "project": {"kind": "single", "labels": ["pos", "neg"]}}));
+    let dir = created["dir"].as_str().unwrap().to_string();
+    assert_eq!(created["settings"]["retrain_every"], json!(50), "the default");
+    let mut csv = String::from("text,label\n");
+    for i in 0..100 {
+        csv.push_str(&format!("物流很快，质量很好，第{i}次购买，满意,pos\n差评，质量太差，第{i}次退货，失望,neg\n"));
+    }
+    // Five labels wrong on purpose: the suspects to find.
+    for i in 0..5 {
+        csv.push_str(&format!("物流很快，质量很好，第{}次购买，满意,neg\n", 500 + i));
+    }
+    for i in 0..40 {
+        csv.push_str(&format!("第{i}条评论，{},\n", if i % 2 == 0 { "很好很满意" } else { "太差了失望" }));
+    }
+    let (_, uploaded) = server.upload("loop.csv", csv.as_bytes());
+    let job = server.ok(json!({"cmd": "start_import", "dir": dir, "path": uploaded["path"], "options": {}}));
+    assert_eq!(server.follow_job(job["id"].as_u64().unwrap()).last().unwrap()["status"], json!("done"));
+    let view = server.ok(json!({"cmd": "set_retrain_every", "dir": dir, "every": 5}));
+    assert_eq!(view["settings"]["retrain_every"], json!(5));
+
+    // Cold start: no model, the random order.
+    let batch =
+        server.ok(json!({"cmd": "next_batch", "dir": dir, "annotator": "web", "n": 10, "strategy": "uncertain"}));
+    assert_eq!((batch["used"].as_str(), batch["run"].as_str()), (Some("random"), None), "{batch}");
+    let seqs: Vec<i64> =
+        batch["records"].as_array().unwrap().iter().map(|r| r["view"]["record"]["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs.len(), 10);
+    let label = |seq: i64, label: &str| {
+        server.ok(json!({"cmd": "annotate", "dir": dir, "seq": seq, "annotator": "web",
+            "action": {"action": "label", "value": {"label": label}}}))
+    };
+    // The fifth label starts the retrain; the ones before it do not.
+    for &seq in &seqs[..4] {
+        let receipt = label(seq, "pos");
+        assert_eq!(receipt["retrain_job"], json!(null), "{receipt}");
+        assert_eq!(receipt["record_seq"], json!(seq), "the receipt's fields are kept");
+    }
+    let receipt = label(seqs[4], "neg");
+    let job = receipt["retrain_job"].as_u64().unwrap_or_else(|| panic!("the fifth label retrains: {receipt}"));
+    let last = server.follow_job(job).last().unwrap().clone();
+    assert_eq!((last["kind"].as_str(), last["status"].as_str()), (Some("train"), Some("done")), "{last}");
+    let run = last["result"]["run"].as_str().unwrap().to_string();
+
+    // The order follows the new model, which says when it was trained and how well.
+    let batch =
+        server.ok(json!({"cmd": "next_batch", "dir": dir, "annotator": "web", "n": 10, "strategy": "uncertain"}));
+    assert_eq!((batch["used"].as_str(), batch["run"].as_str()), (Some("uncertain"), Some(run.as_str())), "{batch}");
+    assert!(batch["trained_at"].as_i64().unwrap() > 0);
+    assert!(batch["dev_macro_f1"].as_f64().unwrap() > 0.5, "{batch}");
+    let u: Vec<f64> = batch["records"].as_array().unwrap().iter().map(|r| r["uncertainty"].as_f64().unwrap()).collect();
+    assert!(u.windows(2).all(|w| w[0] >= w[1]), "least sure first: {u:?}");
+    // Records the model predicts as one label, for the curve's "more of this label" button.
+    let neg = server.ok(json!({"cmd": "next_batch", "dir": dir, "annotator": "web", "n": 100,
+        "strategy": "sequential", "label": "neg"}));
+    let records = neg["records"].as_array().unwrap();
+    assert!(!records.is_empty() && records.len() < 35, "{}", records.len());
+    for r in records {
+        assert_eq!(r["view"]["prediction"]["label"], json!("neg"), "{r}");
+    }
+    let (status, body) = server.err(json!({"cmd": "next_batch", "dir": dir, "annotator": "web", "n": 5,
+        "strategy": "sequential", "label": "maybe"}));
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid")), "{body}");
+
+    // Off: no retrain, however many labels.
+    server.ok(json!({"cmd": "set_retrain_every", "dir": dir, "every": 0}));
+    for &seq in &seqs[5..10] {
+        assert_eq!(label(seq, "pos")["retrain_job"], json!(null));
+    }
+    assert_eq!(server.ok(json!({"cmd": "list_runs", "dir": dir})).as_array().unwrap().len(), 1);
+
+    // Suspects as a job: progress in folds, the result per label and per annotator.
+    let job = server.ok(json!({"cmd": "start_suspects", "dir": dir, "request": {"folds": 3}}));
+    assert_eq!(job["kind"], json!("suspects"));
+    let events = server.follow_job(job["id"].as_u64().unwrap());
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["status"].as_str(), last["done"].as_u64(), last["total"].as_u64()),
+        (Some("done"), Some(3), Some(3))
+    );
+    let report = &last["result"];
+    let who: Vec<&str> =
+        report["per_annotator"].as_array().unwrap().iter().map(|a| a["annotator"].as_str().unwrap()).collect();
+    assert!(who.contains(&"web") && who.len() == 2, "{who:?}");
+    let suspect = report["suspects"].as_array().unwrap().iter().find(|s| s["text"].as_str().unwrap().contains("第50"));
+    let suspect = suspect.unwrap_or_else(|| panic!("a planted mislabel is suspected: {report}")).clone();
+    assert_eq!(
+        (suspect["label"].as_str(), suspect["suggested"].as_str(), suspect["confirmed"].as_bool()),
+        (Some("neg"), Some("pos"), Some(false))
+    );
+    // Kept on review: the same label given again by the reviewer marks it confirmed.
+    server.ok(json!({"cmd": "annotate", "dir": dir, "seq": suspect["seq"], "annotator": "lead",
+        "action": {"action": "label", "value": {"label": "neg"}}}));
+    let job = server.ok(json!({"cmd": "start_suspects", "dir": dir, "request": {"folds": 3}}));
+    let again = server.follow_job(job["id"].as_u64().unwrap()).last().unwrap()["result"].clone();
+    let kept = again["suspects"].as_array().unwrap().iter().find(|s| s["seq"] == suspect["seq"]).unwrap().clone();
+    assert_eq!((kept["confirmed"].as_bool(), kept["annotator"].as_str()), (Some(true), Some("lead")), "{kept}");
+
+    // The training curve as a job.
+    let job =
+        server.ok(json!({"cmd": "start_train_curve", "dir": dir, "request": {"fractions": [0.5, 1.0], "seeds": 1}}));
+    let last = server.follow_job(job["id"].as_u64().unwrap()).last().unwrap().clone();
+    assert_eq!(
+        (last["kind"].as_str(), last["status"].as_str(), last["total"].as_u64()),
+        (Some("curve"), Some("done"), Some(2))
+    );
+    assert_eq!(last["result"]["labels"].as_array().unwrap().len(), 2, "{last}");
+}

@@ -128,6 +128,10 @@ impl Store {
             split_seed: get("split_seed")?.parse().unwrap_or(42),
             split_ratios: serde_json::from_str::<SplitRatios>(&get("split_ratios")?)?,
             created_at: get("created_at")?.parse().unwrap_or(0),
+            retrain_every: match self.setting(RETRAIN_EVERY)? {
+                Some(v) => v.parse().unwrap_or(crate::DEFAULT_RETRAIN_EVERY),
+                None => crate::DEFAULT_RETRAIN_EVERY,
+            },
         })
     }
 
@@ -139,6 +143,14 @@ impl Store {
     /// Replaces the annotation guidelines.
     pub fn set_guidelines(&self, markdown: &str) -> Result<()> {
         Store::set_setting(&self.conn, "guidelines", markdown)
+    }
+
+    /// Sets [`ProjectSettings::retrain_every`] (0: never retrain in the background).
+    pub fn set_retrain_every(&self, every: u64) -> Result<()> {
+        if every > 1_000_000 {
+            return Err(Error::Invalid(format!("retrain every {every} labels: at most 1000000 (0 turns it off)")));
+        }
+        Store::set_setting(&self.conn, RETRAIN_EVERY, &every.to_string())
     }
 
     /// The speakers a generate project takes as the agent, as imports named them (see
@@ -376,6 +388,9 @@ fn insert_label(conn: &Connection, label: &LabelDef, position: usize) -> Result<
 
 /// The setting that holds a generate project's agent speakers (a JSON list).
 const AGENT_SPEAKERS: &str = "agent_speakers";
+
+/// The settings key of [`ProjectSettings::retrain_every`].
+const RETRAIN_EVERY: &str = "retrain_every";
 
 /// Adds agent speaker names to the project's list (names already there, compared
 /// case-insensitively, are left alone).

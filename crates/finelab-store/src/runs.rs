@@ -217,7 +217,11 @@ impl Store {
     /// order: the data a run trains on.
     pub fn labeled_records(&self) -> Result<Vec<crate::LabeledRecord>> {
         let mut stmt = self.conn.prepare(
-            "SELECT r.id, r.uid, r.text, r.split, c.value, c.updated_at, r.turns FROM records r
+            "SELECT r.id, r.uid, r.text, r.split, c.value, c.updated_at, r.turns, c.annotator,
+                (SELECT count(*) FROM annotations a WHERE a.record_id = r.id AND a.action = 'label'
+                    AND a.value = c.value
+                    AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.undoes = a.id))
+             FROM records r
              JOIN current_annotations c ON c.record_id = r.id
              WHERE r.n_labeled > 0 AND c.value IS NOT NULL ORDER BY r.id, c.updated_at DESC, c.annotator",
         )?;
@@ -233,11 +237,14 @@ impl Store {
             let split: Option<String> = row.get(3)?;
             let turns: Option<String> = row.get(6)?;
             out.push(crate::LabeledRecord {
+                seq,
                 id: row.get(1)?,
                 text: row.get(2)?,
                 turns: turns.map(|t| serde_json::from_str(&t)).transpose()?,
                 split: split.and_then(|s| s.parse().ok()),
                 value: serde_json::from_str(&row.get::<_, String>(4)?)?,
+                annotator: row.get(7)?,
+                confirmed: row.get::<_, i64>(8)? >= 2,
             });
         }
         Ok(out)

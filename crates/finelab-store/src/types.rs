@@ -139,7 +139,14 @@ pub struct ProjectSettings {
     pub split_ratios: SplitRatios,
     /// When the project was created (ms since the epoch).
     pub created_at: i64,
+    /// The long-lived shells (the window, `finelab serve`) retrain the instant model in the
+    /// background after this many labels by anyone (0: never); the label screen's suggestions and
+    /// its uncertain-first order follow the newest model.
+    pub retrain_every: u64,
 }
+
+/// [`ProjectSettings::retrain_every`] of a project that never set it.
+pub const DEFAULT_RETRAIN_EVERY: u64 = 50;
 
 /// A labeled span; offsets are Unicode code points into the record's text, `end` exclusive.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS)]
@@ -424,6 +431,8 @@ pub struct Stats {
 /// A labeled record in the form the trainer takes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabeledRecord {
+    /// The sequence number.
+    pub seq: i64,
     /// The stable id.
     pub id: String,
     /// The text as shown.
@@ -432,6 +441,11 @@ pub struct LabeledRecord {
     pub turns: Option<Vec<Turn>>,
     /// The current label.
     pub value: AnnotationValue,
+    /// Who gave it (the latest annotator).
+    pub annotator: String,
+    /// Whether it was given more than once (a second look kept it: the log holds an earlier
+    /// entry with the same value, by anyone, not undone).
+    pub confirmed: bool,
     /// Its split (assigned before training).
     pub split: Option<Split>,
 }

@@ -1,0 +1,95 @@
+//! The instant model retrained in the background while people label: a long-lived shell (the
+//! window, `finelab serve`) counts the labels written through it per project and, every
+//! [`ProjectSettings::retrain_every`](finelab_store::ProjectSettings::retrain_every) labels,
+//! starts an ordinary `train` job of the instant family, unless a training of that project is
+//! already running. The run it makes is a run like any other: the label screen's suggestions and
+//! its uncertain-first order come from the newest completed run ([`crate::active`]).
+//!
+//! Labeling never waits for it: the job trains on a thread of its own with its own database
+//! connection, and stores its predictions in short transactions.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use finelab_store::{ProjectKind, Receipt, Stats};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{JobKind, JobStatus, Jobs};
+use crate::train::TrainRequest;
+
+/// The answer to an annotation written through a long-lived shell: the store's receipt and, when
+/// this label started a background retrain, its job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Annotated {
+    /// What the store wrote.
+    #[serde(flatten)]
+    pub receipt: Receipt,
+    /// The `train` job this label started (the instant model retrained in the background).
+    pub retrain_job: Option<u64>,
+}
+
+/// The least labeled records, and labeled examples per label (classification), before the
+/// background retrain tries at all: below that, training would only fail.
+const MIN_LABELED: u64 = 20;
+const MIN_PER_LABEL: u64 = 2;
+
+/// Labels counted per project since its last background retrain started.
+#[derive(Default)]
+pub struct AutoTrain {
+    counts: Mutex<HashMap<PathBuf, u64>>,
+}
+
+impl AutoTrain {
+    /// No labels counted yet.
+    pub fn new() -> AutoTrain {
+        AutoTrain::default()
+    }
+
+    /// Counts one label written to the project in `dir` (absolute) and, when `every` labels have
+    /// been counted, starts the retrain if the project can be trained and no training of it is
+    /// running. Returns the job started. A retrain that cannot start (too few labels yet) is
+    /// tried again after another `every` labels; it never fails the label that triggered it.
+    pub fn after_label(
+        &self,
+        jobs: &Jobs,
+        dir: &Path,
+        every: u64,
+        stats: impl FnOnce() -> Option<Stats>,
+    ) -> Option<u64> {
+        if every == 0 {
+            return None;
+        }
+        {
+            let mut counts = self.counts.lock().unwrap();
+            let n = counts.entry(dir.to_path_buf()).or_insert(0);
+            *n += 1;
+            if *n < every {
+                return None;
+            }
+        }
+        let training = jobs.list(Some(dir)).iter().any(|j| j.kind == JobKind::Train && j.status == JobStatus::Running);
+        if training {
+            // Counted on: the next label after that training ends starts the retrain.
+            return None;
+        }
+        self.counts.lock().unwrap().insert(dir.to_path_buf(), 0);
+        if !stats().is_some_and(|s| trainable(&s)) {
+            return None;
+        }
+        let request: TrainRequest =
+            serde_json::from_value(serde_json::json!({ "model": crate::train::INSTANT })).expect("a valid request");
+        crate::training_jobs::start_train(jobs, dir, &request).ok().map(|state| state.id)
+    }
+}
+
+/// Whether the instant family can train on the project as it stands.
+fn trainable(stats: &Stats) -> bool {
+    match stats.kind {
+        ProjectKind::Generate => false,
+        ProjectKind::Spans => stats.labeled >= MIN_LABELED,
+        ProjectKind::Single | ProjectKind::Multi => {
+            stats.labeled >= MIN_LABELED && stats.labels.values().filter(|&&n| n >= MIN_PER_LABEL).count() >= 2
+        }
+    }
+}
