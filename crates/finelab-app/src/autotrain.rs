@@ -34,6 +34,32 @@ pub struct Annotated {
 const MIN_LABELED: u64 = 20;
 const MIN_PER_LABEL: u64 = 2;
 
+/// Background runs kept per project (the newest); older ones are removed with their predictions
+/// and model folders when the next retrain starts.
+pub const KEEP_BACKGROUND_RUNS: usize = 3;
+
+/// Removes all but the newest `keep` finished background runs of the project (their predictions
+/// and model folders); returns the runs removed. Runs a person started are never touched.
+pub fn prune_background_runs(dir: &Path, keep: usize) -> crate::Result<Vec<String>> {
+    let mut store = crate::runs::open(dir)?;
+    let background: Vec<finelab_store::RunRow> = store
+        .runs()?
+        .into_iter()
+        .filter(|r| r.config.get("background").and_then(serde_json::Value::as_bool) == Some(true))
+        .filter(|r| r.status != finelab_store::RunStatus::Running)
+        .collect();
+    let mut removed = Vec::new();
+    for run in background.into_iter().skip(keep) {
+        store.delete_run(&run.id)?;
+        // The run's folder (its model, run.json) under runs/, named by its id.
+        if !run.id.is_empty() && !run.id.contains(['/', '\\', '.']) {
+            let _ = std::fs::remove_dir_all(dir.join("runs").join(&run.id));
+        }
+        removed.push(run.id);
+    }
+    Ok(removed)
+}
+
 /// Labels counted per project since its last background retrain started.
 #[derive(Default)]
 pub struct AutoTrain {
@@ -77,8 +103,10 @@ impl AutoTrain {
         if !stats().is_some_and(|s| trainable(&s)) {
             return None;
         }
-        let request: TrainRequest =
-            serde_json::from_value(serde_json::json!({ "model": crate::train::INSTANT })).expect("a valid request");
+        // The runs of earlier retrains go, but for the newest few: a retrain every 50 labels of a
+        // large project would otherwise keep a full set of predictions per run.
+        let _ = prune_background_runs(dir, KEEP_BACKGROUND_RUNS);
+        let request = TrainRequest { background: Some(true), ..TrainRequest::default() };
         crate::training_jobs::start_train(jobs, dir, &request).ok().map(|state| state.id)
     }
 }

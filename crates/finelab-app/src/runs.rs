@@ -57,6 +57,9 @@ pub struct RunSummary {
     /// Records whose predictions the run stored (for drill-down and suggestions).
     #[serde(default)]
     pub n_predictions: u64,
+    /// Started by the background retrain while people labeled (only the newest few are kept).
+    #[serde(default)]
+    pub background: bool,
 }
 
 impl From<&RunRow> for RunSummary {
@@ -82,6 +85,7 @@ impl From<&RunRow> for RunSummary {
             base_model: run.base_model.clone(),
             resumed_from: run.config.get("resumed_from").and_then(Value::as_str).map(str::to_string),
             n_predictions: 0,
+            background: run.config.get("background").and_then(Value::as_bool).unwrap_or(false),
         }
     }
 }

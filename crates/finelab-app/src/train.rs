@@ -75,6 +75,11 @@ pub struct TrainRequest {
     /// Generator family: the most tokens generated per dev and test record after training
     /// (default 256).
     pub max_new_tokens: Option<usize>,
+    /// Started by the background retrain while people label ([`crate::autotrain`]); recorded
+    /// in the run's config. Only the newest few such runs are kept.
+    #[serde(default)]
+    #[ts(optional)]
+    pub background: Option<bool>,
 }
 
 impl TrainRequest {
@@ -103,6 +108,7 @@ impl Default for TrainRequest {
             lora_targets: None,
             full_finetune: None,
             max_new_tokens: None,
+            background: None,
         }
     }
 }
@@ -203,6 +209,9 @@ impl TrainRequest {
         let mut config_json = serde_json::to_value(&config).expect("a train config serializes");
         config_json["model"] = json!(model);
         config_json["max_len"] = json!(self.max_len.unwrap_or(config.max_len));
+        if self.background == Some(true) {
+            config_json["background"] = json!(true);
+        }
         if config.family == finelab_train::generator::FAMILY {
             let n = self.max_new_tokens.unwrap_or(DEFAULT_MAX_NEW_TOKENS);
             if !(1..=100_000).contains(&n) {

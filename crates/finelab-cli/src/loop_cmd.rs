@@ -20,12 +20,17 @@ pub fn suspects(dir: &Path, request: &SuspectsRequest, json: bool) -> Result<()>
     for l in &report.per_label {
         println!("  {:<16} {:>5} of {:>6} suspect", l.label, l.n_suspects, l.n);
     }
+    println!("by annotator (who gave the label):");
+    for a in &report.per_annotator {
+        println!("  {:<16} {:>5} of {:>6} suspect", a.annotator, a.n_suspects, a.n);
+    }
     if !report.suspects.is_empty() {
         println!("\n{:>7}  {:<14} {:<24} text", "score", "id", "label -> suggested");
     }
     for s in &report.suspects {
         let text: String = s.text.chars().take(60).collect();
-        let change = format!("{} -> {}", s.label, s.suggested);
+        let kept = if s.confirmed { " (kept on review)" } else { "" };
+        let change = format!("{} -> {}{kept}", s.label, s.suggested);
         println!("{:>7.4}  {:<14} {:<24} {}", s.score, s.id, change, text.replace('\n', " "));
     }
     Ok(())

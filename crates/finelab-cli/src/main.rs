@@ -230,7 +230,9 @@ enum Command {
         /// List at most N suspects.
         #[arg(long)]
         limit: Option<usize>,
-        /// Print JSON: {"n_records", "folds", "n_suspects", "per_label", "suspects": [{"id", "label", "suggested", "score", "text"}]}.
+        /// Print JSON: {"n_records", "folds", "n_suspects", "per_label", "per_annotator", "suspects":
+        /// [{"id", "seq", "label", "suggested", "score", "text", "annotator", "confirmed"}]}
+        /// ("confirmed": a second look already kept the label).
         #[arg(long)]
         json: bool,
     },
@@ -589,6 +591,7 @@ impl TrainFlags {
             lora_targets: self.lora_targets,
             full_finetune: self.full_finetune.then_some(true),
             max_new_tokens: self.max_new_tokens,
+            background: None,
         }
     }
 }

@@ -1025,6 +1025,26 @@ fn labels_retrain_the_instant_model_in_the_background_and_suspects_and_curves_ru
     }
     assert_eq!(server.ok(json!({"cmd": "list_runs", "dir": dir})).as_array().unwrap().len(), 1);
 
+    // Every label retrains: only the newest background runs are kept (with their folders).
+    server.ok(json!({"cmd": "set_retrain_every", "dir": dir, "every": 1}));
+    let more = server.ok(json!({"cmd": "next_batch", "dir": dir, "annotator": "web", "n": 4, "strategy": "uncertain"}));
+    for r in more["records"].as_array().unwrap() {
+        let receipt = label(r["view"]["record"]["seq"].as_i64().unwrap(), "pos");
+        let job = receipt["retrain_job"].as_u64().unwrap_or_else(|| panic!("{receipt}"));
+        assert_eq!(server.follow_job(job).last().unwrap()["status"], json!("done"));
+    }
+    let runs = server.ok(json!({"cmd": "list_runs", "dir": dir}));
+    assert_eq!(runs.as_array().unwrap().len(), finelab_app::autotrain::KEEP_BACKGROUND_RUNS + 1, "{runs}");
+    assert!(runs.as_array().unwrap().iter().all(|r| r["id"] != json!(run)), "the oldest is gone");
+    let (status, _) = server.err(json!({"cmd": "get_run", "dir": dir, "run": run}));
+    assert_eq!(status, 404);
+    let folders = std::fs::read_dir(project.join("runs"))
+        .unwrap()
+        .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+        .count();
+    assert_eq!(folders, finelab_app::autotrain::KEEP_BACKGROUND_RUNS + 1);
+    server.ok(json!({"cmd": "set_retrain_every", "dir": dir, "every": 0}));
+
     // Suspects as a job: progress in folds, the result per label and per annotator.
     let job = server.ok(json!({"cmd": "start_suspects", "dir": dir, "request": {"folds": 3}}));
     assert_eq!(job["kind"], json!("suspects"));

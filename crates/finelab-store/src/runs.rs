@@ -180,6 +180,20 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Removes a run that is over and its predictions (not its model folder, which the caller
+    /// owns). A running run is refused.
+    pub fn delete_run(&mut self, id: &str) -> Result<()> {
+        let run = self.run(id)?;
+        if run.status == crate::RunStatus::Running {
+            return Err(Error::Invalid(format!("run {id} is still running")));
+        }
+        let tx = crate::project::write_tx(&mut self.conn)?;
+        tx.execute("DELETE FROM predictions WHERE run_id = ?1", [id])?;
+        tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// One run.
     pub fn run(&self, id: &str) -> Result<RunRow> {
         self.conn

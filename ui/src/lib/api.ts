@@ -7,6 +7,7 @@ import type {
   Action,
   AppInfo,
   CreateProject,
+  CurveRequest,
   ErrorBody,
   ErrorCode,
   Evaluation,
@@ -28,6 +29,7 @@ import type {
   SearchQuery,
   Split,
   Stats,
+  SuspectsRequest,
   Strategy,
   TrainRequest,
   TrainSetup,
@@ -293,8 +295,20 @@ export class Api {
     return this.transport.watchJob(id, onState);
   }
   /** The next `n` records in the order of `strategy` (the newest model's least confident first...). */
-  nextBatch(dir: string, annotator: string, n: number, strategy: Strategy) {
-    return this.call({ cmd: 'next_batch', dir, annotator, n, strategy });
+  nextBatch(dir: string, annotator: string, n: number, strategy: Strategy, label: string | null = null) {
+    return this.call({ cmd: 'next_batch', dir, annotator, n, strategy, ...(label ? { label } : {}) });
+  }
+  /** Labels between two background retrains of the instant model (0: never). */
+  setRetrainEvery(dir: string, every: number) {
+    return this.call({ cmd: 'set_retrain_every', dir, every });
+  }
+  /** Cross-validates the project and lists the labels likely wrong, as a job (its result a SuspectsReport). */
+  startSuspects(dir: string, request: SuspectsRequest) {
+    return this.call({ cmd: 'start_suspects', dir, request });
+  }
+  /** Trains on growing shares of the train split, as a job (its result a TrainCurve). */
+  startTrainCurve(dir: string, request: CurveRequest) {
+    return this.call({ cmd: 'start_train_curve', dir, request });
   }
   nextRecord(dir: string, annotator: string, afterSeq: number | null) {
     return this.call({ cmd: 'next_record', dir, annotator, after_seq: afterSeq });

@@ -3,9 +3,9 @@
 import { api, ApiError } from './api';
 import type { AppInfo, ProjectView } from './api-types';
 
-export type Screen = 'projects' | 'import' | 'label' | 'browse' | 'train' | 'results' | 'settings';
+export type Screen = 'projects' | 'import' | 'label' | 'browse' | 'train' | 'results' | 'review' | 'settings';
 
-export const SCREENS: Screen[] = ['projects', 'import', 'label', 'browse', 'train', 'results', 'settings'];
+export const SCREENS: Screen[] = ['projects', 'import', 'label', 'browse', 'train', 'results', 'review', 'settings'];
 
 interface AppState {
   screen: Screen;
@@ -15,6 +15,8 @@ interface AppState {
   openSeq: number | null;
   /** Bumped when openSeq is set again, so the label screen reloads even for the same record. */
   openToken: number;
+  /** The label screen serves only records the newest model predicts as this label (from a training curve's button); null: all. */
+  labelFilter: string | null;
   /** A message shown in the corner. */
   notice: { kind: 'error' | 'info'; text: string; id: number } | null;
   /** A folder the shell was started on that holds no project yet: offered for a new one. */
@@ -27,6 +29,7 @@ export const app: AppState = $state({
   project: null,
   openSeq: null,
   openToken: 0,
+  labelFilter: null,
   notice: null,
   suggestedDir: null,
 });
@@ -66,6 +69,7 @@ export async function openProject(dir: string): Promise<ProjectView> {
 export function setProject(view: ProjectView): void {
   app.project = view;
   app.openSeq = null;
+  app.labelFilter = null;
   try {
     sessionStorage.setItem(LAST_PROJECT, view.dir);
   } catch {
@@ -116,4 +120,12 @@ export async function start(): Promise<void> {
     }
   }
   app.screen = fromHash && (fromHash === 'settings' || fromHash === 'projects') ? fromHash : 'projects';
+}
+
+/** Opens the label screen on records the newest model predicts as `label`, least sure first. */
+export function labelMoreOf(label: string): void {
+  app.labelFilter = label;
+  app.openSeq = null;
+  app.openToken++;
+  go('label');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LIGHT, confusionOption, curvesOption, deltaOption, scoresOption } from './charts';
+import { LIGHT, confusionOption, curvesOption, deltaOption, labelCurveOption, noiseRateOption, scoresOption } from './charts';
 import { compareReports, parseReport } from './report';
 
 const s = (p: number, r: number, f: number, n: number) => ({ precision: p, recall: r, 'f1-score': f, support: n });
@@ -84,5 +84,22 @@ describe('chart options', () => {
     expect(big.xAxis.max).toBe(0.9);
     const exact = deltaOption([{ name: 'x', a: 0.5, b: 0.2, delta: -0.3, supportA: 1, supportB: 1 }], LIGHT, 'd') as AnyOption;
     expect(exact.xAxis.min).toBe(-0.3);
+  });
+
+  it('draws one F1 line per label over the training records, and macro-F1 dashed', () => {
+    const curve = { n_train: [50, 100], macro_f1: [0.5, 0.7], labels: [{ label: 'pos', f1: [0.6, 0.8] }, { label: 'neg', f1: [0.4, 0.6] }] };
+    const o = labelCurveOption(curve, LIGHT, { records: 'records', f1: 'F1', macro: 'macro' }) as { series: { name: string; data: number[][]; lineStyle?: { type: string } }[] };
+    expect(o.series.map((s) => s.name)).toEqual(['pos', 'neg', 'macro']);
+    expect(o.series[0].data).toEqual([[50, 0.6], [100, 0.8]]);
+    expect(o.series[2].lineStyle?.type).toBe('dashed');
+  });
+
+  it('draws the suspected-noise rate per group, the axis rounded up to 5 %', () => {
+    const o = noiseRateOption([{ name: 'a', n: 10, n_suspects: 1 }, { name: 'b', n: 0, n_suspects: 0 }, { name: 'c', n: 8, n_suspects: 1 }], LIGHT, 'rate') as {
+      xAxis: { max: number };
+      series: { data: { value: number; name: string }[] }[];
+    };
+    expect(o.series[0].data.map((d) => [d.name, d.value])).toEqual([['a', 0.1], ['b', 0], ['c', 0.125]]);
+    expect(o.xAxis.max).toBeCloseTo(0.15);
   });
 });

@@ -267,3 +267,50 @@ export function deltaOption(rows: CompareRow[], c: ChartColors, name: string): E
     ],
   };
 }
+
+/** One line per label: dev F1 at each share of the train split (x: training records), macro-F1 dashed. */
+export function labelCurveOption(
+  curve: { n_train: number[]; macro_f1: number[]; labels: { label: string; f1: number[] }[] },
+  c: ChartColors,
+  names: { records: string; f1: string; macro: string },
+): EChartsCoreOption {
+  const palette = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+  const series: object[] = curve.labels.map((l, i) => ({
+    name: l.label,
+    type: 'line',
+    symbolSize: 6,
+    itemStyle: { color: palette[i % palette.length] },
+    data: l.f1.map((f, j) => [curve.n_train[j], f]),
+  }));
+  series.push({
+    name: names.macro,
+    type: 'line',
+    symbolSize: 6,
+    lineStyle: { type: 'dashed', width: 2 },
+    itemStyle: { color: c.text },
+    data: curve.macro_f1.map((f, j) => [curve.n_train[j], f]),
+  });
+  return {
+    ...base(c),
+    legend: { top: 0, type: 'scroll', textStyle: { color: c.text } },
+    grid: { left: 48, right: 24, top: 36, bottom: 40 },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', valueFormatter: (v: number) => formatFixed(Number(v), 4) },
+    xAxis: { type: 'value', name: names.records, nameLocation: 'middle', nameGap: 26, min: 0, ...axisStyle(c) },
+    yAxis: { type: 'value', name: names.f1, min: 0, max: 1, ...axisStyle(c) },
+    series,
+  };
+}
+
+/** Suspected-noise rate per group (label or annotator) as horizontal bars, 0–1; a bar's `name` is its group. */
+export function noiseRateOption(rows: { name: string; n: number; n_suspects: number }[], c: ChartColors, name: string): EChartsCoreOption {
+  const rate = (r: { n: number; n_suspects: number }) => (r.n > 0 ? r.n_suspects / r.n : 0);
+  const top = Math.max(0.05, Math.ceil(Math.max(0, ...rows.map(rate)) * 20 - 1e-9) / 20);
+  return {
+    ...base(c),
+    grid: { left: 8, right: 24, top: 8, bottom: 24, containLabel: true },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: number) => `${(Number(v) * 100).toFixed(1)}%` },
+    xAxis: { type: 'value', min: 0, max: top, ...axisStyle(c), axisLabel: { color: c.muted, formatter: (v: number) => `${Math.round(v * 100)}%` } },
+    yAxis: { type: 'category', inverse: true, data: rows.map((r) => r.name), ...axisStyle(c), axisLabel: { color: c.muted, interval: 0 } },
+    series: [{ name, type: 'bar', barMaxWidth: 18, data: rows.map((r) => ({ value: rate(r), name: r.name, itemStyle: { color: c.warn } })) }],
+  };
+}

@@ -9,3 +9,10 @@ interface ResultsState {
 }
 
 export const results: ResultsState = $state({ dir: null, run: null });
+
+/** The per-label training curve of a project ("which labels need more data?"), kept across screens. */
+export const curve = $state<{ dir: string | null; job: import('./api-types').JobState | null; result: import('./api-types').TrainCurve | null }>({
+  dir: null,
+  job: null,
+  result: null,
+});

@@ -26,7 +26,15 @@ dir: string,
 /**
  * Markdown.
  */
-markdown: string, } | { "cmd": "preview_import", 
+markdown: string, } | { "cmd": "set_retrain_every", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Labels between two retrains.
+ */
+every: number, } | { "cmd": "preview_import", 
 /**
  * The project folder.
  */
@@ -271,7 +279,11 @@ strategy: Strategy,
 /**
  * Seed of the random order (default 42).
  */
-seed?: number, } | { "cmd": "train_curve", 
+seed?: number, 
+/**
+ * Only records the newest model predicts as this label.
+ */
+label?: string, } | { "cmd": "train_curve", 
 /**
  * The project folder.
  */
@@ -287,7 +299,23 @@ dir: string,
 /**
  * Folds, seed, ranking, limit.
  */
-request: SuspectsRequest, } | { "cmd": "import_run", 
+request: SuspectsRequest, } | { "cmd": "start_suspects", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Folds, seed, ranking, limit.
+ */
+request: SuspectsRequest, } | { "cmd": "start_train_curve", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The model, shares and seeds.
+ */
+request: CurveRequest, } | { "cmd": "import_run", 
 /**
  * The project folder.
  */
@@ -383,7 +411,7 @@ name: string,
  */
 opened_at: number, };
 
-export type JobKind = "import" | "train" | "download";
+export type JobKind = "import" | "train" | "download" | "suspects" | "curve";
 
 export type JobStatus = "running" | "done" | "failed" | "cancelled";
 
@@ -485,5 +513,28 @@ report: ImportReport,
  */
 splits: SplitSummary, };
 
-export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Receipt, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, };
+export type Annotated = { 
+/**
+ * The `train` job this label started (the instant model retrained in the background).
+ */
+retrain_job: number | null, 
+/**
+ * The log entry written.
+ */
+annotation_id: number, 
+/**
+ * The record it applies to (sequence number).
+ */
+record_seq: number, 
+/**
+ * The record's stable id.
+ */
+record_id: string, 
+/**
+ * How the number of labeled records changed: -1, 0 or +1 (lets a UI keep its counter
+ * without recounting a million rows).
+ */
+labeled_delta: number, };
+
+export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, start_train_curve: JobState, };
 

@@ -63,7 +63,13 @@ split_ratios: SplitRatios,
 /**
  * When the project was created (ms since the epoch).
  */
-created_at: number, };
+created_at: number, 
+/**
+ * The long-lived shells (the window, `finelab serve`) retrain the instant model in the
+ * background after this many labels by anyone (0: never); the label screen's suggestions and
+ * its uncertain-first order follow the newest model.
+ */
+retrain_every: number, };
 
 export type Span = { 
 /**

@@ -382,7 +382,12 @@ full_finetune?: boolean | null,
  * Generator family: the most tokens generated per dev and test record after training
  * (default 256).
  */
-max_new_tokens?: number | null, };
+max_new_tokens?: number | null, 
+/**
+ * Started by the background retrain while people label ([`crate::autotrain`]); recorded
+ * in the run's config. Only the newest few such runs are kept.
+ */
+background?: boolean, };
 
 export type TrainProgress = { 
 /**
@@ -660,7 +665,11 @@ resumed_from: string | null,
 /**
  * Records whose predictions the run stored (for drill-down and suggestions).
  */
-n_predictions: number, };
+n_predictions: number, 
+/**
+ * Started by the background retrain while people labeled (only the newest few are kept).
+ */
+background: boolean, };
 
 export type RunDetail = { 
 /**
@@ -867,9 +876,21 @@ strategy: Strategy,
  */
 used: Strategy, 
 /**
- * The run whose model ranked them (uncertain, diverse).
+ * The run whose model ranked them (uncertain, diverse) or picked them (a label asked for).
  */
 run: string | null, 
+/**
+ * When that run finished (ms since the epoch).
+ */
+trained_at: number | null, 
+/**
+ * That run's dev macro-F1.
+ */
+dev_macro_f1: number | null, 
+/**
+ * Only records that model predicts as this label.
+ */
+label: string | null, 
 /**
  * The records, in order, each with the uncertainty it was ranked by (0: sure, 1: a coin
  * toss) when a model ranked it.
@@ -909,6 +930,19 @@ export type Suspect = {
  * The record's stable id.
  */
 id: string, 
+/**
+ * Its sequence number (what the label screen and `annotate` take).
+ */
+seq: number, 
+/**
+ * Who gave the label it has.
+ */
+annotator: string, 
+/**
+ * Whether that label was already kept on a second look (given again, as the Review
+ * screen's "keep" does): the Review queue leaves such records out.
+ */
+confirmed: boolean, 
 /**
  * Its text.
  */
@@ -951,6 +985,20 @@ n: number,
  */
 n_suspects: number, };
 
+export type AnnotatorNoise = { 
+/**
+ * Who gave the labels (the latest annotator of each record).
+ */
+annotator: string, 
+/**
+ * Records whose label they gave.
+ */
+n: number, 
+/**
+ * Of them, suspects.
+ */
+n_suspects: number, };
+
 export type SuspectsReport = { 
 /**
  * Labeled records scored.
@@ -968,6 +1016,10 @@ n_suspects: number,
  * Per label.
  */
 per_label: Array<LabelNoise>, 
+/**
+ * Per annotator.
+ */
+per_annotator: Array<AnnotatorNoise>, 
 /**
  * The suspects, most likely wrong first.
  */
