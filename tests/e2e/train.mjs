@@ -276,7 +276,7 @@ try {
     .map((l) => JSON.parse(l).record.seq)
     .filter((s) => s !== shownSeq);
   await page.locator(tid('label-order')).selectOption('uncertain');
-  await page.waitForSelector(`${tid('label-order-by')}[data-used="uncertain"]`);
+  await page.waitForSelector(`${tid('label-order-by')}[data-used="uncertain"]`, { state: 'attached' });
   assert.equal(Number(await page.locator(tid('record-text')).getAttribute('data-seq')), shownSeq, 'the record shown stays');
   await page.keyboard.press('s');
   await page.waitForFunction((s) => Number(document.querySelector('[data-testid="record-text"]')?.getAttribute('data-seq')) === s, ranked[0]);
@@ -412,7 +412,7 @@ try {
   // ---------------------------------------------------------------- the model in the loop
   step('label screen: the serving model is named; three labels retrain it in the background');
   await page.locator(tid('label-order')).selectOption('uncertain');
-  await page.waitForSelector(`${tid('label-order-by')}[data-used="uncertain"]`);
+  await page.waitForSelector(`${tid('label-order-by')}[data-used="uncertain"]`, { state: 'attached' });
   await page.waitForFunction(() => document.querySelector('[data-testid="label-serving"]')?.getAttribute('data-run'));
   const servingBefore = await page.locator(tid('label-serving')).getAttribute('data-run');
   const completedRuns = finelabJson('runs', DIR, '--json').filter((r) => r.status === 'completed');
@@ -458,29 +458,29 @@ try {
     label: await page.locator(tid('review-card')).getAttribute('data-label'),
     suggested: await page.locator(tid('review-card')).getAttribute('data-suggested'),
   });
-  const first = await card();
-  assert.deepEqual([first.seq, first.label, first.suggested], [queue[0].seq, queue[0].label, queue[0].suggested], 'most suspect first');
+  const firstSuspect = await card();
+  assert.deepEqual([firstSuspect.seq, firstSuspect.label, firstSuspect.suggested], [queue[0].seq, queue[0].label, queue[0].suggested], 'most suspect firstSuspect');
   const perLabel = await page.$$eval('[data-testid="noise-labels"] tbody tr td[data-value]', (tds) => tds.map((td) => Number(td.dataset.value)));
   assert.deepEqual(perLabel, cli.per_label.map((l) => l.n_suspects));
   await page.waitForSelector(`${tid('chart-noise-labels')}[data-ready="true"]`);
   await shot('13c-review');
   await page.keyboard.press('Enter');
-  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, first.seq);
-  const second = await card();
-  assert.equal(second.seq, queue[1].seq);
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, firstSuspect.seq);
+  const secondSuspect = await card();
+  assert.equal(secondSuspect.seq, queue[1].seq);
   await page.keyboard.press(' ');
-  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, second.seq);
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, secondSuspect.seq);
   await page.keyboard.press('Control+z');
-  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) === s, second.seq);
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) === s, secondSuspect.seq);
   await page.keyboard.press(' ');
-  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, second.seq);
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="review-card"]')?.getAttribute('data-seq')) !== s, secondSuspect.seq);
   assert.equal(await page.locator(`${tid('review-decisions')} li`).count(), 2);
   const idOf = (seq) => cli.suspects.find((x) => x.seq === seq).id;
-  const records = exportRecords(DIR);
-  assert.equal(records.find((r) => r.id === idOf(first.seq)).label, first.suggested, 'Enter took the suggestion');
-  assert.equal(records.find((r) => r.id === idOf(second.seq)).label, second.label, 'Space kept the label');
+  const reviewed = exportRecords(DIR);
+  assert.equal(reviewed.find((r) => r.id === idOf(firstSuspect.seq)).label, firstSuspect.suggested, 'Enter took the suggestion');
+  assert.equal(reviewed.find((r) => r.id === idOf(secondSuspect.seq)).label, secondSuspect.label, 'Space kept the label');
   const after = finelabJson('suspects', DIR, '--folds', '3', '--json');
-  const kept = after.suspects.find((x) => x.seq === second.seq);
+  const kept = after.suspects.find((x) => x.seq === secondSuspect.seq);
   if (kept) assert.equal(kept.confirmed, true, 'a label kept on review is marked and leaves the queue');
 
   step('Results: the per-label training curve equals `finelab train-curve`; "label more" serves records predicted as that label');

@@ -404,7 +404,28 @@ const trained = await withApp('train', [TRAIN_PROJECT], async (session) => {
   await sleep(1000);
   await session.screenshot('6-results.png');
   rootScreenshot('6-results-root.png');
-  return { run, rows };
+
+  // Issue 15 in the real window: the per-label training curve draws in Results (a job), and
+  // Review finds the suspected mislabels (a job) where Enter takes the model's suggestion.
+  await session.click('[data-testid="curve-draw"]');
+  await session.waitFor('[data-testid="curve-table"]', { timeoutMs: 120000, intervalMs: 100 });
+  const verdicts = await session.exec(`return [...document.querySelectorAll('[data-testid="curve-table"] tr[data-verdict]')].map((tr) => tr.dataset.verdict)`);
+  assert(verdicts.length === 2 && verdicts.every((v) => v === 'rising' || v === 'flat'), `a verdict per label: ${verdicts}`);
+  await sleep(500);
+  await session.screenshot('6b-label-curve.png');
+  await session.click(SEL.nav('review'));
+  await session.click('[data-testid="review-find"]');
+  await session.waitFor('[data-testid="review-card"], [data-testid="review-done"]', { timeoutMs: 120000, intervalMs: 100 });
+  const card = await session.exec(`const c = document.querySelector('[data-testid="review-card"]'); return c ? { seq: c.dataset.seq, suggested: c.dataset.suggested } : null`);
+  let reviewed = null;
+  if (card) {
+    await session.pressKey('\uE007');
+    await session.waitFor('[data-testid="review-decisions"] li[data-how="suggested"]');
+    reviewed = card;
+  }
+  await sleep(500);
+  await session.screenshot('6c-review.png');
+  return { run, rows, reviewed, verdicts };
 });
 const evalReport = JSON.parse(cli('eval', TRAIN_PROJECT, '--run', trained.run, '--split', 'dev', '--json'));
 const reportRows = Object.keys(evalReport).filter((k) => k !== 'confusion');
@@ -417,6 +438,15 @@ for (const row of trained.rows) {
   }
 }
 log(`results in the window equal finelab eval --json (${trained.rows.length} rows; macro-F1 ${evalReport['macro avg']['f1-score']})`);
+log(`training curve in the window: ${trained.verdicts.join(', ')}`);
+if (trained.reviewed) {
+  // The decision is in the log, under the window's annotator.
+  const after = JSON.parse(cli('stats', TRAIN_PROJECT, '--json'));
+  assert(after.annotators.length >= 2, `the reviewer's decision is an annotation of its own: ${JSON.stringify(after.annotators)}`);
+  log(`review in the window: #${trained.reviewed.seq} took the suggestion ${trained.reviewed.suggested}`);
+} else {
+  log('review in the window: no suspects on this data');
+}
 
 // 3. The labels are in the database.
 const stats = JSON.parse(cli('stats', PROJECT, '--json'));

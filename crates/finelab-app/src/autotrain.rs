@@ -60,6 +60,21 @@ pub fn prune_background_runs(dir: &Path, keep: usize) -> crate::Result<Vec<Strin
     Ok(removed)
 }
 
+/// Labels between two tries of the first retrain of a project without a model.
+const COLD_START_EVERY: u64 = 10;
+
+/// Whether the project has a completed run with a model that predicts labels.
+fn has_model(dir: &Path) -> bool {
+    let Ok(store) = crate::runs::open(dir) else { return true };
+    store.runs().is_ok_and(|runs| {
+        runs.iter().any(|r| {
+            r.status == finelab_store::RunStatus::Completed
+                && r.family != finelab_train::generator::FAMILY
+                && r.model_dir.is_some()
+        })
+    })
+}
+
 /// Labels counted per project since its last background retrain started.
 #[derive(Default)]
 pub struct AutoTrain {
@@ -73,9 +88,10 @@ impl AutoTrain {
     }
 
     /// Counts one label written to the project in `dir` (absolute) and, when `every` labels have
-    /// been counted, starts the retrain if the project can be trained and no training of it is
-    /// running. Returns the job started. A retrain that cannot start (too few labels yet) is
-    /// tried again after another `every` labels; it never fails the label that triggered it.
+    /// been counted (every ten while the project has no model yet), starts the retrain if the
+    /// project can be trained and no training of it is running. Returns the job started. A
+    /// retrain that cannot start (too few labels yet) is tried again later; it never fails the
+    /// label that triggered it.
     pub fn after_label(
         &self,
         jobs: &Jobs,
@@ -86,13 +102,17 @@ impl AutoTrain {
         if every == 0 {
             return None;
         }
-        {
+        let n = {
             let mut counts = self.counts.lock().unwrap();
             let n = counts.entry(dir.to_path_buf()).or_insert(0);
             *n += 1;
-            if *n < every {
-                return None;
-            }
+            *n
+        };
+        // Cold start: until the project has a model, try every few labels, so that the
+        // least-sure order starts once each label has a few examples.
+        let due = n >= every || (n % COLD_START_EVERY == 0 && !has_model(dir));
+        if !due {
+            return None;
         }
         let training = jobs.list(Some(dir)).iter().any(|j| j.kind == JobKind::Train && j.status == JobStatus::Running);
         if training {

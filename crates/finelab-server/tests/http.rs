@@ -1081,4 +1081,32 @@ fn labels_retrain_the_instant_model_in_the_background_and_suspects_and_curves_ru
         (Some("curve"), Some("done"), Some(2))
     );
     assert_eq!(last["result"]["labels"].as_array().unwrap().len(), 2, "{last}");
+
+    // Cold start: a project without a model tries its first retrain every ten labels, long
+    // before the 50 of its setting.
+    let cold = project.join("cold");
+    let created = server
+        .ok(json!({"cmd": "create_project", "dir": cold, "project": {"kind": "single", "labels": ["pos", "neg"]}}));
+    let cold_dir = created["dir"].as_str().unwrap().to_string();
+    let mut csv = String::from("text,label\n");
+    for i in 0..30 {
+        csv.push_str(&format!("第{i}次购买，质量很好，满意,pos\n第{i}次退货，质量太差，失望,neg\n第{i}条评论,\n"));
+    }
+    let (_, uploaded) = server.upload("cold.csv", csv.as_bytes());
+    let job = server.ok(json!({"cmd": "start_import", "dir": cold_dir, "path": uploaded["path"], "options": {}}));
+    assert_eq!(server.follow_job(job["id"].as_u64().unwrap()).last().unwrap()["status"], json!("done"));
+    let batch =
+        server.ok(json!({"cmd": "next_batch", "dir": cold_dir, "annotator": "web", "n": 10, "strategy": "uncertain"}));
+    let jobs: Vec<Value> = batch["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            server.ok(json!({"cmd": "annotate", "dir": cold_dir, "seq": r["view"]["record"]["seq"], "annotator": "web",
+                "action": {"action": "label", "value": {"label": "pos"}}}))["retrain_job"]
+                .clone()
+        })
+        .collect();
+    assert!(jobs[..9].iter().all(Value::is_null) && jobs[9].is_u64(), "{jobs:?}");
+    assert_eq!(server.follow_job(jobs[9].as_u64().unwrap()).last().unwrap()["status"], json!("done"));
 }

@@ -292,7 +292,7 @@ export function labelCurveOption(
   });
   return {
     ...base(c),
-    legend: { top: 0, type: 'scroll', textStyle: { color: c.text } },
+    legend: { top: 0, textStyle: { color: c.text } },
     grid: { left: 48, right: 24, top: 36, bottom: 40 },
     tooltip: { ...(base(c).tooltip as object), trigger: 'axis', valueFormatter: (v: number) => formatFixed(Number(v), 4) },
     xAxis: { type: 'value', name: names.records, nameLocation: 'middle', nameGap: 26, min: 0, ...axisStyle(c) },
