@@ -225,8 +225,8 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "resume_run" => "resume",
             "export_job" => "export-job",
             "import_run" => "import-run",
-            "suspects" => "suspects",
-            "train_curve" => "train-curve",
+            "suspects" | "start_suspects" => "suspects",
+            "train_curve" | "start_train_curve" => "train-curve",
             _ => return None,
         })
     };
