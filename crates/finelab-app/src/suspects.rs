@@ -57,6 +57,15 @@ pub struct Suspect {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     #[ts(optional)]
     pub suggested_labels: Option<Vec<String>>,
+    /// Spans: the spans it has.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[ts(optional)]
+    pub spans: Option<Vec<finelab_store::Span>>,
+    /// Spans: the spans the tagger suggests (the contradicted ones replaced, the missed ones
+    /// added).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[ts(optional)]
+    pub suggested_spans: Option<Vec<finelab_store::Span>>,
     /// Label quality, cleanlab's: the probability of the given label (self-confidence), or
     /// `(p_given − max other p + 1) / 2` (normalized margin); lower is more likely wrong.
     pub score: f64,
@@ -99,6 +108,169 @@ pub struct SuspectsReport {
     pub per_annotator: Vec<AnnotatorNoise>,
     /// The suspects, most likely wrong first.
     pub suspects: Vec<Suspect>,
+}
+
+/// Suspected-noise counts per annotator: `origin` (seq, annotator, confirmed) per record,
+/// `suspected` the indices of the suspects.
+fn per_annotator(origin: &[(i64, String, bool)], suspected: &[usize]) -> Vec<AnnotatorNoise> {
+    let mut annotators: Vec<&str> = origin.iter().map(|o| o.1.as_str()).collect();
+    annotators.sort();
+    annotators.dedup();
+    annotators
+        .into_iter()
+        .map(|a| AnnotatorNoise {
+            annotator: a.to_string(),
+            n: origin.iter().filter(|o| o.1 == a).count() as u64,
+            n_suspects: suspected.iter().filter(|&&i| origin[i].1 == a).count() as u64,
+        })
+        .collect()
+}
+
+/// Spans as one line: `PER 张三; LOC 北京` (code points of `text`).
+fn describe_spans(text: &str, spans: &[finelab_store::Span]) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let part = |s: &finelab_store::Span| -> String {
+        chars[s.start.min(chars.len())..s.end.min(chars.len())].iter().collect()
+    };
+    spans.iter().map(|s| format!("{} {}", s.label, part(s))).collect::<Vec<_>>().join("; ")
+}
+
+/// Span projects: the instant tagger cross-validated over the labeled records, then the records
+/// whose gold spans its out-of-fold predictions confidently contradict, or where it confidently
+/// finds a span the annotator missed ([`finelab_train::noise::find_span_issues`]).
+fn span_suspects(
+    dir: &Path,
+    store: &finelab_store::Store,
+    k: usize,
+    seed: u64,
+    limit: Option<usize>,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<SuspectsReport> {
+    use finelab_train::Span as TrainSpan;
+    let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
+    // (id, text, gold spans), (seq, annotator, confirmed) beside it; by id.
+    let mut records: Vec<(String, String, Vec<finelab_store::Span>)> = Vec::new();
+    let mut origin: Vec<(i64, String, bool)> = Vec::new();
+    for r in store.labeled_records()? {
+        if let finelab_store::AnnotationValue::Spans(spans) = r.value {
+            records.push((r.id, r.text, spans));
+            origin.push((r.seq, r.annotator, r.confirmed));
+        }
+    }
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by(|&a, &b| records[a].0.cmp(&records[b].0));
+    let (records, origin): (Vec<_>, Vec<_>) =
+        order.into_iter().map(|i| (records[i].clone(), origin[i].clone())).unzip();
+    if records.len() < 2 * k {
+        return Err(AppError::Invalid(format!(
+            "{} labeled record(s) are too few for {k}-fold cross-validation: label at least {}",
+            records.len(),
+            2 * k
+        )));
+    }
+    let to_train = |spans: &[finelab_store::Span]| -> Vec<TrainSpan> {
+        spans.iter().map(|s| TrainSpan { start: s.start, end: s.end, label: s.label.clone() }).collect()
+    };
+    // Folds stratified by the set of entity types a record holds.
+    let sets: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let mut types: Vec<&str> = r.2.iter().map(|s| s.label.as_str()).collect();
+            types.sort();
+            types.dedup();
+            types.join(",")
+        })
+        .collect();
+    let mut distinct: Vec<&String> = sets.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    let strata: Vec<usize> = sets.iter().map(|s| distinct.binary_search(&s).unwrap_or(0)).collect();
+    let folds = stratified_folds(&strata, k, seed);
+    let scratch =
+        Scratch(dir.join("runs").join(format!(".suspects-{}-{}", std::process::id(), finelab_store::now_ms())));
+    let mut predicted: Vec<Vec<finelab_train::ScoredSpan>> = vec![Vec::new(); records.len()];
+    if !progress(0, k) {
+        return Err(AppError::Cancelled("finding suspects was cancelled".into()));
+    }
+    for fold in 0..k {
+        let train: Vec<Example> = records
+            .iter()
+            .zip(&folds)
+            .filter(|(_, f)| **f != fold)
+            .map(|((id, text, gold), _)| Example {
+                id: id.clone(),
+                text: text.clone(),
+                target: Target::Spans(to_train(gold)),
+            })
+            .collect();
+        let data = Dataset { task: Task::Spans, labels: labels.clone(), train, dev: Vec::new(), test: Vec::new() };
+        let config = TrainConfig { seed: seed.wrapping_add(fold as u64), ..TrainConfig::default() };
+        let out = scratch.0.join(fold.to_string());
+        finelab_train::train(&data, &config, &out, &mut |_| Control::Continue)?;
+        let predictor = Predictor::load(&out)?;
+        let held: Vec<usize> = (0..records.len()).filter(|&i| folds[i] == fold).collect();
+        let texts: Vec<&str> = held.iter().map(|&i| records[i].1.as_str()).collect();
+        for (&i, p) in held.iter().zip(predictor.predict_batch(&texts)?) {
+            predicted[i] = match p {
+                Prediction::Spans { spans } => spans,
+                _ => return Err(AppError::Invalid("the instant tagger did not answer with spans".into())),
+            };
+        }
+        if !progress(fold + 1, k) {
+            return Err(AppError::Cancelled("finding suspects was cancelled".into()));
+        }
+    }
+    drop(scratch);
+    let gold: Vec<Vec<TrainSpan>> = records.iter().map(|r| to_train(&r.2)).collect();
+    let found = finelab_train::noise::find_span_issues(&gold, &predicted);
+    let involves = |f: &finelab_train::noise::SpanSuspect, label: &str| {
+        f.contradicted.iter().any(|s| s.label == label) || f.proposed.iter().any(|s| s.label == label)
+    };
+    let per_label = labels
+        .iter()
+        .map(|label| LabelNoise {
+            label: label.clone(),
+            n: records.iter().filter(|r| r.2.iter().any(|s| &s.label == label)).count() as u64,
+            n_suspects: found.iter().filter(|f| involves(f, label)).count() as u64,
+        })
+        .collect();
+    let suspected: Vec<usize> = found.iter().map(|f| f.index).collect();
+    let per_annotator = per_annotator(&origin, &suspected);
+    let n_suspects = found.len() as u64;
+    let suspects = found
+        .into_iter()
+        .take(limit.unwrap_or(usize::MAX))
+        .map(|f| {
+            let (id, text, given) = &records[f.index];
+            let suggested: Vec<finelab_store::Span> = f
+                .suggested
+                .iter()
+                .map(|s| finelab_store::Span { start: s.start, end: s.end, label: s.label.clone() })
+                .collect();
+            Suspect {
+                id: id.clone(),
+                seq: origin[f.index].0,
+                annotator: origin[f.index].1.clone(),
+                confirmed: origin[f.index].2,
+                text: text.clone(),
+                label: describe_spans(text, given),
+                suggested: describe_spans(text, &suggested),
+                labels: None,
+                suggested_labels: None,
+                spans: Some(given.clone()),
+                suggested_spans: Some(suggested),
+                score: f.score,
+            }
+        })
+        .collect();
+    Ok(SuspectsReport {
+        n_records: records.len() as u64,
+        folds: k as u64,
+        n_suspects,
+        per_label,
+        per_annotator,
+        suspects,
+    })
 }
 
 /// A scratch folder for the folds' models, removed when dropped.
@@ -147,9 +319,12 @@ pub fn suspects_with(
     let seed = req.seed.unwrap_or(42);
     let store = open(dir)?;
     let kind = store.kind()?;
+    if kind == ProjectKind::Spans {
+        return span_suspects(dir, &store, k, seed, req.limit, progress);
+    }
     if !matches!(kind, ProjectKind::Single | ProjectKind::Multi) {
         return Err(AppError::Unsupported(format!(
-            "suspects are found in single- and multi-label projects for now; {} is a {} project",
+            "suspects are found in single-label, multi-label and span projects; {} is a {} project",
             dir.display(),
             kind.as_str()
         )));
@@ -266,17 +441,8 @@ pub fn suspects_with(
                 as u64,
         })
         .collect();
-    let mut annotators: Vec<&str> = origin.iter().map(|o| o.1.as_str()).collect();
-    annotators.sort();
-    annotators.dedup();
-    let per_annotator = annotators
-        .into_iter()
-        .map(|a| AnnotatorNoise {
-            annotator: a.to_string(),
-            n: origin.iter().filter(|o| o.1 == a).count() as u64,
-            n_suspects: found.iter().filter(|(i, _, _)| origin[*i].1 == a).count() as u64,
-        })
-        .collect();
+    let suspected: Vec<usize> = found.iter().map(|f| f.0).collect();
+    let per_annotator = per_annotator(&origin, &suspected);
     let n_suspects = found.len() as u64;
     let names = |idx: &[usize]| -> Vec<String> {
         let mut v: Vec<String> = idx.iter().map(|&i| labels[i].clone()).collect();
@@ -301,6 +467,8 @@ pub fn suspects_with(
                     suggested: names(&suggested).join(","),
                     labels: Some(names(given)),
                     suggested_labels: Some(names(&suggested)),
+                    spans: None,
+                    suggested_spans: None,
                     score,
                 }
             } else {
@@ -314,6 +482,8 @@ pub fn suspects_with(
                     suggested: labels[suggested_single[&i]].clone(),
                     labels: None,
                     suggested_labels: None,
+                    spans: None,
+                    suggested_spans: None,
                     score,
                 }
             }

@@ -17,6 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::decode::ScoredSpan;
+use crate::metrics::Span;
 use crate::rng::SplitMix64;
 
 /// How suspects are ranked.
@@ -114,6 +116,88 @@ pub fn find_label_issues(probs: &[Vec<f64>], given: &[usize], n_classes: usize, 
     out
 }
 
+/// A record whose spans are likely wrong: what the out-of-fold tagger confidently says instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanSuspect {
+    /// The record's index.
+    pub index: usize,
+    /// Its gold spans the model confidently contradicts (an overlapping prediction with other
+    /// boundaries or another type).
+    pub contradicted: Vec<Span>,
+    /// The confident predictions that contradict them, and those that overlap no gold span (a
+    /// span the annotator missed).
+    pub proposed: Vec<ScoredSpan>,
+    /// The gold spans with the contradicted ones replaced and the missed ones added, by start.
+    pub suggested: Vec<Span>,
+    /// Label quality: 1 − the confidence of the most confident proposal (lower: more likely wrong).
+    pub score: f64,
+}
+
+/// Per entity type, the mean confidence of the out-of-fold predicted spans that match a gold span
+/// exactly (boundaries and type): the tagger's average confidence when it is right, confident
+/// learning's per-class threshold carried over to spans. A type the tagger never got right gets
+/// 1.0 (none of its predictions counts as confident).
+pub fn span_thresholds(gold: &[Vec<Span>], predicted: &[Vec<ScoredSpan>]) -> std::collections::BTreeMap<String, f64> {
+    let mut sums: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+    for (g, p) in gold.iter().zip(predicted) {
+        for s in p {
+            if g.iter().any(|x| x.start == s.start && x.end == s.end && x.label == s.label) {
+                let e = sums.entry(s.label.clone()).or_insert((0.0, 0));
+                e.0 += f64::from(s.score);
+                e.1 += 1;
+            }
+        }
+    }
+    sums.into_iter().map(|(l, (sum, n))| (l, sum / n as f64)).collect()
+}
+
+/// The records whose gold spans the out-of-fold tagger confidently contradicts, or where it
+/// confidently finds a span the annotator missed; a prediction is confident when its score
+/// reaches its type's threshold ([`span_thresholds`], with a 1e-6 tolerance). Ranked by score,
+/// lowest first (ties by index).
+pub fn find_span_issues(gold: &[Vec<Span>], predicted: &[Vec<ScoredSpan>]) -> Vec<SpanSuspect> {
+    let thresholds = span_thresholds(gold, predicted);
+    let confident = |s: &ScoredSpan| f64::from(s.score) + 1e-6 >= thresholds.get(&s.label).copied().unwrap_or(1.0);
+    let overlaps = |a: (usize, usize), b: (usize, usize)| a.0 < b.1 && b.0 < a.1;
+    let mut out = Vec::new();
+    for (index, (g, p)) in gold.iter().zip(predicted).enumerate() {
+        let mut contradicted: Vec<Span> = Vec::new();
+        let mut proposed: Vec<ScoredSpan> = Vec::new();
+        for s in p.iter().filter(|s| confident(s)) {
+            if g.iter().any(|x| x.start == s.start && x.end == s.end && x.label == s.label) {
+                continue;
+            }
+            let hit: Vec<&Span> = g.iter().filter(|x| overlaps((x.start, x.end), (s.start, s.end))).collect();
+            for x in hit {
+                if !contradicted.contains(x) {
+                    contradicted.push(x.clone());
+                }
+            }
+            proposed.push(s.clone());
+        }
+        if proposed.is_empty() {
+            continue;
+        }
+        let mut suggested: Vec<Span> = g.iter().filter(|x| !contradicted.contains(x)).cloned().collect();
+        // Proposals that overlap each other: the more confident wins.
+        let mut by_score = proposed.clone();
+        by_score.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.start.cmp(&b.start)));
+        let mut taken: Vec<Span> = Vec::new();
+        for s in by_score {
+            let clash = |x: &Span| overlaps((x.start, x.end), (s.start, s.end));
+            if !taken.iter().any(clash) && !suggested.iter().any(clash) {
+                taken.push(s.into_span());
+            }
+        }
+        suggested.extend(taken);
+        suggested.sort_by(|a, b| (a.start, a.end, &a.label).cmp(&(b.start, b.end, &b.label)));
+        let best = proposed.iter().map(|s| f64::from(s.score)).fold(0.0, f64::max);
+        out.push(SpanSuspect { index, contradicted, proposed, suggested, score: 1.0 - best });
+    }
+    out.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.index.cmp(&b.index)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +271,35 @@ mod tests {
         }
         assert_eq!(folds, stratified_folds(&classes, 5, 7));
         assert_ne!(folds, stratified_folds(&classes, 5, 8));
+    }
+
+    #[test]
+    fn span_issues_match_a_hand_computed_case() {
+        let sp = |s: usize, e: usize, l: &str| Span { start: s, end: e, label: l.into() };
+        let sc = |s: usize, e: usize, l: &str, score: f32| ScoredSpan { start: s, end: e, label: l.into(), score };
+        let gold = vec![
+            vec![sp(0, 2, "PER"), sp(5, 7, "LOC")], // 0: both right
+            vec![sp(0, 2, "PER")],                  // 1: right, plus a LOC it missed (0.85)
+            vec![sp(0, 3, "LOC")],                  // 2: the tagger says PER at 0..2 (0.95)
+            vec![sp(4, 6, "LOC")],                  // 3: the tagger says ORG at 4..6, unsure (0.5)
+            vec![],                                 // 4: a PER below the threshold (0.7)
+        ];
+        let predicted = vec![
+            vec![sc(0, 2, "PER", 0.9), sc(5, 7, "LOC", 0.8)],
+            vec![sc(0, 2, "PER", 0.8), sc(3, 5, "LOC", 0.85)],
+            vec![sc(0, 2, "PER", 0.95)],
+            vec![sc(4, 6, "ORG", 0.5)],
+            vec![sc(1, 3, "PER", 0.7)],
+        ];
+        // PER: right at 0.9 and 0.8 → 0.85; LOC: right at 0.8 → 0.8; ORG never right → 1.0.
+        let t = span_thresholds(&gold, &predicted);
+        assert!((t["PER"] - 0.85).abs() < 1e-6 && (t["LOC"] - 0.8).abs() < 1e-6 && t.len() == 2, "{t:?}");
+        let found = find_span_issues(&gold, &predicted);
+        assert_eq!(found.iter().map(|s| s.index).collect::<Vec<_>>(), vec![2, 1], "most confident first");
+        assert_eq!(found[0].contradicted, vec![sp(0, 3, "LOC")]);
+        assert_eq!(found[0].suggested, vec![sp(0, 2, "PER")]);
+        assert!((found[0].score - 0.05).abs() < 1e-6);
+        assert!(found[1].contradicted.is_empty(), "a missed span contradicts nothing");
+        assert_eq!(found[1].suggested, vec![sp(0, 2, "PER"), sp(3, 5, "LOC")]);
     }
 }

@@ -2,7 +2,7 @@
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { JsonValue } from './api';
-import type { AnnotationValue, ProjectKind, Record, RecordView, RunStatus, Split } from './store';
+import type { AnnotationValue, ProjectKind, Record, RecordView, RunStatus, Span, Split } from './store';
 
 export type RunRow = { 
 /**
@@ -965,6 +965,15 @@ labels?: Array<string>,
  * added or removed).
  */
 suggested_labels?: Array<string>, 
+/**
+ * Spans: the spans it has.
+ */
+spans?: Array<Span>, 
+/**
+ * Spans: the spans the tagger suggests (the contradicted ones replaced, the missed ones
+ * added).
+ */
+suggested_spans?: Array<Span>, 
 /**
  * Label quality, cleanlab's: the probability of the given label (self-confidence), or
  * `(p_given − max other p + 1) / 2` (normalized margin); lower is more likely wrong.
