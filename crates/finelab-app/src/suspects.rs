@@ -135,6 +135,66 @@ fn describe_spans(text: &str, spans: &[finelab_store::Span]) -> String {
     spans.iter().map(|s| format!("{} {}", s.label, part(s))).collect::<Vec<_>>().join("; ")
 }
 
+/// A labeled record as cross-validation takes it: its example, the key of its stratum, and where
+/// its label came from (seq, annotator, confirmed).
+struct Fold {
+    example: Example,
+    stratum: String,
+    origin: (i64, String, bool),
+}
+
+/// Out-of-fold predictions of the instant family for `records` (sorted by id here, the order of
+/// the answer): K folds stratified by each record's stratum and seeded, one model trained on the
+/// other folds predicting each fold; `progress` after each fold, false cancels.
+fn out_of_fold(
+    dir: &Path,
+    task: Task,
+    labels: &[String],
+    records: &mut [Fold],
+    k: usize,
+    seed: u64,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<Vec<Prediction>> {
+    records.sort_by(|a, b| a.example.id.cmp(&b.example.id));
+    if records.len() < 2 * k {
+        return Err(AppError::Invalid(format!(
+            "{} labeled record(s) are too few for {k}-fold cross-validation: label at least {}",
+            records.len(),
+            2 * k
+        )));
+    }
+    let mut distinct: Vec<&String> = records.iter().map(|r| &r.stratum).collect();
+    distinct.sort();
+    distinct.dedup();
+    let strata: Vec<usize> = records.iter().map(|r| distinct.binary_search(&&r.stratum).unwrap_or(0)).collect();
+    let folds = stratified_folds(&strata, k, seed);
+    let scratch =
+        Scratch(dir.join("runs").join(format!(".suspects-{}-{}", std::process::id(), finelab_store::now_ms())));
+    let cancelled = || AppError::Cancelled("finding suspects was cancelled".into());
+    if !progress(0, k) {
+        return Err(cancelled());
+    }
+    let mut predicted: Vec<Option<Prediction>> = vec![None; records.len()];
+    for fold in 0..k {
+        let train: Vec<Example> =
+            records.iter().zip(&folds).filter(|(_, f)| **f != fold).map(|(r, _)| r.example.clone()).collect();
+        let data = Dataset { task, labels: labels.to_vec(), train, dev: Vec::new(), test: Vec::new() };
+        let config = TrainConfig { seed: seed.wrapping_add(fold as u64), ..TrainConfig::default() };
+        let out = scratch.0.join(fold.to_string());
+        finelab_train::train(&data, &config, &out, &mut |_| Control::Continue)?;
+        let predictor = Predictor::load(&out)?;
+        let held: Vec<usize> = (0..records.len()).filter(|&i| folds[i] == fold).collect();
+        let texts: Vec<&str> = held.iter().map(|&i| records[i].example.text.as_str()).collect();
+        for (&i, p) in held.iter().zip(predictor.predict_batch(&texts)?) {
+            predicted[i] = Some(p);
+        }
+        if !progress(fold + 1, k) {
+            return Err(cancelled());
+        }
+    }
+    Ok(predicted.into_iter().map(|p| p.expect("every record is in one fold")).collect())
+}
+
 /// Span projects: the instant tagger cross-validated over the labeled records, then the records
 /// whose gold spans its out-of-fold predictions confidently contradict, or where it confidently
 /// finds a span the annotator missed ([`finelab_train::noise::find_span_issues`]).
@@ -148,80 +208,41 @@ fn span_suspects(
 ) -> Result<SuspectsReport> {
     use finelab_train::Span as TrainSpan;
     let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
-    // (id, text, gold spans), (seq, annotator, confirmed) beside it; by id.
-    let mut records: Vec<(String, String, Vec<finelab_store::Span>)> = Vec::new();
-    let mut origin: Vec<(i64, String, bool)> = Vec::new();
+    let mut records: Vec<Fold> = Vec::new();
     for r in store.labeled_records()? {
         if let finelab_store::AnnotationValue::Spans(spans) = r.value {
-            records.push((r.id, r.text, spans));
-            origin.push((r.seq, r.annotator, r.confirmed));
-        }
-    }
-    let mut order: Vec<usize> = (0..records.len()).collect();
-    order.sort_by(|&a, &b| records[a].0.cmp(&records[b].0));
-    let (records, origin): (Vec<_>, Vec<_>) =
-        order.into_iter().map(|i| (records[i].clone(), origin[i].clone())).unzip();
-    if records.len() < 2 * k {
-        return Err(AppError::Invalid(format!(
-            "{} labeled record(s) are too few for {k}-fold cross-validation: label at least {}",
-            records.len(),
-            2 * k
-        )));
-    }
-    let to_train = |spans: &[finelab_store::Span]| -> Vec<TrainSpan> {
-        spans.iter().map(|s| TrainSpan { start: s.start, end: s.end, label: s.label.clone() }).collect()
-    };
-    // Folds stratified by the set of entity types a record holds.
-    let sets: Vec<String> = records
-        .iter()
-        .map(|r| {
-            let mut types: Vec<&str> = r.2.iter().map(|s| s.label.as_str()).collect();
+            // Folds stratified by the set of entity types a record holds.
+            let mut types: Vec<&str> = spans.iter().map(|s| s.label.as_str()).collect();
             types.sort();
             types.dedup();
-            types.join(",")
+            let stratum = types.join(",");
+            let gold = spans.iter().map(|s| TrainSpan { start: s.start, end: s.end, label: s.label.clone() }).collect();
+            records.push(Fold {
+                example: Example { id: r.id, text: r.text, target: Target::Spans(gold) },
+                stratum,
+                origin: (r.seq, r.annotator, r.confirmed),
+            });
+        }
+    }
+    let predictions = out_of_fold(dir, Task::Spans, &labels, &mut records, k, seed, progress)?;
+    let mut predicted: Vec<Vec<finelab_train::ScoredSpan>> = Vec::with_capacity(records.len());
+    for p in predictions {
+        match p {
+            Prediction::Spans { spans } => predicted.push(spans),
+            _ => return Err(AppError::Invalid("the instant tagger did not answer with spans".into())),
+        }
+    }
+    let gold: Vec<Vec<TrainSpan>> = records
+        .iter()
+        .map(|r| match &r.example.target {
+            Target::Spans(spans) => spans.clone(),
+            _ => Vec::new(),
         })
         .collect();
-    let mut distinct: Vec<&String> = sets.iter().collect();
-    distinct.sort();
-    distinct.dedup();
-    let strata: Vec<usize> = sets.iter().map(|s| distinct.binary_search(&s).unwrap_or(0)).collect();
-    let folds = stratified_folds(&strata, k, seed);
-    let scratch =
-        Scratch(dir.join("runs").join(format!(".suspects-{}-{}", std::process::id(), finelab_store::now_ms())));
-    let mut predicted: Vec<Vec<finelab_train::ScoredSpan>> = vec![Vec::new(); records.len()];
-    if !progress(0, k) {
-        return Err(AppError::Cancelled("finding suspects was cancelled".into()));
-    }
-    for fold in 0..k {
-        let train: Vec<Example> = records
-            .iter()
-            .zip(&folds)
-            .filter(|(_, f)| **f != fold)
-            .map(|((id, text, gold), _)| Example {
-                id: id.clone(),
-                text: text.clone(),
-                target: Target::Spans(to_train(gold)),
-            })
-            .collect();
-        let data = Dataset { task: Task::Spans, labels: labels.clone(), train, dev: Vec::new(), test: Vec::new() };
-        let config = TrainConfig { seed: seed.wrapping_add(fold as u64), ..TrainConfig::default() };
-        let out = scratch.0.join(fold.to_string());
-        finelab_train::train(&data, &config, &out, &mut |_| Control::Continue)?;
-        let predictor = Predictor::load(&out)?;
-        let held: Vec<usize> = (0..records.len()).filter(|&i| folds[i] == fold).collect();
-        let texts: Vec<&str> = held.iter().map(|&i| records[i].1.as_str()).collect();
-        for (&i, p) in held.iter().zip(predictor.predict_batch(&texts)?) {
-            predicted[i] = match p {
-                Prediction::Spans { spans } => spans,
-                _ => return Err(AppError::Invalid("the instant tagger did not answer with spans".into())),
-            };
-        }
-        if !progress(fold + 1, k) {
-            return Err(AppError::Cancelled("finding suspects was cancelled".into()));
-        }
-    }
-    drop(scratch);
-    let gold: Vec<Vec<TrainSpan>> = records.iter().map(|r| to_train(&r.2)).collect();
+    let store_spans = |spans: &[TrainSpan]| -> Vec<finelab_store::Span> {
+        spans.iter().map(|s| finelab_store::Span { start: s.start, end: s.end, label: s.label.clone() }).collect()
+    };
+    let origin: Vec<(i64, String, bool)> = records.iter().map(|r| r.origin.clone()).collect();
     let found = finelab_train::noise::find_span_issues(&gold, &predicted);
     let involves = |f: &finelab_train::noise::SpanSuspect, label: &str| {
         f.contradicted.iter().any(|s| s.label == label) || f.proposed.iter().any(|s| s.label == label)
@@ -230,7 +251,7 @@ fn span_suspects(
         .iter()
         .map(|label| LabelNoise {
             label: label.clone(),
-            n: records.iter().filter(|r| r.2.iter().any(|s| &s.label == label)).count() as u64,
+            n: gold.iter().filter(|g| g.iter().any(|s| &s.label == label)).count() as u64,
             n_suspects: found.iter().filter(|f| involves(f, label)).count() as u64,
         })
         .collect();
@@ -241,23 +262,20 @@ fn span_suspects(
         .into_iter()
         .take(limit.unwrap_or(usize::MAX))
         .map(|f| {
-            let (id, text, given) = &records[f.index];
-            let suggested: Vec<finelab_store::Span> = f
-                .suggested
-                .iter()
-                .map(|s| finelab_store::Span { start: s.start, end: s.end, label: s.label.clone() })
-                .collect();
+            let (id, text) = (&records[f.index].example.id, &records[f.index].example.text);
+            let given = store_spans(&gold[f.index]);
+            let suggested = store_spans(&f.suggested);
             Suspect {
                 id: id.clone(),
                 seq: origin[f.index].0,
                 annotator: origin[f.index].1.clone(),
                 confirmed: origin[f.index].2,
                 text: text.clone(),
-                label: describe_spans(text, given),
+                label: describe_spans(text, &given),
                 suggested: describe_spans(text, &suggested),
                 labels: None,
                 suggested_labels: None,
-                spans: Some(given.clone()),
+                spans: Some(given),
                 suggested_spans: Some(suggested),
                 score: f.score,
             }
@@ -331,82 +349,57 @@ pub fn suspects_with(
     }
     let multi = kind == ProjectKind::Multi;
     let labels: Vec<String> = store.labels()?.into_iter().map(|l| l.name).collect();
-    // (id, text, the indices of its labels)
-    let mut records: Vec<(String, String, Vec<usize>)> = Vec::new();
-    // (seq, annotator, confirmed), beside `records`.
-    let mut origin: Vec<(i64, String, bool)> = Vec::new();
+    let mut records: Vec<Fold> = Vec::new();
     for r in store.labeled_records()? {
         let given: Vec<&String> = match &r.value {
             finelab_store::AnnotationValue::Label(label) => vec![label],
             finelab_store::AnnotationValue::Labels(set) => set.iter().collect(),
             _ => continue,
         };
-        let idx: Vec<usize> = given.iter().filter_map(|g| labels.iter().position(|l| l == *g)).collect();
+        let mut idx: Vec<usize> = given.iter().filter_map(|g| labels.iter().position(|l| l == *g)).collect();
+        idx.sort();
         if idx.len() == given.len() && (multi || idx.len() == 1) {
-            records.push((r.id, r.text, idx));
-            origin.push((r.seq, r.annotator, r.confirmed));
+            let target = if multi {
+                Target::Multi(idx.iter().map(|&i| labels[i].clone()).collect())
+            } else {
+                Target::Single(labels[idx[0]].clone())
+            };
+            // Folds stratified by the label (single) or the set of labels (multi).
+            records.push(Fold {
+                example: Example { id: r.id, text: r.text, target },
+                stratum: format!("{idx:?}"),
+                origin: (r.seq, r.annotator, r.confirmed),
+            });
         }
     }
-    let mut order: Vec<usize> = (0..records.len()).collect();
-    order.sort_by(|&a, &b| records[a].0.cmp(&records[b].0));
-    let (records, origin): (Vec<_>, Vec<_>) =
-        order.into_iter().map(|i| (records[i].clone(), origin[i].clone())).unzip();
-    if records.len() < 2 * k {
-        return Err(AppError::Invalid(format!(
-            "{} labeled record(s) are too few for {k}-fold cross-validation: label at least {}",
-            records.len(),
-            2 * k
-        )));
+    let task = if multi { Task::Multi } else { Task::Single };
+    let predictions = out_of_fold(dir, task, &labels, &mut records, k, seed, progress)?;
+    let mut probs: Vec<Vec<f64>> = Vec::with_capacity(records.len());
+    for p in predictions {
+        let scores = match p {
+            Prediction::Single { scores, .. } | Prediction::Multi { scores, .. } => scores,
+            Prediction::Spans { .. } => {
+                return Err(AppError::Invalid("the instant model did not answer with label scores".into()))
+            }
+        };
+        probs.push(labels.iter().map(|l| scores.get(l).copied().unwrap_or(0.0) as f64).collect());
     }
-    // Folds stratified by the label (single) or the set of labels (multi).
-    let sets: Vec<String> = records.iter().map(|r| format!("{:?}", r.2)).collect();
-    let mut distinct: Vec<&String> = sets.iter().collect();
-    distinct.sort();
-    distinct.dedup();
-    let strata: Vec<usize> = sets.iter().map(|s| distinct.binary_search(&s).unwrap_or(0)).collect();
-    let folds = stratified_folds(&strata, k, seed);
-    let scratch =
-        Scratch(dir.join("runs").join(format!(".suspects-{}-{}", std::process::id(), finelab_store::now_ms())));
-    let target = |given: &[usize]| {
-        if multi {
-            Target::Multi(given.iter().map(|&i| labels[i].clone()).collect())
-        } else {
-            Target::Single(labels[given[0]].clone())
+    // The given labels' indices, and where they came from, in the records' order.
+    let given_of = |t: &Target| -> Vec<usize> {
+        match t {
+            Target::Single(l) => labels.iter().position(|x| x == l).into_iter().collect(),
+            Target::Multi(ls) => ls.iter().filter_map(|l| labels.iter().position(|x| x == l)).collect(),
+            Target::Spans(_) => Vec::new(),
         }
     };
-    let mut probs: Vec<Vec<f64>> = vec![Vec::new(); records.len()];
-    if !progress(0, k) {
-        return Err(AppError::Cancelled("finding suspects was cancelled".into()));
-    }
-    for fold in 0..k {
-        let train: Vec<Example> = records
-            .iter()
-            .zip(&folds)
-            .filter(|(_, f)| **f != fold)
-            .map(|((id, text, given), _)| Example { id: id.clone(), text: text.clone(), target: target(given) })
-            .collect();
-        let task = if multi { Task::Multi } else { Task::Single };
-        let data = Dataset { task, labels: labels.clone(), train, dev: Vec::new(), test: Vec::new() };
-        let config = TrainConfig { seed: seed.wrapping_add(fold as u64), ..TrainConfig::default() };
-        let out = scratch.0.join(fold.to_string());
-        finelab_train::train(&data, &config, &out, &mut |_| Control::Continue)?;
-        let predictor = Predictor::load(&out)?;
-        let held: Vec<usize> = (0..records.len()).filter(|&i| folds[i] == fold).collect();
-        let texts: Vec<&str> = held.iter().map(|&i| records[i].1.as_str()).collect();
-        for (&i, p) in held.iter().zip(predictor.predict_batch(&texts)?) {
-            let scores = match p {
-                Prediction::Single { scores, .. } | Prediction::Multi { scores, .. } => scores,
-                Prediction::Spans { .. } => {
-                    return Err(AppError::Invalid("the instant model did not answer with label scores".into()))
-                }
-            };
-            probs[i] = labels.iter().map(|l| scores.get(l).copied().unwrap_or(0.0) as f64).collect();
-        }
-        if !progress(fold + 1, k) {
-            return Err(AppError::Cancelled("finding suspects was cancelled".into()));
-        }
-    }
-    drop(scratch);
+    let origin: Vec<(i64, String, bool)> = records.iter().map(|r| r.origin.clone()).collect();
+    let records: Vec<(String, String, Vec<usize>)> = records
+        .into_iter()
+        .map(|r| {
+            let given = given_of(&r.example.target);
+            (r.example.id, r.example.text, given)
+        })
+        .collect();
     // (record, the labels to toggle, score): single-label, the given label for the suggested one;
     // multi-label, each label a yes/no question of its own.
     let mut found: Vec<(usize, Vec<usize>, f64)> = Vec::new();

@@ -129,23 +129,24 @@ pub struct SpanSuspect {
     pub proposed: Vec<ScoredSpan>,
     /// The gold spans with the contradicted ones replaced and the missed ones added, by start.
     pub suggested: Vec<Span>,
-    /// Label quality: 1 − the confidence of the most confident proposal (lower: more likely wrong).
+    /// Label quality: 1 − how far the most convincing proposal rises above its type's threshold,
+    /// on 0..1 (lower: more likely wrong).
     pub score: f64,
 }
 
-/// Per entity type, the mean confidence of the out-of-fold predicted spans that match a gold span
-/// exactly (boundaries and type): the tagger's average confidence when it is right, confident
-/// learning's per-class threshold carried over to spans. A type the tagger never got right gets
-/// 1.0 (none of its predictions counts as confident).
+/// Per entity type, the tagger's average self-confidence over the gold spans of that type:
+/// confident learning's per-class threshold (the mean predicted probability of the given class
+/// over the examples given it) with a gold span as the example and, as its probability, the
+/// confidence of the out-of-fold predicted span that matches it exactly (boundaries and type), or
+/// 0 when none does. A type without gold spans gets 1.0 (none of its predictions is confident).
 pub fn span_thresholds(gold: &[Vec<Span>], predicted: &[Vec<ScoredSpan>]) -> std::collections::BTreeMap<String, f64> {
     let mut sums: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
     for (g, p) in gold.iter().zip(predicted) {
-        for s in p {
-            if g.iter().any(|x| x.start == s.start && x.end == s.end && x.label == s.label) {
-                let e = sums.entry(s.label.clone()).or_insert((0.0, 0));
-                e.0 += f64::from(s.score);
-                e.1 += 1;
-            }
+        for x in g {
+            let hit = p.iter().find(|s| x.start == s.start && x.end == s.end && x.label == s.label);
+            let e = sums.entry(x.label.clone()).or_insert((0.0, 0));
+            e.0 += hit.map_or(0.0, |s| f64::from(s.score));
+            e.1 += 1;
         }
     }
     sums.into_iter().map(|(l, (sum, n))| (l, sum / n as f64)).collect()
@@ -153,8 +154,10 @@ pub fn span_thresholds(gold: &[Vec<Span>], predicted: &[Vec<ScoredSpan>]) -> std
 
 /// The records whose gold spans the out-of-fold tagger confidently contradicts, or where it
 /// confidently finds a span the annotator missed; a prediction is confident when its score
-/// reaches its type's threshold ([`span_thresholds`], with a 1e-6 tolerance). Ranked by score,
-/// lowest first (ties by index).
+/// reaches its type's threshold `t` ([`span_thresholds`], with a 1e-6 tolerance). A record's
+/// label quality is 1 − `(score − t) / (1 − t)` of its most convincing proposal (how far above
+/// its own type's bar it rises, so that types with low and high bars rank together); lowest
+/// first, ties by index.
 pub fn find_span_issues(gold: &[Vec<Span>], predicted: &[Vec<ScoredSpan>]) -> Vec<SpanSuspect> {
     let thresholds = span_thresholds(gold, predicted);
     let confident = |s: &ScoredSpan| f64::from(s.score) + 1e-6 >= thresholds.get(&s.label).copied().unwrap_or(1.0);
@@ -191,7 +194,12 @@ pub fn find_span_issues(gold: &[Vec<Span>], predicted: &[Vec<ScoredSpan>]) -> Ve
         }
         suggested.extend(taken);
         suggested.sort_by(|a, b| (a.start, a.end, &a.label).cmp(&(b.start, b.end, &b.label)));
-        let best = proposed.iter().map(|s| f64::from(s.score)).fold(0.0, f64::max);
+        // How far the most convincing proposal rises above its type's threshold, on 0..1.
+        let above = |s: &ScoredSpan| {
+            let t = thresholds.get(&s.label).copied().unwrap_or(1.0).min(1.0 - 1e-9);
+            ((f64::from(s.score) - t) / (1.0 - t)).clamp(0.0, 1.0)
+        };
+        let best = proposed.iter().map(above).fold(0.0, f64::max);
         out.push(SpanSuspect { index, contradicted, proposed, suggested, score: 1.0 - best });
     }
     out.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.index.cmp(&b.index)));
@@ -291,15 +299,20 @@ mod tests {
             vec![sc(4, 6, "ORG", 0.5)],
             vec![sc(1, 3, "PER", 0.7)],
         ];
-        // PER: right at 0.9 and 0.8 → 0.85; LOC: right at 0.8 → 0.8; ORG never right → 1.0.
+        // PER: two gold spans, found at 0.9 and 0.8 → 0.85; LOC: three gold spans, one found at
+        // 0.8, two not (0) → 0.8 / 3; ORG has no gold span → 1.0 (absent).
         let t = span_thresholds(&gold, &predicted);
-        assert!((t["PER"] - 0.85).abs() < 1e-6 && (t["LOC"] - 0.8).abs() < 1e-6 && t.len() == 2, "{t:?}");
+        assert!((t["PER"] - 0.85).abs() < 1e-6 && (t["LOC"] - 0.8 / 3.0).abs() < 1e-6 && t.len() == 2, "{t:?}");
         let found = find_span_issues(&gold, &predicted);
-        assert_eq!(found.iter().map(|s| s.index).collect::<Vec<_>>(), vec![2, 1], "most confident first");
-        assert_eq!(found[0].contradicted, vec![sp(0, 3, "LOC")]);
-        assert_eq!(found[0].suggested, vec![sp(0, 2, "PER")]);
-        assert!((found[0].score - 0.05).abs() < 1e-6);
-        assert!(found[1].contradicted.is_empty(), "a missed span contradicts nothing");
-        assert_eq!(found[1].suggested, vec![sp(0, 2, "PER"), sp(3, 5, "LOC")]);
+        // Ranked by how far the proposal rises above its type's threshold: the missed LOC
+        // ((0.85 − 0.267) / 0.733 = 0.795) before the PER that contradicts a LOC
+        // ((0.95 − 0.85) / 0.15 = 0.667).
+        assert_eq!(found.iter().map(|s| s.index).collect::<Vec<_>>(), vec![1, 2]);
+        assert!((found[0].score - (1.0 - (0.85 - 0.8 / 3.0) / (1.0 - 0.8 / 3.0))).abs() < 1e-6, "{}", found[0].score);
+        assert!((found[1].score - (1.0 - 0.1 / 0.15)).abs() < 1e-5, "{}", found[1].score);
+        assert!(found[0].contradicted.is_empty(), "a missed span contradicts nothing");
+        assert_eq!(found[0].suggested, vec![sp(0, 2, "PER"), sp(3, 5, "LOC")]);
+        assert_eq!(found[1].contradicted, vec![sp(0, 3, "LOC")]);
+        assert_eq!(found[1].suggested, vec![sp(0, 2, "PER")]);
     }
 }
