@@ -22,6 +22,7 @@ pub mod scoring;
 pub mod suspects;
 pub mod train;
 pub mod training_jobs;
+pub mod typescript;
 
 pub use error::{AppError, ErrorBody, ErrorCode, Result};
 pub use finelab_store as store;

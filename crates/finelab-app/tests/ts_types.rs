@@ -4,7 +4,7 @@
 #[test]
 fn typescript_types_are_fresh() {
     let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib");
-    for (rel, generated) in finelab_app::api::typescript_files() {
+    for (rel, generated) in finelab_app::typescript::typescript_files() {
         let path = lib.join(rel);
         if std::env::var_os("UPDATE_TS_TYPES").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -1,4 +1,4 @@
-// Generated from the Rust types by `finelab_app::api::typescript_files()`.
+// Generated from the Rust types by `finelab_app::typescript::typescript_files()`.
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { Action, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, SearchPage, SearchQuery, Split, SplitSummary, Stats } from './store';
