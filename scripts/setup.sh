@@ -40,6 +40,10 @@ fi
 if ! .venv/bin/python -c "import cleanlab" 2>/dev/null; then
   .venv/bin/pip install --quiet "cleanlab==2.9.0"
 fi
+# Inter-annotator agreement is checked against statsmodels (Fleiss' kappa) and krippendorff (alpha).
+if ! .venv/bin/python -c "import statsmodels, krippendorff" 2>/dev/null; then
+  .venv/bin/pip install --quiet "statsmodels==0.15.0" "krippendorff==0.9.0"
+fi
 # A cluster job (`finelab export-job`) runs transformers' Trainer under Accelerate: the tests run
 # one on two CPU processes.
 if ! .venv/bin/python -c "import torch, transformers, accelerate, peft" 2>/dev/null; then

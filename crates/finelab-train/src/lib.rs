@@ -9,9 +9,12 @@
 //!
 //! Metrics ([`metrics`]) reproduce scikit-learn's `classification_report` (single- and multi-label)
 //! and seqeval's entity-level report (spans) number for number; `tests/metrics_reference.rs` checks
-//! that against the Python reference in `scripts/reference/metrics_reference.py`.
+//! that against the Python reference in `scripts/reference/metrics_reference.py`. Inter-annotator
+//! agreement ([`agreement`]: Cohen's and Fleiss' kappa, Krippendorff's alpha, span F1 between
+//! annotators) is checked the same way against scikit-learn, statsmodels and krippendorff.
 #![deny(missing_docs)]
 
+pub mod agreement;
 mod config;
 mod data;
 mod decode;
