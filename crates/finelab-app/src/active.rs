@@ -167,7 +167,8 @@ fn predicts(p: &Prediction, label: &str) -> bool {
 
 /// The next `n` records for `annotator` in the order `strategy` gives (records the annotator
 /// skipped left out); with `label`, only the records the newest model predicts as that label
-/// (in the same order). `seed` orders the random strategy (and the cold start).
+/// (in the same order). `seed` orders the random strategy (and the cold start). Records `keep`
+/// refuses (held by other people, [`crate::assign`]) are left out.
 pub fn next_batch(
     dir: &Path,
     annotator: &str,
@@ -175,9 +176,11 @@ pub fn next_batch(
     strategy: Strategy,
     seed: u64,
     label: Option<&str>,
+    keep: &dyn Fn(&finelab_store::RecordView) -> bool,
 ) -> Result<NextBatch> {
     if strategy == Strategy::Sequential && label.is_none() {
-        let records = next_records(dir, annotator, n)?.into_iter().map(|view| NextRecord { view, uncertainty: None });
+        let records =
+            next_records(dir, annotator, n, keep)?.into_iter().map(|view| NextRecord { view, uncertainty: None });
         return Ok(NextBatch::unranked(strategy, strategy, records.collect()));
     }
     let store = crate::runs::open(dir)?;
@@ -186,7 +189,7 @@ pub fn next_batch(
             return Err(AppError::Invalid(format!("label {label:?} is not one of the project's labels")));
         }
     }
-    let mut pool: Vec<(i64, String)> = store.unlabeled_texts(0, usize::MAX >> 1)?;
+    let mut pool: Vec<(i64, String)> = store.open_for(annotator, 0, usize::MAX >> 1)?;
     let model = match (strategy, label) {
         (Strategy::Uncertain | Strategy::Diverse, _) | (_, Some(_)) => serving_run(&store, dir)?,
         _ => None,
@@ -248,7 +251,7 @@ pub fn next_batch(
             break;
         }
         let view = store.record_by_seq(pool[i].0)?;
-        if view.annotations.iter().any(|a| a.annotator == annotator && a.skipped) {
+        if view.annotations.iter().any(|a| a.annotator == annotator && a.skipped) || !keep(&view) {
             continue;
         }
         let uncertainty = if matches!(used, Strategy::Uncertain | Strategy::Diverse) { scores[i] } else { None };

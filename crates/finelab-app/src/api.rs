@@ -14,11 +14,14 @@ use crate::models::{self, ModelEntry, TrainSetup};
 use crate::project::{self, absolute, CreateProject};
 use crate::results::{self, ExportedModel, RunDetail};
 use crate::suspects;
+use crate::teams;
 use crate::train::{self, TrainRequest};
 use crate::{hub, training_jobs, AppError, ErrorBody, Result};
 use finelab_store::import::{ColumnMap, DialogTargets, EncodingChoice, Format, ImportOptions, ImportPreview};
 use finelab_store::search::{SearchPage, SearchQuery};
-use finelab_store::{Action, LabelDef, ProjectSettings, Receipt, RecordView, RunRecordsQuery, Split, Stats, Store};
+use finelab_store::{
+    Action, AnnotationValue, LabelDef, ProjectSettings, Receipt, RecordView, RunRecordsQuery, Split, Stats, Store,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -137,6 +140,14 @@ pub enum Request {
         dir: String,
         /// Labels between two retrains.
         every: u64,
+    },
+    /// Change project settings (overlap, what annotators see, background retrain). Returns
+    /// [`ProjectView`].
+    UpdateSettings {
+        /// The project folder.
+        dir: String,
+        /// What to change.
+        change: project::SettingsChange,
     },
     /// Show a file's first rows as the importer reads them. Returns `ImportPreview`.
     PreviewImport {
@@ -406,6 +417,50 @@ pub enum Request {
         #[serde(default)]
         request: curve::CurveRequest,
     },
+    /// The agreement among the project's annotators (only `annotators` if given). Returns
+    /// [`teams::AgreementReport`].
+    Agreement {
+        /// The project folder.
+        dir: String,
+        /// Only these annotators.
+        #[serde(default)]
+        annotators: Option<Vec<String>>,
+    },
+    /// Records annotators labeled differently: those no reviewer decided yet, or with `a` and
+    /// `b` those two differ on. Returns [`teams::Disagreements`].
+    Disagreements {
+        /// The project folder.
+        dir: String,
+        /// One annotator of a pair.
+        #[serde(default)]
+        a: Option<String>,
+        /// The other.
+        #[serde(default)]
+        b: Option<String>,
+        /// Records after this sequence number.
+        #[serde(default)]
+        after_seq: Option<i64>,
+        /// At most this many.
+        limit: usize,
+    },
+    /// A reviewer's decision on a record annotators disagree on (a log entry; `undo` takes it
+    /// back). Returns `Receipt`.
+    Adjudicate {
+        /// The project folder.
+        dir: String,
+        /// The record.
+        seq: i64,
+        /// The reviewer.
+        reviewer: String,
+        /// The label decided on.
+        value: AnnotationValue,
+    },
+    /// Each annotator's work: labels, pace, agreement with the others and with decisions.
+    /// Returns `Person[]`.
+    People {
+        /// The project folder.
+        dir: String,
+    },
     /// Import the model a job trained elsewhere (the job's output folder) as a run: the project's
     /// data must still be the job's snapshot. Returns [`cluster::ImportedRun`].
     ImportRun {
@@ -454,6 +509,7 @@ pub struct AppContext {
     stores: Mutex<HashMap<PathBuf, Arc<Mutex<Store>>>>,
     jobs: Jobs,
     autotrain: AutoTrain,
+    holds: crate::assign::Holds,
     config_dir: Option<PathBuf>,
     start_project: Option<PathBuf>,
 }
@@ -466,6 +522,7 @@ impl AppContext {
             stores: Mutex::new(HashMap::new()),
             jobs: Jobs::new(),
             autotrain: AutoTrain::new(),
+            holds: Default::default(),
             config_dir,
             start_project: project.map(|p| absolute(&p.to_string_lossy())),
         }
@@ -512,6 +569,9 @@ impl AppContext {
             let receipt = store.annotate(seq, annotator, action)?;
             (receipt, store.settings()?.retrain_every)
         };
+        if matches!(action, Action::Label { .. } | Action::Skip) {
+            self.holds.release(&absolute(dir), annotator, seq);
+        }
         let retrain_job = match action {
             Action::Label { .. } => {
                 self.autotrain.after_label(&self.jobs, &absolute(dir), every, || store.lock().unwrap().stats().ok())
@@ -519,6 +579,68 @@ impl AppContext {
             _ => None,
         };
         Ok(Annotated { receipt, retrain_job })
+    }
+
+    /// The user `name` of the project in `dir` if `password` is theirs (the hash is checked
+    /// outside the project's lock: it takes tens of milliseconds on purpose).
+    pub fn check_sign_in(&self, dir: &str, name: &str, password: &str) -> Result<Option<finelab_store::User>> {
+        let found = self.store(dir)?.lock().unwrap().user_with_hash(name)?;
+        Ok(match found {
+            Some((user, hash)) => crate::users::verify_password(password, &hash).then_some(user),
+            None => {
+                crate::users::verify_password(password, crate::users::unknown_user_hash());
+                None
+            }
+        })
+    }
+
+    /// The user `name` of the project in `dir` as they are now (role, password date), if they exist.
+    pub fn user(&self, dir: &str, name: &str) -> Result<Option<finelab_store::User>> {
+        Ok(self.store(dir)?.lock().unwrap().user(name)?)
+    }
+
+    /// The project's settings.
+    pub fn settings(&self, dir: &str) -> Result<finelab_store::ProjectSettings> {
+        Ok(self.store(dir)?.lock().unwrap().settings()?)
+    }
+
+    /// The next record for `annotator` after `after_seq` that others do not hold, held for them.
+    fn next_record(&self, dir: &str, annotator: &str, after_seq: Option<i64>) -> Result<Option<RecordView>> {
+        let store = self.store(dir)?;
+        let store = store.lock().unwrap();
+        let key = absolute(dir);
+        let keep = self.holds.available_to(&key, annotator, store.overlap()?);
+        let mut seen = std::collections::HashSet::new();
+        let mut after = after_seq;
+        while let Some(view) = store.next_record(annotator, after)? {
+            if !seen.insert(view.record.seq) {
+                break;
+            }
+            if keep(&view) {
+                self.holds.hold(&key, annotator, [view.record.seq]);
+                return Ok(Some(view));
+            }
+            after = Some(view.record.seq);
+        }
+        Ok(None)
+    }
+
+    /// The next batch for `annotator` without what others hold, held for them.
+    fn next_batch(
+        &self,
+        dir: &str,
+        annotator: &str,
+        n: usize,
+        strategy: active::Strategy,
+        seed: u64,
+        label: Option<&str>,
+    ) -> Result<active::NextBatch> {
+        let key = absolute(dir);
+        let overlap = self.store(dir)?.lock().unwrap().overlap()?;
+        let keep = self.holds.available_to(&key, annotator, overlap);
+        let batch = active::next_batch(&key, annotator, n, strategy, seed, label, &keep)?;
+        self.holds.hold(&key, annotator, batch.records.iter().map(|r| r.view.record.seq));
+        Ok(batch)
     }
 
     fn project_view(&self, dir: &str) -> Result<ProjectView> {
@@ -645,12 +767,16 @@ requests! { ctx, request;
     "job": Request::Job { id } => JobState = ctx.jobs.state(id)?;
     "cancel_job": Request::CancelJob { id } => JobState = ctx.jobs.cancel(id)?;
     "next_record": Request::NextRecord { dir, annotator, after_seq } => Option<RecordView> =
-        ctx.store(&dir)?.lock().unwrap().next_record(&annotator, after_seq)?;
+        ctx.next_record(&dir, &annotator, after_seq)?;
     "get_record": Request::GetRecord { dir, seq } => RecordView = ctx.store(&dir)?.lock().unwrap().record_by_seq(seq)?;
     "annotate": Request::Annotate { dir, seq, annotator, action } => Annotated =
         ctx.annotate(&dir, seq, &annotator, &action)?;
     "set_retrain_every": Request::SetRetrainEvery { dir, every } => ProjectView = {
         ctx.store(&dir)?.lock().unwrap().set_retrain_every(every)?;
+        ctx.project_view(&dir)?
+    };
+    "update_settings": Request::UpdateSettings { dir, change } => ProjectView = {
+        project::settings(&absolute(&dir), &change)?;
         ctx.project_view(&dir)?
     };
     "undo": Request::Undo { dir, annotator } => Option<Receipt> = ctx.store(&dir)?.lock().unwrap().undo(&annotator)?;
@@ -693,13 +819,26 @@ requests! { ctx, request;
     "import_run": Request::ImportRun { dir, output } => cluster::ImportedRun =
         cluster::import_run(&absolute(&dir), &absolute(&output))?;
     "next_batch": Request::NextBatch { dir, annotator, n, strategy, seed, label } => active::NextBatch =
-        active::next_batch(&absolute(&dir), &annotator, n, strategy, seed.unwrap_or(42), label.as_deref())?;
+        ctx.next_batch(&dir, &annotator, n, strategy, seed.unwrap_or(42), label.as_deref())?;
     "train_curve": Request::TrainCurve { dir, request } => curve::TrainCurve =
         curve::train_curve(&absolute(&dir), &request)?;
     "suspects": Request::Suspects { dir, request } => suspects::SuspectsReport =
         suspects::suspects(&absolute(&dir), &request)?;
     "start_suspects": Request::StartSuspects { dir, request } => JobState =
         suspects::start_suspects(&ctx.jobs, &absolute(&dir), request)?;
+    "agreement": Request::Agreement { dir, annotators } => teams::AgreementReport =
+        teams::agreement(&absolute(&dir), annotators.as_deref())?;
+    "disagreements": Request::Disagreements { dir, a, b, after_seq, limit } => teams::Disagreements = {
+        let pair = match (&a, &b) {
+            (Some(a), Some(b)) => Some((a.as_str(), b.as_str())),
+            (None, None) => None,
+            _ => return Err(AppError::Invalid("name both annotators of a pair (a and b), or neither".into())),
+        };
+        teams::disagreements(&absolute(&dir), pair, after_seq, limit.min(1000))?
+    };
+    "adjudicate": Request::Adjudicate { dir, seq, reviewer, value } => Receipt =
+        ctx.store(&dir)?.lock().unwrap().adjudicate(seq, &reviewer, &value)?;
+    "people": Request::People { dir } => Vec<teams::Person> = teams::people(&absolute(&dir))?;
     "start_train_curve": Request::StartTrainCurve { dir, request } => JobState =
         curve::start_train_curve(&ctx.jobs, &absolute(&dir), request)?;
 }

@@ -119,6 +119,14 @@ pub enum ErrorCode {
     NoSuchFile,
     /// The request failed inside the server.
     Internal,
+    /// The name or password given to sign in is wrong.
+    SignInFailed,
+    /// The session ended (it expired, the password was reset, the user was removed): sign in again.
+    SessionExpired,
+    /// The signed-in user's role may not make this request.
+    WrongRole,
+    /// Too many failed sign-ins from this name or address: wait, then try again.
+    TooManyAttempts,
 }
 
 impl ErrorCode {
@@ -155,6 +163,10 @@ impl ErrorCode {
         ErrorCode::NoSuchRoute,
         ErrorCode::NoSuchFile,
         ErrorCode::Internal,
+        ErrorCode::SignInFailed,
+        ErrorCode::SessionExpired,
+        ErrorCode::WrongRole,
+        ErrorCode::TooManyAttempts,
     ];
 
     /// The code as it travels.
@@ -191,6 +203,10 @@ impl ErrorCode {
             ErrorCode::NoSuchRoute => "no_such_route",
             ErrorCode::NoSuchFile => "no_such_file",
             ErrorCode::Internal => "internal",
+            ErrorCode::SignInFailed => "sign_in_failed",
+            ErrorCode::SessionExpired => "session_expired",
+            ErrorCode::WrongRole => "wrong_role",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod active;
 pub mod api;
+pub mod assign;
 pub mod autotrain;
 pub mod cluster;
 pub mod curve;
@@ -20,9 +21,11 @@ pub mod results;
 pub mod runs;
 pub mod scoring;
 pub mod suspects;
+pub mod teams;
 pub mod train;
 pub mod training_jobs;
 pub mod typescript;
+pub mod users;
 
 pub use error::{AppError, ErrorBody, ErrorCode, Result};
 pub use finelab_store as store;

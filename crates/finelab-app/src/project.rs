@@ -207,14 +207,26 @@ pub fn parse_ratios(s: &str) -> Result<[f64; 3]> {
 }
 
 /// The next `n` records the label screen would show `annotator`, in that order.
-pub fn next_records(dir: &Path, annotator: &str, n: usize) -> Result<Vec<RecordView>> {
+pub fn next_records(
+    dir: &Path,
+    annotator: &str,
+    n: usize,
+    keep: &dyn Fn(&RecordView) -> bool,
+) -> Result<Vec<RecordView>> {
     let store = Store::open(dir)?;
     let mut out: Vec<RecordView> = Vec::with_capacity(n.min(1000));
+    let mut seen = std::collections::HashSet::new();
+    let mut after = None;
     while out.len() < n {
-        let after = out.last().map(|v| v.record.seq);
-        match store.next_record(annotator, after)? {
-            Some(view) if out.iter().all(|v| v.record.seq != view.record.seq) => out.push(view),
-            _ => break,
+        // The queue wraps around (then serves skipped records): once a record comes round again,
+        // everything has been seen.
+        let Some(view) = store.next_record(annotator, after)? else { break };
+        if !seen.insert(view.record.seq) {
+            break;
+        }
+        after = Some(view.record.seq);
+        if keep(&view) {
+            out.push(view);
         }
     }
     Ok(out)
@@ -230,12 +242,37 @@ pub fn set_guidelines(dir: &Path, markdown: &str) -> Result<()> {
     Ok(Store::open(dir)?.set_guidelines(markdown)?)
 }
 
-/// The project's settings, after setting how many labels pass between two background retrains
-/// of the instant model (when `retrain_every` is given; 0 turns them off).
-pub fn settings(dir: &Path, retrain_every: Option<u64>) -> Result<finelab_store::ProjectSettings> {
+/// Settings to change (`None`: leave as it is).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct SettingsChange {
+    /// Labels between two background retrains of the instant model (0: never).
+    #[serde(default)]
+    pub retrain_every: Option<u64>,
+    /// Annotators per record (1 to 20).
+    #[serde(default)]
+    pub overlap: Option<u32>,
+    /// Whether signed-in annotators see the labels of others.
+    #[serde(default)]
+    pub annotators_see_others: Option<bool>,
+    /// What a record whose annotators tie trains on.
+    #[serde(default)]
+    pub tie_rule: Option<finelab_store::TieRule>,
+}
+
+/// The project's settings, after the changes given.
+pub fn settings(dir: &Path, change: &SettingsChange) -> Result<finelab_store::ProjectSettings> {
     let store = Store::open(dir)?;
-    if let Some(every) = retrain_every {
+    if let Some(every) = change.retrain_every {
         store.set_retrain_every(every)?;
+    }
+    if let Some(k) = change.overlap {
+        store.set_overlap(k)?;
+    }
+    if let Some(see) = change.annotators_see_others {
+        store.set_annotators_see_others(see)?;
+    }
+    if let Some(rule) = change.tie_rule {
+        store.set_tie_rule(rule)?;
     }
     Ok(store.settings()?)
 }
@@ -261,8 +298,9 @@ pub struct AnnotateFileReport {
 /// (single), `{"id", "labels"}` (multi; a `label` string is one label) or `{"id", "spans":
 /// [{"start", "end", "label"}]}` (code points), each line one annotation-log entry by
 /// `annotator`, all in one transaction. Lines with an unknown id, no value or a value the
-/// project cannot take are reported by line and skipped.
-pub fn annotate_file(dir: &Path, path: &Path, annotator: &str) -> Result<AnnotateFileReport> {
+/// project cannot take are reported by line and skipped. With `decisions`, `annotator` is a
+/// reviewer and each label their decision where annotators disagree (adjudication).
+pub fn annotate_file(dir: &Path, path: &Path, annotator: &str, decisions: bool) -> Result<AnnotateFileReport> {
     use finelab_store::import::RowError;
     use finelab_store::AnnotationValue;
     use std::io::BufRead;
@@ -352,7 +390,7 @@ pub fn annotate_file(dir: &Path, path: &Path, annotator: &str) -> Result<Annotat
         items.push((seq, Action::Label { value }));
         item_lines.push(line_no);
     }
-    let outcomes = store.annotate_many(annotator, &items)?;
+    let outcomes = store.annotate_many_as(annotator, &items, decisions)?;
     for (outcome, line) in outcomes.into_iter().zip(item_lines) {
         match outcome {
             Ok(receipt) => {

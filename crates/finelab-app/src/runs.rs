@@ -60,6 +60,11 @@ pub struct RunSummary {
     /// Started by the background retrain while people labeled (only the newest few are kept).
     #[serde(default)]
     pub background: bool,
+    /// How many of the records it trained on took their label by each rule (a reviewer's
+    /// decision, the majority, the only label, the latest of tied labels) where several people
+    /// label a record; empty for runs before Finelab recorded it.
+    #[serde(default)]
+    pub label_rules: std::collections::BTreeMap<finelab_store::LabelRule, u64>,
 }
 
 impl From<&RunRow> for RunSummary {
@@ -86,6 +91,11 @@ impl From<&RunRow> for RunSummary {
             resumed_from: run.config.get("resumed_from").and_then(Value::as_str).map(str::to_string),
             n_predictions: 0,
             background: run.config.get("background").and_then(Value::as_bool).unwrap_or(false),
+            label_rules: run
+                .config
+                .get("label_rules")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -288,6 +298,7 @@ pub(crate) fn evaluate_examples(
             annotator: String::new(),
             confirmed: false,
             split: None,
+            rule: finelab_store::LabelRule::Single,
         })
         .collect();
     evaluate(predictor, &records, run)

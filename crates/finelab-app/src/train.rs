@@ -566,6 +566,11 @@ pub(crate) fn train_recorded(
         }));
     }
     check_family(kind, &plan.config.family, req.model.trim())?;
+    let mut rules: std::collections::BTreeMap<finelab_store::LabelRule, u64> = Default::default();
+    for r in records.iter().filter(|r| r.split.is_some()) {
+        *rules.entry(r.rule).or_default() += 1;
+    }
+    plan.config_json["label_rules"] = json!(rules);
     let mut snap = snapshot(kind, labels, &store.agent_speakers()?, records)?;
     if let RunData::Generate(gen) = &mut snap.data {
         gen.read_categories(&store)?;

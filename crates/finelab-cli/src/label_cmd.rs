@@ -36,7 +36,7 @@ pub fn next(
     label: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    let batch = finelab_app::active::next_batch(dir, annotator, n, strategy, seed, label)?;
+    let batch = finelab_app::active::next_batch(dir, annotator, n, strategy, seed, label, &|_| true)?;
     if batch.used != batch.strategy {
         eprintln!("no trained model yet: serving the random order until a run is trained");
     } else if let Some(run) = &batch.run {
@@ -73,8 +73,8 @@ pub fn next(
 }
 
 /// `finelab annotate`: labels from a JSON Lines file applied as log entries of `annotator`.
-pub fn annotate_file(dir: &Path, file: &Path, annotator: &str, json: bool) -> Result<()> {
-    let report = project::annotate_file(dir, file, annotator)
+pub fn annotate_file(dir: &Path, file: &Path, annotator: &str, decisions: bool, json: bool) -> Result<()> {
+    let report = project::annotate_file(dir, file, annotator, decisions)
         .with_context(|| format!("applying the labels of {} to {}", file.display(), dir.display()))?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
@@ -146,8 +146,8 @@ pub fn guidelines(dir: &Path, set: Option<&Path>) -> Result<()> {
 }
 
 /// `finelab settings`: the project's settings, after changing the ones given.
-pub fn settings(dir: &Path, retrain_every: Option<u64>, json: bool) -> Result<()> {
-    let settings = project::settings(dir, retrain_every)?;
+pub fn settings(dir: &Path, change: &project::SettingsChange, json: bool) -> Result<()> {
+    let settings = project::settings(dir, change)?;
     if json {
         println!("{}", serde_json::to_string(&settings)?);
     } else {
@@ -161,6 +161,14 @@ pub fn settings(dir: &Path, retrain_every: Option<u64>, json: bool) -> Result<()
             n => format!("every {n} labels (the window and finelab serve)"),
         };
         println!("background retrain\t{every}");
+        println!("annotators per record\t{}", settings.overlap);
+        let see = if settings.annotators_see_others { "yes" } else { "no: only their own" };
+        println!("annotators see others' labels\t{see}");
+        let tie = match settings.tie_rule {
+            finelab_store::TieRule::Latest => "the latest of the tied labels",
+            finelab_store::TieRule::Skip => "nothing until a reviewer decides",
+        };
+        println!("a tie trains on\t{tie}");
     }
     Ok(())
 }

@@ -21,7 +21,11 @@ mod label_cmd;
 mod loop_cmd;
 mod metrics_cmd;
 mod serve;
+mod teams_cmd;
 mod train_cmd;
+mod users_cmd;
+
+use users_cmd::UserCommand;
 
 #[derive(Parser)]
 #[command(
@@ -401,6 +405,10 @@ enum Command {
         /// Who made the labels [default: the login name].
         #[arg(long)]
         annotator: Option<String>,
+        /// The labels are a reviewer's decisions where annotators disagree (adjudication): the
+        /// records train on them.
+        #[arg(long)]
+        decisions: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -453,9 +461,66 @@ enum Command {
         /// `finelab serve` is labeling (0: never).
         #[arg(long)]
         retrain_every: Option<u64>,
+        /// How many annotators label each record (1 to 20): each is served records they have not
+        /// labeled that fewer than this many people labeled, and `finelab serve` never hands one
+        /// record to more people at once.
+        #[arg(long, value_name = "K")]
+        overlap: Option<u32>,
+        /// Whether annotators signed in to `finelab serve` see the labels of others.
+        #[arg(long, value_name = "BOOL")]
+        annotators_see_others: Option<bool>,
+        /// What a record trains on when its annotators tie and no reviewer decided: the latest
+        /// of the tied labels, or nothing until a reviewer decides.
+        #[arg(long, value_parser = ["latest", "skip"])]
+        tie_rule: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// How far the project's annotators agree, over the records at least two of them labeled:
+    /// per pair percent agreement and Cohen's kappa, Fleiss' kappa, Krippendorff's alpha
+    /// (nominal), and per label one against the rest; for spans, F1 of one against the other.
+    Agreement {
+        /// The project folder.
+        dir: PathBuf,
+        /// Only these annotators (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        annotators: Option<Vec<String>>,
+        /// Print JSON: {"n_records", "annotators", "pairs": [{"a", "b", "n", "percent_agreement",
+        /// "cohen_kappa"}] (spans: "f1", "per_label"), "fleiss_kappa", "fleiss_records",
+        /// "fleiss_raters", "krippendorff_alpha", "per_label": {LABEL: {"cohen_kappa_mean",
+        /// "krippendorff_alpha"}}, "label_order", "n_undecided"}
+        #[arg(long)]
+        json: bool,
+    },
+    /// The records annotators labeled differently and no reviewer decided (to adjudicate with
+    /// `finelab annotate --decisions`), or with --pair where two annotators differ.
+    Disagreements {
+        /// The project folder.
+        dir: PathBuf,
+        /// Two annotators: where these two differ, decided or not.
+        #[arg(long, value_delimiter = ',', num_args = 1, value_name = "A,B")]
+        pair: Option<Vec<String>>,
+        /// At most N records.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON: {"total", "records": [{"view", "labels": [{"annotator", "value"}]}]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each annotator's work: labels, labels per hour, agreement with the others and with the
+    /// reviewers' decisions.
+    People {
+        /// The project folder.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The people who may sign in to a shared `finelab serve` of the project.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Print the project's labeling guidelines, or replace them with a Markdown file.
     Guidelines {
@@ -944,9 +1009,15 @@ fn run(cli: Cli) -> Result<()> {
             let annotator = annotator.unwrap_or_else(label_cmd::default_annotator);
             label_cmd::next(&dir, &annotator, n, strategy.parse()?, seed, label.as_deref(), json)?
         }
-        Command::Annotate { dir, file, annotator, json } => {
-            label_cmd::annotate_file(&dir, &file, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?
+        Command::Annotate { dir, file, annotator, decisions, json } => {
+            let annotator = annotator.unwrap_or_else(label_cmd::default_annotator);
+            label_cmd::annotate_file(&dir, &file, &annotator, decisions, json)?
         }
+        Command::Agreement { dir, annotators, json } => teams_cmd::agreement(&dir, annotators.as_deref(), json)?,
+        Command::Disagreements { dir, pair, limit, json } => {
+            teams_cmd::disagreements(&dir, pair.as_deref(), limit, json)?
+        }
+        Command::People { dir, json } => teams_cmd::people(&dir, json)?,
         Command::Undo { dir, annotator, json } => {
             label_cmd::undo(&dir, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?
         }
@@ -959,7 +1030,13 @@ fn run(cli: Cli) -> Result<()> {
             let action = if unflag { finelab_store::Action::Unflag } else { finelab_store::Action::Flag };
             label_cmd::mark(&dir, &id, &annotator, action, json)?
         }
-        Command::Settings { dir, retrain_every, json } => label_cmd::settings(&dir, retrain_every, json)?,
+        Command::Settings { dir, retrain_every, overlap, annotators_see_others, tie_rule, json } => {
+            let tie_rule = tie_rule.map(|t| t.parse()).transpose()?;
+            let change =
+                finelab_app::project::SettingsChange { retrain_every, overlap, annotators_see_others, tie_rule };
+            label_cmd::settings(&dir, &change, json)?
+        }
+        Command::User { command } => users_cmd::run(command)?,
         Command::Guidelines { dir, set } => label_cmd::guidelines(&dir, set.as_deref())?,
         Command::ExportModel { dir, run, dest, adapter, json } => {
             label_cmd::export_model(&dir, &run, &dest, adapter, json)?

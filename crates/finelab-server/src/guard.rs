@@ -2,6 +2,7 @@
 //! machine reach 127.0.0.1), the cookie that carries it for the UI's pages, and the refusals that
 //! keep a web page of another site from using a server on the user's machine.
 
+use crate::sessions::{Identity, Lookup};
 use crate::{error_response, AppState};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
@@ -9,40 +10,68 @@ use axum::middleware::Next;
 use axum::response::Response;
 use finelab_app::ErrorCode;
 
-/// Runs before every `/api` route.
-pub(crate) async fn api_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let headers = request.headers();
+/// The address a connection came from (for the sign-in lockout).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerAddr(pub(crate) std::net::SocketAddr);
+
+/// Refuses a request that names the server by a non-loopback host on a loopback server (DNS
+/// rebinding), or that a page of another site sent (CSRF).
+pub(crate) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     // A page of another site that re-points its own name at 127.0.0.1 (DNS rebinding) reaches a
     // loopback server under that name; the token stops it too, and this keeps it from even trying.
     if state.loopback_hosts_only && !is_loopback_host(host) {
-        return error_response(
+        return Err(Box::new(error_response(
             ErrorCode::Forbidden,
             format!("this server answers only as localhost or 127.0.0.1, not as {host:?}"),
-        );
+        )));
     }
     // A browser names the page that sent a request in `Origin`; the UI is served from this server,
     // so any other origin is a page of another site (CSRF). Clients that are not browsers send none.
     if let Some(origin) = headers.get(header::ORIGIN) {
         if !same_origin(origin, host) {
-            return error_response(
+            return Err(Box::new(error_response(
                 ErrorCode::Forbidden,
                 format!("requests from {origin:?} are refused: the API serves pages of http://{host} only"),
-            );
+            )));
         }
+    }
+    Ok(())
+}
+
+/// Runs before every `/api` route: the caller is the token's holder or someone signed in, and
+/// the request carries who ([`Identity`]) to the handlers.
+pub(crate) async fn api_guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if let Err(refusal) = check_origin(&state, headers) {
+        return *refusal;
     }
     let given = bearer_token(headers)
         .or_else(|| query_token(request.uri().query()))
-        .or_else(|| cookie_token(headers, &state.cookie_name));
-    if !given.is_some_and(|g| is_token(&state, g)) {
-        let mut response = error_response(
-            ErrorCode::Unauthorized,
-            "this server needs its access token: open the address `finelab serve` printed (it ends in \
-             `?token=...`), or send `Authorization: Bearer <token>`",
-        );
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
-    }
+        .or_else(|| cookie_value(headers, &state.cookie_name));
+    let identity = if given.is_some_and(|g| is_token(&state, g)) {
+        Identity::Operator
+    } else {
+        match cookie_value(headers, &state.session_cookie).map(|id| state.sessions.lookup(id)) {
+            Some(Lookup::Live(identity)) => identity,
+            Some(Lookup::Ended) => {
+                return error_response(
+                    ErrorCode::SessionExpired,
+                    "your session has ended (it expired, or your password was reset): sign in again at /signin",
+                )
+            }
+            _ => {
+                let mut response = error_response(
+                    ErrorCode::Unauthorized,
+                    "this server needs its access token or a signed-in session: sign in at /signin, open the \
+                     address `finelab serve` printed (it ends in `?token=...`), or send `Authorization: Bearer <token>`",
+                );
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
+        }
+    };
+    request.extensions_mut().insert(identity);
     next.run(request).await
 }
 
@@ -53,6 +82,8 @@ pub(crate) enum PageAccess {
     TokenInUrl,
     /// The cookie carries it.
     TokenInCookie,
+    /// Someone signed in.
+    Session,
     /// No token, or a wrong one (a cookie of an earlier run of the server).
     Refused,
 }
@@ -61,8 +92,12 @@ pub(crate) enum PageAccess {
 pub(crate) fn page_access(state: &AppState, uri: &Uri, headers: &HeaderMap) -> PageAccess {
     if query_token(uri.query()).is_some_and(|t| is_token(state, t)) {
         PageAccess::TokenInUrl
-    } else if cookie_token(headers, &state.cookie_name).is_some_and(|t| is_token(state, t)) {
+    } else if cookie_value(headers, &state.cookie_name).is_some_and(|t| is_token(state, t)) {
         PageAccess::TokenInCookie
+    } else if cookie_value(headers, &state.session_cookie)
+        .is_some_and(|id| matches!(state.sessions.lookup(id), Lookup::Live(_)))
+    {
+        PageAccess::Session
     } else {
         PageAccess::Refused
     }
@@ -105,7 +140,7 @@ fn query_token(query: Option<&str>) -> Option<&str> {
 }
 
 /// The value of the cookie `name` (from any `Cookie` header).
-fn cookie_token<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -169,8 +204,8 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abcd"));
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("a=1; finelab_token_7878=abc; b=2"));
-        assert_eq!(cookie_token(&headers, "finelab_token_7878"), Some("abc"));
-        assert_eq!(cookie_token(&headers, "finelab_token_78"), None);
-        assert_eq!(cookie_token(&headers, "finelab_token_7879"), None);
+        assert_eq!(cookie_value(&headers, "finelab_token_7878"), Some("abc"));
+        assert_eq!(cookie_value(&headers, "finelab_token_78"), None);
+        assert_eq!(cookie_value(&headers, "finelab_token_7879"), None);
     }
 }

@@ -1,6 +1,8 @@
 //! `POST /api` and the job event stream.
 
 use crate::limits::is_body_timeout;
+use crate::roles;
+use crate::sessions::Identity;
 use crate::{error_body_response, error_response, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -8,14 +10,19 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use finelab_app::api::{JobState, JobStatus, Request};
-use finelab_app::ErrorCode;
+use finelab_app::{ErrorBody, ErrorCode};
+use finelab_store::{Role, User};
 use std::convert::Infallible;
 
 /// `POST /api`: one [`Request`] in, its JSON result out. Paths in the request must lie in the
 /// folders the server was given.
-pub(crate) async fn api(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub(crate) async fn api(
+    State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(rejection) if is_body_timeout(&rejection) => {
@@ -30,13 +37,45 @@ pub(crate) async fn api(State(state): State<AppState>, body: Result<Bytes, Bytes
     let ctx = state.ctx.clone();
     let allowed_roots = state.allowed_roots.clone();
     let handled = tokio::task::spawn_blocking(move || {
+        let mut request = request;
+        let signed_in = signed_in_user(&state, &identity)?;
+        if let Some(user) = &signed_in {
+            let paths: Vec<String> = crate::paths::request_paths(&request).into_iter().map(String::from).collect();
+            let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+            roles::authorize(&mut request, &user.name, user.role, state.project_dir.as_deref(), &paths)?;
+        }
         allowed_roots.check(&request)?;
-        ctx.handle(request)
+        let mut value = ctx.handle(request)?;
+        if let Some(user) = signed_in.filter(|u| u.role == Role::Annotator) {
+            let dir = state.project_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default();
+            if !ctx.settings(&dir).is_ok_and(|s| s.annotators_see_others) {
+                roles::only_own_labels(&mut value, &user.name);
+            }
+        }
+        Ok::<_, ErrorBody>(value)
     });
     match handled.await {
         Ok(Ok(value)) => Json(value).into_response(),
         Ok(Err(error)) => error_body_response(error),
         Err(join_error) => internal(join_error),
+    }
+}
+
+/// The signed-in user as the project has them now (`None` for the token's holder): a session
+/// whose user was removed, or whose password was reset since, has ended.
+pub(crate) fn signed_in_user(state: &AppState, identity: &Identity) -> Result<Option<User>, ErrorBody> {
+    let Identity::User { name, password_changed_at, .. } = identity else { return Ok(None) };
+    let ended = || ErrorBody {
+        code: ErrorCode::SessionExpired,
+        message: format!(
+            "the session of {name} has ended (the user was removed or given a new password): sign in again"
+        ),
+        details: None,
+    };
+    let dir = state.project_dir.as_ref().ok_or_else(ended)?.display().to_string();
+    match state.ctx.user(&dir, name).map_err(|e| e.body())? {
+        Some(user) if user.password_changed_at == *password_changed_at => Ok(Some(user)),
+        _ => Err(ended()),
     }
 }
 

@@ -28,6 +28,9 @@ mod guard;
 mod handlers;
 mod limits;
 mod paths;
+mod roles;
+mod sessions;
+mod signin;
 mod ui;
 mod upload;
 
@@ -48,6 +51,9 @@ pub use upload::sanitize_file_name;
 
 /// The address `finelab serve` binds when given none.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
+
+/// How long a sign-in lasts by default: a working day.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// The largest upload accepted by default (2 GiB).
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 2 << 30;
@@ -83,6 +89,8 @@ pub struct ServerConfig {
     pub body_idle_timeout: Duration,
     /// Connections served at once; more wait until one closes.
     pub max_connections: usize,
+    /// How long a sign-in lasts (people added with `finelab user add`).
+    pub session_ttl: Duration,
 }
 
 impl ServerConfig {
@@ -100,6 +108,7 @@ impl ServerConfig {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_idle_timeout: DEFAULT_BODY_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            session_ttl: DEFAULT_SESSION_TTL,
         }
     }
 }
@@ -141,6 +150,12 @@ pub(crate) struct AppState {
     pub(crate) uploads_dir: PathBuf,
     pub(crate) max_upload_bytes: u64,
     pub(crate) ui: Arc<ui::UiSource>,
+    /// The project the server was started on (people sign in to it).
+    pub(crate) project_dir: Option<PathBuf>,
+    /// Who is signed in.
+    pub(crate) sessions: Arc<sessions::Sessions>,
+    /// The cookie that carries a session (named by the port, as the token's).
+    pub(crate) session_cookie: Arc<str>,
 }
 
 /// A server bound to its address, not yet serving.
@@ -179,6 +194,9 @@ impl Server {
             uploads_dir,
             max_upload_bytes: config.max_upload_bytes,
             ui: Arc::new(ui::UiSource::new(config.ui_dir)),
+            project_dir: project_dir.clone(),
+            sessions: Arc::new(sessions::Sessions::new(config.session_ttl)),
+            session_cookie: Arc::from(format!("finelab_session_{}", local_addr.port())),
         };
         let limits = limits::Limits {
             header_read_timeout: config.header_read_timeout,
@@ -242,9 +260,12 @@ fn router(state: AppState, body_idle_timeout: Duration) -> Router {
         .route("/api", post(handlers::api).layer(DefaultBodyLimit::max(API_BODY_LIMIT)))
         .route("/api/jobs/{id}/events", get(handlers::job_events))
         .route("/api/upload", post(upload::upload).layer(DefaultBodyLimit::disable()))
+        .route("/api/session", get(signin::whoami))
         .route("/api/{*rest}", any(handlers::no_such_route))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::api_guard));
-    api.fallback(ui::serve)
+    api.route("/signin", get(signin::page).post(signin::sign_in).layer(DefaultBodyLimit::max(64 << 10)))
+        .route("/signout", post(signin::sign_out))
+        .fallback(ui::serve)
         .layer(axum::middleware::from_fn_with_state(body_idle_timeout, limits::body_idle_timeout))
         .with_state(state)
 }
@@ -277,7 +298,9 @@ fn generate_token() -> Result<String, ServeError> {
 pub fn status_for_code(code: &str) -> u16 {
     match code {
         c if c.starts_with("no_such_") => 404,
-        "unauthorized" => 401,
+        "unauthorized" | "session_expired" | "sign_in_failed" => 401,
+        "wrong_role" => 403,
+        "too_many_attempts" => 429,
         "forbidden" | "forbidden_path" => 403,
         "timeout" => 408,
         "too_large" => 413,

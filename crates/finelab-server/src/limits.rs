@@ -57,7 +57,7 @@ pub(crate) async fn serve(
         let stream = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 // Out of file descriptors, or a connection reset before it was accepted: wait a
                 // moment instead of spinning, as axum::serve does.
                 Err(_) => {
@@ -67,8 +67,10 @@ pub(crate) async fn serve(
             },
         };
         while connections.try_join_next().is_some() {}
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        let service = tower_layer::Layer::layer(&axum::Extension(crate::guard::PeerAddr(peer)), router.clone());
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
             let _permit = permit;

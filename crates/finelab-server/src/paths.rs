@@ -68,12 +68,17 @@ impl AllowedRoots {
 
 /// Every server path `request` names. The match lists every request kind, so a new kind that
 /// takes a path cannot be added without deciding here whether its path is checked.
-fn request_paths(request: &Request) -> Vec<&str> {
+pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
     match request {
         Request::CreateProject { dir, .. }
         | Request::OpenProject { dir }
         | Request::SetGuidelines { dir, .. }
         | Request::SetRetrainEvery { dir, .. }
+        | Request::UpdateSettings { dir, .. }
+        | Request::Agreement { dir, .. }
+        | Request::Disagreements { dir, .. }
+        | Request::Adjudicate { dir, .. }
+        | Request::People { dir }
         | Request::NextRecord { dir, .. }
         | Request::GetRecord { dir, .. }
         | Request::Annotate { dir, .. }

@@ -32,15 +32,6 @@ const NOT_BUILT: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\"><t
 (or point <code>FINELAB_UI_DIR</code> at a built UI folder).</p>\n\
 <p>The API is up: <code>POST /api</code>.</p>\n</body></html>\n";
 
-/// Shown instead of the UI to a browser without the token (the address without `?token=`, or a
-/// cookie of an earlier run of the server).
-const NEEDS_TOKEN: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Finelab</title></head>\n\
-<body style=\"font-family: sans-serif; margin: 3em\">\n<h1>Finelab</h1>\n\
-<p>This server needs its access token. Open the address that <code>finelab serve</code> printed when it \
-started: it ends in <code>/?token=</code> followed by the token.</p>\n\
-<p>需要访问令牌：请打开 <code>finelab serve</code> 启动时打印的完整地址（以 <code>/?token=</code> 加令牌结尾）。</p>\n\
-</body></html>\n";
-
 impl UiSource {
     pub(crate) fn new(folder: Option<PathBuf>) -> UiSource {
         match folder {
@@ -84,7 +75,7 @@ pub(crate) async fn serve(State(state): State<AppState>, method: Method, uri: Ur
         Some((data, mime, cache, is_page)) => {
             let access = is_page.then(|| guard::page_access(&state, &uri, &headers));
             if let Some(PageAccess::Refused) = access {
-                let mut response = (StatusCode::UNAUTHORIZED, NEEDS_TOKEN).into_response();
+                let mut response = (StatusCode::UNAUTHORIZED, crate::signin::sign_in_page(None)).into_response();
                 let headers = response.headers_mut();
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -24,9 +24,19 @@ pub(crate) struct UploadQuery {
 
 pub(crate) async fn upload(
     State(state): State<AppState>,
+    axum::Extension(identity): axum::Extension<crate::sessions::Identity>,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     body: Body,
 ) -> Response {
+    // Uploads are for importing, which admins do.
+    if let crate::sessions::Identity::User { name, role, .. } = &identity {
+        if *role < finelab_store::Role::Admin {
+            return error_response(
+                ErrorCode::WrongRole,
+                format!("{name} is not an admin: only admins upload files to import"),
+            );
+        }
+    }
     let raw_name = match query {
         Ok(Query(UploadQuery { name: Some(name) })) => name,
         Ok(_) => return error_response(ErrorCode::BadRequest, "add the file's name: /api/upload?name=<file name>"),

@@ -56,6 +56,17 @@ impl Store {
     /// in). An action that cannot be applied (no such record, a value the project cannot take)
     /// is answered with its error and leaves the others alone; a database error fails them all.
     pub fn annotate_many(&mut self, annotator: &str, items: &[(i64, Action)]) -> Result<Vec<Result<Receipt>>> {
+        self.annotate_many_as(annotator, items, false)
+    }
+
+    /// [`Store::annotate_many`]; with `decisions`, each label is a reviewer's decision (as
+    /// [`Store::adjudicate`]).
+    pub fn annotate_many_as(
+        &mut self,
+        annotator: &str,
+        items: &[(i64, Action)],
+        decisions: bool,
+    ) -> Result<Vec<Result<Receipt>>> {
         validate_annotator(annotator)?;
         let kind = self.kind()?;
         let tx = crate::project::write_tx(&mut self.conn)?;
@@ -63,11 +74,27 @@ impl Store {
         for (seq, action) in items {
             match annotate_in(&tx, kind, *seq, annotator, action) {
                 Err(e @ (Error::Sqlite(_) | Error::Io { .. })) => return Err(e),
+                Ok(receipt) if decisions && matches!(action, Action::Label { .. }) => {
+                    tx.execute("INSERT INTO adjudications (annotation_id) VALUES (?1)", [receipt.annotation_id])?;
+                    out.push(Ok(receipt));
+                }
                 other => out.push(other),
             }
         }
         tx.commit()?;
         Ok(out)
+    }
+
+    /// A reviewer's decision on record `seq`: a `label` entry by `reviewer`, marked as the
+    /// decision, in one transaction. It is the label the record trains on until it is undone.
+    pub fn adjudicate(&mut self, seq: i64, reviewer: &str, value: &AnnotationValue) -> Result<Receipt> {
+        validate_annotator(reviewer)?;
+        let kind = self.kind()?;
+        let tx = crate::project::write_tx(&mut self.conn)?;
+        let receipt = annotate_in(&tx, kind, seq, reviewer, &Action::Label { value: value.clone() })?;
+        tx.execute("INSERT INTO adjudications (annotation_id) VALUES (?1)", [receipt.annotation_id])?;
+        tx.commit()?;
+        Ok(receipt)
     }
 
     /// Undoes `annotator`'s most recent action that is not undone yet, by appending an `undo` entry.

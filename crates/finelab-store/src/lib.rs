@@ -16,7 +16,9 @@ mod runs;
 mod schema;
 pub mod search;
 mod splits;
+mod teams;
 mod types;
+mod users;
 
 pub use annotations::{Action, LogEntry, Receipt};
 pub use error::{Error, Result};
@@ -25,7 +27,9 @@ pub use project::Store;
 pub use runs::{NewRun, RunRow, RunUpdate};
 pub use schema::latest_version;
 pub use splits::SplitSummary;
+pub use teams::{LabelRule, Rating, TieRule};
 pub use types::*;
+pub use users::{Role, User};
 
 /// The file name of the database inside a project folder.
 pub const DB_FILE: &str = "project.sqlite";

@@ -132,6 +132,9 @@ impl Store {
                 Some(v) => v.parse().unwrap_or(crate::DEFAULT_RETRAIN_EVERY),
                 None => crate::DEFAULT_RETRAIN_EVERY,
             },
+            overlap: self.overlap()?,
+            annotators_see_others: self.setting(SEE_OTHERS)?.is_some_and(|v| v == "true"),
+            tie_rule: self.tie_rule()?,
         })
     }
 
@@ -151,6 +154,24 @@ impl Store {
             return Err(Error::Invalid(format!("retrain every {every} labels: at most 1000000 (0 turns it off)")));
         }
         Store::set_setting(&self.conn, RETRAIN_EVERY, &every.to_string())
+    }
+
+    /// [`ProjectSettings::overlap`]: how many annotators label each record.
+    pub fn overlap(&self) -> Result<u32> {
+        Ok(self.setting(OVERLAP)?.and_then(|v| v.parse().ok()).unwrap_or(1))
+    }
+
+    /// Sets [`ProjectSettings::overlap`] (1 to 20).
+    pub fn set_overlap(&self, k: u32) -> Result<()> {
+        if !(1..=20).contains(&k) {
+            return Err(Error::Invalid(format!("{k} annotators per record: 1 to 20")));
+        }
+        Store::set_setting(&self.conn, OVERLAP, &k.to_string())
+    }
+
+    /// Sets [`ProjectSettings::annotators_see_others`].
+    pub fn set_annotators_see_others(&self, see: bool) -> Result<()> {
+        Store::set_setting(&self.conn, SEE_OTHERS, if see { "true" } else { "false" })
     }
 
     /// The speakers a generate project takes as the agent, as imports named them (see
@@ -297,16 +318,18 @@ impl Store {
         Ok(out)
     }
 
-    /// The next record to label for `annotator`: the first unlabeled one after `after_seq` in import
-    /// order that this annotator has not skipped, wrapping around; then skipped ones.
+    /// The next record to label for `annotator`: the first one after `after_seq` in import order
+    /// that still needs a label from them (see [`Store::open_for`]) and that they have not
+    /// skipped, wrapping around; then skipped ones.
     pub fn next_record(&self, annotator: &str, after_seq: Option<i64>) -> Result<Option<RecordView>> {
         let after = after_seq.unwrap_or(0);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT r.id FROM records r WHERE r.n_labeled = 0 AND r.id > ?1
+        let open = open_for_sql(self.overlap()?);
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT r.id FROM records r WHERE {open} AND r.id > ?1
              AND NOT EXISTS (SELECT 1 FROM current_annotations c
                              WHERE c.record_id = r.id AND c.annotator = ?2 AND c.skipped = 1)
-             ORDER BY r.id LIMIT 1",
-        )?;
+             ORDER BY r.id LIMIT 1"
+        ))?;
         let mut found: Option<i64> = stmt.query_row(params![after, annotator], |r| r.get(0)).optional()?;
         if found.is_none() && after > 0 {
             found = stmt.query_row(params![0, annotator], |r| r.get(0)).optional()?;
@@ -314,10 +337,27 @@ impl Store {
         if found.is_none() {
             found = self
                 .conn
-                .query_row("SELECT r.id FROM records r WHERE r.n_labeled = 0 ORDER BY r.id LIMIT 1", [], |r| r.get(0))
+                .query_row(
+                    &format!("SELECT r.id FROM records r WHERE {open} AND ?2 = ?2 ORDER BY r.id LIMIT 1"),
+                    params![0, annotator],
+                    |r| r.get(0),
+                )
                 .optional()?;
         }
         found.map(|seq| self.record_view(seq)).transpose()
+    }
+
+    /// The records after `after_seq` that still need a label from `annotator`, up to `limit`, as
+    /// (sequence number, text), in import order: with one annotator per record
+    /// ([`ProjectSettings::overlap`] 1) the unlabeled ones; with k, those labeled by fewer than k
+    /// that `annotator` has not labeled.
+    pub fn open_for(&self, annotator: &str, after_seq: i64, limit: usize) -> Result<Vec<(i64, String)>> {
+        let open = open_for_sql(self.overlap()?);
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT r.id, r.text FROM records r WHERE {open} AND r.id > ?1 ORDER BY r.id LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![after_seq, annotator, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Records in import order, `limit` from `offset` (the plain browse list).
@@ -389,8 +429,26 @@ fn insert_label(conn: &Connection, label: &LabelDef, position: usize) -> Result<
 /// The setting that holds a generate project's agent speakers (a JSON list).
 const AGENT_SPEAKERS: &str = "agent_speakers";
 
+/// The condition on `records r` of a record that still needs a label from annotator `?2` when
+/// each record is labeled by `k`: unlabeled (with its index) for one, else labeled by fewer than
+/// `k` and not by `?2`. (`?2 = ?2` keeps the parameter count the same for both.)
+fn open_for_sql(k: u32) -> String {
+    if k <= 1 {
+        "r.n_labeled = 0 AND ?2 = ?2".into()
+    } else {
+        format!(
+            "r.n_labeled < {k} AND NOT EXISTS (SELECT 1 FROM current_annotations m
+                 WHERE m.record_id = r.id AND m.annotator = ?2 AND m.value IS NOT NULL)"
+        )
+    }
+}
+
 /// The settings key of [`ProjectSettings::retrain_every`].
 const RETRAIN_EVERY: &str = "retrain_every";
+/// The settings key of [`ProjectSettings::overlap`].
+const OVERLAP: &str = "overlap";
+/// The settings key of [`ProjectSettings::annotators_see_others`].
+const SEE_OTHERS: &str = "annotators_see_others";
 
 /// Adds agent speaker names to the project's list (names already there, compared
 /// case-insensitively, are left alone).

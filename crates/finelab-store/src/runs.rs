@@ -227,39 +227,79 @@ impl Store {
         Ok(marked)
     }
 
-    /// Every labeled record with its current value (the latest annotator's) and split, in import
-    /// order: the data a run trains on.
+    /// Every labeled record with the label it trains on and its split, in import order: the data
+    /// a run trains on. Among several annotators' labels, a reviewer's decision, else the
+    /// majority, else (a tie) the latest of the tied labels or nothing, as [`TieRule`] says; each
+    /// record says which rule chose its label.
+    ///
+    /// [`TieRule`]: crate::TieRule
     pub fn labeled_records(&self) -> Result<Vec<crate::LabeledRecord>> {
+        let tie = self.tie_rule()?;
         let mut stmt = self.conn.prepare(
-            "SELECT r.id, r.uid, r.text, r.split, c.value, c.updated_at, r.turns, c.annotator,
+            "SELECT r.id, r.uid, r.text, r.split, c.value, r.turns, c.annotator,
+                EXISTS (SELECT 1 FROM adjudications j WHERE j.annotation_id = c.annotation_id),
                 (SELECT count(*) FROM annotations a WHERE a.record_id = r.id AND a.action = 'label'
                     AND a.value = c.value
                     AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.undoes = a.id))
              FROM records r
              JOIN current_annotations c ON c.record_id = r.id
-             WHERE r.n_labeled > 0 AND c.value IS NOT NULL ORDER BY r.id, c.updated_at DESC, c.annotator",
+             WHERE r.n_labeled > 0 AND c.value IS NOT NULL
+             ORDER BY r.id, c.updated_at DESC, c.annotation_id DESC",
         )?;
         let mut rows = stmt.query([])?;
         let mut out: Vec<crate::LabeledRecord> = Vec::new();
-        let mut last_seq = -1;
+        // The rows of one record (newest first), with what a record needs besides them.
+        struct Pending {
+            seq: i64,
+            id: String,
+            text: String,
+            turns: Option<String>,
+            split: Option<String>,
+            candidates: Vec<crate::teams::Candidate>,
+            confirmations: Vec<i64>,
+        }
+        let flush = |p: Pending, out: &mut Vec<crate::LabeledRecord>| -> Result<()> {
+            let Some((i, rule)) = crate::teams::resolve(&p.candidates, tie) else { return Ok(()) };
+            out.push(crate::LabeledRecord {
+                seq: p.seq,
+                id: p.id,
+                text: p.text,
+                turns: p.turns.map(|t| serde_json::from_str(&t)).transpose()?,
+                split: p.split.and_then(|s| s.parse().ok()),
+                value: serde_json::from_str(&p.candidates[i].json)?,
+                annotator: p.candidates[i].annotator.clone(),
+                confirmed: p.confirmations[i] >= 2,
+                rule,
+            });
+            Ok(())
+        };
+        let mut pending: Option<Pending> = None;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
-            if seq == last_seq {
-                continue;
+            if pending.as_ref().is_some_and(|p| p.seq != seq) {
+                flush(pending.take().expect("checked"), &mut out)?;
             }
-            last_seq = seq;
-            let split: Option<String> = row.get(3)?;
-            let turns: Option<String> = row.get(6)?;
-            out.push(crate::LabeledRecord {
-                seq,
-                id: row.get(1)?,
-                text: row.get(2)?,
-                turns: turns.map(|t| serde_json::from_str(&t)).transpose()?,
-                split: split.and_then(|s| s.parse().ok()),
-                value: serde_json::from_str(&row.get::<_, String>(4)?)?,
-                annotator: row.get(7)?,
-                confirmed: row.get::<_, i64>(8)? >= 2,
+            let p = match &mut pending {
+                Some(p) => p,
+                None => pending.insert(Pending {
+                    seq,
+                    id: row.get(1)?,
+                    text: row.get(2)?,
+                    turns: row.get(5)?,
+                    split: row.get(3)?,
+                    candidates: Vec::new(),
+                    confirmations: Vec::new(),
+                }),
+            };
+            p.candidates.push(crate::teams::Candidate {
+                annotator: row.get(6)?,
+                json: row.get(4)?,
+                adjudicated: row.get(7)?,
             });
+            p.confirmations.push(row.get(8)?);
+        }
+        if let Some(p) = pending {
+            flush(p, &mut out)?;
         }
         Ok(out)
     }

@@ -151,6 +151,29 @@ ALTER TABLE runs ADD COLUMN trained_status TEXT CHECK (trained_status IN ('compl
 ALTER TABLE records ADD COLUMN split_group TEXT;
 CREATE INDEX records_by_split_group ON records(split_group, split) WHERE split_group IS NOT NULL;
 "#,
+    // 5: the people who may sign in to `finelab serve` on this project, with their role and an
+    // argon2 password hash (PHC string; never the password). `password_changed_at` ends the
+    // sessions signed in with an older password.
+    r#"
+CREATE TABLE users (
+    name                TEXT PRIMARY KEY,
+    role                TEXT NOT NULL CHECK (role IN ('admin', 'reviewer', 'annotator')),
+    password_hash       TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    password_changed_at INTEGER NOT NULL
+) STRICT;
+
+-- A reviewer's decision where annotators disagree is a `label` entry of the log by the reviewer,
+-- marked here as a decision (in the same transaction): it is the label the record trains on
+-- while it is not undone. Append-only, as the log.
+CREATE TABLE adjudications (
+    annotation_id INTEGER PRIMARY KEY REFERENCES annotations(id)
+) STRICT;
+CREATE TRIGGER adjudications_no_update BEFORE UPDATE ON adjudications
+BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+CREATE TRIGGER adjudications_no_delete BEFORE DELETE ON adjudications
+BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+"#,
 ];
 
 /// The migration list in `rusqlite_migration`'s form.

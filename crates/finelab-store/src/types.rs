@@ -143,6 +143,14 @@ pub struct ProjectSettings {
     /// background after this many labels by anyone (0: never); the label screen's suggestions and
     /// its uncertain-first order follow the newest model.
     pub retrain_every: u64,
+    /// How many annotators label each record (1: one label per record). Each annotator is served
+    /// records they have not labeled that still need labels.
+    pub overlap: u32,
+    /// Whether annotators signed in to a shared server see the labels of others (reviewers and
+    /// admins always do).
+    pub annotators_see_others: bool,
+    /// What a record whose annotators tie (and no reviewer decided) trains on.
+    pub tie_rule: crate::TieRule,
 }
 
 /// [`ProjectSettings::retrain_every`] of a project that never set it.
@@ -448,6 +456,8 @@ pub struct LabeledRecord {
     pub confirmed: bool,
     /// Its split (assigned before training).
     pub split: Option<Split>,
+    /// How `value` was chosen among its annotators' labels.
+    pub rule: crate::LabelRule,
 }
 
 /// Where a training run is in its life.

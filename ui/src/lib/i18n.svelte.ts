@@ -436,6 +436,10 @@ const en = {
   'error.no_such_route': 'No such address',
   'error.no_such_file': 'No such file',
   'error.internal': 'Server error',
+  'error.sign_in_failed': 'Wrong name or password',
+  'error.session_expired': 'Your session ended: sign in again',
+  'error.wrong_role': 'Your role may not do this',
+  'error.too_many_attempts': 'Too many failed sign-ins: wait a few minutes',
   'error.transport': 'Unexpected answer',
 };
 
@@ -872,6 +876,10 @@ const zh: Record<MessageKey, string> = {
   'error.no_such_route': '没有该地址',
   'error.no_such_file': '没有该文件',
   'error.internal': '服务器错误',
+  'error.sign_in_failed': '用户名或密码错误',
+  'error.session_expired': '会话已结束，请重新登录',
+  'error.wrong_role': '你的角色不能执行此操作',
+  'error.too_many_attempts': '登录失败次数过多，请稍后再试',
   'error.transport': '无法识别的响应',
 };
 

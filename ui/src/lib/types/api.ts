@@ -1,8 +1,8 @@
 // Generated from the Rust types by `finelab_app::typescript::typescript_files()`.
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
-import type { Action, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, SearchPage, SearchQuery, Split, SplitSummary, Stats } from './store';
-import type { CurveRequest, Evaluation, ExportedJob, ExportedModel, ImportedRun, ModelEntry, NextBatch, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainProgress, TrainRequest, TrainSetup } from './train';
+import type { Action, AnnotationValue, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, SearchPage, SearchQuery, SettingsChange, Split, SplitSummary, Stats } from './store';
+import type { AgreementReport, CurveRequest, Disagreements, Evaluation, ExportedJob, ExportedModel, ImportedRun, ModelEntry, NextBatch, Person, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainProgress, TrainRequest, TrainSetup } from './train';
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
@@ -34,7 +34,15 @@ dir: string,
 /**
  * Labels between two retrains.
  */
-every: number, } | { "cmd": "preview_import", 
+every: number, } | { "cmd": "update_settings", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * What to change.
+ */
+change: SettingsChange, } | { "cmd": "preview_import", 
 /**
  * The project folder.
  */
@@ -315,7 +323,55 @@ dir: string,
 /**
  * The model, shares and seeds.
  */
-request: CurveRequest, } | { "cmd": "import_run", 
+request: CurveRequest, } | { "cmd": "agreement", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Only these annotators.
+ */
+annotators: Array<string> | null, } | { "cmd": "disagreements", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * One annotator of a pair.
+ */
+a: string | null, 
+/**
+ * The other.
+ */
+b: string | null, 
+/**
+ * Records after this sequence number.
+ */
+after_seq: number | null, 
+/**
+ * At most this many.
+ */
+limit: number, } | { "cmd": "adjudicate", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The record.
+ */
+seq: number, 
+/**
+ * The reviewer.
+ */
+reviewer: string, 
+/**
+ * The label decided on.
+ */
+value: AnnotationValue, } | { "cmd": "people", 
+/**
+ * The project folder.
+ */
+dir: string, } | { "cmd": "import_run", 
 /**
  * The project folder.
  */
@@ -457,7 +513,7 @@ error: ErrorBody | null,
  */
 train: TrainProgress | null, };
 
-export type ErrorCode = "not_a_project" | "already_exists" | "newer_schema" | "io" | "bad_file" | "rows_rejected" | "invalid" | "no_such_record" | "no_such_run" | "no_such_job" | "cancelled" | "database" | "migration" | "json" | "train" | "unsupported" | "bad_input" | "hub_offline" | "hub_not_found" | "hub_unauthorized" | "hub_unsupported" | "hub" | "bad_request" | "unauthorized" | "forbidden" | "forbidden_path" | "timeout" | "too_large" | "no_such_route" | "no_such_file" | "internal";
+export type ErrorCode = "not_a_project" | "already_exists" | "newer_schema" | "io" | "bad_file" | "rows_rejected" | "invalid" | "no_such_record" | "no_such_run" | "no_such_job" | "cancelled" | "database" | "migration" | "json" | "train" | "unsupported" | "bad_input" | "hub_offline" | "hub_not_found" | "hub_unauthorized" | "hub_unsupported" | "hub" | "bad_request" | "unauthorized" | "forbidden" | "forbidden_path" | "timeout" | "too_large" | "no_such_route" | "no_such_file" | "internal" | "sign_in_failed" | "session_expired" | "wrong_role" | "too_many_attempts";
 
 export type ErrorBody = { 
 /**
@@ -536,5 +592,5 @@ record_id: string,
  */
 labeled_delta: number, };
 
-export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, start_train_curve: JobState, };
+export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, update_settings: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, agreement: AgreementReport, disagreements: Disagreements, adjudicate: Receipt, people: Array<Person>, start_train_curve: JobState, };
 

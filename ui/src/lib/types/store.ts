@@ -69,7 +69,21 @@ created_at: number,
  * background after this many labels by anyone (0: never); the label screen's suggestions and
  * its uncertain-first order follow the newest model.
  */
-retrain_every: number, };
+retrain_every: number, 
+/**
+ * How many annotators label each record (1: one label per record). Each annotator is served
+ * records they have not labeled that still need labels.
+ */
+overlap: number, 
+/**
+ * Whether annotators signed in to a shared server see the labels of others (reviewers and
+ * admins always do).
+ */
+annotators_see_others: boolean, 
+/**
+ * What a record whose annotators tie (and no reviewer decided) trains on.
+ */
+tie_rule: TieRule, };
 
 export type Span = { 
 /**
@@ -522,4 +536,46 @@ rows: Array<Array<string>>,
 detected: ColumnMap, };
 
 export type SearchSort = "seq" | "score_asc" | "score_desc";
+
+export type Role = "annotator" | "reviewer" | "admin";
+
+export type User = { 
+/**
+ * The name they sign in with, and their annotator name in the log.
+ */
+name: string, 
+/**
+ * What they may do.
+ */
+role: Role, 
+/**
+ * When they were added (ms since the epoch).
+ */
+created_at: number, 
+/**
+ * When their password was last set (ms); sessions signed in before it have ended.
+ */
+password_changed_at: number, };
+
+export type LabelRule = "adjudicated" | "majority" | "single" | "tie_latest";
+
+export type TieRule = "latest" | "skip";
+
+export type SettingsChange = { 
+/**
+ * Labels between two background retrains of the instant model (0: never).
+ */
+retrain_every: number | null, 
+/**
+ * Annotators per record (1 to 20).
+ */
+overlap: number | null, 
+/**
+ * Whether signed-in annotators see the labels of others.
+ */
+annotators_see_others: boolean | null, 
+/**
+ * What a record whose annotators tie trains on.
+ */
+tie_rule: TieRule | null, };
 

@@ -2,7 +2,7 @@
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { JsonValue } from './api';
-import type { AnnotationValue, ProjectKind, Record, RecordView, RunStatus, Span, Split } from './store';
+import type { AnnotationValue, LabelRule, ProjectKind, Record, RecordView, RunStatus, Span, Split } from './store';
 
 export type RunRow = { 
 /**
@@ -669,7 +669,13 @@ n_predictions: number,
 /**
  * Started by the background retrain while people labeled (only the newest few are kept).
  */
-background: boolean, };
+background: boolean, 
+/**
+ * How many of the records it trained on took their label by each rule (a reviewer's
+ * decision, the majority, the only label, the latest of tied labels) where several people
+ * label a record; empty for runs before Finelab recorded it.
+ */
+label_rules: { [key in LabelRule]?: number }, };
 
 export type RunDetail = { 
 /**
@@ -1033,4 +1039,147 @@ per_annotator: Array<AnnotatorNoise>,
  * The suspects, most likely wrong first.
  */
 suspects: Array<Suspect>, };
+
+export type PairAgreement = { 
+/**
+ * One annotator (the smaller name).
+ */
+a: string, 
+/**
+ * The other.
+ */
+b: string, 
+/**
+ * Records both labeled.
+ */
+n: number, 
+/**
+ * Share of those given the same label (the same set, multi-label); not for spans.
+ */
+percent_agreement: number | null, 
+/**
+ * Cohen's kappa (scikit-learn's `cohen_kappa_score`); absent where undefined or for spans.
+ */
+cohen_kappa: number | null, 
+/**
+ * Spans: micro entity-level F1 of one against the other (seqeval's).
+ */
+f1: number | null, 
+/**
+ * Spans: F1 per type.
+ */
+per_label: { [key in string]?: number } | null, };
+
+export type LabelAgreement = { 
+/**
+ * Mean over pairs of the binary Cohen's kappa (where defined).
+ */
+cohen_kappa_mean: number | null, 
+/**
+ * Krippendorff's alpha (nominal) on the binary ratings.
+ */
+krippendorff_alpha: number | null, };
+
+export type AgreementReport = { 
+/**
+ * Records labeled by at least two of the annotators.
+ */
+n_records: number, 
+/**
+ * The annotators measured, sorted.
+ */
+annotators: Array<string>, 
+/**
+ * Every pair that shares a record.
+ */
+pairs: Array<PairAgreement>, 
+/**
+ * Fleiss' kappa (statsmodels' `fleiss_kappa`) over the records with the most common number
+ * of raters (at least two).
+ */
+fleiss_kappa: number | null, 
+/**
+ * Records Fleiss' kappa was computed on.
+ */
+fleiss_records: number, 
+/**
+ * Their number of raters.
+ */
+fleiss_raters: number, 
+/**
+ * Krippendorff's alpha, nominal, missing ratings allowed (the `krippendorff` package).
+ */
+krippendorff_alpha: number | null, 
+/**
+ * Per label, one against the rest (not for spans).
+ */
+per_label: { [key in string]?: LabelAgreement }, 
+/**
+ * The labels in the project's order (then others used).
+ */
+label_order: Array<string>, 
+/**
+ * Records with different labels that no reviewer has decided yet.
+ */
+n_undecided: number, };
+
+export type AnnotatorLabel = { 
+/**
+ * Who.
+ */
+annotator: string, 
+/**
+ * Their label.
+ */
+value: AnnotationValue, };
+
+export type Disagreement = { 
+/**
+ * The record (its annotations include everyone's).
+ */
+view: RecordView, 
+/**
+ * Each annotator's label (reviewers' decisions aside), by annotator.
+ */
+labels: Array<AnnotatorLabel>, };
+
+export type Disagreements = { 
+/**
+ * The records, in import order.
+ */
+records: Array<Disagreement>, 
+/**
+ * How many there are in all (undecided ones; for a pair, where the two differ).
+ */
+total: number, };
+
+export type Person = { 
+/**
+ * Their name.
+ */
+annotator: string, 
+/**
+ * Records they have a label on now.
+ */
+labeled: number, 
+/**
+ * Labels per hour of active work (gaps over five minutes between two labels are breaks).
+ */
+labels_per_hour: number | null, 
+/**
+ * Mean of their pairwise percent agreement with the others (records shared).
+ */
+agreement_with_others: number | null, 
+/**
+ * Mean of their pairwise Cohen's kappa with the others.
+ */
+kappa_with_others: number | null, 
+/**
+ * Share of their labels on decided records that equal the reviewer's decision.
+ */
+agreement_with_decisions: number | null, 
+/**
+ * Records of theirs a reviewer decided.
+ */
+n_decided: number, };
 
