@@ -106,6 +106,11 @@ impl ImportRequest {
     }
 }
 
+/// How many people besides `annotator` have a label on the record.
+fn others_labeled(view: &RecordView, annotator: &str) -> usize {
+    view.annotations.iter().filter(|a| a.value.is_some() && a.annotator != annotator).count()
+}
+
 /// Every request a shell can send. Serialized as `{"cmd": "snake_case_name", ...fields}`.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
@@ -616,9 +621,13 @@ impl AppContext {
             if !seen.insert(view.record.seq) {
                 break;
             }
-            if keep(&view) {
-                self.holds.hold(&key, annotator, [view.record.seq]);
-                return Ok(Some(view));
+            let overlap = store.overlap()?;
+            if keep(&view) && self.holds.claim(&key, annotator, overlap, &[&view])[0] {
+                let fresh = store.record_by_seq(view.record.seq)?;
+                if others_labeled(&fresh, annotator) < overlap as usize {
+                    return Ok(Some(fresh));
+                }
+                self.holds.release(&key, annotator, view.record.seq);
             }
             after = Some(view.record.seq);
         }
@@ -637,9 +646,43 @@ impl AppContext {
     ) -> Result<active::NextBatch> {
         let key = absolute(dir);
         let overlap = self.store(dir)?.lock().unwrap().overlap()?;
-        let keep = self.holds.available_to(&key, annotator, overlap);
-        let batch = active::next_batch(&key, annotator, n, strategy, seed, label, &keep)?;
-        self.holds.hold(&key, annotator, batch.records.iter().map(|r| r.view.record.seq));
+        let mut served: Vec<active::NextRecord> = Vec::with_capacity(n.min(1000));
+        let mut tried: std::collections::HashSet<i64> = Default::default();
+        // People asking at once may be handed the same candidates; whoever holds one first keeps
+        // it and the others look further, a few times.
+        let mut batch = None;
+        for _ in 0..8 {
+            let free = self.holds.available_to(&key, annotator, overlap);
+            let keep = |view: &RecordView| !tried.contains(&view.record.seq) && free(view);
+            let mut found = active::next_batch(&key, annotator, n - served.len(), strategy, seed, label, &keep)?;
+            let candidates = std::mem::take(&mut found.records);
+            let exhausted = candidates.is_empty();
+            tried.extend(candidates.iter().map(|r| r.view.record.seq));
+            let views: Vec<&RecordView> = candidates.iter().map(|r| &r.view).collect();
+            let held = self.holds.claim(&key, annotator, overlap, &views);
+            // Labels given between reading a record and holding it: read again once held
+            // (anyone who labels it later had to hold it first, and could not).
+            let store = self.store(dir)?;
+            let store = store.lock().unwrap();
+            for (mut r, held) in candidates.into_iter().zip(held) {
+                if !held {
+                    continue;
+                }
+                let fresh = store.record_by_seq(r.view.record.seq)?;
+                if others_labeled(&fresh, annotator) < overlap as usize {
+                    r.view = fresh;
+                    served.push(r);
+                } else {
+                    self.holds.release(&key, annotator, r.view.record.seq);
+                }
+            }
+            batch = Some(found);
+            if exhausted || served.len() >= n {
+                break;
+            }
+        }
+        let mut batch = batch.expect("the loop runs at least once");
+        batch.records = served;
         Ok(batch)
     }
 

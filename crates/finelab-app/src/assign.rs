@@ -53,20 +53,30 @@ impl Holds {
         }
     }
 
-    /// Holds `seqs` for `annotator` from now on; drops the holds that ran out.
-    pub fn hold(&self, dir: &Path, annotator: &str, seqs: impl IntoIterator<Item = i64>) {
+    /// Holds for `annotator` those of `views` that are still free for them, checked and held
+    /// under one lock (two people asking at once never both get a record beyond `overlap`);
+    /// drops the holds that ran out. Returns, per view, whether it is now held for them.
+    pub fn claim(&self, dir: &Path, annotator: &str, overlap: u32, views: &[&RecordView]) -> Vec<bool> {
         let now = Instant::now();
         let mut projects = self.by_project.lock().unwrap();
         let records = projects.entry(dir.to_path_buf()).or_default();
-        for seq in seqs {
-            let holders = records.entry(seq).or_default();
-            holders.retain(|(who, until)| who != annotator && *until > now);
-            holders.push((annotator.to_string(), now + HOLD));
-        }
         records.retain(|_, holders| {
             holders.retain(|(_, until)| *until > now);
             !holders.is_empty()
         });
+        views
+            .iter()
+            .map(|view| {
+                let holders = records.entry(view.record.seq).or_default();
+                holders.retain(|(who, _)| who != annotator);
+                let labeled = view.annotations.iter().filter(|a| a.value.is_some() && a.annotator != annotator).count();
+                let free = labeled + holders.len() < overlap as usize;
+                if free {
+                    holders.push((annotator.to_string(), now + HOLD));
+                }
+                free
+            })
+            .collect()
     }
 
     /// Lets go of `annotator`'s hold on `seq` (they labeled or skipped it).
