@@ -16,6 +16,7 @@ use crate::results::{self, ExportedModel, RunDetail};
 use crate::suspects;
 use crate::teams;
 use crate::train::{self, TrainRequest};
+use crate::users;
 use crate::{hub, training_jobs, AppError, ErrorBody, Result};
 use finelab_store::import::{ColumnMap, DialogTargets, EncodingChoice, Format, ImportOptions, ImportPreview};
 use finelab_store::search::{SearchPage, SearchQuery};
@@ -466,6 +467,35 @@ pub enum Request {
         /// The project folder.
         dir: String,
     },
+    /// The people who may sign in to a shared server of the project. Returns `User[]`.
+    ListUsers {
+        /// The project folder.
+        dir: String,
+    },
+    /// Adds a person with a role and a generated password (shown once). Returns
+    /// [`users::NewPassword`].
+    AddUser {
+        /// The project folder.
+        dir: String,
+        /// The name they sign in with.
+        name: String,
+        /// Their role.
+        role: finelab_store::Role,
+    },
+    /// Gives a person a new generated password; their sessions end. Returns [`users::NewPassword`].
+    ResetUser {
+        /// The project folder.
+        dir: String,
+        /// Who.
+        name: String,
+    },
+    /// Removes a person (their labels stay). Returns `User[]`, those left.
+    RemoveUser {
+        /// The project folder.
+        dir: String,
+        /// Who.
+        name: String,
+    },
     /// Import the model a job trained elsewhere (the job's output folder) as a run: the project's
     /// data must still be the job's snapshot. Returns [`cluster::ImportedRun`].
     ImportRun {
@@ -882,6 +912,13 @@ requests! { ctx, request;
     "adjudicate": Request::Adjudicate { dir, seq, reviewer, value } => Receipt =
         ctx.store(&dir)?.lock().unwrap().adjudicate(seq, &reviewer, &value)?;
     "people": Request::People { dir } => Vec<teams::Person> = teams::people(&absolute(&dir))?;
+    "list_users": Request::ListUsers { dir } => Vec<finelab_store::User> = users::list(&absolute(&dir))?;
+    "add_user": Request::AddUser { dir, name, role } => users::NewPassword = users::add(&absolute(&dir), &name, role)?;
+    "reset_user": Request::ResetUser { dir, name } => users::NewPassword = users::reset(&absolute(&dir), &name)?;
+    "remove_user": Request::RemoveUser { dir, name } => Vec<finelab_store::User> = {
+        users::remove(&absolute(&dir), &name)?;
+        users::list(&absolute(&dir))?
+    };
     "start_train_curve": Request::StartTrainCurve { dir, request } => JobState =
         curve::start_train_curve(&ctx.jobs, &absolute(&dir), request)?;
 }

@@ -133,6 +133,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 crate::teams::Disagreement::decl(),
                 crate::teams::Disagreements::decl(),
                 crate::teams::Person::decl(),
+                crate::users::NewPassword::decl(),
             ],
         ),
     ];

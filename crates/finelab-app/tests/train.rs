@@ -240,6 +240,7 @@ fn eval_recomputes_a_split_without_stored_report_as_predict_and_metrics_do() {
         format: finelab_store::export::ExportFormat::Jsonl,
         split: Some(Split::Train),
         labeled_only: true,
+        annotations: false,
     };
     project::export(&dir, &options, &mut exported, &mut |_, _| true).unwrap();
     let gold = tmp.path().join("train.jsonl");
@@ -289,6 +290,7 @@ fn spans_on_msra_sentences_eval_equals_predict_then_metrics() {
         format: finelab_store::export::ExportFormat::Jsonl,
         split: Some(Split::Test),
         labeled_only: true,
+        annotations: false,
     };
     project::export(&dir, &options, &mut exported, &mut |_, _| true).unwrap();
     let gold = tmp.path().join("test.jsonl");

@@ -149,6 +149,11 @@ enum Command {
         /// Only labeled records.
         #[arg(long)]
         labeled_only: bool,
+        /// Also write every annotator's own label beside the final one (JSON Lines
+        /// `"annotations": {name: label}`, CSV an `annotations` column). The final label is the
+        /// one runs train on: a reviewer's decision, else the majority, else per `--tie-rule`.
+        #[arg(long)]
+        annotations: bool,
     },
     /// Show counts: records, labels, splits, annotators, runs.
     Stats {
@@ -839,11 +844,12 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Export { dir, format, output, split, labeled_only } => {
+        Command::Export { dir, format, output, split, labeled_only, annotations } => {
             let options = ExportOptions {
                 format: format.parse::<ExportFormat>()?,
                 split: split.map(|s| s.parse::<Split>()).transpose()?,
                 labeled_only,
+                annotations,
             };
             let total = finelab_app::project::stats(&dir)?.records;
             let pb = if output.is_some() { bar(total, "export") } else { ProgressBar::hidden() };

@@ -211,7 +211,12 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "create_project" => "new",
             "open_project" | "stats" => "stats",
             "set_guidelines" => "guidelines",
-            "set_retrain_every" => "settings",
+            "set_retrain_every" | "update_settings" => "settings",
+            "agreement" => "agreement",
+            "disagreements" => "disagreements",
+            "adjudicate" => "annotate",
+            "people" => "people",
+            "list_users" | "add_user" | "reset_user" | "remove_user" => "user",
             "start_import" => "import",
             "next_record" | "next_batch" => "next",
             "annotate" => "annotate",
@@ -475,4 +480,193 @@ fn generate_metrics_match_the_library_and_name_bad_lines() {
     let short = write("short.jsonl", &plain(&outputs[..3]));
     let err = metrics_fails(&gold_plain, &short);
     assert!(err.contains("has 4 records but") && err.contains("has 3"), "{err}");
+}
+
+/// The interpreter with the Python references: `$FINELAB_PYTHON`, else the workspace's `.venv`.
+fn reference_python() -> String {
+    std::env::var("FINELAB_PYTHON").unwrap_or_else(|_| {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "python3".into()
+        }
+    })
+}
+
+/// Every number of `got` (a `finelab agreement --json`) equals `want` (the reference) to 1e-9,
+/// and a number the reference leaves undefined (null) is absent or null here.
+fn same_agreement(got: &serde_json::Value, want: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match want {
+        Value::Object(map) => {
+            for (key, w) in map {
+                let g = got.get(key).unwrap_or(&Value::Null);
+                same_agreement(g, w, &format!("{at}.{key}"));
+            }
+        }
+        Value::Array(items) => {
+            let got = got.as_array().unwrap_or_else(|| panic!("{at}: {got} is not a list"));
+            assert_eq!(got.len(), items.len(), "{at}: {got:?} against {items:?}");
+            for (i, (g, w)) in got.iter().zip(items).enumerate() {
+                same_agreement(g, w, &format!("{at}[{i}]"));
+            }
+        }
+        Value::Number(w) => {
+            let (g, w) = (got.as_f64().unwrap_or_else(|| panic!("{at}: {got} is not a number")), w.as_f64().unwrap());
+            assert!((g - w).abs() <= 1e-9, "{at}: finelab {g}, reference {w}");
+        }
+        Value::Null => assert!(got.is_null(), "{at}: finelab {got}, the reference leaves it undefined"),
+        other => assert_eq!(got, other, "{at}"),
+    }
+}
+
+/// Teams at a terminal: users and their passwords, labels by four people, `finelab agreement
+/// --json` equal to scikit-learn / statsmodels / krippendorff on the same labels (random,
+/// seeded), the disagreements decided by a reviewer, and training on the decisions.
+#[test]
+fn users_agreement_and_adjudication_from_the_command_line() {
+    use serde_json::{json, Value};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("team");
+    ok(&["new", s(&dir), "--kind", "single", "--labels", "好评,差评,中评"]);
+    let lines = tmp.path().join("records.jsonl");
+    let texts = ["物流很快", "质量太差", "一般般"];
+    let records: String = (0..60)
+        .map(|i| format!("{}\n", json!({"id": (i + 1).to_string(), "text": format!("第{i}条：{}", texts[i % 3])})))
+        .collect();
+    std::fs::write(&lines, records).unwrap();
+    ok(&["import", s(&dir), s(&lines)]);
+
+    // Users: a password shown once, kept only as an argon2 hash.
+    let added: Value =
+        serde_json::from_str(&ok(&["user", "add", s(&dir), "王芳", "--role", "annotator", "--json"])).unwrap();
+    let password = added["password"].as_str().unwrap().to_string();
+    assert_eq!((password.len(), &added["user"]["role"]), (20, &json!("annotator")));
+    ok(&["user", "add", s(&dir), "lead", "--role", "reviewer"]);
+    let e = common::fails(&["user", "add", s(&dir), "王芳", "--role", "admin"]);
+    assert!(e.contains("already exists"), "{e}");
+    let e = common::fails(&["user", "add", s(&dir), "x", "--role", "owner"]);
+    assert!(e.contains("owner"), "{e}");
+    let reset: Value = serde_json::from_str(&ok(&["user", "reset", s(&dir), "王芳", "--json"])).unwrap();
+    assert_ne!(reset["password"].as_str().unwrap(), password);
+    let db = std::fs::read(dir.join("project.sqlite")).unwrap();
+    assert!(!db.windows(password.len()).any(|w| w == password.as_bytes()), "no password in the database");
+    let list: Value = serde_json::from_str(&ok(&["user", "list", s(&dir), "--json"])).unwrap();
+    assert_eq!(
+        list.as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["lead", "王芳"]
+    );
+    ok(&["user", "remove", s(&dir), "lead"]);
+    assert!(common::fails(&["user", "remove", s(&dir), "lead"]).contains("no user"));
+
+    // Four annotators label random overlapping shares; a seeded generator (xorshift) decides.
+    let labels = ["好评", "差评", "中评"];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let annotators = ["ann-a", "ann-b", "ann-c", "标注员d"];
+    let mut items: Vec<Value> = Vec::new();
+    for (k, who) in annotators.iter().enumerate() {
+        let mut file = String::new();
+        for i in 0..60u64 {
+            if next(10) < 3 && k > 0 {
+                continue; // not everyone labels everything
+            }
+            let truth = labels[(i % 3) as usize];
+            let label = if next(100) < 25 + 10 * k as u64 { labels[next(3) as usize] } else { truth };
+            file.push_str(&format!("{}\n", json!({"id": (i + 1).to_string(), "label": label})));
+            items.push(json!({"record": i + 1, "annotator": who, "value": label}));
+        }
+        let path = tmp.path().join(format!("labels-{k}.jsonl"));
+        std::fs::write(&path, file).unwrap();
+        ok(&["annotate", s(&dir), s(&path), "--annotator", who]);
+    }
+    let got: Value = serde_json::from_str(&ok(&["agreement", s(&dir), "--json"])).unwrap();
+    let cases = tmp.path().join("cases.json");
+    let subset = ["ann-a", "ann-c", "标注员d"];
+    std::fs::write(
+        &cases,
+        json!([
+            {"kind": "single", "labels": labels, "only": null, "items": items},
+            {"kind": "single", "labels": labels, "only": subset, "items": items},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reference/agreement_reference.py");
+    let out = std::process::Command::new(reference_python()).arg(&script).arg(&cases).output().unwrap();
+    assert!(out.status.success(), "the reference failed: {}", String::from_utf8_lossy(&out.stderr));
+    let want: Value = serde_json::from_slice(&out.stdout).unwrap();
+    same_agreement(&got, &want[0], "agreement");
+    assert_eq!(got["pairs"].as_array().unwrap().len(), 6);
+    let only: Value =
+        serde_json::from_str(&ok(&["agreement", s(&dir), "--annotators", &subset.join(","), "--json"])).unwrap();
+    same_agreement(&only, &want[1], "agreement --annotators");
+    assert!(ok(&["agreement", s(&dir)]).contains("Krippendorff"));
+
+    // The disagreements; a reviewer decides some of them; training uses the decisions.
+    let page: Value = serde_json::from_str(&ok(&["disagreements", s(&dir), "--limit", "1000", "--json"])).unwrap();
+    let undecided = page["total"].as_u64().unwrap();
+    assert!(undecided > 10, "{page}");
+    assert_eq!(got["n_undecided"], json!(undecided));
+    let decided: Vec<String> = page["records"].as_array().unwrap()[..10]
+        .iter()
+        .map(|r| r["view"]["record"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let decisions = tmp.path().join("decisions.jsonl");
+    std::fs::write(
+        &decisions,
+        decided.iter().map(|id| format!("{}\n", json!({"id": id, "label": "中评"}))).collect::<String>(),
+    )
+    .unwrap();
+    ok(&["annotate", s(&dir), s(&decisions), "--annotator", "lead", "--decisions"]);
+    let page: Value = serde_json::from_str(&ok(&["disagreements", s(&dir), "--json"])).unwrap();
+    assert_eq!(page["total"].as_u64().unwrap(), undecided - 10);
+    let pair: Value =
+        serde_json::from_str(&ok(&["disagreements", s(&dir), "--pair", "ann-a,ann-b", "--json"])).unwrap();
+    for r in pair["records"].as_array().unwrap() {
+        let by: std::collections::HashMap<&str, &Value> =
+            r["labels"].as_array().unwrap().iter().map(|l| (l["annotator"].as_str().unwrap(), &l["value"])).collect();
+        assert_ne!(by["ann-a"], by["ann-b"], "{r}");
+    }
+    // Agreement is measured on the annotators' labels, not on the decisions.
+    let after: Value = serde_json::from_str(&ok(&["agreement", s(&dir), "--json"])).unwrap();
+    same_agreement(&after, &want[0], "agreement after the decisions");
+
+    ok(&["train", s(&dir), "--model", "instant", "--epochs", "1"]);
+    let runs: Value = serde_json::from_str(&ok(&["runs", s(&dir), "--json"])).unwrap();
+    let rules = &runs[0]["label_rules"];
+    assert_eq!(rules["adjudicated"], json!(10), "{rules}");
+    let export = tmp.path().join("final.jsonl");
+    ok(&["export", s(&dir), "-o", s(&export), "--labeled-only"]);
+    let exported = std::fs::read_to_string(&export).unwrap();
+    for id in &decided {
+        let line = exported.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|r| r["id"] == json!(id));
+        assert_eq!(line.unwrap()["label"], json!("中评"), "the export writes the decision of {id}");
+    }
+
+    // A label given after the decision does not overrule it; every annotator's label on request.
+    let late = tmp.path().join("late.jsonl");
+    std::fs::write(&late, format!("{}\n", json!({"id": decided[0], "label": "好评"}))).unwrap();
+    ok(&["annotate", s(&dir), s(&late), "--annotator", "ann-a"]);
+    ok(&["export", s(&dir), "-o", s(&export), "--labeled-only", "--annotations"]);
+    let first = std::fs::read_to_string(&export)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["id"] == json!(decided[0]))
+        .unwrap();
+    assert_eq!((&first["label"], &first["annotator"]), (&json!("中评"), &json!("lead")), "{first}");
+    assert_eq!(first["annotations"]["ann-a"], json!({"label": "好评"}), "{first}");
+    assert!(first["annotations"].get("lead").is_none(), "a decision is not an annotator's label: {first}");
+
+    let people: Value = serde_json::from_str(&ok(&["people", s(&dir), "--json"])).unwrap();
+    let a = people.as_array().unwrap().iter().find(|p| p["annotator"] == "ann-a").unwrap();
+    assert_eq!(a["labeled"], json!(60));
+    assert!(a["agreement_with_others"].as_f64().is_some() && a["n_decided"].as_u64().unwrap() > 0, "{a}");
 }

@@ -79,6 +79,10 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         | Request::Disagreements { dir, .. }
         | Request::Adjudicate { dir, .. }
         | Request::People { dir }
+        | Request::ListUsers { dir }
+        | Request::AddUser { dir, .. }
+        | Request::ResetUser { dir, .. }
+        | Request::RemoveUser { dir, .. }
         | Request::NextRecord { dir, .. }
         | Request::GetRecord { dir, .. }
         | Request::Annotate { dir, .. }

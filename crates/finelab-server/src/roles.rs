@@ -58,7 +58,11 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::ResumeRun { .. }
         | Request::ExportModel { .. }
         | Request::ExportJob { .. }
-        | Request::ImportRun { .. } => Role::Admin,
+        | Request::ImportRun { .. }
+        | Request::ListUsers { .. }
+        | Request::AddUser { .. }
+        | Request::ResetUser { .. }
+        | Request::RemoveUser { .. } => Role::Admin,
     }
 }
 

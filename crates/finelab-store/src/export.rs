@@ -56,6 +56,9 @@ pub struct ExportOptions {
     pub split: Option<Split>,
     /// Only labeled records (always so for CoNLL and OpenAI).
     pub labeled_only: bool,
+    /// Also every annotator's own label (JSON Lines: `"annotations": {name: value}`; CSV: an
+    /// `annotations` column of that JSON), beside the final label.
+    pub annotations: bool,
 }
 
 /// What an export wrote.
@@ -86,6 +89,8 @@ struct JsonRecord<'a> {
     split: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotator: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<&'a std::collections::BTreeMap<String, AnnotationValue>>,
 }
 
 /// A generate project's record in JSON Lines.
@@ -107,6 +112,8 @@ struct GenerateRecord<'a> {
     group: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotator: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<&'a std::collections::BTreeMap<String, AnnotationValue>>,
 }
 
 /// A record in OpenAI's chat format.
@@ -132,6 +139,8 @@ struct Row {
     group: Option<String>,
     value: Option<AnnotationValue>,
     annotator: Option<String>,
+    /// Every annotator's own label, when asked for.
+    annotations: Option<std::collections::BTreeMap<String, AnnotationValue>>,
 }
 
 /// Tokens for CoNLL: each CJK character alone, other text split at whitespace and at span edges.
@@ -196,23 +205,49 @@ impl Store {
                 ProjectKind::Generate => "output",
             };
             let text_col = if kind == ProjectKind::Generate { "input" } else { "text" };
-            w.write_record(["id", text_col, label_col, "split", "annotator", "meta"]).map_err(csv_err)?;
+            let mut header = vec!["id", text_col, label_col, "split", "annotator", "meta"];
+            if options.annotations {
+                header.push("annotations");
+            }
+            w.write_record(header).map_err(csv_err)?;
             Sink::Csv(Box::new(w))
         } else {
             Sink::Plain(options.format, out)
         };
         let shape = Shape { kind, agents: &agents };
         let split_filter = options.split.map(|s| s.as_str());
+        // Each record's rows come together, its labels newest first; the label written is the one
+        // it trains on (a reviewer's decision, else the majority, else as the tie rule says).
+        let tie = self.tie_rule()?;
         let mut stmt = self.conn.prepare(
-            "SELECT r.id, r.uid, r.text, r.turns, r.meta, r.split, c.value, c.annotator, c.updated_at, r.split_group
+            "SELECT r.id, r.uid, r.text, r.turns, r.meta, r.split, c.value, c.annotator, r.split_group,
+                EXISTS (SELECT 1 FROM adjudications j WHERE j.annotation_id = c.annotation_id)
              FROM records r LEFT JOIN current_annotations c ON c.record_id = r.id AND c.value IS NOT NULL
              WHERE (?1 IS NULL OR r.split = ?1) AND (?2 = 0 OR r.n_labeled > 0)
-             ORDER BY r.id",
+             ORDER BY r.id, c.updated_at DESC, c.annotation_id DESC",
         )?;
         let mut rows = stmt.query(rusqlite::params![split_filter, labeled_only])?;
-        let mut pending: Option<(i64, i64, Row)> = None;
+        let mut pending: Option<(i64, Row, Vec<crate::teams::Candidate>)> = None;
         let mut seen = 0u64;
-        let emit = |row: Row, summary: &mut ExportSummary, sink: &mut Sink<'_>| -> Result<()> {
+        let annotations = options.annotations;
+        let emit = |(_, mut row, candidates): (i64, Row, Vec<crate::teams::Candidate>),
+                    summary: &mut ExportSummary,
+                    sink: &mut Sink<'_>|
+         -> Result<()> {
+            if let Some((i, _)) = crate::teams::resolve(&candidates, tie) {
+                row.value = Some(serde_json::from_str(&candidates[i].json)?);
+                row.annotator = Some(candidates[i].annotator.clone());
+            }
+            if annotations {
+                let mut all = std::collections::BTreeMap::new();
+                for c in candidates.iter().filter(|c| !c.adjudicated) {
+                    all.insert(c.annotator.clone(), serde_json::from_str(&c.json)?);
+                }
+                row.annotations = Some(all);
+            }
+            if labeled_only && row.value.is_none() {
+                return Ok(()); // annotators tie, and the project waits for a reviewer
+            }
             summary.records += 1;
             if row.value.is_some() {
                 summary.labeled += 1;
@@ -221,41 +256,40 @@ impl Store {
         };
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
-            let updated_at: i64 = r.get::<_, Option<i64>>(8)?.unwrap_or(0);
-            if let Some((pseq, pat, _)) = &pending {
-                if *pseq == seq {
-                    if updated_at <= *pat {
-                        continue;
-                    }
-                } else {
-                    let (_, _, row) = pending.take().unwrap();
-                    emit(row, &mut summary, &mut sink)?;
-                    seen += 1;
-                    if seen.is_multiple_of(8192) && !progress(seen, total) {
-                        return Err(Error::Cancelled);
-                    }
+            if pending.as_ref().is_some_and(|p| p.0 != seq) {
+                emit(pending.take().expect("checked"), &mut summary, &mut sink)?;
+                seen += 1;
+                if seen.is_multiple_of(8192) && !progress(seen, total) {
+                    return Err(Error::Cancelled);
                 }
             }
-            let turns: Option<String> = r.get(3)?;
-            let meta: Option<String> = r.get(4)?;
-            let value: Option<String> = r.get(6)?;
-            pending = Some((
-                seq,
-                updated_at,
-                Row {
+            if pending.is_none() {
+                let turns: Option<String> = r.get(3)?;
+                let meta: Option<String> = r.get(4)?;
+                let row = Row {
                     uid: r.get(1)?,
                     text: r.get(2)?,
                     turns: turns.map(|t| serde_json::from_str(&t)).transpose()?,
                     meta: meta.map(|m| serde_json::from_str(&m)).transpose()?,
                     split: r.get(5)?,
-                    group: r.get(9)?,
-                    value: value.map(|v| serde_json::from_str(&v)).transpose()?,
+                    group: r.get(8)?,
+                    value: None,
+                    annotator: None,
+                    annotations: None,
+                };
+                pending = Some((seq, row, Vec::new()));
+            }
+            let value: Option<String> = r.get(6)?;
+            if let (Some(json), Some((_, _, candidates))) = (value, pending.as_mut()) {
+                candidates.push(crate::teams::Candidate {
                     annotator: r.get(7)?,
-                },
-            ));
+                    json,
+                    adjudicated: r.get::<_, Option<bool>>(9)?.unwrap_or(false),
+                });
+            }
         }
-        if let Some((_, _, row)) = pending.take() {
-            emit(row, &mut summary, &mut sink)?;
+        if let Some(last) = pending.take() {
+            emit(last, &mut summary, &mut sink)?;
         }
         match &mut sink {
             Sink::Csv(w) => w.flush(),
@@ -296,6 +330,7 @@ fn write_row(row: &Row, shape: &Shape<'_>, sink: &mut Sink<'_>) -> Result<()> {
                 split: row.split.as_deref(),
                 group: row.group.as_deref(),
                 annotator: row.value.as_ref().and(row.annotator.as_deref()),
+                annotations: row.annotations.as_ref(),
             };
             serde_json::to_writer(&mut *out, &rec)?;
             out.write_all(b"\n").map_err(io)?;
@@ -331,6 +366,7 @@ fn write_row(row: &Row, shape: &Shape<'_>, sink: &mut Sink<'_>) -> Result<()> {
                 meta: row.meta.as_ref(),
                 split: row.split.as_deref(),
                 annotator: row.value.as_ref().and(row.annotator.as_deref()),
+                annotations: row.annotations.as_ref(),
             };
             serde_json::to_writer(&mut *out, &rec)?;
             out.write_all(b"\n").map_err(io)?;
@@ -344,15 +380,18 @@ fn write_row(row: &Row, shape: &Shape<'_>, sink: &mut Sink<'_>) -> Result<()> {
                 None => String::new(),
             };
             let meta = row.meta.as_ref().map(serde_json::to_string).transpose()?.unwrap_or_default();
-            w.write_record([
-                row.uid.as_str(),
-                row.text.as_str(),
-                value.as_str(),
-                row.split.as_deref().unwrap_or(""),
-                row.value.as_ref().and(row.annotator.as_deref()).unwrap_or(""),
-                meta.as_str(),
-            ])
-            .map_err(csv_err)?;
+            let mut fields = vec![
+                row.uid.clone(),
+                row.text.clone(),
+                value,
+                row.split.clone().unwrap_or_default(),
+                row.value.as_ref().and(row.annotator.clone()).unwrap_or_default(),
+                meta,
+            ];
+            if let Some(all) = &row.annotations {
+                fields.push(serde_json::to_string(all)?);
+            }
+            w.write_record(&fields).map_err(csv_err)?;
         }
         Sink::Plain(_, out) => {
             let spans = match &row.value {

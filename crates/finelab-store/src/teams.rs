@@ -52,6 +52,7 @@ pub struct Rating {
 }
 
 /// A current label with what resolution needs to know about it.
+#[derive(Debug)]
 pub(crate) struct Candidate {
     pub(crate) annotator: String,
     /// The JSON as stored (normalized: equal values, equal strings).

@@ -423,7 +423,11 @@ fn generate_kind_formats_and_refusals() {
     let single = lines_project(&tmp.path().join("single"), ProjectKind::Single, &["pos"], &["fine"]);
     let generate = lines_project(&tmp.path().join("gen"), ProjectKind::Generate, &[], &["写一首诗"]);
     let export = |s: &Store, format| {
-        s.export(&ExportOptions { format, split: None, labeled_only: false }, &mut Vec::new(), &mut |_, _| true)
+        s.export(
+            &ExportOptions { format, split: None, labeled_only: false, annotations: false },
+            &mut Vec::new(),
+            &mut |_, _| true,
+        )
     };
     let err = export(&single, ExportFormat::OpenAi).unwrap_err().to_string();
     assert!(err.contains("OpenAI chat export is for generate projects"), "{err}");

@@ -811,7 +811,7 @@ mod generate {
 
     fn export(store: &Store, format: ExportFormat) -> String {
         let mut out = Vec::new();
-        let options = ExportOptions { format, split: None, labeled_only: false };
+        let options = ExportOptions { format, split: None, labeled_only: false, annotations: false };
         store.export(&options, &mut out, &mut |_, _| true).unwrap();
         String::from_utf8(out).unwrap()
     }

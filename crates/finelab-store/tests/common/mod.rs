@@ -54,6 +54,7 @@ pub fn export_jsonl(store: &Store) -> Vec<serde_json::Value> {
         format: finelab_store::export::ExportFormat::Jsonl,
         split: None,
         labeled_only: false,
+        annotations: false,
     };
     store.export(&options, &mut out, &mut |_, _| true).unwrap();
     String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()

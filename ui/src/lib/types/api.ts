@@ -1,8 +1,8 @@
 // Generated from the Rust types by `finelab_app::typescript::typescript_files()`.
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
-import type { Action, AnnotationValue, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, SearchPage, SearchQuery, SettingsChange, Split, SplitSummary, Stats } from './store';
-import type { AgreementReport, CurveRequest, Disagreements, Evaluation, ExportedJob, ExportedModel, ImportedRun, ModelEntry, NextBatch, Person, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainProgress, TrainRequest, TrainSetup } from './train';
+import type { Action, AnnotationValue, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, Role, SearchPage, SearchQuery, SettingsChange, Split, SplitSummary, Stats, User } from './store';
+import type { AgreementReport, CurveRequest, Disagreements, Evaluation, ExportedJob, ExportedModel, ImportedRun, ModelEntry, NewPassword, NextBatch, Person, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainProgress, TrainRequest, TrainSetup } from './train';
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
@@ -371,7 +371,39 @@ value: AnnotationValue, } | { "cmd": "people",
 /**
  * The project folder.
  */
-dir: string, } | { "cmd": "import_run", 
+dir: string, } | { "cmd": "list_users", 
+/**
+ * The project folder.
+ */
+dir: string, } | { "cmd": "add_user", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The name they sign in with.
+ */
+name: string, 
+/**
+ * Their role.
+ */
+role: Role, } | { "cmd": "reset_user", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Who.
+ */
+name: string, } | { "cmd": "remove_user", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Who.
+ */
+name: string, } | { "cmd": "import_run", 
 /**
  * The project folder.
  */
@@ -592,5 +624,5 @@ record_id: string,
  */
 labeled_delta: number, };
 
-export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, update_settings: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, agreement: AgreementReport, disagreements: Disagreements, adjudicate: Receipt, people: Array<Person>, start_train_curve: JobState, };
+export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, update_settings: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, agreement: AgreementReport, disagreements: Disagreements, adjudicate: Receipt, people: Array<Person>, list_users: Array<User>, add_user: NewPassword, reset_user: NewPassword, remove_user: Array<User>, start_train_curve: JobState, };
 

@@ -2,7 +2,7 @@
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { JsonValue } from './api';
-import type { AnnotationValue, LabelRule, ProjectKind, Record, RecordView, RunStatus, Span, Split } from './store';
+import type { AnnotationValue, LabelRule, ProjectKind, Record, RecordView, RunStatus, Span, Split, User } from './store';
 
 export type RunRow = { 
 /**
@@ -1182,4 +1182,14 @@ agreement_with_decisions: number | null,
  * Records of theirs a reviewer decided.
  */
 n_decided: number, };
+
+export type NewPassword = { 
+/**
+ * Who.
+ */
+user: User, 
+/**
+ * The password to hand them; only its hash is kept.
+ */
+password: string, };
 
