@@ -467,6 +467,28 @@ pub enum Request {
         /// The project folder.
         dir: String,
     },
+    /// Gives the records a search finds to named people: they are served only to them. Returns
+    /// `Assignment`.
+    AssignSlice {
+        /// The project folder.
+        dir: String,
+        /// The records (text, label, split, predicted label...; paging ignored).
+        query: SearchQuery,
+        /// Who labels them.
+        people: Vec<String>,
+    },
+    /// The slices given to people. Returns `Assignment[]`.
+    ListAssignments {
+        /// The project folder.
+        dir: String,
+    },
+    /// Takes a slice back. Returns `Assignment[]`, those left.
+    RemoveAssignment {
+        /// The project folder.
+        dir: String,
+        /// The slice.
+        id: i64,
+    },
     /// The people who may sign in to a shared server of the project. Returns `User[]`.
     ListUsers {
         /// The project folder.
@@ -644,27 +666,29 @@ impl AppContext {
         let store = self.store(dir)?;
         let store = store.lock().unwrap();
         let key = absolute(dir);
-        let keep = self.holds.available_to(&key, annotator, store.overlap()?);
+        let overlap = store.overlap()?;
+        let reserved = crate::assign::reserved_for_others(&store, annotator)?;
         let mut seen = std::collections::HashSet::new();
         let mut after = after_seq;
         while let Some(view) = store.next_record(annotator, after)? {
-            if !seen.insert(view.record.seq) {
+            let seq = view.record.seq;
+            if !seen.insert(seq) {
                 break;
             }
-            let overlap = store.overlap()?;
-            if keep(&view) && self.holds.claim(&key, annotator, overlap, &[&view])[0] {
-                let fresh = store.record_by_seq(view.record.seq)?;
-                if others_labeled(&fresh, annotator) < overlap as usize {
-                    return Ok(Some(fresh));
-                }
-                self.holds.release(&key, annotator, view.record.seq);
+            if !reserved.contains(&seq)
+                && self.holds.try_claim(&key, annotator, overlap, seq, || {
+                    Ok(others_labeled(&store.record_by_seq(seq)?, annotator))
+                })?
+            {
+                return Ok(Some(store.record_by_seq(seq)?));
             }
-            after = Some(view.record.seq);
+            after = Some(seq);
         }
         Ok(None)
     }
 
-    /// The next batch for `annotator` without what others hold, held for them.
+    /// The next batch for `annotator`: records a lead gave to others and records others hold
+    /// left out, each held for them as it is taken.
     fn next_batch(
         &self,
         dir: &str,
@@ -675,44 +699,31 @@ impl AppContext {
         label: Option<&str>,
     ) -> Result<active::NextBatch> {
         let key = absolute(dir);
-        let overlap = self.store(dir)?.lock().unwrap().overlap()?;
-        let mut served: Vec<active::NextRecord> = Vec::with_capacity(n.min(1000));
-        let mut tried: std::collections::HashSet<i64> = Default::default();
-        // People asking at once may be handed the same candidates; whoever holds one first keeps
-        // it and the others look further, a few times.
-        let mut batch = None;
-        for _ in 0..8 {
-            let free = self.holds.available_to(&key, annotator, overlap);
-            let keep = |view: &RecordView| !tried.contains(&view.record.seq) && free(view);
-            let mut found = active::next_batch(&key, annotator, n - served.len(), strategy, seed, label, &keep)?;
-            let candidates = std::mem::take(&mut found.records);
-            let exhausted = candidates.is_empty();
-            tried.extend(candidates.iter().map(|r| r.view.record.seq));
-            let views: Vec<&RecordView> = candidates.iter().map(|r| &r.view).collect();
-            let held = self.holds.claim(&key, annotator, overlap, &views);
-            // Labels given between reading a record and holding it: read again once held
-            // (anyone who labels it later had to hold it first, and could not).
+        let (overlap, reserved) = {
             let store = self.store(dir)?;
             let store = store.lock().unwrap();
-            for (mut r, held) in candidates.into_iter().zip(held) {
-                if !held {
-                    continue;
-                }
-                let fresh = store.record_by_seq(r.view.record.seq)?;
-                if others_labeled(&fresh, annotator) < overlap as usize {
-                    r.view = fresh;
-                    served.push(r);
-                } else {
-                    self.holds.release(&key, annotator, r.view.record.seq);
-                }
+            (store.overlap()?, crate::assign::reserved_for_others(&store, annotator)?)
+        };
+        // Labels are counted on a connection of its own (the batch reads on another).
+        let counter = Store::open(&key)?;
+        let failed: std::cell::RefCell<Option<AppError>> = Default::default();
+        let keep = |view: &RecordView| {
+            let seq = view.record.seq;
+            if reserved.contains(&seq) || failed.borrow().is_some() {
+                return false;
             }
-            batch = Some(found);
-            if exhausted || served.len() >= n {
-                break;
-            }
+            let claimed = self.holds.try_claim(&key, annotator, overlap, seq, || {
+                Ok(others_labeled(&counter.record_by_seq(seq)?, annotator))
+            });
+            claimed.unwrap_or_else(|e| {
+                *failed.borrow_mut() = Some(e);
+                false
+            })
+        };
+        let batch = active::next_batch(&key, annotator, n, strategy, seed, label, &keep)?;
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
         }
-        let mut batch = batch.expect("the loop runs at least once");
-        batch.records = served;
         Ok(batch)
     }
 
@@ -912,6 +923,16 @@ requests! { ctx, request;
     "adjudicate": Request::Adjudicate { dir, seq, reviewer, value } => Receipt =
         ctx.store(&dir)?.lock().unwrap().adjudicate(seq, &reviewer, &value)?;
     "people": Request::People { dir } => Vec<teams::Person> = teams::people(&absolute(&dir))?;
+    "assign_slice": Request::AssignSlice { dir, query, people } => finelab_store::Assignment =
+        ctx.store(&dir)?.lock().unwrap().add_assignment(&query, &people)?;
+    "list_assignments": Request::ListAssignments { dir } => Vec<finelab_store::Assignment> =
+        ctx.store(&dir)?.lock().unwrap().assignments()?;
+    "remove_assignment": Request::RemoveAssignment { dir, id } => Vec<finelab_store::Assignment> = {
+        let store = ctx.store(&dir)?;
+        let store = store.lock().unwrap();
+        store.remove_assignment(id)?;
+        store.assignments()?
+    };
     "list_users": Request::ListUsers { dir } => Vec<finelab_store::User> = users::list(&absolute(&dir))?;
     "add_user": Request::AddUser { dir, name, role } => users::NewPassword = users::add(&absolute(&dir), &name, role)?;
     "reset_user": Request::ResetUser { dir, name } => users::NewPassword = users::reset(&absolute(&dir), &name)?;

@@ -9,8 +9,8 @@
 //!
 //! [`ProjectSettings::overlap`]: finelab_store::ProjectSettings::overlap
 
-use finelab_store::RecordView;
-use std::collections::HashMap;
+use finelab_store::Store;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -28,55 +28,32 @@ pub struct Holds {
 }
 
 impl Holds {
-    /// A filter for what `annotator` may be served in `dir`: a record whose labels and the live
-    /// holds of other people already reach `overlap` is left out.
-    pub fn available_to(&self, dir: &Path, annotator: &str, overlap: u32) -> impl Fn(&RecordView) -> bool {
-        let now = Instant::now();
-        let held: HashMap<i64, usize> = self
-            .by_project
-            .lock()
-            .unwrap()
-            .get(dir)
-            .map(|records| {
-                records
-                    .iter()
-                    .map(|(&seq, holders)| {
-                        (seq, holders.iter().filter(|(who, until)| who != annotator && *until > now).count())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let annotator = annotator.to_string();
-        move |view: &RecordView| {
-            let labeled = view.annotations.iter().filter(|a| a.value.is_some() && a.annotator != annotator).count();
-            labeled + held.get(&view.record.seq).copied().unwrap_or(0) < overlap as usize
-        }
-    }
-
-    /// Holds for `annotator` those of `views` that are still free for them, checked and held
-    /// under one lock (two people asking at once never both get a record beyond `overlap`);
-    /// drops the holds that ran out. Returns, per view, whether it is now held for them.
-    pub fn claim(&self, dir: &Path, annotator: &str, overlap: u32, views: &[&RecordView]) -> Vec<bool> {
+    /// Holds record `seq` of `dir` for `annotator` if it is still free for them: the people who
+    /// labeled it (`labeled_by_others`, read while no one else can claim it) and the live holds
+    /// of others stay below `overlap`. Two people asking at once never both get a record beyond
+    /// the overlap; whoever labels a record held it first, so a label given after the check was
+    /// counted as a hold. Drops the holds that ran out.
+    pub fn try_claim(
+        &self,
+        dir: &Path,
+        annotator: &str,
+        overlap: u32,
+        seq: i64,
+        labeled_by_others: impl FnOnce() -> crate::Result<usize>,
+    ) -> crate::Result<bool> {
         let now = Instant::now();
         let mut projects = self.by_project.lock().unwrap();
         let records = projects.entry(dir.to_path_buf()).or_default();
-        records.retain(|_, holders| {
-            holders.retain(|(_, until)| *until > now);
-            !holders.is_empty()
-        });
-        views
-            .iter()
-            .map(|view| {
-                let holders = records.entry(view.record.seq).or_default();
-                holders.retain(|(who, _)| who != annotator);
-                let labeled = view.annotations.iter().filter(|a| a.value.is_some() && a.annotator != annotator).count();
-                let free = labeled + holders.len() < overlap as usize;
-                if free {
-                    holders.push((annotator.to_string(), now + HOLD));
-                }
-                free
-            })
-            .collect()
+        let holders = records.entry(seq).or_default();
+        holders.retain(|(who, until)| who != annotator && *until > now);
+        let free = holders.len() < overlap as usize && labeled_by_others()? + holders.len() < overlap as usize;
+        if free {
+            holders.push((annotator.to_string(), now + HOLD));
+        }
+        if holders.is_empty() {
+            records.remove(&seq);
+        }
+        Ok(free)
     }
 
     /// Lets go of `annotator`'s hold on `seq` (they labeled or skipped it).
@@ -90,4 +67,24 @@ impl Holds {
             }
         }
     }
+}
+
+/// The records a lead gave to other people ([`Store::assignments`]): a record in a slice is
+/// served only to the people of a slice it is in; records in no slice go to anyone.
+pub fn reserved_for_others(store: &Store, annotator: &str) -> crate::Result<HashSet<i64>> {
+    let assignments = store.assignments()?;
+    if assignments.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let (mut reserved, mut mine) = (HashSet::new(), HashSet::new());
+    for a in assignments {
+        let seqs = store.matching_seqs(&a.query)?;
+        if a.people.iter().any(|p| p == annotator) {
+            mine.extend(seqs);
+        } else {
+            reserved.extend(seqs);
+        }
+    }
+    reserved.retain(|s| !mine.contains(s));
+    Ok(reserved)
 }

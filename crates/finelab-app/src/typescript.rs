@@ -85,6 +85,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 s::User::decl(),
                 s::LabelRule::decl(),
                 s::TieRule::decl(),
+                s::Assignment::decl(),
                 crate::project::SettingsChange::decl(),
             ],
         ),

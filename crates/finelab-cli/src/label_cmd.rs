@@ -36,7 +36,10 @@ pub fn next(
     label: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    let batch = finelab_app::active::next_batch(dir, annotator, n, strategy, seed, label, &|_| true)?;
+    // Slices a lead gave to other people are not served to this annotator.
+    let reserved = finelab_app::assign::reserved_for_others(&finelab_store::Store::open(dir)?, annotator)?;
+    let keep = |view: &finelab_store::RecordView| !reserved.contains(&view.record.seq);
+    let batch = finelab_app::active::next_batch(dir, annotator, n, strategy, seed, label, &keep)?;
     if batch.used != batch.strategy {
         eprintln!("no trained model yet: serving the random order until a run is trained");
     } else if let Some(run) = &batch.run {

@@ -513,6 +513,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Give a slice of the project (what a search finds) to named people: its records are served
+    /// only to them. Without --to, list the slices; --remove ID takes one back.
+    Assign {
+        /// The project folder.
+        dir: PathBuf,
+        /// The people (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        to: Option<Vec<String>>,
+        /// Records containing this text.
+        #[arg(long)]
+        text: Option<String>,
+        /// Records with this label (by anyone).
+        #[arg(long)]
+        label: Option<String>,
+        /// Records of this split.
+        #[arg(long)]
+        split: Option<String>,
+        /// Records the newest model predicts as this label.
+        #[arg(long)]
+        predicted: Option<String>,
+        /// Take the slice with this id back.
+        #[arg(long, conflicts_with = "to")]
+        remove: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Each annotator's work: labels, labels per hour, agreement with the others and with the
     /// reviewers' decisions.
     People {
@@ -1024,6 +1051,16 @@ fn run(cli: Cli) -> Result<()> {
             teams_cmd::disagreements(&dir, pair.as_deref(), limit, json)?
         }
         Command::People { dir, json } => teams_cmd::people(&dir, json)?,
+        Command::Assign { dir, to, text, label, split, predicted, remove, json } => {
+            let query = SearchQuery {
+                text,
+                label,
+                split: split.map(|s| s.parse::<Split>()).transpose()?,
+                predicted_label: predicted,
+                ..SearchQuery::default()
+            };
+            teams_cmd::assign(&dir, to.as_deref(), &query, remove, json)?
+        }
         Command::Undo { dir, annotator, json } => {
             label_cmd::undo(&dir, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?
         }

@@ -22,14 +22,21 @@ pub struct ServeArgs {
     /// create projects and export models (repeatable). Paths outside these folders are refused.
     #[arg(long = "allow-dir", value_name = "DIR")]
     allow_dirs: Vec<PathBuf>,
+    /// How long a sign-in of the people added with `finelab user add` lasts, in hours.
+    #[arg(long, default_value_t = 12.0)]
+    session_hours: f64,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let addr = parse_addr(&args.addr)?;
+    if !(args.session_hours > 0.0 && args.session_hours <= 24.0 * 366.0) {
+        anyhow::bail!("--session-hours {}: more than 0, at most a year", args.session_hours);
+    }
     let config = ServerConfig {
         addr,
         token: args.token,
         allowed_dirs: args.allow_dirs,
+        session_ttl: std::time::Duration::from_secs_f64(args.session_hours * 3600.0),
         ui_dir: std::env::var_os("FINELAB_UI_DIR").map(PathBuf::from),
         ..ServerConfig::new(args.dir.clone())
     };
@@ -44,6 +51,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let _ = writeln!(stdout, "{}", server.banner());
         let _ = stdout.flush();
         eprintln!("Open the address above: the API needs its token, also from this machine.");
+        let users = args.dir.as_deref().and_then(|d| finelab_app::users::list(d).ok()).unwrap_or_default();
+        if !users.is_empty() {
+            eprintln!(
+                "{} user(s) of the project sign in at {}/signin (finelab user add adds more).",
+                users.len(),
+                server.url().split("/?").next().unwrap_or_default()
+            );
+        }
         if !server.local_addr().ip().is_loopback() {
             eprintln!(
                 "Listening beyond this machine: anyone who has the token can read and change the projects and read \

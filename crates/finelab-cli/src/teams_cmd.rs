@@ -109,3 +109,39 @@ fn show(value: &finelab_store::AnnotationValue) -> String {
         V::Output(o) => o.chars().take(40).collect(),
     }
 }
+
+/// `finelab assign`: give a slice to people, take one back, or list them.
+pub fn assign(
+    dir: &Path,
+    to: Option<&[String]>,
+    query: &finelab_store::search::SearchQuery,
+    remove: Option<i64>,
+    json: bool,
+) -> Result<()> {
+    let store = finelab_store::Store::open(dir)?;
+    if let Some(people) = to {
+        let made = store.add_assignment(query, people)?;
+        let n = store.matching_seqs(&made.query)?.len();
+        if json {
+            println!("{}", serde_json::json!({"assignment": made, "records": n}));
+        } else {
+            println!("slice {}: {n} record(s) for {}", made.id, made.people.join(", "));
+        }
+        return Ok(());
+    }
+    if let Some(id) = remove {
+        store.remove_assignment(id)?;
+    }
+    let list = store.assignments()?;
+    if json {
+        println!("{}", serde_json::to_string(&list)?);
+    } else if list.is_empty() {
+        println!("no slices: every record goes to anyone (give one with --to A,B and a filter)");
+    } else {
+        for a in list {
+            let n = store.matching_seqs(&a.query)?.len();
+            println!("{}\t{n} record(s)\t{}\t{}", a.id, a.people.join(","), serde_json::to_string(&a.query)?);
+        }
+    }
+    Ok(())
+}

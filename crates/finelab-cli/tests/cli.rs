@@ -217,6 +217,7 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "adjudicate" => "annotate",
             "people" => "people",
             "list_users" | "add_user" | "reset_user" | "remove_user" => "user",
+            "assign_slice" | "list_assignments" | "remove_assignment" => "assign",
             "start_import" => "import",
             "next_record" | "next_batch" => "next",
             "annotate" => "annotate",
@@ -669,4 +670,40 @@ fn users_agreement_and_adjudication_from_the_command_line() {
     let a = people.as_array().unwrap().iter().find(|p| p["annotator"] == "ann-a").unwrap();
     assert_eq!(a["labeled"], json!(60));
     assert!(a["agreement_with_others"].as_f64().is_some() && a["n_decided"].as_u64().unwrap() > 0, "{a}");
+}
+
+/// A lead gives a slice (what a search finds) to named people: it is served only to them.
+#[test]
+fn slices_given_to_people_are_served_only_to_them() {
+    use serde_json::{json, Value};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    ok(&["new", s(&dir), "--kind", "single", "--labels", "pos,neg"]);
+    let records = tmp.path().join("r.jsonl");
+    let texts = ["物流很快", "质量太差", "客服不错"];
+    let lines: String = (0..9)
+        .map(|i| format!("{}\n", json!({"id": format!("r{i}"), "text": format!("{}{i}", texts[i % 3])})))
+        .collect();
+    std::fs::write(&records, lines).unwrap();
+    ok(&["import", s(&dir), s(&records)]);
+    let made: Value =
+        serde_json::from_str(&ok(&["assign", s(&dir), "--to", "专家,lead", "--text", "物流", "--json"])).unwrap();
+    assert_eq!(made["records"], json!(3), "{made}");
+    let next = |who: &str| -> Vec<String> {
+        ok(&["next", s(&dir), "--annotator", who, "--n", "20", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["record"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let slice = ["r0", "r3", "r6"];
+    let other = next("someone");
+    assert_eq!(other.len(), 6, "{other:?}");
+    assert!(other.iter().all(|id| !slice.contains(&id.as_str())), "{other:?}");
+    assert_eq!(next("专家").len(), 9, "the slice and everything unassigned");
+    let listed: Value = serde_json::from_str(&ok(&["assign", s(&dir), "--json"])).unwrap();
+    assert_eq!(listed[0]["people"], json!(["lead", "专家"]));
+    let id = listed[0]["id"].as_i64().unwrap().to_string();
+    ok(&["assign", s(&dir), "--remove", &id]);
+    assert_eq!(next("someone").len(), 9, "a slice taken back goes to anyone");
+    assert!(common::fails(&["assign", s(&dir), "--remove", &id]).contains("no assignment"));
 }

@@ -80,6 +80,9 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         | Request::Adjudicate { dir, .. }
         | Request::People { dir }
         | Request::ListUsers { dir }
+        | Request::AssignSlice { dir, .. }
+        | Request::ListAssignments { dir }
+        | Request::RemoveAssignment { dir, .. }
         | Request::AddUser { dir, .. }
         | Request::ResetUser { dir, .. }
         | Request::RemoveUser { dir, .. }

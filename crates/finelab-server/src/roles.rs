@@ -43,7 +43,10 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::Agreement { .. }
         | Request::Disagreements { .. }
         | Request::Adjudicate { .. }
-        | Request::People { .. } => Role::Reviewer,
+        | Request::People { .. }
+        | Request::AssignSlice { .. }
+        | Request::ListAssignments { .. }
+        | Request::RemoveAssignment { .. } => Role::Reviewer,
         Request::CreateProject { .. }
         | Request::RecentProjects {}
         | Request::SetGuidelines { .. }

@@ -27,7 +27,7 @@ pub use project::Store;
 pub use runs::{NewRun, RunRow, RunUpdate};
 pub use schema::latest_version;
 pub use splits::SplitSummary;
-pub use teams::{LabelRule, Rating, TieRule};
+pub use teams::{Assignment, LabelRule, Rating, TieRule};
 pub use types::*;
 pub use users::{Role, User};
 

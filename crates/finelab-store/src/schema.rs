@@ -173,6 +173,15 @@ CREATE TRIGGER adjudications_no_update BEFORE UPDATE ON adjudications
 BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
 CREATE TRIGGER adjudications_no_delete BEFORE DELETE ON adjudications
 BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+
+-- Slices of the project a lead gave to named people: a search (JSON of a SearchQuery) and the
+-- people (a JSON list). A record in a slice is served only to the people of a slice it is in.
+CREATE TABLE assignments (
+    id         INTEGER PRIMARY KEY,
+    query      TEXT NOT NULL,
+    people     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
 "#,
 ];
 

@@ -466,6 +466,21 @@ impl Store {
         }
     }
 
+    /// The sequence numbers of every record `query` matches, in import order (its paging
+    /// fields ignored).
+    pub fn matching_seqs(&self, query: &SearchQuery) -> Result<Vec<i64>> {
+        let mut q = SearchQuery { limit: Some(10_000), offset: None, sort: None, after_seq: None, ..query.clone() };
+        let mut out = Vec::new();
+        loop {
+            let (seqs, next) = self.search_seqs(&q)?;
+            out.extend(seqs);
+            match next {
+                Some(next) => q.after_seq = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Searches and filters records; see [`SearchQuery`].
     pub fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
         let (seqs, next_after) = self.search_seqs(query)?;

@@ -89,6 +89,19 @@ pub(crate) fn resolve(candidates: &[Candidate], tie: TieRule) -> Option<(usize, 
     }
 }
 
+/// A slice of the project given to named people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Assignment {
+    /// Its id.
+    pub id: i64,
+    /// The records: what a search with this query finds (paging fields ignored).
+    pub query: crate::search::SearchQuery,
+    /// Who labels them.
+    pub people: Vec<String>,
+    /// When it was made (ms since the epoch).
+    pub created_at: i64,
+}
+
 const TIE_RULE: &str = "tie_rule";
 
 impl Store {
@@ -104,6 +117,51 @@ impl Store {
             TieRule::Skip => "skip",
         };
         Store::set_setting(&self.conn, TIE_RULE, name)
+    }
+
+    /// Gives the records `query` finds to `people`.
+    pub fn add_assignment(&self, query: &crate::search::SearchQuery, people: &[String]) -> Result<Assignment> {
+        let mut people: Vec<String> = people.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+        people.sort();
+        people.dedup();
+        if people.is_empty() {
+            return Err(Error::Invalid("name the people a slice is for".into()));
+        }
+        let query =
+            crate::search::SearchQuery { after_seq: None, offset: None, limit: None, sort: None, ..query.clone() };
+        let now = crate::now_ms();
+        self.conn.execute(
+            "INSERT INTO assignments (query, people, created_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![serde_json::to_string(&query)?, serde_json::to_string(&people)?, now],
+        )?;
+        Ok(Assignment { id: self.conn.last_insert_rowid(), query, people, created_at: now })
+    }
+
+    /// Every slice given to people, oldest first.
+    pub fn assignments(&self) -> Result<Vec<Assignment>> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, query, people, created_at FROM assignments ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, query, people, created_at) = row?;
+            out.push(Assignment {
+                id,
+                query: serde_json::from_str(&query)?,
+                people: serde_json::from_str(&people)?,
+                created_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Takes a slice back: its records are served to anyone again.
+    pub fn remove_assignment(&self, id: i64) -> Result<()> {
+        if self.conn.execute("DELETE FROM assignments WHERE id = ?1", [id])? == 0 {
+            return Err(Error::Invalid(format!("no assignment {id}")));
+        }
+        Ok(())
     }
 
     /// Every annotator's current label of every record, reviewers' decisions left out, by record

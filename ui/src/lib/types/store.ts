@@ -561,6 +561,24 @@ export type LabelRule = "adjudicated" | "majority" | "single" | "tie_latest";
 
 export type TieRule = "latest" | "skip";
 
+export type Assignment = { 
+/**
+ * Its id.
+ */
+id: number, 
+/**
+ * The records: what a search with this query finds (paging fields ignored).
+ */
+query: SearchQuery, 
+/**
+ * Who labels them.
+ */
+people: Array<string>, 
+/**
+ * When it was made (ms since the epoch).
+ */
+created_at: number, };
+
 export type SettingsChange = { 
 /**
  * Labels between two background retrains of the instant model (0: never).
