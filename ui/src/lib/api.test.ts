@@ -87,6 +87,60 @@ describe('HTTP transport', () => {
   });
 });
 
+describe('sessions', () => {
+  it('asks GET /api/session who is signed in', async () => {
+    const calls: Call[] = [];
+    mockFetch(200, { name: 'ann1', role: 'annotator', operator: false }, calls);
+    const api = new Api(new HttpTransport('http://127.0.0.1:7878/#label', null));
+    expect(await api.session()).toEqual({ name: 'ann1', role: 'annotator', operator: false });
+    expect(calls[0].url).toBe('http://127.0.0.1:7878/api/session');
+    expect(calls[0].init.method ?? 'GET').toBe('GET');
+  });
+
+  it('sends the browser to /signin once when the API says the caller is not signed in', async () => {
+    const went: string[] = [];
+    mockFetch(401, { code: 'session_expired', message: 'sign in again', details: null }, []);
+    const api = new Api(new HttpTransport('http://127.0.0.1:7878/ui/#team', null, (url) => went.push(url)));
+    const err = await api.stats('/p').catch((e) => e);
+    expect(err.code).toBe('session_expired');
+    await api.session().catch(() => {});
+    expect(went).toEqual(['http://127.0.0.1:7878/signin']);
+  });
+
+  it('stays on the page for other refusals, and when the page carries the token', async () => {
+    const went: string[] = [];
+    mockFetch(403, { code: 'wrong_role', message: 'needs a reviewer', details: { role: 'annotator', needed: 'reviewer' } }, []);
+    const api = new Api(new HttpTransport('http://127.0.0.1:7878/', null, (url) => went.push(url)));
+    const err = await api.listRuns('/p').catch((e) => e);
+    expect([err.code, err.details]).toEqual(['wrong_role', { role: 'annotator', needed: 'reviewer' }]);
+    mockFetch(401, { code: 'unauthorized', message: 'wrong token', details: null }, []);
+    const withToken = new Api(new HttpTransport('http://127.0.0.1:7878/?token=old', 'old', (url) => went.push(url)));
+    expect((await withToken.stats('/p').catch((e) => e)).code).toBe('unauthorized');
+    expect(went).toEqual([]);
+  });
+
+  it('sends the teams requests with every field, absent ones null', async () => {
+    const sent: unknown[] = [];
+    vi.stubGlobal('fetch', async (_url: string, init: RequestInit) => {
+      sent.push(JSON.parse(String(init.body)));
+      return new Response('{}', { status: 200 });
+    });
+    const api = new Api(new HttpTransport('http://localhost:1/', null));
+    await api.updateSettings('/p', { overlap: 2 });
+    await api.disagreements('/p', { a: 'ann1', b: 'ann2', limit: 20 });
+    await api.disagreements('/p', { afterSeq: 7 });
+    await api.adjudicate('/p', 3, 'rev', { label: 'pos' });
+    await api.agreement('/p');
+    expect(sent).toEqual([
+      { cmd: 'update_settings', dir: '/p', change: { retrain_every: null, overlap: 2, annotators_see_others: null, tie_rule: null } },
+      { cmd: 'disagreements', dir: '/p', a: 'ann1', b: 'ann2', after_seq: null, limit: 20 },
+      { cmd: 'disagreements', dir: '/p', a: null, b: null, after_seq: 7, limit: 50 },
+      { cmd: 'adjudicate', dir: '/p', seq: 3, reviewer: 'rev', value: { label: 'pos' } },
+      { cmd: 'agreement', dir: '/p', annotators: null },
+    ]);
+  });
+});
+
 describe('queries', () => {
   it('fills every field of a SearchQuery', () => {
     expect(fullQuery({ text: '物流', offset: 100, limit: 100 })).toEqual({

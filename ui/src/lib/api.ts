@@ -5,6 +5,7 @@
 
 import type {
   Action,
+  AnnotationValue,
   AppInfo,
   CreateProject,
   CurveRequest,
@@ -24,9 +25,11 @@ import type {
   Responses,
   RunDetail,
   RunRecordsPage,
+  Role,
   RunSummary,
   SearchPage,
   SearchQuery,
+  SettingsChange,
   Split,
   Stats,
   SuspectsRequest,
@@ -47,6 +50,26 @@ export interface RunRecordsFilter {
   only_errors?: boolean;
   limit?: number;
   offset?: number;
+}
+
+/** Who is using the shell (`GET /api/session`): a person signed in to a shared server, or the
+ *  operator (the holder of the server's token, and the desktop window), who is an admin. */
+export interface Session {
+  name: string | null;
+  role: Role;
+  operator: boolean;
+}
+
+/** The operator's session: the window, and the holder of the server's token. */
+export const OPERATOR: Session = { name: null, role: 'admin', operator: true };
+
+/** Which records `disagreements` lists. */
+export interface DisagreementsFilter {
+  /** Where these two annotators differ (decided or not); without them, every undecided record. */
+  a?: string | null;
+  b?: string | null;
+  afterSeq?: number | null;
+  limit?: number;
 }
 
 export type Command = Request['cmd'];
@@ -87,6 +110,13 @@ export interface Transport {
   call(request: Request): Promise<unknown>;
   /** Streams a job's states to `onState` until it is no longer running; resolves with the last. */
   watchJob(id: number, onState: (state: JobState) => void): Promise<JobState>;
+  /** Who is using the shell. */
+  session(): Promise<Session>;
+}
+
+/** Whether an error says the caller is not (or no longer) signed in. */
+export function isSignedOut(code: string): boolean {
+  return code === 'unauthorized' || code === 'session_expired';
 }
 
 /** Tauri IPC. */
@@ -120,6 +150,11 @@ export class TauriTransport implements Transport {
     return final;
   }
 
+  /** The window's user is its owner. */
+  async session(): Promise<Session> {
+    return OPERATOR;
+  }
+
   /** The native file dialog; null when cancelled. */
   async pickPath(directory: boolean, filters?: { name: string; extensions: string[] }[]): Promise<string | null> {
     const { open } = await import('@tauri-apps/plugin-dialog');
@@ -132,9 +167,19 @@ export class TauriTransport implements Transport {
 export class HttpTransport implements Transport {
   readonly kind = 'http';
   private readonly base: URL;
+  /** Set once the browser was sent to the sign-in page. */
+  redirecting = false;
 
-  /** `base`: the page's URL (the API lives at `<base>/api`); `token`: from `?token=`. */
-  constructor(base: string, private readonly token: string | null) {
+  /**
+   * `base`: the page's URL (the API lives at `<base>/api`); `token`: from `?token=`;
+   * `toSignIn`: sends the browser to the sign-in page (an API answer said the caller is not
+   * signed in; never when the page carries the token, whose holder does not sign in).
+   */
+  constructor(
+    base: string,
+    private readonly token: string | null,
+    private readonly toSignIn: (url: string) => void = (url) => location.assign(url),
+  ) {
     const url = new URL(base);
     url.search = '';
     url.hash = '';
@@ -172,10 +217,45 @@ export class HttpTransport implements Transport {
       if (response.ok) throw new ApiError({ code: 'transport', message: `not JSON: ${text.slice(0, 200)}`, details: null });
     }
     if (!response.ok) {
-      if (body && typeof body === 'object' && 'code' in body) throw new ApiError(body as ErrorBody);
+      if (body && typeof body === 'object' && 'code' in body) {
+        const error = new ApiError(body as ErrorBody);
+        if (response.status === 401) this.signedOut(error.code);
+        throw error;
+      }
       throw new ApiError({ code: `http_${response.status}`, message: text.slice(0, 500) || response.statusText, details: null });
     }
     return body;
+  }
+
+  /** Sends the browser to the sign-in page (the server's `/signin`) once, unless it holds the token. */
+  private signedOut(code: string) {
+    if (!isSignedOut(code) || this.token || this.redirecting) return;
+    this.redirecting = true;
+    this.toSignIn(new URL('/signin', this.base).toString());
+  }
+
+  /** `GET /api/session`. */
+  async session(): Promise<Session> {
+    let response: Response;
+    try {
+      response = await fetch(this.url('api/session'), { headers: this.headers() });
+    } catch (e) {
+      throw new ApiError({ code: 'network', message: e instanceof Error ? e.message : String(e), details: null });
+    }
+    const text = await response.text();
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      /* handled below */
+    }
+    if (response.ok && body && typeof body === 'object' && 'role' in body) return body as Session;
+    if (body && typeof body === 'object' && 'code' in body) {
+      const error = new ApiError(body as ErrorBody);
+      if (response.status === 401) this.signedOut(error.code);
+      throw error;
+    }
+    throw new ApiError({ code: `http_${response.status}`, message: text.slice(0, 500) || response.statusText, details: null });
   }
 
   watchJob(id: number, onState: (state: JobState) => void): Promise<JobState> {
@@ -382,6 +462,39 @@ export class Api {
   /** Imports the model a cluster job trained (its output folder) as a run. */
   importRun(dir: string, output: string) {
     return this.call({ cmd: 'import_run', dir, output });
+  }
+  /** Who is using the shell (the operator in the window). */
+  session() {
+    return this.transport.session();
+  }
+  /** Changes some of the project's settings (absent ones stay). */
+  updateSettings(dir: string, change: Partial<SettingsChange>) {
+    return this.call({
+      cmd: 'update_settings',
+      dir,
+      change: {
+        retrain_every: change.retrain_every ?? null,
+        overlap: change.overlap ?? null,
+        annotators_see_others: change.annotators_see_others ?? null,
+        tie_rule: change.tie_rule ?? null,
+      },
+    });
+  }
+  /** How far the annotators (all, or these) agree. */
+  agreement(dir: string, annotators: string[] | null = null) {
+    return this.call({ cmd: 'agreement', dir, annotators });
+  }
+  /** Records labeled differently: undecided ones, or (`a`, `b`) where two annotators differ. */
+  disagreements(dir: string, f: DisagreementsFilter = {}) {
+    return this.call({ cmd: 'disagreements', dir, a: f.a ?? null, b: f.b ?? null, after_seq: f.afterSeq ?? null, limit: f.limit ?? 50 });
+  }
+  /** A reviewer's decision on a record the annotators labeled differently (undone by `undo` of the reviewer). */
+  adjudicate(dir: string, seq: number, reviewer: string, value: AnnotationValue) {
+    return this.call({ cmd: 'adjudicate', dir, seq, reviewer, value });
+  }
+  /** Each annotator's work and agreement. */
+  people(dir: string) {
+    return this.call({ cmd: 'people', dir });
   }
 }
 
