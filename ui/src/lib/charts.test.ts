@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { LIGHT, confusionOption, curvesOption, deltaOption, labelCurveOption, noiseRateOption, scoresOption } from './charts';
+import {
+  LIGHT,
+  agreementCells,
+  agreementMatrixOption,
+  confusionOption,
+  curvesOption,
+  deltaOption,
+  labelAlphaOption,
+  labelCurveOption,
+  noiseRateOption,
+  peopleOption,
+  reliabilityColor,
+  scoresOption,
+} from './charts';
+import type { AgreementReport, Person } from './api-types';
 import { compareReports, parseReport } from './report';
 
 const s = (p: number, r: number, f: number, n: number) => ({ precision: p, recall: r, 'f1-score': f, support: n });
@@ -101,5 +115,78 @@ describe('chart options', () => {
     };
     expect(o.series[0].data.map((d) => [d.name, d.value])).toEqual([['a', 0.1], ['b', 0], ['c', 0.125]]);
     expect(o.xAxis.max).toBeCloseTo(0.15);
+  });
+
+  // The figures of `finelab agreement --json` for three annotators of whom two share no record.
+  const agreement: AgreementReport = {
+    n_records: 6,
+    annotators: ['ann1', 'ann2', 'ann3'],
+    pairs: [
+      { a: 'ann1', b: 'ann2', n: 6, percent_agreement: 0.6666666666666666, cohen_kappa: 0.3333333333333333, f1: null, per_label: null },
+      { a: 'ann1', b: 'ann3', n: 2, percent_agreement: 1, cohen_kappa: null, f1: null, per_label: null },
+    ],
+    fleiss_kappa: 0.3,
+    fleiss_records: 6,
+    fleiss_raters: 2,
+    krippendorff_alpha: 0.35,
+    per_label: { pos: { cohen_kappa_mean: 0.33, krippendorff_alpha: 0.35 }, neg: { cohen_kappa_mean: 0.33, krippendorff_alpha: -0.2 } },
+    label_order: ['pos', 'neg'],
+    n_undecided: 2,
+  };
+
+  it('lays the pairwise kappa out as a symmetric matrix, empty where a pair has none', () => {
+    const { names, cells, shared } = agreementCells(agreement, 'kappa');
+    expect(names).toEqual(['ann1', 'ann2', 'ann3']);
+    expect(cells).toEqual([
+      [0, 0, '-'], [1, 0, 0.3333333333333333], [2, 0, '-'],
+      [0, 1, 0.3333333333333333], [1, 1, '-'], [2, 1, '-'],
+      [0, 2, '-'], [1, 2, '-'], [2, 2, '-'],
+    ]);
+    // The pair without kappa still shares records (the tooltip says how many).
+    expect(shared.get('2,0')).toBe(2);
+    expect(shared.get('1,2')).toBeUndefined();
+    const spans = agreementCells({ ...agreement, pairs: [{ ...agreement.pairs[0], cohen_kappa: null, f1: 0.5 }] }, 'f1');
+    expect(spans.cells[1]).toEqual([1, 0, 0.5]);
+  });
+
+  it('draws the kappa matrix from -1 to 1 (F1 from 0), one row and column per annotator', () => {
+    const o = agreementMatrixOption(agreement, 'kappa', LIGHT, { metric: 'κ', shared: 'n' }) as AnyOption;
+    expect(o.xAxis.data).toEqual(['ann1', 'ann2', 'ann3']);
+    expect(o.yAxis).toMatchObject({ data: ['ann1', 'ann2', 'ann3'], inverse: true });
+    expect([o.visualMap.min, o.visualMap.max]).toEqual([-1, 1]);
+    expect(o.visualMap.inRange.color).toEqual([LIGHT.error, LIGHT.panel, LIGHT.accent]);
+    expect(o.series[0].type).toBe('heatmap');
+    expect(o.series[0].label.formatter({ value: [1, 0, 0.3333333333333333] })).toBe('0.33');
+    expect(o.series[0].label.formatter({ value: [0, 0, '-'] })).toBe('');
+    expect(o.tooltip.formatter({ value: [0, 1, 0.3333333333333333] })).toBe('ann2 × ann1\nκ: 0.3333\nn: 6');
+    expect(o.tooltip.renderMode).toBe('richText');
+    const f1 = agreementMatrixOption(agreement, 'f1', LIGHT, { metric: 'F1', shared: 'n' }) as AnyOption;
+    expect([f1.visualMap.min, f1.visualMap.max]).toEqual([0, 1]);
+  });
+
+  it("draws Krippendorff's alpha per label, coloured by reliability, the axis below 0 only when needed", () => {
+    const rows = agreement.label_order.map((l) => ({ label: l, alpha: agreement.per_label[l]?.krippendorff_alpha ?? null }));
+    const o = labelAlphaOption(rows, LIGHT, 'α') as AnyOption;
+    expect(o.yAxis.data).toEqual(['pos', 'neg']);
+    expect(o.series[0].data.map((d: AnyOption) => [d.name, d.value])).toEqual([['pos', 0.35], ['neg', -0.2]]);
+    expect(o.xAxis.min).toBe(-0.2);
+    expect(o.xAxis.max).toBe(1);
+    expect((labelAlphaOption([{ label: 'x', alpha: 0.9 }, { label: 'y', alpha: null }], LIGHT, 'α') as AnyOption).xAxis.min).toBe(0);
+    expect([0.9, 0.8, 0.7, 0.5, null].map((v) => reliabilityColor(v, LIGHT))).toEqual([LIGHT.ok, LIGHT.ok, LIGHT.warn, LIGHT.error, LIGHT.muted]);
+  });
+
+  it('draws the labels of each annotator', () => {
+    const person = (annotator: string, labeled: number): Person => ({
+      annotator,
+      labeled,
+      labels_per_hour: null,
+      agreement_with_others: null,
+      kappa_with_others: null,
+      agreement_with_decisions: null,
+      n_decided: 0,
+    });
+    const o = peopleOption([person('ann1', 8), person('ann2', 5)], LIGHT, 'labels') as AnyOption;
+    expect(o.yAxis.data).toEqual(['ann1', 'ann2']);
+    expect(o.series[0].data.map((d: AnyOption) => d.value)).toEqual([8, 5]);
   });
 });

@@ -1,7 +1,8 @@
-// ECharts options for the Train and Results screens, built from reports and progress by pure
+// ECharts options for the Train, Results, Review and Team screens, built from reports and progress by pure
 // functions (tested without a browser). The screens draw them with components/Chart.svelte.
 
 import type { EChartsCoreOption } from 'echarts/core';
+import type { AgreementReport, Person } from './api-types';
 import { confusionCells, formatFixed, type CompareRow, type Confusion, type ParsedReport } from './report';
 
 /** Theme colours, read from the page's CSS variables (light or dark). */
@@ -312,5 +313,121 @@ export function noiseRateOption(rows: { name: string; n: number; n_suspects: num
     xAxis: { type: 'value', min: 0, max: top, ...axisStyle(c), axisLabel: { color: c.muted, formatter: (v: number) => `${Math.round(v * 100)}%` } },
     yAxis: { type: 'category', inverse: true, data: rows.map((r) => r.name), ...axisStyle(c), axisLabel: { color: c.muted, interval: 0 } },
     series: [{ name, type: 'bar', barMaxWidth: 18, data: rows.map((r) => ({ value: rate(r), name: r.name, itemStyle: { color: c.warn } })) }],
+  };
+}
+
+/** What the agreement matrix shows: Cohen's kappa (labels) or F1 of one against the other (spans). */
+export type AgreementMetric = 'kappa' | 'f1';
+
+/** A cell of the agreement matrix: [column, row, value] ('-': no value, an empty cell). */
+export type AgreementCell = [number, number, number | '-'];
+
+/**
+ * The annotators' pairwise agreement as a symmetric matrix over `report.annotators`: both cells of
+ * a pair hold its value; the diagonal and pairs without one (no shared record, kappa undefined)
+ * are empty. Also the number of shared records per cell, for the tooltip.
+ */
+export function agreementCells(report: AgreementReport, metric: AgreementMetric): { names: string[]; cells: AgreementCell[]; shared: Map<string, number> } {
+  const names = report.annotators;
+  const at = new Map(names.map((n, i) => [n, i]));
+  const value = new Map<string, number>();
+  const shared = new Map<string, number>();
+  for (const p of report.pairs) {
+    const i = at.get(p.a);
+    const j = at.get(p.b);
+    if (i === undefined || j === undefined) continue;
+    const v = metric === 'kappa' ? p.cohen_kappa : p.f1;
+    for (const key of [`${i},${j}`, `${j},${i}`]) {
+      shared.set(key, p.n);
+      if (v !== null && v !== undefined && Number.isFinite(v)) value.set(key, v);
+    }
+  }
+  const cells: AgreementCell[] = [];
+  for (let y = 0; y < names.length; y++) {
+    for (let x = 0; x < names.length; x++) cells.push([x, y, value.get(`${x},${y}`) ?? '-']);
+  }
+  return { names, cells, shared };
+}
+
+/**
+ * A heatmap of the pairwise agreement: Cohen's kappa from -1 (red) through 0, chance (the
+ * panel's colour), to 1 (accent); span F1 from 0 to 1. A cell's value is `[column, row, value]`,
+ * so a click says which two annotators it was.
+ */
+export function agreementMatrixOption(report: AgreementReport, metric: AgreementMetric, c: ChartColors, names: { metric: string; shared: string }): EChartsCoreOption {
+  const { names: people, cells, shared } = agreementCells(report, metric);
+  const label = (v: number | '-') => (v === '-' ? '' : v.toFixed(2));
+  return {
+    ...base(c),
+    tooltip: {
+      ...(base(c).tooltip as object),
+      formatter: (p: { value: AgreementCell }) => {
+        const [x, y, v] = p.value;
+        return `${people[y]} × ${people[x]}\n${names.metric}: ${v === '-' ? '–' : formatFixed(v, 4)}\n${names.shared}: ${shared.get(`${x},${y}`) ?? 0}`;
+      },
+    },
+    grid: { left: 8, right: 16, top: 16, bottom: 64, containLabel: true },
+    xAxis: { type: 'category', data: people, ...axisStyle(c), axisLabel: { color: c.muted, interval: 0, hideOverlap: true }, splitArea: { show: false } },
+    yAxis: { type: 'category', data: people, inverse: true, ...axisStyle(c), axisLabel: { color: c.muted, interval: 0 } },
+    visualMap: {
+      min: metric === 'kappa' ? -1 : 0,
+      max: 1,
+      calculable: false,
+      orient: 'horizontal',
+      left: 'center',
+      bottom: 0,
+      itemHeight: 120,
+      text: ['1', metric === 'kappa' ? '-1' : '0'],
+      textStyle: { color: c.muted },
+      inRange: { color: metric === 'kappa' ? [c.error, c.panel, c.accent] : [c.panel, c.accent] },
+    },
+    series: [
+      {
+        type: 'heatmap',
+        data: cells,
+        label: { show: people.length <= 12, color: c.text, formatter: (p: { value: AgreementCell }) => label(p.value[2]) },
+        itemStyle: { borderColor: c.border, borderWidth: 1 },
+        emphasis: { itemStyle: { borderColor: c.text, borderWidth: 2 } },
+      },
+    ],
+  };
+}
+
+/** The colour of an agreement coefficient by Krippendorff's bars: reliable from 0.8, tentative from 0.667. */
+export function reliabilityColor(value: number | null, c: ChartColors): string {
+  if (value === null || !Number.isFinite(value)) return c.muted;
+  return value >= 0.8 ? c.ok : value >= 0.667 ? c.warn : c.error;
+}
+
+/** Krippendorff's alpha per label (one against the rest) as horizontal bars; the axis reaches below 0 only when a value does. */
+export function labelAlphaOption(rows: { label: string; alpha: number | null }[], c: ChartColors, name: string): EChartsCoreOption {
+  const values = rows.map((r) => r.alpha).filter((v): v is number => v !== null && Number.isFinite(v));
+  const min = Math.max(-1, Math.min(0, Math.floor(Math.min(0, ...values) * 10 + 1e-9) / 10));
+  return {
+    ...base(c),
+    grid: { left: 8, right: 24, top: 8, bottom: 24, containLabel: true },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: number) => (Number.isFinite(Number(v)) ? formatFixed(Number(v), 4) : '–') },
+    xAxis: { type: 'value', min, max: 1, ...axisStyle(c), axisLabel: { color: c.muted, formatter: (v: number) => v.toFixed(1) } },
+    yAxis: { type: 'category', inverse: true, data: rows.map((r) => r.label), ...axisStyle(c), axisLabel: { color: c.muted, interval: 0 } },
+    series: [
+      {
+        name,
+        type: 'bar',
+        barMaxWidth: 18,
+        data: rows.map((r) => ({ value: r.alpha ?? '-', name: r.label, itemStyle: { color: reliabilityColor(r.alpha, c) } })),
+      },
+    ],
+  };
+}
+
+/** Labels per annotator (the records they have a label on now) as horizontal bars; a bar's `name` is the annotator. */
+export function peopleOption(people: Person[], c: ChartColors, name: string): EChartsCoreOption {
+  return {
+    ...base(c),
+    grid: { left: 8, right: 24, top: 8, bottom: 24, containLabel: true },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', axisPointer: { type: 'shadow' } },
+    xAxis: { type: 'value', min: 0, minInterval: 1, ...axisStyle(c) },
+    yAxis: { type: 'category', inverse: true, data: people.map((p) => p.annotator), ...axisStyle(c), axisLabel: { color: c.muted, interval: 0 } },
+    series: [{ name, type: 'bar', barMaxWidth: 18, data: people.map((p) => ({ value: p.labeled, name: p.annotator, itemStyle: { color: c.accent } })) }],
   };
 }

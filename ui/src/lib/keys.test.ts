@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LabelDef, ProjectKind } from './api-types';
-import { isValidHotkey, keyToAction, toggleLabel, type KeyAction, type KeyPress } from './keys';
+import { adjudicationKey, isValidHotkey, keyToAction, toggleLabel, type AdjudicationKey, type KeyAction, type KeyPress } from './keys';
 
 const labels: LabelDef[] = [
   { name: '正面', color: '#4e79a7', hotkey: '1', description: '' },
@@ -128,5 +128,39 @@ describe('hotkey validation', () => {
     expect(isValidHotkey('?')).toBe(false);
     expect(isValidHotkey('12')).toBe(false);
     expect(isValidHotkey('')).toBe(false);
+  });
+});
+
+describe('adjudication keys', () => {
+  const adj = (kind: ProjectKind, press: (KeyPress & { code?: string }) | string, expected: AdjudicationKey | null, n = 2) => {
+    const e = typeof press === 'string' ? { key: press } : press;
+    expect(adjudicationKey(e, { kind, labels, n })).toEqual(expected);
+  };
+  it("takes annotator i's label with digit i, for as many annotators as are shown", () => {
+    adj('single', '1', { type: 'pick', index: 0 });
+    adj('single', '2', { type: 'pick', index: 1 });
+    adj('single', '3', null);
+    adj('single', '3', { type: 'pick', index: 2 }, 3);
+    adj('spans', '9', { type: 'pick', index: 8 }, 9);
+    adj('single', '0', null);
+  });
+  it("decides on a label by its key: a letter as it is, a digit with Shift (read from the physical key)", () => {
+    adj('single', 'o', { type: 'label', label: 'other' });
+    adj('single', { key: 'O', shiftKey: true }, { type: 'label', label: 'other' });
+    adj('single', { key: '!', code: 'Digit1', shiftKey: true }, { type: 'label', label: '正面' });
+    adj('single', { key: '@', code: 'Digit2', shiftKey: true }, { type: 'label', label: '负面' });
+    adj('single', { key: '#', code: 'Digit3', shiftKey: true }, null);
+    // Multi-label and span projects: the annotators' labels only.
+    adj('multi', 'o', null);
+    adj('spans', { key: '!', code: 'Digit1', shiftKey: true }, null);
+  });
+  it('undoes with Ctrl+Z and leaves other combinations and input methods alone', () => {
+    adj('single', { key: 'z', ctrlKey: true }, { type: 'undo' });
+    adj('single', { key: 'z', metaKey: true }, { type: 'undo' });
+    adj('single', { key: 'Z', ctrlKey: true, shiftKey: true }, null);
+    adj('single', { key: '1', ctrlKey: true }, null);
+    adj('single', { key: '1', altKey: true }, null);
+    adj('single', { key: '1', isComposing: true }, null);
+    adj('single', 'Process', null);
   });
 });

@@ -125,3 +125,36 @@ export function toggleLabel(draft: string[], label: string, labels: LabelDef[]):
   const order = labels.map((l) => l.name);
   return [...set].sort((a, b) => order.indexOf(a) - order.indexOf(b));
 }
+
+/** What a key press asks for in the adjudication queue. */
+export type AdjudicationKey =
+  /** Take annotator `index`'s label (keys 1–9, in the order the labels are shown). */
+  | { type: 'pick'; index: number }
+  /** Decide on this label (single-label projects: Shift with a label's key, or a label key that is not a digit). */
+  | { type: 'label'; label: string }
+  | { type: 'undo' };
+
+/**
+ * The adjudication queue's keys: 1–9 take the label of the annotator shown at that place; the
+ * project's label keys decide on a label of the reviewer's own (single-label projects). Digits go
+ * to the annotators first, so a label whose key is a digit (the default) is reached with Shift
+ * (Shift+1 is read from the physical key, as `!` is what it types). Ctrl+Z undoes.
+ */
+export function adjudicationKey(e: KeyPress & { code?: string }, ctx: { kind: ProjectKind; labels: LabelDef[]; n: number }): AdjudicationKey | null {
+  if (e.isComposing || e.key === 'Process' || e.key === 'Unidentified') return null;
+  const ctrl = !!(e.ctrlKey || e.metaKey);
+  if (ctrl && !e.altKey && !e.shiftKey && normalizeKey(e.key) === 'z') return { type: 'undo' };
+  if (ctrl || e.altKey) return null;
+  const byKey = (key: string) => (ctx.kind === 'single' ? labelForKey(ctx.labels, key) : undefined);
+  if (e.shiftKey) {
+    const digit = e.code?.match(/^(?:Digit|Numpad)(\d)$/)?.[1];
+    const label = byKey(digit ?? e.key);
+    return label ? { type: 'label', label: label.name } : null;
+  }
+  if (/^[1-9]$/.test(e.key)) {
+    const index = Number(e.key) - 1;
+    return index < ctx.n ? { type: 'pick', index } : null;
+  }
+  const label = byKey(e.key);
+  return label ? { type: 'label', label: label.name } : null;
+}
