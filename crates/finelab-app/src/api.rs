@@ -466,6 +466,9 @@ pub enum Request {
     People {
         /// The project folder.
         dir: String,
+        /// Also each one's suspected-noise rate (runs the cross-validation of `suspects`).
+        #[serde(default)]
+        noise: Option<bool>,
     },
     /// Gives the records a search finds to named people: they are served only to them. Returns
     /// `Assignment`.
@@ -922,7 +925,8 @@ requests! { ctx, request;
     };
     "adjudicate": Request::Adjudicate { dir, seq, reviewer, value } => Receipt =
         ctx.store(&dir)?.lock().unwrap().adjudicate(seq, &reviewer, &value)?;
-    "people": Request::People { dir } => Vec<teams::Person> = teams::people(&absolute(&dir))?;
+    "people": Request::People { dir, noise } => Vec<teams::Person> =
+        teams::people(&absolute(&dir), noise == Some(true))?;
     "assign_slice": Request::AssignSlice { dir, query, people } => finelab_store::Assignment =
         ctx.store(&dir)?.lock().unwrap().add_assignment(&query, &people)?;
     "list_assignments": Request::ListAssignments { dir } => Vec<finelab_store::Assignment> =

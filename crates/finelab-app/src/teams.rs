@@ -211,14 +211,38 @@ pub struct Person {
     pub agreement_with_decisions: Option<f64>,
     /// Records of theirs a reviewer decided.
     pub n_decided: u64,
+    /// When asked for: the share of their labels that cross-validated confident learning
+    /// ([`crate::suspects`]) finds likely wrong (the record is a suspect and their label is the
+    /// one it doubts).
+    pub suspected_noise: Option<f64>,
 }
 
 /// Gaps between two labels longer than this are breaks, not work.
 const BREAK_MS: i64 = 5 * 60 * 1000;
 
-/// Each annotator's work in the project: how much, how fast, how far they agree.
-pub fn people(dir: &Path) -> Result<Vec<Person>> {
+/// Each annotator's work in the project: how much, how fast, how far they agree; with `noise`,
+/// also how many of their labels look wrong (K-fold cross-validation: seconds to minutes).
+pub fn people(dir: &Path, noise: bool) -> Result<Vec<Person>> {
     let store = Store::open(dir)?;
+    let doubted: Option<HashMap<i64, AnnotationValue>> = if noise {
+        let report = crate::suspects::suspects(dir, &crate::suspects::SuspectsRequest::default())?;
+        Some(
+            report
+                .suspects
+                .into_iter()
+                .map(|s| {
+                    let value = match (s.labels, s.spans) {
+                        (Some(labels), _) => AnnotationValue::Labels(labels),
+                        (_, Some(spans)) => AnnotationValue::Spans(spans),
+                        _ => AnnotationValue::Label(s.label),
+                    };
+                    (s.seq, value)
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     let ratings = store.ratings()?;
     let decisions: HashMap<i64, AnnotationValue> = store.decisions()?.into_iter().collect();
     let times: HashMap<String, Vec<i64>> = store.label_times()?.into_iter().collect();
@@ -247,6 +271,10 @@ pub fn people(dir: &Path) -> Result<Vec<Person>> {
             kappa_with_others: mean(pairs.iter().filter_map(|p| p.cohen_kappa).collect()),
             agreement_with_decisions: mean(on_decided.iter().map(|&b| f64::from(u8::from(b))).collect()),
             n_decided: on_decided.len() as u64,
+            suspected_noise: doubted.as_ref().and_then(|d| {
+                let doubted = mine.iter().filter(|r| d.get(&r.seq) == Some(&r.value)).count();
+                (!mine.is_empty()).then(|| doubted as f64 / mine.len() as f64)
+            }),
             annotator: name,
         });
     }

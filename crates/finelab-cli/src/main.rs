@@ -545,6 +545,10 @@ enum Command {
     People {
         /// The project folder.
         dir: PathBuf,
+        /// Also each one's suspected-noise rate: the share of their labels that cross-validated
+        /// confident learning doubts (as `finelab suspects`; takes longer).
+        #[arg(long)]
+        noise: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -1050,7 +1054,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Disagreements { dir, pair, limit, json } => {
             teams_cmd::disagreements(&dir, pair.as_deref(), limit, json)?
         }
-        Command::People { dir, json } => teams_cmd::people(&dir, json)?,
+        Command::People { dir, noise, json } => teams_cmd::people(&dir, noise, json)?,
         Command::Assign { dir, to, text, label, split, predicted, remove, json } => {
             let query = SearchQuery {
                 text,

@@ -71,8 +71,8 @@ pub fn disagreements(dir: &Path, pair: Option<&[String]>, limit: usize, json: bo
 }
 
 /// `finelab people`.
-pub fn people(dir: &Path, json: bool) -> Result<()> {
-    let people = teams::people(dir)?;
+pub fn people(dir: &Path, noise: bool, json: bool) -> Result<()> {
+    let people = teams::people(dir, noise)?;
     if json {
         println!("{}", serde_json::to_string(&people)?);
         return Ok(());
@@ -84,13 +84,14 @@ pub fn people(dir: &Path, json: bool) -> Result<()> {
     for p in people {
         let pace = p.labels_per_hour.map_or_else(|| "–".into(), |x| format!("{x:.0}"));
         println!(
-            "{:<16} {:>8} {:>10} {:>10} {:>7} {:>10}",
+            "{:<16} {:>8} {:>10} {:>10} {:>7} {:>10} {:>7}",
             p.annotator,
             p.labeled,
             pace,
             num(p.agreement_with_others),
             num(p.kappa_with_others),
-            num(p.agreement_with_decisions)
+            num(p.agreement_with_decisions),
+            num(p.suspected_noise)
         );
     }
     Ok(())

@@ -670,6 +670,14 @@ fn users_agreement_and_adjudication_from_the_command_line() {
     let a = people.as_array().unwrap().iter().find(|p| p["annotator"] == "ann-a").unwrap();
     assert_eq!(a["labeled"], json!(60));
     assert!(a["agreement_with_others"].as_f64().is_some() && a["n_decided"].as_u64().unwrap() > 0, "{a}");
+    assert!(a["suspected_noise"].is_null(), "only when asked for");
+    // The noisiest annotator (55 % random labels against 25 %) has the most labels doubted.
+    let people: Value = serde_json::from_str(&ok(&["people", s(&dir), "--noise", "--json"])).unwrap();
+    let noise = |who: &str| {
+        let p = people.as_array().unwrap().iter().find(|p| p["annotator"] == who).unwrap();
+        p["suspected_noise"].as_f64().unwrap()
+    };
+    assert!(noise("标注员d") > noise("ann-a"), "{people}");
 }
 
 /// A lead gives a slice (what a search finds) to named people: it is served only to them.

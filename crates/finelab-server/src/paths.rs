@@ -78,7 +78,7 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         | Request::Agreement { dir, .. }
         | Request::Disagreements { dir, .. }
         | Request::Adjudicate { dir, .. }
-        | Request::People { dir }
+        | Request::People { dir, .. }
         | Request::ListUsers { dir }
         | Request::AssignSlice { dir, .. }
         | Request::ListAssignments { dir }

@@ -371,7 +371,11 @@ value: AnnotationValue, } | { "cmd": "people",
 /**
  * The project folder.
  */
-dir: string, } | { "cmd": "assign_slice", 
+dir: string, 
+/**
+ * Also each one's suspected-noise rate (runs the cross-validation of `suspects`).
+ */
+noise: boolean | null, } | { "cmd": "assign_slice", 
 /**
  * The project folder.
  */

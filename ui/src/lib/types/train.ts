@@ -1181,7 +1181,13 @@ agreement_with_decisions: number | null,
 /**
  * Records of theirs a reviewer decided.
  */
-n_decided: number, };
+n_decided: number, 
+/**
+ * When asked for: the share of their labels that cross-validated confident learning
+ * ([`crate::suspects`]) finds likely wrong (the record is a suspect and their label is the
+ * one it doubts).
+ */
+suspected_noise: number | null, };
 
 export type NewPassword = { 
 /**
