@@ -467,3 +467,85 @@ fn the_trainer_gets_a_dialog_with_its_turns() {
     assert_eq!(finelab_store::chat_role("GPT", &["小王".to_string()]), finelab_store::ChatRole::Assistant);
     assert_eq!(finelab_store::chat_role("System", &[]), finelab_store::ChatRole::System);
 }
+
+/// Several annotators on one record: the label it trains on, overlap in the queue, decisions
+/// and their undo, the disagreements, and that a decision cannot be rewritten.
+#[test]
+fn several_annotators_overlap_decisions_and_the_label_trained_on() {
+    use finelab_store::{LabelRule, TieRule};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = lines_project(tmp.path(), ProjectKind::Single, &["pos", "neg"], &["一", "二", "三"]);
+    let rule_of = |s: &Store, seq: i64| {
+        s.labeled_records().unwrap().into_iter().find(|r| r.seq == seq).map(|r| (r.value, r.rule))
+    };
+    let pos = || AnnotationValue::Label("pos".into());
+    let neg = || AnnotationValue::Label("neg".into());
+
+    // Overlap 2: a record one person labeled is still served to another, not to them again.
+    s.set_overlap(2).unwrap();
+    s.annotate(1, "a", &label("pos")).unwrap();
+    assert_eq!(s.next_record("a", None).unwrap().unwrap().record.seq, 2);
+    assert_eq!(s.next_record("b", None).unwrap().unwrap().record.seq, 1);
+    assert_eq!(s.open_for("b", 0, 10).unwrap().len(), 3);
+    assert_eq!(rule_of(&s, 1), Some((pos(), LabelRule::Single)));
+
+    // Two disagree: a tie, the latest label (or nothing, as the project says); a disagreement.
+    s.annotate(1, "b", &label("neg")).unwrap();
+    assert_eq!(rule_of(&s, 1), Some((neg(), LabelRule::TieLatest)));
+    assert_eq!(s.open_for("c", 0, 10).unwrap().iter().map(|r| r.0).collect::<Vec<_>>(), [2, 3], "1 has its two");
+    s.set_tie_rule(TieRule::Skip).unwrap();
+    assert_eq!(rule_of(&s, 1), None);
+    assert_eq!(s.disagreements(0, 10).unwrap(), [1]);
+    // A third breaks the tie.
+    s.annotate(1, "c", &label("pos")).unwrap();
+    assert_eq!(rule_of(&s, 1), Some((pos(), LabelRule::Majority)));
+    // A reviewer decides: the decision wins over the majority and ends the disagreement; it is
+    // not a rating.
+    let decision = s.adjudicate(1, "lead", &neg()).unwrap();
+    assert_eq!(rule_of(&s, 1), Some((neg(), LabelRule::Adjudicated)));
+    assert!(s.disagreements(0, 10).unwrap().is_empty());
+    assert_eq!(s.ratings().unwrap().iter().filter(|r| r.seq == 1).count(), 3);
+    assert_eq!(s.decisions().unwrap(), [(1, neg())]);
+    // Undo takes the decision back like any label; the majority stands again.
+    let undone = s.undo("lead").unwrap().unwrap();
+    assert_eq!(undone.record_seq, 1);
+    assert_eq!(rule_of(&s, 1), Some((pos(), LabelRule::Majority)));
+    assert_eq!(s.disagreements(0, 10).unwrap(), [1]);
+    // The log keeps the decision and its undo; the mark cannot be rewritten.
+    let history = s.history(1).unwrap();
+    assert!(history.iter().any(|e| e.id == decision.annotation_id && e.annotator == "lead"));
+    assert!(s.rebuild_derived_state().is_ok());
+    assert_eq!(rule_of(&s, 1), Some((pos(), LabelRule::Majority)), "the same after a rebuild");
+    // Two annotators agreeing unanimously is a majority of both.
+    s.annotate(2, "a", &label("neg")).unwrap();
+    s.annotate(2, "b", &label("neg")).unwrap();
+    assert_eq!(rule_of(&s, 2), Some((neg(), LabelRule::Majority)));
+    assert_eq!(s.pair_disagreements("a", "b", 10).unwrap(), [1]);
+    assert_eq!(
+        s.label_times().unwrap().iter().map(|(w, t)| (w.as_str(), t.len())).collect::<Vec<_>>(),
+        [("a", 2), ("b", 2), ("c", 1)]
+    );
+}
+
+/// Users: names are checked, taken once, and only hashes are kept.
+#[test]
+fn users_are_added_listed_reset_and_removed() {
+    use finelab_store::Role;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = new_project(&tmp.path().join("p"), ProjectKind::Single, &["a"]);
+    assert!(!s.has_users().unwrap());
+    let u = s.add_user("王芳", Role::Reviewer, "$argon2id$hash").unwrap();
+    assert_eq!((u.name.as_str(), u.role), ("王芳", Role::Reviewer));
+    assert!(s.has_users().unwrap());
+    assert!(s.add_user("王芳", Role::Admin, "x").is_err());
+    for bad in ["", " lead", "a\tb", &"x".repeat(65)] {
+        assert!(s.add_user(bad, Role::Annotator, "x").is_err(), "{bad:?}");
+    }
+    let before = s.user("王芳").unwrap().unwrap().password_changed_at;
+    let after = s.set_password("王芳", "$argon2id$other").unwrap().password_changed_at;
+    assert!(after > before, "a new password ends older sessions");
+    assert_eq!(s.user_with_hash("王芳").unwrap().unwrap().1, "$argon2id$other");
+    s.remove_user("王芳").unwrap();
+    assert!(s.user("王芳").unwrap().is_none());
+    assert!(s.remove_user("王芳").is_err());
+}
