@@ -1453,3 +1453,74 @@ fn twenty_signed_in_annotators_label_at_once_with_overlap_two() {
     assert_eq!(ratings.len(), total, "every acknowledged label once, nothing else");
     assert_eq!(total, PEOPLE * EACH);
 }
+
+/// Every request kind, as an annotator and as a reviewer: refused with `wrong_role` exactly
+/// where the policy says the role may not (the kinds come from the generated TypeScript, so a
+/// new kind is checked too; the policy is written out here, apart from the server's).
+#[test]
+fn every_request_kind_is_allowed_or_refused_by_role() {
+    use finelab_store::Role;
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("team");
+    let server = start(config(&project, &tmp.path().join("c")));
+    let dir = team_project(&server, &project, 4);
+    let password = |name: &str, role| finelab_app::users::add(Path::new(&dir), name, role).unwrap().password;
+    let ann = server.sign_in("ann", &password("ann", Role::Annotator)).2.unwrap();
+    let lead = server.sign_in("lead", &password("lead", Role::Reviewer)).2.unwrap();
+    let annotator_may = [
+        "app_info",
+        "open_project",
+        "stats",
+        "next_record",
+        "next_batch",
+        "get_record",
+        "annotate",
+        "undo",
+        "search",
+        "count_records",
+        "job",
+        "list_jobs",
+    ];
+    let reviewer_may = [
+        "list_runs",
+        "get_run",
+        "evaluate",
+        "run_records",
+        "suspects",
+        "start_suspects",
+        "train_curve",
+        "start_train_curve",
+        "cancel_job",
+        "agreement",
+        "disagreements",
+        "adjudicate",
+        "people",
+        "assign_slice",
+        "list_assignments",
+        "remove_assignment",
+    ];
+    let ts =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/types/api.ts")).unwrap();
+    let kinds: Vec<&str> = ts.split("\"cmd\": \"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+    assert!(kinds.len() > 40, "{kinds:?}");
+    let elsewhere = format!("{dir}/uploads/x.txt");
+    for kind in kinds {
+        // One body with every field any kind takes (unknown fields are ignored).
+        let request = json!({
+            "cmd": kind, "dir": dir, "seq": 1, "annotator": "x", "reviewer": "x", "action": {"action": "skip"},
+            "value": {"label": "pos"}, "id": 999, "name": "someone", "role": "annotator", "path": elsewhere,
+            "dest": elsewhere, "output": elsewhere, "run": "nope", "query": {"text": "zzz"}, "people": ["x"],
+            "n": 1, "strategy": "sequential", "limit": 1, "change": {}, "markdown": "", "every": 0,
+            "project": {"kind": "single", "labels": ["pos", "neg"]}, "options": {}, "request": {"model": "instant"},
+            "split": "dev",
+        });
+        for (cookie, who, allowed) in [
+            (&ann, "annotator", annotator_may.contains(&kind)),
+            (&lead, "reviewer", annotator_may.contains(&kind) || reviewer_may.contains(&kind)),
+        ] {
+            let (status, body) = server.api_as(cookie, request.clone());
+            let refused = status == 403 && body["code"] == "wrong_role";
+            assert_eq!(refused, !allowed, "{kind} as {who}: {status} {body}");
+        }
+    }
+}
