@@ -131,12 +131,14 @@ describe('sessions', () => {
     await api.disagreements('/p', { afterSeq: 7 });
     await api.adjudicate('/p', 3, 'rev', { label: 'pos' });
     await api.agreement('/p');
+    await api.people('/p', true);
     expect(sent).toEqual([
       { cmd: 'update_settings', dir: '/p', change: { retrain_every: null, overlap: 2, annotators_see_others: null, tie_rule: null } },
       { cmd: 'disagreements', dir: '/p', a: 'ann1', b: 'ann2', after_seq: null, limit: 20 },
       { cmd: 'disagreements', dir: '/p', a: null, b: null, after_seq: 7, limit: 50 },
       { cmd: 'adjudicate', dir: '/p', seq: 3, reviewer: 'rev', value: { label: 'pos' } },
       { cmd: 'agreement', dir: '/p', annotators: null },
+      { cmd: 'people', dir: '/p', noise: true },
     ]);
   });
 });

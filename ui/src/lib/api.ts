@@ -492,9 +492,9 @@ export class Api {
   adjudicate(dir: string, seq: number, reviewer: string, value: AnnotationValue) {
     return this.call({ cmd: 'adjudicate', dir, seq, reviewer, value });
   }
-  /** Each annotator's work and agreement. */
-  people(dir: string) {
-    return this.call({ cmd: 'people', dir });
+  /** Each annotator's work and agreement; `noise`: also their suspected-noise rate (cross-validates the project). */
+  people(dir: string, noise = false) {
+    return this.call({ cmd: 'people', dir, noise });
   }
 }
 

@@ -1,11 +1,11 @@
 // Application state shared by the screens: which screen is shown, the open project, messages.
 
-import { api, ApiError } from './api';
+import { api, ApiError, HttpTransport, OPERATOR, type Session } from './api';
 import type { AppInfo, ProjectView } from './api-types';
+import { roleAtLeast, SCREENS, screensFor, type Screen } from './screens';
+import { useSessionName } from './settings.svelte';
 
-export type Screen = 'projects' | 'import' | 'label' | 'browse' | 'train' | 'results' | 'review' | 'settings';
-
-export const SCREENS: Screen[] = ['projects', 'import', 'label', 'browse', 'train', 'results', 'review', 'settings'];
+export { SCREENS, type Screen };
 
 interface AppState {
   screen: Screen;
@@ -21,6 +21,8 @@ interface AppState {
   notice: { kind: 'error' | 'info'; text: string; id: number } | null;
   /** A folder the shell was started on that holds no project yet: offered for a new one. */
   suggestedDir: string | null;
+  /** Who uses the shell: someone signed in to a shared server, or the operator (an admin). */
+  session: Session;
 }
 
 export const app: AppState = $state({
@@ -32,7 +34,18 @@ export const app: AppState = $state({
   labelFilter: null,
   notice: null,
   suggestedDir: null,
+  session: OPERATOR,
 });
+
+/** The screens the session's role may use. */
+export function allowedScreens(): Screen[] {
+  return screensFor(app.session.role);
+}
+
+/** Whether the session's role may do what `role` may (admins: settings, imports, training). */
+export function can(role: Session['role']): boolean {
+  return roleAtLeast(app.session.role, role);
+}
 
 const LAST_PROJECT = 'finelab.project';
 let noticeId = 0;
@@ -48,6 +61,7 @@ export function notify(kind: 'error' | 'info', text: string): void {
 
 /** Goes to a screen (and records it in the URL, so reload and Back keep it). */
 export function go(screen: Screen): void {
+  if (!allowedScreens().includes(screen)) return;
   app.screen = screen;
   if (typeof location !== 'undefined' && location.hash !== `#${screen}`) history.pushState(null, '', `#${screen}`);
 }
@@ -90,9 +104,21 @@ export function openRecord(seq: number): void {
   go('label');
 }
 
-/** At start: learn the version, open the project the shell was started with, or this tab's last. */
+/**
+ * At start: learn who is signed in and the version, open the project the shell was started with,
+ * or this tab's last (someone signed in works in the served project only).
+ */
 export async function start(): Promise<void> {
-  const fromHash = typeof location !== 'undefined' ? screenFromHash(location.hash) : null;
+  const hashScreen = typeof location !== 'undefined' ? screenFromHash(location.hash) : null;
+  try {
+    app.session = await api.session();
+  } catch (e) {
+    // Not signed in: the browser is on its way to the sign-in page.
+    if (api.transport instanceof HttpTransport && api.transport.redirecting) return new Promise(() => {});
+    app.session = OPERATOR;
+  }
+  if (!app.session.operator && app.session.name) useSessionName(app.session.name);
+  const fromHash = hashScreen && allowedScreens().includes(hashScreen) ? hashScreen : null;
   try {
     app.info = await api.appInfo();
   } catch (e) {
@@ -100,15 +126,19 @@ export async function start(): Promise<void> {
   }
   const started = app.info?.project ?? null;
   let dir = started;
-  try {
-    dir = sessionStorage.getItem(LAST_PROJECT) ?? dir;
-  } catch {
-    /* ignore */
+  if (can('admin')) {
+    try {
+      dir = sessionStorage.getItem(LAST_PROJECT) ?? dir;
+    } catch {
+      /* ignore */
+    }
   }
   if (dir) {
     try {
       await openProject(dir);
-      app.screen = fromHash ?? 'label';
+      // A reviewer starts on Team: the label screen would hold records for them that the
+      // annotators then are not served (a served record is held for whoever it was served to).
+      app.screen = fromHash ?? (app.session.role === 'reviewer' ? 'team' : 'label');
       return;
     } catch (e) {
       if (e instanceof ApiError && e.code === 'not_a_project' && dir === started) {
@@ -119,7 +149,7 @@ export async function start(): Promise<void> {
       }
     }
   }
-  app.screen = fromHash && (fromHash === 'settings' || fromHash === 'projects') ? fromHash : 'projects';
+  app.screen = fromHash && (fromHash === 'settings' || fromHash === 'projects') ? fromHash : can('admin') ? 'projects' : 'settings';
 }
 
 /** Opens the label screen on records the newest model predicts as `label`, least sure first. */

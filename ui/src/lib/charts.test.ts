@@ -184,6 +184,7 @@ describe('chart options', () => {
       kappa_with_others: null,
       agreement_with_decisions: null,
       n_decided: 0,
+      suspected_noise: null,
     });
     const o = peopleOption([person('ann1', 8), person('ann2', 5)], LIGHT, 'labels') as AnyOption;
     expect(o.yAxis.data).toEqual(['ann1', 'ann2']);

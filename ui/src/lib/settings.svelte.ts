@@ -46,11 +46,20 @@ function load(): Settings {
 
 export const settings: Settings = $state(load());
 
+/** The name typed in Settings while a signed-in session's name stands in for it (kept in storage). */
+let ownAnnotator: string | null = null;
+
+/** Someone signed in to a shared server labels under their own name, whatever Settings says. */
+export function useSessionName(name: string): void {
+  ownAnnotator ??= settings.annotator;
+  settings.annotator = name;
+}
+
 /** Stores the settings and applies the theme and language to the document. */
 export function saveSettings(): void {
   if (typeof window === 'undefined') return;
   try {
-    localStorage.setItem(KEY, JSON.stringify({ lang: settings.lang, annotator: settings.annotator, theme: settings.theme }));
+    localStorage.setItem(KEY, JSON.stringify({ lang: settings.lang, annotator: ownAnnotator ?? settings.annotator, theme: settings.theme }));
   } catch {
     /* private mode: settings last for this session */
   }
