@@ -254,12 +254,18 @@ try {
   const decided = finelabJson('people', DIR, '--json').find((p) => p.annotator === 'ann1');
   assert.equal(decided.n_decided, 3);
 
-  step('teams: signing out ends the session: the API answers 401 and the page is the sign-in form');
+  step('teams: signing out ends the session (the API answers 401); a page whose session ended goes to /signin');
   await Promise.all([ann1.waitForURL(/\/signin$/), ann1.click(tid('sign-out'))]);
   const gone = await ann1.evaluate(async () => (await fetch('/api', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"cmd":"app_info"}' })).status);
   assert.equal(gone, 401);
   const again = await ann1.goto(base);
   assert.equal(again.status(), 401);
+  // A session that ends under an open page (its cookie gone): the next API answer, 401, sends
+  // the page to the sign-in form.
+  const ann2 = people.ann2.page;
+  await people.ann2.context.clearCookies();
+  await Promise.all([ann2.waitForURL(/\/signin$/), ann2.click(tid('nav-browse'))]);
+  assert.equal(await ann2.locator('form[action="/signin"]').count(), 1);
 
   for (const [name, p] of Object.entries(people)) assert.deepEqual(p.pageErrors, [], `no uncaught errors in ${name}'s page`);
   step(`teams: passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
