@@ -113,6 +113,22 @@ pub fn generate_ids(
     options: &GenerateOptions,
     stop_hit: &dyn Fn(&[u32]) -> bool,
 ) -> Result<Vec<Generated>> {
+    let mut on_token = |_row: usize, ids: &[u32]| !options.stop.is_empty() && stop_hit(ids);
+    generate_ids_with(model, prompts, eos_ids, pad_id, options, &mut on_token)
+}
+
+/// [`generate_ids`] that reports every new token as it is chosen: `on_token(row, ids)` is called
+/// with the ids of prompt `row` so far (eos left out, as in [`Generated`]) and ends that sequence
+/// with [`Finish::Stop`] when it returns true (a stop string appeared, or whoever waits for it
+/// went away). A model server streams tokens from here.
+pub fn generate_ids_with(
+    model: &CausalLm,
+    prompts: &[Vec<u32>],
+    eos_ids: &[u32],
+    pad_id: u32,
+    options: &GenerateOptions,
+    on_token: &mut dyn FnMut(usize, &[u32]) -> bool,
+) -> Result<Vec<Generated>> {
     let device = model.device().clone();
     let n = prompts.len();
     if n == 0 {
@@ -177,7 +193,7 @@ pub fn generate_ids(
                 continue;
             }
             out[r].ids.push(next);
-            if !options.stop.is_empty() && stop_hit(&out[r].ids) {
+            if on_token(r, &out[r].ids) {
                 done[r] = true;
                 out[r].finish = Finish::Stop;
             }
