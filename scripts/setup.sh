@@ -50,6 +50,8 @@ if ! .venv/bin/python -c "import torch, transformers, accelerate, peft" 2>/dev/n
   echo "setup: adding torch, transformers, accelerate and peft to .venv (the cluster-job test)"
   .venv/bin/pip install --quiet "torch==2.15.0" "transformers==5.25.0" "accelerate==1.16.0" "peft==0.21.2"
 fi
+# `finelab serve-model` is tested with the official OpenAI client (crates/finelab-deploy/tests).
+.venv/bin/python -c "import openai" 2>/dev/null || .venv/bin/pip install --quiet "openai==3.51.0"
 export FINELAB_PYTHON="$PWD/.venv/bin/python"
 
 if ! command -v node >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'; then

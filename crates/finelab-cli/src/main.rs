@@ -21,6 +21,7 @@ mod label_cmd;
 mod loop_cmd;
 mod metrics_cmd;
 mod serve;
+mod serve_model_cmd;
 mod teams_cmd;
 mod train_cmd;
 mod users_cmd;
@@ -346,6 +347,9 @@ enum Command {
     },
     /// Serve the UI and the API over HTTP (127.0.0.1 only, unless given another address and a token).
     Serve(serve::ServeArgs),
+    /// Serve model folders over HTTP: classify and tag for classifiers and taggers, the
+    /// OpenAI-compatible chat completions for generators (127.0.0.1 unless given an address).
+    ServeModel(serve_model_cmd::ServeModelArgs),
     /// Write a tiny random model folder in Hugging Face's layout, with a vocabulary built from a
     /// corpus: a BERT encoder, or a qwen2 / qwen3 / llama decoder with a chat template (byte-level
     /// BPE), for tests and demos without a download.
@@ -1018,6 +1022,7 @@ fn run(cli: Cli) -> Result<()> {
             train_cmd::metrics(&kind, gold, pred, labels.as_deref(), json)?
         }
         Command::Serve(args) => serve::run(args)?,
+        Command::ServeModel(args) => serve_model_cmd::run(args)?,
         Command::MakeTinyModel { out, arch, corpus, hidden, layers, vocab, seed } => {
             let entry = if arch == "bert" {
                 if vocab.is_some() {
