@@ -254,6 +254,30 @@ try {
   const decided = finelabJson('people', DIR, '--json').find((p) => p.annotator === 'ann1');
   assert.equal(decided.n_decided, 3);
 
+  step('teams: the reviewer gives a slice to ann2 on Team; the admin (the token) adds a person, whose password signs in');
+  await rev.click(tid('nav-team'));
+  await rev.fill(tid('slice-text'), '物流');
+  await rev.fill(tid('slice-people'), 'ann2');
+  await rev.click(tid('slice-add'));
+  await rev.waitForSelector('[data-testid="slices"] tr[data-slice]');
+  const slices = finelabJson('assign', DIR, '--json');
+  assert.deepEqual(slices.map((a) => [a.query.text, a.people]), [['物流', ['ann2']]]);
+  assert.equal(await rev.locator(tid('users')).count(), 0, 'people are managed by admins');
+  const token = serverLog.match(/\?token=([A-Za-z0-9._~-]+)/)[1];
+  const op = await openPage(browser, { viewport: { width: 1280, height: 900 }, locale: 'en-US', prefix: 'teams-admin-', settleMs: 300 });
+  await op.page.goto(`${base}?token=${token}#team`);
+  await op.page.waitForSelector(tid('users'));
+  await op.page.fill(tid('user-name'), 'ann3');
+  await op.page.click(tid('user-add'));
+  await op.page.waitForSelector(tid('user-password'));
+  const made = (await op.page.locator(`${tid('user-password')} code`).innerText()).trim();
+  assert.equal(made.length, 20);
+  assert.ok(finelabJson('user', 'list', DIR, '--json').some((u) => u.name === 'ann3' && u.role === 'annotator'));
+  const signed = await fetch(`${base}signin`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'ann3', password: made }) });
+  assert.equal(signed.status, 200);
+  await op.shot('users');
+  assert.deepEqual(op.pageErrors, [], "no uncaught errors in the admin's page");
+
   step('teams: signing out ends the session (the API answers 401); a page whose session ended goes to /signin');
   await Promise.all([ann1.waitForURL(/\/signin$/), ann1.click(tid('sign-out'))]);
   const gone = await ann1.evaluate(async () => (await fetch('/api', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"cmd":"app_info"}' })).status);

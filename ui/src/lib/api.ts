@@ -496,6 +496,30 @@ export class Api {
   people(dir: string, noise = false) {
     return this.call({ cmd: 'people', dir, noise });
   }
+  /** Gives the records a search finds to named people (served only to them). */
+  assignSlice(dir: string, query: SearchQuery, people: string[]) {
+    return this.call({ cmd: 'assign_slice', dir, query, people });
+  }
+  listAssignments(dir: string) {
+    return this.call({ cmd: 'list_assignments', dir });
+  }
+  removeAssignment(dir: string, id: number) {
+    return this.call({ cmd: 'remove_assignment', dir, id });
+  }
+  /** The people who may sign in (admins). */
+  listUsers(dir: string) {
+    return this.call({ cmd: 'list_users', dir });
+  }
+  /** Adds a person; the answer carries their password, shown once. */
+  addUser(dir: string, name: string, role: Role) {
+    return this.call({ cmd: 'add_user', dir, name, role });
+  }
+  resetUser(dir: string, name: string) {
+    return this.call({ cmd: 'reset_user', dir, name });
+  }
+  removeUser(dir: string, name: string) {
+    return this.call({ cmd: 'remove_user', dir, name });
+  }
 }
 
 /** A query with every field present (absent ones null). */
