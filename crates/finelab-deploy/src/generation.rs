@@ -37,14 +37,27 @@ pub(crate) struct GenJob {
     pub(crate) stream: bool,
     /// Where the events go; a closed channel (the client went away) ends the job's rows.
     pub(crate) events: mpsc::UnboundedSender<GenEvent>,
+    /// The model's context in tokens.
+    pub(crate) context: usize,
+}
+
+impl GenJob {
+    fn longest_prompt(&self) -> usize {
+        self.prompts.iter().map(Vec::len).max().unwrap_or(0)
+    }
 }
 
 impl Job for GenJob {
     fn size(&self) -> usize {
         self.prompts.len()
     }
-    fn fits(&self, other: &Self) -> bool {
-        self.sampling.is_none() && other.sampling.is_none()
+    /// Greedy jobs share a batch when the longest prompt of them all and the most tokens any
+    /// asks for fit the context (a batch generates as many tokens as the longest prompt leaves).
+    fn fits(&self, batch: &[Self]) -> bool {
+        let greedy = self.sampling.is_none() && batch.iter().all(|j| j.sampling.is_none());
+        let longest = batch.iter().map(GenJob::longest_prompt).chain([self.longest_prompt()]).max().unwrap_or(0);
+        let most = batch.iter().map(|j| j.max_tokens).chain([self.max_tokens]).max().unwrap_or(0);
+        greedy && longest + most <= self.context
     }
 }
 

@@ -57,13 +57,12 @@ impl<J> Queue<J> {
     }
 }
 
-/// A job a batch can hold: its size in texts or sequences, and whether it may share a batch with
-/// another.
-pub(crate) trait Job {
+/// A job a batch can hold: its size in texts or sequences, and whether it may join a batch.
+pub(crate) trait Job: Sized {
     /// Texts or sequences.
     fn size(&self) -> usize;
-    /// Whether this job and `other` can run in one batch.
-    fn fits(&self, other: &Self) -> bool;
+    /// Whether this job can run in one batch with `batch`.
+    fn fits(&self, batch: &[Self]) -> bool;
 }
 
 /// Takes the next batch: `carry` (a job a batch left over) or the next job, then the jobs that
@@ -93,7 +92,7 @@ pub(crate) async fn next_batch<J: Job>(
                 _ => break,
             },
         };
-        if !batch[0].fits(&next) || size + next.size() > settings.max_batch {
+        if !next.fits(&batch) || size + next.size() > settings.max_batch {
             *carry = Some(next);
             break;
         }
@@ -118,7 +117,7 @@ impl Job for PredictJob {
     fn size(&self) -> usize {
         self.texts.len()
     }
-    fn fits(&self, _: &Self) -> bool {
+    fn fits(&self, _: &[Self]) -> bool {
         true
     }
 }
@@ -183,8 +182,8 @@ mod tests {
         fn size(&self) -> usize {
             self.0
         }
-        fn fits(&self, other: &Self) -> bool {
-            self.1 && other.1
+        fn fits(&self, batch: &[Self]) -> bool {
+            self.1 && batch.iter().all(|t| t.1)
         }
     }
 

@@ -28,6 +28,9 @@ use crate::models::{ModelInfo, ModelKind};
 use crate::openai::{ChatRequest, Choice, CompletionRequest, Header, Prompt, Route, SamplingParams, Usage};
 use crate::queue::{PredictJob, Queue};
 
+/// How much of a body beyond the limit is read (and dropped) before the 413 is sent.
+const DRAIN_LIMIT: usize = 64 << 20;
+
 /// What a request may send.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RequestLimits {
@@ -128,12 +131,22 @@ async fn read_json<T: DeserializeOwned>(shared: &Shared, body: Body) -> Result<T
     let read = async {
         let mut bytes = Vec::new();
         let mut stream = body.into_data_stream();
+        let mut too_large = 0usize;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(ApiError::TooLarge(format!("the body is larger than {limit} bytes (--max-body-bytes)")));
+            if too_large > 0 || bytes.len() + chunk.len() > limit {
+                // The rest is read and dropped (up to a bound), so that a client still sending
+                // gets to read the 413 instead of a reset connection.
+                too_large += chunk.len();
+                if too_large > DRAIN_LIMIT {
+                    break;
+                }
+                continue;
             }
             bytes.extend_from_slice(&chunk);
+        }
+        if too_large > 0 {
+            return Err(ApiError::TooLarge(format!("the body is larger than {limit} bytes (--max-body-bytes)")));
         }
         Ok(bytes)
     };
@@ -363,6 +376,7 @@ async fn generate(
         sampling: asked.sampling,
         stream,
         events,
+        context: model.model.max_positions(),
     })?;
     if !stream {
         let mut choices: Vec<Option<Choice>> = vec![None; n_choices];
