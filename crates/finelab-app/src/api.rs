@@ -11,6 +11,7 @@ use crate::curve;
 use crate::jobs::Jobs;
 pub use crate::jobs::{JobKind, JobState, JobStatus};
 use crate::models::{self, ModelEntry, TrainSetup};
+use crate::production;
 use crate::project::{self, absolute, CreateProject};
 use crate::results::{self, ExportedModel, RunDetail};
 use crate::suspects;
@@ -492,6 +493,12 @@ pub enum Request {
         /// The slice.
         id: i64,
     },
+    /// Production traffic logged into the project (`finelab serve-model --log-to`): its
+    /// predicted labels per day beside the train split's. Returns [`production::ProductionMix`].
+    ProductionMix {
+        /// The project folder.
+        dir: String,
+    },
     /// The people who may sign in to a shared server of the project. Returns `User[]`.
     ListUsers {
         /// The project folder.
@@ -937,6 +944,7 @@ requests! { ctx, request;
         store.remove_assignment(id)?;
         store.assignments()?
     };
+    "production_mix": Request::ProductionMix { dir } => production::ProductionMix = production::mix(&absolute(&dir))?;
     "list_users": Request::ListUsers { dir } => Vec<finelab_store::User> = users::list(&absolute(&dir))?;
     "add_user": Request::AddUser { dir, name, role } => users::NewPassword = users::add(&absolute(&dir), &name, role)?;
     "reset_user": Request::ResetUser { dir, name } => users::NewPassword = users::reset(&absolute(&dir), &name)?;

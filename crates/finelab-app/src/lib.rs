@@ -15,6 +15,7 @@ pub mod hub;
 pub mod jobs;
 pub mod models;
 pub mod predict;
+pub mod production;
 pub mod progress;
 pub mod project;
 pub mod results;

@@ -135,6 +135,8 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 crate::teams::Disagreements::decl(),
                 crate::teams::Person::decl(),
                 crate::users::NewPassword::decl(),
+                crate::production::DayMix::decl(),
+                crate::production::ProductionMix::decl(),
             ],
         ),
     ];

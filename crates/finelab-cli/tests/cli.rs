@@ -218,6 +218,7 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "people" => "people",
             "list_users" | "add_user" | "reset_user" | "remove_user" => "user",
             "assign_slice" | "list_assignments" | "remove_assignment" => "assign",
+            "production_mix" => "production",
             "start_import" => "import",
             "next_record" | "next_batch" => "next",
             "annotate" => "annotate",

@@ -80,6 +80,7 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         | Request::Adjudicate { dir, .. }
         | Request::People { dir, .. }
         | Request::ListUsers { dir }
+        | Request::ProductionMix { dir }
         | Request::AssignSlice { dir, .. }
         | Request::ListAssignments { dir }
         | Request::RemoveAssignment { dir, .. }

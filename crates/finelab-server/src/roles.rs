@@ -46,7 +46,8 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::People { .. }
         | Request::AssignSlice { .. }
         | Request::ListAssignments { .. }
-        | Request::RemoveAssignment { .. } => Role::Reviewer,
+        | Request::RemoveAssignment { .. }
+        | Request::ProductionMix { .. } => Role::Reviewer,
         Request::CreateProject { .. }
         | Request::RecentProjects {}
         | Request::SetGuidelines { .. }

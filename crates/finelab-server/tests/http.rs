@@ -1498,6 +1498,7 @@ fn every_request_kind_is_allowed_or_refused_by_role() {
         "assign_slice",
         "list_assignments",
         "remove_assignment",
+        "production_mix",
     ];
     let ts =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/types/api.ts")).unwrap();

@@ -133,6 +133,31 @@ impl Store {
         Ok(self.conn.query_row("SELECT count(*) FROM records WHERE n_labeled = 0", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    /// How many records logged from production traffic (`meta.source = "production"`) nobody
+    /// has labeled yet.
+    pub fn n_production_unlabeled(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM records WHERE n_labeled = 0 AND json_extract(meta, '$.source') = 'production'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// Every record logged from production traffic: its meta, sequence number and whether it is
+    /// labeled, in import order.
+    pub fn production_records(&self) -> Result<Vec<(serde_json::Value, i64, bool)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT meta, id, n_labeled > 0 FROM records WHERE json_extract(meta, '$.source') = 'production' ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, bool>(2)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (meta, seq, labeled) = row?;
+            out.push((serde_json::from_str(&meta)?, seq, labeled));
+        }
+        Ok(out)
+    }
+
     /// Up to `limit` unlabeled records after `after_seq`, as (sequence number, text), in order.
     pub fn unlabeled_texts(&self, after_seq: i64, limit: usize) -> Result<Vec<(i64, String)>> {
         let mut stmt = self

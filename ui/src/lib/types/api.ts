@@ -2,7 +2,7 @@
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { Action, AnnotationValue, Assignment, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, Role, SearchPage, SearchQuery, SettingsChange, Split, SplitSummary, Stats, User } from './store';
-import type { AgreementReport, CurveRequest, Disagreements, Evaluation, ExportedJob, ExportedModel, ImportedRun, ModelEntry, NewPassword, NextBatch, Person, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainProgress, TrainRequest, TrainSetup } from './train';
+import type { AgreementReport, CurveRequest, Disagreements, Evaluation, ExportedJob, ExportedModel, ImportedRun, ModelEntry, NewPassword, NextBatch, Person, ProductionMix, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainProgress, TrainRequest, TrainSetup } from './train';
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
@@ -399,7 +399,11 @@ dir: string,
 /**
  * The slice.
  */
-id: number, } | { "cmd": "list_users", 
+id: number, } | { "cmd": "production_mix", 
+/**
+ * The project folder.
+ */
+dir: string, } | { "cmd": "list_users", 
 /**
  * The project folder.
  */
@@ -652,5 +656,5 @@ record_id: string,
  */
 labeled_delta: number, };
 
-export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, update_settings: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, agreement: AgreementReport, disagreements: Disagreements, adjudicate: Receipt, people: Array<Person>, assign_slice: Assignment, list_assignments: Array<Assignment>, remove_assignment: Array<Assignment>, list_users: Array<User>, add_user: NewPassword, reset_user: NewPassword, remove_user: Array<User>, start_train_curve: JobState, };
+export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, update_settings: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, agreement: AgreementReport, disagreements: Disagreements, adjudicate: Receipt, people: Array<Person>, assign_slice: Assignment, list_assignments: Array<Assignment>, remove_assignment: Array<Assignment>, production_mix: ProductionMix, list_users: Array<User>, add_user: NewPassword, reset_user: NewPassword, remove_user: Array<User>, start_train_curve: JobState, };
 

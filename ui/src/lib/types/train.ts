@@ -1199,3 +1199,35 @@ user: User,
  */
 password: string, };
 
+export type DayMix = { 
+/**
+ * The day, `YYYY-MM-DD` (UTC).
+ */
+day: string, 
+/**
+ * Requests answered.
+ */
+n: number, 
+/**
+ * Predicted label → share of that day's requests (multi-label and spans: of the labels).
+ */
+shares: { [key in string]?: number }, };
+
+export type ProductionMix = { 
+/**
+ * Production records logged.
+ */
+n_production: number, 
+/**
+ * Of them, labeled since.
+ */
+n_labeled: number, 
+/**
+ * Per day, oldest first.
+ */
+days: Array<DayMix>, 
+/**
+ * Label → share among the train split's labels.
+ */
+train: { [key in string]?: number }, };
+
