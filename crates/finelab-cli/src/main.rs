@@ -544,6 +544,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Production traffic logged into the project (`finelab serve-model --log-to DIR`): requests
+    /// per day, the predicted label mix per day beside the train split's, how many were labeled
+    /// since. `finelab next DIR --strategy uncertain` serves the least sure first.
+    Production {
+        /// The project folder.
+        dir: PathBuf,
+        /// Print JSON: {"n_production", "n_labeled", "days": [{"day", "n", "shares"}], "train"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Each annotator's work: labels, labels per hour, agreement with the others and with the
     /// reviewers' decisions.
     People {
@@ -1060,6 +1070,21 @@ fn run(cli: Cli) -> Result<()> {
             teams_cmd::disagreements(&dir, pair.as_deref(), limit, json)?
         }
         Command::People { dir, noise, json } => teams_cmd::people(&dir, noise, json)?,
+        Command::Production { dir, json } => {
+            let mix = finelab_app::production::mix(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string(&mix)?);
+            } else {
+                println!("{} production record(s) logged, {} labeled since", mix.n_production, mix.n_labeled);
+                let show = |m: &std::collections::BTreeMap<String, f64>| {
+                    m.iter().map(|(k, v)| format!("{k} {:.1}%", v * 100.0)).collect::<Vec<_>>().join("  ")
+                };
+                println!("train split\t{}", show(&mix.train));
+                for d in &mix.days {
+                    println!("{} ({} requests)\t{}", d.day, d.n, show(&d.shares));
+                }
+            }
+        }
         Command::Assign { dir, to, text, label, split, predicted, remove, json } => {
             let query = SearchQuery {
                 text,
