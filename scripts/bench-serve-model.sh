@@ -10,7 +10,8 @@
 # Each model is served from a release build and driven by a small Python client (threads, one
 # keep-alive connection each, one text a request) at concurrency 1, 8 and 32 for DURATION seconds:
 # throughput and p50/p99 latency; also with batching off (--max-batch 1), and with one client
-# sending 32 texts a request. `finelab predict` predicts the same texts in one process (no HTTP).
+# sending 32 texts a request. `finelab predict` predicts the same texts in one process (no HTTP;
+# the instant model's queries 100 times over, to be measurable).
 # The served labels are compared with `finelab predict`'s.
 #
 #     ./scripts/bench-serve-model.sh [N_QUERIES] [DURATION]     (default 2000 10)
@@ -149,12 +150,16 @@ serve() {
   exit 1
 }
 
-# bench DIR MODEL: finelab predict, then the server batched and not.
+# bench DIR MODEL REPEAT: finelab predict (over the queries REPEAT times, so that the time is
+# long enough to measure), then the server batched and not.
 bench() {
-  local dir=$1 model=$2
+  local dir=$1 model=$2 repeat=$3
   head -1 "$dir/queries.jsonl" > "$dir/one.jsonl"
+  for _ in $(seq "$repeat"); do cat "$dir/queries.jsonl"; done > "$dir/predict-input.jsonl"
+  echo "$repeat" > "$dir/repeat.txt"
+  "$F" predict "$model" "$dir/queries.jsonl" > "$dir/predicted.jsonl"
   for _ in 1 2 3; do
-    RAYON_NUM_THREADS=$THREADS /usr/bin/time -f "%e" -o "$dir/t.tmp" "$F" predict "$model" "$dir/queries.jsonl" > "$dir/predicted.jsonl"
+    RAYON_NUM_THREADS=$THREADS /usr/bin/time -f "%e" -o "$dir/t.tmp" "$F" predict "$model" "$dir/predict-input.jsonl" > /dev/null
     cat "$dir/t.tmp" >> "$dir/predict_all.txt"
     RAYON_NUM_THREADS=$THREADS /usr/bin/time -f "%e" -o "$dir/t.tmp" "$F" predict "$model" "$dir/one.jsonl" > /dev/null
     cat "$dir/t.tmp" >> "$dir/predict_one.txt"
@@ -187,10 +192,10 @@ train() {
 }
 
 INSTANT=$(train "$OUT/instant" --model instant)
-bench "$OUT/instant" "$INSTANT"
+bench "$OUT/instant" "$INSTANT" 100
 if [ "$MINILM" != 0 ]; then
   MINI=$(train "$OUT/minilm" --model "$MINILM_DIR" --epochs 1 --max-len 64 --batch-size 16 --seed 42 --device cpu)
-  bench "$OUT/minilm" "$MINI"
+  bench "$OUT/minilm" "$MINI" 1
   # transformers' pipeline on the same model folder and texts, one text a call and batches of 32.
   "$PY" - "$MINI" "$OUT/minilm/queries.jsonl" "$THREADS" <<'PYEOF' > "$OUT/minilm/pipeline.jsonl"
 import json, sys, time
@@ -219,10 +224,11 @@ for name in ("instant", "minilm"):
         continue
     med = lambda f: statistics.median(float(x) for x in open(f"{d}/{f}.txt"))
     whole, one = med("predict_all"), med("predict_one")
+    n = nq * int(open(f"{d}/repeat.txt").read())
     check = json.load(open(f"{d}/check.json"))
     print(f"## {name}\n")
-    print(f"finelab predict, {nq} texts in one process: {whole:.2f} s wall ({one:.2f} s of it start-up),"
-          f" {nq / max(whole - one, 1e-9):,.0f} texts/s after start-up, {nq / whole:,.0f} texts/s overall."
+    print(f"finelab predict, {n} texts in one process: {whole:.2f} s wall ({one:.2f} s of it start-up),"
+          f" {n / max(whole - one, 1e-9):,.0f} texts/s after start-up, {n / whole:,.0f} texts/s overall."
           f" Served labels equal to predict's: {check['same_label']} of {check['checked']}.")
     if os.path.exists(f"{d}/pipeline.jsonl"):
         for line in open(f"{d}/pipeline.jsonl"):
