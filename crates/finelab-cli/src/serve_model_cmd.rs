@@ -1,6 +1,7 @@
 //! `finelab serve-model`: model folders served over HTTP (finelab-deploy).
 
 use anyhow::{Context, Result};
+use finelab_app::production::Served;
 use finelab_deploy::{ModelSpec, ServeConfig};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -39,12 +40,79 @@ pub struct ServeModelArgs {
     /// Where generators run.
     #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda", "metal"])]
     device: String,
+    /// Keep the texts classifiers and taggers answer in this project, as unlabeled records
+    /// marked as production traffic with the served prediction (`finelab next --strategy
+    /// uncertain` serves the least sure first; `finelab production` shows the label mix).
+    #[arg(long, value_name = "PROJECT_DIR")]
+    log_to: Option<std::path::PathBuf>,
+    /// At most this many production records wait unlabeled in the project; more are not kept.
+    #[arg(long, default_value_t = 10_000, requires = "log_to")]
+    log_keep: u64,
+}
+
+/// Hands served batches to a thread that adds them to the project about once a second (one
+/// import each: a label being written waits for none of them).
+fn production_logger(
+    dir: std::path::PathBuf,
+    keep: u64,
+) -> Result<(finelab_deploy::ServedHook, std::thread::JoinHandle<()>, std::sync::mpsc::Sender<Vec<Served>>)> {
+    finelab_store::Store::open(&dir).with_context(|| format!("--log-to {}", dir.display()))?;
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<Served>>();
+    let thread = std::thread::spawn(move || {
+        let mut waiting: Vec<Served> = Vec::new();
+        loop {
+            let open = match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(batch) => {
+                    waiting.extend(batch);
+                    if waiting.len() < 1000 {
+                        continue;
+                    }
+                    true
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => true,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => false,
+            };
+            if !waiting.is_empty() {
+                match finelab_app::production::log(&dir, &waiting, keep) {
+                    Ok(l) if l.dropped > 0 => eprintln!(
+                        "production log: {} kept, {} not kept ({keep} wait unlabeled in {})",
+                        l.added,
+                        l.dropped,
+                        dir.display()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("production log: {} request(s) not kept in {}: {e}", waiting.len(), dir.display())
+                    }
+                }
+                waiting.clear();
+            }
+            if !open {
+                return;
+            }
+        }
+    });
+    let sender = tx.clone();
+    let hook = finelab_deploy::ServedHook(std::sync::Arc::new(
+        move |model: &str, texts: &[String], predictions: &[finelab_train::Prediction]| {
+            let at = finelab_store::now_ms();
+            let batch = texts
+                .iter()
+                .zip(predictions)
+                .map(|(text, p)| Served { text: text.clone(), model: model.to_string(), at, prediction: p.clone() })
+                .collect();
+            let _ = sender.send(batch);
+        },
+    ));
+    Ok((hook, thread, tx))
 }
 
 pub fn run(args: ServeModelArgs) -> Result<()> {
     let addr = parse_addr(&args.addr)?;
     let models = args.models.iter().map(|m| ModelSpec::parse(m)).collect::<Result<Vec<_>, _>>()?;
+    let logger = args.log_to.clone().map(|dir| production_logger(dir, args.log_keep)).transpose()?;
     let config = ServeConfig {
+        on_served: logger.as_ref().map(|l| l.0.clone()),
         addr,
         token: args.token,
         max_batch: args.max_batch,
@@ -55,7 +123,7 @@ pub fn run(args: ServeModelArgs) -> Result<()> {
         device: args.device,
         ..ServeConfig::new(models)
     };
-    finelab_deploy::serve_blocking(config, |server| {
+    let served = finelab_deploy::serve_blocking(config, |server| {
         let base = server.base_url();
         // Scripts and tests wait for this line: print it alone, and flush it now.
         let mut stdout = std::io::stdout().lock();
@@ -83,7 +151,13 @@ pub fn run(args: ServeModelArgs) -> Result<()> {
             eprintln!("Listening beyond this machine: requests need the token. Stop with Ctrl+C.");
         }
     })
-    .with_context(|| format!("finelab serve-model on {addr}"))?;
+    .with_context(|| format!("finelab serve-model on {addr}"));
+    // What was served last is kept before the process ends.
+    if let Some((hook, thread, tx)) = logger {
+        drop((hook, tx));
+        let _ = thread.join();
+    }
+    served?;
     Ok(())
 }
 

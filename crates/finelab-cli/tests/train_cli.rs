@@ -1250,3 +1250,85 @@ fn train_curve_reports_per_label_f1_at_growing_shares() {
     let err = fails(&["train-curve", s(&no_dev)]);
     assert!(err.contains("dev split"), "{err}");
 }
+
+/// A trained run served with `finelab serve-model --log-to`: every text it classifies comes back
+/// into the project as an unlabeled production record with the served prediction, the label
+/// screen's uncertain order serves the least sure of them first, and `finelab production` shows
+/// the predicted label mix beside the train split's.
+#[test]
+fn served_requests_come_back_into_the_project_as_production_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = reviews(tmp.path(), 300);
+    ok(&["train", s(&dir), "--model", "instant", "--epochs", "2"]);
+    let run = runs(&dir)[0]["id"].as_str().unwrap().to_string();
+    let model = dir.join("runs").join(&run).join("model");
+    let mut server = finelab()
+        .args(["serve-model", s(&model), "--addr", "127.0.0.1:0", "--log-to", s(&dir), "--log-keep", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().trim_end_matches('/').to_string();
+    let addr = base.strip_prefix("http://").unwrap().to_string();
+    let texts = [
+        "物流很快，非常满意",
+        "质量太差了，退货",
+        "还行吧，一般般",
+        "包装破了但是东西没坏",
+        "客服很耐心",
+        "发货慢",
+        "很好用",
+    ];
+    let body = json!({"texts": texts}).to_string();
+    let raw = format!(
+        "POST /v1/classify HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(&mut stream, raw.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let answered = json_of(response.split("\r\n\r\n").nth(1).unwrap());
+    // The log is written about once a second.
+    let mut mix = json_of(&ok(&["production", s(&dir), "--json"]));
+    for _ in 0..50 {
+        if mix["n_production"] != 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        mix = json_of(&ok(&["production", s(&dir), "--json"]));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(mix["n_production"], 5, "at most --log-keep wait unlabeled: {mix}");
+    let day = &mix["days"][0];
+    assert_eq!(day["n"], 5);
+    let shares: f64 = day["shares"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((shares - 1.0).abs() < 1e-9, "{day}");
+    assert!((mix["train"]["pos"].as_f64().unwrap() - 0.5).abs() < 0.1, "{mix}");
+    // Each kept request is an unlabeled record carrying what was served.
+    let export = tmp.path().join("all.jsonl");
+    ok(&["export", s(&dir), "-o", s(&export)]);
+    let production: Vec<Value> =
+        read_jsonl(&export).into_iter().filter(|r| r["meta"]["source"] == "production").collect();
+    assert_eq!(production.len(), 5);
+    for r in &production {
+        let i = texts.iter().position(|t| *t == r["text"]).unwrap();
+        assert_eq!(r["meta"]["prediction"]["label"], answered["results"][i]["label"], "{r}");
+        assert_eq!(r["meta"]["model"], json!(run));
+        assert!(r.get("label").is_none());
+    }
+    // The uncertain order serves the least sure of them first.
+    let next: Vec<Value> =
+        ok(&["next", s(&dir), "--strategy", "uncertain", "--n", "5", "--json"]).lines().map(json_of).collect();
+    let least_sure = production
+        .iter()
+        .max_by(|a, b| {
+            a["meta"]["uncertainty"].as_f64().unwrap().total_cmp(&b["meta"]["uncertainty"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(next[0]["record"]["text"], least_sure["text"], "{next:?}");
+}

@@ -71,6 +71,22 @@ pub struct ServeConfig {
     /// Sleeps this long before each batch: a test hook that lets a test fill a queue.
     #[doc(hidden)]
     pub pause_each_batch: Option<Duration>,
+    /// Called with every batch a classifier or tagger answered (`finelab serve-model --log-to`
+    /// keeps them in a project); it runs on the batch's thread, so it should only hand them on.
+    pub on_served: Option<ServedHook>,
+}
+
+/// What [`ServeConfig::on_served`] calls: the model's name, the texts and their predictions.
+#[derive(Clone)]
+pub struct ServedHook(pub std::sync::Arc<ServedFn>);
+
+/// The function of a [`ServedHook`].
+pub type ServedFn = dyn Fn(&str, &[String], &[finelab_train::Prediction]) + Send + Sync;
+
+impl std::fmt::Debug for ServedHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServedHook")
+    }
 }
 
 impl ServeConfig {
@@ -90,6 +106,7 @@ impl ServeConfig {
             read_timeout: Duration::from_secs(20),
             max_connections: 1024,
             pause_each_batch: None,
+            on_served: None,
         }
     }
 }
@@ -134,9 +151,14 @@ impl Server {
             .into_iter()
             .map(|(info, model)| {
                 let backend = match model {
-                    Loaded::Predictor(p) => {
-                        Backend::Predict(queue::spawn_predictor(&info.name, p, settings, config.queue, metrics.clone()))
-                    }
+                    Loaded::Predictor(p) => Backend::Predict(queue::spawn_predictor(
+                        &info.name,
+                        p,
+                        settings,
+                        config.queue,
+                        metrics.clone(),
+                        config.on_served.clone(),
+                    )),
                     Loaded::Generator(g) => Backend::Generate {
                         queue: generation::spawn_generator(
                             &info.name,

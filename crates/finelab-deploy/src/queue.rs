@@ -129,6 +129,7 @@ pub(crate) fn spawn_predictor(
     settings: BatchSettings,
     capacity: usize,
     metrics: Arc<Metrics>,
+    on_served: Option<crate::ServedHook>,
 ) -> Queue<PredictJob> {
     let (queue, mut rx) = Queue::<PredictJob>::new(name, capacity);
     let name = name.to_string();
@@ -145,9 +146,15 @@ pub(crate) fn spawn_predictor(
             let texts: Vec<String> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.texts)).collect();
             metrics.batch(&name, texts.len());
             let model = model.clone();
+            let name = name.clone();
+            let on_served = on_served.clone();
             let predicted = tokio::task::spawn_blocking(move || {
                 let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                model.predict_batch(&refs)
+                let predicted = model.predict_batch(&refs);
+                if let (Ok(predictions), Some(hook)) = (&predicted, &on_served) {
+                    (hook.0)(&name, &texts, predictions);
+                }
+                predicted
             })
             .await;
             match predicted {
