@@ -21,6 +21,7 @@ pub mod project;
 pub mod results;
 pub mod runs;
 pub mod scoring;
+mod shared;
 pub mod suspects;
 pub mod teams;
 pub mod train;
