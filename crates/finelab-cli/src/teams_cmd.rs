@@ -5,6 +5,127 @@ use anyhow::Result;
 use finelab_app::teams;
 use std::path::Path;
 
+/// The team commands of `finelab` (flattened into its command list).
+#[derive(clap::Subcommand)]
+pub enum TeamCommand {
+    /// How far the project's annotators agree, over the records at least two of them labeled:
+    /// per pair percent agreement and Cohen's kappa, Fleiss' kappa, Krippendorff's alpha
+    /// (nominal), and per label one against the rest; for spans, F1 of one against the other.
+    Agreement {
+        /// The project folder.
+        dir: std::path::PathBuf,
+        /// Only these annotators (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        annotators: Option<Vec<String>>,
+        /// Print JSON: {"n_records", "annotators", "pairs": [{"a", "b", "n", "percent_agreement",
+        /// "cohen_kappa"}] (spans: "f1", "per_label"), "fleiss_kappa", "fleiss_records",
+        /// "fleiss_raters", "krippendorff_alpha", "per_label": {LABEL: {"cohen_kappa_mean",
+        /// "krippendorff_alpha"}}, "label_order", "n_undecided"}
+        #[arg(long)]
+        json: bool,
+    },
+    /// The records annotators labeled differently and no reviewer decided (to adjudicate with
+    /// `finelab annotate --decisions`), or with --pair where two annotators differ.
+    Disagreements {
+        /// The project folder.
+        dir: std::path::PathBuf,
+        /// Two annotators: where these two differ, decided or not.
+        #[arg(long, value_delimiter = ',', num_args = 1, value_name = "A,B")]
+        pair: Option<Vec<String>>,
+        /// At most N records.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON: {"total", "records": [{"view", "labels": [{"annotator", "value"}]}]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a slice of the project (what a search finds) to named people: its records are served
+    /// only to them. Without --to, list the slices; --remove ID takes one back.
+    Assign {
+        /// The project folder.
+        dir: std::path::PathBuf,
+        /// The people (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        to: Option<Vec<String>>,
+        /// Records containing this text.
+        #[arg(long)]
+        text: Option<String>,
+        /// Records with this label (by anyone).
+        #[arg(long)]
+        label: Option<String>,
+        /// Records of this split.
+        #[arg(long)]
+        split: Option<String>,
+        /// Records the newest model predicts as this label.
+        #[arg(long)]
+        predicted: Option<String>,
+        /// Take the slice with this id back.
+        #[arg(long, conflicts_with = "to")]
+        remove: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Production traffic logged into the project (`finelab serve-model --log-to DIR`): requests
+    /// per day, the predicted label mix per day beside the train split's, how many were labeled
+    /// since. `finelab next DIR --strategy uncertain` serves the least sure first.
+    Production {
+        /// The project folder.
+        dir: std::path::PathBuf,
+        /// Print JSON: {"n_production", "n_labeled", "days": [{"day", "n", "shares"}], "train"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each annotator's work: labels, labels per hour, agreement with the others and with the
+    /// reviewers' decisions.
+    People {
+        /// The project folder.
+        dir: std::path::PathBuf,
+        /// Also each one's suspected-noise rate: the share of their labels that cross-validated
+        /// confident learning doubts (as `finelab suspects`; takes longer).
+        #[arg(long)]
+        noise: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs one team command.
+pub fn run(command: TeamCommand) -> Result<()> {
+    match command {
+        TeamCommand::Agreement { dir, annotators, json } => agreement(&dir, annotators.as_deref(), json)?,
+        TeamCommand::Disagreements { dir, pair, limit, json } => disagreements(&dir, pair.as_deref(), limit, json)?,
+        TeamCommand::People { dir, noise, json } => people(&dir, noise, json)?,
+        TeamCommand::Production { dir, json } => {
+            let mix = finelab_app::production::mix(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string(&mix)?);
+            } else {
+                println!("{} production record(s) logged, {} labeled since", mix.n_production, mix.n_labeled);
+                let show = |m: &std::collections::BTreeMap<String, f64>| {
+                    m.iter().map(|(k, v)| format!("{k} {:.1}%", v * 100.0)).collect::<Vec<_>>().join("  ")
+                };
+                println!("train split\t{}", show(&mix.train));
+                for d in &mix.days {
+                    println!("{} ({} requests)\t{}", d.day, d.n, show(&d.shares));
+                }
+            }
+        }
+        TeamCommand::Assign { dir, to, text, label, split, predicted, remove, json } => {
+            let query = finelab_store::search::SearchQuery {
+                text,
+                label,
+                split: split.map(|s| s.parse::<finelab_store::Split>()).transpose()?,
+                predicted_label: predicted,
+                ..Default::default()
+            };
+            assign(&dir, to.as_deref(), &query, remove, json)?
+        }
+    }
+    Ok(())
+}
+
 fn num(x: Option<f64>) -> String {
     x.map_or_else(|| "–".to_string(), |x| format!("{x:.3}"))
 }
