@@ -10,7 +10,10 @@
 #     relabel, suggestions, a transformer run cancelled), then teams.mjs (a project of its own with
 #     users made by `finelab user add`, served by a second `finelab serve` it starts and stops:
 #     two annotators and a reviewer sign in at /signin in three browsers, label with overlap 2,
-#     read the agreement on Team and adjudicate by keyboard), stops the server.
+#     read the agreement on Team and adjudicate by keyboard), then generate.mjs (a generate project
+#     from an OpenAI chat JSONL: outputs written by keyboard, a tiny generator trained from the
+#     Train screen, Results with chrF and diffs, drafts, a blind A/B review, preference pairs, the
+#     output editor timed), stops the server.
 # Screenshots and measured figures go to tests/e2e/artifacts/.
 # Usage: tests/e2e/run.sh [--bench-1m]   (--bench-1m also measures Browse at 1,000,000 records)
 set -euo pipefail
@@ -82,6 +85,7 @@ export FINELAB_URL="$URL" FINELAB_BIN="$BIN" FINELAB_E2E_TMP="$TMP" FINELAB_E2E_
 node $E2E/journey.mjs
 node $E2E/train.mjs
 node $E2E/teams.mjs
+node $E2E/generate.mjs
 if [ $BENCH_1M -eq 1 ]; then
   FINELAB_BENCH_DIR="$TMP/bench1m" node $E2E/bench.mjs
 fi

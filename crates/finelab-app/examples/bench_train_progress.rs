@@ -154,6 +154,8 @@ fn update_cost() {
         fraction: 1.0,
         eta_secs: Some(1.0),
         samples_per_sec: Some(1.0),
+        tokens_per_sec: None,
+        samples: Vec::new(),
         elapsed_secs: 1.0,
         loss: (0..MAX_LOSS_POINTS).map(|i| LossPoint { step: i * 300, loss: 1.0 / (i + 1) as f64 }).collect(),
         history: (1..=15)

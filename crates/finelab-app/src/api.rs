@@ -8,6 +8,7 @@ use crate::active;
 use crate::autotrain::{Annotated, AutoTrain};
 use crate::cluster;
 use crate::curve;
+use crate::generation;
 use crate::jobs::Jobs;
 pub use crate::jobs::{JobKind, JobState, JobStatus};
 use crate::models::{self, ModelEntry, TrainSetup};
@@ -205,6 +206,11 @@ pub enum Request {
         annotator: String,
         /// What.
         action: Action,
+        /// Generate projects: the model's draft the output was written from (the size of the
+        /// edit is logged with the label).
+        #[serde(default)]
+        #[ts(optional)]
+        draft: Option<generation::DraftUsed>,
     },
     /// Undo the annotator's last action. Returns `Receipt | null`.
     Undo {
@@ -270,6 +276,14 @@ pub enum Request {
     /// `train` holds live [`TrainProgress`] and whose result is a `TrainDone`. `cancel_job`
     /// stops it within one step; the run keeps its best model and is marked `cancelled`.
     StartTrain {
+        /// The project folder.
+        dir: String,
+        /// What to train.
+        request: TrainRequest,
+    },
+    /// The memory training a generator will need, estimated before it starts, beside the
+    /// machine's. Returns `TrainMemory | null` (null for the other families).
+    EstimateTrainMemory {
         /// The project folder.
         dir: String,
         /// What to train.
@@ -494,6 +508,93 @@ pub enum Request {
         /// The project folder.
         dir: String,
     },
+    /// Generate projects: the newest generator run's output for a record, offered as a draft
+    /// (its stored output for a dev or test record, else generated now). Returns
+    /// `Draft | null` (null without a generator run).
+    Draft {
+        /// The project folder.
+        dir: String,
+        /// The record.
+        seq: i64,
+    },
+    /// Starts a blind comparison of two output sources (generator runs, or the references) on a
+    /// sample of records. Returns `Comparison`.
+    StartComparison {
+        /// The project folder.
+        dir: String,
+        /// The sources and the sample.
+        request: generation::ComparisonRequest,
+        /// Who starts it.
+        by: String,
+    },
+    /// The project's comparisons, newest first. Returns `Comparison[]`.
+    ListComparisons {
+        /// The project folder.
+        dir: String,
+    },
+    /// The next item of a comparison `annotator` has not judged, its sides in the order shown.
+    /// Returns `ComparisonItem | null` (null once all are judged).
+    NextComparisonItem {
+        /// The project folder.
+        dir: String,
+        /// The comparison.
+        comparison: i64,
+        /// Who judges.
+        annotator: String,
+        /// The item just judged, to continue after it.
+        #[serde(default)]
+        #[ts(optional)]
+        after: Option<u64>,
+    },
+    /// A judgement: the left output, the right one, or a tie. Returns `PreferenceReceipt`.
+    Prefer {
+        /// The project folder.
+        dir: String,
+        /// The comparison.
+        comparison: i64,
+        /// The item.
+        position: u64,
+        /// Who judges.
+        annotator: String,
+        /// What they prefer.
+        pick: finelab_store::Preferred,
+    },
+    /// Takes back the judge's latest judgement in a comparison. Returns `PreferenceReceipt | null`.
+    UndoPreference {
+        /// The project folder.
+        dir: String,
+        /// The comparison.
+        comparison: i64,
+        /// Who.
+        annotator: String,
+    },
+    /// A comparison's tally: wins, ties, the win rate with its 95 % interval. Returns
+    /// [`generation::ComparisonReport`].
+    ComparisonReport {
+        /// The project folder.
+        dir: String,
+        /// The comparison.
+        comparison: i64,
+    },
+    /// A generator run's outputs beside their references: chrF, the character diff, the worst
+    /// first, another run's outputs beside. Returns [`generation::GenRecordsPage`].
+    GenerationRecords {
+        /// The project folder.
+        dir: String,
+        /// The run.
+        run: String,
+        /// Split, order, paging, the other run.
+        #[serde(default)]
+        query: generation::GenRecordsQuery,
+    },
+    /// Writes the preferences given in comparisons (ties left out) as `{"prompt", "chosen",
+    /// "rejected"}` JSON lines to `dest`. Returns the number of pairs written.
+    ExportPreferences {
+        /// The project folder.
+        dir: String,
+        /// The file to write.
+        dest: String,
+    },
     /// The people who may sign in to a shared server of the project. Returns `User[]`.
     ListUsers {
         /// The project folder.
@@ -572,6 +673,7 @@ pub struct AppContext {
     jobs: Jobs,
     autotrain: AutoTrain,
     pub(crate) holds: crate::assign::Holds,
+    drafts: generation::DraftModel,
     config_dir: Option<PathBuf>,
     start_project: Option<PathBuf>,
 }
@@ -585,6 +687,7 @@ impl AppContext {
             jobs: Jobs::new(),
             autotrain: AutoTrain::new(),
             holds: Default::default(),
+            drafts: Default::default(),
             config_dir,
             start_project: project.map(|p| absolute(&p.to_string_lossy())),
         }
@@ -623,12 +726,25 @@ impl AppContext {
         Ok(store)
     }
 
-    /// Writes an annotation and counts a label towards the project's background retrain.
-    fn annotate(&self, dir: &str, seq: i64, annotator: &str, action: &Action) -> Result<Annotated> {
+    /// Writes an annotation (an output written from a model's draft logs the size of the edit)
+    /// and counts a label towards the project's background retrain.
+    fn annotate(
+        &self,
+        dir: &str,
+        seq: i64,
+        annotator: &str,
+        action: &Action,
+        draft: Option<&generation::DraftUsed>,
+    ) -> Result<Annotated> {
         let store = self.store(dir)?;
         let (receipt, every) = {
             let mut store = store.lock().unwrap();
-            let receipt = store.annotate(seq, annotator, action)?;
+            let receipt = match (action, draft) {
+                (Action::Label { value: AnnotationValue::Output(output) }, Some(draft)) => {
+                    store.annotate_from_draft(seq, annotator, output, &draft.run, &draft.text)?
+                }
+                _ => store.annotate(seq, annotator, action)?,
+            };
             (receipt, store.settings()?.retrain_every)
         };
         if matches!(action, Action::Label { .. } | Action::Skip) {
@@ -769,8 +885,8 @@ requests! { ctx, request;
     "next_record": Request::NextRecord { dir, annotator, after_seq } => Option<RecordView> =
         ctx.next_record(&dir, &annotator, after_seq)?;
     "get_record": Request::GetRecord { dir, seq } => RecordView = ctx.store(&dir)?.lock().unwrap().record_by_seq(seq)?;
-    "annotate": Request::Annotate { dir, seq, annotator, action } => Annotated =
-        ctx.annotate(&dir, seq, &annotator, &action)?;
+    "annotate": Request::Annotate { dir, seq, annotator, action, draft } => Annotated =
+        ctx.annotate(&dir, seq, &annotator, &action, draft.as_ref())?;
     "set_retrain_every": Request::SetRetrainEvery { dir, every } => ProjectView = {
         ctx.store(&dir)?.lock().unwrap().set_retrain_every(every)?;
         ctx.project_view(&dir)?
@@ -793,6 +909,8 @@ requests! { ctx, request;
     "list_jobs": Request::ListJobs { dir } => Vec<JobState> = ctx.list_jobs(dir.as_deref());
     "start_train": Request::StartTrain { dir, request } => JobState =
         training_jobs::start_train(&ctx.jobs, &absolute(&dir), &request)?;
+    "estimate_train_memory": Request::EstimateTrainMemory { dir: _, request } => Option<models::TrainMemory> =
+        models::train_memory(&request)?;
     "list_runs": Request::ListRuns { dir } => Vec<train::RunSummary> = train::runs(&absolute(&dir))?;
     "get_run": Request::GetRun { dir, run } => RunDetail = results::run_detail(&absolute(&dir), &run)?;
     "evaluate": Request::Evaluate { dir, run, split } => train::Evaluation =
@@ -860,4 +978,24 @@ requests! { ctx, request;
     };
     "start_train_curve": Request::StartTrainCurve { dir, request } => JobState =
         curve::start_train_curve(&ctx.jobs, &absolute(&dir), request)?;
+    "draft": Request::Draft { dir, seq } => Option<generation::Draft> =
+        ctx.drafts.draft(&absolute(&dir), &*ctx.store(&dir)?, seq)?;
+    "start_comparison": Request::StartComparison { dir, request, by } => finelab_store::Comparison =
+        generation::start_comparison(&mut ctx.store(&dir)?.lock().unwrap(), &request, &by)?;
+    "list_comparisons": Request::ListComparisons { dir } => Vec<finelab_store::Comparison> =
+        ctx.store(&dir)?.lock().unwrap().comparisons()?;
+    "next_comparison_item": Request::NextComparisonItem { dir, comparison, annotator, after } =>
+        Option<finelab_store::ComparisonItem> =
+        ctx.store(&dir)?.lock().unwrap().next_comparison_item(comparison, &annotator, after)?;
+    "prefer": Request::Prefer { dir, comparison, position, annotator, pick } => finelab_store::PreferenceReceipt =
+        ctx.store(&dir)?.lock().unwrap().prefer(comparison, position, &annotator, pick)?;
+    "undo_preference": Request::UndoPreference { dir, comparison, annotator } =>
+        Option<finelab_store::PreferenceReceipt> =
+        ctx.store(&dir)?.lock().unwrap().undo_preference(comparison, &annotator)?;
+    "comparison_report": Request::ComparisonReport { dir, comparison } => generation::ComparisonReport =
+        generation::comparison_report(&ctx.store(&dir)?.lock().unwrap(), comparison)?;
+    "generation_records": Request::GenerationRecords { dir, run, query } => generation::GenRecordsPage =
+        generation::generation_records(&ctx.store(&dir)?.lock().unwrap(), &run, &query)?;
+    "export_preferences": Request::ExportPreferences { dir, dest } => u64 =
+        generation::export_preferences(&ctx.store(&dir)?.lock().unwrap(), Path::new(&dest))?;
 }

@@ -356,7 +356,7 @@ pub fn import_run(dir: &Path, output: &Path) -> Result<ImportedRun> {
 
     let family = manifest.config.family.clone();
     let (run_id, run_dir) = claim_run(&store, &family)?;
-    let _here = crate::runs::RunHere::start(&run_id);
+    let _here = crate::runs::RunHere::start(dir, &run_id);
     let model_dir = run_dir.join("model");
     let adopted = copy_model(&trained, &model_dir).and_then(|()| {
         match &snap.data {

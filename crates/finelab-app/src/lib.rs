@@ -11,6 +11,7 @@ pub mod autotrain;
 pub mod cluster;
 pub mod curve;
 mod error;
+pub mod generation;
 pub mod hub;
 pub mod jobs;
 pub mod models;

@@ -52,7 +52,7 @@ impl From<&TrainConfig> for TrainDefaults {
 /// A model family.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct FamilyInfo {
-    /// `instant` or `transformer`.
+    /// `instant`, `transformer` or `generator`.
     pub name: String,
     /// One sentence for the UI.
     pub description: String,
@@ -297,6 +297,7 @@ pub fn train_setup(dir: Option<&Path>) -> TrainSetup {
     let available: Vec<String> = devices.iter().filter(|d| d.available).map(|d| d.name.clone()).collect();
     let instant = TrainConfig::default();
     let transformer = TrainConfig::transformer_defaults();
+    let generator = TrainConfig::generator_defaults();
     TrainSetup {
         families: vec![
             FamilyInfo {
@@ -310,8 +311,15 @@ pub fn train_setup(dir: Option<&Path>) -> TrainSetup {
                 name: finelab_train::transformer::FAMILY.into(),
                 description: "Fine-tunes a pretrained BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT) from a local folder or the Hugging Face hub.".into(),
                 needs_model: true,
-                devices: available,
+                devices: available.clone(),
                 defaults: (&transformer).into(),
+            },
+            FamilyInfo {
+                name: finelab_train::generator::FAMILY.into(),
+                description: "Fine-tunes a causal language model (Qwen2, Qwen3, Llama) with LoRA adapters, or fully, to write a generate project's outputs.".into(),
+                needs_model: true,
+                devices: available,
+                defaults: (&generator).into(),
             },
         ],
         devices,
@@ -473,4 +481,53 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
         _ => {}
     }
+}
+
+/// The memory a generator's training will hold, estimated before it starts, beside the machine's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct TrainMemory {
+    /// Parameters of the base model.
+    pub params: u64,
+    /// Parameters trained (LoRA adapters, or every weight).
+    pub trainable_params: u64,
+    /// Bytes of the weights (f32).
+    pub weights_bytes: u64,
+    /// Bytes of the gradients and optimizer moments.
+    pub optimizer_bytes: u64,
+    /// Bytes of one micro-batch's activations at the longest sequence.
+    pub activations_bytes: u64,
+    /// The sum.
+    pub total_bytes: u64,
+    /// The machine's memory (Linux: `MemTotal`), when known.
+    pub machine_bytes: Option<u64>,
+    /// Memory available now (Linux: `MemAvailable`), when known.
+    pub available_bytes: Option<u64>,
+}
+
+/// The memory training `request` will need, for a generator (`None` for the other families).
+pub fn train_memory(request: &crate::train::TrainRequest) -> Result<Option<TrainMemory>> {
+    let plan = request.plan()?;
+    let config = &plan.config;
+    if config.family != finelab_train::generator::FAMILY {
+        return Ok(None);
+    }
+    let Some(base) = &config.base_model else { return Ok(None) };
+    let model = finelab_train::generator::model::BaseModel::open(base)?;
+    let lora = (!config.full_finetune).then_some((config.lora_rank, config.lora_targets.as_slice()));
+    let e = finelab_train::generator::model::estimate_memory(&model.config, lora, config.batch_size, config.max_len);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| -> Option<u64> {
+        let line = meminfo.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+    };
+    Ok(Some(TrainMemory {
+        params: e.params,
+        trainable_params: e.trainable_params,
+        weights_bytes: e.weights_bytes,
+        optimizer_bytes: e.optimizer_bytes,
+        activations_bytes: e.activations_bytes,
+        total_bytes: e.total_bytes,
+        machine_bytes: field("MemTotal:"),
+        available_bytes: field("MemAvailable:"),
+    }))
 }

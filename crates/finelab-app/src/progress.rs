@@ -33,6 +33,19 @@ pub struct EpochPoint {
     pub seconds: f64,
 }
 
+/// A generator's answer to a fixed dev dialog after an epoch, beside the dialog's target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct EpochSample {
+    /// The record id.
+    pub id: String,
+    /// The dialog's last message.
+    pub prompt: String,
+    /// The target output.
+    pub reference: String,
+    /// What the model answered.
+    pub output: String,
+}
+
 /// What a train job is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +95,10 @@ pub struct TrainProgress {
     pub eta_secs: Option<f64>,
     /// Training examples per second.
     pub samples_per_sec: Option<f64>,
+    /// Training tokens per second (generators).
+    pub tokens_per_sec: Option<f64>,
+    /// Generators: the answers to a few fixed dev dialogs after the latest epoch.
+    pub samples: Vec<EpochSample>,
     /// Seconds since the job started.
     pub elapsed_secs: f64,
     /// The loss curve so far, at most [`MAX_LOSS_POINTS`] points.
@@ -130,6 +147,8 @@ impl TrainProgress {
             fraction: 0.0,
             eta_secs: None,
             samples_per_sec: None,
+            tokens_per_sec: None,
+            samples: Vec::new(),
             elapsed_secs: 0.0,
             loss: Vec::new(),
             history: Vec::new(),

@@ -9,7 +9,7 @@ use finelab_train::metrics::{self, Report};
 use finelab_train::{Prediction, Predictor, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// One line of the run list.
@@ -399,32 +399,40 @@ pub fn process_alive(pid: u32) -> bool {
 /// desktop app, `finelab serve`) trains in threads while other requests open the project: a
 /// `running` run with this process's pid is alive exactly while it is listed here (otherwise it
 /// was left by an earlier process that had the same pid, or by a job of this one that died).
-static RUNS_HERE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static RUNS_HERE: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
 
-/// Lists one run in [`RUNS_HERE`] for as long as it lives: from before the run is recorded until
-/// its predictions are stored.
-pub(crate) struct RunHere(String);
+/// The project folder as [`RUNS_HERE`] keys it: run ids are times, so two projects trained at
+/// once in one process can hold the same id.
+fn project_key(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// Lists one run of the project in `dir` in [`RUNS_HERE`] for as long as it lives: from before
+/// the run is recorded until its predictions are stored.
+pub(crate) struct RunHere(PathBuf, String);
 
 impl RunHere {
-    pub(crate) fn start(run: &str) -> RunHere {
-        RUNS_HERE.lock().unwrap().push(run.to_string());
-        RunHere(run.to_string())
+    pub(crate) fn start(dir: &Path, run: &str) -> RunHere {
+        let key = project_key(dir);
+        RUNS_HERE.lock().unwrap().push((key.clone(), run.to_string()));
+        RunHere(key, run.to_string())
     }
 }
 
 impl Drop for RunHere {
     fn drop(&mut self) {
         let mut runs = RUNS_HERE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(i) = runs.iter().position(|r| *r == self.0) {
+        if let Some(i) = runs.iter().position(|(d, r)| *d == self.0 && *r == self.1) {
             runs.swap_remove(i);
         }
     }
 }
 
-/// Whether `run`, recorded with `pid`, may still be training.
-fn run_alive(run: &str, pid: u32) -> bool {
+/// Whether `run` of the project in `dir`, recorded with `pid`, may still be training.
+fn run_alive(dir: &Path, run: &str, pid: u32) -> bool {
     if pid == std::process::id() {
-        RUNS_HERE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().any(|r| r == run)
+        let key = project_key(dir);
+        RUNS_HERE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().any(|(d, r)| *d == key && r == run)
     } else {
         process_alive(pid)
     }
@@ -433,6 +441,6 @@ fn run_alive(run: &str, pid: u32) -> bool {
 /// Opens a project and marks its dead runs `interrupted`.
 pub(crate) fn open(dir: &Path) -> Result<finelab_store::Store> {
     let store = finelab_store::Store::open(dir)?;
-    store.mark_interrupted_runs(&run_alive)?;
+    store.mark_interrupted_runs(&|run, pid| run_alive(dir, run, pid))?;
     Ok(store)
 }

@@ -265,6 +265,9 @@ pub enum TrainEvent {
         samples_per_sec: f64,
         /// Estimated seconds left if every epoch runs (early stopping can only shorten it).
         eta_secs: f64,
+        /// Training tokens per second (generators).
+        #[serde(default)]
+        tokens_per_sec: Option<f64>,
     },
     /// An epoch ended and was evaluated on dev.
     Epoch {
@@ -592,7 +595,7 @@ pub(crate) fn train_recorded(
 
     let family = plan.config.family.clone();
     let (run_id, run_dir) = claim_run(&store, &family)?;
-    let here = RunHere::start(&run_id);
+    let here = RunHere::start(dir, &run_id);
     let model_dir = run_dir.join("model");
     store.create_run(&NewRun {
         id: run_id.clone(),
@@ -626,15 +629,18 @@ pub(crate) fn train_recorded(
             return Control::Stop;
         }
         let event = match p {
-            Progress::Step { epoch, step, total_steps, loss, samples_per_sec, eta_secs } => TrainEvent::Step {
-                epoch: *epoch,
-                epochs,
-                step: *step,
-                total_steps: *total_steps,
-                loss: *loss,
-                samples_per_sec: *samples_per_sec,
-                eta_secs: *eta_secs,
-            },
+            Progress::Step { epoch, step, total_steps, loss, samples_per_sec, eta_secs, tokens_per_sec } => {
+                TrainEvent::Step {
+                    epoch: *epoch,
+                    epochs,
+                    step: *step,
+                    total_steps: *total_steps,
+                    loss: *loss,
+                    samples_per_sec: *samples_per_sec,
+                    eta_secs: *eta_secs,
+                    tokens_per_sec: *tokens_per_sec,
+                }
+            }
             Progress::Epoch { epoch, train_loss, dev_macro_f1, dev_report, best_epoch, seconds } => {
                 // The trainer says which epoch it keeps and how long this one took.
                 let best = best_epoch == epoch;
@@ -829,9 +835,12 @@ mod tests {
         };
         store.create_run(&run("stale")).unwrap();
         assert_eq!(open(tmp.path()).unwrap().run("stale").unwrap().status, "interrupted");
-        let training = RunHere::start("live");
+        let training = RunHere::start(tmp.path(), "live");
         store.create_run(&run("live")).unwrap();
-        let _other = RunHere::start("other");
+        let _other = RunHere::start(tmp.path(), "other");
+        // The same id in another project does not keep this one alive.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let _same_id_elsewhere = RunHere::start(elsewhere.path(), "live");
         assert_eq!(open(tmp.path()).unwrap().run("live").unwrap().status, "running");
         drop(training);
         assert_eq!(open(tmp.path()).unwrap().run("live").unwrap().status, "interrupted");

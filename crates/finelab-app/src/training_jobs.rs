@@ -117,7 +117,8 @@ impl Tracker {
                 p.phase = TrainPhase::Training;
                 true
             }
-            TrainEvent::Step { epoch, epochs, step, total_steps, loss, samples_per_sec, eta_secs } => {
+            TrainEvent::Step { epoch, epochs, step, total_steps, loss, samples_per_sec, eta_secs, tokens_per_sec } => {
+                p.tokens_per_sec = *tokens_per_sec;
                 p.epoch = *epoch;
                 p.epochs = *epochs;
                 p.step = *step;
@@ -128,7 +129,10 @@ impl Tracker {
                 p.push_loss(*step, *loss, &mut self.loss_gap);
                 self.last_publish.is_none_or(|t| t.elapsed() >= PUBLISH_EVERY)
             }
-            TrainEvent::Epoch { epoch, train_loss, dev_macro_f1, best, seconds, .. } => {
+            TrainEvent::Epoch { epoch, train_loss, dev_macro_f1, best, seconds, dev_report } => {
+                if let Some(samples) = dev_report.get("samples").and_then(|s| serde_json::from_value(s.clone()).ok()) {
+                    p.samples = samples;
+                }
                 p.history.push(EpochPoint {
                     epoch: *epoch,
                     train_loss: *train_loss,

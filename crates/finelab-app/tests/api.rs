@@ -107,7 +107,13 @@ fn a_project_goes_from_creation_to_labels_through_handle() {
     assert_eq!(next.record.source_line, Some(6));
     let receipt: Receipt = ok(
         &ctx,
-        Request::Annotate { dir: dir.clone(), seq: next.record.seq, annotator: annotator.into(), action: label("pos") },
+        Request::Annotate {
+            dir: dir.clone(),
+            seq: next.record.seq,
+            annotator: annotator.into(),
+            action: label("pos"),
+            draft: None,
+        },
     );
     assert_eq!((receipt.record_seq, receipt.labeled_delta), (next.record.seq, 1));
     let second: RecordView = ok(
@@ -122,6 +128,7 @@ fn a_project_goes_from_creation_to_labels_through_handle() {
             seq: second.record.seq,
             annotator: annotator.into(),
             action: label("pos"),
+            draft: None,
         },
     );
     let all_done: Option<RecordView> = ok(
@@ -144,6 +151,7 @@ fn a_project_goes_from_creation_to_labels_through_handle() {
             seq: second.record.seq,
             annotator: annotator.into(),
             action: label("neg"),
+            draft: None,
         },
     );
     let record: RecordView = ok(&ctx, Request::GetRecord { dir: dir.clone(), seq: second.record.seq });
@@ -200,7 +208,10 @@ fn errors_carry_stable_codes() {
     let _ = ctx.handle(Request::CreateProject { dir: dir.clone(), project: create_request(&["a", "b"]) }).unwrap();
     check(Request::CreateProject { dir: dir.clone(), project: create_request(&["a", "b"]) }, "already_exists");
     check(Request::GetRecord { dir: dir.clone(), seq: 1 }, "no_such_record");
-    check(Request::Annotate { dir: dir.clone(), seq: 1, annotator: "x".into(), action: label("a") }, "no_such_record");
+    check(
+        Request::Annotate { dir: dir.clone(), seq: 1, annotator: "x".into(), action: label("a"), draft: None },
+        "no_such_record",
+    );
     check(Request::Job { id: 999 }, "no_such_job");
     check(Request::CancelJob { id: 999 }, "no_such_job");
     let missing = tmp.path().join("missing.csv");

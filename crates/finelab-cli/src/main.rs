@@ -17,6 +17,7 @@ use std::path::PathBuf;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cluster_cmd;
+mod generation_cmd;
 mod label_cmd;
 mod loop_cmd;
 mod metrics_cmd;
@@ -26,6 +27,7 @@ mod teams_cmd;
 mod train_cmd;
 mod users_cmd;
 
+use generation_cmd::GenerationCommand;
 use teams_cmd::TeamCommand;
 use users_cmd::UserCommand;
 
@@ -139,7 +141,9 @@ enum Command {
     Export {
         /// The project folder.
         dir: PathBuf,
-        /// jsonl, csv, conll (spans) or openai (generate: chat fine-tuning `messages`).
+        /// jsonl, csv, conll (spans), openai (generate: chat fine-tuning `messages`) or
+        /// preferences (generate: the judged pairs of comparisons as `{"prompt", "chosen",
+        /// "rejected"}` lines for preference training such as DPO).
         #[arg(long, default_value = "jsonl")]
         format: String,
         /// Output file (default: stdout).
@@ -489,6 +493,8 @@ enum Command {
     },
     #[command(flatten)]
     Teams(TeamCommand),
+    #[command(flatten)]
+    Generation(GenerationCommand),
     /// The people who may sign in to a shared `finelab serve` of the project.
     User {
         #[command(subcommand)]
@@ -811,6 +817,16 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Export { dir, format, output, .. } if format == "preferences" => {
+            let store = finelab_store::Store::open(&dir)?;
+            let n = match &output {
+                Some(path) => finelab_app::generation::export_preferences(&store, path)?,
+                None => store.export_preferences(&mut std::io::BufWriter::new(std::io::stdout().lock()))?,
+            };
+            if let Some(path) = output {
+                eprintln!("exported {n} preference pair(s) to {}", path.display());
+            }
+        }
         Command::Export { dir, format, output, split, labeled_only, annotations } => {
             let options = ExportOptions {
                 format: format.parse::<ExportFormat>()?,
@@ -988,6 +1004,7 @@ fn run(cli: Cli) -> Result<()> {
             label_cmd::annotate_file(&dir, &file, &annotator, decisions, json)?
         }
         Command::Teams(command) => teams_cmd::run(command)?,
+        Command::Generation(command) => generation_cmd::run(command)?,
         Command::Undo { dir, annotator, json } => {
             label_cmd::undo(&dir, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?
         }

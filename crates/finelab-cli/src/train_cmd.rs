@@ -42,6 +42,22 @@ pub fn train(args: TrainArgs) -> Result<()> {
 
     let json = args.json_progress;
     download_if_needed(&args.request.model, json)?;
+    if !json {
+        // A generator says what it will hold in memory before it starts (as the Train screen does).
+        if let Ok(Some(m)) = finelab_app::models::train_memory(&args.request) {
+            let gb = |b: u64| b as f64 / (1u64 << 30) as f64;
+            eprintln!(
+                "memory: about {:.2} GiB (weights {:.2}, gradients and optimizer {:.2}, activations {:.2}; {} of {} parameters trained){}",
+                gb(m.total_bytes),
+                gb(m.weights_bytes),
+                gb(m.optimizer_bytes),
+                gb(m.activations_bytes),
+                m.trainable_params,
+                m.params,
+                m.available_bytes.map(|a| format!("; {:.2} GiB available", gb(a))).unwrap_or_default()
+            );
+        }
+    }
     let pb = if json { ProgressBar::hidden() } else { ProgressBar::new(0) };
     pb.set_style(
         ProgressStyle::with_template("{msg:28} [{bar:30}] {percent:>3}% {elapsed} eta {eta}")

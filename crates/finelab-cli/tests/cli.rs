@@ -234,6 +234,9 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "import_run" => "import-run",
             "suspects" | "start_suspects" => "suspects",
             "train_curve" | "start_train_curve" => "train-curve",
+            "start_comparison" | "list_comparisons" | "comparison_report" => "compare",
+            "export_preferences" => "export",
+            "estimate_train_memory" => "train",
             _ => return None,
         })
     };

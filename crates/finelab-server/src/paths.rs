@@ -96,6 +96,7 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         | Request::Stats { dir }
         | Request::TrainSetup { dir }
         | Request::StartTrain { dir, .. }
+        | Request::EstimateTrainMemory { dir, .. }
         | Request::ListRuns { dir }
         | Request::GetRun { dir, .. }
         | Request::Evaluate { dir, .. }
@@ -105,7 +106,16 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         | Request::StartSuspects { dir, .. }
         | Request::StartTrainCurve { dir, .. }
         | Request::NextBatch { dir, .. }
-        | Request::TrainCurve { dir, .. } => vec![dir],
+        | Request::TrainCurve { dir, .. }
+        | Request::Draft { dir, .. }
+        | Request::StartComparison { dir, .. }
+        | Request::ListComparisons { dir }
+        | Request::NextComparisonItem { dir, .. }
+        | Request::Prefer { dir, .. }
+        | Request::UndoPreference { dir, .. }
+        | Request::ComparisonReport { dir, .. }
+        | Request::GenerationRecords { dir, .. } => vec![dir],
+        Request::ExportPreferences { dir, dest } => vec![dir, dest],
         Request::PreviewImport { dir, path, .. } | Request::StartImport { dir, path, .. } => vec![dir, path],
         Request::ExportModel { dir, dest, .. } => vec![dir, dest],
         Request::ExportJob { dir, out, .. } => std::iter::once(dir.as_str()).chain(out.as_deref()).collect(),

@@ -30,7 +30,12 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::Search { .. }
         | Request::CountRecords { .. }
         | Request::Job { .. }
-        | Request::ListJobs { .. } => Role::Annotator,
+        | Request::ListJobs { .. }
+        | Request::Draft { .. }
+        | Request::ListComparisons { .. }
+        | Request::NextComparisonItem { .. }
+        | Request::Prefer { .. }
+        | Request::UndoPreference { .. } => Role::Annotator,
         Request::ListRuns { .. }
         | Request::GetRun { .. }
         | Request::Evaluate { .. }
@@ -47,7 +52,10 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::AssignSlice { .. }
         | Request::ListAssignments { .. }
         | Request::RemoveAssignment { .. }
-        | Request::ProductionMix { .. } => Role::Reviewer,
+        | Request::ProductionMix { .. }
+        | Request::StartComparison { .. }
+        | Request::ComparisonReport { .. }
+        | Request::GenerationRecords { .. } => Role::Reviewer,
         Request::CreateProject { .. }
         | Request::RecentProjects {}
         | Request::SetGuidelines { .. }
@@ -59,9 +67,11 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::InspectModel { .. }
         | Request::DownloadModel { .. }
         | Request::StartTrain { .. }
+        | Request::EstimateTrainMemory { .. }
         | Request::ResumeRun { .. }
         | Request::ExportModel { .. }
         | Request::ExportJob { .. }
+        | Request::ExportPreferences { .. }
         | Request::ImportRun { .. }
         | Request::ListUsers { .. }
         | Request::AddUser { .. }
@@ -103,7 +113,11 @@ pub(crate) fn authorize(
         | Request::NextBatch { annotator, .. }
         | Request::Annotate { annotator, .. }
         | Request::Undo { annotator, .. }
-        | Request::Adjudicate { reviewer: annotator, .. } => *annotator = name.to_string(),
+        | Request::Adjudicate { reviewer: annotator, .. }
+        | Request::NextComparisonItem { annotator, .. }
+        | Request::Prefer { annotator, .. }
+        | Request::UndoPreference { annotator, .. }
+        | Request::StartComparison { by: annotator, .. } => *annotator = name.to_string(),
         _ => {}
     }
     Ok(())

@@ -1480,6 +1480,11 @@ fn every_request_kind_is_allowed_or_refused_by_role() {
         "count_records",
         "job",
         "list_jobs",
+        "draft",
+        "list_comparisons",
+        "next_comparison_item",
+        "prefer",
+        "undo_preference",
     ];
     let reviewer_may = [
         "list_runs",
@@ -1499,6 +1504,9 @@ fn every_request_kind_is_allowed_or_refused_by_role() {
         "list_assignments",
         "remove_assignment",
         "production_mix",
+        "start_comparison",
+        "comparison_report",
+        "generation_records",
     ];
     let ts =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/types/api.ts")).unwrap();
@@ -1512,8 +1520,9 @@ fn every_request_kind_is_allowed_or_refused_by_role() {
             "value": {"label": "pos"}, "id": 999, "name": "someone", "role": "annotator", "path": elsewhere,
             "dest": elsewhere, "output": elsewhere, "run": "nope", "query": {"text": "zzz"}, "people": ["x"],
             "n": 1, "strategy": "sequential", "limit": 1, "change": {}, "markdown": "", "every": 0,
-            "project": {"kind": "single", "labels": ["pos", "neg"]}, "options": {}, "request": {"model": "instant"},
-            "split": "dev",
+            "project": {"kind": "single", "labels": ["pos", "neg"]}, "options": {},
+            "request": {"model": "instant", "a": "reference", "b": "reference"}, "split": "dev",
+            "comparison": 999, "position": 0, "pick": "tie", "by": "x",
         });
         for (cookie, who, allowed) in [
             (&ann, "annotator", annotator_may.contains(&kind)),

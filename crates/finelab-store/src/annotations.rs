@@ -169,7 +169,13 @@ impl Store {
 
 /// One log entry and the state derived from it, in the caller's write transaction. Everything
 /// is checked before anything is written, so an error leaves the transaction as it was.
-fn annotate_in(tx: &Connection, kind: ProjectKind, seq: i64, annotator: &str, action: &Action) -> Result<Receipt> {
+pub(crate) fn annotate_in(
+    tx: &Connection,
+    kind: ProjectKind,
+    seq: i64,
+    annotator: &str,
+    action: &Action,
+) -> Result<Receipt> {
     let (uid, text): (String, String) = tx
         .query_row("SELECT uid, text FROM records WHERE id = ?1", [seq], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod annotations;
+mod comparisons;
 mod error;
 pub mod export;
 pub mod import;
@@ -21,6 +22,10 @@ mod types;
 mod users;
 
 pub use annotations::{Action, LogEntry, Receipt};
+pub use comparisons::{
+    char_distance, Choice, Comparison, ComparisonItem, DraftEdits, Judgement, NewComparisonItem, PreferenceReceipt,
+    Preferred,
+};
 pub use error::{Error, Result};
 pub use predictions::{NewPrediction, RunRecord, RunRecordsPage, RunRecordsQuery};
 pub use project::Store;

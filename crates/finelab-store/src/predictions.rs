@@ -116,6 +116,33 @@ impl Store {
             as u64)
     }
 
+    /// A generator run's stored outputs: (record, split, the reference it was scored against,
+    /// the output), in import order. Predictions that are not outputs are left out.
+    pub fn run_outputs(&self, run: &str) -> Result<Vec<(i64, Option<Split>, Option<String>, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record_id, split, gold, value FROM predictions WHERE run_id = ?1 ORDER BY record_id")?;
+        let rows = stmt.query_map([run], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, split, gold, value) = row?;
+            let AnnotationValue::Output(output) = serde_json::from_str::<AnnotationValue>(&value)? else { continue };
+            let gold = match gold.map(|g| serde_json::from_str::<AnnotationValue>(&g)).transpose()? {
+                Some(AnnotationValue::Output(g)) => Some(g),
+                _ => None,
+            };
+            out.push((seq, split.map(|s| s.parse()).transpose()?, gold, output));
+        }
+        Ok(out)
+    }
+
     /// Sequence numbers of records by stable id (ids not found are left out).
     pub fn seqs_by_uid(&self, uids: &[&str]) -> Result<HashMap<String, i64>> {
         let mut stmt = self.conn.prepare_cached("SELECT id FROM records WHERE uid = ?1")?;

@@ -183,6 +183,53 @@ CREATE TABLE assignments (
     created_at INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 3: generate projects. A label written from a model's draft keeps which run drafted it and
+    // how many characters the annotator changed; blind comparisons of two output sources (two
+    // runs, or a run and the references) hold their items as shown, and preferences between
+    // them are an append-only log of their own (an undo is a row that names the row it undoes).
+    r#"
+CREATE TABLE draft_edits (
+    annotation_id INTEGER PRIMARY KEY REFERENCES annotations(id),
+    run_id        TEXT NOT NULL,
+    draft_chars   INTEGER NOT NULL,
+    distance      INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE comparisons (
+    id         INTEGER PRIMARY KEY,
+    source_a   TEXT NOT NULL,
+    source_b   TEXT NOT NULL,
+    seed       INTEGER NOT NULL,
+    n_identical INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE comparison_items (
+    comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
+    position      INTEGER NOT NULL,
+    record_id     INTEGER NOT NULL REFERENCES records(id),
+    output_a      TEXT NOT NULL,
+    output_b      TEXT NOT NULL,
+    a_left        INTEGER NOT NULL,
+    PRIMARY KEY (comparison_id, position)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE preferences (
+    id            INTEGER PRIMARY KEY,
+    comparison_id INTEGER NOT NULL REFERENCES comparisons(id),
+    position      INTEGER NOT NULL,
+    annotator     TEXT NOT NULL,
+    choice        TEXT CHECK (choice IN ('a', 'b', 'tie')),
+    undoes        INTEGER REFERENCES preferences(id),
+    created_at    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX preferences_by_comparison ON preferences(comparison_id, annotator);
+CREATE TRIGGER preferences_no_update BEFORE UPDATE ON preferences
+BEGIN SELECT RAISE(ABORT, 'the preference log is append-only'); END;
+CREATE TRIGGER preferences_no_delete BEFORE DELETE ON preferences
+BEGIN SELECT RAISE(ABORT, 'the preference log is append-only'); END;
+"#,
 ];
 
 /// The migration list in `rusqlite_migration`'s form.

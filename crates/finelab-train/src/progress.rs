@@ -26,6 +26,9 @@ pub enum Progress {
         samples_per_sec: f64,
         /// Estimated seconds left if every epoch runs (early stopping can only shorten it).
         eta_secs: f64,
+        /// Training tokens processed per second (families that count tokens: the generator).
+        #[serde(default)]
+        tokens_per_sec: Option<f64>,
     },
     /// An epoch ended and was evaluated on the dev split.
     Epoch {
@@ -57,6 +60,7 @@ impl Progress {
         total_steps: usize,
         loss: f64,
         n_seen: usize,
+        n_tokens: Option<usize>,
     ) -> Progress {
         let elapsed = started.elapsed().as_secs_f64().max(1e-9);
         Progress::Step {
@@ -66,6 +70,7 @@ impl Progress {
             loss,
             samples_per_sec: n_seen as f64 / elapsed,
             eta_secs: elapsed / step.max(1) as f64 * total_steps.saturating_sub(step) as f64,
+            tokens_per_sec: n_tokens.map(|n| n as f64 / elapsed),
         }
     }
 }
@@ -118,13 +123,23 @@ pub(crate) struct Steps<'a> {
     step: usize,
     total_steps: usize,
     n_seen: usize,
+    n_tokens: Option<usize>,
 }
 
 impl<'a> Steps<'a> {
     /// Starts counting a run of `total_steps` optimizer steps; samples/s and the ETA are
     /// measured from now.
     pub(crate) fn new(progress: &'a mut dyn FnMut(&Progress) -> Control, total_steps: usize) -> Steps<'a> {
-        Steps { progress, clock: StepClock::new(), started: Instant::now(), epoch: 0, step: 0, total_steps, n_seen: 0 }
+        Steps {
+            progress,
+            clock: StepClock::new(),
+            started: Instant::now(),
+            epoch: 0,
+            step: 0,
+            total_steps,
+            n_seen: 0,
+            n_tokens: None,
+        }
     }
 
     /// Sets the epoch that the following Step events name.
@@ -142,8 +157,29 @@ impl<'a> Steps<'a> {
         if !self.clock.due(scheduled) {
             return Control::Continue;
         }
-        let event = Progress::step_since(self.started, self.epoch, self.step, self.total_steps, loss, self.n_seen);
+        let event = Progress::step_since(
+            self.started,
+            self.epoch,
+            self.step,
+            self.total_steps,
+            loss,
+            self.n_seen,
+            self.n_tokens,
+        );
         (self.progress)(&event)
+    }
+
+    /// [`Steps::took_step`] for a family that also counts the tokens of its examples: the Step
+    /// events then carry tokens per second.
+    pub(crate) fn took_step_tokens(
+        &mut self,
+        n_examples: usize,
+        n_tokens: usize,
+        loss: f64,
+        scheduled: bool,
+    ) -> Control {
+        *self.n_tokens.get_or_insert(0) += n_tokens;
+        self.took_step(n_examples, loss, scheduled)
     }
 
     /// Sends any other event (the loop's Epoch events) through the same callback.

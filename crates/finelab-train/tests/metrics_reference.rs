@@ -953,3 +953,38 @@ fn agreement_equals_sklearn_statsmodels_and_krippendorff() {
     );
     assert!(defined.iter().all(|&n| n >= 50), "too few defined numbers to compare: {defined:?}");
 }
+
+// The Wilson score interval of a blind A/B review's win rate against statsmodels'
+// `proportion_confint(method="wilson")`, through `scripts/reference/wilson_reference.py`: every
+// k of small n (the edges 0 and n included), and seeded larger ones.
+#[test]
+fn wilson_intervals_equal_statsmodels() {
+    let root = workspace_root();
+    let mut cases: Vec<(u64, u64)> = (1..=30).flat_map(|n| (0..=n).map(move |k| (k, n))).collect();
+    let mut rng = Rng::new(17);
+    for _ in 0..200 {
+        let n = rng.range(31, 5000) as u64;
+        cases.push((rng.below(n as usize + 1) as u64, n));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cases_path = dir.path().join("wilson.json");
+    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let python = python(&root);
+    let script = root.join("scripts/reference/wilson_reference.py");
+    let output = Command::new(&python).arg(&script).arg(&cases_path).output().unwrap();
+    assert!(
+        output.status.success(),
+        "the reference script failed under {python} (set FINELAB_PYTHON to a Python with statsmodels):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reference: Vec<(f64, f64)> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(reference.len(), cases.len());
+    for (&(k, n), &(low, high)) in cases.iter().zip(&reference) {
+        let (l, h) = finelab_train::metrics::wilson_interval(k, n, finelab_train::metrics::Z_95).unwrap();
+        assert!(
+            (l - low).abs() < 1e-12 && (h - high).abs() < 1e-12,
+            "k={k} n={n}: ({l}, {h}) vs statsmodels ({low}, {high})"
+        );
+    }
+    assert_eq!(finelab_train::metrics::wilson_interval(0, 0, finelab_train::metrics::Z_95), None);
+}

@@ -7,16 +7,20 @@ import type {
   Action,
   AnnotationValue,
   AppInfo,
+  ComparisonRequest,
   CreateProject,
   CurveRequest,
+  DraftUsed,
   ErrorBody,
   ErrorCode,
   Evaluation,
   ExportedModel,
+  GenRecordsQuery,
   ImportPreview,
   ImportRequest,
   JobState,
   ModelEntry,
+  Preferred,
   ProjectView,
   Receipt,
   RecentProject,
@@ -396,8 +400,9 @@ export class Api {
   getRecord(dir: string, seq: number) {
     return this.call({ cmd: 'get_record', dir, seq });
   }
-  annotate(dir: string, seq: number, annotator: string, action: Action) {
-    return this.call({ cmd: 'annotate', dir, seq, annotator, action });
+  /** `draft`: the model's draft an output was written from (the size of the edit is logged). */
+  annotate(dir: string, seq: number, annotator: string, action: Action, draft: DraftUsed | null = null) {
+    return this.call({ cmd: 'annotate', dir, seq, annotator, action, ...(draft ? { draft } : {}) });
   }
   undo(dir: string, annotator: string) {
     return this.call({ cmd: 'undo', dir, annotator });
@@ -505,6 +510,41 @@ export class Api {
   }
   removeAssignment(dir: string, id: number) {
     return this.call({ cmd: 'remove_assignment', dir, id });
+  }
+  /** Generate projects: the newest generator run's output for a record (null without one). */
+  draft(dir: string, seq: number) {
+    return this.call({ cmd: 'draft', dir, seq });
+  }
+  /** A blind comparison of two output sources (`run:ID` or `reference`) on a sample. */
+  startComparison(dir: string, request: ComparisonRequest, by: string) {
+    return this.call({ cmd: 'start_comparison', dir, request, by });
+  }
+  listComparisons(dir: string) {
+    return this.call({ cmd: 'list_comparisons', dir });
+  }
+  nextComparisonItem(dir: string, comparison: number, annotator: string, after: number | null = null) {
+    return this.call({ cmd: 'next_comparison_item', dir, comparison, annotator, ...(after != null ? { after } : {}) });
+  }
+  prefer(dir: string, comparison: number, position: number, annotator: string, pick: Preferred) {
+    return this.call({ cmd: 'prefer', dir, comparison, position, annotator, pick });
+  }
+  undoPreference(dir: string, comparison: number, annotator: string) {
+    return this.call({ cmd: 'undo_preference', dir, comparison, annotator });
+  }
+  comparisonReport(dir: string, comparison: number) {
+    return this.call({ cmd: 'comparison_report', dir, comparison });
+  }
+  /** A generator run's outputs beside their references (chrF, diff), the worst first by default. */
+  generationRecords(dir: string, run: string, query: GenRecordsQuery = {}) {
+    return this.call({ cmd: 'generation_records', dir, run, query });
+  }
+  /** Writes the judged pairs as `{"prompt", "chosen", "rejected"}` lines. */
+  exportPreferences(dir: string, dest: string) {
+    return this.call({ cmd: 'export_preferences', dir, dest });
+  }
+  /** The memory training a generator will need (null for the other families). */
+  estimateTrainMemory(dir: string, request: TrainRequest) {
+    return this.call({ cmd: 'estimate_train_memory', dir, request });
   }
   /** The people who may sign in (admins). */
   listUsers(dir: string) {

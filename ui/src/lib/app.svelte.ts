@@ -17,6 +17,8 @@ interface AppState {
   openToken: number;
   /** The label screen serves only records the newest model predicts as this label (from a training curve's button); null: all. */
   labelFilter: string | null;
+  /** The comparison the label screen of a generate project opens on (from Results' blind A/B review); null: none. */
+  compareId: number | null;
   /** A message shown in the corner. */
   notice: { kind: 'error' | 'info'; text: string; id: number } | null;
   /** A folder the shell was started on that holds no project yet: offered for a new one. */
@@ -32,6 +34,7 @@ export const app: AppState = $state({
   openSeq: null,
   openToken: 0,
   labelFilter: null,
+  compareId: null,
   notice: null,
   suggestedDir: null,
   session: OPERATOR,
@@ -84,6 +87,7 @@ export function setProject(view: ProjectView): void {
   app.project = view;
   app.openSeq = null;
   app.labelFilter = null;
+  app.compareId = null;
   try {
     sessionStorage.setItem(LAST_PROJECT, view.dir);
   } catch {
@@ -155,6 +159,14 @@ export async function start(): Promise<void> {
 /** Opens the label screen on records the newest model predicts as `label`, least sure first. */
 export function labelMoreOf(label: string): void {
   app.labelFilter = label;
+  app.openSeq = null;
+  app.openToken++;
+  go('label');
+}
+
+/** Opens the label screen of a generate project on comparison `id` (judging, blind). */
+export function judgeComparison(id: number): void {
+  app.compareId = id;
   app.openSeq = null;
   app.openToken++;
   go('label');

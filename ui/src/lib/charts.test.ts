@@ -3,9 +3,11 @@ import {
   LIGHT,
   agreementCells,
   agreementMatrixOption,
+  chrfHistogramOption,
   confusionOption,
   curvesOption,
   deltaOption,
+  genLossOption,
   labelAlphaOption,
   labelCurveOption,
   noiseRateOption,
@@ -32,6 +34,24 @@ const names = { precision: 'P', recall: 'R', f1: 'F1', support: 'n' };
 type AnyOption = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('chart options', () => {
+  it('draws the chrF distribution in ten bins, low scores in the error colour', () => {
+    const o = chrfHistogramOption([3, 0, 1, 0, 0, 2, 0, 0, 0, 5], LIGHT, { records: 'records', chrf: 'chrF' }) as AnyOption;
+    expect(o.xAxis.data).toEqual(['0–10', '10–20', '20–30', '30–40', '40–50', '50–60', '60–70', '70–80', '80–90', '90–100']);
+    expect(o.series[0].data.map((d: AnyOption) => d.value)).toEqual([3, 0, 1, 0, 0, 2, 0, 0, 0, 5]);
+    expect(o.series[0].data[0].itemStyle.color).toBe(LIGHT.error);
+    expect(o.series[0].data[9].itemStyle.color).toBe(LIGHT.ok);
+  });
+
+  it('draws train and dev loss per epoch, a missing dev loss as a gap', () => {
+    const epochs = [
+      { epoch: 1, train_loss: 2.5, dev_loss: 2.1 },
+      { epoch: 2, train_loss: 1.5, dev_loss: null },
+    ];
+    const o = genLossOption(epochs, LIGHT, { train: 'train', dev: 'dev', epoch: 'epoch', loss: 'loss' }) as AnyOption;
+    expect(o.xAxis.data).toEqual(['1', '2']);
+    expect(o.series.map((x: AnyOption) => x.data)).toEqual([[2.5, 1.5], [2.1, null]]);
+  });
+
   it('draws precision, recall and F1 per label, then the averages, with support under each name', () => {
     const o = scoresOption(report, LIGHT, names) as AnyOption;
     expect(o.xAxis.data).toEqual(['正面', '负面', 'macro avg', 'weighted avg']);

@@ -431,3 +431,45 @@ export function peopleOption(people: Person[], c: ChartColors, name: string): EC
     series: [{ name, type: 'bar', barMaxWidth: 18, data: people.map((p) => ({ value: p.labeled, name: p.annotator, itemStyle: { color: c.accent } })) }],
   };
 }
+
+/** The distribution of a generator run's per-record chrF: `histogram[i]` outputs scored in
+ *  [10i, 10i + 10) (the last bin includes 100). Clicking a bar names its bin (`0–10`...). */
+export function chrfHistogramOption(histogram: number[], c: ChartColors, names: { records: string; chrf: string }): EChartsCoreOption {
+  const bins = histogram.map((_, i) => `${i * 10}–${i * 10 + 10}`);
+  return {
+    ...base(c),
+    grid: { left: 48, right: 16, top: 16, bottom: 48 },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', axisPointer: { type: 'shadow' } },
+    xAxis: { type: 'category', data: bins, name: names.chrf, nameLocation: 'middle', nameGap: 30, ...axisStyle(c) },
+    yAxis: { type: 'value', name: names.records, minInterval: 1, ...axisStyle(c) },
+    series: [
+      {
+        name: names.records,
+        type: 'bar',
+        barMaxWidth: 36,
+        // Low scores in the error colour, high in the ok colour, so where the model falls short shows.
+        data: histogram.map((v, i) => ({ value: v, name: bins[i], itemStyle: { color: i < 3 ? c.error : i < 6 ? c.warn : c.ok } })),
+      },
+    ],
+  };
+}
+
+/** A generator's training curve: mean train loss and dev loss per epoch. */
+export function genLossOption(
+  epochs: { epoch: number; train_loss: number; dev_loss: number | null }[],
+  c: ChartColors,
+  names: { train: string; dev: string; epoch: string; loss: string },
+): EChartsCoreOption {
+  return {
+    ...base(c),
+    legend: { top: 0, textStyle: { color: c.text } },
+    grid: { left: 56, right: 16, top: 36, bottom: 40 },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', valueFormatter: (v: number) => formatFixed(Number(v), 4) },
+    xAxis: { type: 'category', data: epochs.map((e) => String(e.epoch)), name: names.epoch, nameLocation: 'middle', nameGap: 26, ...axisStyle(c) },
+    yAxis: { type: 'value', name: names.loss, scale: true, ...axisStyle(c) },
+    series: [
+      { name: names.train, type: 'line', data: epochs.map((e) => e.train_loss), itemStyle: { color: c.accent } },
+      { name: names.dev, type: 'line', data: epochs.map((e) => e.dev_loss), itemStyle: { color: c.warn } },
+    ],
+  };
+}

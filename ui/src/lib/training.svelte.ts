@@ -131,4 +131,10 @@ export const trainForm = $state({
   maxLen: '',
   seed: '',
   device: 'auto',
+  // Generators (generate projects): LoRA settings and the length of the dev/test answers.
+  loraRank: '',
+  loraAlpha: '',
+  loraDropout: '',
+  fullFinetune: false,
+  maxNewTokens: '',
 });

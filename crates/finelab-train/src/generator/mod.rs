@@ -48,6 +48,10 @@ const FORMAT: &str = "finelab-generator";
 const FORMAT_VERSION: u32 = 1;
 /// Examples per forward pass when scoring a split.
 const EVAL_BATCH: usize = 8;
+/// Dev dialogs answered after each epoch (the outputs the Train screen shows).
+const N_SAMPLES: usize = 3;
+/// The most tokens of each of those answers.
+const SAMPLE_TOKENS: usize = 48;
 /// Logits per chunk of the loss (rows × vocabulary): 16M floats, 64 MB.
 const LOSS_CHUNK_LOGITS: usize = 1 << 24;
 
@@ -389,6 +393,35 @@ impl<'a> Trainer<'a> {
         Ok((loss, n, grads))
     }
 
+    /// Greedy answers (at most [`SAMPLE_TOKENS`] tokens) of the first [`N_SAMPLES`] dev
+    /// dialogs (train ones without dev) beside their targets: `[{"id", "prompt", "reference",
+    /// "output"}]`, the prompt being the dialog's last message.
+    fn sample_answers(&self) -> Result<Value> {
+        let examples = if self.dataset.dev.is_empty() { &self.dataset.train } else { &self.dataset.dev };
+        let chosen: Vec<&ChatExample> = examples.iter().take(N_SAMPLES).collect();
+        let prompts: Vec<Vec<u32>> =
+            chosen.iter().map(|e| self.tokenizer.prompt_ids(&e.messages)).collect::<Result<_>>()?;
+        let options = GenerateOptions { max_new_tokens: SAMPLE_TOKENS, ..Default::default() };
+        let generated = generate_ids(
+            &self.model,
+            &prompts,
+            &self.tokenizer.eos_ids,
+            self.tokenizer.pad_id,
+            &options,
+            &|_: &[u32]| false,
+        )?;
+        let mut out = Vec::new();
+        for (example, g) in chosen.iter().zip(generated) {
+            out.push(json!({
+                "id": example.id,
+                "prompt": example.messages.last().map(|m| m.content.as_str()).unwrap_or_default(),
+                "reference": example.target,
+                "output": self.tokenizer.decode(&g.ids)?,
+            }));
+        }
+        Ok(Value::Array(out))
+    }
+
     fn dev_items(&self) -> &[Item] {
         if self.dataset.dev.is_empty() {
             &self.train_set
@@ -414,9 +447,10 @@ impl Family for Trainer<'_> {
         for group in micro.chunks(self.config.grad_accum) {
             let mut accumulated: Vec<Option<Tensor>> = vec![None; self.model.params().len()];
             let mut n_examples = 0;
+            let mut step_tokens = 0;
             for ids in group {
                 let (loss, n, grads) = self.grads(ids, group.len())?;
-                n_seen_tokens += ids.iter().map(|&i| self.train_set[i].ids.len()).sum::<usize>();
+                step_tokens += ids.iter().map(|&i| self.train_set[i].ids.len()).sum::<usize>();
                 loss_sum += loss;
                 n_tokens += n;
                 for (acc, g) in accumulated.iter_mut().zip(grads) {
@@ -433,8 +467,9 @@ impl Family for Trainer<'_> {
             let lr = self.config.lr * linear_schedule(self.step, self.warmup_steps, self.total_steps);
             self.optimizer.step(&accumulated, lr, factor)?;
             self.step += 1;
+            n_seen_tokens += step_tokens;
             let loss = loss_sum / n_tokens.max(1) as f64;
-            if steps.took_step(n_examples, loss, true) == Control::Stop {
+            if steps.took_step_tokens(n_examples, step_tokens, loss, true) == Control::Stop {
                 stopped = true;
                 break;
             }
@@ -453,6 +488,11 @@ impl Family for Trainer<'_> {
         // events count examples, which say little when their lengths vary this much).
         if let (Some(speed), Some(obj)) = (self.tokens_per_sec, evaluation.report.as_object_mut()) {
             obj.insert("train_tokens_per_sec".into(), json!(speed));
+        }
+        // The answers to a few fixed dev dialogs, so whoever watches sees the model learn.
+        let samples = self.sample_answers()?;
+        if let Some(obj) = evaluation.report.as_object_mut() {
+            obj.insert("samples".into(), samples);
         }
         Ok(evaluation)
     }

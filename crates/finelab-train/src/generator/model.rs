@@ -791,3 +791,102 @@ pub fn causal_mask(
     }
     Tensor::from_vec(values, (rows, 1, seq, total), device)
 }
+
+/// What training a generator will hold in memory, estimated from its config before it starts
+/// (f32 everywhere, as Finelab trains).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MemoryEstimate {
+    /// Parameters of the base model.
+    pub params: u64,
+    /// Parameters trained (the adapters, or every weight).
+    pub trainable_params: u64,
+    /// Bytes of the weights.
+    pub weights_bytes: u64,
+    /// Bytes of the gradients and AdamW's two moments of the trained parameters.
+    pub optimizer_bytes: u64,
+    /// Bytes of the activations kept for the backward pass of one micro-batch, and of the
+    /// chunked logits.
+    pub activations_bytes: u64,
+    /// The sum.
+    pub total_bytes: u64,
+}
+
+/// Estimates the memory of fine-tuning `config` with LoRA adapters of `rank` on the projections
+/// `targets` (`None`: every weight trained) on micro-batches of `batch` sequences of `seq` tokens.
+/// Per layer and token the backward pass keeps about the inputs of each projection, the
+/// attention probabilities (`heads × seq` per token) and the MLP's three intermediate vectors.
+pub fn estimate_memory(config: &Config, lora: Option<(usize, &[String])>, batch: usize, seq: usize) -> MemoryEstimate {
+    let h = config.hidden_size as u64;
+    let i = config.intermediate_size as u64;
+    let heads = config.num_attention_heads as u64;
+    let head_dim = config.head_dim.map(|d| d as u64).unwrap_or(h / heads.max(1));
+    let kv = config.num_key_value_heads.unwrap_or(config.num_attention_heads) as u64 * head_dim;
+    let q = heads * head_dim;
+    let layers = config.num_hidden_layers as u64;
+    let vocab = config.vocab_size as u64;
+    // (name, in, out) of each projection of a layer.
+    let projections: [(&str, u64, u64); 7] = [
+        ("q_proj", h, q),
+        ("k_proj", h, kv),
+        ("v_proj", h, kv),
+        ("o_proj", q, h),
+        ("gate_proj", h, i),
+        ("up_proj", h, i),
+        ("down_proj", i, h),
+    ];
+    let per_layer: u64 = projections.iter().map(|(_, a, b)| a * b).sum::<u64>() + 2 * h;
+    let embeddings = vocab * h * if config.tie_word_embeddings { 1 } else { 2 };
+    let params = layers * per_layer + embeddings + h;
+    let trainable_params = match lora {
+        Some((rank, targets)) => {
+            layers
+                * projections
+                    .iter()
+                    .filter(|(name, _, _)| targets.iter().any(|t| t == name))
+                    .map(|(_, a, b)| rank as u64 * (a + b))
+                    .sum::<u64>()
+        }
+        None => params,
+    };
+    let tokens = (batch * seq) as u64;
+    let per_token_layer = 6 * h + 2 * q + 2 * kv + 3 * i + heads * seq as u64;
+    let logits = tokens.min(crate::generator::chunk_rows(config.vocab_size) as u64) * vocab * 2;
+    let activations_bytes = 4 * (tokens * layers * per_token_layer + tokens * h * 2 + logits);
+    let weights_bytes = 4 * params;
+    let optimizer_bytes = 4 * 3 * trainable_params;
+    MemoryEstimate {
+        params,
+        trainable_params,
+        weights_bytes,
+        optimizer_bytes,
+        activations_bytes,
+        total_bytes: weights_bytes + optimizer_bytes + activations_bytes,
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    #[test]
+    fn qwen_half_billion_counts() {
+        // Qwen2.5-0.5B's config: 494,032,768 parameters (its model card says 0.49B).
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896, "intermediate_size": 4864,
+            "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2,
+            "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "tie_word_embeddings": true
+        }))
+        .unwrap();
+        let targets: Vec<String> =
+            ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"].map(String::from).to_vec();
+        let e = estimate_memory(&config, Some((16, &targets)), 4, 256);
+        // Qwen2 has biases on q, k and v (1,152 a layer) that the estimate leaves out.
+        assert_eq!(e.params + 24 * (896 + 128 + 128), 494_032_768);
+        // peft's print_trainable_parameters for r=16 on all seven projections: 8,798,208.
+        assert_eq!(e.trainable_params, 8_798_208);
+        assert_eq!(e.weights_bytes, 4 * e.params);
+        let full = estimate_memory(&config, None, 4, 256);
+        assert!(full.optimizer_bytes > 10 * e.optimizer_bytes);
+        assert!(estimate_memory(&config, Some((16, &targets)), 8, 256).activations_bytes > e.activations_bytes);
+    }
+}

@@ -214,7 +214,7 @@ hub_endpoint: string, };
 
 export type FamilyInfo = { 
 /**
- * `instant` or `transformer`.
+ * `instant`, `transformer` or `generator`.
  */
 name: string, 
 /**
@@ -450,6 +450,14 @@ eta_secs: number | null,
  * Training examples per second.
  */
 samples_per_sec: number | null, 
+/**
+ * Training tokens per second (generators).
+ */
+tokens_per_sec: number | null, 
+/**
+ * Generators: the answers to a few fixed dev dialogs after the latest epoch.
+ */
+samples: Array<EpochSample>, 
 /**
  * Seconds since the job started.
  */
@@ -1230,4 +1238,350 @@ days: Array<DayMix>,
  * Label → share among the train split's labels.
  */
 train: { [key in string]?: number }, };
+
+export type EpochSample = { 
+/**
+ * The record id.
+ */
+id: string, 
+/**
+ * The dialog's last message.
+ */
+prompt: string, 
+/**
+ * The target output.
+ */
+reference: string, 
+/**
+ * What the model answered.
+ */
+output: string, };
+
+export type TrainMemory = { 
+/**
+ * Parameters of the base model.
+ */
+params: number, 
+/**
+ * Parameters trained (LoRA adapters, or every weight).
+ */
+trainable_params: number, 
+/**
+ * Bytes of the weights (f32).
+ */
+weights_bytes: number, 
+/**
+ * Bytes of the gradients and optimizer moments.
+ */
+optimizer_bytes: number, 
+/**
+ * Bytes of one micro-batch's activations at the longest sequence.
+ */
+activations_bytes: number, 
+/**
+ * The sum.
+ */
+total_bytes: number, 
+/**
+ * The machine's memory (Linux: `MemTotal`), when known.
+ */
+machine_bytes: number | null, 
+/**
+ * Memory available now (Linux: `MemAvailable`), when known.
+ */
+available_bytes: number | null, };
+
+export type Comparison = { 
+/**
+ * Its id.
+ */
+id: number, 
+/**
+ * The first source (`run:<id>` or `reference`).
+ */
+source_a: string, 
+/**
+ * The second source.
+ */
+source_b: string, 
+/**
+ * Items to judge.
+ */
+n_items: number, 
+/**
+ * Records left out of the sample because both sources wrote the same output.
+ */
+n_identical: number, 
+/**
+ * Items judged by at least one person.
+ */
+n_judged: number, 
+/**
+ * The seed of the sample and of the sides.
+ */
+seed: number, 
+/**
+ * Who started it.
+ */
+created_by: string, 
+/**
+ * When (ms since the epoch).
+ */
+created_at: number, };
+
+export type ComparisonItem = { 
+/**
+ * The comparison.
+ */
+comparison: number, 
+/**
+ * The item's position in it, from 0.
+ */
+position: number, 
+/**
+ * Items in the comparison.
+ */
+n_items: number, 
+/**
+ * Items this judge has judged.
+ */
+n_done: number, 
+/**
+ * The record (its input).
+ */
+record: Record, 
+/**
+ * The output shown on the left.
+ */
+left: string, 
+/**
+ * The output shown on the right.
+ */
+right: string, 
+/**
+ * This judge's current judgement of the item, if any.
+ */
+current: Preferred | null, };
+
+export type Preferred = "left" | "right" | "tie";
+
+export type PreferenceReceipt = { 
+/**
+ * The log row.
+ */
+preference_id: number, 
+/**
+ * The comparison.
+ */
+comparison: number, 
+/**
+ * The item.
+ */
+position: number, };
+
+export type DraftEdits = { 
+/**
+ * Labels written from a draft (not undone).
+ */
+n: number, 
+/**
+ * Of those, drafts saved unchanged.
+ */
+n_unchanged: number, 
+/**
+ * Mean characters changed (Levenshtein distance between draft and saved text).
+ */
+mean_distance: number, 
+/**
+ * Mean of the distance over the longer of draft and saved text (0: kept, 1: rewritten).
+ */
+mean_relative: number, };
+
+export type Draft = { 
+/**
+ * The run that wrote it.
+ */
+run: string, 
+/**
+ * The output.
+ */
+output: string, 
+/**
+ * Whether it is the run's stored output (a dev or test record) rather than generated now.
+ */
+stored: boolean, };
+
+export type DraftUsed = { 
+/**
+ * The run that wrote the draft.
+ */
+run: string, 
+/**
+ * The draft as offered.
+ */
+text: string, };
+
+export type ComparisonRequest = { 
+/**
+ * One source.
+ */
+a: string, 
+/**
+ * The other.
+ */
+b: string, 
+/**
+ * Records to sample (default 50; every record both sources wrote for when fewer).
+ */
+n?: number, 
+/**
+ * Seed of the sample and of which side shows which source (default 42).
+ */
+seed?: number, };
+
+export type JudgeTally = { 
+/**
+ * Who.
+ */
+annotator: string, 
+/**
+ * Items where they preferred `a`.
+ */
+wins_a: number, 
+/**
+ * Items where they preferred `b`.
+ */
+wins_b: number, 
+/**
+ * Ties.
+ */
+ties: number, };
+
+export type ComparisonReport = { 
+/**
+ * The comparison.
+ */
+comparison: Comparison, 
+/**
+ * Judgements preferring `a` (every judge's).
+ */
+wins_a: number, 
+/**
+ * Judgements preferring `b`.
+ */
+wins_b: number, 
+/**
+ * Ties.
+ */
+ties: number, 
+/**
+ * `a`'s share of the judgements that preferred one side (ties left out); absent before any.
+ */
+win_rate_a: number | null, 
+/**
+ * The 95 % Wilson score interval of `win_rate_a` (statsmodels' `proportion_confint(method="wilson")`).
+ */
+ci_low: number | null, 
+/**
+ * Its upper end.
+ */
+ci_high: number | null, 
+/**
+ * Per judge.
+ */
+judges: Array<JudgeTally>, };
+
+export type GenOrder = "worst" | "best" | "seq";
+
+export type GenRecordsQuery = { 
+/**
+ * Only this split (dev or test; default both).
+ */
+split?: Split, 
+/**
+ * Another generator run whose outputs of the same records go beside (two runs side by side).
+ */
+other?: string, 
+/**
+ * The order (default worst first).
+ */
+order?: GenOrder, 
+/**
+ * At most this many rows (default 20, at most 500).
+ */
+limit?: number, 
+/**
+ * Skip this many rows first.
+ */
+offset?: number, };
+
+export type DiffPart = { 
+/**
+ * `equal`, `insert` (in the output only) or `delete` (in the reference only).
+ */
+op: string, 
+/**
+ * The characters.
+ */
+text: string, };
+
+export type GenRecord = { 
+/**
+ * The record (its input).
+ */
+record: Record, 
+/**
+ * The split it was scored in.
+ */
+split: Split | null, 
+/**
+ * The reference the run was scored against.
+ */
+reference: string, 
+/**
+ * The record's output as labeled now (it may have been fixed since the run).
+ */
+current: string | null, 
+/**
+ * The run's output.
+ */
+output: string, 
+/**
+ * sacrebleu's sentence chrF of the output against the reference (0 to 100).
+ */
+chrf: number, 
+/**
+ * The other run's output, when one was asked for.
+ */
+other_output: string | null, 
+/**
+ * Its chrF against the same reference.
+ */
+other_chrf: number | null, 
+/**
+ * The character diff from the reference to the output.
+ */
+diff: Array<DiffPart>, };
+
+export type GenRecordsPage = { 
+/**
+ * The rows.
+ */
+rows: Array<GenRecord>, 
+/**
+ * Outputs matching in all.
+ */
+total: number, 
+/**
+ * How many outputs score chrF in [0, 10), [10, 20) ... [90, 100].
+ */
+histogram: Array<number>, 
+/**
+ * Mean sentence chrF of the matching outputs.
+ */
+mean_chrf: number, 
+/**
+ * How much annotators changed the drafts they saved (the project's whole log).
+ */
+draft_edits: DraftEdits, };
 
