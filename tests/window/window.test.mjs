@@ -20,6 +20,8 @@
 //   CONFIG_DIR     the app's config folder (its recent list) for the launches without WebDriver
 //   TRAIN_PROJECT  a project of labeled reviews: the window trains on it (issue 6's key step:
 //                  press Train, see Results) and the numbers shown must equal `finelab eval --json`
+//   GEN_PROJECT    a generate project with two generator runs: a draft taken and edited, Results,
+//                  a blind A/B review judged by keyboard
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -40,6 +42,7 @@ const WD = env('WEBDRIVER_URL', 'http://127.0.0.1:4444');
 const ARTIFACTS = env('ARTIFACTS');
 const CONFIG_DIR = env('CONFIG_DIR');
 const TRAIN_PROJECT = env('TRAIN_PROJECT');
+const GEN_PROJECT = env('GEN_PROJECT');
 /** The first interactive screen must come within this (issue 5, Speed). */
 const TARGET_INTERACTIVE_MS = 1500;
 
@@ -447,6 +450,56 @@ if (trained.reviewed) {
 } else {
   log('review in the window: no suspects on this data');
 }
+
+// 2c. Issue 14 in the real window: a generate project with two generator runs. The label screen
+//     offers the newest run's draft, Tab takes it, a character is added and Ctrl+Enter saves (the
+//     edit logged as one character); Results shows the run's chrF as `finelab eval` does; a blind
+//     A/B review of the run against the references is judged by keyboard.
+const generated = await withApp('generate', [GEN_PROJECT], async (session) => {
+  await session.waitFor('[data-testid="draft"][data-state="ready"]', { timeoutMs: 60000, intervalMs: 50 });
+  const seq = await session.exec(`return document.querySelector('[data-testid="record-card"]').dataset.seq`);
+  const draft = await session.exec(`return document.querySelector('[data-testid="draft-text"]').textContent`);
+  await session.pressKey('\uE004'); // Tab takes the draft
+  await session.pressKey('!');
+  await session.cmd('POST', '/actions', {
+    actions: [{ type: 'key', id: 'keyboard', actions: [{ type: 'keyDown', value: '\uE009' }, { type: 'keyDown', value: '\uE007' }, { type: 'keyUp', value: '\uE007' }, { type: 'keyUp', value: '\uE009' }] }],
+  });
+  await session.cmd('DELETE', '/actions');
+  await session.waitFor(`[data-testid="record-card"]:not([data-seq="${seq}"])`);
+  const distance = await session.waitFor('[data-testid="saved-distance"]');
+  const changed = await session.cmd('GET', `/element/${distance.el}/attribute/data-distance`);
+  await sleep(300);
+  await session.screenshot('7-generate-write.png');
+  await session.click(SEL.nav('results'));
+  const chrf = await session.waitFor('[data-testid="gen-metric"][data-metric="chrf"]');
+  const shownChrf = Number(await session.cmd('GET', `/element/${chrf.el}/attribute/data-value`));
+  const run = await session.exec(`return document.querySelector('[data-testid="run-facts"]').dataset.run`);
+  await session.waitFor('[data-testid="gen-row"]');
+  await sleep(500);
+  await session.screenshot('8-generate-results.png');
+  await session.click('[data-testid="ab-start"]');
+  await session.waitFor('[data-testid="compare-item"]', { timeoutMs: 30000 });
+  await sleep(300);
+  await session.screenshot('9-generate-compare.png');
+  for (let i = 0; i < 60; i++) {
+    const position = await session.exec(`const el = document.querySelector('[data-testid="compare-item"]'); return el ? el.dataset.position : null`);
+    if (position === null) break;
+    await session.pressKey(['1', '2', '3'][i % 3]);
+    await session.waitFor(`[data-testid="compare-item"]:not([data-position="${position}"]), [data-testid="compare-done"]`);
+  }
+  await session.waitFor('[data-testid="compare-done"]');
+  return { seq: Number(seq), draft, changed, shownChrf, run };
+});
+assert(generated.changed === '1', `the edit from the draft logged as one character: ${generated.changed}`);
+const genRecord = JSON.parse(cli('export', GEN_PROJECT, '--format', 'jsonl').trim().split('\n')[generated.seq - 1]);
+assert(genRecord.output === `${generated.draft}!`, `the output written from the draft: ${JSON.stringify(genRecord.output)}`);
+const genEval = JSON.parse(cli('eval', GEN_PROJECT, '--run', generated.run, '--split', 'dev', '--json'));
+assert(generated.shownChrf === genEval.chrf, `chrF in the window ${generated.shownChrf}, finelab eval ${genEval.chrf}`);
+const reviews = JSON.parse(cli('compare', GEN_PROJECT, '--json'));
+assert(reviews.length === 1 && reviews[0].comparison.n_judged === reviews[0].comparison.n_items && reviews[0].comparison.n_items > 0,
+  `the blind review judged in the window: ${JSON.stringify(reviews)}`);
+log(`generation in the window: a draft taken and edited (1 character), chrF ${genEval.chrf} as finelab eval, ` +
+  `a blind review of ${reviews[0].comparison.n_items} items: A ${reviews[0].wins_a} · B ${reviews[0].wins_b} · ties ${reviews[0].ties}`);
 
 // 3. The labels are in the database.
 const stats = JSON.parse(cli('stats', PROJECT, '--json'));

@@ -151,7 +151,7 @@ fn pick_files(repo: &str, files: &[String]) -> Result<Vec<String>> {
     let missing = |what: &str| {
         AppError::Hub {
             code: ErrorCode::HubUnsupported,
-            message: format!("{repo} has no {what}; Finelab fine-tunes BERT-family models in Hugging Face's layout (config.json, tokenizer.json or vocab.txt, model.safetensors or pytorch_model.bin)"),
+            message: format!("{repo} has no {what}; Finelab fine-tunes models in Hugging Face's layout (config.json, tokenizer.json or vocab.txt, model.safetensors or pytorch_model.bin): BERT-family encoders, and Qwen2, Qwen3 and Llama generators"),
         }
     };
     if !has("config.json") {
@@ -161,7 +161,9 @@ fn pick_files(repo: &str, files: &[String]) -> Result<Vec<String>> {
     if !has("tokenizer.json") && !has("vocab.txt") {
         return Err(missing("tokenizer.json or vocab.txt"));
     }
-    for f in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] {
+    // A generator's chat template lives in tokenizer_config.json, more end-of-text ids in
+    // generation_config.json.
+    for f in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"] {
         if has(f) {
             out.push(f.into());
         }
@@ -170,10 +172,18 @@ fn pick_files(repo: &str, files: &[String]) -> Result<Vec<String>> {
         out.push("model.safetensors".into());
     } else if has("pytorch_model.bin") {
         out.push("pytorch_model.bin".into());
-    } else if has("model.safetensors.index.json") || has("pytorch_model.bin.index.json") {
+    } else if has("model.safetensors.index.json") {
+        // Larger generators keep their weights in safetensors shards, which the generator family
+        // reads through the index (the download is then checked like any other folder).
+        out.push("model.safetensors.index.json".into());
+        let mut shards: Vec<&String> =
+            files.iter().filter(|f| !f.contains('/') && f.starts_with("model-") && f.ends_with(".safetensors")).collect();
+        shards.sort();
+        out.extend(shards.into_iter().cloned());
+    } else if has("pytorch_model.bin.index.json") {
         return Err(AppError::Hub {
             code: ErrorCode::HubUnsupported,
-            message: format!("{repo} stores its weights in shards (model.safetensors.index.json); Finelab fine-tunes models whose weights are one model.safetensors or pytorch_model.bin"),
+            message: format!("{repo} stores its weights in pytorch_model.bin shards; Finelab reads one pytorch_model.bin, or safetensors (one model.safetensors, or shards with model.safetensors.index.json)"),
         });
     } else {
         return Err(missing("model.safetensors or pytorch_model.bin"));
@@ -442,6 +452,27 @@ mod tests {
         check_pick(&["vocab.txt", "model.safetensors"], Err("org/m has no config.json"));
         check_pick(&["config.json", "model.safetensors"], Err("has no tokenizer.json or vocab.txt"));
         check_pick(&["config.json", "vocab.txt", "tf_model.h5"], Err("has no model.safetensors or pytorch_model.bin"));
-        check_pick(&["config.json", "vocab.txt", "model.safetensors.index.json"], Err("in shards"));
+        check_pick(
+            &[
+                "config.json",
+                "tokenizer.json",
+                "tokenizer_config.json",
+                "generation_config.json",
+                "model-00002-of-00002.safetensors",
+                "model.safetensors.index.json",
+                "model-00001-of-00002.safetensors",
+                "onnx/model-00001-of-00002.safetensors",
+            ],
+            Ok(&[
+                "config.json",
+                "tokenizer.json",
+                "tokenizer_config.json",
+                "generation_config.json",
+                "model.safetensors.index.json",
+                "model-00001-of-00002.safetensors",
+                "model-00002-of-00002.safetensors",
+            ]),
+        );
+        check_pick(&["config.json", "vocab.txt", "pytorch_model.bin.index.json"], Err("pytorch_model.bin shards"));
     }
 }

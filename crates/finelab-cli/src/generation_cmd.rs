@@ -79,9 +79,8 @@ pub fn run(command: GenerationCommand) -> Result<()> {
                         println!("{}", serde_json::to_string(&reports)?);
                     } else if reports.is_empty() {
                         println!("no comparisons yet: start one with --a RUN --b RUN|reference");
-                    }
-                    for r in &reports {
-                        print_report(r);
+                    } else {
+                        reports.iter().for_each(print_report);
                     }
                 }
                 _ => anyhow::bail!(

@@ -202,6 +202,8 @@ export function curvesOption(
   curves: { steps: [number, number][]; epochs: EpochPoint[]; maxEpoch: number },
   c: ChartColors,
   names: { loss: string; stepLoss: string; devF1: string; epoch: string },
+  /** The right axis fits its values (a generator's dev loss) instead of F1's 0 to 1. */
+  devFree = false,
 ): EChartsCoreOption {
   const series: object[] = [];
   if (curves.steps.length) {
@@ -241,7 +243,9 @@ export function curvesOption(
     xAxis: { type: 'value', name: names.epoch, nameLocation: 'middle', nameGap: 24, min: 0, max: Math.max(1, curves.maxEpoch), minInterval: 1, ...axisStyle(c) },
     yAxis: [
       { type: 'value', name: names.loss, min: 0, ...axisStyle(c) },
-      { type: 'value', name: names.devF1, min: 0, max: 1, ...axisStyle(c), splitLine: { show: false } },
+      devFree
+        ? { type: 'value', name: names.devF1, scale: true, ...axisStyle(c), splitLine: { show: false } }
+        : { type: 'value', name: names.devF1, min: 0, max: 1, ...axisStyle(c), splitLine: { show: false } },
     ],
     series,
   };
