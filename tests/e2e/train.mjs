@@ -650,6 +650,29 @@ try {
   await shot('17-multi-fixed');
   await page.keyboard.press('Escape');
 
+  step('deploy: the run served from Results, classified over HTTP, counted live; its texts come back as production records');
+  await page.waitForSelector(tid('deploy-start'));
+  await page.click(tid('deploy-start'));
+  await page.waitForSelector(tid('deployment'));
+  const url = await page.locator(tid('deployment')).getAttribute('data-url');
+  const curl = await page.locator(tid('deploy-curl')).textContent();
+  assert.ok(curl.includes(`${url}/v1/classify`), curl);
+  const served = ['物流很快，包装也好，客服态度不错', '屏幕有坏点，电池也不耐用'];
+  const response = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ texts: served }) });
+  assert.equal(response.status, 200);
+  const answer = await response.json();
+  assert.equal(answer.results.length, 2);
+  await page.waitForSelector(`${tid('deployment')}[data-requests="1"][data-ok="1"]`, { timeout: 10_000 });
+  await shot('18-deployed');
+  await page.click(tid('deploy-stop'));
+  await page.waitForSelector(tid('deploy-start'));
+  const production = finelabJson('production', MULTI_DIR, '--json');
+  assert.equal(production.n_production, 2, 'the served texts wait in the project');
+  await page.click(tid('nav-train'));
+  await page.click(tid('nav-results'));
+  await page.waitForSelector(`${tid('production-mix')}[data-n="2"]`);
+  await shot('19-production-mix');
+
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   step('training journey passed');
 } catch (e) {

@@ -8,6 +8,7 @@ use crate::active;
 use crate::autotrain::{Annotated, AutoTrain};
 use crate::cluster;
 use crate::curve;
+use crate::deploy;
 use crate::generation;
 use crate::jobs::Jobs;
 pub use crate::jobs::{JobKind, JobState, JobStatus};
@@ -595,6 +596,29 @@ pub enum Request {
         /// The file to write.
         dest: String,
     },
+    /// Serves a run's model over HTTP on 127.0.0.1 from this program (classify, tag, or the
+    /// OpenAI-compatible chat completions), its served texts kept in the project as production
+    /// records unless asked not to. Returns [`deploy::Deployment`].
+    Deploy {
+        /// The project folder.
+        dir: String,
+        /// The run.
+        run: String,
+        /// Port and production logging.
+        #[serde(default)]
+        request: deploy::DeployRequest,
+    },
+    /// The runs this program serves, with live request counts. Returns `Deployment[]`.
+    ListDeployments {
+        /// Only those of this project folder.
+        #[serde(default)]
+        dir: Option<String>,
+    },
+    /// Stops serving a deployment. Returns `Deployment[]`, those left.
+    StopDeployment {
+        /// The deployment.
+        id: u64,
+    },
     /// The people who may sign in to a shared server of the project. Returns `User[]`.
     ListUsers {
         /// The project folder.
@@ -674,6 +698,7 @@ pub struct AppContext {
     autotrain: AutoTrain,
     pub(crate) holds: crate::assign::Holds,
     drafts: generation::DraftModel,
+    deployments: deploy::Deployments,
     config_dir: Option<PathBuf>,
     start_project: Option<PathBuf>,
 }
@@ -688,6 +713,7 @@ impl AppContext {
             autotrain: AutoTrain::new(),
             holds: Default::default(),
             drafts: Default::default(),
+            deployments: Default::default(),
             config_dir,
             start_project: project.map(|p| absolute(&p.to_string_lossy())),
         }
@@ -978,6 +1004,14 @@ requests! { ctx, request;
     };
     "start_train_curve": Request::StartTrainCurve { dir, request } => JobState =
         curve::start_train_curve(&ctx.jobs, &absolute(&dir), request)?;
+    "deploy": Request::Deploy { dir, run, request } => deploy::Deployment =
+        ctx.deployments.deploy(&absolute(&dir), &run, &request)?;
+    "list_deployments": Request::ListDeployments { dir } => Vec<deploy::Deployment> =
+        ctx.deployments.list(dir.map(|d| absolute(&d)).as_deref());
+    "stop_deployment": Request::StopDeployment { id } => Vec<deploy::Deployment> = {
+        ctx.deployments.stop(id)?;
+        ctx.deployments.list(None)
+    };
     "draft": Request::Draft { dir, seq } => Option<generation::Draft> =
         ctx.drafts.draft(&absolute(&dir), &*ctx.store(&dir)?, seq)?;
     "start_comparison": Request::StartComparison { dir, request, by } => finelab_store::Comparison =

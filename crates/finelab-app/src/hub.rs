@@ -163,7 +163,9 @@ fn pick_files(repo: &str, files: &[String]) -> Result<Vec<String>> {
     }
     // A generator's chat template lives in tokenizer_config.json, more end-of-text ids in
     // generation_config.json.
-    for f in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"] {
+    for f in
+        ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
+    {
         if has(f) {
             out.push(f.into());
         }
@@ -176,8 +178,10 @@ fn pick_files(repo: &str, files: &[String]) -> Result<Vec<String>> {
         // Larger generators keep their weights in safetensors shards, which the generator family
         // reads through the index (the download is then checked like any other folder).
         out.push("model.safetensors.index.json".into());
-        let mut shards: Vec<&String> =
-            files.iter().filter(|f| !f.contains('/') && f.starts_with("model-") && f.ends_with(".safetensors")).collect();
+        let mut shards: Vec<&String> = files
+            .iter()
+            .filter(|f| !f.contains('/') && f.starts_with("model-") && f.ends_with(".safetensors"))
+            .collect();
         shards.sort();
         out.extend(shards.into_iter().cloned());
     } else if has("pytorch_model.bin.index.json") {

@@ -10,6 +10,7 @@ pub mod assign;
 pub mod autotrain;
 pub mod cluster;
 pub mod curve;
+pub mod deploy;
 mod error;
 pub mod generation;
 pub mod hub;

@@ -154,6 +154,8 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 crate::generation::DiffPart::decl(),
                 crate::generation::GenRecord::decl(),
                 crate::generation::GenRecordsPage::decl(),
+                crate::deploy::Deployment::decl(),
+                crate::deploy::DeployRequest::decl(),
             ],
         ),
     ];

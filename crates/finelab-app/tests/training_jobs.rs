@@ -878,3 +878,60 @@ fn a_generate_project_drafts_compares_blind_and_exports_preference_pairs() {
         assert!(references[input] == chosen || references[input] == rejected, "one side is the reference");
     }
 }
+
+/// Deploy from the window: a run's model served over HTTP by this process, classify requests
+/// answered as `predict_batch` answers, counted live, the served texts back in the project as
+/// production records once the deployment stops, and the port closed after it.
+#[test]
+fn a_run_deployed_from_the_window_answers_over_http_and_logs_production_traffic() {
+    use finelab_app::deploy::{DeployRequest, Deployment};
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(tmp.path(), 60, 0);
+    let d = dir.display().to_string();
+    let (done, _) = finelab_app::training_jobs::train_and_predict(
+        &dir,
+        &TrainRequest { model: "instant".into(), ..TrainRequest::default() },
+        &mut |_| train::Control::Continue,
+        &mut |_, _| true,
+    )
+    .unwrap();
+    let deployed: Deployment =
+        ok(&ctx, Request::Deploy { dir: d.clone(), run: done.run.clone(), request: DeployRequest::default() });
+    assert!(deployed.url.starts_with("http://127.0.0.1:") && deployed.route == "/v1/classify" && deployed.logging);
+    assert!(deployed.curl.contains(&format!("{}/v1/classify", deployed.url)), "{}", deployed.curl);
+    let again = err(&ctx, Request::Deploy { dir: d.clone(), run: done.run.clone(), request: DeployRequest::default() });
+    assert!(again.message.contains("served already"), "{}", again.message);
+
+    let texts = ["质量很好，物流也快，推荐购买", "太差了，用了两天就坏了", "一般般吧，价格还可以"];
+    let body: serde_json::Value = ureq::post(&format!("{}/v1/classify", deployed.url))
+        .send_json(serde_json::json!({"model": done.run, "texts": texts}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let predictor = finelab_app::predict::load_model(&done.model_dir).unwrap();
+    let want = predictor.predict_batch(&texts).unwrap();
+    let got: Vec<&str> = body["results"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
+    let want_labels: Vec<String> = want
+        .iter()
+        .map(|p| match p {
+            finelab_train::Prediction::Single { label, .. } => label.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, want_labels);
+    let listed: Vec<Deployment> = ok(&ctx, Request::ListDeployments { dir: Some(d.clone()) });
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].requests, listed[0].ok), (1, 1));
+    let none: Vec<Deployment> = ok(&ctx, Request::ListDeployments { dir: Some(tmp.path().display().to_string()) });
+    assert!(none.is_empty());
+
+    let left: Vec<Deployment> = ok(&ctx, Request::StopDeployment { id: deployed.id });
+    assert!(left.is_empty());
+    assert!(ureq::post(&format!("{}/v1/classify", deployed.url))
+        .send_json(serde_json::json!({"texts": ["x"]}))
+        .is_err());
+    // What it served waits unlabeled in the project, marked as production traffic.
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.n_production_unlabeled().unwrap(), 3);
+}

@@ -1,7 +1,6 @@
 //! `finelab serve-model`: model folders served over HTTP (finelab-deploy).
 
 use anyhow::{Context, Result};
-use finelab_app::production::Served;
 use finelab_deploy::{ModelSpec, ServeConfig};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -50,69 +49,19 @@ pub struct ServeModelArgs {
     log_keep: u64,
 }
 
-/// Hands served batches to a thread that adds them to the project about once a second (one
-/// import each: a label being written waits for none of them).
-fn production_logger(
-    dir: std::path::PathBuf,
-    keep: u64,
-) -> Result<(finelab_deploy::ServedHook, std::thread::JoinHandle<()>, std::sync::mpsc::Sender<Vec<Served>>)> {
-    finelab_store::Store::open(&dir).with_context(|| format!("--log-to {}", dir.display()))?;
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<Served>>();
-    let thread = std::thread::spawn(move || {
-        let mut waiting: Vec<Served> = Vec::new();
-        loop {
-            let open = match rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(batch) => {
-                    waiting.extend(batch);
-                    if waiting.len() < 1000 {
-                        continue;
-                    }
-                    true
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => true,
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => false,
-            };
-            if !waiting.is_empty() {
-                match finelab_app::production::log(&dir, &waiting, keep) {
-                    Ok(l) if l.dropped > 0 => eprintln!(
-                        "production log: {} kept, {} not kept ({keep} wait unlabeled in {})",
-                        l.added,
-                        l.dropped,
-                        dir.display()
-                    ),
-                    Ok(_) => {}
-                    Err(e) => {
-                        eprintln!("production log: {} request(s) not kept in {}: {e}", waiting.len(), dir.display())
-                    }
-                }
-                waiting.clear();
-            }
-            if !open {
-                return;
-            }
-        }
-    });
-    let sender = tx.clone();
-    let hook = finelab_deploy::ServedHook(std::sync::Arc::new(
-        move |model: &str, texts: &[String], predictions: &[finelab_train::Prediction]| {
-            let at = finelab_store::now_ms();
-            let batch = texts
-                .iter()
-                .zip(predictions)
-                .map(|(text, p)| Served { text: text.clone(), model: model.to_string(), at, prediction: p.clone() })
-                .collect();
-            let _ = sender.send(batch);
-        },
-    ));
-    Ok((hook, thread, tx))
-}
-
 pub fn run(args: ServeModelArgs) -> Result<()> {
     let addr = parse_addr(&args.addr)?;
     let models = args.models.iter().map(|m| ModelSpec::parse(m)).collect::<Result<Vec<_>, _>>()?;
-    let logger = args.log_to.clone().map(|dir| production_logger(dir, args.log_keep)).transpose()?;
+    let logger = args
+        .log_to
+        .as_ref()
+        .map(|dir| {
+            finelab_app::deploy::ProductionLogger::start(dir, args.log_keep, |m| eprintln!("{m}"))
+                .with_context(|| format!("--log-to {}", dir.display()))
+        })
+        .transpose()?;
     let config = ServeConfig {
-        on_served: logger.as_ref().map(|l| l.0.clone()),
+        on_served: logger.as_ref().map(|l| l.hook.clone()),
         addr,
         token: args.token,
         max_batch: args.max_batch,
@@ -153,9 +102,8 @@ pub fn run(args: ServeModelArgs) -> Result<()> {
     })
     .with_context(|| format!("finelab serve-model on {addr}"));
     // What was served last is kept before the process ends.
-    if let Some((hook, thread, tx)) = logger {
-        drop((hook, tx));
-        let _ = thread.join();
+    if let Some(logger) = logger {
+        logger.finish();
     }
     served?;
     Ok(())

@@ -237,6 +237,7 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "start_comparison" | "list_comparisons" | "comparison_report" => "compare",
             "export_preferences" => "export",
             "estimate_train_memory" => "train",
+            "deploy" => "serve-model",
             _ => return None,
         })
     };

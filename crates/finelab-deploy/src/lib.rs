@@ -228,6 +228,93 @@ impl Server {
     }
 }
 
+/// A model server running on a thread of its own ([`spawn`]): its address, and the handle that
+/// stops it.
+pub struct Running {
+    /// `http://ADDR`.
+    pub base_url: String,
+    /// The token requests must carry, when one is needed.
+    pub token: Option<String>,
+    /// The models served.
+    pub models: Vec<ModelInfo>,
+    metrics: Arc<metrics::Metrics>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), DeployError>>>,
+}
+
+impl Running {
+    /// Requests to the model routes so far: all of them, and those answered with success.
+    pub fn requests(&self) -> (u64, u64) {
+        self.metrics.model_requests()
+    }
+
+    /// Stops serving (open streams get a few seconds) and waits for the thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Loads the models and binds on a thread with a runtime of its own, and returns once the server
+/// serves (or why it could not start): a model server a long-lived program (the window, `finelab
+/// serve`) starts and stops.
+pub fn spawn(config: ServeConfig) -> Result<Running, DeployError> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("finelab-model-server".into()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let result = runtime.block_on(async {
+            let server = match Server::bind(config).await {
+                Ok(server) => server,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return Ok(());
+                }
+            };
+            let _ = ready_tx.send(Ok((
+                server.base_url(),
+                server.token().map(str::to_string),
+                server.models(),
+                server.shared.metrics.clone(),
+            )));
+            server
+                .run(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        result
+    })?;
+    match ready_rx.recv() {
+        Ok(Ok((base_url, token, models, metrics))) => {
+            Ok(Running { base_url, token, models, metrics, stop: Some(stop_tx), thread: Some(thread) })
+        }
+        Ok(Err(message)) => {
+            let _ = thread.join();
+            Err(DeployError::Invalid(message))
+        }
+        Err(_) => match thread.join() {
+            Ok(Err(e)) => Err(e),
+            _ => Err(DeployError::Invalid("the model server's thread ended before it served".into())),
+        },
+    }
+}
+
 /// Binds, calls `ready` (to print the address), and serves until Ctrl+C, on a runtime of its
 /// own: what `finelab serve-model` runs.
 pub fn serve_blocking(config: ServeConfig, ready: impl FnOnce(&Server)) -> Result<(), DeployError> {

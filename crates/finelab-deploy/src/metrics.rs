@@ -90,6 +90,22 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Requests to the model routes (`/v1/...`) so far: all, and those answered 2xx.
+    pub(crate) fn model_requests(&self) -> (u64, u64) {
+        let inner = self.lock();
+        let mut all = 0;
+        let mut ok = 0;
+        for ((route, status), n) in &inner.requests {
+            if route.starts_with("/v1/") && route != "/v1/models" {
+                all += n;
+                if (200..300).contains(status) {
+                    ok += n;
+                }
+            }
+        }
+        (all, ok)
+    }
+
     /// A batch of `size` texts (or sequences) run by `model`.
     pub(crate) fn batch(&self, model: &str, size: usize) {
         self.lock()

@@ -114,7 +114,8 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         | Request::Prefer { dir, .. }
         | Request::UndoPreference { dir, .. }
         | Request::ComparisonReport { dir, .. }
-        | Request::GenerationRecords { dir, .. } => vec![dir],
+        | Request::GenerationRecords { dir, .. }
+        | Request::Deploy { dir, .. } => vec![dir],
         Request::ExportPreferences { dir, dest } => vec![dir, dest],
         Request::PreviewImport { dir, path, .. } | Request::StartImport { dir, path, .. } => vec![dir, path],
         Request::ExportModel { dir, dest, .. } => vec![dir, dest],
@@ -124,8 +125,9 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         // weights), and only a description comes back; base models live in the Hugging Face cache
         // and the folders `train_setup` lists, outside the project.
         Request::InspectModel { .. } => vec![],
-        // `dir` only filters the jobs of this process; nothing is read.
-        Request::ListJobs { .. } => vec![],
+        // `dir` only filters the jobs (and the deployments) of this process; nothing is read.
+        Request::ListJobs { .. } | Request::ListDeployments { .. } => vec![],
+        Request::StopDeployment { .. } => vec![],
         Request::AppInfo {}
         | Request::RecentProjects {}
         | Request::Job { .. }

@@ -55,7 +55,8 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::ProductionMix { .. }
         | Request::StartComparison { .. }
         | Request::ComparisonReport { .. }
-        | Request::GenerationRecords { .. } => Role::Reviewer,
+        | Request::GenerationRecords { .. }
+        | Request::ListDeployments { .. } => Role::Reviewer,
         Request::CreateProject { .. }
         | Request::RecentProjects {}
         | Request::SetGuidelines { .. }
@@ -72,6 +73,8 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::ExportModel { .. }
         | Request::ExportJob { .. }
         | Request::ExportPreferences { .. }
+        | Request::Deploy { .. }
+        | Request::StopDeployment { .. }
         | Request::ImportRun { .. }
         | Request::ListUsers { .. }
         | Request::AddUser { .. }

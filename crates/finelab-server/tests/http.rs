@@ -1507,6 +1507,7 @@ fn every_request_kind_is_allowed_or_refused_by_role() {
         "start_comparison",
         "comparison_report",
         "generation_records",
+        "list_deployments",
     ];
     let ts =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/types/api.ts")).unwrap();

@@ -10,6 +10,7 @@ import type {
   ComparisonRequest,
   CreateProject,
   CurveRequest,
+  DeployRequest,
   DraftUsed,
   ErrorBody,
   ErrorCode,
@@ -545,6 +546,20 @@ export class Api {
   /** The memory training a generator will need (null for the other families). */
   estimateTrainMemory(dir: string, request: TrainRequest) {
     return this.call({ cmd: 'estimate_train_memory', dir, request });
+  }
+  /** Serves a run's model over HTTP from this program (127.0.0.1). */
+  deploy(dir: string, run: string, request: DeployRequest = {}) {
+    return this.call({ cmd: 'deploy', dir, run, request });
+  }
+  listDeployments(dir: string | null = null) {
+    return this.call({ cmd: 'list_deployments', dir });
+  }
+  stopDeployment(id: number) {
+    return this.call({ cmd: 'stop_deployment', id });
+  }
+  /** The predicted label mix of production traffic per day beside the train split's. */
+  productionMix(dir: string) {
+    return this.call({ cmd: 'production_mix', dir });
   }
   /** The people who may sign in (admins). */
   listUsers(dir: string) {

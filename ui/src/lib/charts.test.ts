@@ -12,6 +12,7 @@ import {
   labelCurveOption,
   noiseRateOption,
   peopleOption,
+  productionMixOption,
   reliabilityColor,
   scoresOption,
 } from './charts';
@@ -34,6 +35,16 @@ const names = { precision: 'P', recall: 'R', f1: 'F1', support: 'n' };
 type AnyOption = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('chart options', () => {
+  it('stacks each label’s share per production day after the train split', () => {
+    const mix = { train: { pos: 0.5, neg: 0.5 }, days: [{ day: '2026-12-03', shares: { pos: 0.9, neg: 0.1 } }, { day: '2026-12-04', shares: { pos: 1 } }] };
+    const o = productionMixOption(mix, ['neg', 'pos'], LIGHT, { train: 'train' }) as AnyOption;
+    expect(o.xAxis.data).toEqual(['train', '2026-12-03', '2026-12-04']);
+    expect(o.series.map((x: AnyOption) => [x.name, x.data])).toEqual([
+      ['neg', [0.5, 0.1, 0]],
+      ['pos', [0.5, 0.9, 1]],
+    ]);
+  });
+
   it('draws the chrF distribution in ten bins, low scores in the error colour', () => {
     const o = chrfHistogramOption([3, 0, 1, 0, 0, 2, 0, 0, 0, 5], LIGHT, { records: 'records', chrf: 'chrF' }) as AnyOption;
     expect(o.xAxis.data).toEqual(['0–10', '10–20', '20–30', '30–40', '40–50', '50–60', '60–70', '70–80', '80–90', '90–100']);

@@ -477,3 +477,24 @@ export function genLossOption(
     ],
   };
 }
+
+/** The predicted label mix of production traffic per day beside the train split's: one stacked
+ *  bar a day (and one for the train split first), each label's share. */
+export function productionMixOption(
+  mix: { days: { day: string; shares: { [key in string]?: number } }[]; train: { [key in string]?: number } },
+  labels: string[],
+  c: ChartColors,
+  names: { train: string },
+): EChartsCoreOption {
+  const columns = [names.train, ...mix.days.map((d) => d.day)];
+  const shares = [mix.train, ...mix.days.map((d) => d.shares)];
+  return {
+    ...base(c),
+    legend: { top: 0, textStyle: { color: c.text } },
+    grid: { left: 48, right: 16, top: 36, bottom: 40 },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v: number) => `${formatFixed(Number(v) * 100, 1)} %` },
+    xAxis: { type: 'category', data: columns, ...axisStyle(c) },
+    yAxis: { type: 'value', min: 0, max: 1, ...axisStyle(c), axisLabel: { color: c.muted, formatter: (v: number) => `${Math.round(v * 100)} %` } },
+    series: labels.map((label) => ({ name: label, type: 'bar', stack: 'mix', barMaxWidth: 40, data: shares.map((s) => s[label] ?? 0) })),
+  };
+}

@@ -1585,3 +1585,64 @@ mean_chrf: number,
  */
 draft_edits: DraftEdits, };
 
+export type Deployment = { 
+/**
+ * Its id in this program.
+ */
+id: number, 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The run.
+ */
+run: string, 
+/**
+ * The model's name in requests (the run id).
+ */
+model: string, 
+/**
+ * `http://127.0.0.1:PORT`.
+ */
+url: string, 
+/**
+ * The route that answers it: `/v1/classify`, `/v1/tag` or `/v1/chat/completions`.
+ */
+route: string, 
+/**
+ * A request to try at a terminal.
+ */
+curl: string, 
+/**
+ * When it started (ms since the epoch).
+ */
+started_at: number, 
+/**
+ * Requests to the model routes so far.
+ */
+requests: number, 
+/**
+ * Of those, answered with success.
+ */
+ok: number, 
+/**
+ * Whether served texts come back into the project as production records.
+ */
+logging: boolean, };
+
+export type DeployRequest = { 
+/**
+ * The port on 127.0.0.1 (default: a free one).
+ */
+port?: number, 
+/**
+ * Classifiers and taggers: keep the served texts in the project as production records
+ * (default true).
+ */
+log_production?: boolean, 
+/**
+ * At most this many production records wait unlabeled (default 10,000).
+ */
+keep?: number, };
+
