@@ -120,7 +120,7 @@ impl Source {
 
     fn outputs(&self, store: &Store) -> Result<HashMap<i64, String>> {
         Ok(match self {
-            Source::Run(id) => store.run_outputs(id)?.into_iter().map(|(seq, _, _, output)| (seq, output)).collect(),
+            Source::Run(id) => store.run_outputs(id)?.into_iter().map(|o| (o.seq, o.output)).collect(),
             Source::Reference => store
                 .labeled_records()?
                 .into_iter()
@@ -365,7 +365,7 @@ pub fn generation_records(store: &Store, run: &str, query: &GenRecordsQuery) -> 
     }
     let other: HashMap<i64, String> = match &query.other {
         Some(o) if !o.trim().is_empty() => match Source::parse(store, o)? {
-            Source::Run(id) => store.run_outputs(&id)?.into_iter().map(|(seq, _, _, out)| (seq, out)).collect(),
+            Source::Run(id) => store.run_outputs(&id)?.into_iter().map(|o| (o.seq, o.output)).collect(),
             Source::Reference => {
                 return Err(AppError::Invalid("compare with another run: the references are shown already".into()))
             }
@@ -375,11 +375,11 @@ pub fn generation_records(store: &Store, run: &str, query: &GenRecordsQuery) -> 
     let mut scored: Vec<(i64, Option<Split>, String, String, f64)> = store
         .run_outputs(run)?
         .into_iter()
-        .filter(|(_, split, gold, _)| gold.is_some() && (query.split.is_none() || *split == query.split))
-        .map(|(seq, split, gold, output)| {
-            let reference = gold.unwrap_or_default();
-            let chrf = finelab_train::gen_metrics::sentence_chrf(&output, &reference);
-            (seq, split, reference, output, chrf)
+        .filter(|o| o.reference.is_some() && (query.split.is_none() || o.split == query.split))
+        .map(|o| {
+            let reference = o.reference.unwrap_or_default();
+            let chrf = finelab_train::gen_metrics::sentence_chrf(&o.output, &reference);
+            (o.seq, o.split, reference, o.output, chrf)
         })
         .collect();
     let mut histogram = vec![0u64; 10];

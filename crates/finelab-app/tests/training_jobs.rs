@@ -722,7 +722,7 @@ fn a_generate_project_drafts_compares_blind_and_exports_preference_pairs() {
     let stored = stored.unwrap();
     assert_eq!((stored.run.as_str(), stored.stored), (run_b.as_str(), true));
     let outputs_b = store.run_outputs(&run_b).unwrap();
-    assert_eq!(outputs_b.iter().find(|o| o.0 == dev_seq).unwrap().3, stored.output);
+    assert_eq!(outputs_b.iter().find(|o| o.seq == dev_seq).unwrap().output, stored.output);
     let next: Option<RecordView> =
         ok(&ctx, Request::NextRecord { dir: d.clone(), annotator: "ann".into(), after_seq: None });
     let next = next.unwrap();
@@ -766,7 +766,10 @@ fn a_generate_project_drafts_compares_blind_and_exports_preference_pairs() {
         assert_eq!(row.chrf, finelab_train::gen_metrics::sentence_chrf(&row.output, &row.reference));
         let side = |skip: &str| row.diff.iter().filter(|p| p.op != skip).map(|p| p.text.as_str()).collect::<String>();
         assert_eq!((side("insert"), side("delete")), (row.reference.clone(), row.output.clone()));
-        assert_eq!(row.other_output.as_deref(), outputs_b.iter().find(|o| o.0 == row.record.seq).map(|o| o.3.as_str()));
+        assert_eq!(
+            row.other_output.as_deref(),
+            outputs_b.iter().find(|o| o.seq == row.record.seq).map(|o| o.output.as_str())
+        );
     }
     let mean = page.rows.iter().map(|r| r.chrf).sum::<f64>() / 4.0;
     assert!((page.mean_chrf - mean).abs() < 1e-9);
@@ -819,7 +822,8 @@ fn a_generate_project_drafts_compares_blind_and_exports_preference_pairs() {
             },
         );
         // Which source the pick chose: the side showing run A's output.
-        let a_output = store.run_outputs(&run_a).unwrap().into_iter().find(|o| o.0 == item.record.seq).unwrap().3;
+        let a_output =
+            store.run_outputs(&run_a).unwrap().into_iter().find(|o| o.seq == item.record.seq).unwrap().output;
         let chose_a = match pick {
             Preferred::Left => Some(item.left == a_output),
             Preferred::Right => Some(item.right == a_output),

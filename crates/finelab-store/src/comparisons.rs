@@ -339,17 +339,34 @@ impl Store {
              FROM preferences p JOIN comparison_items i ON i.comparison_id = p.comparison_id AND i.position = p.position
              WHERE p.comparison_id = ?1 ORDER BY p.id",
         )?;
-        let rows: Vec<(i64, i64, String, Option<String>, Option<i64>, i64)> = stmt
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        struct Row {
+            id: i64,
+            position: i64,
+            annotator: String,
+            choice: Option<String>,
+            undoes: Option<i64>,
+            seq: i64,
+        }
+        let rows: Vec<Row> = stmt
+            .query_map([id], |r| {
+                Ok(Row {
+                    id: r.get(0)?,
+                    position: r.get(1)?,
+                    annotator: r.get(2)?,
+                    choice: r.get(3)?,
+                    undoes: r.get(4)?,
+                    seq: r.get(5)?,
+                })
+            })?
             .collect::<rusqlite::Result<_>>()?;
-        let undone: HashSet<i64> = rows.iter().filter_map(|r| r.4).collect();
+        let undone: HashSet<i64> = rows.iter().filter_map(|r| r.undoes).collect();
         let mut current: HashMap<(i64, String), (i64, Choice, i64)> = HashMap::new();
-        for (row_id, position, annotator, choice, _, seq) in rows {
-            let Some(choice) = choice else { continue };
-            if undone.contains(&row_id) {
+        for row in rows {
+            let Some(choice) = row.choice else { continue };
+            if undone.contains(&row.id) {
                 continue;
             }
-            current.insert((position, annotator), (row_id, Choice::parse(&choice)?, seq));
+            current.insert((row.position, row.annotator), (row.id, Choice::parse(&choice)?, row.seq));
         }
         // A later undo can uncover an earlier judgement of the same item: the latest not undone wins.
         let mut out: Vec<(i64, Judgement)> = current

@@ -27,7 +27,7 @@ pub use comparisons::{
     Preferred,
 };
 pub use error::{Error, Result};
-pub use predictions::{NewPrediction, RunRecord, RunRecordsPage, RunRecordsQuery};
+pub use predictions::{NewPrediction, RunOutput, RunRecord, RunRecordsPage, RunRecordsQuery};
 pub use project::Store;
 pub use runs::{NewRun, RunRow, RunUpdate};
 pub use schema::latest_version;

@@ -69,6 +69,19 @@ pub struct RunRecord {
     pub current_annotator: Option<String>,
 }
 
+/// One output a generator run wrote ([`Store::run_outputs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutput {
+    /// The record.
+    pub seq: i64,
+    /// The split the run scored it in.
+    pub split: Option<Split>,
+    /// The reference it was scored against.
+    pub reference: Option<String>,
+    /// The output.
+    pub output: String,
+}
+
 /// One page of [`RunRecord`]s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct RunRecordsPage {
@@ -116,9 +129,9 @@ impl Store {
             as u64)
     }
 
-    /// A generator run's stored outputs: (record, split, the reference it was scored against,
-    /// the output), in import order. Predictions that are not outputs are left out.
-    pub fn run_outputs(&self, run: &str) -> Result<Vec<(i64, Option<Split>, Option<String>, String)>> {
+    /// A generator run's stored outputs, in import order. Predictions that are not outputs are
+    /// left out.
+    pub fn run_outputs(&self, run: &str) -> Result<Vec<RunOutput>> {
         let mut stmt = self
             .conn
             .prepare("SELECT record_id, split, gold, value FROM predictions WHERE run_id = ?1 ORDER BY record_id")?;
@@ -134,11 +147,11 @@ impl Store {
         for row in rows {
             let (seq, split, gold, value) = row?;
             let AnnotationValue::Output(output) = serde_json::from_str::<AnnotationValue>(&value)? else { continue };
-            let gold = match gold.map(|g| serde_json::from_str::<AnnotationValue>(&g)).transpose()? {
+            let reference = match gold.map(|g| serde_json::from_str::<AnnotationValue>(&g)).transpose()? {
                 Some(AnnotationValue::Output(g)) => Some(g),
                 _ => None,
             };
-            out.push((seq, split.map(|s| s.parse()).transpose()?, gold, output));
+            out.push(RunOutput { seq, split: split.map(|s| s.parse()).transpose()?, reference, output });
         }
         Ok(out)
     }

@@ -453,6 +453,25 @@ pub fn span_report(gold: &[Vec<Span>], pred: &[Vec<Span>]) -> Result<Report> {
     })
 }
 
+/// The standard normal quantile of 0.975: a two-sided 95 % interval.
+pub const Z_95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval of a proportion of `k` successes in `n` trials at the normal
+/// quantile `z` (statsmodels' `proportion_confint(k, n, alpha, method="wilson")`, clipped to
+/// [0, 1]); `None` for `n == 0`.
+pub fn wilson_interval(k: u64, n: u64, z: f64) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = z * z;
+    let denominator = 1.0 + z2 / n;
+    let center = (p + z2 / (2.0 * n)) / denominator;
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+    Some(((center - half).max(0.0), (center + half).min(1.0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,23 +561,4 @@ weighted avg       0.83      0.67      0.67         3
 ";
         assert_eq!(r.to_text(2), expected);
     }
-}
-
-/// The standard normal quantile of 0.975: a two-sided 95 % interval.
-pub const Z_95: f64 = 1.959_963_984_540_054;
-
-/// The Wilson score interval of a proportion of `k` successes in `n` trials at the normal
-/// quantile `z` (statsmodels' `proportion_confint(k, n, alpha, method="wilson")`, clipped to
-/// [0, 1]); `None` for `n == 0`.
-pub fn wilson_interval(k: u64, n: u64, z: f64) -> Option<(f64, f64)> {
-    if n == 0 {
-        return None;
-    }
-    let (k, n) = (k as f64, n as f64);
-    let p = k / n;
-    let z2 = z * z;
-    let denominator = 1.0 + z2 / n;
-    let center = (p + z2 / (2.0 * n)) / denominator;
-    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
-    Some(((center - half).max(0.0), (center + half).min(1.0)))
 }
