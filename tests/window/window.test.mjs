@@ -20,8 +20,9 @@
 //   CONFIG_DIR     the app's config folder (its recent list) for the launches without WebDriver
 //   TRAIN_PROJECT  a project of labeled reviews: the window trains on it (issue 6's key step:
 //                  press Train, see Results) and the numbers shown must equal `finelab eval --json`
-//   GEN_PROJECT    a generate project with two generator runs: a draft taken and edited, Results,
-//                  a blind A/B review judged by keyboard
+//   GEN_PROJECT    a generate project with two generator runs: a draft taken and edited, a
+//                  generator trained from the Train screen, Results, a blind A/B review judged by
+//                  keyboard, the preference pairs exported
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ const ARTIFACTS = env('ARTIFACTS');
 const CONFIG_DIR = env('CONFIG_DIR');
 const TRAIN_PROJECT = env('TRAIN_PROJECT');
 const GEN_PROJECT = env('GEN_PROJECT');
+const PAIRS_FILE = join(ARTIFACTS, 'preference-pairs.jsonl');
 /** The first interactive screen must come within this (issue 5, Speed). */
 const TARGET_INTERACTIVE_MS = 1500;
 
@@ -134,6 +136,12 @@ class Session {
   async click(css) {
     const { el } = await this.waitFor(css);
     await this.cmd('POST', `/element/${el}/click`, {});
+  }
+  /** Types `text` into the element `css` (WebDriver's element send keys). */
+  async type(css, text) {
+    const { el } = await this.waitFor(css);
+    await this.cmd('POST', `/element/${el}/clear`, {}).catch(() => {});
+    await this.cmd('POST', `/element/${el}/value`, { text });
   }
   async pressKey(key) {
     await this.cmd('POST', '/actions', {
@@ -470,7 +478,25 @@ const generated = await withApp('generate', [GEN_PROJECT], async (session) => {
   const changed = await session.cmd('GET', `/element/${distance.el}/attribute/data-distance`);
   await sleep(300);
   await session.screenshot('7-generate-write.png');
-  await session.click(SEL.nav('results'));
+  // A generator trained from the Train screen: memory first, then tokens/s and loss, answers to
+  // fixed dev records after each epoch.
+  await session.click(SEL.nav('train'));
+  await session.waitFor('[data-testid="family-generator"]');
+  await session.click('[data-testid="train-advanced"] summary');
+  await session.type('[data-testid="train-epochs"]', '3');
+  await session.type('[data-testid="train-lr"]', '0.01');
+  await session.type('[data-testid="train-max-new-tokens"]', '12');
+  await session.click('[data-testid="train-full-finetune"]');
+  await session.waitFor('[data-testid="train-memory"]');
+  await session.click(SEL.trainButton);
+  const trainedHere = await session.waitFor('[data-testid="train-done"][data-status="completed"]', { timeoutMs: 180000, intervalMs: 100 });
+  const windowRun = await session.cmd('GET', `/element/${trainedHere.el}/attribute/data-run`);
+  const tokensPerSec = Number(await session.exec(`return document.querySelector('[data-testid="train-tokens-rate"]').dataset.value`));
+  const samples = await session.exec(`return document.querySelectorAll('[data-testid="train-sample"]').length`);
+  assert(tokensPerSec > 0 && samples > 0, `tokens/s ${tokensPerSec} and ${samples} answers to dev records shown`);
+  await sleep(300);
+  await session.screenshot('7b-generate-train.png');
+  await session.click(SEL.seeResults);
   const chrf = await session.waitFor('[data-testid="gen-metric"][data-metric="chrf"]');
   const shownChrf = Number(await session.cmd('GET', `/element/${chrf.el}/attribute/data-value`));
   const run = await session.exec(`return document.querySelector('[data-testid="run-facts"]').dataset.run`);
@@ -488,16 +514,24 @@ const generated = await withApp('generate', [GEN_PROJECT], async (session) => {
     await session.waitFor(`[data-testid="compare-item"]:not([data-position="${position}"]), [data-testid="compare-done"]`);
   }
   await session.waitFor('[data-testid="compare-done"]');
-  return { seq: Number(seq), draft, changed, shownChrf, run };
+  // The judged pairs exported from the window.
+  await session.type('[data-testid="preferences-path"]', PAIRS_FILE);
+  await session.click('[data-testid="preferences-export"]');
+  await session.waitFor('body', { textOk: (t) => t.includes(PAIRS_FILE), timeoutMs: 10000 });
+  return { seq: Number(seq), draft, changed, shownChrf, run, windowRun };
 });
 assert(generated.changed === '1', `the edit from the draft logged as one character: ${generated.changed}`);
 const genRecord = JSON.parse(cli('export', GEN_PROJECT, '--format', 'jsonl').trim().split('\n')[generated.seq - 1]);
 assert(genRecord.output === `${generated.draft}!`, `the output written from the draft: ${JSON.stringify(genRecord.output)}`);
 const genEval = JSON.parse(cli('eval', GEN_PROJECT, '--run', generated.run, '--split', 'dev', '--json'));
 assert(generated.shownChrf === genEval.chrf, `chrF in the window ${generated.shownChrf}, finelab eval ${genEval.chrf}`);
+assert(generated.run === generated.windowRun, `Results opened on the run trained in the window: ${generated.run} vs ${generated.windowRun}`);
 const reviews = JSON.parse(cli('compare', GEN_PROJECT, '--json'));
 assert(reviews.length === 1 && reviews[0].comparison.n_judged === reviews[0].comparison.n_items && reviews[0].comparison.n_items > 0,
   `the blind review judged in the window: ${JSON.stringify(reviews)}`);
+const pairs = readFileSync(PAIRS_FILE, 'utf8').trim().split('\n').filter((l) => l);
+assert(pairs.length === reviews[0].wins_a + reviews[0].wins_b, `one preference pair a decided judgement: ${pairs.length}`);
+assert(pairs.join('\n') === cli('export', GEN_PROJECT, '--format', 'preferences').trim(), 'the window exports what finelab export --format preferences writes');
 log(`generation in the window: a draft taken and edited (1 character), chrF ${genEval.chrf} as finelab eval, ` +
   `a blind review of ${reviews[0].comparison.n_items} items: A ${reviews[0].wins_a} · B ${reviews[0].wins_b} · ties ${reviews[0].ties}`);
 
