@@ -935,8 +935,8 @@ requests! { ctx, request;
     "list_jobs": Request::ListJobs { dir } => Vec<JobState> = ctx.list_jobs(dir.as_deref());
     "start_train": Request::StartTrain { dir, request } => JobState =
         training_jobs::start_train(&ctx.jobs, &absolute(&dir), &request)?;
-    "estimate_train_memory": Request::EstimateTrainMemory { dir: _, request } => Option<models::TrainMemory> =
-        models::train_memory(&request)?;
+    "estimate_train_memory": Request::EstimateTrainMemory { dir: _, request } => Option<crate::memory::TrainMemory> =
+        crate::memory::train_memory(&request)?;
     "list_runs": Request::ListRuns { dir } => Vec<train::RunSummary> = train::runs(&absolute(&dir))?;
     "get_run": Request::GetRun { dir, run } => RunDetail = results::run_detail(&absolute(&dir), &run)?;
     "evaluate": Request::Evaluate { dir, run, split } => train::Evaluation =

@@ -15,6 +15,7 @@ mod error;
 pub mod generation;
 pub mod hub;
 pub mod jobs;
+pub mod memory;
 pub mod models;
 pub mod predict;
 pub mod production;

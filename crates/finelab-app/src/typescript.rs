@@ -138,7 +138,7 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 crate::production::DayMix::decl(),
                 crate::production::ProductionMix::decl(),
                 crate::progress::EpochSample::decl(),
-                models::TrainMemory::decl(),
+                crate::memory::TrainMemory::decl(),
                 s::Comparison::decl(),
                 s::ComparisonItem::decl(),
                 s::Preferred::decl(),

@@ -666,7 +666,7 @@ fn a_generator_run_killed_before_its_outputs_are_stored_is_finished_by_resuming_
 #[test]
 fn a_generate_project_drafts_compares_blind_and_exports_preference_pairs() {
     use finelab_app::generation::{ComparisonRequest, Draft, GenOrder, GenRecordsPage, GenRecordsQuery};
-    use finelab_app::models::TrainMemory;
+    use finelab_app::memory::TrainMemory;
     use finelab_store::{Comparison, ComparisonItem, PreferenceReceipt, Preferred};
     let tmp = tempfile::tempdir().unwrap();
     let ctx = AppContext::new(None, None);

@@ -44,7 +44,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     download_if_needed(&args.request.model, json)?;
     if !json {
         // A generator says what it will hold in memory before it starts (as the Train screen does).
-        if let Ok(Some(m)) = finelab_app::models::train_memory(&args.request) {
+        if let Ok(Some(m)) = finelab_app::memory::train_memory(&args.request) {
             let gb = |b: u64| b as f64 / (1u64 << 30) as f64;
             eprintln!(
                 "memory: about {:.2} GiB (weights {:.2}, gradients and optimizer {:.2}, activations {:.2}; {} of {} parameters trained){}",
