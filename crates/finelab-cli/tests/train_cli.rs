@@ -662,6 +662,14 @@ fn generate_project_trains_a_lora_generator_that_predicts_scores_and_exports() {
     // The predictions of the merged folder are the run's.
     let again = ok(&["predict", s(&merged), s(&asked)]);
     assert_eq!(again.lines().map(json_of).collect::<Vec<_>>(), predicted);
+
+    // A blind comparison needs outputs that differ: this run writes every reference.
+    let refused = fails(&["compare", s(&dir), "--a", &run_id, "--b", "reference"]);
+    assert!(refused.contains("no record with two different outputs"), "{refused}");
+    let refused = fails(&["compare", s(&dir), "--a", &run_id, "--b", &format!("run:{run_id}")]);
+    assert!(refused.contains("two different sources"), "{refused}");
+    assert!(ok(&["compare", s(&dir)]).contains("no comparisons yet"));
+    assert_eq!(ok(&["export", s(&dir), "--format", "preferences"]), "", "no judged pair yet");
 }
 
 /// Every shape of generation data people already have goes in, bad rows are named by line, and
