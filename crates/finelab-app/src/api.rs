@@ -290,6 +290,24 @@ pub enum Request {
         /// What to train.
         request: TrainRequest,
     },
+    /// Optimise a run (prune a transformer's encoder layers and fine-tune again) as a train job
+    /// whose run records its parent. Returns [`JobState`] like `start_train`.
+    StartOptimize {
+        /// The project folder.
+        dir: String,
+        /// The run and how.
+        request: crate::optimize::OptimizeRequest,
+    },
+    /// The project's completed classifier and tagger runs by size on disk, CPU speed (measured
+    /// with `speed`), macro-F1 and agreement with the run they were optimised from. Returns
+    /// `RunCost[]`.
+    RunCosts {
+        /// The project folder.
+        dir: String,
+        /// Measure each model's inference speed (on up to 256 texts of its scored split).
+        #[serde(default)]
+        speed: Option<bool>,
+    },
     /// The project's runs, newest first. Returns `RunSummary[]`.
     ListRuns {
         /// The project folder.
@@ -937,6 +955,10 @@ requests! { ctx, request;
         training_jobs::start_train(&ctx.jobs, &absolute(&dir), &request)?;
     "estimate_train_memory": Request::EstimateTrainMemory { dir: _, request } => Option<crate::memory::TrainMemory> =
         crate::memory::train_memory(&request)?;
+    "start_optimize": Request::StartOptimize { dir, request } => JobState =
+        crate::optimize::start_optimize(&ctx.jobs, &absolute(&dir), &request)?;
+    "run_costs": Request::RunCosts { dir, speed } => Vec<crate::optimize::RunCost> =
+        crate::optimize::run_costs(&absolute(&dir), speed == Some(true), 256)?;
     "list_runs": Request::ListRuns { dir } => Vec<train::RunSummary> = train::runs(&absolute(&dir))?;
     "get_run": Request::GetRun { dir, run } => RunDetail = results::run_detail(&absolute(&dir), &run)?;
     "evaluate": Request::Evaluate { dir, run, split } => train::Evaluation =

@@ -17,6 +17,7 @@ pub mod hub;
 pub mod jobs;
 pub mod memory;
 pub mod models;
+pub mod optimize;
 pub mod predict;
 pub mod production;
 pub mod progress;

@@ -80,6 +80,23 @@ pub struct TrainRequest {
     #[serde(default)]
     #[ts(optional)]
     pub background: Option<bool>,
+    /// Made from another run (`finelab optimize`): the parent and how; recorded in the run's
+    /// config.
+    #[serde(default)]
+    #[ts(optional)]
+    pub optimized_from: Option<OptimizedFrom>,
+}
+
+/// The run a run was made from by optimising it, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct OptimizedFrom {
+    /// The parent run.
+    pub run: String,
+    /// `prune`.
+    pub method: String,
+    /// Encoder layers kept (prune).
+    #[serde(default)]
+    pub layers: Option<usize>,
 }
 
 impl TrainRequest {
@@ -109,6 +126,7 @@ impl Default for TrainRequest {
             full_finetune: None,
             max_new_tokens: None,
             background: None,
+            optimized_from: None,
         }
     }
 }
@@ -211,6 +229,9 @@ impl TrainRequest {
         config_json["max_len"] = json!(self.max_len.unwrap_or(config.max_len));
         if self.background == Some(true) {
             config_json["background"] = json!(true);
+        }
+        if let Some(from) = &self.optimized_from {
+            config_json["optimized_from"] = json!(from);
         }
         if config.family == finelab_train::generator::FAMILY {
             let n = self.max_new_tokens.unwrap_or(DEFAULT_MAX_NEW_TOKENS);

@@ -156,6 +156,10 @@ pub fn typescript_files() -> Vec<(&'static str, String)> {
                 crate::generation::GenRecordsPage::decl(),
                 crate::deploy::Deployment::decl(),
                 crate::deploy::DeployRequest::decl(),
+                train::OptimizedFrom::decl(),
+                crate::optimize::OptimizeMethod::decl(),
+                crate::optimize::OptimizeRequest::decl(),
+                crate::optimize::RunCost::decl(),
             ],
         ),
     ];

@@ -939,3 +939,99 @@ fn a_run_deployed_from_the_window_answers_over_http_and_logs_production_traffic(
     let store = Store::open(&dir).unwrap();
     assert_eq!(store.n_production_unlabeled().unwrap(), 3);
 }
+
+/// Optimise from the window: a transformer run pruned to its first encoder layer and fine-tuned
+/// again as a run that records its parent; the runs compared by size, CPU speed, macro-F1 and
+/// agreement (the share of test records both predicted alike, counted here from their stored
+/// predictions); a run that is not a transformer's is refused with the reason.
+#[test]
+fn a_transformer_run_pruned_from_the_window_is_a_smaller_run_linked_to_its_parent() {
+    use finelab_app::optimize::{OptimizeMethod, OptimizeRequest, RunCost};
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(tmp.path(), 60, 0);
+    let d = dir.display().to_string();
+    let model = tmp.path().join("tiny-bert");
+    finelab_app::models::make_tiny_model(&model, &dir, 32, 2, 7).unwrap();
+    let base = TrainRequest {
+        model: model.display().to_string(),
+        epochs: Some(2),
+        batch_size: Some(8),
+        device: Some("cpu".into()),
+        ..TrainRequest::default()
+    };
+    let parent = done_of(follow(&ctx, start(&ctx, &d, base).id, |_| {}).last().unwrap()).run;
+    let instant = finelab_app::training_jobs::train_and_predict(
+        &dir,
+        &TrainRequest::default(),
+        &mut |_| train::Control::Continue,
+        &mut |_, _| true,
+    )
+    .unwrap()
+    .0
+    .run;
+    let refused = err(
+        &ctx,
+        Request::StartOptimize {
+            dir: d.clone(),
+            request: OptimizeRequest {
+                run: instant.clone(),
+                method: OptimizeMethod::Prune,
+                layers: None,
+                epochs: None,
+            },
+        },
+    );
+    assert!(refused.message.contains("transformer run"), "{}", refused.message);
+    let too_many = err(
+        &ctx,
+        Request::StartOptimize {
+            dir: d.clone(),
+            request: OptimizeRequest {
+                run: parent.clone(),
+                method: OptimizeMethod::Prune,
+                layers: Some(2),
+                epochs: None,
+            },
+        },
+    );
+    assert!(too_many.message.contains("keep between 1 and 1"), "{}", too_many.message);
+
+    let job: JobState = ok(
+        &ctx,
+        Request::StartOptimize {
+            dir: d.clone(),
+            request: OptimizeRequest {
+                run: parent.clone(),
+                method: OptimizeMethod::Prune,
+                layers: None,
+                epochs: Some(1),
+            },
+        },
+    );
+    let last = follow(&ctx, job.id, |_| {}).pop().unwrap();
+    assert_eq!(last.status, JobStatus::Done, "{last:?}");
+    let child = done_of(&last).run;
+    let store = Store::open(&dir).unwrap();
+    let row = store.run(&child).unwrap();
+    assert_eq!(row.config["optimized_from"], serde_json::json!({"run": parent, "method": "prune", "layers": 1}));
+    assert_eq!(row.config["epochs"], 1);
+
+    let costs: Vec<RunCost> = ok(&ctx, Request::RunCosts { dir: d.clone(), speed: Some(true) });
+    let of = |run: &str| costs.iter().find(|c| c.run == run).unwrap().clone();
+    let (p, c) = (of(&parent), of(&child));
+    assert_eq!((p.layers, c.layers), (Some(2), Some(1)));
+    assert!(c.size_bytes < p.size_bytes, "{} vs {}", c.size_bytes, p.size_bytes);
+    assert!(p.samples_per_sec.unwrap() > 0.0 && c.samples_per_sec.unwrap() > 0.0 && c.n_timed > 0);
+    assert_eq!(c.macro_f1, row.test_report.as_ref().unwrap()["macro avg"]["f1-score"].as_f64());
+    // Agreement: the share of test records the two predicted alike, from their stored predictions.
+    let predicted = |run: &str| -> BTreeMap<i64, AnnotationValue> {
+        let query = RunRecordsQuery { split: Some(Split::Test), limit: Some(1000), ..RunRecordsQuery::default() };
+        store.run_records(run, &query).unwrap().rows.into_iter().map(|r| (r.record.seq, r.predicted)).collect()
+    };
+    let (a, b) = (predicted(&parent), predicted(&child));
+    let same = a.iter().filter(|(seq, v)| b.get(seq) == Some(v)).count() as f64 / a.len() as f64;
+    assert_eq!(c.agreement_with_parent, Some(same));
+    assert_eq!(p.agreement_with_parent, None);
+    assert!(of(&instant).layers.is_none());
+}

@@ -21,6 +21,7 @@ mod generation_cmd;
 mod label_cmd;
 mod loop_cmd;
 mod metrics_cmd;
+mod optimize_cmd;
 mod serve;
 mod serve_model_cmd;
 mod teams_cmd;
@@ -28,6 +29,7 @@ mod train_cmd;
 mod users_cmd;
 
 use generation_cmd::GenerationCommand;
+use optimize_cmd::OptimizeCommand;
 use teams_cmd::TeamCommand;
 use users_cmd::UserCommand;
 
@@ -495,6 +497,8 @@ enum Command {
     Teams(TeamCommand),
     #[command(flatten)]
     Generation(GenerationCommand),
+    #[command(flatten)]
+    Optimize(OptimizeCommand),
     /// The people who may sign in to a shared `finelab serve` of the project.
     User {
         #[command(subcommand)]
@@ -635,6 +639,7 @@ impl TrainFlags {
             full_finetune: self.full_finetune.then_some(true),
             max_new_tokens: self.max_new_tokens,
             background: None,
+            optimized_from: None,
         }
     }
 }
@@ -1005,6 +1010,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Teams(command) => teams_cmd::run(command)?,
         Command::Generation(command) => generation_cmd::run(command)?,
+        Command::Optimize(command) => optimize_cmd::run(command)?,
         Command::Undo { dir, annotator, json } => {
             label_cmd::undo(&dir, &annotator.unwrap_or_else(label_cmd::default_annotator), json)?
         }

@@ -238,6 +238,7 @@ fn every_request_kind_has_a_command_or_a_listed_exemption() {
             "export_preferences" => "export",
             "estimate_train_memory" => "train",
             "deploy" => "serve-model",
+            "start_optimize" | "run_costs" => "optimize",
             _ => return None,
         })
     };

@@ -115,7 +115,9 @@ pub(crate) fn request_paths(request: &Request) -> Vec<&str> {
         | Request::UndoPreference { dir, .. }
         | Request::ComparisonReport { dir, .. }
         | Request::GenerationRecords { dir, .. }
-        | Request::Deploy { dir, .. } => vec![dir],
+        | Request::Deploy { dir, .. }
+        | Request::StartOptimize { dir, .. }
+        | Request::RunCosts { dir, .. } => vec![dir],
         Request::ExportPreferences { dir, dest } => vec![dir, dest],
         Request::PreviewImport { dir, path, .. } | Request::StartImport { dir, path, .. } => vec![dir, path],
         Request::ExportModel { dir, dest, .. } => vec![dir, dest],

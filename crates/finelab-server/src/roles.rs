@@ -56,7 +56,8 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::StartComparison { .. }
         | Request::ComparisonReport { .. }
         | Request::GenerationRecords { .. }
-        | Request::ListDeployments { .. } => Role::Reviewer,
+        | Request::ListDeployments { .. }
+        | Request::RunCosts { .. } => Role::Reviewer,
         Request::CreateProject { .. }
         | Request::RecentProjects {}
         | Request::SetGuidelines { .. }
@@ -74,6 +75,7 @@ pub(crate) fn required_role(request: &Request) -> Role {
         | Request::ExportJob { .. }
         | Request::ExportPreferences { .. }
         | Request::Deploy { .. }
+        | Request::StartOptimize { .. }
         | Request::StopDeployment { .. }
         | Request::ImportRun { .. }
         | Request::ListUsers { .. }

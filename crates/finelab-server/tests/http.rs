@@ -1508,6 +1508,7 @@ fn every_request_kind_is_allowed_or_refused_by_role() {
         "comparison_report",
         "generation_records",
         "list_deployments",
+        "run_costs",
     ];
     let ts =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/types/api.ts")).unwrap();
@@ -1522,7 +1523,7 @@ fn every_request_kind_is_allowed_or_refused_by_role() {
             "dest": elsewhere, "output": elsewhere, "run": "nope", "query": {"text": "zzz"}, "people": ["x"],
             "n": 1, "strategy": "sequential", "limit": 1, "change": {}, "markdown": "", "every": 0,
             "project": {"kind": "single", "labels": ["pos", "neg"]}, "options": {},
-            "request": {"model": "instant", "a": "reference", "b": "reference"}, "split": "dev",
+            "request": {"model": "instant", "a": "reference", "b": "reference", "run": "nope", "method": "prune"}, "split": "dev",
             "comparison": 999, "position": 0, "pick": "tie", "by": "x",
         });
         for (cookie, who, allowed) in [

@@ -21,6 +21,7 @@ import type {
   ImportRequest,
   JobState,
   ModelEntry,
+  OptimizeRequest,
   Preferred,
   ProjectView,
   Receipt,
@@ -556,6 +557,14 @@ export class Api {
   }
   stopDeployment(id: number) {
     return this.call({ cmd: 'stop_deployment', id });
+  }
+  /** Optimises a run (prune: a transformer's first encoder layers, fine-tuned again) as a train job. */
+  startOptimize(dir: string, request: OptimizeRequest) {
+    return this.call({ cmd: 'start_optimize', dir, request });
+  }
+  /** The project's runs by size, speed (measured with `speed`), macro-F1 and agreement with their parent. */
+  runCosts(dir: string, speed = false) {
+    return this.call({ cmd: 'run_costs', dir, speed });
   }
   /** The predicted label mix of production traffic per day beside the train split's. */
   productionMix(dir: string) {

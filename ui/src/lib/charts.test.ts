@@ -15,6 +15,7 @@ import {
   productionMixOption,
   reliabilityColor,
   scoresOption,
+  tradeoffOption,
 } from './charts';
 import type { AgreementReport, Person } from './api-types';
 import { compareReports, parseReport } from './report';
@@ -35,6 +36,25 @@ const names = { precision: 'P', recall: 'R', f1: 'F1', support: 'n' };
 type AnyOption = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('chart options', () => {
+  it('places runs by size and macro-F1, the faster the bigger, leaving out unscored runs', () => {
+    const runs = [
+      { run: 'a', size_bytes: 90e6, macro_f1: 0.91, samples_per_sec: 50 },
+      { run: 'b', size_bytes: 45e6, macro_f1: 0.89, samples_per_sec: 200 },
+      { run: 'c', size_bytes: 1e6, macro_f1: null, samples_per_sec: null },
+      { run: 'd', size_bytes: 2e6, macro_f1: 0.8, samples_per_sec: null },
+    ];
+    const o = tradeoffOption(runs, LIGHT, { size: 'MB', f1: 'F1' }) as AnyOption;
+    const data = o.series[0].data;
+    expect(data.map((d: AnyOption) => [d.name, d.value])).toEqual([
+      ['a', [90, 0.91]],
+      ['b', [45, 0.89]],
+      ['d', [2, 0.8]],
+    ]);
+    expect(data[1].symbolSize).toBe(40);
+    expect(data[0].symbolSize).toBe(25);
+    expect(data[2].symbolSize).toBe(10);
+  });
+
   it('stacks each label’s share per production day after the train split', () => {
     const mix = { train: { pos: 0.5, neg: 0.5 }, days: [{ day: '2026-12-03', shares: { pos: 0.9, neg: 0.1 } }, { day: '2026-12-04', shares: { pos: 1 } }] };
     const o = productionMixOption(mix, ['neg', 'pos'], LIGHT, { train: 'train' }) as AnyOption;

@@ -498,3 +498,33 @@ export function productionMixOption(
     series: labels.map((label) => ({ name: label, type: 'bar', stack: 'mix', barMaxWidth: 40, data: shares.map((s) => s[label] ?? 0) })),
   };
 }
+
+/** The runs of a project by what they cost and score: size on disk across, macro-F1 up, the
+ *  bubble's area by CPU texts/s where measured. Clicking a bubble names its run. */
+export function tradeoffOption(
+  runs: { run: string; size_bytes: number; macro_f1: number | null; samples_per_sec: number | null }[],
+  c: ChartColors,
+  names: { size: string; f1: string },
+): EChartsCoreOption {
+  const shown = runs.filter((r) => r.macro_f1 != null);
+  const fastest = Math.max(1, ...shown.map((r) => r.samples_per_sec ?? 0));
+  return {
+    ...base(c),
+    grid: { left: 56, right: 24, top: 24, bottom: 48 },
+    tooltip: { ...(base(c).tooltip as object), trigger: 'item' },
+    xAxis: { type: 'value', name: names.size, nameLocation: 'middle', nameGap: 28, scale: true, ...axisStyle(c) },
+    yAxis: { type: 'value', name: names.f1, min: 0, max: 1, ...axisStyle(c) },
+    series: [
+      {
+        type: 'scatter',
+        itemStyle: { color: c.accent, opacity: 0.75 },
+        label: { show: true, position: 'top', color: c.muted, formatter: (p: { name: string }) => p.name.slice(-20) },
+        data: shown.map((r) => ({
+          name: r.run,
+          value: [r.size_bytes / 1e6, r.macro_f1],
+          symbolSize: r.samples_per_sec == null ? 10 : 10 + 30 * Math.sqrt(r.samples_per_sec / fastest),
+        })),
+      },
+    ],
+  };
+}

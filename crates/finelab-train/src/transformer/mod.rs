@@ -25,6 +25,7 @@ pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod params;
+pub mod prune;
 pub mod tiny;
 pub mod tokenize;
 

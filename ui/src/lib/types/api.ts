@@ -2,7 +2,7 @@
 // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
 
 import type { Action, AnnotationValue, Assignment, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, Role, SearchPage, SearchQuery, SettingsChange, Split, SplitSummary, Stats, User } from './store';
-import type { AgreementReport, Comparison, ComparisonItem, ComparisonReport, ComparisonRequest, CurveRequest, DeployRequest, Deployment, Disagreements, Draft, DraftUsed, Evaluation, ExportedJob, ExportedModel, GenRecordsPage, GenRecordsQuery, ImportedRun, ModelEntry, NewPassword, NextBatch, Person, PreferenceReceipt, Preferred, ProductionMix, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainMemory, TrainProgress, TrainRequest, TrainSetup } from './train';
+import type { AgreementReport, Comparison, ComparisonItem, ComparisonReport, ComparisonRequest, CurveRequest, DeployRequest, Deployment, Disagreements, Draft, DraftUsed, Evaluation, ExportedJob, ExportedModel, GenRecordsPage, GenRecordsQuery, ImportedRun, ModelEntry, NewPassword, NextBatch, OptimizeRequest, Person, PreferenceReceipt, Preferred, ProductionMix, RunCost, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainMemory, TrainProgress, TrainRequest, TrainSetup } from './train';
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
@@ -183,7 +183,23 @@ dir: string,
 /**
  * What to train.
  */
-request: TrainRequest, } | { "cmd": "list_runs", 
+request: TrainRequest, } | { "cmd": "start_optimize", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * The run and how.
+ */
+request: OptimizeRequest, } | { "cmd": "run_costs", 
+/**
+ * The project folder.
+ */
+dir: string, 
+/**
+ * Measure each model's inference speed (on up to 256 texts of its scored split).
+ */
+speed: boolean | null, } | { "cmd": "list_runs", 
 /**
  * The project folder.
  */
@@ -789,5 +805,5 @@ record_id: string,
  */
 labeled_delta: number, };
 
-export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, update_settings: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, estimate_train_memory: TrainMemory | null, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, agreement: AgreementReport, disagreements: Disagreements, adjudicate: Receipt, people: Array<Person>, assign_slice: Assignment, list_assignments: Array<Assignment>, remove_assignment: Array<Assignment>, production_mix: ProductionMix, list_users: Array<User>, add_user: NewPassword, reset_user: NewPassword, remove_user: Array<User>, start_train_curve: JobState, deploy: Deployment, list_deployments: Array<Deployment>, stop_deployment: Array<Deployment>, draft: Draft | null, start_comparison: Comparison, list_comparisons: Array<Comparison>, next_comparison_item: ComparisonItem | null, prefer: PreferenceReceipt, undo_preference: PreferenceReceipt | null, comparison_report: ComparisonReport, generation_records: GenRecordsPage, export_preferences: number, };
+export type Responses = { app_info: AppInfo, recent_projects: Array<RecentProject>, create_project: ProjectView, open_project: ProjectView, set_guidelines: ProjectView, preview_import: ImportPreview, start_import: JobState, job: JobState, cancel_job: JobState, next_record: RecordView | null, get_record: RecordView, annotate: Annotated, set_retrain_every: ProjectView, update_settings: ProjectView, undo: Receipt | null, search: SearchPage, count_records: number, stats: Stats, train_setup: TrainSetup, inspect_model: ModelEntry, download_model: JobState, list_jobs: Array<JobState>, start_train: JobState, estimate_train_memory: TrainMemory | null, start_optimize: JobState, run_costs: Array<RunCost>, list_runs: Array<RunSummary>, get_run: RunDetail, evaluate: Evaluation, run_records: RunRecordsPage, export_model: ExportedModel, resume_run: JobState, export_job: ExportedJob, import_run: ImportedRun, next_batch: NextBatch, train_curve: TrainCurve, suspects: SuspectsReport, start_suspects: JobState, agreement: AgreementReport, disagreements: Disagreements, adjudicate: Receipt, people: Array<Person>, assign_slice: Assignment, list_assignments: Array<Assignment>, remove_assignment: Array<Assignment>, production_mix: ProductionMix, list_users: Array<User>, add_user: NewPassword, reset_user: NewPassword, remove_user: Array<User>, start_train_curve: JobState, deploy: Deployment, list_deployments: Array<Deployment>, stop_deployment: Array<Deployment>, draft: Draft | null, start_comparison: Comparison, list_comparisons: Array<Comparison>, next_comparison_item: ComparisonItem | null, prefer: PreferenceReceipt, undo_preference: PreferenceReceipt | null, comparison_report: ComparisonReport, generation_records: GenRecordsPage, export_preferences: number, };
 

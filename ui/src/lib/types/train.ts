@@ -387,7 +387,12 @@ max_new_tokens?: number | null,
  * Started by the background retrain while people label ([`crate::autotrain`]); recorded
  * in the run's config. Only the newest few such runs are kept.
  */
-background?: boolean, };
+background?: boolean, 
+/**
+ * Made from another run (`finelab optimize`): the parent and how; recorded in the run's
+ * config.
+ */
+optimized_from?: OptimizedFrom, };
 
 export type TrainProgress = { 
 /**
@@ -1645,4 +1650,82 @@ log_production?: boolean,
  * At most this many production records wait unlabeled (default 10,000).
  */
 keep?: number, };
+
+export type OptimizedFrom = { 
+/**
+ * The parent run.
+ */
+run: string, 
+/**
+ * `prune`.
+ */
+method: string, 
+/**
+ * Encoder layers kept (prune).
+ */
+layers: number | null, };
+
+export type OptimizeMethod = "prune";
+
+export type OptimizeRequest = { 
+/**
+ * The run.
+ */
+run: string, 
+/**
+ * How.
+ */
+method: OptimizeMethod, 
+/**
+ * Prune: encoder layers to keep (default: half, at least one).
+ */
+layers?: number, 
+/**
+ * Epochs of the new fine-tuning (default 2).
+ */
+epochs?: number, };
+
+export type RunCost = { 
+/**
+ * The run.
+ */
+run: string, 
+/**
+ * Its family.
+ */
+family: string, 
+/**
+ * The run it was optimised from, and how.
+ */
+optimized_from: OptimizedFrom | null, 
+/**
+ * Encoder layers (transformers).
+ */
+layers: number | null, 
+/**
+ * Bytes of its model folder.
+ */
+size_bytes: number, 
+/**
+ * Texts a second the model predicts on this machine's CPU (its test texts, batched), when
+ * measured.
+ */
+samples_per_sec: number | null, 
+/**
+ * Texts timed.
+ */
+n_timed: number, 
+/**
+ * Test macro-F1 (dev when there is no test split).
+ */
+macro_f1: number | null, 
+/**
+ * The split `macro_f1` is of.
+ */
+split: Split | null, 
+/**
+ * Share of the records both predicted (test, else dev) where it predicts what its parent
+ * predicts.
+ */
+agreement_with_parent: number | null, };
 
