@@ -55,7 +55,7 @@ if [ "$MODEL" = tiny ]; then
   MODEL=$OUT/tiny-bert
 fi
 echo "== fine-tuning $MODEL"
-"$F" train "$OUT/project" --model "$MODEL" --epochs 1 --batch-size 16 --max-len 64 --seed 42 --device cpu 2>&1 | tail -3
+"$F" train "$OUT/project" --model "$MODEL" --epochs 3 --batch-size 16 --max-len 64 --seed 42 --device cpu 2>&1 | tail -3
 RUN=$("$F" runs "$OUT/project" --json | "$PY" -c "import json, sys; print(json.load(sys.stdin)[0]['id'])")
 "$F" export-model "$OUT/project" "$RUN" "$OUT/hf"
 echo "== optimum-cli export onnx"
