@@ -3,6 +3,7 @@
 use crate::jobs::{JobEnd, JobKind, JobStart, JobState, Jobs};
 use crate::{AppError, Result};
 use finelab_store::export::{ExportOptions, ExportSummary};
+use finelab_store::import::{ColumnMap, DialogTargets, EncodingChoice, Format};
 use finelab_store::import::{ImportOptions, ImportProgress, ImportReport};
 use finelab_store::search::{SearchPage, SearchQuery};
 use finelab_store::{
@@ -10,6 +11,85 @@ use finelab_store::{
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use ts_rs::TS;
+
+/// How to import a file, as a form or a flag gives it (validated into `ImportOptions`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct ImportRequest {
+    /// `csv`, `tsv`, `jsonl`, `json`, `xlsx`, `text`, `conll`; detected when absent.
+    pub format: Option<String>,
+    /// `auto` (default), `utf-8`, `gb18030`...
+    pub encoding: Option<String>,
+    /// One-character CSV delimiter; detected when absent.
+    pub delimiter: Option<String>,
+    /// Column mapping.
+    #[serde(default)]
+    pub columns: ColumnMap,
+    /// Label every record without one with this label.
+    pub fixed_label: Option<String>,
+    /// Add unknown labels to the label set.
+    #[serde(default)]
+    pub add_labels: bool,
+    /// Import nothing if any row is bad.
+    #[serde(default)]
+    pub strict: bool,
+    /// Import records whose text is already in the project.
+    #[serde(default)]
+    pub keep_duplicates: bool,
+    /// Generate projects, dialogs: which agent turns become outputs (`last`, the default: one
+    /// record a dialog; `each_agent_turn`: every agent turn is the output of the turns before it).
+    #[serde(default)]
+    #[ts(optional)]
+    pub dialog_targets: Option<DialogTargets>,
+    /// Generate projects: the speakers whose turns are the agent's (default: assistant, agent,
+    /// bot, gpt, 客服, 坐席, 助手...).
+    #[serde(default)]
+    #[ts(optional)]
+    pub agents: Option<Vec<String>>,
+}
+
+impl ImportRequest {
+    /// Validates the request into the store's options.
+    pub fn to_options(&self) -> Result<ImportOptions> {
+        let delimiter = match self.delimiter.as_deref() {
+            None | Some("") => None,
+            Some("\\t") | Some("tab") | Some("\t") => Some(b'\t'),
+            Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
+            Some(d) => return Err(AppError::Invalid(format!("the delimiter must be one character, got {d:?}"))),
+        };
+        let nonempty = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
+        Ok(ImportOptions {
+            format: self.format.as_deref().filter(|f| !f.is_empty()).map(str::parse::<Format>).transpose()?,
+            encoding: match self.encoding.as_deref() {
+                None | Some("") => EncodingChoice::Auto,
+                Some(e) => e.parse()?,
+            },
+            delimiter,
+            columns: ColumnMap {
+                text: nonempty(&self.columns.text),
+                label: nonempty(&self.columns.label),
+                id: nonempty(&self.columns.id),
+                group: nonempty(&self.columns.group),
+                speaker: nonempty(&self.columns.speaker),
+                output: nonempty(&self.columns.output),
+            },
+            fixed_label: nonempty(&self.fixed_label),
+            add_labels: self.add_labels,
+            strict: self.strict,
+            keep_duplicates: self.keep_duplicates,
+            dialog_targets: self.dialog_targets.unwrap_or_default(),
+            agent_speakers: self
+                .agents
+                .iter()
+                .flatten()
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+            annotator: None,
+            skip_search_index: false,
+        })
+    }
+}
 
 /// A folder as given (a form, a flag) made absolute: canonical when it exists, else joined to
 /// the current folder.
