@@ -52,6 +52,8 @@ if ! .venv/bin/python -c "import torch, transformers, accelerate, peft" 2>/dev/n
 fi
 # `finelab serve-model` is tested with the official OpenAI client (crates/finelab-deploy/tests).
 .venv/bin/python -c "import openai" 2>/dev/null || .venv/bin/pip install --quiet "openai==3.51.0"
+# GGUF exports are read back with llama.cpp's own Python reader (crates/finelab-train/tests).
+.venv/bin/python -c "import gguf" 2>/dev/null || .venv/bin/pip install --quiet "gguf==0.19.0"
 export FINELAB_PYTHON="$PWD/.venv/bin/python"
 
 if ! command -v node >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'; then

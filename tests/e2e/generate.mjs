@@ -6,9 +6,10 @@
 // character diff, and a reference is fixed in place; the model's draft is taken with Tab, edited
 // and saved (the edit logged), undone and saved again; a blind A/B review of two runs is judged by
 // keyboard, its win rate and interval read as `finelab compare` gives them; the judged pairs are
-// exported for preference training. Last, the output editor's key press → next record is timed.
+// exported for preference training; a run is exported as GGUF q8_0 from Results, as a run of its
+// own with its file, size and chrF. Last, the output editor's key press → next record is timed.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -227,6 +228,22 @@ try {
   }
   const cli = finelab('export', DIR, '--format', 'preferences');
   assert.equal(cli.trim(), exported.join('\n'));
+
+  step('generate: a run exported as GGUF q8_0 from Results (a new run answering with the same quantized weights)');
+  await page.click(tid('nav-results'));
+  await page.waitForSelector(tid('optimize-q8_0'));
+  await page.click(tid('optimize-q8_0'));
+  await page.waitForSelector(tid('optimize-gguf'), { timeout: 180_000 });
+  const costs = finelabJson('optimize', DIR, '--table', '--json');
+  const gguf = costs.find((c) => c.optimized_from?.method === 'q8_0');
+  assert.ok(gguf && [runA, runB].includes(gguf.optimized_from.run), 'a new run made from a run of the project');
+  assert.ok(existsSync(gguf.gguf) && gguf.gguf.endsWith('model-q8_0.gguf'), `the GGUF file ${gguf.gguf}`);
+  assert.equal(statSync(gguf.gguf).size, gguf.size_bytes, 'its size is the file the runtime loads');
+  const parentCost = costs.find((c) => c.run === gguf.optimized_from.run);
+  assert.ok(gguf.size_bytes < parentCost.size_bytes, `q8_0 ${gguf.size_bytes} B, smaller than ${parentCost.size_bytes} B`);
+  assert.ok(gguf.chrf != null && gguf.agreement_with_parent != null, 'scored by its own answers, compared with its parent');
+  await page.waitForSelector(`${tid('optimize-row')}[data-run="${gguf.run}"]`);
+  await shot('07-gguf');
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   console.log('generate: all checks passed');
 

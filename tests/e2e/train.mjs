@@ -409,6 +409,59 @@ try {
   await page.click(tid('nav-label'));
   await page.waitForSelector(tid('record-card'));
 
+  step('optimise: the transformer run quantized to int8 from Results; the table equals `finelab optimize --table`');
+  await page.click(tid('nav-results'));
+  await page.locator(tid('results-run')).selectOption(cancelledRun);
+  await page.waitForSelector(`${tid('run-facts')}[data-run="${cancelledRun}"]`);
+  await page.waitForSelector(tid('optimize-table'));
+  const parentRun = cancelledRun;
+  const rowsBefore = await page.locator(tid('optimize-row')).count();
+  await page.click(tid('optimize-int8'));
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="optimize-row"]').length > n, rowsBefore, { timeout: 120_000 });
+  const costs = finelabJson('optimize', DIR, '--table', '--json');
+  const int8Row = costs.find((c) => c.optimized_from?.run === parentRun && c.optimized_from?.method === 'int8');
+  assert.ok(int8Row, `an int8 run made from ${parentRun}: ${JSON.stringify(costs)}`);
+  const parentCost = costs.find((c) => c.run === parentRun);
+  assert.ok(int8Row.size_bytes < parentCost.size_bytes, `int8 is smaller: ${int8Row.size_bytes} vs ${parentCost.size_bytes}`);
+  const int8Ui = page.locator(`${tid('optimize-row')}[data-run="${int8Row.run}"]`);
+  assert.equal(Number(await int8Ui.getAttribute('data-size')), int8Row.size_bytes);
+  assert.equal(Number(await int8Ui.getAttribute('data-f1')), int8Row.macro_f1);
+  assert.equal(Number(await int8Ui.getAttribute('data-agreement')), int8Row.agreement_with_parent);
+  await page.click(tid('optimize-measure'));
+  await page.waitForFunction((r) => document.querySelector(`[data-testid="optimize-row"][data-run="${r}"]`)?.getAttribute('data-speed'), int8Row.run, { timeout: 120_000 });
+  assert.ok(Number(await int8Ui.getAttribute('data-speed')) > 0, 'its CPU speed is measured');
+  await page.locator(tid('optimize')).scrollIntoViewIfNeeded();
+  await shot('13c-optimized-int8');
+
+  step('the int8 run deployed with one button, classified over HTTP; the served texts wait in the label screen, least sure first');
+  await page.locator(tid('results-run')).selectOption(int8Row.run);
+  await page.waitForSelector(`${tid('run-facts')}[data-run="${int8Row.run}"]`);
+  await page.waitForSelector(`${tid('deploy')}[data-run="${int8Row.run}"] ${tid('deploy-start')}`);
+  await page.click(tid('deploy-start'));
+  await page.waitForSelector(tid('deployment'));
+  const int8Url = await page.locator(tid('deployment')).getAttribute('data-url');
+  const servedTexts = ['物流很快，包装也好', '屏幕有坏点，电池也不耐用，退货麻烦'];
+  const int8Answer = await fetch(`${int8Url}/v1/classify`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ texts: servedTexts }) });
+  assert.equal(int8Answer.status, 200);
+  assert.equal((await int8Answer.json()).results.length, 2);
+  await page.waitForSelector(`${tid('deployment')}[data-requests="1"][data-ok="1"]`, { timeout: 10_000 });
+  await page.click(tid('deploy-stop'));
+  await page.waitForSelector(tid('deploy-start'));
+  const productionNext = finelab('next', DIR, '--strategy', 'production', '--n', '5', '--json', '--annotator', 'annotator')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(productionNext.map((r) => r.record.text).sort(), [...servedTexts].sort(), 'the served texts, and only those');
+  await page.click(tid('nav-label'));
+  await page.waitForSelector(tid('record-card'));
+  await page.locator(tid('label-order')).selectOption('production');
+  await page.keyboard.press('s');
+  await page.waitForFunction((s) => Number(document.querySelector('[data-testid="record-text"]')?.getAttribute('data-seq')) === s, productionNext[0].record.seq);
+  assert.ok(servedTexts.includes(await page.locator(tid('record-text')).innerText()), 'a served text');
+  assert.equal(await page.locator(tid('record-production')).getAttribute('data-model'), int8Row.run);
+  await shot('13d-production-in-label');
+  await page.locator(tid('label-order')).selectOption('sequential');
+
   // ---------------------------------------------------------------- the model in the loop
   step('label screen: the serving model is named; three labels retrain it in the background');
   await page.locator(tid('label-order')).selectOption('uncertain');

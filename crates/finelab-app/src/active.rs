@@ -1,6 +1,7 @@
 //! The order records are served in for labeling: sequential (import order), random (seeded),
-//! uncertain first (the newest model's least confident records), or uncertain with diversity
-//! (uncertain records, but not twenty near-duplicates of one).
+//! uncertain first (the newest model's least confident records), uncertain with diversity
+//! (uncertain records, but not twenty near-duplicates of one), or production traffic only (the
+//! texts a deployed model answered, least sure when it answered first).
 //!
 //! Uncertainty, from the newest completed run's model predicting the unlabeled records:
 //! single-label, the margin between the two most probable labels; multi-label, how near the
@@ -32,6 +33,9 @@ pub enum Strategy {
     Uncertain,
     /// Uncertain first, spread out: each pick is penalized by its similarity to the picks before.
     Diverse,
+    /// Only records logged from production traffic ([`crate::production`]), the ones the served
+    /// model was least sure of first (by the uncertainty it answered with).
+    Production,
 }
 
 impl std::str::FromStr for Strategy {
@@ -42,9 +46,10 @@ impl std::str::FromStr for Strategy {
             "random" => Strategy::Random,
             "uncertain" => Strategy::Uncertain,
             "diverse" => Strategy::Diverse,
+            "production" => Strategy::Production,
             other => {
                 return Err(AppError::Invalid(format!(
-                    "strategy {other:?}: expected sequential, random, uncertain or diverse"
+                    "strategy {other:?}: expected sequential, random, uncertain, diverse or production"
                 )))
             }
         })
@@ -76,7 +81,7 @@ pub struct NextBatch {
 pub struct NextRecord {
     /// The record as the label screen shows it.
     pub view: RecordView,
-    /// The model's uncertainty about it (uncertain, diverse).
+    /// The model's uncertainty about it (uncertain, diverse; production: the served model's).
     pub uncertainty: Option<f64>,
 }
 
@@ -217,6 +222,19 @@ pub fn next_batch(
         }
         kept.retain(|&i| keep[i]);
     }
+    if used == Strategy::Production {
+        // The uncertainty each production record was served with.
+        let served: std::collections::HashMap<i64, f64> = store
+            .production_records()?
+            .into_iter()
+            .filter(|(_, _, labeled)| !labeled)
+            .map(|(meta, seq, _)| (seq, meta["uncertainty"].as_f64().unwrap_or(0.0)))
+            .collect();
+        kept.retain(|&i| served.contains_key(&pool[i].0));
+        for &i in &kept {
+            scores[i] = served.get(&pool[i].0).copied();
+        }
+    }
     // Pool indices in serving order.
     let order: Vec<usize> = match used {
         Strategy::Sequential => kept,
@@ -229,7 +247,7 @@ pub fn next_batch(
             keyed.sort();
             keyed.into_iter().map(|(_, _, i)| i).collect()
         }
-        Strategy::Uncertain | Strategy::Diverse => {
+        Strategy::Uncertain | Strategy::Diverse | Strategy::Production => {
             let u = |i: usize| scores[i].unwrap_or(0.0);
             kept.sort_by(|&a, &b| u(b).total_cmp(&u(a)).then(pool[a].0.cmp(&pool[b].0)));
             if used == Strategy::Diverse {
@@ -254,7 +272,8 @@ pub fn next_batch(
         if view.annotations.iter().any(|a| a.annotator == annotator && a.skipped) || !keep(&view) {
             continue;
         }
-        let uncertainty = if matches!(used, Strategy::Uncertain | Strategy::Diverse) { scores[i] } else { None };
+        let ranked = matches!(used, Strategy::Uncertain | Strategy::Diverse | Strategy::Production);
+        let uncertainty = if ranked { scores[i] } else { None };
         records.push(NextRecord { view, uncertainty });
     }
     pool.clear();

@@ -213,8 +213,8 @@ pub enum Request {
         /// What to train.
         request: TrainRequest,
     },
-    /// Optimise a run (prune a transformer's encoder layers and fine-tune again) as a train job
-    /// whose run records its parent. Returns [`JobState`] like `start_train`.
+    /// Optimise a run (int8: quantize a transformer's encoder; prune: drop encoder layers and
+    /// fine-tune again) as a train job whose run records its parent. Returns [`JobState`] like `start_train`.
     StartOptimize {
         /// The project folder.
         dir: String,

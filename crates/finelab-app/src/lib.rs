@@ -11,6 +11,7 @@ pub mod autotrain;
 pub mod cluster;
 pub mod curve;
 pub mod deploy;
+pub mod distill;
 mod error;
 pub mod generation;
 pub mod hub;

@@ -15,6 +15,7 @@
 use crate::{AppError, Result};
 use finelab_store::{AnnotationValue, LabeledRecord, NewRun, ProjectKind, RunStatus, RunUpdate, Split, Store};
 use finelab_train::generator::generate::GenerateOptions;
+use finelab_train::generator::gguf::GgufQuant;
 use finelab_train::generator::template::Message;
 use finelab_train::generator::{ChatDataset, ChatExample, GeneratorModel};
 use finelab_train::{Dataset, EpochSummary, Example, Progress, Target, Task, TrainConfig, TrainOptions};
@@ -87,14 +88,21 @@ pub struct TrainRequest {
     pub optimized_from: Option<OptimizedFrom>,
 }
 
+/// [`OptimizedFrom::method`] of a run whose model is its parent's quantized to int8: it is
+/// scored, not trained.
+pub const INT8: &str = finelab_train::transformer::quantize::INT8;
+
+/// [`OptimizedFrom::method`] of a run trained on its parent's soft predictions.
+pub const DISTILL: &str = "distill";
+
 /// The run a run was made from by optimising it, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct OptimizedFrom {
     /// The parent run.
     pub run: String,
-    /// `prune`.
+    /// `prune`, `int8` or `distill`; `q8_0` or `q4_k_m` (a generator's GGUF export).
     pub method: String,
-    /// Encoder layers kept (prune).
+    /// Encoder layers kept (prune, distill).
     #[serde(default)]
     pub layers: Option<usize>,
 }
@@ -693,9 +701,22 @@ pub(crate) fn train_recorded(
         }
     };
     let result = match &snap.data {
+        RunData::Classify(data) if req.optimized_from.as_ref().is_some_and(|f| f.method == INT8) => {
+            finelab_train::quantize_int8(data, &plan.config, &model_dir)
+        }
+        RunData::Classify(data) if req.optimized_from.as_ref().is_some_and(|f| f.method == DISTILL) => {
+            let teacher = req.optimized_from.as_ref().map(|f| f.run.as_str()).unwrap_or_default();
+            let teacher_dir = crate::runs::run(dir, teacher)?.model_dir.map(|m| dir.join(m)).unwrap_or_default();
+            let (data, soft) = crate::distill::training_set(dir, &teacher_dir, data)?;
+            finelab_train::distill(&data, &soft, &plan.config, &model_dir, &mut on_progress)
+        }
         RunData::Classify(data) => finelab_train::train(data, &plan.config, &model_dir, &mut on_progress),
         RunData::Generate(gen) => {
-            finelab_train::generator::train(&gen.chat, &plan.config, &model_dir, &mut on_progress)
+            let gguf = req.optimized_from.as_ref().and_then(|f| f.method.parse::<GgufQuant>().ok());
+            match gguf {
+                Some(quant) => finelab_train::generator::quantize_gguf(&gen.chat, &plan.config, &model_dir, quant),
+                None => finelab_train::generator::train(&gen.chat, &plan.config, &model_dir, &mut on_progress),
+            }
         }
     };
     let outcome = match (result, db_error) {

@@ -935,17 +935,124 @@ fn a_run_deployed_from_the_window_answers_over_http_and_logs_production_traffic(
     assert!(ureq::post(&format!("{}/v1/classify", deployed.url))
         .send_json(serde_json::json!({"texts": ["x"]}))
         .is_err());
-    // What it served waits unlabeled in the project, marked as production traffic.
+    // What it served waits unlabeled in the project, marked as production traffic; the label
+    // screen's production order serves only those, the least sure when served first.
     let store = Store::open(&dir).unwrap();
     assert_eq!(store.n_production_unlabeled().unwrap(), 3);
+    let batch: finelab_app::active::NextBatch = ok(
+        &ctx,
+        Request::NextBatch {
+            dir: d.clone(),
+            annotator: "ann".into(),
+            n: 10,
+            strategy: finelab_app::active::Strategy::Production,
+            seed: None,
+            label: None,
+        },
+    );
+    let served: Vec<(String, f64)> =
+        batch.records.iter().map(|r| (r.view.record.text.clone(), r.uncertainty.unwrap())).collect();
+    let mut want: Vec<(String, f64)> =
+        texts.iter().zip(&want).map(|(t, p)| (t.to_string(), finelab_app::active::uncertainty(p))).collect();
+    want.sort_by(|a, b| b.1.total_cmp(&a.1));
+    assert_eq!(served, want);
+    for r in &batch.records {
+        assert_eq!(r.view.record.meta.as_ref().unwrap()["source"], "production");
+    }
+}
+
+/// Distil from the window: the teacher's probabilities over the train split and the unlabeled
+/// records (those labeled by the teacher's top label and added to the train split), and a
+/// one-layer student trained on them as a run linked to its teacher.
+#[test]
+fn a_transformer_run_distilled_from_the_window_learns_its_predictions_over_the_unlabeled_records() {
+    use finelab_app::optimize::{OptimizeMethod, OptimizeRequest, RunCost};
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let dir = reviews(tmp.path(), 40, 10);
+    let d = dir.display().to_string();
+    let model = tmp.path().join("tiny-bert");
+    finelab_app::models::make_tiny_model(&model, &dir, 32, 2, 7).unwrap();
+    let base = TrainRequest {
+        model: model.display().to_string(),
+        epochs: Some(2),
+        batch_size: Some(8),
+        device: Some("cpu".into()),
+        ..TrainRequest::default()
+    };
+    let teacher = done_of(follow(&ctx, start(&ctx, &d, base).id, |_| {}).last().unwrap()).run;
+    let store = Store::open(&dir).unwrap();
+    let teacher_dir = dir.join(store.run(&teacher).unwrap().model_dir.unwrap());
+
+    // What the student learns: the teacher's probabilities, the unlabeled records added.
+    let labels = vec!["pos".to_string(), "neg".to_string()];
+    let train: Vec<finelab_train::Example> = store
+        .labeled_records()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.split == Some(Split::Train))
+        .map(|r| finelab_train::Example {
+            id: r.id,
+            text: r.text,
+            target: finelab_train::Target::Single(match r.value {
+                AnnotationValue::Label(l) => l,
+                other => panic!("{other:?}"),
+            }),
+        })
+        .collect();
+    let data = finelab_train::Dataset {
+        task: finelab_train::Task::Single,
+        labels: labels.clone(),
+        train: train.clone(),
+        dev: Vec::new(),
+        test: Vec::new(),
+    };
+    let (set, soft) = finelab_app::distill::training_set(&dir, &teacher_dir, &data).unwrap();
+    assert_eq!(set.train.len(), train.len() + 20, "the 20 unlabeled records are added");
+    let teacher_model = finelab_app::predict::load_model(&teacher_dir).unwrap();
+    for e in &set.train {
+        let finelab_train::Prediction::Single { label, scores } = teacher_model.predict(&e.text) else { panic!() };
+        let want: Vec<f32> = labels.iter().map(|l| scores[l]).collect();
+        assert!(soft[&e.id].iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-5), "{:?} vs {want:?}", soft[&e.id]);
+        if e.id.starts_with("unlabeled-") {
+            assert_eq!(e.target, finelab_train::Target::Single(label));
+        }
+    }
+
+    let job: JobState = ok(
+        &ctx,
+        Request::StartOptimize {
+            dir: d.clone(),
+            request: OptimizeRequest {
+                run: teacher.clone(),
+                method: OptimizeMethod::Distill,
+                layers: Some(1),
+                epochs: Some(2),
+            },
+        },
+    );
+    let last = follow(&ctx, job.id, |_| {}).pop().unwrap();
+    assert_eq!(last.status, JobStatus::Done, "{last:?}");
+    let student = done_of(&last).run;
+    let row = store.run(&student).unwrap();
+    assert_eq!(row.config["optimized_from"], serde_json::json!({"run": teacher, "method": "distill", "layers": 1}));
+    // The run counts its labeled train split, as every run does (its data snapshot).
+    assert_eq!(row.n_train as usize, train.len());
+    assert_eq!(row.status, finelab_store::RunStatus::Completed);
+    let costs: Vec<RunCost> = ok(&ctx, Request::RunCosts { dir: d.clone(), speed: Some(false) });
+    let c = costs.iter().find(|c| c.run == student).unwrap();
+    assert_eq!(c.layers, Some(1));
+    assert!(c.agreement_with_parent.is_some());
 }
 
 /// Optimise from the window: a transformer run pruned to its first encoder layer and fine-tuned
 /// again as a run that records its parent; the runs compared by size, CPU speed, macro-F1 and
 /// agreement (the share of test records both predicted alike, counted here from their stored
-/// predictions); a run that is not a transformer's is refused with the reason.
+/// predictions); a run that is not a transformer's is refused with the reason. Then the same
+/// parent quantized to int8: stored as int8, its stored predictions its own, its scores close
+/// to the parent's.
 #[test]
-fn a_transformer_run_pruned_from_the_window_is_a_smaller_run_linked_to_its_parent() {
+fn a_transformer_run_pruned_or_quantized_from_the_window_is_a_smaller_run_linked_to_its_parent() {
     use finelab_app::optimize::{OptimizeMethod, OptimizeRequest, RunCost};
     let tmp = tempfile::tempdir().unwrap();
     let ctx = AppContext::new(None, None);
@@ -1034,4 +1141,147 @@ fn a_transformer_run_pruned_from_the_window_is_a_smaller_run_linked_to_its_paren
     assert_eq!(c.agreement_with_parent, Some(same));
     assert_eq!(p.agreement_with_parent, None);
     assert!(of(&instant).layers.is_none());
+
+    // int8: the parent's encoder quantized, nothing trained, scored on the same test records.
+    let job: JobState = ok(
+        &ctx,
+        Request::StartOptimize {
+            dir: d.clone(),
+            request: OptimizeRequest { run: parent.clone(), method: OptimizeMethod::Int8, layers: None, epochs: None },
+        },
+    );
+    let last = follow(&ctx, job.id, |_| {}).pop().unwrap();
+    assert_eq!(last.status, JobStatus::Done, "{last:?}");
+    let quantized = done_of(&last).run;
+    let row = store.run(&quantized).unwrap();
+    assert_eq!(row.config["optimized_from"], serde_json::json!({"run": parent, "method": "int8", "layers": null}));
+    assert_eq!(row.status, finelab_store::RunStatus::Completed);
+    let model_dir = dir.join(row.model_dir.as_deref().unwrap());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model_dir.join("finelab-model.json")).unwrap()).unwrap();
+    assert_eq!(meta["quantization"], "int8");
+    // The dense weights are stored as int8 with one scale a row.
+    let weights = std::fs::read(model_dir.join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&weights).unwrap();
+    let query = file.tensor("bert.encoder.layer.0.attention.self.query.weight").unwrap();
+    assert_eq!(query.dtype(), safetensors::Dtype::I8);
+    assert_eq!(file.tensor("bert.encoder.layer.0.attention.self.query.weight_scale").unwrap().shape(), &[32]);
+    // The stored test predictions are the int8 model's, and its scores stay close to the
+    // parent's.
+    let test_texts: Vec<(i64, String)> = store
+        .labeled_records()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.split == Some(Split::Test))
+        .map(|r| (r.seq, r.text))
+        .collect();
+    let texts: Vec<&str> = test_texts.iter().map(|(_, t)| t.as_str()).collect();
+    let int8 = finelab_app::predict::load_model(&model_dir).unwrap().predict_batch(&texts).unwrap();
+    let parent_dir = dir.join(store.run(&parent).unwrap().model_dir.unwrap());
+    let f32_predictions = finelab_app::predict::load_model(&parent_dir).unwrap().predict_batch(&texts).unwrap();
+    let stored = predicted(&quantized);
+    for (((seq, _), q), f) in test_texts.iter().zip(&int8).zip(&f32_predictions) {
+        assert_eq!(stored[seq], finelab_app::training_jobs::prediction_value(q).0);
+        let (
+            finelab_train::Prediction::Single { scores: qs, .. },
+            finelab_train::Prediction::Single { scores: fs, .. },
+        ) = (q, f)
+        else {
+            panic!("single-label predictions expected")
+        };
+        for (label, s) in qs {
+            assert!((s - fs[label]).abs() < 0.05, "{label}: int8 {s} against f32 {}", fs[label]);
+        }
+    }
+    let costs: Vec<RunCost> = ok(&ctx, Request::RunCosts { dir: d.clone(), speed: Some(false) });
+    let q = costs.iter().find(|c| c.run == quantized).unwrap();
+    assert!(q.size_bytes < p.size_bytes, "{} vs {}", q.size_bytes, p.size_bytes);
+    assert_eq!(q.layers, Some(2));
+    assert_eq!(q.macro_f1, row.test_report.as_ref().unwrap()["macro avg"]["f1-score"].as_f64());
+    let (a, b) = (predicted(&parent), predicted(&quantized));
+    let same = a.iter().filter(|(seq, v)| b.get(seq) == Some(v)).count() as f64 / a.len() as f64;
+    assert_eq!(q.agreement_with_parent, Some(same));
+    // Quantizing it again is refused.
+    let again = err(
+        &ctx,
+        Request::StartOptimize {
+            dir: d.clone(),
+            request: OptimizeRequest { run: quantized, method: OptimizeMethod::Int8, layers: None, epochs: None },
+        },
+    );
+    assert!(again.message.contains("int8 already"), "{}", again.message);
+}
+
+/// A generator run exported as GGUF from the window (`q8_0`): a new run linked to its parent whose
+/// folder holds the merged weights and `model-q8_0.gguf`, whose stored dev and test answers are
+/// those Finelab generates with the quantized weights, and whose size in the runs' table is the
+/// file's (its LoRA parent's counts the base weights it needs). A classifier method on a
+/// generator, and a second quantization, are refused.
+#[test]
+fn a_generator_run_exported_as_gguf_from_the_window_answers_with_its_quantized_weights() {
+    use finelab_app::optimize::{OptimizeMethod, OptimizeRequest, RunCost};
+    use finelab_train::generator::generate::GenerateOptions;
+    use finelab_train::generator::gguf::GgufQuant;
+    use finelab_train::generator::template::Message;
+    use finelab_train::generator::GeneratorModel;
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = AppContext::new(None, None);
+    let (dir, base) = common::proverbs_project(tmp.path());
+    let d = dir.display().to_string();
+    let request = TrainRequest {
+        model: base.display().to_string(),
+        epochs: Some(2),
+        batch_size: Some(4),
+        device: Some("cpu".into()),
+        lora_rank: Some(4),
+        max_new_tokens: Some(8),
+        ..TrainRequest::default()
+    };
+    let parent = done_of(follow(&ctx, start(&ctx, &d, request).id, |_| {}).last().unwrap()).run;
+    let optimize = |run: &str, method: OptimizeMethod| Request::StartOptimize {
+        dir: d.clone(),
+        request: OptimizeRequest { run: run.to_string(), method, layers: None, epochs: None },
+    };
+    let refused = err(&ctx, optimize(&parent, OptimizeMethod::Int8));
+    assert!(refused.message.contains("takes a transformer run"), "{}", refused.message);
+
+    let job: JobState = ok(&ctx, optimize(&parent, OptimizeMethod::Q8_0));
+    let last = follow(&ctx, job.id, |_| {}).pop().unwrap();
+    assert_eq!(last.status, JobStatus::Done, "{last:?}");
+    let child = done_of(&last).run;
+    let costs: Vec<RunCost> = ok(&ctx, Request::RunCosts { dir: d.clone(), speed: Some(false) });
+    let row = |run: &str| costs.iter().find(|c| c.run == run).unwrap_or_else(|| panic!("{run} in {costs:?}")).clone();
+    let (mine, theirs) = (row(&child), row(&parent));
+    let from = mine.optimized_from.clone().unwrap();
+    assert_eq!((from.run.as_str(), from.method.as_str()), (parent.as_str(), "q8_0"));
+    let file = mine.gguf.clone().expect("the GGUF file in the table");
+    assert!(file.ends_with("model-q8_0.gguf"));
+    assert_eq!(mine.size_bytes, std::fs::metadata(&file).unwrap().len());
+    let base_weights = std::fs::metadata(base.join("model.safetensors")).unwrap().len();
+    assert!(theirs.size_bytes > base_weights, "the LoRA parent counts its base weights: {theirs:?}");
+    assert!(mine.size_bytes < theirs.size_bytes, "{} B for q8_0 against {} B", mine.size_bytes, theirs.size_bytes);
+    assert!(mine.chrf.is_some() && mine.agreement_with_parent.is_some(), "{mine:?}");
+
+    // The stored answers are what the quantized folder generates.
+    let model_dir = file.parent().unwrap();
+    assert_eq!(GeneratorModel::quantization(model_dir), Some(GgufQuant::Q8_0));
+    let model = GeneratorModel::load(model_dir).unwrap();
+    let store = Store::open(&dir).unwrap();
+    let page =
+        store.run_records(&child, &RunRecordsQuery { split: Some(Split::Test), ..RunRecordsQuery::default() }).unwrap();
+    assert!(page.total > 0);
+    let dialogs: Vec<Vec<Message>> = page.rows.iter().map(|r| vec![Message::new("user", &r.record.text)]).collect();
+    let answers = model.generate(&dialogs, &GenerateOptions { max_new_tokens: 8, ..Default::default() }).unwrap();
+    let stored: Vec<String> = page
+        .rows
+        .iter()
+        .map(|r| match &r.predicted {
+            AnnotationValue::Output(o) => o.clone(),
+            other => panic!("an output expected, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(stored, answers);
+
+    let again = err(&ctx, optimize(&child, OptimizeMethod::Q4KM));
+    assert!(again.message.contains("quantized to q8_0 already"), "{}", again.message);
 }

@@ -398,8 +398,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         n: usize,
         /// sequential (import order), random (seeded), uncertain (the newest model's least
-        /// confident first) or diverse (uncertain, near-duplicates spread out).
-        #[arg(long, default_value = "sequential", value_parser = ["sequential", "random", "uncertain", "diverse"])]
+        /// confident first), diverse (uncertain, near-duplicates spread out) or production (only
+        /// texts a deployed model answered, the ones it was least sure of first).
+        #[arg(long, default_value = "sequential", value_parser = ["sequential", "random", "uncertain", "diverse", "production"])]
         strategy: String,
         /// Seed of the random order.
         #[arg(long, default_value_t = 42)]

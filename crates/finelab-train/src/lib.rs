@@ -39,4 +39,4 @@ pub use error::{Error, Result};
 pub use metrics::{Report, Span};
 pub use predictor::Predictor;
 pub use progress::{Control, Progress, MAX_STEP_EVENT_GAP};
-pub use train::{train, EpochSummary, TrainOutcome};
+pub use train::{distill, quantize_int8, train, EpochSummary, TrainOutcome};

@@ -79,13 +79,67 @@ pub fn train(
     match config.family.as_str() {
         INSTANT => fit(&mut instant::Trainer::new(dataset, config), splits, config, out_dir, started, progress),
         TRANSFORMER => {
-            fit(&mut transformer::Trainer::new(dataset, config)?, splits, config, out_dir, started, progress)
+            fit(&mut transformer::Trainer::new(dataset, config, None)?, splits, config, out_dir, started, progress)
         }
         GENERATOR => Err(Error::InvalidDataset(
             "the generator family trains on dialogs and their answers: call finelab_train::generator::train".into(),
         )),
         other => Err(Error::UnsupportedFamily(other.to_string())),
     }
+}
+
+/// Trains a transformer student (`config.base_model`, typically a teacher's first layers) on a
+/// teacher's soft predictions: each train example in `soft` learns the teacher's probabilities
+/// (one a label, in `dataset.labels`' order) instead of its label (see
+/// [`transformer::distill`]); dev and test are scored against their gold labels as ever. The
+/// train split may hold unlabeled records labeled by the teacher's most probable label.
+pub fn distill(
+    dataset: &Dataset,
+    soft: &transformer::distill::SoftTargets,
+    config: &TrainConfig,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<TrainOutcome> {
+    dataset.validate()?;
+    if config.family != TRANSFORMER {
+        return Err(Error::UnsupportedFamily(format!("{} (distillation trains a transformer student)", config.family)));
+    }
+    let n_labels = dataset.labels.len();
+    if let Some((id, p)) = soft.iter().find(|(_, p)| p.len() != n_labels || p.iter().any(|v| !v.is_finite())) {
+        return Err(Error::InvalidDataset(format!(
+            "the soft target of {id} has {} values, not one probability for each of the {n_labels} labels",
+            p.len()
+        )));
+    }
+    let started = Instant::now();
+    let splits = Splits {
+        n_train: dataset.train.len(),
+        dev_is_train: dataset.dev.is_empty(),
+        has_test: !dataset.test.is_empty(),
+    };
+    let mut trainer = transformer::Trainer::new(dataset, config, Some(soft))?;
+    fit(&mut trainer, splits, config, out_dir, started, progress)
+}
+
+/// Quantizes the fine-tuned transformer folder `config.base_model` to int8 into `out_dir` and
+/// scores it on `dataset`'s dev and test splits (see [`transformer::quantize`]): a run with no
+/// epochs, whose model is its parent's made smaller and faster for the CPU.
+pub fn quantize_int8(dataset: &Dataset, config: &TrainConfig, out_dir: &Path) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let scored = transformer::quantize::quantize_and_score(dataset, config, out_dir)?;
+    Ok(TrainOutcome {
+        best_epoch: scored.best_epoch,
+        epochs: Vec::new(),
+        dev: scored.dev,
+        test: scored.test,
+        stopped: false,
+        model_dir: out_dir.to_path_buf(),
+        n_train: dataset.train.len(),
+        train_seconds: started.elapsed().as_secs_f64(),
+        dev_is_train: scored.dev_is_train,
+        device: "cpu".into(),
+        config: config.clone(),
+    })
 }
 
 /// The training loop: up to `config.epochs` passes of `family` over the train split, each scored

@@ -5,16 +5,21 @@
 //! loop and then generate the exact targets from the saved folder; greedy decoding with the
 //! key/value cache equals decoding by recomputing; the chat template renders the model's own
 //! turns with the loss on the target only, and truncation keeps the latest turns; the PEFT
-//! adapter has PEFT's names and the merged folder gives the adapter's logits.
+//! adapter has PEFT's names and the merged folder gives the adapter's logits; GGUF exports
+//! (`q8_0`, `q4_K_M`) read back by llama.cpp's `gguf` package hold the folder's tokenizer,
+//! template and weights, and Finelab's quantized generation still answers the rule.
 
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use finelab_train::generator::generate::{Finish, GenerateOptions};
+use finelab_train::generator::gguf::GgufQuant;
 use finelab_train::generator::model::{causal_mask, read_weights, Arch, BaseModel, CausalLm, LoraSpec, Tuning};
 use finelab_train::generator::template::{ChatTemplate, ChatTokenizer, Message};
-use finelab_train::generator::tiny::make_tiny_model;
-use finelab_train::generator::{chunked_loss, export, train, ChatDataset, ChatExample, GeneratorModel, Trainer};
+use finelab_train::generator::tiny::{make_tiny_model, write_tiny_generator, TinyGenSpec};
+use finelab_train::generator::{
+    chunked_loss, export, quantize_gguf, train, ChatDataset, ChatExample, GeneratorModel, Trainer,
+};
 use finelab_train::transformer::nn::Dropout;
 use finelab_train::{Control, Progress, TrainConfig, TrainOptions};
 
@@ -123,10 +128,10 @@ fn tiny_generators_learn_the_rule_and_generate_the_exact_targets() {
     for arch in [Arch::Qwen2, Arch::Llama] {
         let base = tiny(dir.path(), arch);
         let dataset = ChatDataset { train: examples(), dev: examples(), test: examples()[..2].to_vec() };
-        let config = config(&base, r#"{"epochs":60,"patience":60}"#);
+        let training = config(&base, r#"{"epochs":60,"patience":60}"#);
         let out = dir.path().join(format!("{arch:?}-run"));
         let mut n_steps = 0;
-        let outcome = train(&dataset, &config, &out, &mut |p| {
+        let outcome = train(&dataset, &training, &out, &mut |p| {
             match p {
                 Progress::Step { .. } => n_steps += 1,
                 Progress::Epoch { dev_report, .. } => {
@@ -157,6 +162,107 @@ fn tiny_generators_learn_the_rule_and_generate_the_exact_targets() {
         assert_eq!((generated[0].ids.len(), generated[0].finish), (3, Finish::Length));
         let whole = model.generate_ids(&model.prompt_ids(first).unwrap(), &Default::default()).unwrap();
         assert_eq!(whole[0].finish, Finish::Eos);
+
+        // Quantized to q8_0 (GGUF beside it), the model still answers the rule exactly, and
+        // llama.cpp's reader finds the file it expects.
+        let q8 = dir.path().join(format!("{arch:?}-q8_0"));
+        let scored = quantize_gguf(&dataset, &config(&out, "{}"), &q8, GgufQuant::Q8_0).unwrap();
+        assert_eq!((scored.best_epoch, scored.epochs.len()), (0, 0));
+        let q8_loss = scored.dev["loss"].as_f64().unwrap();
+        assert!(q8_loss < 0.1 && (q8_loss - dev_loss).abs() < 0.05, "{arch:?}: q8_0 dev loss {q8_loss} vs {dev_loss}");
+        let quantized = GeneratorModel::load(&q8).unwrap();
+        assert_eq!(GeneratorModel::quantization(&q8), Some(GgufQuant::Q8_0));
+        assert_ne!(
+            quantized.logits(&model.prompt_ids(first).unwrap()[0]).unwrap(),
+            model.logits(&model.prompt_ids(first).unwrap()[0]).unwrap(),
+            "{arch:?}: quantized logits are the f32 ones"
+        );
+        let answers =
+            quantized.generate(&dialogs, &GenerateOptions { max_new_tokens: 40, ..Default::default() }).unwrap();
+        assert_eq!(answers, expected, "{arch:?} q8_0");
+        let report = check_gguf(&q8.join("model-q8_0.gguf"), &q8);
+        // 7 matrices a layer, the embedding, and the output layer unless tied (the tiny Llama).
+        let untied = usize::from(arch == Arch::Llama);
+        assert_eq!(report["kinds"]["Q8_0"], 2 * 7 + 1 + untied, "{arch:?}: {report}");
+        // Quantized twice is refused.
+        let again = quantize_gguf(&dataset, &config(&q8, "{}"), &dir.path().join("again"), GgufQuant::Q8_0);
+        assert!(again.unwrap_err().to_string().contains("quantized to q8_0 already"));
+    }
+}
+
+/// What Finelab decodes from a GGUF file (every tensor dequantized by candle), written beside it
+/// by GGUF name; then `scripts/reference/check_gguf.py` reads the file with llama.cpp's `gguf`
+/// package and checks it against the model folder. Returns the script's summary.
+fn check_gguf(file: &Path, model_dir: &Path) -> serde_json::Value {
+    use candle_core::quantized::gguf_file;
+    let mut f = std::fs::File::open(file).unwrap();
+    let content = gguf_file::Content::read(&mut f).unwrap();
+    let mut decoded = std::collections::HashMap::new();
+    for name in content.tensor_infos.keys() {
+        let t = content.tensor(&mut f, name, &Device::Cpu).unwrap().dequantize(&Device::Cpu).unwrap();
+        decoded.insert(name.clone(), t);
+    }
+    let decoded_path = file.with_extension("decoded.safetensors");
+    candle_core::safetensors::save(&decoded, &decoded_path).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python =
+        std::env::var("FINELAB_PYTHON").unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string());
+    let output = std::process::Command::new(&python)
+        .arg(root.join("scripts/reference/check_gguf.py"))
+        .args([file, model_dir, &decoded_path])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (set FINELAB_PYTHON to a Python with gguf): {e}"));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "check_gguf.py printed no JSON under {python} (./scripts/setup.sh installs gguf):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert!(output.status.success(), "{}: {report}", file.display());
+    report
+}
+
+fn logits_correlation(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    let (x, y): (Vec<f64>, Vec<f64>) =
+        a.iter().flatten().zip(b.iter().flatten()).map(|(p, q)| (*p as f64, *q as f64)).unzip();
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov: f64 = x.iter().zip(&y).map(|(p, q)| (p - mx) * (q - my)).sum();
+    let vx: f64 = x.iter().map(|p| (p - mx).powi(2)).sum();
+    let vy: f64 = y.iter().map(|q| (q - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
+
+/// Rows of 256 values fill the k-quants' super-blocks: q4_K_M writes Q4_K and Q6_K where llama.cpp
+/// does (Qwen3's per-head norms and a Llama's interleaved query and key rows included), and the
+/// quantized model's logits follow the f32 model's.
+#[test]
+fn gguf_q4_k_m_uses_k_quants_and_keeps_the_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path());
+    for arch in [Arch::Qwen3, Arch::Llama] {
+        let base = dir.path().join(format!("{arch:?}-256"));
+        write_tiny_generator(&base, &corpus, &TinyGenSpec::sized(arch, 256, 2, 400, 11)).unwrap();
+        let dataset = ChatDataset { train: examples(), dev: examples()[..4].to_vec(), test: examples()[4..].to_vec() };
+        let f32_model = GeneratorModel::load(&base).unwrap();
+        let ids = f32_model.prompt_ids(&[vec![Message::new("user", SENTENCES[0])]]).unwrap().remove(0);
+        let reference = f32_model.logits(&ids).unwrap();
+        for (quant, at_least) in [(GgufQuant::Q4KM, 0.97), (GgufQuant::Q8_0, 0.9995)] {
+            let out = dir.path().join(format!("{arch:?}-{}", quant.as_str()));
+            let scored = quantize_gguf(&dataset, &config(&base, "{}"), &out, quant).unwrap();
+            assert!(scored.test.unwrap()["loss"].as_f64().unwrap().is_finite());
+            let report = check_gguf(&out.join(quant.file_name()), &out);
+            let r = logits_correlation(&reference, &GeneratorModel::load(&out).unwrap().logits(&ids).unwrap());
+            assert!(r > at_least && r < 1.0, "{arch:?} {}: logits correlate {r} with the f32 model's", quant.as_str());
+            if quant == GgufQuant::Q4KM {
+                // Of 2 layers, llama.cpp's use_more_bits picks the last: its attn_v and ffn_down
+                // are Q6_K, as is the output layer (Qwen3's tied embedding); the other matrices
+                // are Q4_K, with the Llama's untied embedding.
+                let untied = usize::from(arch == Arch::Llama);
+                assert_eq!(report["kinds"]["Q4_K"], 2 * 5 + 2 + untied, "{arch:?}: {report}");
+                assert_eq!(report["kinds"]["Q6_K"], 2 + 1, "{arch:?}: {report}");
+            }
+        }
     }
 }
 

@@ -379,3 +379,53 @@ fn xlm_roberta_and_distilbert_layouts_train_and_export_under_their_names() {
         Predictor::load(out.path()).unwrap();
     }
 }
+
+/// Distillation learns the soft targets it is given: one-hot targets of the gold labels train
+/// the very model the labels train (the soft cross-entropy of a one-hot target is the
+/// cross-entropy), and one-hot targets of the other label teach the student the opposite of
+/// its train labels; targets of the wrong width are refused.
+#[test]
+fn a_student_learns_the_soft_targets_it_is_given() {
+    use finelab_train::transformer::distill::SoftTargets;
+    let data = sentiment();
+    let base = tempfile::tempdir().unwrap();
+    tiny_model(base.path(), &data, TinySpec::default());
+    let config = config(base.path(), 4);
+    let one_hot = |flip: bool| -> SoftTargets {
+        data.train
+            .iter()
+            .map(|e| {
+                let Target::Single(l) = &e.target else { panic!() };
+                let first = (l == &data.labels[0]) != flip;
+                (e.id.clone(), if first { vec![1.0, 0.0] } else { vec![0.0, 1.0] })
+            })
+            .collect()
+    };
+    let hard = fit(&data, &config, tempfile::tempdir().unwrap().path());
+    let out = tempfile::tempdir().unwrap();
+    let same = finelab_train::distill(&data, &one_hot(false), &config, out.path(), &mut |_| Control::Continue).unwrap();
+    assert_eq!(same.epochs.len(), hard.epochs.len());
+    for (a, b) in same.epochs.iter().zip(&hard.epochs) {
+        assert!((a.train_loss - b.train_loss).abs() < 1e-5, "{} vs {}", a.train_loss, b.train_loss);
+    }
+    assert_eq!(same.test, hard.test);
+    // The train labels say one thing, the soft targets the opposite, and dev and test agree with
+    // the soft targets: only a student that learns from them scores well.
+    let mut opposite = data.clone();
+    for e in opposite.dev.iter_mut().chain(opposite.test.iter_mut()) {
+        let Target::Single(l) = &e.target else { panic!() };
+        let other = if l == &data.labels[0] { &data.labels[1] } else { &data.labels[0] };
+        e.target = Target::Single(other.clone());
+    }
+    let flipped =
+        finelab_train::distill(&opposite, &one_hot(true), &config, tempfile::tempdir().unwrap().path(), &mut |_| {
+            Control::Continue
+        })
+        .unwrap();
+    let accuracy = |o: &TrainOutcome| o.test.as_ref().unwrap()["accuracy"].as_f64().unwrap();
+    assert!(accuracy(&hard) > 0.8 && accuracy(&flipped) > 0.8, "{} / {}", accuracy(&hard), accuracy(&flipped));
+    let mut bad = one_hot(false);
+    bad.insert(data.train[0].id.clone(), vec![1.0]);
+    let err = finelab_train::distill(&data, &bad, &config, out.path(), &mut |_| Control::Continue).unwrap_err();
+    assert!(err.to_string().contains("one probability for each"), "{err}");
+}

@@ -13,10 +13,13 @@
 //!   driven by the one training loop ([`crate::train`]'s `fit`): progress, stop, early stopping on
 //!   the dev loss, the best epoch kept;
 //! - generation with a key/value cache, greedy or sampled ([`generate`]); export as a PEFT adapter
-//!   and as a merged Hugging Face folder ([`export`]).
+//!   and as a merged Hugging Face folder ([`export`]); a GGUF file quantized to `q8_0` or
+//!   `q4_K_M` for llama.cpp and Ollama, and Finelab's own generation quantized the same way
+//!   ([`gguf`], [`quantize_gguf`]).
 
 pub mod export;
 pub mod generate;
+pub mod gguf;
 pub mod loss;
 pub mod model;
 pub mod template;
@@ -540,6 +543,7 @@ impl Family for Trainer<'_> {
             config: self.config.clone(),
             best_epoch,
             device: device_name(&self.device),
+            quantization: None,
         };
         export::save_model(dir, &meta, &self.base, &self.model, self.config)
     }
@@ -583,6 +587,7 @@ pub fn adopt_folder(dir: &Path, config: &TrainConfig, best_epoch: usize) -> Resu
         config: config.clone(),
         best_epoch,
         device: "elsewhere".into(),
+        quantization: None,
     };
     let path = dir.join(crate::family::MODEL_FILE);
     let text = serde_json::to_string_pretty(&meta).expect("model metadata serializes");
@@ -609,6 +614,10 @@ pub struct ModelMeta {
     pub best_epoch: usize,
     /// The device it trained on.
     pub device: String,
+    /// The GGUF quantization the folder runs with (its weights quantized on load as the
+    /// `model-*.gguf` beside them are), or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<gguf::GgufQuant>,
 }
 
 /// A fine-tuned (or base) generator, ready to answer dialogs.
@@ -652,7 +661,8 @@ impl GeneratorModel {
         } else {
             None
         };
-        match meta {
+        let quantization = meta.as_ref().and_then(|m| m.quantization);
+        let mut loaded = match meta {
             Some(meta) if !meta.full_finetune => {
                 let spec = export::read_adapter_config(dir)?;
                 let (base, _, model) = open_base(&meta.base_model, Tuning::Lora(spec.clone()), &device, 0)?;
@@ -661,13 +671,24 @@ impl GeneratorModel {
                     .map_err(|e| Error::CorruptModel { path: file.clone(), message: e.to_string() })?;
                 model.load_adapter(&tensors, &file)?;
                 let tokenizer = ChatTokenizer::load(dir)?;
-                Ok(GeneratorModel { model, tokenizer, base, lora: Some(spec) })
+                GeneratorModel { model, tokenizer, base, lora: Some(spec) }
             }
             _ => {
                 let (base, tokenizer, model) = open_base(dir, Tuning::Frozen, &device, 0)?;
-                Ok(GeneratorModel { model, tokenizer, base, lora: None })
+                GeneratorModel { model, tokenizer, base, lora: None }
             }
+        };
+        if let Some(quant) = quantization {
+            let (layers, tied) = (loaded.model.config.num_hidden_layers, loaded.model.config.tie_word_embeddings);
+            loaded.model.quantize(&|name: &str, dims: &[usize]| quant.format_of(name, dims, layers, tied))?;
         }
+        Ok(loaded)
+    }
+
+    /// The GGUF quantization the model runs with, read from its folder's `finelab-model.json`.
+    pub fn quantization(dir: &Path) -> Option<gguf::GgufQuant> {
+        let text = std::fs::read_to_string(dir.join(crate::family::MODEL_FILE)).ok()?;
+        serde_json::from_str::<ModelMeta>(&text).ok()?.quantization
     }
 
     /// Token ids of each dialog's prompt (the chat template with the generation prompt).
@@ -721,4 +742,72 @@ impl GeneratorModel {
         let (loss, n) = score_items(&self.model, &items, self.tokenizer.pad_id)?;
         Ok(Some(loss_evaluation(loss, n, items.len()).report))
     }
+}
+
+/// Quantizes the generator folder `config.base_model` (a fine-tuned run's, or a base model) into
+/// `out_dir`: a merged Hugging Face folder (adapters folded in) with `model-<quant>.gguf` beside
+/// it for llama.cpp and Ollama, and `finelab-model.json` naming the quantization, so that
+/// Finelab's own generation from the folder computes with the same quantized weights. The
+/// quantized model is then scored on `dataset`'s dev and test splits (loss per target token,
+/// perplexity): a run with no epochs, its parent made smaller for the CPU.
+pub fn quantize_gguf(
+    dataset: &ChatDataset,
+    config: &TrainConfig,
+    out_dir: &Path,
+    quant: gguf::GgufQuant,
+) -> Result<TrainOutcome> {
+    let started = Instant::now();
+    let src = config.base_model.clone().ok_or(Error::InvalidConfig {
+        field: "base_model",
+        message: "GGUF export needs the generator folder to quantize".into(),
+    })?;
+    if let Some(q) = GeneratorModel::quantization(&src) {
+        return Err(Error::ModelFolder {
+            path: src,
+            message: format!("the model is quantized to {} already", q.as_str()),
+        });
+    }
+    if out_dir.exists() && std::fs::read_dir(out_dir).map_err(|e| Error::io(out_dir, e))?.next().is_some() {
+        return Err(Error::ModelFolder { path: out_dir.to_path_buf(), message: "the folder is not empty".into() });
+    }
+    let parent = GeneratorModel::load(&src)?;
+    export::write_merged(out_dir, &parent.model, &parent.base, &src)?;
+    let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "finelab".into());
+    gguf::write_gguf(&parent.model, &parent.tokenizer, quant, &name, &out_dir.join(quant.file_name()))?;
+    let max_len = config.max_len.min(parent.model.max_positions());
+    drop(parent);
+    let meta = ModelMeta {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        family: FAMILY.into(),
+        arch: BaseModel::open(out_dir)?.arch,
+        base_model: src,
+        full_finetune: true,
+        max_len,
+        config: config.clone(),
+        best_epoch: 0,
+        device: "cpu".into(),
+        quantization: Some(quant),
+    };
+    let path = out_dir.join(crate::family::MODEL_FILE);
+    std::fs::write(&path, serde_json::to_string_pretty(&meta).expect("model metadata serializes"))
+        .map_err(|e| Error::io(&path, e))?;
+    let model = GeneratorModel::load(out_dir)?;
+    let dev_is_train = dataset.dev.is_empty();
+    let dev_examples = if dev_is_train { &dataset.train } else { &dataset.dev };
+    let dev = model.loss(dev_examples, max_len)?.unwrap_or_else(|| json!({}));
+    let test = model.loss(&dataset.test, max_len)?;
+    Ok(TrainOutcome {
+        best_epoch: 0,
+        epochs: Vec::new(),
+        dev,
+        test,
+        stopped: false,
+        model_dir: out_dir.to_path_buf(),
+        n_train: dataset.train.len(),
+        train_seconds: started.elapsed().as_secs_f64(),
+        dev_is_train,
+        device: "cpu".into(),
+        config: config.clone(),
+    })
 }

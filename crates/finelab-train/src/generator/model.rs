@@ -14,7 +14,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor, Var, D};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -287,6 +288,9 @@ pub struct Proj {
     pub bias: Option<Tensor>,
     /// The adapter, when LoRA targets this projection.
     pub lora: Option<Lora>,
+    /// The weight quantized (GGUF's block formats), used instead of `weight` when set: the
+    /// model then computes as llama.cpp does on the same file.
+    pub quantized: Option<QMatMul>,
 }
 
 fn matmul_t(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
@@ -299,10 +303,25 @@ fn matmul_t(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     y.reshape(out)
 }
 
+/// `x Wᵀ` with `W` quantized: the rows of `x` are quantized to the block format's partner (8 bits
+/// a value) and multiplied block by block, as ggml does.
+fn quantized_matmul_t(x: &Tensor, w: &QMatMul) -> candle_core::Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let in_features = *dims.last().expect("rank >= 1");
+    let rows: usize = dims[..dims.len() - 1].iter().product();
+    let y = w.forward(&x.reshape((rows, in_features))?.contiguous()?)?;
+    let mut out = dims;
+    *out.last_mut().expect("rank >= 1") = y.dim(1)?;
+    y.reshape(out)
+}
+
 impl Proj {
     /// Applies the projection (and its adapter) to `x` of shape `(..., in)`.
     pub fn forward(&self, x: &Tensor, dropout: &mut Dropout) -> candle_core::Result<Tensor> {
-        let mut y = matmul_t(x, &self.weight)?;
+        let mut y = match &self.quantized {
+            Some(q) => quantized_matmul_t(x, q)?,
+            None => matmul_t(x, &self.weight)?,
+        };
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }
@@ -500,6 +519,8 @@ pub struct CausalLm {
     norm: Tensor,
     /// `None` when tied to the embedding.
     lm_head: Option<Tensor>,
+    /// The output layer quantized (see [`CausalLm::quantize`]).
+    lm_head_quantized: Option<QMatMul>,
     rope: Rope,
     params: Vec<Param>,
     tuning: Tuning,
@@ -589,7 +610,7 @@ impl CausalLm {
                 }
                 _ => None,
             };
-            Ok(Proj { name, weight, bias, lora })
+            Ok(Proj { name, weight, bias, lora, quantized: None })
         };
         let qkv_bias = c.qkv_bias(base.arch);
         let o_bias = base.arch == Arch::Llama && c.attention_bias.unwrap_or(false);
@@ -632,6 +653,7 @@ impl CausalLm {
             layers,
             norm,
             lm_head,
+            lm_head_quantized: None,
             rope,
             params,
             tuning,
@@ -694,7 +716,47 @@ impl CausalLm {
 
     /// Logits `(rows, vocab)` of hidden states `(rows, hidden)`.
     pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
-        hidden.matmul(&self.lm_head().t()?)
+        match &self.lm_head_quantized {
+            Some(q) => quantized_matmul_t(hidden, q),
+            None => hidden.matmul(&self.lm_head().t()?),
+        }
+    }
+
+    /// Quantizes the weight matrices for inference, each to the block format `format` chooses for
+    /// it from its Hugging Face name and shape (`None`: kept in f32): projections and the output
+    /// layer then multiply in that format, and the embedding is looked up from its quantized
+    /// values, as llama.cpp does with a GGUF file quantized the same way. A frozen model only
+    /// (nothing trains through quantized weights).
+    pub fn quantize(&mut self, format: &dyn Fn(&str, &[usize]) -> Option<GgmlDType>) -> Result<()> {
+        if self.tuning != Tuning::Frozen {
+            return Err(Error::InvalidConfig {
+                field: "quantization",
+                message: "only a model loaded for inference can be quantized".into(),
+            });
+        }
+        let embed_name = "model.embed_tokens.weight";
+        let embed_format = format(embed_name, self.embed.dims());
+        // Tied, the output layer is the embedding, in the embedding's format.
+        let head_format = match &self.lm_head {
+            Some(head) => format("lm_head.weight", head.dims()),
+            None => embed_format,
+        };
+        if let Some(dtype) = head_format {
+            let head = self.lm_head.as_ref().unwrap_or(&self.embed);
+            self.lm_head_quantized = Some(QMatMul::from_qtensor(QTensor::quantize(head, dtype)?)?);
+        }
+        if let Some(dtype) = embed_format {
+            self.embed = QTensor::quantize(&self.embed, dtype)?.dequantize(&self.device)?;
+        }
+        for layer in &mut self.layers {
+            let a = &mut layer.attn;
+            for p in [&mut a.q, &mut a.k, &mut a.v, &mut a.o, &mut layer.gate, &mut layer.up, &mut layer.down] {
+                if let Some(dtype) = format(&format!("{}.weight", p.name), p.weight.dims()) {
+                    p.quantized = Some(QMatMul::from_qtensor(QTensor::quantize(&p.weight, dtype)?)?);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every weight of a Hugging Face checkpoint, with the adapters folded in (`W + scale·BA`),

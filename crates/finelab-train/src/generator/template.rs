@@ -43,6 +43,7 @@ fn token_text(value: &Value) -> Option<String> {
 #[derive(Debug)]
 pub struct ChatTemplate {
     env: minijinja::Environment<'static>,
+    source: String,
     bos: String,
     eos: String,
 }
@@ -118,7 +119,22 @@ impl ChatTemplate {
         env.add_function("raise_exception", raise_exception);
         env.add_filter("tojson", tojson);
         env.add_template_owned("chat", source.to_string())?;
-        Ok(ChatTemplate { env, bos: bos.into(), eos: eos.into() })
+        Ok(ChatTemplate { env, source: source.into(), bos: bos.into(), eos: eos.into() })
+    }
+
+    /// The Jinja source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The text of the bos token (empty when the model has none).
+    pub fn bos(&self) -> &str {
+        &self.bos
+    }
+
+    /// The text of the eos token.
+    pub fn eos(&self) -> &str {
+        &self.eos
     }
 
     /// Renders `messages`; with `add_generation_prompt`, the opening of the assistant's turn

@@ -9,6 +9,7 @@
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::int8::Kernel;
 use super::nn::{attention_bias, attention_probs, embedding, Dropout, LayerNorm, Linear};
 use super::params::{Init, Source};
 
@@ -112,6 +113,7 @@ pub(crate) fn linear(src: &mut dyn Source, name: &str, in_dim: usize, out_dim: u
     Ok(Linear {
         weight: src.tensor(&format!("{name}.weight"), &[out_dim, in_dim], Init::Normal(std))?,
         bias: Some(src.tensor(&format!("{name}.bias"), &[out_dim], Init::Zeros)?),
+        int8: None,
     })
 }
 
@@ -155,6 +157,14 @@ impl SelfAttention {
             head_dim: hidden / n_heads,
             dropout,
         })
+    }
+
+    /// Quantizes the four projections to int8 (see [`Linear::quantize_int8`]).
+    pub fn quantize_int8(&mut self, kernel: Kernel) -> Result<()> {
+        for l in [&mut self.query, &mut self.key, &mut self.value, &mut self.output] {
+            l.quantize_int8(kernel)?;
+        }
+        Ok(())
     }
 
     /// Attends over `h` `(batch, seq, hidden)` with an additive `bias` `(batch, 1, 1, seq)`;
@@ -303,6 +313,17 @@ impl Encoder {
             h = layer.output_norm.forward(&(f + &h)?)?;
         }
         Ok(h)
+    }
+
+    /// Quantizes every layer's dense weights to int8 for CPU inference; the embeddings, layer
+    /// norms and the head stay f32.
+    pub fn quantize_int8(&mut self, kernel: Kernel) -> Result<()> {
+        for layer in &mut self.layers {
+            layer.attention.quantize_int8(kernel)?;
+            layer.intermediate.quantize_int8(kernel)?;
+            layer.output.quantize_int8(kernel)?;
+        }
+        Ok(())
     }
 
     /// The hidden state of the first token of each sequence, `(batch, hidden)`.

@@ -6,6 +6,7 @@ use candle_core::{Result, Tensor};
 use serde_json::Value;
 
 use super::bert::{self, layer_norm, linear, Activation, SelfAttention};
+use super::int8::Kernel;
 use super::nn::{attention_bias, embedding, Dropout, LayerNorm, Linear};
 use super::params::{Init, Source};
 
@@ -98,6 +99,16 @@ impl Encoder {
             });
         }
         Ok(Encoder { word, position, embedding_norm, layers, activation, dropout: c.hidden_dropout_prob })
+    }
+
+    /// Quantizes every layer's dense weights to int8 for CPU inference.
+    pub fn quantize_int8(&mut self, kernel: Kernel) -> Result<()> {
+        for layer in &mut self.layers {
+            layer.attention.quantize_int8(kernel)?;
+            layer.lin1.quantize_int8(kernel)?;
+            layer.lin2.quantize_int8(kernel)?;
+        }
+        Ok(())
     }
 
     /// Hidden states `(batch, seq, hidden)`; positions are 0.. for every row.

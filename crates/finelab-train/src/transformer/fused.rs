@@ -14,6 +14,25 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]>
     Ok(&data[a..b])
 }
 
+/// Values a parallel block covers: enough work to be worth a thread hop.
+const BLOCK: usize = 16 * 1024;
+
+/// Hands `out` (rows of `dim` values) to rayon's threads in blocks of whole rows:
+/// `f(span, block)`, `span` the block's range in `out` (and so in same-shaped inputs). Each row is
+/// computed as a serial loop would, so the values are the same whatever the threads.
+fn for_row_blocks(out: &mut [f32], dim: usize, f: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync + Send) {
+    use rayon::prelude::*;
+    let rows = (BLOCK / dim.max(1)).max(1);
+    if out.len() <= rows * dim {
+        let n = out.len();
+        return f(0..n, out);
+    }
+    out.par_chunks_mut(rows * dim).enumerate().for_each(|(b, o)| {
+        let start = b * rows * dim;
+        f(start..start + o.len(), o)
+    });
+}
+
 fn last_dim(l: &Layout) -> usize {
     *l.shape().dims().last().unwrap_or(&1)
 }
@@ -49,12 +68,14 @@ impl CustomOp3 for LayerNormOp {
             (f32_slice(s1, l1, "layer norm")?, f32_slice(s2, l2, "layer norm")?, f32_slice(s3, l3, "layer norm")?);
         let dim = last_dim(l1);
         let mut out = vec![0f32; x.len()];
-        for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
-            let (mean, rstd) = row_stats(row, self.eps);
-            for i in 0..dim {
-                o[i] = (row[i] - mean) * rstd * w[i] + b[i];
+        for_row_blocks(&mut out, dim, |span, o| {
+            for (row, o) in x[span].chunks_exact(dim).zip(o.chunks_exact_mut(dim)) {
+                let (mean, rstd) = row_stats(row, self.eps);
+                for i in 0..dim {
+                    o[i] = (row[i] - mean) * rstd * w[i] + b[i];
+                }
             }
-        }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -105,12 +126,14 @@ impl CustomOp1 for Normalize {
         let x = f32_slice(s, l, "normalize")?;
         let dim = last_dim(l);
         let mut out = vec![0f32; x.len()];
-        for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
-            let (mean, rstd) = row_stats(row, self.eps);
-            for i in 0..dim {
-                o[i] = (row[i] - mean) * rstd;
+        for_row_blocks(&mut out, dim, |span, o| {
+            for (row, o) in x[span].chunks_exact(dim).zip(o.chunks_exact_mut(dim)) {
+                let (mean, rstd) = row_stats(row, self.eps);
+                for i in 0..dim {
+                    o[i] = (row[i] - mean) * rstd;
+                }
             }
-        }
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -148,20 +171,23 @@ impl CustomOp3 for LayerNormGradX {
         let dim = last_dim(l1);
         let mut out = vec![0f32; x.len()];
         let n = dim as f32;
-        for ((row, grow), o) in x.chunks_exact(dim).zip(g.chunks_exact(dim)).zip(out.chunks_exact_mut(dim)) {
-            let (mean, rstd) = row_stats(row, self.eps);
-            let (mut sum_gw, mut sum_gwx) = (0f32, 0f32);
-            for i in 0..dim {
-                let gw = grow[i] * w[i];
-                sum_gw += gw;
-                sum_gwx += gw * (row[i] - mean) * rstd;
+        for_row_blocks(&mut out, dim, |span, o| {
+            let rows = x[span.clone()].chunks_exact(dim).zip(g[span].chunks_exact(dim));
+            for ((row, grow), o) in rows.zip(o.chunks_exact_mut(dim)) {
+                let (mean, rstd) = row_stats(row, self.eps);
+                let (mut sum_gw, mut sum_gwx) = (0f32, 0f32);
+                for i in 0..dim {
+                    let gw = grow[i] * w[i];
+                    sum_gw += gw;
+                    sum_gwx += gw * (row[i] - mean) * rstd;
+                }
+                let (mean_gw, mean_gwx) = (sum_gw / n, sum_gwx / n);
+                for i in 0..dim {
+                    let xhat = (row[i] - mean) * rstd;
+                    o[i] = rstd * (grow[i] * w[i] - mean_gw - xhat * mean_gwx);
+                }
             }
-            let (mean_gw, mean_gwx) = (sum_gw / n, sum_gwx / n);
-            for i in 0..dim {
-                let xhat = (row[i] - mean) * rstd;
-                o[i] = rstd * (grow[i] * w[i] - mean_gw - xhat * mean_gwx);
-            }
-        }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -191,17 +217,19 @@ impl CustomOp1 for SoftmaxOp {
         let x = f32_slice(s, l, "softmax")?;
         let dim = last_dim(l);
         let mut out = vec![0f32; x.len()];
-        for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0f32;
-            for i in 0..dim {
-                let e = (row[i] - max).exp();
-                o[i] = e;
-                sum += e;
+        for_row_blocks(&mut out, dim, |span, o| {
+            for (row, o) in x[span].chunks_exact(dim).zip(o.chunks_exact_mut(dim)) {
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut sum = 0f32;
+                for i in 0..dim {
+                    let e = (row[i] - max).exp();
+                    o[i] = e;
+                    sum += e;
+                }
+                let inv = 1.0 / sum;
+                o.iter_mut().for_each(|v| *v *= inv);
             }
-            let inv = 1.0 / sum;
-            o.iter_mut().for_each(|v| *v *= inv);
-        }
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -227,12 +255,15 @@ impl CustomOp2 for SoftmaxGrad {
         let (y, g) = (f32_slice(s1, l1, "softmax grad")?, f32_slice(s2, l2, "softmax grad")?);
         let dim = last_dim(l1);
         let mut out = vec![0f32; y.len()];
-        for ((yr, gr), o) in y.chunks_exact(dim).zip(g.chunks_exact(dim)).zip(out.chunks_exact_mut(dim)) {
-            let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-            for i in 0..dim {
-                o[i] = yr[i] * (gr[i] - dot);
+        for_row_blocks(&mut out, dim, |span, o| {
+            let rows = y[span.clone()].chunks_exact(dim).zip(g[span].chunks_exact(dim));
+            for ((yr, gr), o) in rows.zip(o.chunks_exact_mut(dim)) {
+                let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+                for i in 0..dim {
+                    o[i] = yr[i] * (gr[i] - dot);
+                }
             }
-        }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -273,7 +304,12 @@ impl CustomOp1 for GeluOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, "gelu")?;
-        let out: Vec<f32> = x.iter().map(|&v| 0.5 * v * (1.0 + erf(v * FRAC_1_SQRT_2))).collect();
+        let mut out = vec![0f32; x.len()];
+        for_row_blocks(&mut out, 1, |span, o| {
+            for (o, &v) in o.iter_mut().zip(&x[span]) {
+                *o = 0.5 * v * (1.0 + erf(v * FRAC_1_SQRT_2));
+            }
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -297,15 +333,14 @@ impl CustomOp2 for GeluGrad {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let (x, g) = (f32_slice(s1, l1, "gelu grad")?, f32_slice(s2, l2, "gelu grad")?);
-        let out: Vec<f32> = x
-            .iter()
-            .zip(g)
-            .map(|(&v, &gv)| {
+        let mut out = vec![0f32; x.len()];
+        for_row_blocks(&mut out, 1, |span, o| {
+            for ((o, &v), &gv) in o.iter_mut().zip(&x[span.clone()]).zip(&g[span]) {
                 let cdf = 0.5 * (1.0 + erf(v * FRAC_1_SQRT_2));
                 let pdf = FRAC_1_SQRT_2PI * (-0.5 * v * v).exp();
-                gv * (cdf + v * pdf)
-            })
-            .collect();
+                *o = gv * (cdf + v * pdf);
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -889,13 +924,21 @@ mod tests {
         }
     }
 
+    /// Small tensors (one block) and one of several blocks, which the threads share.
     #[test]
     fn fused_kernels_equal_the_primitive_ones_values_and_gradients() {
+        check_shape((3, 5, 8));
+        const { assert!(48 * 30 * 24 > 2 * BLOCK) };
+        check_shape((48, 30, 24));
+    }
+
+    fn check_shape(shape: (usize, usize, usize)) {
         let dev = Device::Cpu;
-        let x = Var::from_tensor(&(Tensor::randn(0f32, 2.0, (3, 5, 8), &dev).unwrap() + 0.5).unwrap()).unwrap();
-        let w = Var::from_tensor(&Tensor::randn(1f32, 0.3, 8, &dev).unwrap()).unwrap();
-        let b = Var::from_tensor(&Tensor::randn(0f32, 0.3, 8, &dev).unwrap()).unwrap();
-        let mix = Tensor::randn(0f32, 1.0, (3, 5, 8), &dev).unwrap();
+        let dim = shape.2;
+        let x = Var::from_tensor(&(Tensor::randn(0f32, 2.0, shape, &dev).unwrap() + 0.5).unwrap()).unwrap();
+        let w = Var::from_tensor(&Tensor::randn(1f32, 0.3, dim, &dev).unwrap()).unwrap();
+        let b = Var::from_tensor(&Tensor::randn(0f32, 0.3, dim, &dev).unwrap()).unwrap();
+        let mix = Tensor::randn(0f32, 1.0, shape, &dev).unwrap();
         let primitive = |x: &Tensor| {
             let mean = x.mean_keepdim(D::Minus1)?;
             let c = x.broadcast_sub(&mean)?;

@@ -20,12 +20,15 @@
 
 pub mod bert;
 pub mod distilbert;
+pub mod distill;
 mod fused;
+pub mod int8;
 pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod params;
 pub mod prune;
+pub mod quantize;
 pub mod tiny;
 pub mod tokenize;
 
@@ -73,6 +76,8 @@ enum Gold {
     Multi(Vec<f32>),
     /// One tag per token; `None` for special tokens.
     Tags(Vec<Option<usize>>),
+    /// A teacher's distribution over the classes (distillation, single-label).
+    Soft(Vec<f32>),
 }
 
 struct Item {
@@ -120,6 +125,16 @@ fn balanced_weights(counts: &[usize]) -> Vec<f32> {
 fn batch_loss(logits: &Tensor, items: &[&Item], class_weights: Option<&[f32]>) -> candle_core::Result<Tensor> {
     let device = logits.device();
     match &items[0].gold {
+        Gold::Soft(_) => {
+            let targets: Vec<Vec<f32>> = items
+                .iter()
+                .map(|it| match &it.gold {
+                    Gold::Soft(p) => p.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            distill::soft_cross_entropy(logits, &targets)
+        }
         Gold::Multi(_) => {
             let targets: Vec<f32> = items
                 .iter()
@@ -157,7 +172,7 @@ fn batch_loss(logits: &Tensor, items: &[&Item], class_weights: Option<&[f32]>) -
                             }
                         }
                     }
-                    Gold::Multi(_) => unreachable!("one kind of gold per dataset"),
+                    Gold::Multi(_) | Gold::Soft(_) => unreachable!("one kind of gold per dataset"),
                 }
             }
             let total: f32 = weights.iter().sum();
@@ -371,8 +386,13 @@ pub(crate) struct Trainer<'a> {
 
 impl<'a> Trainer<'a> {
     /// Loads the base model of `config` with a fresh head for `dataset`'s task on the device
-    /// asked for, and encodes the train and dev splits.
-    pub(crate) fn new(dataset: &'a Dataset, config: &'a TrainConfig) -> Result<Trainer<'a>> {
+    /// asked for, and encodes the train and dev splits. With `soft`, the train examples it holds
+    /// learn the teacher's probabilities instead of their labels (see [`distill`]).
+    pub(crate) fn new(
+        dataset: &'a Dataset,
+        config: &'a TrainConfig,
+        soft: Option<&distill::SoftTargets>,
+    ) -> Result<Trainer<'a>> {
         let base_dir = config.base_model.as_deref().ok_or(Error::InvalidConfig {
             field: "base_model",
             message: "the transformer family needs a base model folder".into(),
@@ -391,7 +411,22 @@ impl<'a> Trainer<'a> {
         let encode_all = |examples: &[Example]| -> Result<Vec<Item>> {
             examples.iter().map(|e| encode_item(&encoder, labels, e)).collect()
         };
-        let train_set = encode_all(&dataset.train)?;
+        let mut train_set = encode_all(&dataset.train)?;
+        if let Some(soft) = soft {
+            for (item, example) in train_set.iter_mut().zip(&dataset.train) {
+                let Some(p) = soft.get(&example.id) else { continue };
+                item.gold = match task {
+                    Task::Single => Gold::Soft(p.clone()),
+                    Task::Multi => Gold::Multi(p.clone()),
+                    Task::Spans => {
+                        return Err(Error::InvalidConfig {
+                            field: "family",
+                            message: "a tagger is not distilled from soft predictions".into(),
+                        })
+                    }
+                };
+            }
+        }
         let dev_set = encode_all(&dataset.dev)?;
 
         let class_weights: Option<Vec<f32>> = match (config.class_weights, task) {
@@ -401,7 +436,7 @@ impl<'a> Trainer<'a> {
                     match &it.gold {
                         Gold::Class(c) => counts[*c as usize] += 1,
                         Gold::Tags(tags) => tags.iter().flatten().for_each(|t| counts[*t] += 1),
-                        Gold::Multi(_) => {}
+                        Gold::Multi(_) | Gold::Soft(_) => {}
                     }
                 }
                 Some(balanced_weights(&counts))
@@ -606,6 +641,7 @@ impl Family for Trainer<'_> {
             config: self.config.clone(),
             best_epoch,
             device: device_name(&self.device),
+            quantization: None,
         };
         export(dir, &meta, &self.base, &self.encoder, &self.store)
     }
@@ -640,6 +676,9 @@ pub struct ModelMeta {
     config: TrainConfig,
     best_epoch: usize,
     device: String,
+    /// `int8` when the encoder's dense weights are stored and run as int8 (see `quantize.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quantization: Option<String>,
 }
 
 /// Files of the base folder copied as they are, so that `transformers` finds the tokenizer's
@@ -751,6 +790,7 @@ pub fn adopt_folder(dir: &Path, task: Task, labels: &[String], config: &TrainCon
         config: config.clone(),
         best_epoch,
         device: "elsewhere".into(),
+        quantization: None,
     };
     let text = serde_json::to_string_pretty(&meta).expect("model metadata serializes");
     write_file(&dir.join(MODEL_FILE), text.as_bytes())
@@ -828,7 +868,14 @@ impl TransformerPredictor {
         let device = select_device(requested)?;
         let Loaded { base, encoder, store, .. } =
             load_folder(dir, meta.task, meta.outputs.len(), meta.max_len, &device, 0, false)?;
-        let model = Model::build(&mut store.detached(), &base, meta.task, meta.outputs.len())?;
+        let mut model = Model::build(&mut store.detached(), &base, meta.task, meta.outputs.len())?;
+        match meta.quantization.as_deref() {
+            None => {}
+            // On a GPU the dequantized weights run in f32 (8-bit values, full-width arithmetic).
+            Some(quantize::INT8) if !device.is_cpu() => {}
+            Some(quantize::INT8) => model.quantize_int8(int8::Kernel::best())?,
+            Some(other) => return Err(corrupt(format!("quantization {other:?} is not one this build runs"))),
+        }
         Ok(TransformerPredictor { meta, base, encoder, model, device, dir: dir.to_path_buf() })
     }
 

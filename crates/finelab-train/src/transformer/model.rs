@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::bert::{self, linear, Encoder};
 use super::distilbert;
+use super::int8::Kernel;
 use super::nn::{Dropout, Linear};
 use super::params::Source;
 use super::tokenize::{EncodedText, Specials};
@@ -241,6 +242,15 @@ impl Model {
     /// project's labels). The BERT pooler is part of the base checkpoint and loads from it.
     pub fn fresh_prefixes() -> &'static [&'static str] {
         &["classifier.", "pre_classifier."]
+    }
+
+    /// Quantizes the encoder's dense layers to int8 for CPU inference with `kernel` (the head
+    /// stays f32: it is a few thousand weights).
+    pub fn quantize_int8(&mut self, kernel: Kernel) -> candle_core::Result<()> {
+        match &mut self.body {
+            Body::Bert(e) => e.quantize_int8(kernel),
+            Body::DistilBert(e) => e.quantize_int8(kernel),
+        }
     }
 
     /// Logits: `(batch, n_outputs)` for sequence tasks, `(batch, seq, n_outputs)` for tokens.

@@ -6,7 +6,11 @@
 //! own backward pass (`fused.rs`) taking over on the CPU; `tests/transformer.rs` asserts that every
 //! encoder variable receives a non-zero gradient.
 
+use std::sync::Arc;
+
 use candle_core::{DType, Device, Result, Tensor, D};
+
+use super::int8::{Int8Linear, Kernel};
 
 use crate::rng::SplitMix64;
 
@@ -17,11 +21,19 @@ pub struct Linear {
     pub weight: Tensor,
     /// Bias, `out_features`.
     pub bias: Option<Tensor>,
+    /// The int8 form of the layer, when the model is quantized for CPU inference (see
+    /// [`Linear::quantize_int8`]); it then computes every f32 CPU input.
+    pub int8: Option<Arc<Int8Linear>>,
 }
 
 impl Linear {
     /// Applies the layer to `x` of shape `(..., in_features)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(q) = &self.int8 {
+            if x.device().is_cpu() && x.dtype() == DType::F32 {
+                return q.forward(x);
+            }
+        }
         let dims = x.dims().to_vec();
         let in_features = *dims.last().expect("a tensor of rank >= 1");
         let rows: usize = dims[..dims.len() - 1].iter().product();
@@ -33,6 +45,19 @@ impl Linear {
         let mut out_dims = dims;
         *out_dims.last_mut().expect("rank >= 1") = self.weight.dim(0)?;
         y.reshape(out_dims)
+    }
+
+    /// Quantizes the layer's weight to int8 per output feature for `kernel` (inference only:
+    /// the int8 form has no gradient).
+    pub fn quantize_int8(&mut self, kernel: Kernel) -> Result<()> {
+        let (n, k) = self.weight.dims2()?;
+        let weight: Vec<f32> = self.weight.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let bias: Option<Vec<f32>> = match &self.bias {
+            Some(b) => Some(b.to_dtype(DType::F32)?.to_vec1()?),
+            None => None,
+        };
+        self.int8 = Some(Arc::new(Int8Linear::from_f32(&weight, n, k, bias.as_deref(), kernel)));
+        Ok(())
     }
 }
 

@@ -218,6 +218,66 @@ impl Source for CastView<'_> {
     }
 }
 
+/// Suffix of the per-row scales of a weight stored as int8 (`NAME` int8, `NAME_scale` f32).
+pub const INT8_SCALE_SUFFIX: &str = "_scale";
+
+/// Every tensor of a safetensors file, as f32 where it was stored as int8 with per-row scales
+/// (an int8-quantized model folder, see `quantize.rs`): `q · scale[row]`.
+pub fn load_safetensors(path: &Path) -> candle_core::Result<HashMap<String, Tensor>> {
+    use candle_core::safetensors::Load;
+    if !holds_int8(path)? {
+        // The common case, memory-mapped by candle.
+        return candle_core::safetensors::load(path, &Device::Cpu);
+    }
+    let bytes = std::fs::read(path)?;
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    let mut out = HashMap::new();
+    let mut int8 = Vec::new();
+    for (name, view) in file.tensors() {
+        if view.dtype() == safetensors::Dtype::I8 {
+            int8.push((name, view));
+        } else {
+            out.insert(name, view.load(&Device::Cpu)?);
+        }
+    }
+    for (name, view) in int8 {
+        let shape = view.shape().to_vec();
+        let Some(scale) = out.remove(&format!("{name}{INT8_SCALE_SUFFIX}")) else {
+            candle_core::bail!("{name} is stored as int8 without its {name}{INT8_SCALE_SUFFIX}")
+        };
+        let scale: Vec<f32> = scale.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+        let rows = shape.first().copied().unwrap_or(1);
+        if shape.len() != 2 || scale.len() != rows {
+            candle_core::bail!(
+                "{name}: an int8 weight is a matrix with one scale a row, not {shape:?} with {}",
+                scale.len()
+            )
+        }
+        let cols = shape[1];
+        let values: Vec<f32> =
+            view.data().iter().enumerate().map(|(i, &b)| f32::from(b as i8) * scale[i / cols.max(1)]).collect();
+        out.insert(name, Tensor::from_vec(values, (rows, cols), &Device::Cpu)?);
+    }
+    Ok(out)
+}
+
+/// Whether a safetensors file's header lists an int8 tensor.
+fn holds_int8(path: &Path) -> candle_core::Result<bool> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    if len > 100_000_000 {
+        candle_core::bail!("not a safetensors file: a header of {len} bytes")
+    }
+    let mut header = vec![0u8; len as usize];
+    file.read_exact(&mut header)?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    Ok(header.as_object().is_some_and(|m| m.values().any(|t| t["dtype"] == "I8")))
+}
+
 /// Reads the tensors of a checkpoint: `model.safetensors`, else `pytorch_model.bin`. Errors name
 /// the file.
 pub fn read_checkpoint(dir: &Path) -> Result<(HashMap<String, Tensor>, std::path::PathBuf)> {
@@ -226,8 +286,7 @@ pub fn read_checkpoint(dir: &Path) -> Result<(HashMap<String, Tensor>, std::path
     let corrupt =
         |path: &Path, e: candle_core::Error| Error::CorruptModel { path: path.to_path_buf(), message: e.to_string() };
     if safetensors.is_file() {
-        let tensors =
-            candle_core::safetensors::load(&safetensors, &Device::Cpu).map_err(|e| corrupt(&safetensors, e))?;
+        let tensors = load_safetensors(&safetensors).map_err(|e| corrupt(&safetensors, e))?;
         return Ok((tensors, safetensors));
     }
     if bin.is_file() {

@@ -16,7 +16,7 @@ const TOKENIZER_FILES: &[&str] =
     &["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model"];
 
 /// The layer a weight belongs to (`...layer.3.attention...` → 3), if it is a layer's.
-fn layer_of(name: &str) -> Option<usize> {
+pub(crate) fn layer_of(name: &str) -> Option<usize> {
     let rest = &name[name.find(".layer.")? + ".layer.".len()..];
     rest.split('.').next()?.parse().ok()
 }

@@ -883,7 +883,7 @@ macro_f1: Array<number>,
  */
 labels: Array<LabelCurve>, };
 
-export type Strategy = "sequential" | "random" | "uncertain" | "diverse";
+export type Strategy = "sequential" | "random" | "uncertain" | "diverse" | "production";
 
 export type NextBatch = { 
 /**
@@ -922,7 +922,7 @@ export type NextRecord = {
  */
 view: RecordView, 
 /**
- * The model's uncertainty about it (uncertain, diverse).
+ * The model's uncertainty about it (uncertain, diverse; production: the served model's).
  */
 uncertainty: number | null, };
 
@@ -1657,15 +1657,15 @@ export type OptimizedFrom = {
  */
 run: string, 
 /**
- * `prune`.
+ * `prune`, `int8` or `distill`; `q8_0` or `q4_k_m` (a generator's GGUF export).
  */
 method: string, 
 /**
- * Encoder layers kept (prune).
+ * Encoder layers kept (prune, distill).
  */
 layers: number | null, };
 
-export type OptimizeMethod = "prune";
+export type OptimizeMethod = "prune" | "int8" | "distill" | "q8_0" | "q4_k_m";
 
 export type OptimizeRequest = { 
 /**
@@ -1677,7 +1677,7 @@ run: string,
  */
 method: OptimizeMethod, 
 /**
- * Prune: encoder layers to keep (default: half, at least one).
+ * Prune, distill: encoder layers to keep (default: half, at least one).
  */
 layers?: number, 
 /**
@@ -1725,7 +1725,15 @@ macro_f1: number | null,
 split: Split | null, 
 /**
  * Share of the records both predicted (test, else dev) where it predicts what its parent
- * predicts.
+ * predicts (generators: the same answer, word for word).
  */
-agreement_with_parent: number | null, };
+agreement_with_parent: number | null, 
+/**
+ * Generators: the mean chrF of the answers (test, else dev).
+ */
+chrf: number | null, 
+/**
+ * Generators quantized to GGUF: the file llama.cpp and Ollama load.
+ */
+gguf: string | null, };
 
