@@ -107,7 +107,7 @@ fn fallback(t: GgmlDType) -> GgmlDType {
 
 /// llama.cpp's `use_more_bits`: the first and last eighth of the layers, and every third between.
 fn more_bits(i: usize, n: usize) -> bool {
-    i < n / 8 || i >= 7 * n / 8 || (i >= n / 8 && (i - n / 8) % 3 == 2)
+    i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2
 }
 
 fn layer_index(name: &str) -> Option<usize> {
