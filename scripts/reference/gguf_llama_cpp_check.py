@@ -10,8 +10,9 @@ tokens and the same greedy answers.
 Each dialog is rendered by llama-cpp-python from the chat template in the file's metadata and
 tokenized by llama.cpp's tokenizer from the file's vocabulary; its tokens must equal those of
 `tokenizers` reading MODEL_DIR/tokenizer.json on the same text. Then both answer greedily
-(temperature 0, no penalties; llama.cpp's key/value cache in f32, as Finelab's) and the answers
-are compared word for word. Prints a JSON summary
+(temperature 0, no penalties; llama.cpp's key/value cache in f32, as Finelab's) until an
+end-of-generation token or MAX_TOKENS, llama.cpp's tokens decoded by the folder's tokenizer as
+Finelab decodes its own, and the answers are compared character for character. Prints a JSON summary
 and exits 1 when anything differs.
 """
 
@@ -19,6 +20,7 @@ import json
 import sys
 import urllib.request
 
+import llama_cpp
 from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from tokenizers import Tokenizer
@@ -34,7 +36,7 @@ def finelab_answer(url, messages, max_tokens):
 def main(path, model_dir, prompts_path, url, max_tokens):
     max_tokens = int(max_tokens)
     # The key/value cache in f32 as Finelab keeps it (llama.cpp's default is f16).
-    llm = Llama(model_path=path, n_ctx=1024, n_threads=2, seed=0, type_k=0, type_v=0, verbose=False)
+    llm = Llama(model_path=path, n_ctx=512, n_threads=2, seed=0, type_k=0, type_v=0, verbose=False)
     meta = llm.metadata
     template = meta["tokenizer.chat_template"]
     eos = llm._model.token_get_text(llm.token_eos())
@@ -50,9 +52,15 @@ def main(path, model_dir, prompts_path, url, max_tokens):
         same_tokens += ours == theirs
         if ours != theirs and len(differences) < 5:
             differences.append({"prompt": prompt, "tokenizers": ours, "llama.cpp": theirs})
-        answer = llm.create_chat_completion(
-            messages=messages, temperature=0.0, top_k=1, repeat_penalty=1.0, max_tokens=max_tokens
-        )["choices"][0]["message"]["content"]
+        # llama.cpp's greedy tokens, until one of its end-of-generation tokens; their text by
+        # the folder's own decoder (special tokens left out, an incomplete UTF-8 sequence shown
+        # as U+FFFD), as Finelab writes its answer.
+        ids = []
+        for t in llm.generate(theirs, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0):
+            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, t) or len(ids) >= max_tokens:
+                break
+            ids.append(t)
+        answer = hf.decode(ids, skip_special_tokens=True)
         mine = finelab_answer(url, messages, max_tokens)
         same_answers += answer == mine
         if answer != mine and len(differences) < 5:
