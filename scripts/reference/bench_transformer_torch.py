@@ -9,6 +9,7 @@ SEQ tokens. Prints one JSON line.
 DEVICE is cpu (default) or cuda; DTYPE f32 (default) or bf16 (f32 weights and optimizer, forward
 under torch.autocast in bfloat16, as mixed-precision training is usually run). A MODEL_DIR without
 weights (config.json only) gives a randomly initialized model of that shape, for speed alone.
+The record names the CPU and the GFLOP/s of one feed-forward-shaped f32 matrix product.
 """
 import json
 import os
@@ -27,6 +28,32 @@ def main():
     device = sys.argv[7] if len(sys.argv) > 7 else "cpu"
     dtype = sys.argv[8] if len(sys.argv) > 8 else "f32"
     print(json.dumps(bench(model_dir, batch, seq, steps, infer_batch, threads, device, dtype)))
+
+
+def cpu_model():
+    """The processor's name as the kernel reports it."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def matmul_gflops(device, m, k, n, sync):
+    """GFLOP/s of one f32 product of the feed-forward layer's shape: the best of five."""
+    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
+    with torch.inference_mode():
+        a @ b
+        sync()
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            a @ b
+            sync()
+            best = min(best, time.perf_counter() - t0)
+    return 2.0 * m * k * n / best / 1e9
 
 
 def load_model(model_dir, device):
@@ -97,8 +124,10 @@ def bench(model_dir, batch, seq, steps, infer_batch, threads, device="cpu", dtyp
             if step >= 1:
                 t_inf += time.perf_counter() - t0
     step_s = (t_fwd + t_bwd + t_opt) / steps
+    shape = [batch * seq, model.config.hidden_size, model.config.intermediate_size]
     return {
         "impl": f"pytorch {torch.__version__} + transformers", "threads": torch.get_num_threads(), "device": device,
+        "cpu": cpu_model(), "matmul_shape": shape, "matmul_gflops": matmul_gflops(device, *shape, sync),
         "dtype": dtype, "weights": "checkpoint" if has_weights else "random", "first_loss": first_loss, "last_loss": loss_value,
         "batch": batch, "seq": seq, "steps": steps, "n_weights": sum(p.numel() for p in model.parameters()),
         "forward_ms": 1e3 * t_fwd / steps, "backward_ms": 1e3 * t_bwd / steps, "optimizer_ms": 1e3 * t_opt / steps,

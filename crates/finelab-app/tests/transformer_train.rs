@@ -59,22 +59,37 @@ fn train_eval_predict_with_a_transformer_model_folder() {
     assert_eq!(evaluation.run, done.run);
     assert!(evaluation.report["macro avg"]["f1-score"].is_number());
 
-    // predict: the run folder stands for its model; records are answered in order, ids kept.
-    let input: String = texts
-        .iter()
-        .take(40)
-        .enumerate()
-        .map(|(i, t)| format!("{}\n", serde_json::json!({"id": i, "text": t})))
-        .collect();
+    // predict: the run folder stands for its model; records are answered in order, ids kept,
+    // over more lines than one read window (512, sorted by length within) and texts of every
+    // length, each answered as it is alone.
+    let n_lines = 1100;
+    let text_of = |i: usize| -> String {
+        let t = &texts[i % texts.len()];
+        t.chars().take(1 + (i * 7) % (t.chars().count().max(1))).collect()
+    };
+    let input: String =
+        (0..n_lines).map(|i| format!("{}\n", serde_json::json!({"id": i, "text": text_of(i)}))).collect();
     let mut out = Vec::new();
     let summary = train::predict(&dir.join("runs").join(&done.run), &mut input.as_bytes(), "<test>", &mut out).unwrap();
-    assert_eq!(summary.n_records, 40);
+    assert_eq!(summary.n_records, n_lines as u64);
     let lines: Vec<Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), n_lines);
     for (i, line) in lines.iter().enumerate() {
-        assert_eq!(line["id"], i);
+        assert_eq!((&line["id"], line["text"].as_str().unwrap()), (&Value::from(i), text_of(i).as_str()));
         assert!(["pos", "neg"].contains(&line["label"].as_str().unwrap()), "{line}");
         let total: f64 = line["scores"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
         assert!((total - 1.0).abs() < 1e-4);
+    }
+    for i in [0, 1, 511, 512, 777, n_lines - 1] {
+        let mut alone = Vec::new();
+        let line = format!("{}\n", serde_json::json!({"id": i, "text": text_of(i)}));
+        train::predict(&done.model_dir, &mut line.as_bytes(), "<one>", &mut alone).unwrap();
+        let alone: Value = serde_json::from_slice(&alone).unwrap();
+        assert_eq!(alone["label"], lines[i]["label"], "line {i}");
+        for (label, p) in alone["scores"].as_object().unwrap() {
+            let batched = lines[i]["scores"][label].as_f64().unwrap();
+            assert!((p.as_f64().unwrap() - batched).abs() < 1e-5, "line {i} {label}: {p} alone, {batched} batched");
+        }
     }
 
     // A bad line after good ones: the good ones are answered, the error names the line.

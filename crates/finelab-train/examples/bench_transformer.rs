@@ -15,7 +15,9 @@
 //! weights (only `config.json` and the tokenizer files) gives a model of that shape with random
 //! weights (seeded), for speed alone. With `BENCH_SMOKE=1` every step trains on the same batch
 //! at a learning rate of 1e-4, so the loss must fall (`first_loss` > `last_loss`): a quick check
-//! that forward, backward and the optimizer work on a device. Prints one JSON line.
+//! that forward, backward and the optimizer work on a device. Freed memory is held in the allocator
+//! as `finelab train` holds it (`BENCH_PURGE=1`: not). Prints one JSON line, with the CPU's
+//! name and the GFLOP/s of one feed-forward-shaped matrix product on the device.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -46,6 +48,36 @@ fn peak_rss_mb() -> f64 {
         / 1024.0
 }
 
+/// The processor's name as the kernel reports it, so a figure can be read on another machine.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// GFLOP/s of one f32 matrix product of the feed-forward layer's shape (BATCH·SEQ × hidden times
+/// hidden × intermediate), the product that dominates a step: the best of five timed products.
+fn matmul_gflops(device: &candle_core::Device, m: usize, k: usize, n: usize) -> candle_core::Result<f64> {
+    let a = Tensor::randn(0f32, 1.0, (m, k), device)?;
+    let b = Tensor::randn(0f32, 1.0, (k, n), device)?;
+    let _ = a.matmul(&b)?;
+    device.synchronize()?;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let _ = a.matmul(&b)?;
+        device.synchronize()?;
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    Ok(2.0 * (m * k * n) as f64 / best / 1e9)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let dir = PathBuf::from(
@@ -63,6 +95,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "bf16" => true,
         other => return Err(format!("DTYPE {other:?}: expected f32 or bf16").into()),
     };
+    // As `finelab train` does for the whole run (`finelab_train::memory`); `BENCH_PURGE=1` leaves
+    // mimalloc purging freed pages as it does outside training, to measure what the hold buys.
+    let purge = std::env::var("BENCH_PURGE").is_ok_and(|v| v == "1");
+    let _memory = (!purge).then(finelab_train::memory::hold);
     let base = BaseModel::open(&dir)?;
     let encoder = TextEncoder::load(&dir, seq)?;
     let mut store = VarStore::new(&device, 1);
@@ -148,12 +184,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t_inf += t0.elapsed().as_secs_f64();
         }
     }
+    let (hidden, intermediate) = (base.config.hidden_size, base.config.intermediate_size);
+    let gflops = matmul_gflops(&device, batch_size * seq, hidden, intermediate)?;
     let record = serde_json::json!({
         "impl": "finelab (candle)",
+        "cpu": cpu_model(), "matmul_shape": [batch_size * seq, hidden, intermediate], "matmul_gflops": gflops,
         "device": device_name(&device), "dtype": if half { "bf16" } else { "f32" },
         "weights": if has_weights { "checkpoint" } else { "random" },
         "fused_cuda_kernels": device.is_cuda() && finelab_train::transformer::cuda_kernels_enabled(),
-        "smoke": smoke, "first_loss": losses.first(), "last_loss": losses.last(),
+        "smoke": smoke, "memory_held": !purge, "first_loss": losses.first(), "last_loss": losses.last(),
         "threads": candle_core::utils::get_num_threads(),
         "batch": batch_size, "seq": seq, "steps": steps, "n_weights": store.n_weights(),
         "forward_ms": 1e3 * t_fwd / steps as f64, "backward_ms": 1e3 * t_bwd / steps as f64, "optimizer_ms": 1e3 * t_opt / steps as f64,

@@ -24,6 +24,7 @@ mod family;
 pub mod gen_metrics;
 pub mod generator;
 pub mod instant;
+pub mod memory;
 pub mod metrics;
 pub mod noise;
 mod predictor;

@@ -154,6 +154,8 @@ pub(crate) fn fit(
     started: Instant,
     progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<TrainOutcome> {
+    // Freed buffers stay in the allocator until the run ends (see `memory`).
+    let _memory = crate::memory::hold();
     let mut steps = Steps::new(progress, family.steps_per_epoch() * config.epochs);
     let mut best: Option<(usize, f64)> = None;
     let mut epochs = Vec::new();
