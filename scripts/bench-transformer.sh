@@ -51,6 +51,7 @@ FINELAB_PYTHON="$PY" ./scripts/fetch-minilm.sh >/dev/null
 # Target flags select targets in every named package, so the CLI binary is named explicitly.
 cargo build --release --locked -p finelab-cli --bin finelab -p finelab-train --example bench_transformer --example transformer_logits
 F=target/release/finelab
+. scripts/bench-msra.sh
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
@@ -106,19 +107,8 @@ quality() {
 # Train/dev come from msra_train.txt (90/10, seed 42), test from msra_test.txt.
 spans_quality() {
   local Q=$OUT/msra
-  mkdir -p "$Q"
   echo "== quality: msra subsample ($N_TRAIN/$N_DEV/$N_TEST), small BERT ${SPAN_HIDDEN}x$SPAN_LAYERS from random weights, $SPAN_EPOCHS epochs, lr $SPAN_LR"
-  $F new "$Q/full" --kind spans --labels PER,LOC,ORG --seed 42 --split 0.9,0.1,0 >/dev/null
-  $F import "$Q/full" "$DATA/msra/msra_train.txt" | sed -n 1p
-  $F new "$Q/testfile" --kind spans --labels PER,LOC,ORG >/dev/null
-  $F import "$Q/testfile" "$DATA/msra/msra_test.txt" --keep-duplicates | sed -n 1p
-  for split in train dev; do $F export "$Q/full" --split $split -o "$Q/full-$split.jsonl"; done
-  $F export "$Q/testfile" -o "$Q/full-test.jsonl"
-  "$PY" scripts/bench_transformer_report.py subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST"
-  $F make-tiny-model "$Q/base" --corpus "$Q/sub-all.jsonl" --hidden "$SPAN_HIDDEN" --layers "$SPAN_LAYERS" --seed 1 >/dev/null
-  $F new "$Q/project" --kind spans --labels PER,LOC,ORG --seed 42 >/dev/null
-  # Kept: the two sides must see the same records (MSRA repeats some sentences across files).
-  $F import "$Q/project" "$Q/sub-all.jsonl" --keep-duplicates | sed -n 1p
+  msra_subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST" "$SPAN_HIDDEN" "$SPAN_LAYERS"
   train_both "$Q" "$Q/base" spans "$SPAN_EPOCHS" "$SPAN_LR" 128 PER,LOC,ORG
 }
 for name in $DATASETS; do

@@ -30,6 +30,7 @@ FINELAB_PYTHON="$PY" ./scripts/fetch-minilm.sh >/dev/null
 [ -s "$DATA/rt/reviews.jsonl" ] && [ -s "$DATA/msra/msra_test.txt" ] || FINELAB_PYTHON="$PY" ./scripts/fetch-data.sh
 cargo build --release --locked -p finelab-cli --bin finelab
 F=$PWD/target/release/finelab
+. scripts/bench-msra.sh
 rm -rf "$OUT"
 mkdir -p "$OUT"
 export RAYON_NUM_THREADS=$THREADS
@@ -47,17 +48,7 @@ timed() {
 
 echo "== 1. training: MSRA small BERT, one epoch, $N_TRAIN / $N_DEV / $N_TEST"
 Q=$OUT/msra
-mkdir -p "$Q"
-$F new "$Q/full" --kind spans --labels PER,LOC,ORG --seed 42 --split 0.9,0.1,0 >/dev/null
-$F import "$Q/full" "$DATA/msra/msra_train.txt" | sed -n 1p
-$F new "$Q/testfile" --kind spans --labels PER,LOC,ORG >/dev/null
-$F import "$Q/testfile" "$DATA/msra/msra_test.txt" --keep-duplicates | sed -n 1p
-for split in train dev; do $F export "$Q/full" --split $split -o "$Q/full-$split.jsonl"; done
-$F export "$Q/testfile" -o "$Q/full-test.jsonl"
-"$PY" scripts/bench_transformer_report.py subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST"
-$F make-tiny-model "$Q/base" --corpus "$Q/sub-all.jsonl" --hidden 128 --layers 2 --seed 1 >/dev/null
-$F new "$Q/project" --kind spans --labels PER,LOC,ORG --seed 42 >/dev/null
-$F import "$Q/project" "$Q/sub-all.jsonl" --keep-duplicates | sed -n 1p
+msra_subsample "$Q" "$N_TRAIN" "$N_DEV" "$N_TEST" 128 2
 for round in $(seq "$ROUNDS"); do
   timed finelab-train "$round" $F train "$Q/project" --model "$Q/base" --epochs 1 --batch-size 16 --lr 1e-3 --max-len 128 --seed 42 --device cpu --json-progress
   timed hf-train "$round" "${HF[@]}" scripts/reference/hf_finetune.py "$Q/base" "$Q/sub-train.jsonl" "$Q/sub-dev.jsonl" "$Q/sub-test.jsonl" \
