@@ -21,7 +21,11 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust: cargo test (all crates, all tests)"
-cargo test --workspace --locked
+# The desktop app is built here too, with its UI embedded (ui/dist is built above) and the features
+# the tests resolve, so the window step only packages it: `tauri build` would resolve the app's
+# features alone and compile the whole dependency tree again.
+cargo build --workspace --bins --tests --locked --features finelab-desktop/custom-protocol
+cargo test --workspace --locked --features finelab-desktop/custom-protocol
 
 # The browser and window steps use the `finelab` that `cargo test --workspace` just built (a
 # `cargo build -p finelab-cli` would compile it again for its own feature set: 9 minutes here).
@@ -29,6 +33,6 @@ step "Browser: Playwright against finelab serve"
 FINELAB_E2E_BIN="$PWD/target/debug/finelab" tests/e2e/run.sh
 
 step "Window: the desktop app under Xvfb with tauri-driver (debug build)"
-FINELAB_WINDOW_CLI="$PWD/target/debug/finelab" tests/window/run.sh
+FINELAB_WINDOW_CLI="$PWD/target/debug/finelab" FINELAB_WINDOW_BUNDLE_ONLY=1 tests/window/run.sh
 
 step "all tests passed"

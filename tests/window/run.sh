@@ -19,6 +19,10 @@
 # already built (scripts/test.sh passes the one `cargo test` built); FINELAB_WINDOW_SKIP_BUILD=1 uses
 # the binaries already in target/<profile> (or in FINELAB_WINDOW_TARGET/<profile>:
 # scripts/device/check-cuda-without-driver.sh tests the CUDA release build so);
+# FINELAB_WINDOW_BUNDLE_ONLY=1 packages the finelab-app already in target/<profile> with `tauri
+# bundle` instead of `tauri build` (scripts/test.sh builds it with `cargo build --features
+# finelab-desktop/custom-protocol` beside the tests: `tauri build` resolves the features of the app
+# alone and so compiled the whole dependency tree a second time, 9-14 minutes);
 # FINELAB_WINDOW_PORT (default 4444) is tauri-driver's port, the native driver gets the next one.
 set -euo pipefail
 SELF=$(realpath "$0")
@@ -48,9 +52,15 @@ if [ "${FINELAB_WINDOW_SKIP_BUILD:-}" != 1 ]; then
     echo "== build: finelab CLI ($PROFILE)"
     cargo build "${CARGO_PROFILE[@]}" --locked -p finelab-cli
   fi
-  echo "== build: desktop app ($PROFILE, ui/ first) and its .deb package"
   [ -x node_modules/.bin/tauri ] || npm ci --no-audit --no-fund
-  npx tauri build "${PROFILE_FLAG[@]}" --bundles deb -- --locked
+  if [ "${FINELAB_WINDOW_BUNDLE_ONLY:-}" = 1 ]; then
+    [ -x "$APP" ] || { echo "FINELAB_WINDOW_BUNDLE_ONLY=1 but there is no $APP: build it first" >&2; exit 1; }
+    echo "== package: the desktop app already built in $TARGET/$PROFILE into a .deb"
+    npx tauri bundle "${PROFILE_FLAG[@]}" --bundles deb
+  else
+    echo "== build: desktop app ($PROFILE, ui/ first) and its .deb package"
+    npx tauri build "${PROFILE_FLAG[@]}" --bundles deb -- --locked
+  fi
 fi
 # People install the desktop app from its package: install the .deb the bundler made (when there
 # is one) and test the installed program, not the build tree's.
