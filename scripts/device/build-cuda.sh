@@ -7,7 +7,7 @@
 #      the GPU on a machine with the driver and starts and trains on the CPU on one without
 #      (scripts/device/check-cuda-without-driver.sh shows the second).
 #   2. cargo build in target-cuda/ (a separate target dir: the usual target/ stays as it is):
-#      examples/bench_transformer and the test programs transformer_cuda and transformer_optim;
+#      examples/bench_transformer and the test programs transformer_cuda and it (transformer_optim among its tests);
 #      with CLI=1 the finelab binary; with APP=1 the desktop app and its .deb
 #      (target-cuda/release/bundle/deb/), which installs the shims in /usr/lib/finelab.
 #   3. Strips the benchmark programs (and finelab) with the shims into .gpu/bin.tar.xz, beside
@@ -28,7 +28,7 @@ mkdir -p target-cuda/release
 cp "$FINELAB_CUDA_SHIMS"/libfinelab-*.so target-cuda/release/
 
 nice -n 10 cargo build --release --locked -p finelab-train --features cuda --example bench_transformer
-TESTS=$(nice -n 10 cargo test --release --locked -p finelab-train --features cuda --test transformer_cuda --test transformer_optim --no-run 2>&1 | sed -nE 's/.*Executable .*\((.*)\).*/\1/p')
+TESTS=$(nice -n 10 cargo test --release --locked -p finelab-train --features cuda --test transformer_cuda --test it --no-run 2>&1 | sed -nE 's/.*Executable .*\((.*)\).*/\1/p')
 if [ "${CLI:-0}" = 1 ] || [ "${APP:-0}" = 1 ]; then
   nice -n 10 cargo build --release --locked -p finelab-cli --features cuda
 fi

@@ -3,7 +3,7 @@
 # Runs on a machine with a GPU, a driver and python3 with torch, transformers and the pip CUDA 13
 # libraries (nvidia-cublas, -curand, -cuda-runtime), but no Rust: the binaries come prebuilt, from
 # scripts/device/build-cuda.sh, in GPU_DIR (bin.tar.xz: bench_transformer and the test programs
-# transformer_cuda and transformer_optim; model/: MiniLM's config.json and tokenizer, no weights).
+# transformer_cuda and it, whose transformer_optim tests run; model/: MiniLM's config.json and tokenizer, no weights).
 #   1. The CUDA tests: fused kernels equal the primitive ops and the CPU kernels (values and
 #      gradients), GPU dropout, AdamW on the GPU equal to PyTorch's reference run.
 #   2. Smoke: 20 training steps on one batch on the GPU; the loss must be finite and fall.
@@ -43,7 +43,7 @@ cat "$OUT_DIR/env.txt"
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   say "1. CUDA tests"
   timeout 120 "$BIN/transformer_cuda" --test-threads=1 --nocapture; echo "transformer_cuda exit $?"
-  timeout 60 "$BIN/transformer_optim" --nocapture; echo "transformer_optim exit $?"
+  timeout 60 "$BIN/it" transformer_optim --nocapture; echo "transformer_optim exit $?"
 fi
 
 : > "$OUT_DIR/results.jsonl"

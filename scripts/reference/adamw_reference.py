@@ -5,7 +5,7 @@ Runs PyTorch's own `torch.optim.AdamW`, `transformers.get_linear_schedule_with_w
 transformers is missing, torch's LambdaLR with the same documented lambda) and
 `torch.nn.utils.clip_grad_norm_` on three small parameters with fixed gradients for a few steps,
 and prints the parameters after every step as JSON. The output is kept beside the test as
-crates/finelab-train/tests/data/adamw_reference.json; tests/transformer_optim.rs replays the same
+crates/finelab-train/tests/data/adamw_reference.json; tests/it/transformer_optim.rs replays the same
 steps in Rust and compares.
 
 Usage: python scripts/reference/adamw_reference.py > crates/finelab-train/tests/data/adamw_reference.json

@@ -2,7 +2,7 @@
 """Renders the chat-template cases of crates/finelab-train/tests/data/chat_templates.json with
 `transformers`' own Jinja2 set-up (the one apply_chat_template uses: trim_blocks, lstrip_blocks,
 loop controls, raise_exception, tojson with ensure_ascii=False) and writes the expected text of
-each case into the file, so that tests/generator.rs checks minijinja's rendering against it.
+each case into the file, so that tests/it/generator.rs checks minijinja's rendering against it.
 
     python scripts/reference/chat_template_reference.py
 

@@ -1,5 +1,5 @@
 //! The TypeScript declarations of the types the UI exchanges with the shells, generated from the
-//! Rust types ([`typescript_files`]) and committed under `ui/src/lib/`; `tests/ts_types.rs` fails
+//! Rust types ([`typescript_files`]) and committed under `ui/src/lib/`; `tests/it/ts_types.rs` fails
 //! when they are stale.
 
 use crate::api::*;
@@ -27,7 +27,7 @@ fn responses_decl() -> String {
 pub fn typescript_files() -> Vec<(&'static str, String)> {
     use finelab_store as s;
     const HEADER: &str = "// Generated from the Rust types by `finelab_app::typescript::typescript_files()`.\n\
-                          // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.\n\n";
+                          // Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test it ts_types` to refresh.\n\n";
     let groups: [(&str, Vec<String>); 3] = [
         (
             "api",

@@ -1,5 +1,5 @@
 // Generated from the Rust types by `finelab_app::typescript::typescript_files()`.
-// Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
+// Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test it ts_types` to refresh.
 
 export type * from './types/api';
 export type * from './types/store';

@@ -3,7 +3,7 @@
 //! candle-nn's fused `LayerNorm` and `softmax_last_dim` kernels have no backward pass: a model
 //! built on them silently trains only what sits after them (the classification head). Here layer
 //! norm and softmax are written from primitive operations, with fused CPU kernels that carry their
-//! own backward pass (`fused.rs`) taking over on the CPU; `tests/transformer.rs` asserts that every
+//! own backward pass (`fused.rs`) taking over on the CPU; `tests/it/transformer.rs` asserts that every
 //! encoder variable receives a non-zero gradient.
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! AdamW with a linear warm-up and decay schedule and global-norm gradient clipping — the same
 //! numbers as PyTorch's `torch.optim.AdamW`, `transformers.get_linear_schedule_with_warmup` and
-//! `torch.nn.utils.clip_grad_norm_` (checked in `tests/transformer_optim.rs` against values that
+//! `torch.nn.utils.clip_grad_norm_` (checked in `tests/it/transformer_optim.rs` against values that
 //! `scripts/reference/adamw_reference.py` computed with PyTorch).
 //!
 //! On the CPU the update is one fused pass over each variable's memory, in place; on NVIDIA GPUs

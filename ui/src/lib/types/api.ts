@@ -1,5 +1,5 @@
 // Generated from the Rust types by `finelab_app::typescript::typescript_files()`.
-// Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
+// Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test it ts_types` to refresh.
 
 import type { Action, AnnotationValue, Assignment, ColumnMap, DialogTargets, ImportPreview, ImportReport, LabelDef, ProjectKind, ProjectSettings, Receipt, RecordView, Role, SearchPage, SearchQuery, SettingsChange, Split, SplitSummary, Stats, User } from './store';
 import type { AgreementReport, Comparison, ComparisonItem, ComparisonReport, ComparisonRequest, CurveRequest, DeployRequest, Deployment, Disagreements, Draft, DraftUsed, Evaluation, ExportedJob, ExportedModel, GenRecordsPage, GenRecordsQuery, ImportedRun, ModelEntry, NewPassword, NextBatch, OptimizeRequest, Person, PreferenceReceipt, Preferred, ProductionMix, RunCost, RunDetail, RunRecordsPage, RunSummary, Strategy, SuspectsReport, SuspectsRequest, TrainCurve, TrainMemory, TrainProgress, TrainRequest, TrainSetup } from './train';

@@ -1,5 +1,5 @@
 // Generated from the Rust types by `finelab_app::typescript::typescript_files()`.
-// Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types` to refresh.
+// Do not edit: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test it ts_types` to refresh.
 
 import type { JsonValue } from './api';
 import type { AnnotationValue, LabelRule, ProjectKind, Record, RecordView, RunStatus, Span, Split, User } from './store';

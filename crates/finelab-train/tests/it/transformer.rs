@@ -9,7 +9,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use finelab_train::rng::SplitMix64;
 
-mod common;
+use crate::common;
 use common::Rng;
 use finelab_train::transformer::model::{BaseModel, Batch, Model};
 use finelab_train::transformer::nn::Dropout;

@@ -19,7 +19,7 @@ use finelab_train::metrics::{multi_label_report, single_label_report, single_lab
 use finelab_train::Span;
 use serde_json::{json, Value};
 
-mod common;
+use crate::common;
 use common::Rng;
 
 // Labels chosen so that string order is not the obvious one ("10" < "9", CJK and emoji last).

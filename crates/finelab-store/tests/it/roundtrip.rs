@@ -1,6 +1,6 @@
 //! Import → export JSONL → import into a new project → the same records, labels, spans, splits.
 
-mod common;
+use crate::common;
 use common::*;
 use finelab_store::import::ImportOptions;
 use finelab_store::ProjectKind;

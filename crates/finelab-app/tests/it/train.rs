@@ -8,7 +8,7 @@ use finelab_store::{Action, AnnotationValue, NewRun, ProjectKind, Split, Store};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 use common::{create, data_file, import, proverbs_project, reviews, write_lines};
 
 fn quick(epochs: usize) -> TrainRequest {

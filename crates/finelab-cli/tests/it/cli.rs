@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-mod common;
+use crate::common;
 use common::{finelab, ok, run, s};
 
 fn stats(dir: &Path) -> serde_json::Value {

@@ -7,7 +7,7 @@ use finelab_app::store::search::{SearchPage, SearchQuery};
 use finelab_app::store::{Action, AnnotationValue, ProjectKind, Receipt, RecordView, Stats};
 use std::path::Path;
 
-mod common;
+use crate::common;
 use common::{err, ok};
 
 fn create_request(labels: &[&str]) -> CreateProject {

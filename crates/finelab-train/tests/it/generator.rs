@@ -428,7 +428,7 @@ fn the_chat_template_renders_turns_and_the_loss_covers_the_target_only() {
 /// expected text come from scripts/reference/chat_template_reference.py.
 #[test]
 fn chat_templates_render_as_transformers_renders_them() {
-    let data: serde_json::Value = serde_json::from_str(include_str!("data/chat_templates.json")).unwrap();
+    let data: serde_json::Value = serde_json::from_str(include_str!("../data/chat_templates.json")).unwrap();
     let (bos, eos) = (data["bos_token"].as_str().unwrap(), data["eos_token"].as_str().unwrap());
     let cases = data["cases"].as_array().unwrap();
     assert!(cases.len() >= 7);

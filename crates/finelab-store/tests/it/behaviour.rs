@@ -1,6 +1,6 @@
 //! The annotation log, splits, search and migrations.
 
-mod common;
+use crate::common;
 use common::*;
 use finelab_store::import::ImportOptions;
 use finelab_store::search::{SearchQuery, Status};

@@ -11,7 +11,7 @@ fn floats(v: &Value) -> Vec<f32> {
 }
 
 fn run(device: &Device) {
-    let reference: Value = serde_json::from_str(include_str!("data/adamw_reference.json")).expect("reference JSON");
+    let reference: Value = serde_json::from_str(include_str!("../data/adamw_reference.json")).expect("reference JSON");
     let names = ["w", "b", "e"];
     let shape = |n: &str| -> Vec<usize> {
         reference["shapes"][n].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 use common::{err, ok, reviews};
 
 /// Polls a job every 10 ms until it is over, returning every distinct state seen.

@@ -10,7 +10,7 @@ use finelab_train::transformer::tiny::{write_tiny_bert, TinySpec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 use common::data_lines;
 
 fn reviews_and_texts(root: &Path, n: usize) -> (PathBuf, Vec<String>) {

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use finelab_train::metrics::{multi_label_report, single_label_report_with_labels, span_report};
-mod common;
+use crate::common;
 use common::Rng;
+use finelab_train::metrics::{multi_label_report, single_label_report_with_labels, span_report};
 
 use finelab_train::{
     train, Control, Dataset, Error, Example, Prediction, Predictor, Progress, Span, Target, Task, TrainConfig,

@@ -1,5 +1,5 @@
 //! The UI's TypeScript types are generated from the Rust types; this fails when a committed file
-//! is stale. Refresh with `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types`.
+//! is stale. Refresh with `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test it ts_types`.
 
 #[test]
 fn typescript_types_are_fresh() {
@@ -13,7 +13,7 @@ fn typescript_types_are_fresh() {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == generated,
-            "{} is stale: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test ts_types`",
+            "{} is stale: run `UPDATE_TS_TYPES=1 cargo test -p finelab-app --test it ts_types`",
             path.display()
         );
     }
