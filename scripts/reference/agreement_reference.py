@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference numbers for finelab-train's inter-annotator agreement (crates/finelab-train/src/agreement.rs).
 
-Reads a JSON list of cases (written by crates/finelab-train/tests/it/metrics_reference.rs) from the file
+Reads a JSON list of cases (written by crates/finelab-train/tests/it/metrics_reference/agreement.rs) from the file
 named on the command line. A case is {"kind": "single" | "multi" | "spans", "labels": [...],
 "only": [...] | null, "items": [{"record", "annotator", "value"}], "lengths": {record: code points}}
 (lengths for spans only); "value" is a class, a list of labels, or a list of {start, end, label}.

@@ -2,7 +2,7 @@
 """Reference numbers for finelab-train's generation scores (crates/finelab-train/src/gen_metrics.rs).
 
 Reads a JSON list of cases {"outputs": [...], "references": [...], "lang": "en" | "zh"} (written by
-crates/finelab-train/tests/it/metrics_reference.rs) from the file named on the command line, or from
+crates/finelab-train/tests/it/metrics_reference/generation.rs) from the file named on the command line, or from
 stdin, and prints, for each case:
 
 - "chrf": sacrebleu.corpus_chrf(outputs, [references]).score (chrF2, the defaults);

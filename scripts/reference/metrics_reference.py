@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference numbers for finelab-train's metrics.
 
-Reads a JSON list of cases (written by crates/finelab-train/tests/it/metrics_reference.rs) and prints,
+Reads a JSON list of cases (written by crates/finelab-train/tests/it/metrics_reference/mod.rs) and prints,
 for each case, the report the reference implementation gives:
 
 - "single": sklearn classification_report(gold, pred, labels=labels or None, output_dict=True,

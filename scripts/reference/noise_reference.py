@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """cleanlab's answer for each case of a JSON file of confident-learning cases
-(`crates/finelab-train/tests/it/metrics_reference.rs` writes them):
+(`crates/finelab-train/tests/it/metrics_reference/mod.rs` writes them):
 
     [{"probs": [[p, ...], ...], "labels": [class, ...]}, ...]
 

@@ -10,7 +10,7 @@
 //!   [`span_report`](crate::metrics::span_report)).
 //!
 //! A number that the reference leaves undefined (NaN, infinity or an exception) is `None` here.
-//! `tests/it/metrics_reference.rs` checks every field of [`agreement`] against
+//! `tests/it/metrics_reference/agreement.rs` checks every field of [`agreement`] against
 //! `scripts/reference/agreement_reference.py`. Pure functions: no database, no I/O; every output
 //! is sorted, so the same ratings always give the same report.
 

@@ -4,7 +4,7 @@
 //! English, `zh` for Chinese), ROUGE-L as rouge-score's `RougeScorer(["rougeL"])` F-measure
 //! without stemming (per non-whitespace character for Chinese), exact match after trimming.
 //!
-//! `tests/it/metrics_reference.rs` checks every number against
+//! `tests/it/metrics_reference/generation.rs` checks every number against
 //! `scripts/reference/gen_metrics_reference.py` (sacrebleu 2.6.0, rouge-score 0.1.2) to 1e-9.
 //! Whitespace means what Python's `str.isspace` means, because `str.split` and `str.strip`
 //! decide it there.

@@ -8,7 +8,7 @@
 //! it returns metrics and a self-describing model folder that [`Predictor::load`] reads back.
 //!
 //! Metrics ([`metrics`]) reproduce scikit-learn's `classification_report` (single- and multi-label)
-//! and seqeval's entity-level report (spans) number for number; `tests/it/metrics_reference.rs` checks
+//! and seqeval's entity-level report (spans) number for number; `tests/it/metrics_reference/mod.rs` checks
 //! that against the Python reference in `scripts/reference/metrics_reference.py`. Inter-annotator
 //! agreement ([`agreement`]: Cohen's and Fleiss' kappa, Krippendorff's alpha, span F1 between
 //! annotators) is checked the same way against scikit-learn, statsmodels and krippendorff.
