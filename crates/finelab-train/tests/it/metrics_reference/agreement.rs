@@ -299,26 +299,8 @@ fn agreement_check(got: &Value, want: &Value) -> Result<(), String> {
 
 #[test]
 fn agreement_equals_sklearn_statsmodels_and_krippendorff() {
-    let root = workspace_root();
     let cases = agreement_cases();
-    let dir = tempfile::tempdir().unwrap();
-    let cases_path = dir.path().join("agreement.json");
-    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let python = python(&root);
-    let output = Command::new(&python)
-        .arg(root.join("scripts/reference/agreement_reference.py"))
-        .arg(&cases_path)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {python} (set FINELAB_PYTHON to a Python with statsmodels and krippendorff): {e}")
-        });
-    assert!(
-        output.status.success(),
-        "the reference script failed under {python} (./scripts/setup.sh installs statsmodels and krippendorff in .venv):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let reference: Vec<Value> = serde_json::from_slice(&output.stdout).expect("reference prints JSON");
-    assert_eq!(reference.len(), cases.len());
+    let reference: Vec<Value> = run_reference("agreement_reference.py", &cases, "statsmodels and krippendorff");
 
     let mut failures = Vec::new();
     let mut defined = [0usize; 4]; // pair kappas, Fleiss, alphas, span F1s > 0: the cases must reach them

@@ -181,25 +181,8 @@ fn gen_check_case(got: &Value, want: &Value) -> Result<(), String> {
 
 #[test]
 fn generation_scores_equal_sacrebleu_and_rouge_score() {
-    let root = workspace_root();
     let cases = gen_cases();
-    let dir = tempfile::tempdir().unwrap();
-    let cases_path = dir.path().join("gen_cases.json");
-    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
-
-    let python = python(&root);
-    let script = root.join("scripts/reference/gen_metrics_reference.py");
-    let output = Command::new(&python).arg(&script).arg(&cases_path).output().unwrap_or_else(|e| {
-        panic!("cannot run {python} (set FINELAB_PYTHON to a Python with sacrebleu and rouge-score): {e}")
-    });
-    assert!(
-        output.status.success(),
-        "the reference script failed under {python} (set FINELAB_PYTHON, or create .venv with \
-         sacrebleu and rouge-score: scripts/setup.sh):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let reference: Vec<Value> = serde_json::from_slice(&output.stdout).expect("reference prints JSON");
-    assert_eq!(reference.len(), cases.len());
+    let reference: Vec<Value> = run_reference("gen_metrics_reference.py", &cases, "sacrebleu and rouge-score");
 
     let mut failures = Vec::new();
     for (i, (case, want)) in cases.iter().zip(&reference).enumerate() {

@@ -253,28 +253,40 @@ fn python(root: &Path) -> String {
     "python3".into()
 }
 
-#[test]
-fn metrics_equal_sklearn_and_seqeval() {
+/// Runs `scripts/reference/SCRIPT` on `cases` (written to a JSON file named on its command line)
+/// and returns the JSON list it prints, one answer per case. `needs` names the Python packages
+/// the script imports, for the message when it cannot run.
+fn run_reference<C: serde::Serialize, A: serde::de::DeserializeOwned>(
+    script: &str,
+    cases: &[C],
+    needs: &str,
+) -> Vec<A> {
     let root = workspace_root();
-    let cases = generate();
-    assert!(cases.len() >= 500);
     let dir = tempfile::tempdir().unwrap();
     let cases_path = dir.path().join("cases.json");
-    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
-
+    std::fs::write(&cases_path, serde_json::to_vec(cases).unwrap()).unwrap();
     let python = python(&root);
-    let script = root.join("scripts/reference/metrics_reference.py");
-    let output = Command::new(&python).arg(&script).arg(&cases_path).output().unwrap_or_else(|e| {
-        panic!("cannot run {python} (set FINELAB_PYTHON to a Python with scikit-learn and seqeval): {e}")
-    });
+    let output = Command::new(&python)
+        .arg(root.join("scripts/reference").join(script))
+        .arg(&cases_path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (set FINELAB_PYTHON to a Python with {needs}): {e}"));
     assert!(
         output.status.success(),
-        "the reference script failed under {python} (set FINELAB_PYTHON, or create .venv with \
-         scikit-learn, seqeval and numpy):\n{}",
+        "{script} failed under {python} (set FINELAB_PYTHON, or let ./scripts/setup.sh install {needs} in .venv):\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let reference: Vec<Value> = serde_json::from_slice(&output.stdout).expect("reference prints JSON");
-    assert_eq!(reference.len(), cases.len());
+    let answers: Vec<A> =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON list ({e})"));
+    assert_eq!(answers.len(), cases.len(), "{script}: one answer per case");
+    answers
+}
+
+#[test]
+fn metrics_equal_sklearn_and_seqeval() {
+    let cases = generate();
+    assert!(cases.len() >= 500);
+    let reference: Vec<Value> = run_reference("metrics_reference.py", &cases, "scikit-learn, seqeval and numpy");
 
     let mut failures = Vec::new();
     for (i, (case, want)) in cases.iter().zip(&reference).enumerate() {
@@ -336,24 +348,8 @@ fn noise_cases() -> Vec<Value> {
 #[test]
 fn confident_learning_equals_cleanlab() {
     use finelab_train::noise::{class_thresholds, find_label_issues, RankBy};
-    let root = workspace_root();
     let cases = noise_cases();
-    let dir = tempfile::tempdir().unwrap();
-    let cases_path = dir.path().join("noise.json");
-    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let python = python(&root);
-    let output = Command::new(&python)
-        .arg(root.join("scripts/reference/noise_reference.py"))
-        .arg(&cases_path)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python} (set FINELAB_PYTHON to a Python with cleanlab): {e}"));
-    assert!(
-        output.status.success(),
-        "the reference script failed under {python} (./scripts/setup.sh installs cleanlab in .venv):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let reference: Vec<Value> = serde_json::from_slice(&output.stdout).expect("reference prints JSON");
-    assert_eq!(reference.len(), cases.len());
+    let reference: Vec<Value> = run_reference("noise_reference.py", &cases, "cleanlab");
     let mut failures = Vec::new();
     let mut n_found = 0;
     for (i, (case, want)) in cases.iter().zip(&reference).enumerate() {
@@ -392,26 +388,13 @@ fn confident_learning_equals_cleanlab() {
 // k of small n (the edges 0 and n included), and seeded larger ones.
 #[test]
 fn wilson_intervals_equal_statsmodels() {
-    let root = workspace_root();
     let mut cases: Vec<(u64, u64)> = (1..=30).flat_map(|n| (0..=n).map(move |k| (k, n))).collect();
     let mut rng = Rng::new(17);
     for _ in 0..200 {
         let n = rng.range(31, 5000) as u64;
         cases.push((rng.below(n as usize + 1) as u64, n));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let cases_path = dir.path().join("wilson.json");
-    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let python = python(&root);
-    let script = root.join("scripts/reference/wilson_reference.py");
-    let output = Command::new(&python).arg(&script).arg(&cases_path).output().unwrap();
-    assert!(
-        output.status.success(),
-        "the reference script failed under {python} (set FINELAB_PYTHON to a Python with statsmodels):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let reference: Vec<(f64, f64)> = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(reference.len(), cases.len());
+    let reference: Vec<(f64, f64)> = run_reference("wilson_reference.py", &cases, "statsmodels");
     for (&(k, n), &(low, high)) in cases.iter().zip(&reference) {
         let (l, h) = finelab_train::metrics::wilson_interval(k, n, finelab_train::metrics::Z_95).unwrap();
         assert!(
